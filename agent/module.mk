@@ -1,0 +1,2 @@
+# agent/: vigil-agent
+AGENT_SRCS += agent/main.c

@@ -1,0 +1,2 @@
+# ctl/: vigilctl
+CTL_SRCS += ctl/main.c

@@ -1,0 +1,2 @@
+# registrar/: vigil-registrar
+REGISTRAR_SRCS += registrar/main.c

@@ -1,0 +1,27 @@
+# test/fuzz/: one target per parser, test/fuzz/fuzz_<name>.c defining LLVMFuzzerTestOneInput,
+# with its corpus in test/fuzz/corpus/<name>/. Built two ways:
+#  - fuzz-replay-bins: with the project compiler and a stdin/file-reading main()
+#    (test/fuzz/replay_main.c); make check builds these with ASan+UBSan and replays
+#    every corpus file.
+#  - make fuzz: with clang -fsanitize=fuzzer into build/fuzz/, for real fuzzing.
+FUZZ_SRCS := $(sort $(wildcard test/fuzz/fuzz_*.c))
+FUZZ_REPLAY := $(FUZZ_SRCS:test/fuzz/%.c=$(BUILD)/fuzz-replay/%)
+
+$(BUILD)/fuzz-replay/%: $(OBJ)/test/fuzz/%.o $(OBJ)/test/fuzz/replay_main.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+.PHONY: fuzz-replay-bins
+fuzz-replay-bins: $(FUZZ_REPLAY)
+
+fuzz:
+	$(MAKE) BUILD=build/fuzz CC=clang SANITIZE=fuzzer-no-link,address,undefined \
+		fuzz-libfuzzer-bins
+
+FUZZ_LF := $(FUZZ_SRCS:test/fuzz/%.c=$(BUILD)/libfuzzer/%)
+$(BUILD)/libfuzzer/%: $(OBJ)/test/fuzz/%.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+.PHONY: fuzz-libfuzzer-bins
+fuzz-libfuzzer-bins: $(FUZZ_LF)

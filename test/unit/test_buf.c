@@ -1,0 +1,90 @@
+/* Unit tests for common/buf: codecs must round-trip and reject malformed text. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/buf.h"
+
+int main(void);
+
+static void test_base64_vectors(void **state)
+{
+	static const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+	static const char *enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+	(void)state;
+	for (size_t i = 0; i < 7; i++) {
+		buf_t b = BUF_INIT, d = BUF_INIT;
+		base64_encode(&b, plain[i], strlen(plain[i]));
+		assert_int_equal(b.len, strlen(enc[i]));
+		if (b.len)
+			assert_memory_equal(b.data, enc[i], b.len);
+		assert_int_equal(base64_decode(&d, enc[i], strlen(enc[i])), 0);
+		assert_int_equal(d.len, strlen(plain[i]));
+		if (d.len)
+			assert_memory_equal(d.data, plain[i], d.len);
+		buf_free(&b);
+		buf_free(&d);
+	}
+}
+
+static void test_base64_rejects(void **state)
+{
+	static const char *bad[] = {"Zg=", "Zg", "Z===", "Zm9v\n", "Zm 9", "Zh==", "Zm9=Zm9v", "@@@@", "Zm-_"};
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		buf_t d = BUF_INIT;
+		buf_append(&d, "x", 1);
+		assert_int_equal(base64_decode(&d, bad[i], strlen(bad[i])), -1);
+		assert_int_equal(d.len, 1); /* unchanged on error */
+		buf_free(&d);
+	}
+}
+
+static void test_hex(void **state)
+{
+	buf_t b = BUF_INIT, d = BUF_INIT;
+	const uint8_t raw[] = {0x00, 0xab, 0xff, 0x10};
+	(void)state;
+	hex_encode(&b, raw, sizeof(raw));
+	assert_string_equal((char *)b.data, "00abff10");
+	assert_int_equal(hex_decode(&d, "00ABff10", 8), 0);
+	assert_memory_equal(d.data, raw, 4);
+	buf_reset(&d);
+	assert_int_equal(hex_decode(&d, "0g", 2), -1);
+	assert_int_equal(hex_decode(&d, "abc", 3), -1);
+	assert_int_equal(d.len, 0);
+	buf_free(&b);
+	buf_free(&d);
+}
+
+static void test_file_roundtrip(void **state)
+{
+	char path[] = "/tmp/vigil-test-buf-XXXXXX";
+	buf_t b = BUF_INIT;
+	(void)state;
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(buf_write_file(path, "hello", 5, 0600), 0);
+	assert_int_equal(buf_read_file(&b, path, 100), 0);
+	assert_int_equal(b.len, 5);
+	assert_int_equal(buf_read_file(&b, path, 4), -1); /* over the limit */
+	unlink(path);
+	buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_base64_vectors),
+		cmocka_unit_test(test_base64_rejects),
+		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_file_roundtrip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
