@@ -124,7 +124,7 @@ void base64_encode(buf_t *out, const void *in, size_t len)
 	for (i = 0; i + 2 < len; i += 3) {
 		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
 		char q[4] = {b64chars[v >> 18], b64chars[(v >> 12) & 63], b64chars[(v >> 6) & 63],
-			     b64chars[v & 63]};
+		             b64chars[v & 63]};
 		buf_append(out, q, 4);
 	}
 	if (len - i == 1) {
@@ -134,7 +134,7 @@ void base64_encode(buf_t *out, const void *in, size_t len)
 	} else if (len - i == 2) {
 		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
 		char q[4] = {b64chars[v >> 18], b64chars[(v >> 12) & 63], b64chars[(v >> 6) & 63],
-			     '='};
+		             '='};
 		buf_append(out, q, 4);
 	}
 }
@@ -174,7 +174,7 @@ int base64_decode(buf_t *out, const char *in, size_t len)
 				goto bad;
 		}
 		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
-			     (uint32_t)v[3];
+		             (uint32_t)v[3];
 		uint8_t o[3] = {(uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w};
 		/* Non-canonical encodings (stray bits under padding) are malformed too. */
 		if ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff)))

@@ -94,7 +94,7 @@ int config_set(config_t *c, const char *section, const char *key, const char *va
 	if ((err = config_validate(&c->table[i], value)) != NULL) {
 		if (c->table[i].type == CFG_INT)
 			log_warnx("config: %s.%s = \"%s\": %s (allowed %ld..%ld)", section, key,
-				  value, err, c->table[i].min, c->table[i].max);
+			          value, err, c->table[i].min, c->table[i].max);
 		else
 			log_warnx("config: %s.%s = \"%s\": %s", section, key, value, err);
 		return -1;
@@ -211,9 +211,10 @@ void config_write_sample(const config_key_t *table, const char *title, FILE *out
 {
 	const char *section = NULL;
 
-	fprintf(out, "# %s\n# Every key with its default. Any key can also be set on the command line\n"
-		     "# with -o section.key=value.\n",
-		title);
+	fprintf(out,
+	        "# %s\n# Every key with its default. Any key can also be set on the command line\n"
+	        "# with -o section.key=value.\n",
+	        title);
 	for (const config_key_t *k = table; k->section; k++) {
 		if (section == NULL || strcmp(section, k->section) != 0) {
 			section = k->section;

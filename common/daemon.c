@@ -16,18 +16,18 @@ static struct event *sig_int, *sig_term; /* loop-breaking signal events */
 static void daemon_usage(const daemon_info_t *info, FILE *out)
 {
 	fprintf(out,
-		"Usage: %s [-dhnpv] [-c FILE] [-o section.key=value]...\n"
-		"\n%s\n\n"
-		"Options:\n"
-		"  -c FILE    Read the configuration from FILE (default %s, when it exists).\n"
-		"  -o S.K=V   Set key K of section S to V, over the file; may be repeated.\n"
-		"  -n         Check the configuration, print \"configuration OK\" and exit.\n"
-		"  -d         Stay in the foreground and log to stderr (default: syslog).\n"
-		"  -v         Log debug messages too.\n"
-		"  -p         Print a sample configuration with every key and its default.\n"
-		"  -h         Show this help.\n"
-		"\n%s\n",
-		info->name, info->summary, info->default_conf, info->description);
+	        "Usage: %s [-dhnpv] [-c FILE] [-o section.key=value]...\n"
+	        "\n%s\n\n"
+	        "Options:\n"
+	        "  -c FILE    Read the configuration from FILE (default %s, when it exists).\n"
+	        "  -o S.K=V   Set key K of section S to V, over the file; may be repeated.\n"
+	        "  -n         Check the configuration, print \"configuration OK\" and exit.\n"
+	        "  -d         Stay in the foreground and log to stderr (default: syslog).\n"
+	        "  -v         Log debug messages too.\n"
+	        "  -p         Print a sample configuration with every key and its default.\n"
+	        "  -h         Show this help.\n"
+	        "\n%s\n",
+	        info->name, info->summary, info->default_conf, info->description);
 }
 
 config_t *daemon_start(const daemon_info_t *info, int argc, char **argv)

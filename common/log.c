@@ -46,8 +46,8 @@ static void log_vwrite(int pri, const char *prefix, const char *fmt, va_list ap,
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ldZ %s %s%s%s%s\n", when, ts.tv_nsec / 1000000, log_prog, prefix,
-			msg, suffix ? ": " : "", suffix ? suffix : "");
+		fprintf(stderr, "%s.%03ldZ %s %s%s%s%s\n", when, ts.tv_nsec / 1000000, log_prog,
+		        prefix, msg, suffix ? ": " : "", suffix ? suffix : "");
 		fflush(stderr);
 	} else {
 		syslog(pri, "%s%s%s%s", prefix, msg, suffix ? ": " : "", suffix ? suffix : "");

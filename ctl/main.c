@@ -9,8 +9,8 @@ int main(int argc, char **argv);
 static void ctl_usage(FILE *out)
 {
 	fprintf(out, "Usage: vigilctl COMMAND [ARGS]\n\n"
-		     "Commands:\n"
-		     "  help                 show this help\n");
+	             "Commands:\n"
+	             "  help                 show this help\n");
 }
 
 int main(int argc, char **argv)

@@ -35,7 +35,8 @@ static void test_base64_vectors(void **state)
 
 static void test_base64_rejects(void **state)
 {
-	static const char *bad[] = {"Zg=", "Zg", "Z===", "Zm9v\n", "Zm 9", "Zh==", "Zm9=Zm9v", "@@@@", "Zm-_"};
+	static const char *bad[] = {"Zg=",  "Zg",       "Z===", "Zm9v\n", "Zm 9",
+	                            "Zh==", "Zm9=Zm9v", "@@@@", "Zm-_"};
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		buf_t d = BUF_INIT;
@@ -81,10 +82,10 @@ static void test_file_roundtrip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_base64_vectors),
-		cmocka_unit_test(test_base64_rejects),
-		cmocka_unit_test(test_hex),
-		cmocka_unit_test(test_file_roundtrip),
+	    cmocka_unit_test(test_base64_vectors),
+	    cmocka_unit_test(test_base64_rejects),
+	    cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_file_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

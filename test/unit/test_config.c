@@ -16,11 +16,11 @@
 int main(void);
 
 static const config_key_t keys[] = {
-	{"s", "name", CFG_STR, "dflt", 0, 0, "A name.", NULL},
-	{"s", "count", CFG_INT, "3", 1, 10, "A count.", NULL},
-	{"s", "flag", CFG_BOOL, "no", 0, 0, "A flag.", NULL},
-	{"s", "unset", CFG_STR, NULL, 0, 0, "No default.", NULL},
-	{NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
+    {"s", "name", CFG_STR, "dflt", 0, 0, "A name.", NULL},
+    {"s", "count", CFG_INT, "3", 1, 10, "A count.", NULL},
+    {"s", "flag", CFG_BOOL, "no", 0, 0, "A flag.", NULL},
+    {"s", "unset", CFG_STR, NULL, 0, 0, "No default.", NULL},
+    {NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
 };
 
 static char *write_tmp(const char *text)
@@ -82,9 +82,9 @@ static void test_rejections(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_file_and_override),
-		cmocka_unit_test(test_rejections),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_file_and_override),
+	    cmocka_unit_test(test_rejections),
 	};
 	log_init("test_config", 1, 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);
