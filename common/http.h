@@ -1,0 +1,114 @@
+/* http: HTTP/1.1 server and client on libevent evhttp, with OpenSSL TLS (mutual TLS when
+ * asked), request size limits and timeouts on every wait. */
+#ifndef VIGIL_HTTP_H
+#define VIGIL_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+struct event_base;
+
+typedef enum {
+	HTTP_CLIENT_CERT_NONE,     /* do not ask for a client certificate */
+	HTTP_CLIENT_CERT_OPTIONAL, /* ask; a presented cert must verify, absence is allowed */
+	HTTP_CLIENT_CERT_REQUIRED, /* handshake fails without a verifying client cert */
+} http_client_cert_t;
+
+typedef struct tls_server_opts {
+	const char *cert_file;        /* PEM certificate (chain) of the server */
+	const char *key_file;         /* PEM private key */
+	const char *client_ca_file;   /* PEM CA(s) that client certificates must chain to */
+	http_client_cert_t client_cert; /* client certificate policy */
+} tls_server_opts_t;
+
+typedef struct tls_client_opts {
+	const char *ca_file;   /* PEM trust anchors: a CA, or the peer's own (pinned) cert */
+	const char *ca_pem;    /* the same, in memory (used when ca_file is NULL) */
+	const char *cert_file; /* client certificate for mutual TLS, or NULL */
+	const char *key_file;  /* its key */
+	int check_hostname;    /* 1: the server name must match (0 for pinned agent certs) */
+} tls_client_opts_t;
+
+typedef enum {
+	HTTP_M_GET,
+	HTTP_M_POST,
+	HTTP_M_PUT,
+	HTTP_M_DELETE,
+	HTTP_M_OTHER,
+} http_method_t;
+
+/* ---- server ---- */
+
+typedef struct http_server http_server_t;
+typedef struct http_request http_request_t; /* valid until the reply is sent */
+
+/* Called once per complete request. The handler must reply exactly once, now or later
+ * (the request stays valid until then). */
+typedef void (*http_handler_fn)(http_request_t *req, void *arg);
+
+/* Listen on "host:port" ("[::1]:port" for IPv6). tls NULL: plain HTTP. Bodies over
+ * max_body get 413; a connection idle or slow for timeout_s is closed. NULL on error
+ * (logged). */
+http_server_t *http_server_new(struct event_base *base, const char *listen,
+			       const tls_server_opts_t *tls, size_t max_body, int timeout_s,
+			       http_handler_fn fn, void *arg);
+void http_server_free(http_server_t *s);
+
+http_method_t http_request_method(const http_request_t *r);
+/* Path without the query, percent-decoded; borrowed. */
+const char *http_request_path(const http_request_t *r);
+/* Query parameter value, percent-decoded, or NULL; borrowed. */
+const char *http_request_query(const http_request_t *r, const char *name);
+/* Whole query string (raw) or NULL; borrowed. */
+const char *http_request_query_string(const http_request_t *r);
+/* Request body (not NUL-terminated beyond len... but it is: data[len] == 0); borrowed. */
+const uint8_t *http_request_body(const http_request_t *r, size_t *len);
+const char *http_request_header(const http_request_t *r, const char *name); /* borrowed */
+/* 1 when the peer presented a client certificate that verified against client_ca_file. */
+int http_request_has_client_cert(const http_request_t *r);
+/* "ip:port" of the peer; borrowed. */
+const char *http_request_peer(const http_request_t *r);
+
+void http_reply(http_request_t *r, int code, const char *content_type, const void *body,
+		size_t len);
+/* Reply with a JSON document; takes the reference to j. */
+void http_reply_json(http_request_t *r, int code, json_t *j);
+/* Keylime envelope {"code": code, "status": status, "results": results}; takes results
+ * (NULL means {}). */
+void http_reply_envelope(http_request_t *r, int code, const char *status, json_t *results);
+
+/* ---- client ---- */
+
+/* One persistent (keep-alive) connection to one server, reconnected when needed. */
+typedef struct http_client http_client_t;
+
+/* status: HTTP status, or 0 when no response came (connection, TLS or timeout error;
+ * err says which). body is borrowed for the duration of the call. */
+typedef void (*http_response_fn)(int status, const uint8_t *body, size_t len, const char *err,
+				 void *arg);
+
+/* host: name or IP literal. tls NULL: plain HTTP. The options are copied. */
+http_client_t *http_client_new(struct event_base *base, const char *host, int port,
+			       const tls_client_opts_t *tls, int timeout_s);
+void http_client_free(http_client_t *c);
+/* Start a request; cb runs exactly once (from the event loop). One request at a time per
+ * client. 0, or -1 when it could not start (cb not called). */
+int http_client_request(http_client_t *c, http_method_t m, const char *path_query,
+			const char *content_type, const void *body, size_t len,
+			http_response_fn cb, void *arg);
+
+/* Blocking convenience on a private event base: one request, whole response in resp.
+ * Returns the HTTP status, or 0 when there was no response (e says why). */
+int http_fetch(const char *host, int port, const tls_client_opts_t *tls, int timeout_s,
+	       http_method_t m, const char *path_query, const char *content_type,
+	       const void *body, size_t len, buf_t *resp, err_t *e);
+
+/* Split "host:port" / "[v6]:port" into host (caller frees) and port. 0 or -1. */
+int http_parse_hostport(const char *s, char **host, int *port);
+
+#endif
