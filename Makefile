@@ -43,6 +43,7 @@ CTL_SRCS :=
 PROGRAMS :=
 
 include $(sort $(wildcard */module.mk))
+include $(sort $(wildcard test/tools/module.mk))
 include test/unit/module.mk
 include test/fuzz/module.mk
 

@@ -20,9 +20,9 @@ typedef enum {
 } http_client_cert_t;
 
 typedef struct tls_server_opts {
-	const char *cert_file;        /* PEM certificate (chain) of the server */
-	const char *key_file;         /* PEM private key */
-	const char *client_ca_file;   /* PEM CA(s) that client certificates must chain to */
+	const char *cert_file;          /* PEM certificate (chain) of the server */
+	const char *key_file;           /* PEM private key */
+	const char *client_ca_file;     /* PEM CA(s) that client certificates must chain to */
 	http_client_cert_t client_cert; /* client certificate policy */
 } tls_server_opts_t;
 
@@ -55,8 +55,8 @@ typedef void (*http_handler_fn)(http_request_t *req, void *arg);
  * max_body get 413; a connection idle or slow for timeout_s is closed. NULL on error
  * (logged). */
 http_server_t *http_server_new(struct event_base *base, const char *listen,
-			       const tls_server_opts_t *tls, size_t max_body, int timeout_s,
-			       http_handler_fn fn, void *arg);
+                               const tls_server_opts_t *tls, size_t max_body, int timeout_s,
+                               http_handler_fn fn, void *arg);
 void http_server_free(http_server_t *s);
 
 http_method_t http_request_method(const http_request_t *r);
@@ -75,7 +75,7 @@ int http_request_has_client_cert(const http_request_t *r);
 const char *http_request_peer(const http_request_t *r);
 
 void http_reply(http_request_t *r, int code, const char *content_type, const void *body,
-		size_t len);
+                size_t len);
 /* Reply with a JSON document; takes the reference to j. */
 void http_reply_json(http_request_t *r, int code, json_t *j);
 /* Keylime envelope {"code": code, "status": status, "results": results}; takes results
@@ -90,23 +90,23 @@ typedef struct http_client http_client_t;
 /* status: HTTP status, or 0 when no response came (connection, TLS or timeout error;
  * err says which). body is borrowed for the duration of the call. */
 typedef void (*http_response_fn)(int status, const uint8_t *body, size_t len, const char *err,
-				 void *arg);
+                                 void *arg);
 
 /* host: name or IP literal. tls NULL: plain HTTP. The options are copied. */
 http_client_t *http_client_new(struct event_base *base, const char *host, int port,
-			       const tls_client_opts_t *tls, int timeout_s);
+                               const tls_client_opts_t *tls, int timeout_s);
 void http_client_free(http_client_t *c);
 /* Start a request; cb runs exactly once (from the event loop). One request at a time per
  * client. 0, or -1 when it could not start (cb not called). */
 int http_client_request(http_client_t *c, http_method_t m, const char *path_query,
-			const char *content_type, const void *body, size_t len,
-			http_response_fn cb, void *arg);
+                        const char *content_type, const void *body, size_t len, http_response_fn cb,
+                        void *arg);
 
 /* Blocking convenience on a private event base: one request, whole response in resp.
  * Returns the HTTP status, or 0 when there was no response (e says why). */
 int http_fetch(const char *host, int port, const tls_client_opts_t *tls, int timeout_s,
-	       http_method_t m, const char *path_query, const char *content_type,
-	       const void *body, size_t len, buf_t *resp, err_t *e);
+               http_method_t m, const char *path_query, const char *content_type, const void *body,
+               size_t len, buf_t *resp, err_t *e);
 
 /* Split "host:port" / "[v6]:port" into host (caller frees) and port. 0 or -1. */
 int http_parse_hostport(const char *s, char **host, int *port);

@@ -13,12 +13,12 @@
 /* Protect cred for the TPM holding ek, bound to the object named name (the AK Name).
  * Appends the whole blob (magic 0xBADCC0DE, version 1, TPM2B_ID_OBJECT,
  * TPM2B_ENCRYPTED_SECRET) to blob. 0 or -1. */
-int makecred_blob(const tpm2_pub_t *ek, const uint8_t *name, size_t name_len,
-		  const uint8_t *cred, size_t cred_len, buf_t *blob, err_t *e);
+int makecred_blob(const tpm2_pub_t *ek, const uint8_t *name, size_t name_len, const uint8_t *cred,
+                  size_t cred_len, buf_t *blob, err_t *e);
 
 /* Split a blob into its marshalled TPM2B_ID_OBJECT and TPM2B_ENCRYPTED_SECRET (each with
  * its 2-byte size), checking magic, version, sizes and that nothing trails. 0 or -1. */
 int makecred_blob_decode(const uint8_t *blob, size_t len, buf_t *id_object, buf_t *secret,
-			 err_t *e);
+                         err_t *e);
 
 #endif

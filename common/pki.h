@@ -33,9 +33,9 @@ int pki_pubkey_pem(EVP_PKEY *k, buf_t *out);
  * name; may be NULL) valid for days, signed by ca_key / ca_cert, or self-signed when
  * ca_cert is NULL. Caller frees. */
 X509 *pki_cert_issue(EVP_PKEY *key, const char *cn, const char *const *sans, int days,
-		     pki_cert_kind_t kind, X509 *ca_cert, EVP_PKEY *ca_key, err_t *e);
-X509 *pki_cert_load(const char *path, err_t *e); /* first PEM cert in file */
-int pki_cert_save(X509 *c, const char *path, err_t *e);  /* PEM, mode 0644 */
-int pki_cert_pem(X509 *c, buf_t *out); /* PEM appended to out */
+                     pki_cert_kind_t kind, X509 *ca_cert, EVP_PKEY *ca_key, err_t *e);
+X509 *pki_cert_load(const char *path, err_t *e);        /* first PEM cert in file */
+int pki_cert_save(X509 *c, const char *path, err_t *e); /* PEM, mode 0644 */
+int pki_cert_pem(X509 *c, buf_t *out);                  /* PEM appended to out */
 
 #endif

@@ -51,7 +51,7 @@ int tpm2_pub_check_ak(const tpm2_pub_t *k, err_t *e);
 /* Digest helpers keyed by TPM_ALG_ID. NULL / 0 for an unknown algorithm. */
 const EVP_MD *tpm2_alg_md(uint16_t alg);
 size_t tpm2_alg_size(uint16_t alg);
-const char *tpm2_alg_name(uint16_t alg);      /* "sha256", ...; NULL when unknown */
+const char *tpm2_alg_name(uint16_t alg);       /* "sha256", ...; NULL when unknown */
 uint16_t tpm2_alg_from_name(const char *name); /* 0 when unknown */
 
 #endif

@@ -1,26 +1,57 @@
-/* vigilctl: the operator's command-line tool. */
+/* vigilctl: the operator's command-line tool. Dispatches to the command groups. */
 #include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "ctl/commands.h"
 
 int main(int argc, char **argv);
 
+static const struct ctl_group {
+	const char *name;                 /* first word on the command line */
+	int (*fn)(int argc, char **argv); /* the group's entry point */
+	const char *usage;                /* lines for the overview */
+} ctl_groups[] = {
+    {"ca", cmd_ca,
+     "  ca init DIR                        create a fleet CA for vigil's TLS\n"
+     "  ca issue DIR NAME --server|--client [--san HOST]...\n"
+     "                                     issue a certificate from that CA\n"},
+    {"eventlog", cmd_eventlog,
+     "  eventlog show FILE [--json]        decode a UEFI event log, replay its PCRs\n"},
+    {"ima", cmd_ima,
+     "  ima replay FILE [--bank ALG]       replay an IMA list to its PCR 10 value\n"},
+    {"policy", cmd_policy,
+     "  policy create runtime --ima-log FILE   runtime policy from a golden machine\n"
+     "  policy create mb --event-log FILE      measured-boot policy from a golden machine\n"},
+};
+
 static void ctl_usage(FILE *out)
 {
-	fprintf(out, "Usage: vigilctl COMMAND [ARGS]\n\n"
-	             "Commands:\n"
-	             "  help                 show this help\n");
+	fprintf(out,
+	        "Usage: vigilctl COMMAND [ARGS]\n\n"
+	        "vigilctl is the operator's tool for vigil, hardware-rooted remote attestation.\n"
+	        "Run 'vigilctl COMMAND --help' for the details of one command.\n\n"
+	        "Commands:\n");
+	for (size_t i = 0; i < sizeof(ctl_groups) / sizeof(ctl_groups[0]); i++)
+		fputs(ctl_groups[i].usage, out);
+	fprintf(out, "  help                               show this help\n");
 }
 
 int main(int argc, char **argv)
 {
 	log_init("vigilctl", 1, 0);
-	if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0) {
-		ctl_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
+	if (argc < 2) {
+		ctl_usage(stderr);
+		return 2;
 	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0) {
+		ctl_usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(ctl_groups) / sizeof(ctl_groups[0]); i++)
+		if (strcmp(argv[1], ctl_groups[i].name) == 0)
+			return ctl_groups[i].fn(argc - 1, argv + 1);
 	fprintf(stderr, "vigilctl: unknown command \"%s\"\n", argv[1]);
 	ctl_usage(stderr);
 	return 2;

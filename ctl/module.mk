@@ -1,2 +1,1 @@
-# ctl/: vigilctl
-CTL_SRCS += ctl/main.c
+CTL_SRCS += ctl/main.c ctl/cmd_ca.c ctl/cmd_eventlog.c ctl/cmd_ima.c ctl/cmd_policy.c

@@ -1,0 +1,17 @@
+/* commands: the vigilctl command groups; each lives in its own ctl/cmd_*.c. Every function
+ * gets argv from the group name on (argv[0] = "ca", ...) and returns the exit status:
+ * 0 success, 1 failure (message printed), 2 usage error. */
+#ifndef VIGIL_CTL_COMMANDS_H
+#define VIGIL_CTL_COMMANDS_H
+
+int cmd_ca(int argc, char **argv);       /* ctl/cmd_ca.c: ca init | ca issue */
+int cmd_eventlog(int argc, char **argv); /* ctl/cmd_eventlog.c: eventlog show */
+int cmd_ima(int argc, char **argv);      /* ctl/cmd_ima.c: ima replay */
+int cmd_policy(int argc, char **argv);   /* ctl/cmd_policy.c: policy create|put|get|list|delete */
+
+/* policy create runtime --ima-log FILE ... (ctl/cmd_ima.c); argv[0] = "runtime" */
+int cmd_policy_create_runtime(int argc, char **argv);
+/* policy create mb --event-log FILE ... (ctl/cmd_eventlog.c); argv[0] = "mb" */
+int cmd_policy_create_mb(int argc, char **argv);
+
+#endif
