@@ -1,17 +1,163 @@
-/* vigil-agent: one per node; owns the TPM, enrolls at the registrar, answers quotes. */
+/* vigil-agent: one per node; owns the TPM, enrolls at the registrar, answers quotes.
+ *
+ * Start-up: read the EK (and its certificate chain), create or reload the AK, settle the
+ * UUID and the mTLS certificate, register and activate at the registrar, then serve the
+ * Keylime agent API over HTTPS with client-certificate checking until SIGTERM. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
+#include <event2/event.h>
+
+#include "agent/api_version.h"
+#include "agent/identity.h"
+#include "agent/register.h"
+#include "agent/server.h"
+#include "agent/tpm.h"
 #include "common/config.h"
 #include "common/daemon.h"
+#include "common/http.h"
+#include "common/pki.h"
 #include "common/log.h"
+#include "common/xmalloc.h"
 
 int main(int argc, char **argv);
+
+static const char *check_ek_alg(const char *v)
+{
+	tpm_ek_alg_t a;
+	return tpm_ek_alg_parse(v, &a) == 0 && strcmp(v, "rsa") != 0 && strcmp(v, "ecc") != 0
+	           ? NULL
+	           : "must be rsa2048, ecc256 or ecc384";
+}
+
+static const char *check_ak_alg(const char *v)
+{
+	return strcmp(v, "rsa") == 0 || strcmp(v, "ecc") == 0 ? NULL : "must be rsa or ecc";
+}
+
+/* A persistent handle 0x81000000..0x81ffffff, or empty. */
+static int parse_handle(const char *v, uint32_t *h)
+{
+	char *end;
+	unsigned long x;
+
+	*h = 0;
+	if (*v == '\0')
+		return 0;
+	errno = 0;
+	x = strtoul(v, &end, 16);
+	if (strncmp(v, "0x", 2) != 0 || errno || *end || x < 0x81000000ul || x > 0x81fffffful)
+		return -1;
+	*h = (uint32_t)x;
+	return 0;
+}
+
+static const char *check_ek_handle(const char *v)
+{
+	uint32_t h;
+	return parse_handle(v, &h) == 0 ? NULL
+	                                : "must be empty or a persistent handle like 0x81010001";
+}
+
+static const char *check_hostport(const char *v)
+{
+	char *host = NULL;
+	int port;
+
+	if (*v == '\0')
+		return NULL;
+	if (http_parse_hostport(v, &host, &port) < 0)
+		return "must be host:port";
+	free(host);
+	return NULL;
+}
+
+static const char *check_listen(const char *v)
+{
+	return *v ? check_hostport(v) : "must be host:port";
+}
 
 static const config_key_t agent_keys[] = {
     {"agent", "uuid", CFG_STR, "d432fbb3-d2f1-4a97-9ef7-75bd81c00000", 0, 0,
      "The node's identity at the registrar and verifier: a literal UUID, \"generate\" (a new "
      "random UUID at every start) or \"hash_ek\" (the SHA-256 of the EK public key PEM, as "
-     "Keylime does).",
+     "Keylime does; stable for the life of the TPM). Give every node its own: two nodes with "
+     "one UUID lock each other out at the registrar.",
+     identity_uuid_check},
+    {"agent", "tcti", CFG_STR, "device:/dev/tpmrm0", 0, 0,
+     "How to reach the TPM, as a tss2 TCTI string: \"device:/dev/tpmrm0\" (the kernel's "
+     "resource manager; the agent's user must be able to open it, usually group tss), "
+     "\"swtpm:host=127.0.0.1,port=2321\" for a software TPM, or \"tabrmd:\".",
+     NULL},
+    {"agent", "ek_alg", CFG_STR, "rsa2048", 0, 0,
+     "Endorsement key template (TCG EK Credential Profile): rsa2048 (certificate in NV "
+     "0x01c00002), ecc256 (NIST P-256, NV 0x01c0000a; what most recent TPMs carry) or ecc384 "
+     "(NIST P-384 high-range template, NV 0x01c00016, persistent at 0x81010016; what "
+     "swtpm_setup provisions). Pick the one your TPM has a certificate for: the registrar "
+     "refuses EKs whose certificate it cannot check.",
+     check_ek_alg},
+    {"agent", "ek_handle", CFG_STR, "", 0, 0,
+     "A persistent EK handle to use as it is (e.g. 0x81010001), for TPMs provisioned with a "
+     "non-standard EK. Empty: use the persistent EK at the template's handle when it matches "
+     "the template, else create the EK from the template.",
+     check_ek_handle},
+    {"agent", "ak_alg", CFG_STR, "rsa", 0, 0,
+     "Attestation key type: rsa (RSA-2048, RSASSA-SHA256) or ecc (NIST P-256, ECDSA-SHA256). "
+     "Changing it makes a new AK, which the registrar refuses for an already registered UUID "
+     "until an admin deletes the old record.",
+     check_ak_alg},
+    {"agent", "state_dir", CFG_STR, "/var/lib/vigil/agent", 0, 0,
+     "Directory for the agent's state: the AK (ak.pub, ak.priv: keep them, the registrar "
+     "binds the UUID to this AK) and the TLS key and self-signed certificate "
+     "(server-private.pem, server-cert.pem). Created with mode 0700 when missing.",
+     NULL},
+    {"agent", "registrar", CFG_STR, "127.0.0.1:8890", 0, 0,
+     "The registrar's agent port (plain HTTP, as in Keylime), host:port. Empty: do not "
+     "register (the node then cannot be added to a verifier).",
+     check_hostport},
+    {"agent", "registrar_retries", CFG_INT, "10", 0, 1000000,
+     "How many more times to try while the registrar is unreachable (no answer or a 5xx) "
+     "before giving up and exiting; 0 tries once. A refusal (4xx) is never retried.",
+     NULL},
+    {"agent", "registrar_retry_interval", CFG_INT, "1", 1, 3600,
+     "Seconds to wait before the first retry; each later wait doubles.", NULL},
+    {"agent", "registrar_retry_max_interval", CFG_INT, "60", 1, 86400,
+     "The longest wait between two registration attempts, in seconds.", NULL},
+    {"agent", "contact_ip", CFG_STR, "127.0.0.1", 0, 0,
+     "The address verifiers and tenants use to reach this agent; sent to the registrar and "
+     "put in the TLS certificate's subjectAltName.",
+     NULL},
+    {"agent", "contact_port", CFG_INT, "9002", 1, 65535,
+     "The port verifiers and tenants use to reach this agent (sent to the registrar).", NULL},
+    {"agent", "listen", CFG_STR, "127.0.0.1:9002", 0, 0,
+     "Where the HTTPS API listens, host:port (\"0.0.0.0:9002\" for every IPv4 address).",
+     check_listen},
+    {"agent", "tls_cert", CFG_STR, "", 0, 0,
+     "PEM certificate for the HTTPS API. Empty: a self-signed certificate in state_dir (CN = "
+     "UUID, SAN = contact_ip), made on first start, as the Keylime agent does; verifiers "
+     "trust it because the registrar hands it to them.",
+     NULL},
+    {"agent", "tls_key", CFG_STR, "", 0, 0, "PEM private key for tls_cert (set both or neither).",
+     NULL},
+    {"agent", "trusted_client_ca", CFG_STR, "/etc/vigil/ca/cacert.pem", 0, 0,
+     "PEM file with the CA certificate(s) that verifier and tenant client certificates must "
+     "chain to; connections without such a certificate are refused.",
+     NULL},
+    {"agent", "request_timeout", CFG_INT, "30", 1, 3600,
+     "Seconds a request to the registrar, or an idle or slow client connection, may take.", NULL},
+    {"agent", "api_versions", CFG_STR, "default", 0, 0,
+     "Keylime agent API versions to serve and to register with: \"default\" (2.1 to 2.6), "
+     "\"latest\" (2.6 only) or a list such as \"2.4, 2.5\".",
+     api_versions_check},
+    {"agent", "ima_log", CFG_STR, "/sys/kernel/security/ima/ascii_runtime_measurements", 0, 0,
+     "The IMA measurement list sent with quotes (used from the quote release on).", NULL},
+    {"agent", "event_log", CFG_STR, "/sys/kernel/security/tpm0/binary_bios_measurements", 0, 0,
+     "The UEFI (TCG2) event log sent with quotes that include PCR 0 (used from the quote "
+     "release on).",
      NULL},
     {NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
 };
@@ -19,16 +165,205 @@ static const config_key_t agent_keys[] = {
 static const daemon_info_t agent_info = {
     .name = "vigil-agent",
     .summary = "vigil-agent: the per-node attestation agent (Keylime agent API v2.1-2.6).",
-    .description = "Not yet implemented beyond configuration checking.",
+    .description =
+        "At start the agent reads the TPM's endorsement key and certificate, creates or reloads "
+        "its attestation key (kept in agent.state_dir), registers at agent.registrar and proves "
+        "it holds the TPM (ActivateCredential), then serves the agent API over HTTPS with "
+        "client certificates on agent.listen. See docs/agent.md.",
     .default_conf = "/etc/vigil/agent.conf",
     .keys = agent_keys,
 };
 
+static volatile sig_atomic_t stop_flag; /* set by SIGINT/SIGTERM before the event loop */
+static volatile int stop_int;           /* mirror handed to register_agent */
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+	stop_int = 1;
+}
+
+/* Catch SIGINT/SIGTERM during start-up (registration can wait for minutes) so the TPM
+ * objects are flushed on the way out; libevent takes the signals over later. */
+static void startup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int ensure_dir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0 : (errno = ENOTDIR, -1);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	config_t *cfg = daemon_start(&agent_info, argc, argv);
+	const char *state = config_str(cfg, "agent", "state_dir");
+	const char *tcti = config_str(cfg, "agent", "tcti");
+	const char *tls_cert = config_str(cfg, "agent", "tls_cert");
+	const char *tls_key = config_str(cfg, "agent", "tls_key");
+	const char *client_ca = config_str(cfg, "agent", "trusted_client_ca");
+	const char *registrar = config_str(cfg, "agent", "registrar");
+	char *cert_file = NULL, *key_file = NULL, *uuid = NULL;
+	buf_t ek_pub = BUF_INIT, ak_pub = BUF_INIT, ekcert = BUF_INIT, mtls = BUF_INIT;
+	struct event_base *base = NULL;
+	agent_server_t *srv = NULL;
+	api_versions_t versions;
+	tpm_ek_alg_t ek_alg;
+	tpm_ak_alg_t ak_alg;
+	uint32_t ek_handle;
+	tpm_t *tpm = NULL;
+	err_t e = {""};
+	int ncerts = 0, created = 0, rv = 1;
 
-	log_warnx("vigil-agent is not implemented yet");
+	/* The table's checks already passed; these only convert. */
+	if (tpm_ek_alg_parse(config_str(cfg, "agent", "ek_alg"), &ek_alg) < 0 ||
+	    tpm_ak_alg_parse(config_str(cfg, "agent", "ak_alg"), &ak_alg) < 0 ||
+	    parse_handle(config_str(cfg, "agent", "ek_handle"), &ek_handle) < 0 ||
+	    api_versions_parse(config_str(cfg, "agent", "api_versions"), &versions, &e) < 0)
+		fatalx("configuration: %s", e.msg[0] ? e.msg : "bad algorithm or handle");
+	if ((*tls_cert == '\0') != (*tls_key == '\0')) {
+		log_warnx("agent.tls_cert and agent.tls_key go together: set both or neither");
+		goto out;
+	}
+	startup_signals();
+	if (ensure_dir(state) < 0) {
+		log_warn("cannot use agent.state_dir %s", state);
+		goto out;
+	}
+
+	if ((tpm = tpm_open(tcti, &e)) == NULL) {
+		log_warnx("%s; check agent.tcti and that this user may open the TPM", e.msg);
+		goto out;
+	}
+	if (tpm_ek_load(tpm, ek_alg, ek_handle, &e) < 0) {
+		log_warnx("cannot get the endorsement key: %s", e.msg);
+		goto out;
+	}
+	tpm_ek_public(tpm, &ek_pub);
+	if (tpm_ek_cert_chain_pem(tpm, &ekcert, &ncerts, &e) < 0) {
+		log_warnx("cannot read the EK certificate: %s", e.msg);
+		goto out;
+	}
+	if (ncerts == 0)
+		log_warnx(
+		    "the TPM holds no certificate for this EK (agent.ek_alg = %s); a registrar "
+		    "that checks EK certificates will refuse this node",
+		    config_str(cfg, "agent", "ek_alg"));
+	log_info("EK: %s %s, %d certificate(s)", config_str(cfg, "agent", "ek_alg"),
+	         tpm_ek_is_persistent(tpm) ? "persistent" : "created from the template", ncerts);
+	if (tpm_ak_load_or_create(tpm, ak_alg, state, &created, &e) < 0) {
+		log_warnx("cannot get the attestation key: %s", e.msg);
+		goto out;
+	}
+	tpm_ak_public(tpm, &ak_pub);
+	log_info("AK: %s %s (%s/ak.pub)", tpm_ak_key_alg(tpm, 0), created ? "created" : "reloaded",
+	         state);
+
+	if ((uuid = identity_uuid(config_str(cfg, "agent", "uuid"), &ek_pub, &e)) == NULL) {
+		log_warnx("cannot determine the agent UUID: %s", e.msg);
+		goto out;
+	}
+	log_info("agent UUID %s", uuid);
+
+	if (*tls_cert) {
+		X509 *c;
+		cert_file = xstrdup(tls_cert);
+		key_file = xstrdup(tls_key);
+		if ((c = pki_cert_load(cert_file, &e)) == NULL || pki_cert_pem(c, &mtls) < 0) {
+			X509_free(c);
+			log_warnx("agent.tls_cert %s: %s", cert_file, e.msg);
+			goto out;
+		}
+		X509_free(c);
+	} else {
+		cert_file = xasprintf("%s/server-cert.pem", state);
+		key_file = xasprintf("%s/server-private.pem", state);
+		if (identity_tls_ensure(state, uuid, config_str(cfg, "agent", "contact_ip"), &mtls,
+		                        &e) < 0) {
+			log_warnx("cannot set up the agent's TLS certificate: %s", e.msg);
+			goto out;
+		}
+	}
+
+	if (*registrar) {
+		register_opts_t ro = {
+		    .registrar = registrar,
+		    .uuid = uuid,
+		    .ek_tpm = &ek_pub,
+		    .ekcert = (const char *)(ekcert.data ? ekcert.data : (const uint8_t *)""),
+		    .aik_tpm = &ak_pub,
+		    .mtls_cert = (const char *)mtls.data,
+		    .contact_ip = config_str(cfg, "agent", "contact_ip"),
+		    .contact_port = (int)config_int(cfg, "agent", "contact_port"),
+		    .versions = &versions,
+		    .timeout_s = (int)config_int(cfg, "agent", "request_timeout"),
+		    .retries = (int)config_int(cfg, "agent", "registrar_retries"),
+		    .retry_initial_s = (int)config_int(cfg, "agent", "registrar_retry_interval"),
+		    .retry_max_s = (int)config_int(cfg, "agent", "registrar_retry_max_interval"),
+		    .stop = &stop_int,
+		};
+		char ver[16];
+
+		if (register_agent(&ro, tpm, ver, sizeof(ver), &e) < 0) {
+			log_warnx("registration failed: %s", e.msg);
+			goto out;
+		}
+		log_info("agent %s registered and activated at %s (API v%s)", uuid, registrar, ver);
+	} else {
+		log_warnx("agent.registrar is empty: not registering");
+	}
+	if (stop_flag)
+		goto out;
+
+	if ((base = event_base_new()) == NULL)
+		fatalx("cannot create the event loop");
+	agent_server_opts_t so = {
+	    .listen = config_str(cfg, "agent", "listen"),
+	    .cert_file = cert_file,
+	    .key_file = key_file,
+	    .client_ca_file = client_ca,
+	    .timeout_s = (int)config_int(cfg, "agent", "request_timeout"),
+	    .uuid = uuid,
+	    .versions = &versions,
+	    .tpm = tpm,
+	};
+	if ((srv = agent_server_new(base, &so, &e)) == NULL) {
+		log_warnx("%s", e.msg);
+		goto out;
+	}
+	daemon_signals(base);
+	log_info("serving the agent API on https://%s (client certificates from %s)", so.listen,
+	         client_ca);
+	event_base_dispatch(base);
+	daemon_signals_free();
+	rv = 0;
+out:
+	agent_server_free(srv);
+	if (base)
+		event_base_free(base);
+	tpm_free(tpm);
+	buf_free(&ek_pub);
+	buf_free(&ak_pub);
+	buf_free(&ekcert);
+	buf_free(&mtls);
+	free(uuid);
+	free(cert_file);
+	free(key_file);
 	config_free(cfg);
-	return 1;
+	return rv;
 }

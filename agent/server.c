@@ -1,0 +1,141 @@
+/* server: routes the agent API the way the Rust Keylime agent does, so a Keylime
+ * verifier or tenant cannot tell the difference:
+ *   GET /version                       versions, outside any version scope
+ *   /v{maj}.{min}/...  with a version we do not serve
+ *                                      400 "API version not supported: v{maj}.{min}"
+ *                                      (the verifier renegotiates on exactly this text)
+ *   a known path with the wrong method 405
+ *   anything else                      400
+ * Every answer is the Keylime envelope {"code", "status", "results"}. */
+#include "agent/server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/http.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+
+#define SERVER_MAX_BODY (1024 * 1024) /* largest request (a payload, later) */
+
+struct agent_server {
+	agent_server_opts_t o; /* copied options; pointers borrowed */
+	http_server_t *http;   /* the listener */
+};
+
+typedef void (*route_fn)(agent_server_t *s, http_request_t *req, int minor);
+
+/* One versioned route. */
+typedef struct route {
+	const char *path;     /* path after /v{ver} */
+	http_method_t method; /* the one method it takes */
+	int min_minor;        /* first 2.x version that has it */
+	route_fn fn;          /* handler */
+} route_t;
+
+static void on_agent_info(agent_server_t *s, http_request_t *req, int minor)
+{
+	json_t *r;
+
+	/* API 2.5 renamed the key algorithms ("rsa" became "rsa2048"); answer each version in
+	 * its own spelling. ak_handle is a number, as the Rust agent sends it. */
+	r = json_pack("{s:s, s:s, s:s, s:s, s:I}", "agent_uuid", s->o.uuid, "tpm_hash_alg",
+	              tpm_ak_hash_alg(s->o.tpm), "tpm_enc_alg", tpm_ak_key_alg(s->o.tpm, minor < 5),
+	              "tpm_sign_alg", tpm_ak_sign_alg(s->o.tpm), "ak_handle",
+	              (json_int_t)tpm_ak_handle(s->o.tpm));
+	if (r == NULL) {
+		http_reply_envelope(req, 500, "Internal Server Error", NULL);
+		return;
+	}
+	http_reply_envelope(req, 200, "Success", r);
+}
+
+static const route_t routes[] = {
+    {"/agent/info", HTTP_M_GET, 2, on_agent_info},
+};
+
+static void on_version(agent_server_t *s, http_request_t *req)
+{
+	json_t *list = json_array(), *r;
+	char v[16];
+
+	for (int i = 0; i < s->o.versions->n; i++) {
+		snprintf(v, sizeof(v), "2.%d", s->o.versions->minor[i]);
+		json_array_append_new(list, json_string(v));
+	}
+	api_versions_latest(s->o.versions, v, sizeof(v));
+	r = json_pack("{s:s, s:o}", "supported_version", v, "supported_versions", list);
+	http_reply_envelope(req, 200, "Success", r);
+}
+
+static void on_request(http_request_t *req, void *arg)
+{
+	agent_server_t *s = arg;
+	const char *path = http_request_path(req), *rest;
+	http_method_t m = http_request_method(req);
+	int major, minor, known = 0;
+
+	if (strcmp(path, "/version") == 0) {
+		if (m != HTTP_M_GET)
+			http_reply_envelope(req, 405, "Method Not Allowed", NULL);
+		else
+			on_version(s, req);
+		return;
+	}
+	if (!api_path_split(path, &major, &minor, &rest)) {
+		http_reply_envelope(req, 400, "Bad Request: no such path", NULL);
+		return;
+	}
+	if (!api_versions_has(s->o.versions, major, minor)) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "API version not supported: v%d.%d", major, minor);
+		http_reply_envelope(req, 400, msg, NULL);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const route_t *r = &routes[i];
+		if (strcmp(rest, r->path) != 0 || minor < r->min_minor)
+			continue;
+		if (m == r->method) {
+			r->fn(s, req, minor);
+			return;
+		}
+		known = 1;
+	}
+	if (known)
+		http_reply_envelope(req, 405, "Method Not Allowed", NULL);
+	else
+		http_reply_envelope(req, 400, "Bad Request: no such path", NULL);
+}
+
+agent_server_t *agent_server_new(struct event_base *base, const agent_server_opts_t *o, err_t *e)
+{
+	agent_server_t *s = xcalloc(1, sizeof(*s));
+	tls_server_opts_t tls = {
+	    .cert_file = o->cert_file,
+	    .key_file = o->key_file,
+	    .client_ca_file = o->client_ca_file,
+	    .client_cert = HTTP_CLIENT_CERT_REQUIRED,
+	};
+
+	s->o = *o;
+	s->http =
+	    http_server_new(base, o->listen, &tls, SERVER_MAX_BODY, o->timeout_s, on_request, s);
+	if (s->http == NULL) {
+		err_set(e, "cannot serve HTTPS on %s (see the messages above)", o->listen);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void agent_server_free(agent_server_t *s)
+{
+	if (s == NULL)
+		return;
+	http_server_free(s->http);
+	free(s);
+}

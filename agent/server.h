@@ -1,0 +1,31 @@
+/* server: the agent's HTTPS API (Keylime agent API v2.1-2.6, keylime-wire §2) with
+ * mutual TLS: /version, /v{ver}/agent/info; the quote and key routes join the route
+ * table in agent/server.c. */
+#ifndef VIGIL_AGENT_SERVER_H
+#define VIGIL_AGENT_SERVER_H
+
+#include "agent/api_version.h"
+#include "agent/tpm.h"
+#include "common/err.h"
+
+struct event_base;
+
+typedef struct agent_server agent_server_t;
+
+typedef struct agent_server_opts {
+	const char *listen;             /* "host:port" */
+	const char *cert_file;          /* PEM server certificate */
+	const char *key_file;           /* PEM server key */
+	const char *client_ca_file;     /* PEM CA(s) verifier/tenant client certs chain to */
+	int timeout_s;                  /* idle/slow connection timeout */
+	const char *uuid;               /* agent UUID (borrowed) */
+	const api_versions_t *versions; /* versions served (borrowed) */
+	tpm_t *tpm;                     /* the TPM (borrowed) */
+} agent_server_opts_t;
+
+/* Start serving on base. The options and what they point to must outlive the server.
+ * NULL on error (e says why). */
+agent_server_t *agent_server_new(struct event_base *base, const agent_server_opts_t *o, err_t *e);
+void agent_server_free(agent_server_t *s);
+
+#endif
