@@ -143,7 +143,7 @@ static const config_key_t agent_keys[] = {
      NULL},
     {"agent", "tls_key", CFG_STR, "", 0, 0, "PEM private key for tls_cert (set both or neither).",
      NULL},
-    {"agent", "trusted_client_ca", CFG_STR, "/etc/vigil/ca/cacert.pem", 0, 0,
+    {"agent", "trusted_client_ca", CFG_STR, "/etc/vigil/tls/ca.crt", 0, 0,
      "PEM file with the CA certificate(s) that verifier and tenant client certificates must "
      "chain to; connections without such a certificate are refused.",
      NULL},
