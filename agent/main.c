@@ -320,7 +320,8 @@ int main(int argc, char **argv)
 		char ver[16];
 
 		if (register_agent(&ro, tpm, ver, sizeof(ver), &e) < 0) {
-			log_warnx("registration failed: %s", e.msg);
+			log_warnx("registration of agent %s at %s failed: %s", uuid, registrar,
+			          e.msg);
 			goto out;
 		}
 		log_info("agent %s registered and activated at %s (API v%s)", uuid, registrar, ver);

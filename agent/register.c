@@ -203,12 +203,11 @@ static step_t reg_post(reg_t *r, const char *ver, int fallback, buf_t *blob, err
 	}
 	j = envelope_parse(&r->resp);
 	if (status == 403) {
+		/* The operator's answer to this one is always the same; say it plainly. */
 		err_set(e,
-		        "the registrar refused to register agent %s (403 Forbidden): it already "
-		        "holds a record for this UUID with a different EK, EK certificate or AK. "
-		        "An admin must delete the old record at the registrar before this node "
-		        "can register again",
-		        r->o->uuid);
+		        "403 Forbidden: the registrar holds a record for this UUID with a "
+		        "different EK, EK certificate or AK. An admin must delete the old record "
+		        "at the registrar before this node can register again");
 		goto out;
 	}
 	if (fallback && (status == 400 || status == 404 || status == 405)) {
@@ -217,8 +216,8 @@ static step_t reg_post(reg_t *r, const char *ver, int fallback, buf_t *blob, err
 		goto out;
 	}
 	if (status != 200) {
-		err_set(e, "the registrar refused to register agent %s: HTTP %d %s", r->o->uuid,
-		        status, envelope_status(j));
+		err_set(e, "the registrar refused the registration: HTTP %d %s", status,
+		        envelope_status(j));
 		goto out;
 	}
 	b64 = j ? json_string_value(json_object_get(json_object_get(j, "results"), "blob")) : NULL;
@@ -276,14 +275,13 @@ static step_t reg_activate(reg_t *r, const char *ver, const buf_t *blob, err_t *
 	if (status != 200) {
 		j = envelope_parse(&r->resp);
 		if (status == 400)
-			err_set(
-			    e,
-			    "the registrar rejected the activation of agent %s (HTTP 400 %s); it "
-			    "deletes the record after a wrong auth_tag",
-			    r->o->uuid, envelope_status(j));
+			err_set(e,
+			        "the registrar rejected the activation (HTTP 400 %s); it deletes "
+			        "the record after a wrong auth_tag",
+			        envelope_status(j));
 		else
-			err_set(e, "the registrar refused the activation of agent %s: HTTP %d %s",
-			        r->o->uuid, status, envelope_status(j));
+			err_set(e, "the registrar refused the activation: HTTP %d %s", status,
+			        envelope_status(j));
 		goto out;
 	}
 	rv = STEP_OK;

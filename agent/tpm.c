@@ -77,6 +77,15 @@ struct tpm {
 
 /* ---- helpers ---- */
 
+/* The tss2 response code without the layer bits, for comparisons with TPM2_RC_*. */
+static TSS2_RC rc_base(TSS2_RC rc)
+{
+	rc &= ~(TSS2_RC)TSS2_RC_LAYER_MASK;
+	if (rc & TPM2_RC_FMT1)
+		rc &= 0xbf; /* drop the parameter/handle/session number of format-one codes */
+	return rc;
+}
+
 static void tss_err(err_t *e, TSS2_RC rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -90,16 +99,16 @@ static void tss_err(err_t *e, TSS2_RC rc, const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	log_debug("tpm: %s: %s (0x%08x)", what, Tss2_RC_Decode(rc), (unsigned)rc);
-	err_set(e, "%s: %s", what, Tss2_RC_Decode(rc));
-}
-
-/* The tss2 response code without the layer bits, for comparisons with TPM2_RC_*. */
-static TSS2_RC rc_base(TSS2_RC rc)
-{
-	rc &= ~(TSS2_RC)TSS2_RC_LAYER_MASK;
-	if (rc & TPM2_RC_FMT1)
-		rc &= 0xbf; /* drop the parameter/handle/session number of format-one codes */
-	return rc;
+	if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER &&
+	    (rc_base(rc) == TPM2_RC_OBJECT_MEMORY || rc_base(rc) == TPM2_RC_SESSION_MEMORY))
+		/* Seen on TPMs without a resource manager after a process died with its keys
+		 * loaded; the operator can fix it, so say how. */
+		err_set(e,
+		        "%s: %s (the TPM is full of stale objects: flush them with "
+		        "tpm2_flushcontext -t / -s, or use /dev/tpmrm0)",
+		        what, Tss2_RC_Decode(rc));
+	else
+		err_set(e, "%s: %s", what, Tss2_RC_Decode(rc));
 }
 
 static const EVP_MD *hash_md(TPMI_ALG_HASH alg)
