@@ -16,7 +16,7 @@ for tool in swtpm swtpm_setup tpm2_readpublic tpm2_makecredential tpm2_createek 
 done
 [ -x "$PROBE" ] || { echo "not ok agent_tpm: $PROBE not built"; exit 1; }
 
-free_port() {
+at_free_port() {
 	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
@@ -45,7 +45,7 @@ tpm_start() {
 	rm -rf "$T/$1"
 	cp -a "$T/tpm0" "$T/$1"
 	for _ in 1 2 3 4 5; do
-		port=$(free_port)
+		port=$(at_free_port)
 		spawn "$T/$1.log" swtpm socket --tpm2 --tpmstate dir="$T/$1" \
 			--server type=tcp,port=$port,bindaddr=127.0.0.1 \
 			--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
@@ -195,4 +195,164 @@ for spec in rsa2048:0x81010001 ecc384:0x81010016; do
 	[ -n "$want" ] && [ "$got" = "$want" ]
 	check "hash_ek_uuid_$alg" $?
 done
+
+# --- vigil-agent as a daemon on the swtpm: HTTPS with client certificates, and (when
+# vigil-registrar is built) registration + activation, AK reuse across restarts and the
+# 403 explanation when the AK changes.
+mkdir -p "$T/tls" && (
+	cd "$T/tls" || exit 1
+	for n in ca other; do
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+			-subj "/CN=test $n CA" -keyout $n-ca.key -out $n-ca.crt \
+			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign &&
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$n client" \
+				-keyout $n-client.key -out $n-client.csr &&
+			printf 'extendedKeyUsage=clientAuth\n' >client.ext &&
+			openssl x509 -req -in $n-client.csr -CA $n-ca.crt -CAkey $n-ca.key -CAcreateserial \
+				-days 2 -extfile client.ext -out $n-client.crt || exit 1
+	done
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=registrar" \
+		-keyout server.key -out server.csr &&
+		printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext &&
+		openssl x509 -req -in server.csr -CA ca-ca.crt -CAkey ca-ca.key -CAcreateserial -days 2 \
+			-extfile server.ext -out server.crt
+) >"$T/tls.log" 2>&1
+check tls_fixture $?
+
+# wait_log FILE TEXT [PID]: wait up to 15 s for TEXT in FILE (early out when PID died).
+wait_log() {
+	for _ in $(seq 150); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		[ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+REG=
+if [ -x "$BIN/vigil-registrar" ]; then
+	REG_PORT=$(at_free_port)
+	REG_TLS_PORT=$(at_free_port)
+	mkdir -p "$T/ekca" "$T/regstate"
+	cp "$T/ca/swtpm-localca-rootca-cert.pem" "$T/ekca/root.pem"
+	cp "$T/ca/issuercert.pem" "$T/ekca/intermediate.pem"
+	printf '[registrar]\nlisten = 127.0.0.1:%s\ntls_listen = 127.0.0.1:%s\n' \
+		"$REG_PORT" "$REG_TLS_PORT" >"$T/registrar.conf"
+	printf 'tls_cert = %s\ntls_key = %s\ntrusted_client_ca = %s\nek_ca_dir = %s\nstate_dir = %s\n' \
+		"$T/tls/server.crt" "$T/tls/server.key" "$T/tls/ca-ca.crt" "$T/ekca" "$T/regstate" \
+		>>"$T/registrar.conf"
+	spawn "$T/registrar.log" "$BIN/vigil-registrar" -d -c "$T/registrar.conf"
+	wait_log "$T/registrar.log" "registrar ready" $! && REG=127.0.0.1:$REG_PORT
+	check registrar_started $?
+else
+	echo "skip agent_registers: vigil-registrar not built"
+fi
+
+AG_PORT=$(at_free_port)
+mkdir -p "$T/agentd"
+{
+	echo "[agent]"
+	echo "uuid = hash_ek"
+	echo "tcti = $TCTI"
+	echo "ek_alg = rsa2048"
+	echo "ak_alg = rsa"
+	echo "state_dir = $T/agentd"
+	echo "registrar = $REG"
+	echo "registrar_retries = 2"
+	echo "contact_port = $AG_PORT"
+	echo "listen = 127.0.0.1:$AG_PORT"
+	echo "trusted_client_ca = $T/tls/ca-ca.crt"
+} >"$T/agent.conf"
+"$AGENT" -n -c "$T/agent.conf" >/dev/null 2>&1
+check agent_config_ok $?
+UUID=$(sha256sum "$T/ek-rsa2048.pem" | cut -d' ' -f1)
+URL=https://127.0.0.1:$AG_PORT
+# Verifiers trust the agent's self-signed certificate as an anchor (from the registrar).
+CURL=(curl -s --max-time 10 --cacert "$T/agentd/server-cert.pem" --cert "$T/tls/ca-client.crt"
+	--key "$T/tls/ca-client.key")
+
+spawn "$T/agentd1.log" "$AGENT" -d -c "$T/agent.conf"
+AG_PID=$!
+wait_log "$T/agentd1.log" "serving the agent API" $AG_PID
+check agent_serves $?
+grep -q "AK: rsa2048 created" "$T/agentd1.log"
+check agent_ak_created_first_start $?
+if [ -n "$REG" ]; then
+	grep -q "agent $UUID registered and activated" "$T/agentd1.log"
+	check agent_registers_and_activates $?
+	# The registrar holds exactly our AK, our TLS certificate and our contact port.
+	code=$(curl -s -o "$T/regrec.json" -w '%{http_code}' --cacert "$T/tls/ca-ca.crt" \
+		--cert "$T/tls/ca-client.crt" --key "$T/tls/ca-client.key" \
+		"https://127.0.0.1:$REG_TLS_PORT/v2.6/agents/$UUID")
+	[ "$code" = 200 ] && /usr/bin/python3 -c '
+import base64, json, sys
+r = json.load(open(sys.argv[1]))["results"]
+assert base64.b64decode(r["aik_tpm"]) == open(sys.argv[2], "rb").read()
+assert r["mtls_cert"] == open(sys.argv[3]).read()
+assert r["port"] == int(sys.argv[4]) and r["ip"] == "127.0.0.1"' \
+		"$T/regrec.json" "$T/agentd/ak.pub" "$T/agentd/server-cert.pem" "$AG_PORT"
+	check registrar_record_has_our_ak_cert_and_port $?
+fi
+
+out=$("${CURL[@]}" "$URL/version")
+[ "$out" = '{"code":200,"status":"Success","results":{"supported_version":"2.6","supported_versions":["2.1","2.2","2.3","2.4","2.5","2.6"]}}' ]
+check agent_version_over_mtls $?
+out=$("${CURL[@]}" "$URL/v2.6/agent/info")
+/usr/bin/python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])["results"]
+assert r["agent_uuid"] == sys.argv[2] and r["tpm_hash_alg"] == "sha256"
+assert r["tpm_enc_alg"] == "rsa2048" and r["tpm_sign_alg"] == "rsassa"
+assert isinstance(r["ak_handle"], int) and r["ak_handle"] >> 24 == 0x80' "$out" "$UUID"
+check agent_info $?
+out=$("${CURL[@]}" "$URL/v2.4/agent/info")
+[[ $out == *'"tpm_enc_alg":"rsa"'* ]]
+check agent_info_legacy_alg_names_before_2_5 $?
+out=$("${CURL[@]}" -w ' %{http_code}' "$URL/v2.7/agent/info")
+[ "$out" = '{"code":400,"status":"API version not supported: v2.7","results":{}} 400' ]
+check agent_unknown_version_400 $?
+out=$("${CURL[@]}" -o /dev/null -w '%{http_code}' -X POST "$URL/v2.6/agent/info")
+[ "$out" = 405 ]
+check agent_wrong_method_405 $?
+out=$("${CURL[@]}" -o /dev/null -w '%{http_code}' "$URL/v2.6/no/such/thing")
+[ "$out" = 400 ]
+check agent_unknown_path_400 $?
+curl -s --max-time 10 --cacert "$T/agentd/server-cert.pem" "$URL/version" >/dev/null 2>&1
+[ $? -ne 0 ]
+check agent_refuses_without_client_cert $?
+curl -s --max-time 10 --cacert "$T/agentd/server-cert.pem" --cert "$T/tls/other-client.crt" \
+	--key "$T/tls/other-client.key" "$URL/version" >/dev/null 2>&1
+[ $? -ne 0 ]
+check agent_refuses_client_cert_of_other_ca $?
+openssl x509 -in "$T/agentd/server-cert.pem" -noout -subject -ext subjectAltName 2>/dev/null |
+	tr -d ' \n' | grep -q "CN=$UUID.*IPAddress:127.0.0.1"
+check agent_cert_cn_uuid_san_contact_ip $?
+
+kill "$AG_PID"
+wait_log "$T/agentd1.log" "shutting down"
+sleep 0.5
+[ -z "$(tpm2_getcap handles-transient 2>/dev/null)" ]
+check agent_flushes_tpm_objects_on_exit $?
+
+cp "$T/agentd/ak.pub" "$T/agentd-ak1.pub"
+spawn "$T/agentd2.log" "$AGENT" -d -c "$T/agent.conf"
+AG_PID=$!
+wait_log "$T/agentd2.log" "serving the agent API" $AG_PID &&
+	grep -q "AK: rsa2048 reloaded" "$T/agentd2.log" && cmp -s "$T/agentd/ak.pub" "$T/agentd-ak1.pub"
+check agent_reuses_ak_after_restart $?
+if [ -n "$REG" ]; then
+	grep -q "agent $UUID registered and activated" "$T/agentd2.log"
+	check agent_reregisters_same_identity $?
+fi
+kill "$AG_PID"
+wait_log "$T/agentd2.log" "shutting down"
+
+if [ -n "$REG" ]; then
+	# A new AK for a registered UUID: the registrar refuses, the agent says what to do.
+	mkdir -p "$T/agentd/old" && mv "$T/agentd/ak.pub" "$T/agentd/ak.priv" "$T/agentd/old/"
+	"$AGENT" -d -c "$T/agent.conf" >"$T/agentd3.log" 2>&1
+	rc=$?
+	[ $rc -ne 0 ] && grep -q "403 Forbidden.*An admin must delete the old record" "$T/agentd3.log"
+	check agent_403_says_admin_must_delete $?
+fi
 exit 0
