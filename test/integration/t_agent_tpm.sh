@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The agent's TPM side on swtpm, checked against tpm2-tools and openssl.
-# Setup: a swtpm provisioned by swtpm_setup (RSA-2048 EK at 0x81010001 and NIST P-384 EK
-# at 0x81010016 from the high range, both with certificates from a local CA in $T).
+# Setup: swtpms from lib.sh's harness (RSA-2048 EK at 0x81010001 and NIST P-384 EK at
+# 0x81010016 from the high range, certificates from a local CA: root -> intermediate -> EK).
 # Actions: build/tools/tpm_probe (agent/tpm.c) reads EKs, certificates, makes and reloads
 # AKs, activates tpm2_makecredential blobs and quotes; vigil-agent derives its hash_ek UUID.
 # Expected: every value equals what tpm2-tools computes independently.
@@ -16,67 +16,31 @@ for tool in swtpm swtpm_setup tpm2_readpublic tpm2_makecredential tpm2_createek 
 done
 [ -x "$PROBE" ] || { echo "not ok agent_tpm: $PROBE not built"; exit 1; }
 
-at_free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# tpm_new NAME: provision a swtpm state in $T/NAME (once per test file, then copied).
-tpm_provision() {
-	mkdir -p "$T/ca" "$T/tpm0"
-	cat >"$T/localca.conf" <<-EOF
-	statedir = $T/ca
-	signingkey = $T/ca/signkey.pem
-	issuercert = $T/ca/issuercert.pem
-	certserial = $T/ca/certserial
-	EOF
-	cat >"$T/setup.conf" <<-EOF
-	create_certs_tool = /usr/bin/swtpm_localca
-	create_certs_tool_config = $T/localca.conf
-	create_certs_tool_options = /etc/swtpm-localca.options
-	active_pcr_banks = sha256
-	EOF
-	swtpm_setup --tpm2 --tpm-state "$T/tpm0" --create-ek-cert --config "$T/setup.conf" \
-		--write-ek-cert-files "$T" >"$T/swtpm_setup.log" 2>&1
-}
-
-# tpm_start NAME: start a swtpm on a copy of the provisioned state; sets TCTI.
-tpm_start() {
-	local port
-	rm -rf "$T/$1"
-	cp -a "$T/tpm0" "$T/$1"
-	for _ in 1 2 3 4 5; do
-		port=$(at_free_port)
-		spawn "$T/$1.log" swtpm socket --tpm2 --tpmstate dir="$T/$1" \
-			--server type=tcp,port=$port,bindaddr=127.0.0.1 \
-			--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
-			--flags not-need-init,startup-clear
-		TCTI=swtpm:host=127.0.0.1,port=$port
-		export TPM2TOOLS_TCTI=$TCTI
-		for _ in $(seq 50); do
-			tpm2_getcap handles-persistent >/dev/null 2>&1 && return 0
-			sleep 0.1
-		done
-	done
-	return 1
+# use_tpm NAME: start (provision on first use) swtpm NAME from lib.sh; TCTI points at it.
+use_tpm() {
+	swtpm_start "$1" || return 1
+	local v=TCTI_$1
+	TCTI=${!v}
+	export TPM2TOOLS_TCTI=$TCTI
 }
 
 # kv KEY FILE: the value of key=value line KEY.
 kv() { sed -n "s/^$1=//p" "$2"; }
 
-tpm_provision
-check swtpm_provisioned $?
-tpm_start tpmA
+use_tpm A
 check swtpm_started $?
 
-# --- EKs: the persistent RSA-2048 and P-384 EKs swtpm made, read through the templates.
-for spec in rsa2048:0x81010001:ek-rsa2048.crt ecc384:0x81010016:ek-secp384r1.crt; do
-	IFS=: read -r alg handle crt <<<"$spec"
+# --- EKs: the persistent RSA-2048 and P-384 EKs swtpm made, read through the templates;
+# their certificates as tpm2_nvread and openssl see them.
+for spec in rsa2048:0x81010001:0x01c00002 ecc384:0x81010016:0x01c00016; do
+	IFS=: read -r alg handle nv <<<"$spec"
 	d=$T/out-$alg && mkdir -p "$d"
 	"$PROBE" -T "$TCTI" -e "$alg" -o "$d" >"$d/probe.txt" 2>"$d/probe.err"
 	tpm2_readpublic -c "$handle" -f tss -o "$d/ref.pub" >/dev/null 2>&1
 	[ "$(kv ek_persistent "$d/probe.txt")" = 1 ] && cmp -s "$d/ek.pub" "$d/ref.pub"
 	check "ek_${alg}_persistent_matches_tpm2_readpublic" $?
-	openssl x509 -inform der -in "$T/$crt" -outform pem -out "$d/ref.pem" &&
+	tpm2_nvread -C o "$nv" -o "$d/ref.der" >/dev/null 2>&1 &&
+		openssl x509 -inform der -in "$d/ref.der" -outform pem -out "$d/ref.pem" &&
 		[ "$(kv ek_certs "$d/probe.txt")" = 1 ] && cmp -s "$d/ek_chain.pem" "$d/ref.pem"
 	check "ek_${alg}_cert_from_nv" $?
 done
@@ -102,28 +66,31 @@ for alg in rsa2048 ecc384; do
 	[ "$(kv ek_persistent "$d/probe.txt")" = 0 ] && cmp -s "$d/ek.pub" "$T/out-$alg/ek.pub"
 	check "ek_${alg}_template_recreates_swtpm_ek" $?
 done
-tpm_start tpmB # fresh copy with the persistent EKs back
+use_tpm B # a fresh TPM, persistent EKs in place
 
 # --- agent.ek_handle: a named persistent key is used as it is.
 d=$T/out-handle && mkdir -p "$d"
 "$PROBE" -T "$TCTI" -e ecc256 -H 0x81010016 -o "$d" >"$d/probe.txt" 2>"$d/probe.err"
-[ "$(kv ek_persistent "$d/probe.txt")" = 1 ] && cmp -s "$d/ek.pub" "$T/out-ecc384/ek.pub" &&
+tpm2_readpublic -c 0x81010016 -f tss -o "$d/ref.pub" >/dev/null 2>&1
+[ "$(kv ek_persistent "$d/probe.txt")" = 1 ] && cmp -s "$d/ek.pub" "$d/ref.pub" &&
 	[ "$(kv ek_certs "$d/probe.txt")" = 1 ]
 check ek_handle_used_as_is $?
 
 # --- EK certificate chain from NV 0x01c00100..: EK cert first, then the chain.
-openssl x509 -in "$T/ca/issuercert.pem" -outform der -out "$T/inter.der"
+openssl x509 -in "$EK_CA_DIR/intermediate.pem" -outform der -out "$T/inter.der"
 d=$T/out-chain && mkdir -p "$d"
 tpm2_nvdefine 0x01c00100 -C o -s "$(stat -c %s "$T/inter.der")" \
 	-a "ownerread|ownerwrite|authread|authwrite|no_da" >/dev/null 2>&1 &&
 	tpm2_nvwrite 0x01c00100 -C o -i "$T/inter.der" >/dev/null 2>&1 &&
 	"$PROBE" -T "$TCTI" -o "$d" >"$d/probe.txt" 2>"$d/probe.err"
-cat "$T/out-rsa2048/ref.pem" "$T/ca/issuercert.pem" >"$d/ref.pem"
+tpm2_nvread -C o 0x01c00002 -o "$d/ek.der" >/dev/null 2>&1
+openssl x509 -inform der -in "$d/ek.der" >"$d/ek.pem" 2>/dev/null
+cat "$d/ek.pem" "$EK_CA_DIR/intermediate.pem" >"$d/ref.pem"
 [ "$(kv ek_certs "$d/probe.txt")" = 2 ] &&
 	diff <(openssl crl2pkcs7 -nocrl -certfile "$d/ek_chain.pem" | openssl pkcs7 -print_certs -noout) \
 		<(openssl crl2pkcs7 -nocrl -certfile "$d/ref.pem" | openssl pkcs7 -print_certs -noout) \
 		>/dev/null &&
-	cmp -s <(head -c "$(stat -c %s "$T/out-rsa2048/ref.pem")" "$d/ek_chain.pem") "$T/out-rsa2048/ref.pem"
+	cmp -s <(head -c "$(stat -c %s "$d/ek.pem")" "$d/ek_chain.pem") "$d/ek.pem"
 check ek_cert_chain_ek_first $?
 tpm2_nvundefine 0x01c00100 -C o >/dev/null 2>&1
 
@@ -231,15 +198,13 @@ wait_log() {
 
 REG=
 if [ -x "$BIN/vigil-registrar" ]; then
-	REG_PORT=$(at_free_port)
-	REG_TLS_PORT=$(at_free_port)
-	mkdir -p "$T/ekca" "$T/regstate"
-	cp "$T/ca/swtpm-localca-rootca-cert.pem" "$T/ekca/root.pem"
-	cp "$T/ca/issuercert.pem" "$T/ekca/intermediate.pem"
+	REG_PORT=$(free_port)
+	REG_TLS_PORT=$(free_port)
+	mkdir -p "$T/regstate"
 	printf '[registrar]\nlisten = 127.0.0.1:%s\ntls_listen = 127.0.0.1:%s\n' \
 		"$REG_PORT" "$REG_TLS_PORT" >"$T/registrar.conf"
 	printf 'tls_cert = %s\ntls_key = %s\ntrusted_client_ca = %s\nek_ca_dir = %s\nstate_dir = %s\n' \
-		"$T/tls/server.crt" "$T/tls/server.key" "$T/tls/ca-ca.crt" "$T/ekca" "$T/regstate" \
+		"$T/tls/server.crt" "$T/tls/server.key" "$T/tls/ca-ca.crt" "$EK_CA_DIR" "$T/regstate" \
 		>>"$T/registrar.conf"
 	spawn "$T/registrar.log" "$BIN/vigil-registrar" -d -c "$T/registrar.conf"
 	wait_log "$T/registrar.log" "registrar ready" $! && REG=127.0.0.1:$REG_PORT
@@ -248,7 +213,7 @@ else
 	echo "skip agent_registers: vigil-registrar not built"
 fi
 
-AG_PORT=$(at_free_port)
+AG_PORT=$(free_port)
 mkdir -p "$T/agentd"
 {
 	echo "[agent]"
