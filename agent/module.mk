@@ -9,3 +9,14 @@ $(BUILD)/test/test_agent_api: $(OBJ)/test/unit/test_agent_api.o $(OBJ)/agent/api
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+
+# Fuzz targets of agent modules, the same way (replayed by make check, and for libFuzzer).
+AGENT_FUZZ_OBJS := $(OBJ)/agent/api_version.o $(OBJ)/agent/register.o $(OBJ)/agent/tpm.o
+$(BUILD)/fuzz-replay/fuzz_agent_registrar: $(OBJ)/test/fuzz/fuzz_agent_registrar.o \
+		$(OBJ)/test/fuzz/replay_main.o $(AGENT_FUZZ_OBJS) $(LIBVIGIL)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/libfuzzer/fuzz_agent_registrar: $(OBJ)/test/fuzz/fuzz_agent_registrar.o \
+		$(AGENT_FUZZ_OBJS) $(LIBVIGIL)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)

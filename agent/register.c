@@ -88,9 +88,9 @@ char *register_body(const register_opts_t *o)
 
 /* Parse a registrar answer strictly (as the Rust agent does): a JSON object with a
  * numeric code, a status text and results. NULL when it is not such an envelope. */
-static json_t *envelope_parse(const buf_t *b)
+static json_t *envelope_parse(const uint8_t *body, size_t len)
 {
-	json_t *j = json_loadb((const char *)b->data, b->len, 0, NULL);
+	json_t *j = body ? json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
 
 	if (j == NULL)
 		return NULL;
@@ -108,6 +108,68 @@ static const char *envelope_status(json_t *j)
 {
 	const char *s = j ? json_string_value(json_object_get(j, "status")) : NULL;
 	return s ? s : "";
+}
+
+int register_parse_version(const uint8_t *body, size_t len, const api_versions_t *ours, char *ver,
+                           size_t vlen, err_t *e)
+{
+	json_t *j, *res, *sup, *cur;
+	const char *list[API_VERSIONS_MAX * 4 + 1];
+	size_t i, n = 0;
+	int rv = -1;
+
+	ver[0] = '\0';
+	j = envelope_parse(body, len);
+	res = j ? json_object_get(j, "results") : NULL;
+	sup = res ? json_object_get(res, "supported_versions") : NULL;
+	cur = res ? json_object_get(res, "current_version") : NULL;
+	/* Like the Rust agent: a 200 without both fields is not a registrar we understand. */
+	if (!json_is_string(cur) || !json_is_array(sup)) {
+		err_set(e, "the registrar's GET /version answer lacks current_version or "
+		           "supported_versions; is it a Keylime-compatible registrar?");
+		goto out;
+	}
+	for (i = 0; i < json_array_size(sup) && n < API_VERSIONS_MAX * 4; i++)
+		if (json_is_string(json_array_get(sup, i)))
+			list[n++] = json_string_value(json_array_get(sup, i));
+	list[n] = NULL;
+	if (api_versions_negotiate(ours, json_string_value(cur), list, ver, vlen) < 0) {
+		char mine[8];
+		api_versions_latest(ours, mine, sizeof(mine));
+		err_set(e,
+		        "the registrar speaks none of our API versions (it is at %.16s, we are "
+		        "at %s); check agent.api_versions",
+		        json_string_value(cur), mine);
+		goto out;
+	}
+	rv = 0;
+out:
+	json_decref(j);
+	return rv;
+}
+
+int register_parse_blob(const uint8_t *body, size_t len, buf_t *blob, err_t *e)
+{
+	json_t *j = envelope_parse(body, len);
+	const char *b64;
+	size_t n;
+	int rv = -1;
+
+	buf_reset(blob);
+	b64 = j ? json_string_value(json_object_get(json_object_get(j, "results"), "blob")) : NULL;
+	if (b64 == NULL) {
+		err_set(e, "the registrar's answer carries no credential blob");
+		goto out;
+	}
+	n = strlen(b64);
+	if (n > REG_MAX_BLOB * 2 || base64_decode(blob, b64, n) < 0) {
+		err_set(e, "the registrar's credential blob is not valid base64");
+		goto out;
+	}
+	rv = 0;
+out:
+	json_decref(j);
+	return rv;
 }
 
 /* One request. Returns the HTTP status, 0 when no answer came (e says why). */
@@ -130,11 +192,7 @@ static int reg_request(reg_t *r, http_method_t m, const char *path, const char *
  * not say (older registrars), in which case we try ours from newest to oldest. */
 static step_t reg_version(reg_t *r, char *ver, size_t vlen, err_t *e)
 {
-	json_t *j = NULL, *res, *sup;
-	const char *list[API_VERSIONS_MAX * 4 + 1];
-	size_t i, n = 0;
 	int status;
-	step_t rv = STEP_FATAL;
 
 	ver[0] = '\0';
 	status = reg_request(r, HTTP_M_GET, "/version", NULL, e);
@@ -153,35 +211,9 @@ static step_t reg_version(reg_t *r, char *ver, size_t vlen, err_t *e)
 		         r->host, r->port, status);
 		return STEP_OK;
 	}
-	j = envelope_parse(&r->resp);
-	res = j ? json_object_get(j, "results") : NULL;
-	sup = res ? json_object_get(res, "supported_versions") : NULL;
-	if (!json_is_string(json_object_get(res, "current_version")) || !json_is_array(sup)) {
-		err_set(e,
-		        "the registrar's GET /version answer lacks current_version or "
-		        "supported_versions; is %s:%d a Keylime-compatible registrar?",
-		        r->host, r->port);
-		goto out;
-	}
-	for (i = 0; i < json_array_size(sup) && n < API_VERSIONS_MAX * 4; i++)
-		if (json_is_string(json_array_get(sup, i)))
-			list[n++] = json_string_value(json_array_get(sup, i));
-	list[n] = NULL;
-	if (api_versions_negotiate(r->o->versions,
-	                           json_string_value(json_object_get(res, "current_version")), list,
-	                           ver, vlen) < 0) {
-		char ours[8];
-		api_versions_latest(r->o->versions, ours, sizeof(ours));
-		err_set(e,
-		        "the registrar speaks none of our API versions (it is at %s, we are at "
-		        "%s); check agent.api_versions",
-		        json_string_value(json_object_get(res, "current_version")), ours);
-		goto out;
-	}
-	rv = STEP_OK;
-out:
-	json_decref(j);
-	return rv;
+	if (register_parse_version(r->resp.data, r->resp.len, r->o->versions, ver, vlen, e) < 0)
+		return STEP_FATAL;
+	return STEP_OK;
 }
 
 /* POST /v{ver}/agents/{uuid}: the identity goes up, the credential blob comes back. */
@@ -190,7 +222,6 @@ static step_t reg_post(reg_t *r, const char *ver, int fallback, buf_t *blob, err
 	char *path = xasprintf("/v%s/agents/%s", ver, r->o->uuid);
 	char *body = register_body(r->o);
 	json_t *j = NULL;
-	const char *b64;
 	int status;
 	step_t rv = STEP_FATAL;
 
@@ -201,7 +232,7 @@ static step_t reg_post(reg_t *r, const char *ver, int fallback, buf_t *blob, err
 		rv = STEP_TRANSIENT;
 		goto out;
 	}
-	j = envelope_parse(&r->resp);
+	j = envelope_parse(r->resp.data, r->resp.len);
 	if (status == 403) {
 		/* The operator's answer to this one is always the same; say it plainly. */
 		err_set(e,
@@ -220,16 +251,8 @@ static step_t reg_post(reg_t *r, const char *ver, int fallback, buf_t *blob, err
 		        envelope_status(j));
 		goto out;
 	}
-	b64 = j ? json_string_value(json_object_get(json_object_get(j, "results"), "blob")) : NULL;
-	if (b64 == NULL) {
-		err_set(e, "the registrar's answer to POST %s carries no credential blob", path);
+	if (register_parse_blob(r->resp.data, r->resp.len, blob, e) < 0)
 		goto out;
-	}
-	buf_reset(blob);
-	if (strlen(b64) > REG_MAX_BLOB * 2 || base64_decode(blob, b64, strlen(b64)) < 0) {
-		err_set(e, "the registrar's credential blob is not valid base64");
-		goto out;
-	}
 	rv = STEP_OK;
 out:
 	json_decref(j);
@@ -273,7 +296,7 @@ static step_t reg_activate(reg_t *r, const char *ver, const buf_t *blob, err_t *
 		goto out;
 	}
 	if (status != 200) {
-		j = envelope_parse(&r->resp);
+		j = envelope_parse(r->resp.data, r->resp.len);
 		if (status == 400)
 			err_set(e,
 			        "the registrar rejected the activation (HTTP 400 %s); it deletes "

@@ -37,6 +37,15 @@ int register_agent(const register_opts_t *o, tpm_t *tpm, char *version, size_t v
  * gets 96 hex digits and a NUL (out must hold 97 bytes). */
 void register_auth_tag(const uint8_t *cred, size_t len, const char *uuid, char *out);
 
+/* Parse a registrar's 200 answer to GET /version (strictly: an envelope whose results
+ * carry current_version and supported_versions) and pick the version to use with ours.
+ * 0, or -1 (e says why). */
+int register_parse_version(const uint8_t *body, size_t len, const api_versions_t *ours, char *ver,
+                           size_t vlen, err_t *e);
+/* Parse a registrar's 200 answer to the registration: the base64 credential blob in
+ * results.blob, decoded into blob (replaced). 0 or -1. */
+int register_parse_blob(const uint8_t *body, size_t len, buf_t *blob, err_t *e);
+
 /* The registration JSON body (caller frees). */
 char *register_body(const register_opts_t *o);
 
