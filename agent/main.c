@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -19,8 +20,10 @@
 #include "agent/tpm.h"
 #include "common/config.h"
 #include "common/daemon.h"
+#include "common/ekcert.h"
 #include "common/http.h"
 #include "common/pki.h"
+#include "common/tpm2.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 
@@ -198,6 +201,44 @@ static void startup_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Files the HTTPS server needs, checked before the TPM work and registration so that a
+ * typo does not surface only after the node has enrolled. */
+static int check_readable(const char *key, const char *path, const char *hint)
+{
+	if (access(path, R_OK) == 0)
+		return 0;
+	log_warn("agent.%s %s is not readable (%s)", key, path, hint);
+	return -1;
+}
+
+/* Warn when the EK certificate in NV is not for the EK in use: the registrar would refuse
+ * it, and the operator should pick another ek_alg or ek_handle. */
+static void check_ekcert_matches(const buf_t *ek_pub, const buf_t *pem)
+{
+	STACK_OF(X509) *chain = NULL;
+	tpm2_pub_t *k = NULL;
+	X509 *leaf = NULL;
+	EVP_PKEY *pk;
+	err_t e = {""};
+
+	if (pem->len == 0)
+		return;
+	if ((k = tpm2_pub_decode(ek_pub->data, ek_pub->len, &e)) == NULL ||
+	    ekcert_parse((const char *)pem->data, pem->len, &leaf, &chain, &e) < 0) {
+		log_warnx("cannot compare the EK certificate with the EK: %s", e.msg);
+		goto out;
+	}
+	pk = X509_get0_pubkey(leaf);
+	if (pk == NULL || tpm2_pub_matches_pkey(k, pk) != 1)
+		log_warnx(
+		    "the EK certificate in the TPM's NV is for another key than the EK in use "
+		    "(check agent.ek_alg / agent.ek_handle); the registrar will refuse it");
+out:
+	X509_free(leaf);
+	sk_X509_pop_free(chain, X509_free);
+	tpm2_pub_free(k);
+}
+
 static int ensure_dir(const char *dir)
 {
 	struct stat st;
@@ -240,6 +281,12 @@ int main(int argc, char **argv)
 		log_warnx("agent.tls_cert and agent.tls_key go together: set both or neither");
 		goto out;
 	}
+	if (check_readable("trusted_client_ca", client_ca,
+	                   "the CA that verifier client certificates chain to; see docs/tls.md") <
+	        0 ||
+	    (*tls_cert && (check_readable("tls_cert", tls_cert, "PEM certificate") < 0 ||
+	                   check_readable("tls_key", tls_key, "PEM private key") < 0)))
+		goto out;
 	startup_signals();
 	if (ensure_dir(state) < 0) {
 		log_warn("cannot use agent.state_dir %s", state);
@@ -259,13 +306,19 @@ int main(int argc, char **argv)
 		log_warnx("cannot read the EK certificate: %s", e.msg);
 		goto out;
 	}
+	check_ekcert_matches(&ek_pub, &ekcert);
 	if (ncerts == 0)
 		log_warnx(
-		    "the TPM holds no certificate for this EK (agent.ek_alg = %s); a registrar "
-		    "that checks EK certificates will refuse this node",
-		    config_str(cfg, "agent", "ek_alg"));
-	log_info("EK: %s %s, %d certificate(s)", config_str(cfg, "agent", "ek_alg"),
-	         tpm_ek_is_persistent(tpm) ? "persistent" : "created from the template", ncerts);
+		    "the TPM holds no certificate for this EK (%s); a registrar that checks EK "
+		    "certificates will refuse this node: try another agent.ek_alg",
+		    tpm_ek_key_alg(tpm));
+	if (ek_handle)
+		log_info("EK: %s persistent at 0x%08x (agent.ek_handle), %d certificate(s)",
+		         tpm_ek_key_alg(tpm), ek_handle, ncerts);
+	else
+		log_info("EK: %s %s, %d certificate(s)", tpm_ek_key_alg(tpm),
+		         tpm_ek_is_persistent(tpm) ? "persistent" : "created from the template",
+		         ncerts);
 	if (tpm_ak_load_or_create(tpm, ak_alg, state, &created, &e) < 0) {
 		log_warnx("cannot get the attestation key: %s", e.msg);
 		goto out;

@@ -587,6 +587,35 @@ int tpm_ek_public(const tpm_t *t, buf_t *out)
 	return public_marshal(&t->ek_pub, out);
 }
 
+const char *tpm_ek_key_alg(const tpm_t *t)
+{
+	const TPMT_PUBLIC *p = &t->ek_pub.publicArea;
+
+	if (p->type == TPM2_ALG_RSA)
+		switch (p->parameters.rsaDetail.keyBits) {
+		case 2048:
+			return "rsa2048";
+		case 3072:
+			return "rsa3072";
+		case 4096:
+			return "rsa4096";
+		default:
+			return "rsa";
+		}
+	if (p->type == TPM2_ALG_ECC)
+		switch (p->parameters.eccDetail.curveID) {
+		case TPM2_ECC_NIST_P256:
+			return "ecc256";
+		case TPM2_ECC_NIST_P384:
+			return "ecc384";
+		case TPM2_ECC_NIST_P521:
+			return "ecc521";
+		default:
+			return "ecc";
+		}
+	return "unknown";
+}
+
 int tpm_ek_is_persistent(const tpm_t *t)
 {
 	return t->ek_persistent;

@@ -45,6 +45,9 @@ int tpm_ek_load(tpm_t *t, tpm_ek_alg_t alg, uint32_t handle, err_t *e);
 /* The EK public area as a marshalled TPM2B_PUBLIC (what the registrar gets as ek_tpm);
  * replaces out. 0, or -1 before tpm_ek_load. */
 int tpm_ek_public(const tpm_t *t, buf_t *out);
+/* The EK's key type as "rsa2048", "ecc256", "ecc384" ("rsa<bits>", "ecc<bits>" for
+ * others a named ek_handle may have). */
+const char *tpm_ek_key_alg(const tpm_t *t);
 /* 1 when the EK is a persistent key, 0 when created by this module. */
 int tpm_ek_is_persistent(const tpm_t *t);
 /* The EK certificate and its chain as PEM text, EK certificate first, then the chain

@@ -147,7 +147,7 @@ check ak_from_other_ek_replaced $?
 
 # --- vigil-agent's hash_ek UUID = hex SHA-256 of the EK public key PEM, computed here
 # independently with tpm2_readpublic -f pem and sha256sum. Registration is off and the
-# listen port is taken, so the agent stops right after printing its UUID.
+# listen address is impossible, so the agent stops right after printing its UUID.
 AGENT=$BIN/vigil-agent
 for spec in rsa2048:0x81010001 ecc384:0x81010016; do
 	IFS=: read -r alg handle <<<"$spec"
@@ -156,12 +156,22 @@ for spec in rsa2048:0x81010001 ecc384:0x81010016; do
 	mkdir -p "$T/agent-$alg"
 	"$AGENT" -d -o agent.tcti="$TCTI" -o agent.ek_alg=$alg -o agent.uuid=hash_ek \
 		-o agent.state_dir="$T/agent-$alg" -o agent.registrar= \
-		-o agent.trusted_client_ca=/nonexistent -o agent.listen=256.0.0.1:1 \
+		-o agent.trusted_client_ca=/dev/null -o agent.listen=256.0.0.1:1 \
 		>"$T/agent-$alg.log" 2>&1
 	got=$(sed -n 's/.*agent UUID \([0-9a-f]*\).*/\1/p' "$T/agent-$alg.log" | head -1)
 	[ -n "$want" ] && [ "$got" = "$want" ]
 	check "hash_ek_uuid_$alg" $?
 done
+
+# An EK without a certificate in NV (swtpm has no P-256 one): the agent says so and
+# which setting to change.
+mkdir -p "$T/agent-ecc256"
+"$AGENT" -d -o agent.tcti="$TCTI" -o agent.ek_alg=ecc256 -o agent.state_dir="$T/agent-ecc256" \
+	-o agent.registrar= -o agent.trusted_client_ca=/dev/null -o agent.listen=256.0.0.1:1 \
+	>"$T/agent-ecc256.log" 2>&1
+grep -q "EK: ecc256 created from the template, 0 certificate(s)" "$T/agent-ecc256.log" &&
+	grep -q "holds no certificate for this EK (ecc256).*try another agent.ek_alg" "$T/agent-ecc256.log"
+check agent_says_ek_cert_missing $?
 
 # --- vigil-agent as a daemon on the swtpm: HTTPS with client certificates, and (when
 # vigil-registrar is built) registration + activation, AK reuse across restarts and the
