@@ -405,9 +405,10 @@ quote_status_t quote_pcrblob_decode(const uint8_t *p, size_t len, quote_pcrsel_t
 			err_set(e, "PCR blob: bank %s selected twice", alg_name(alg));
 			goto bad;
 		}
-		/* sizeofSelect is 3 (24 PCRs) from every known producer; 0 is an empty
-		 * selection, which Keylime accepts too. */
-		if (!(s[2] == 3 || (s[2] == 0 && all_zero(s + 3, 3))) || s[6] != 0 || s[7] != 0) {
+		/* sizeofSelect is 3 (24 PCRs) from every known producer (tpm2-tools, the
+		 * Rust agent). Keylime would also take 0, an empty bank; nobody writes it,
+		 * and refusing it keeps the encoding canonical. */
+		if (s[2] != 3 || s[6] != 0 || s[7] != 0) {
 			err_set(e, "PCR blob: bank %s has sizeofSelect %u or stray bits/padding",
 			        alg_name(alg), s[2]);
 			goto bad;

@@ -742,6 +742,7 @@ static void test_pcrblob_codec(void **state)
 	    {0, 1},                /* count 1 but slot 1 used */
 	    {0, 3},                /* slot 2 (zero) in use: unknown bank 0 */
 	    {4 + 2, 2},            /* sizeofSelect 2 */
+	    {4 + 2, 0},            /* sizeofSelect 0 */
 	    {4 + 6, 1},            /* pcrSelect[3]: PCR 24 */
 	    {4 + 7, 1},            /* padding byte */
 	    {4 + 16 + 1, 1},       /* unused slot 2 not zero */
