@@ -195,6 +195,59 @@ static void test_multibank_vector(void **state)
 	good_vector("rsa_multibank", 6);
 }
 
+/* A quote from a real vTPM (GCP shielded VM, go-attestation's test data): RSASSA-SHA1 over
+ * all 24 SHA-1 PCRs, empty nonce. It has no PCR blob, so our encoder builds one from the
+ * PCR values, which also shows the encoder's output is what the checker hashes. */
+static void test_gcp_vtpm_vector(void **state)
+{
+	buf_t attest = BUF_INIT, sig = BUF_INIT, vals = BUF_INIT, pem = BUF_INIT, blob = BUF_INIT;
+	quote_pcrsel_t sel = {0};
+	err_t e = {""};
+	quote_t *q = quote_new();
+	quote_clock_t c;
+	(void)state;
+
+	read_data(&attest, "gcp", "attest");
+	read_data(&sig, "gcp", "sig");
+	read_data(&vals, "gcp", "pcr_values");
+	read_data(&pem, "gcp", "ak.pem");
+	BIO *bio = BIO_new_mem_buf(pem.data, (int)pem.len);
+	EVP_PKEY *k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	quote_ak_t *ak = quote_ak_new(k, &e);
+	assert_non_null(ak);
+
+	sel.count = 1;
+	sel.bank[0].alg = SHA1;
+	sel.bank[0].mask = 0xffffff;
+	assert_int_equal(quote_pcrblob_encode(&blob, &sel, vals.data, vals.len, &e), 0);
+	assert_int_equal(blob.len, 136 + 3 * 532);
+	assert_int_equal(quote_decode_parts(q, attest.data, attest.len, sig.data, sig.len,
+	                                    blob.data, blob.len, &e),
+	                 QUOTE_OK);
+	assert_int_equal(quote_verify(q, ak, SHA1, "", 0, &e), QUOTE_OK);
+	assert_int_equal(quote_verify(q, ak, SHA256, "", 0, &e), QUOTE_ERR_HASH_ALG);
+	assert_int_equal(quote_clock_info(q, &c), 0);
+	assert_int_equal(c.safe, 1);
+	/* A wrong value for PCR 23 breaks the digest. */
+	vals.data[vals.len - 1] ^= 1;
+	buf_reset(&blob);
+	assert_int_equal(quote_pcrblob_encode(&blob, &sel, vals.data, vals.len, &e), 0);
+	assert_int_equal(quote_decode_parts(q, attest.data, attest.len, sig.data, sig.len,
+	                                    blob.data, blob.len, &e),
+	                 QUOTE_OK);
+	assert_int_equal(quote_verify(q, ak, SHA1, "", 0, &e), QUOTE_ERR_PCR_DIGEST);
+
+	quote_ak_free(ak);
+	EVP_PKEY_free(k);
+	quote_free(q);
+	buf_free(&attest);
+	buf_free(&sig);
+	buf_free(&vals);
+	buf_free(&pem);
+	buf_free(&blob);
+}
+
 /* PCR values come out by (bank, index) and match what make-vectors.sh extended. */
 static void test_pcr_values(void **state)
 {
@@ -576,6 +629,18 @@ static void test_reuse(void **state)
 		assert_int_equal(quote_decode(q, (const char *)v[k].str.data, v[k].str.len, &e),
 		                 QUOTE_OK);
 		assert_int_equal(quote_verify(q, ak[k], SHA256, n, nonce.len, &e), want);
+		if (round % 4 == 1) { /* a failing EVP_PKEY_verify on the prepared context */
+			buf_t bad = BUF_INIT;
+			buf_set(&bad, v[k].sig.data, v[k].sig.len);
+			bad.data[bad.len - 1] ^= 1;
+			assert_int_equal(quote_decode_parts(q, v[k].attest.data, v[k].attest.len,
+			                                    bad.data, bad.len, v[k].pcrs.data,
+			                                    v[k].pcrs.len, &e),
+			                 QUOTE_OK);
+			assert_int_equal(quote_verify(q, ak[k], SHA256, nonce.data, nonce.len, &e),
+			                 QUOTE_ERR_SIGNATURE);
+			buf_free(&bad);
+		}
 		if (round % 5 == 0) { /* a quote by the other key */
 			assert_int_equal(
 			    quote_decode(q, (const char *)v[1 - k].str.data, v[1 - k].str.len, &e),
@@ -847,6 +912,7 @@ int main(void)
 	    cmocka_unit_test(test_ecc_vector),
 	    cmocka_unit_test(test_all24_vector),
 	    cmocka_unit_test(test_multibank_vector),
+	    cmocka_unit_test(test_gcp_vtpm_vector),
 	    cmocka_unit_test(test_pcr_values),
 	    cmocka_unit_test(test_wrong_nonce),
 	    cmocka_unit_test(test_flipped_signature),
