@@ -6,6 +6,7 @@ COMMON_SRCS += common/buf.c
 COMMON_SRCS += common/config.c
 COMMON_SRCS += common/daemon.c
 COMMON_SRCS += common/err.c
+COMMON_SRCS += common/pki.c
 COMMON_SRCS += common/pb.c
 COMMON_SRCS += common/grpcsrv.c
 COMMON_SRCS += common/grpccli.c
