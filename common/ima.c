@@ -159,30 +159,32 @@ int ima_boot_aggregate(uint16_t alg, const uint8_t *pcrs, size_t pcrs_len, uint8
 /* ---------------------------------------------------------------------------------
  * Line parsing */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+/* Hex digit values, 0xff for anything else: a table keeps the per-entry decoding (three
+ * digests per line) cheap. */
+static const uint8_t hexval[256] = {
+    ['0'] = 0,  ['1'] = 1,  ['2'] = 2,  ['3'] = 3,  ['4'] = 4,  ['5'] = 5,  ['6'] = 6,  ['7'] = 7,
+    ['8'] = 8,  ['9'] = 9,  ['a'] = 10, ['b'] = 11, ['c'] = 12, ['d'] = 13, ['e'] = 14, ['f'] = 15,
+    ['A'] = 10, ['B'] = 11, ['C'] = 12, ['D'] = 13, ['E'] = 14, ['F'] = 15,
+};
+static const uint8_t hexok[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+};
 
 /* Decode exactly n hex characters (n even) into out. 0 or -1. */
 static int hex_to_bytes(const char *s, size_t n, uint8_t *out)
 {
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned bad = 0;
+
 	if (n % 2)
 		return -1;
 	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i / 2] = (uint8_t)(hi << 4 | lo);
+		bad |= (unsigned)(hexok[u[i]] & hexok[u[i + 1]]) ^ 1u;
+		out[i / 2] = (uint8_t)(hexval[u[i]] << 4 | hexval[u[i + 1]]);
 	}
-	return 0;
+	return bad ? -1 : 0;
 }
 
 static void hex_str(char *out, size_t outsz, const uint8_t *p, size_t n)
@@ -229,15 +231,23 @@ void ima_entry_clear(ima_entry_t *ent)
 	buf_free(&ent->s_sig);
 	buf_free(&ent->s_buf);
 	buf_free(&ent->s_tdata);
-	EVP_MD_CTX_free(ent->mctx);
+	for (size_t i = 0; i < 4; i++)
+		EVP_MD_CTX_free(ent->mctx[i]);
 	memset(ent, 0, sizeof(*ent));
 }
 
-static EVP_MD_CTX *entry_mctx(ima_entry_t *ent)
+/* One context per algorithm: re-initialising a context for the digest it last used keeps
+ * its provider state, switching digests would free and allocate it every time. */
+static EVP_MD_CTX *entry_mctx(ima_entry_t *ent, uint16_t alg)
 {
-	if (ent->mctx == NULL)
-		ent->mctx = EVP_MD_CTX_new();
-	return ent->mctx;
+	int i = alg_index(alg);
+	size_t k = i == 2 ? 0 : i == 4 ? 1 : i == 5 ? 2 : 3;
+
+	if (i < 0)
+		return NULL;
+	if (ent->mctx[k] == NULL)
+		ent->mctx[k] = EVP_MD_CTX_new();
+	return ent->mctx[k];
 }
 
 /* Split off the next space-terminated column; *p moves past the space. NULL when there
@@ -293,7 +303,7 @@ static int parse_digest(ima_entry_t *ent, const char *s, size_t n, int legacy, e
 		err_set(e, "%s digest is not hex", hi->name);
 		return -1;
 	}
-	snprintf(ent->digest_alg, sizeof(ent->digest_alg), "%s", hi->name);
+	memcpy(ent->digest_alg, hi->name, strlen(hi->name) + 1);
 	ent->digest_hash_id = hi->id;
 	ent->digest_len = hi->size;
 	return 0;
@@ -506,7 +516,7 @@ int ima_entry_parse(ima_entry_t *ent, const char *line, size_t len, err_t *e)
 /* Hash the template data with alg into out, remembering it for ima_entry_extend_value. */
 static int entry_hash(ima_entry_t *ent, uint16_t alg, uint8_t *out)
 {
-	EVP_MD_CTX *c = entry_mctx(ent);
+	EVP_MD_CTX *c = entry_mctx(ent, alg);
 
 	if (ent->cache_alg == alg && alg != 0) {
 		memcpy(out, ent->cache_val, ima_alg_size(alg));

@@ -70,7 +70,7 @@ typedef struct ima_entry {
 	buf_t s_sig;                       /* owns sig */
 	buf_t s_buf;                       /* owns buf */
 	buf_t s_tdata;                     /* owns tdata */
-	EVP_MD_CTX *mctx;                  /* reused digest context */
+	EVP_MD_CTX *mctx[4];               /* reused digest contexts, one per algorithm */
 	uint16_t cache_alg;                /* algorithm of cache_val, 0 when none */
 	uint8_t cache_val[IMA_DIGEST_MAX]; /* H_cache_alg(template data) */
 } ima_entry_t;
