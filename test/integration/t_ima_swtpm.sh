@@ -12,12 +12,12 @@
 LIST=$TOP/../shared/testdata/ima/ascii_runtime_measurements-826
 for tool in swtpm swtpm_setup tpm2_pcrextend tpm2_pcrread python3; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "skip ima_swtpm: $tool not installed (deploy/deps.sh installs it)"
+		echo "skip swtpm: $tool not installed (deploy/deps.sh installs it)"
 		exit 0
 	fi
 done
 if [ ! -f "$LIST" ]; then
-	echo "not ok ima_swtpm/testdata: $LIST missing"
+	echo "not ok testdata: $LIST missing"
 	exit 1
 fi
 
@@ -34,12 +34,12 @@ for _ in range(200):
         pass
 EOF
 )
-[ -n "$PORT" ] || { echo "not ok ima_swtpm/ports: no free port"; exit 1; }
+[ -n "$PORT" ] || { echo "not ok ports: no free port"; exit 1; }
 
 mkdir -p "$T/tpm"
 swtpm_setup --tpm2 --tpmstate "$T/tpm" --pcr-banks sha1,sha256,sha384 --overwrite \
 	>"$T/setup.log" 2>&1
-check ima_swtpm/setup $?
+check setup $?
 spawn "$T/swtpm.log" swtpm socket --tpm2 --tpmstate dir="$T/tpm" \
 	--server type=tcp,port="$PORT",bindaddr=127.0.0.1 \
 	--ctrl type=tcp,port=$((PORT + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear
@@ -49,18 +49,18 @@ for _ in $(seq 50); do
 	if tpm2_pcrread sha1:10 >/dev/null 2>&1; then up=0; break; fi
 	sleep 0.1
 done
-check ima_swtpm/started $up
+check started $up
 [ $up -eq 0 ] || { cat "$T/swtpm.log"; exit 1; }
 
 python3 "$TOP/test/integration/ima_ref.py" "$LIST" >"$T/extends"
-check ima_swtpm/reference_template_hashes $?
+check reference_template_hashes $?
 [ "$(wc -l <"$T/extends")" -eq 826 ]
-check ima_swtpm/reference_826_entries $?
+check reference_826_entries $?
 
 # Batches of 100 entries per tpm2_pcrextend call keep this quick.
 awk '{ printf "10:sha1=%s,sha256=%s,sha384=%s\n", $1, $2, $3 }' "$T/extends" |
 	xargs -n 100 tpm2_pcrextend
-check ima_swtpm/extend $?
+check extend $?
 
 # pcr10 BANK: PCR 10 of that bank from the TPM, lowercase hex.
 pcr10() {
@@ -71,17 +71,17 @@ for bank in sha1 sha256 sha384; do
 	tpm=$(pcr10 $bank)
 	ours=$("$BIN/vigilctl" ima replay "$LIST" --bank $bank --quiet)
 	if [ -n "$tpm" ] && [ "$tpm" = "$ours" ]; then
-		echo "ok ima_swtpm/pcr10_$bank"
+		echo "ok pcr10_$bank"
 	else
-		echo "not ok ima_swtpm/pcr10_$bank: tpm $tpm, vigilctl $ours"
+		echo "not ok pcr10_$bank: tpm $tpm, vigilctl $ours"
 	fi
 done
 
 # The entry count is reported too.
 "$BIN/vigilctl" ima replay "$LIST" | grep -qx 'entries 826'
-check ima_swtpm/entry_count $?
+check entry_count $?
 
 # One extend the list does not show: the replay no longer matches the TPM.
 tpm2_pcrextend "10:sha256=$(printf '%064d' 7)"
 [ "$(pcr10 sha256)" != "$("$BIN/vigilctl" ima replay "$LIST" --bank sha256 --quiet)" ]
-check ima_swtpm/unlogged_extend_detected $?
+check unlogged_extend_detected $?
