@@ -21,33 +21,48 @@ if [ ! -f "$LIST" ]; then
 	exit 1
 fi
 
-# Two consecutive free loopback ports (server, control).
-PORT=$(python3 - <<'EOF'
+# Two consecutive free loopback ports (server, control), below the ephemeral range that
+# other tests' client connections use.
+free_ports() {
+	python3 - <<'EOF2'
 import random, socket
 for _ in range(200):
-    p = random.randint(20000, 60000)
+    p = random.randint(20000, 32000)
     try:
         for q in (p, p + 1):
             s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
         print(p); break
     except OSError:
         pass
-EOF
-)
-[ -n "$PORT" ] || { echo "not ok ports: no free port"; exit 1; }
+EOF2
+}
 
 mkdir -p "$T/tpm"
 swtpm_setup --tpm2 --tpmstate "$T/tpm" --pcr-banks sha1,sha256,sha384 --overwrite \
 	>"$T/setup.log" 2>&1
 check setup $?
-spawn "$T/swtpm.log" swtpm socket --tpm2 --tpmstate dir="$T/tpm" \
-	--server type=tcp,port="$PORT",bindaddr=127.0.0.1 \
-	--ctrl type=tcp,port=$((PORT + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear
-export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$PORT"
+# Other tests start TPMs at the same time: a port taken between the check and swtpm's
+# bind is retried with another.
 up=1
-for _ in $(seq 50); do
-	if tpm2_pcrread sha1:10 >/dev/null 2>&1; then up=0; break; fi
-	sleep 0.1
+for _attempt in 1 2 3 4 5; do
+	PORT=$(free_ports)
+	[ -n "$PORT" ] || continue
+	spawn "$T/swtpm.log" swtpm socket --tpm2 --tpmstate dir="$T/tpm" \
+		--server type=tcp,port="$PORT",bindaddr=127.0.0.1 \
+		--ctrl type=tcp,port=$((PORT + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear
+	pid=$!
+	export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$PORT"
+	for _ in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		if tpm2_pcrread sha1:10 >/dev/null 2>&1; then up=0; break; fi
+		sleep 0.1
+	done
+	# swtpm exits at once when its bind fails; an answer on a port our swtpm did not get
+	# would come from someone else's TPM, so make sure ours is still alive.
+	sleep 0.3
+	kill -0 "$pid" 2>/dev/null || up=1
+	[ $up -eq 0 ] && break
+	kill "$pid" 2>/dev/null
 done
 check started $up
 [ $up -eq 0 ] || { cat "$T/swtpm.log"; exit 1; }
