@@ -176,7 +176,13 @@ typedef struct ima_replay_result {
  * The quote may lag the log: the state advances to the first line at which the running
  * value equals the quoted one, and the tail is re-requested next round. A replay that
  * matches but leaves entries behind while the previous round also lagged and this one did
- * not get past the previous lag fails with IMA_ERR_QUOTE_PROGRESS (Keylime's rule). */
+ * not get past the previous lag fails with IMA_ERR_QUOTE_PROGRESS (Keylime's rule).
+ * Order of failures: ENTRY_NB, then PARSE / PCR_COLUMN / TEMPLATE_HASH (the replay stops
+ * there), then PCR_MISMATCH, then POLICY (the first failing entry), then QUOTE_PROGRESS.
+ * A verifier that wants Keylime's behaviour resets the state (and the policy evaluator's
+ * learned keys) after any failure, and resets the evaluator before a replay with
+ * first_entry 0. No allocation per entry: a few per call. One state is used by one thread
+ * at a time; different states may be replayed concurrently. */
 ima_status_t ima_replay(ima_state_t *st, const char *text, size_t len, uint64_t first_entry,
                         const uint8_t *quoted, size_t quoted_len, uint16_t log_alg, ima_entry_cb cb,
                         void *cb_arg, ima_replay_result_t *res);

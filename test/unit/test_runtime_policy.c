@@ -138,6 +138,21 @@ static void test_digests_rules(void **state)
 	assert_int_equal(judge(ev, L1 "ima-ng sha256:" DIG_A " /var/log/ab.log", &f), -1);
 	assert_int_equal(judge(ev, L1 "ima-ng sha256:" DIG_A " /sys/x", &f), 0);
 	assert_int_equal(judge(ev, L1 "ima-ng sha256:" DIG_A " /x/tmp/y", &f), -1);
+	runtime_policy_eval_free(ev);
+	/* "^" changes nothing; ".*" reaches anywhere; "$" ends the match */
+	p = policy("", "\"^/boot/\", \".*\\\\.pyc$\"", NULL, &e);
+	assert_non_null(p);
+	ev = runtime_policy_eval_new(p);
+	runtime_policy_unref(p);
+	assert_int_equal(judge(ev, L1 "ima-ng sha256:" DIG_A " /boot/vmlinuz", &f), 0);
+	assert_int_equal(judge(ev, L1 "ima-ng sha256:" DIG_A " /usr/lib/x.pyc", &f), 0);
+	assert_int_equal(judge(ev, L1 "ima-ng sha256:" DIG_A " /usr/lib/x.pyc.bak", &f), -1);
+	assert_int_equal(judge(ev, L1 "ima-ng sha256:" DIG_A " /usr/boot/x", &f), -1);
+	runtime_policy_eval_free(ev);
+	p = policy("\"/usr/bin/a\": [\"" DIG_A "\"]", "", NULL, &e);
+	assert_non_null(p);
+	ev = runtime_policy_eval_new(p);
+	runtime_policy_unref(p);
 	/* legacy template follows the same rules */
 	assert_int_equal(
 	    judge(ev, L1 "ima 0123456789abcdef0123456789abcdef01234567 /usr/bin/a", &f), -1);
