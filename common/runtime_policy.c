@@ -434,6 +434,8 @@ int runtime_policy_check_regex(const char *re, err_t *e)
 	return 0;
 }
 
+#define HEXV(c) ((c) <= '9' ? (c) - '0' : (c) - 'a' + 10)
+
 static int is_lower_hex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -455,6 +457,8 @@ static int build_dmap(dmap_t *m, json_t *obj, const char *what, err_t *e)
 		return -1;
 	}
 	dmap_init(m, json_object_size(obj));
+	/* A path and one SHA-256 digest per key, typically: one allocation up front. */
+	buf_reserve(&m->arena, json_object_size(obj) * 80);
 	for (it = json_object_iter(obj); it != NULL; it = json_object_iter_next(obj, it)) {
 		size_t klen, i;
 		uint32_t key_off, dig_off;
@@ -492,11 +496,8 @@ static int build_dmap(dmap_t *m, json_t *obj, const char *what, err_t *e)
 				        what, key, i);
 				return -1;
 			}
-			for (size_t k = 0; k < hl; k += 2) {
-				static const char hexd[] = "0123456789abcdef";
-				raw[k / 2] = (uint8_t)((strchr(hexd, hx[k]) - hexd) << 4 |
-				                       (strchr(hexd, hx[k + 1]) - hexd));
-			}
+			for (size_t k = 0; k < hl; k += 2) /* validated lowercase hex */
+				raw[k / 2] = (uint8_t)(HEXV(hx[k]) << 4 | HEXV(hx[k + 1]));
 			l = (uint8_t)(hl / 2);
 			buf_append(&m->arena, &l, 1);
 			buf_append(&m->arena, raw, l);
