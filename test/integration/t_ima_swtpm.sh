@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # IMA replay, second opinion from a real TPM implementation.
-# Setup: a swtpm with the SHA-1, SHA-256 and SHA-384 banks active, on free loopback ports.
+# Setup: a swtpm (lib.sh harness) with the SHA-1, SHA-256 and SHA-384 banks active.
 # Actions: every entry of the real 826-entry list is extended into PCR 10 with
 #   tpm2_pcrextend, the values computed by ima_ref.py (an independent Python reading of
 #   the kernel's template rules, which also checks every SHA-1 template hash); then
@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 LIST=$TOP/../shared/testdata/ima/ascii_runtime_measurements-826
-for tool in swtpm swtpm_setup tpm2_pcrextend tpm2_pcrread python3; do
+for tool in swtpm swtpm_setup swtpm_localca tpm2_pcrextend tpm2_pcrread tpm2_getcap python3; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		echo "skip swtpm: $tool not installed (deploy/deps.sh installs it)"
 		exit 0
@@ -21,51 +21,12 @@ if [ ! -f "$LIST" ]; then
 	exit 1
 fi
 
-# Two consecutive free loopback ports (server, control), below the ephemeral range that
-# other tests' client connections use.
-free_ports() {
-	python3 - <<'EOF2'
-import random, socket
-for _ in range(200):
-    p = random.randint(20000, 32000)
-    try:
-        for q in (p, p + 1):
-            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
-        print(p); break
-    except OSError:
-        pass
-EOF2
-}
-
-mkdir -p "$T/tpm"
-swtpm_setup --tpm2 --tpmstate "$T/tpm" --pcr-banks sha1,sha256,sha384 --overwrite \
-	>"$T/setup.log" 2>&1
-check setup $?
-# Other tests start TPMs at the same time: a port taken between the check and swtpm's
-# bind is retried with another.
-up=1
-for _attempt in 1 2 3 4 5; do
-	PORT=$(free_ports)
-	[ -n "$PORT" ] || continue
-	spawn "$T/swtpm.log" swtpm socket --tpm2 --tpmstate dir="$T/tpm" \
-		--server type=tcp,port="$PORT",bindaddr=127.0.0.1 \
-		--ctrl type=tcp,port=$((PORT + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear
-	pid=$!
-	export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$PORT"
-	for _ in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		if tpm2_pcrread sha1:10 >/dev/null 2>&1; then up=0; break; fi
-		sleep 0.1
-	done
-	# swtpm exits at once when its bind fails; an answer on a port our swtpm did not get
-	# would come from someone else's TPM, so make sure ours is still alive.
-	sleep 0.3
-	kill -0 "$pid" 2>/dev/null || up=1
-	[ $up -eq 0 ] && break
-	kill "$pid" 2>/dev/null
-done
-check started $up
-[ $up -eq 0 ] || { cat "$T/swtpm.log"; exit 1; }
+# The shared harness (lib.sh) provisions and starts the TPM on free loopback ports.
+SWTPM_PCR_BANKS=sha1,sha256,sha384
+swtpm_start ima
+check started $?
+[ -n "${TCTI_ima:-}" ] || exit 1
+export TPM2TOOLS_TCTI=$TCTI_ima
 
 python3 "$TOP/test/integration/ima_ref.py" "$LIST" >"$T/extends"
 check reference_template_hashes $?
