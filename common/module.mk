@@ -15,3 +15,6 @@ COMMON_SRCS += common/pcr_policy.c
 COMMON_SRCS += common/store.c
 COMMON_SRCS += common/store_sqlite.c
 COMMON_SRCS += common/quote.c
+# ima: IMA list replay; runtime_policy: Keylime runtime (IMA) policies.
+COMMON_SRCS += common/ima.c
+COMMON_SRCS += common/runtime_policy.c
