@@ -143,6 +143,12 @@ tpm2_pub_t *tpm2_pub_decode(const uint8_t *p, size_t len, err_t *e)
 		err_set(e, "TPM2B_PUBLIC does not parse (tss2-mu 0x%x)", (unsigned)rc);
 		return NULL;
 	}
+	/* tss2-mu (3.2) reports success having consumed only the size field when the inner
+	 * TPMT_PUBLIC is malformed; catch that here. */
+	if (off <= 2) {
+		err_set(e, "TPM2B_PUBLIC does not parse (malformed public area)");
+		return NULL;
+	}
 	/* The inner TPMT_PUBLIC must fill exactly the declared size: tss2-mu does not insist
 	 * on it, and a Name is a hash over exactly these bytes. */
 	if (off != len || (size_t)pub.size != declared) {
@@ -398,8 +404,8 @@ int tpm2_pub_check_ak(const tpm2_pub_t *k, err_t *e)
 	     "AK is not sensitiveDataOrigin: its private part was not made by the TPM"},
 	    {TPMA_OBJECT_RESTRICTED, 1,
 	     "AK is not restricted: it could sign data that mimics a quote"},
-	    {TPMA_OBJECT_SIGN_ENCRYPT, 1, "AK is not a signing key (sign attribute clear)"},
 	    {TPMA_OBJECT_DECRYPT, 0, "AK is a decryption key (decrypt attribute set)"},
+	    {TPMA_OBJECT_SIGN_ENCRYPT, 1, "AK is not a signing key (sign attribute clear)"},
 	};
 	const TPMT_PUBLIC *a = &k->pub.publicArea;
 	uint32_t attrs = a->objectAttributes;
