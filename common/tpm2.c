@@ -217,7 +217,10 @@ int tpm2_pub_key_bits(const tpm2_pub_t *k)
 	return n == 66 ? 521 : (int)n * 8;
 }
 
-static EVP_PKEY *pkey_from_params(const char *type, OSSL_PARAM_BLD *bld, err_t *e)
+/* check: run OpenSSL's public-key check too. Not for RSA: there it includes a randomised
+ * Miller-Rabin test whose verdict on a hostile modulus can differ from run to run, and the
+ * same key must always get the same answer; rsa_to_pkey checks what matters itself. */
+static EVP_PKEY *pkey_from_params(const char *type, OSSL_PARAM_BLD *bld, int check, err_t *e)
 {
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY_CTX *ctx = NULL, *chk = NULL;
@@ -232,6 +235,8 @@ static EVP_PKEY *pkey_from_params(const char *type, OSSL_PARAM_BLD *bld, err_t *
 	}
 	/* fromdata takes the numbers as given; a point off the curve or an even modulus
 	 * must be refused here, not discovered later by a failing MakeCredential. */
+	if (!check)
+		goto out;
 	chk = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
 	if (chk == NULL || EVP_PKEY_public_check(chk) != 1) {
 		err_set_ssl(e, "%s public key is not valid", type);
@@ -258,6 +263,15 @@ static EVP_PKEY *rsa_to_pkey(const TPMT_PUBLIC *a, err_t *e)
 		err_set(e, "RSA modulus is %u bytes but keyBits is %u", n->size, rp->keyBits);
 		return NULL;
 	}
+	/* What a usable public key needs: a full-size odd modulus, an odd exponent > 1. */
+	if ((n->buffer[0] & 0x80) == 0 || (n->buffer[n->size - 1] & 1) == 0) {
+		err_set(e, "RSA modulus is not a full-size odd number");
+		return NULL;
+	}
+	if (exp < 3 || (exp & 1) == 0) {
+		err_set(e, "RSA exponent %u is not valid", exp);
+		return NULL;
+	}
 	bn_n = BN_bin2bn(n->buffer, n->size, NULL);
 	bn_e = BN_new();
 	bld = OSSL_PARAM_BLD_new();
@@ -267,7 +281,7 @@ static EVP_PKEY *rsa_to_pkey(const TPMT_PUBLIC *a, err_t *e)
 		err_set_ssl(e, "cannot build RSA key");
 		goto out;
 	}
-	pkey = pkey_from_params("RSA", bld, e);
+	pkey = pkey_from_params("RSA", bld, 0, e);
 out:
 	OSSL_PARAM_BLD_free(bld);
 	BN_free(bn_n);
@@ -317,7 +331,7 @@ static EVP_PKEY *ecc_to_pkey(const TPMT_PUBLIC *a, err_t *e)
 		err_set_ssl(e, "cannot build ECC key");
 		goto out;
 	}
-	pkey = pkey_from_params("EC", bld, e);
+	pkey = pkey_from_params("EC", bld, 1, e);
 out:
 	OSSL_PARAM_BLD_free(bld);
 	return pkey;
