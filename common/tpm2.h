@@ -24,7 +24,10 @@ typedef struct tpm2_pub tpm2_pub_t; /* a decoded TPM2B_PUBLIC */
 #define TPM2_ALG_ECC_ID    0x0023
 
 /* Decode a marshalled TPM2B_PUBLIC (with its 2-byte size); the whole input must be
- * consumed. NULL on error (e says why: truncated, trailing bytes, unsupported type). */
+ * consumed and the size field must match the contents exactly. Only RSA and ECC keys with
+ * a SHA-1/256/384/512 nameAlg decode. NULL on error (e says why: truncated, trailing
+ * bytes, size mismatch, malformed, unsupported type or nameAlg). Key material is checked
+ * by tpm2_pub_to_pkey, not here. */
 tpm2_pub_t *tpm2_pub_decode(const uint8_t *p, size_t len, err_t *e);
 void tpm2_pub_free(tpm2_pub_t *k);
 /* The marshalled bytes as given to tpm2_pub_decode; borrowed. */
@@ -38,7 +41,9 @@ int tpm2_pub_key_bits(const tpm2_pub_t *k);
 /* The decoded public area, for code that needs the details (makecred); borrowed. */
 const TPMT_PUBLIC *tpm2_pub_area(const tpm2_pub_t *k);
 
-/* The public key as an EVP_PKEY (caller frees). NULL on error. */
+/* The public key as an EVP_PKEY (caller frees). RSA: modulus of keyBits with the top bit
+ * set and odd, exponent 0 meaning 65537, else odd and > 1. ECC: P-256/384/521, the point
+ * on the curve (OpenSSL's public-key check). NULL on error. */
 EVP_PKEY *tpm2_pub_to_pkey(const tpm2_pub_t *k, err_t *e);
 /* SubjectPublicKeyInfo PEM of the key, as Keylime's hash_ek hashes it. 0 or -1. */
 int tpm2_pub_pem(const tpm2_pub_t *k, buf_t *pem, err_t *e);
