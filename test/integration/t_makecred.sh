@@ -1,122 +1,115 @@
 #!/usr/bin/env bash
-# Setup: a fresh swtpm of our own on loopback TCP; endorsement keys and attestation keys
-# made in it with tpm2-tools: the default RSA and ECC EKs (tpm2_createek), an RSA-3072
-# and an ECC P-384 EK with SHA-384 and AES-256 (tpm2_createprimary, policy
-# PolicySecret(endorsement)), and an RSA and an ECC AK (tpm2_createak).
-# Actions: vigil's TPM2_MakeCredential (build/bin/makecred_tool, common/makecred.c) binds
-# a secret to an AK's Name under each EK; tpm2_activatecredential runs it inside the TPM
-# with an endorsement policy session.
-# Expected: our AK Names equal the TPM's; the TPM hands back exactly our secret for every
-# EK/AK pairing; a blob bound to another AK, or with one byte flipped, is refused.
+# Setup: one swtpm from the shared harness (swtpm_setup --create-ek-cert with a local EK
+# CA); endorsement keys from the TCG templates via tpm2_createek: RSA-2048 (L-1) and ECC
+# P-384 (H-3), both certified in NV, ECC P-256 (L-2) and RSA-3072 (H-2); an RSA and an
+# ECC AK via tpm2_createak.
+# Actions: what the registrar does at enrollment, with vigil's code (build/tools/
+# makecred_tool on common/tpm2, makecred, ekcert): EK certificate chain and key match,
+# AK rules, AK Name, then TPM2_MakeCredential binding a Keylime-style 32-character secret
+# to the AK's Name. tpm2_activatecredential then runs it inside the TPM, as the agent
+# would, with an endorsement policy session (PolicySecret, plus PolicyOR for the
+# high-range SHA-384 templates).
+# Expected: EK certificates verify and match; AKs pass, an EK fails the AK rules; Names
+# equal the TPM's; the TPM hands back exactly our secret for every EK/AK pairing; a blob
+# bound to another AK, or with one byte flipped, is refused by the TPM.
 . "$(dirname "$0")/lib.sh"
 
-TOOL=$BIN/makecred_tool
-for c in swtpm tpm2_createek tpm2_createak tpm2_createprimary tpm2_activatecredential \
-	tpm2_startauthsession tpm2_policysecret tpm2_flushcontext /usr/bin/python3; do
+TOOL=$TOP/build/tools/makecred_tool
+for c in swtpm swtpm_setup tpm2_createek tpm2_createak tpm2_activatecredential \
+	tpm2_startauthsession tpm2_policysecret tpm2_policyor tpm2_nvread /usr/bin/python3; do
 	if ! command -v "$c" >/dev/null; then
 		echo "skip makecred: $c is not installed"
 		exit 0
 	fi
 done
-[ -x "$TOOL" ] || { echo "not ok makecred_tool is built"; exit 1; }
-
-# Two adjacent free ports (server, control) on loopback.
-free_ports() {
-	/usr/bin/python3 - <<'EOF'
-import random, socket
-for _ in range(200):
-    p = random.randint(20000, 60000)
-    socks = []
-    try:
-        for q in (p, p + 1):
-            s = socket.socket()
-            socks.append(s)
-            s.bind(("127.0.0.1", q))
-    except OSError:
-        continue
-    finally:
-        for s in socks:
-            s.close()
-    print(p)
-    break
-EOF
-}
+[ -x "$TOOL" ] || { echo "not ok makecred_tool is built ($TOOL)"; exit 1; }
 
 LOG=$T/tools.log
-run() { # run CMD...: a tpm2-tools step, output to the log
+run() { # run CMD...: one tpm2-tools step, output to the log
 	echo "+ $*" >>"$LOG"
 	"$@" >>"$LOG" 2>&1
 }
-flush() { # free the swtpm's three transient slots and its sessions
+flush() { # free the swtpm's three transient object slots and its sessions
 	tpm2_flushcontext -t >/dev/null 2>&1
 	tpm2_flushcontext -s >/dev/null 2>&1
 	tpm2_flushcontext -l >/dev/null 2>&1
 	return 0
 }
 
-started=0
-for attempt in 1 2 3; do
-	P=$(free_ports)
-	[ -n "$P" ] || break
-	mkdir -p "$T/x"
-	spawn "$T/swtpm.log" swtpm socket --tpm2 --tpmstate dir="$T/x" \
-		--server type=tcp,port="$P",bindaddr=127.0.0.1 \
-		--ctrl type=tcp,port=$((P + 1)),bindaddr=127.0.0.1 \
-		--flags not-need-init,startup-clear
-	export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$P"
-	for _ in $(seq 50); do
-		if tpm2_getcap properties-fixed >/dev/null 2>&1; then
-			started=1
-			break
-		fi
-		kill -0 "${SPAWNED[-1]}" 2>/dev/null || break
-		sleep 0.1
-	done
-	[ $started -eq 1 ] && break
-	echo "# swtpm did not come up on port $P (attempt $attempt)"
-	cat "$T/swtpm.log"
-done
-if [ $started -ne 1 ]; then
-	echo "not ok swtpm starts"
-	exit 1
-fi
-echo "# swtpm on 127.0.0.1:$P"
-
+swtpm_start A
+rc=$?
+check "swtpm starts with EK certificates (harness)" $rc
+[ $rc -eq 0 ] || exit 1
+export TPM2TOOLS_TCTI=$TCTI_A
 cd "$T" || exit 1
-# Endorsement keys. The custom ones use the plain PolicySecret(endorsement) digest in
-# SHA-384, computed with a trial session, so one policy session type activates them all.
-flush
-run tpm2_createek -G rsa -c ek_rsa.ctx -u ek_rsa.pub && flush &&
-	run tpm2_createek -G ecc -c ek_ecc.ctx -u ek_ecc.pub && flush &&
-	run tpm2_startauthsession -S trial.ctx -g sha384 &&
-	run tpm2_policysecret -S trial.ctx -c e -L pol384 && run tpm2_flushcontext trial.ctx &&
-	run tpm2_createprimary -C e -g sha384 -G rsa3072:aes256cfb -L pol384 -c ek_rsa3072.ctx \
-		-a 'fixedtpm|fixedparent|sensitivedataorigin|adminwithpolicy|restricted|decrypt' &&
-	run tpm2_readpublic -c ek_rsa3072.ctx -o ek_rsa3072.pub && flush &&
-	run tpm2_createprimary -C e -g sha384 -G ecc384:aes256cfb -L pol384 -c ek_ecc384.ctx \
-		-a 'fixedtpm|fixedparent|sensitivedataorigin|adminwithpolicy|restricted|decrypt' &&
-	run tpm2_readpublic -c ek_ecc384.ctx -o ek_ecc384.pub && flush
-check "EKs created (RSA-2048, ECC P-256, RSA-3072/SHA-384, ECC P-384/SHA-384)" $?
 
+flush
+ok=0
+for ek in "rsa ek_rsa" "ecc ek_ecc" "ecc384 ek_ecc384" "rsa3072 ek_rsa3072"; do
+	set -- $ek
+	run tpm2_createek -G "$1" -c "$2.ctx" -u "$2.pub" && flush || ok=1
+done
+check "EKs created (RSA-2048, ECC P-256, ECC P-384/SHA-384, RSA-3072/SHA-384)" $ok
 run tpm2_createak -C ek_rsa.ctx -G rsa -g sha256 -s rsassa -c ak_rsa.ctx -u ak_rsa.pub \
 	-n ak_rsa.name && flush &&
 	run tpm2_createak -C ek_ecc.ctx -G ecc -g sha256 -s ecdsa -c ak_ecc.ctx -u ak_ecc.pub \
 		-n ak_ecc.name && flush
 check "AKs created (RSA rsassa, ECC ecdsa)" $?
 
+# Enrollment checks on the registrar's side.
+run tpm2_nvread 0x01c00002 -o ekcert_rsa.der && run tpm2_nvread 0x01c00016 -o ekcert_ecc384.der
+check "EK certificates read from NV" $?
+out=$("$TOOL" --check-ek ek_rsa.pub ekcert_rsa.der "$EK_CA_DIR")
+[ "$out" = ok ]
+check "RSA EK certificate chains to the swtpm local CA and certifies ek_rsa ($out)" $?
+out=$("$TOOL" --check-ek ek_ecc384.pub ekcert_ecc384.der "$EK_CA_DIR")
+[ "$out" = ok ]
+check "P-384 EK certificate chains to the swtpm local CA and certifies ek_ecc384 ($out)" $?
+out=$("$TOOL" --check-ek ek_ecc.pub ekcert_ecc384.der "$EK_CA_DIR")
+[ "$out" = "EK certificate is for another key than ek_ecc.pub" ]
+check "a certificate for another EK is refused ($out)" $?
+mkdir -p emptyca
+out=$("$TOOL" --check-ek ek_rsa.pub ekcert_rsa.der emptyca)
+grep -q "unable to get local issuer certificate" <<<"$out"
+check "an EK certificate without its CA is refused ($out)" $?
 for ak in ak_rsa ak_ecc; do
+	out=$("$TOOL" --check-ak $ak.pub)
+	[ "$out" = ok ]
+	check "$ak passes the AK rules ($out)" $?
 	[ "$("$TOOL" --name $ak.pub)" = "$(xxd -p -c 256 $ak.name)" ]
 	check "$ak Name computed by vigil equals the TPM's" $?
 done
+out=$("$TOOL" --check-ak ek_rsa.pub)
+[ "$out" = "AK is a decryption key (decrypt attribute set)" ]
+check "an EK offered as AK is refused ($out)" $?
 
+# The high-range (SHA-384) EK templates' authPolicy is PolicyOR of two branches (TCG EK
+# Credential Profile): PolicyA, PolicySecret(endorsement), computed here with a trial
+# session, and PolicyB, a constant digest from the profile. Their PolicyOR must be the
+# EKs' authPolicy, which is checked before relying on it.
+POLB_SHA384=d6032ce61f2fb3c240eb3cf6a33237ef2b6a16f4293c22b455e261cffd217ad5b4947c2d73e63005eed2dc2b3593d165
+run tpm2_startauthsession -S trial.ctx -g sha384 && run tpm2_policysecret -S trial.ctx -c e -L polA384 &&
+	run tpm2_flushcontext trial.ctx && xxd -r -p <<<"$POLB_SHA384" >polB384 &&
+	run tpm2_startauthsession -S trial.ctx -g sha384 &&
+	run tpm2_policyor -S trial.ctx -l sha384:polA384,polB384 -L polOR384 &&
+	run tpm2_flushcontext trial.ctx &&
+	tpm2_readpublic -c ek_ecc384.ctx 2>/dev/null | grep -q "authorization policy: $(xxd -p -c 256 polOR384)"
+check "PolicyOR(PolicyA, PolicyB) is the SHA-384 EKs' authPolicy" $?
+flush
+
+# Keylime's credential: 32 random characters from [A-Za-z0-9].
 /usr/bin/python3 -c 'import secrets,string;a=string.ascii_letters+string.digits;print("".join(secrets.choice(a) for _ in range(32)),end="")' >secret
 
-# activate EK AK BLOB OUT HASH: TPM2_ActivateCredential under an endorsement policy session.
+# activate EK AK BLOB OUT: TPM2_ActivateCredential under an endorsement policy session.
 activate() {
-	local rc
+	local rc hash=sha256
+	case $1 in *384 | *3072) hash=sha384 ;; esac
 	flush
-	run tpm2_startauthsession --policy-session -g "$5" -S sess.ctx || return 1
+	run tpm2_startauthsession --policy-session -g $hash -S sess.ctx || return 1
 	run tpm2_policysecret -S sess.ctx -c e &&
+		if [ $hash = sha384 ]; then
+			run tpm2_policyor -S sess.ctx -l sha384:polA384,polB384
+		fi &&
 		run tpm2_activatecredential -c "$2".ctx -C "$1".ctx -i "$3" -o "$4" \
 			-P session:sess.ctx
 	rc=$?
@@ -125,24 +118,24 @@ activate() {
 	return $rc
 }
 
-for pair in "ek_rsa ak_rsa sha256" "ek_rsa ak_ecc sha256" "ek_ecc ak_ecc sha256" \
-	"ek_ecc ak_rsa sha256" "ek_rsa3072 ak_rsa sha384" "ek_ecc384 ak_ecc sha384"; do
-	set -- $pair
-	rm -f out
-	"$TOOL" $1.pub $2.pub secret blob.$1.$2 2>>"$LOG" &&
-		activate $1 $2 blob.$1.$2 out $3 && cmp -s out secret
-	check "$1 + $2: TPM2_ActivateCredential recovers vigil's credential" $?
+for ek in ek_rsa ek_ecc ek_ecc384 ek_rsa3072; do
+	for ak in ak_rsa ak_ecc; do
+		rm -f out
+		"$TOOL" $ek.pub $ak.pub secret blob.$ek.$ak 2>>"$LOG" &&
+			activate $ek $ak blob.$ek.$ak out && cmp -s out secret
+		check "$ek + $ak: TPM2_ActivateCredential recovers vigil's credential" $?
+	done
 done
 
 # The same blob, offered for the other AK: the integrity HMAC covers the Name.
-! activate ek_rsa ak_ecc blob.ek_rsa.ak_rsa out sha256
+! activate ek_rsa ak_ecc blob.ek_rsa.ak_rsa out
 check "ek_rsa: a blob bound to ak_rsa is refused for ak_ecc" $?
-! activate ek_ecc ak_rsa blob.ek_ecc.ak_ecc out sha256
-check "ek_ecc: a blob bound to ak_ecc is refused for ak_rsa" $?
-
-# One flipped byte in the encrypted identity.
+! activate ek_ecc384 ak_rsa blob.ek_ecc384.ak_ecc out
+check "ek_ecc384: a blob bound to ak_ecc is refused for ak_rsa" $?
+# One flipped bit in the encrypted identity.
 /usr/bin/python3 -c 'import sys;b=bytearray(open(sys.argv[1],"rb").read());b[50]^=1;open(sys.argv[2],"wb").write(b)' blob.ek_rsa.ak_rsa tampered &&
-	! activate ek_rsa ak_rsa tampered out sha256
+	! activate ek_rsa ak_rsa tampered out
 check "ek_rsa: a tampered blob is refused" $?
-
+grep -c "integrity check failed" "$LOG" | grep -qx 3
+check "the TPM refused those three for their integrity HMAC" $?
 echo "# tpm2-tools log: $LOG (KEEP_TMP=1 keeps it)"

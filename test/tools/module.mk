@@ -1,10 +1,10 @@
-# test/tools/: helper programs for integration tests, one per test/tools/<name>.c, built
-# into build/bin/ and linked with libvigil.
+# test/tools/: small programs the integration tests drive (not installed).
 TOOL_SRCS := $(sort $(wildcard test/tools/*.c))
-TOOL_BINS += $(TOOL_SRCS:test/tools/%.c=$(BIN)/%)
+TOOL_BINS := $(TOOL_SRCS:test/tools/%.c=$(BUILD)/tools/%)
 
-$(BIN)/%: $(OBJ)/test/tools/%.o $(LIBVIGIL)
+$(BUILD)/tools/%: $(OBJ)/test/tools/%.o $(LIBVIGIL)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 all: $(TOOL_BINS)
