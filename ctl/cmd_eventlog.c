@@ -622,8 +622,9 @@ static void print_scalar(FILE *out, json_t *v)
 	if (json_is_string(v)) {
 		const char *s = json_string_value(v);
 		size_t n = json_string_length(v);
-		if (n > 100)
-			fprintf(out, "%.64s... (%zu characters)\n", s, n);
+		/* Long hex (certificates, raw data) is cut; text is shown whole. */
+		if (n > 100 && strspn(s, "0123456789abcdef") == n)
+			fprintf(out, "%.64s... (%zu hex digits)\n", s, n);
 		else
 			fprintf(out, "%s\n", s);
 	} else if (json_is_integer(v)) {
