@@ -105,7 +105,8 @@ typedef struct eventlog_event {
 	const eventlog_digest_t *digests; /* borrowed */
 	const uint8_t *data;              /* event data, borrowed (NULL when data_len is 0) */
 	uint32_t data_len;                /* EventSize */
-	int is_header;                    /* 1 for the crypto-agile Spec ID header event */
+	int is_header;                    /* 1 for the Spec ID header event (its one digest is
+	                                   * the zero SHA-1 field of a TCG_PCR_EVENT) */
 } eventlog_event_t;
 
 /* One declared bank (crypto-agile: from the Spec ID event; SHA-1 logs: sha1 only). */

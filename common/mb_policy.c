@@ -85,6 +85,15 @@ struct mb_policy {
 	size_t nkernels;       /* entries in kernels */
 };
 
+/* Reasons quote log strings and policy keys; keep them printable ASCII so they can go into
+ * logs and JSON as they are. */
+static void text_clean(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
 /* ---------------------------------------------------------------------------------------
  * Python re -> POSIX ERE
  * ------------------------------------------------------------------------------------- */
@@ -815,6 +824,8 @@ mb_policy_t *mb_policy_load(const char *text, size_t len, err_t *e)
 	json_decref(root);
 	return p;
 fail:
+	if (e != NULL)
+		text_clean(e->msg);
 	json_decref(root);
 	mb_policy_free(p);
 	return NULL;
@@ -1618,6 +1629,7 @@ int mb_policy_evaluate(const mb_policy_t *p, const eventlog_t *log, mb_failure_t
 			goto out;
 	rv = final_checks(&c, log);
 out:
+	text_clean(f->reason);
 	free(c.scrtm.v);
 	free(c.fw.v);
 	free(c.bsa.v);

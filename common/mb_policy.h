@@ -50,7 +50,9 @@ typedef struct mb_failure {
 } mb_failure_t;
 
 /* Judge a parsed log. 0 when it passes (always for the empty policy); -1 when it fails,
- * with f (may be NULL) filled. Linear in the log and policy sizes (key sets are sorted). */
+ * with f (may be NULL) filled; the reason is printable ASCII. The policy is not modified:
+ * one loaded policy may judge logs in several threads at once. Cost: one pass over the log;
+ * key lookups are binary searches in the sorted policy sets. */
 int mb_policy_evaluate(const mb_policy_t *p, const eventlog_t *log, mb_failure_t *f);
 
 /* Build a refstate from a golden machine's log, the way keylime-policy create
