@@ -51,13 +51,23 @@ typedef struct http_request http_request_t; /* valid until the reply is sent */
  * (the request stays valid until then). */
 typedef void (*http_handler_fn)(http_request_t *req, void *arg);
 
-/* Listen on "host:port" ("[::1]:port" for IPv6). tls NULL: plain HTTP. Bodies over
- * max_body get 413; a connection idle or slow for timeout_s is closed. NULL on error
- * (logged). */
+/* Listen on "host:port" ("[::1]:port" for IPv6; port 0: any, see http_server_port). tls
+ * NULL: plain HTTP. Bodies over max_body, or a request line plus headers over 16 KiB, get
+ * 413 (evhttp's own small HTML page; libevent 2.1 has no hook to make it JSON) and the
+ * connection is closed; a connection on which nothing moves for timeout_s (TLS handshake,
+ * request, or idle keep-alive) is closed. Methods beyond GET/POST/PUT/DELETE/HEAD/PATCH/
+ * OPTIONS get 501. Rejections are logged at info, each request at debug. NULL on error
+ * (logged). The options are used at once, not kept. */
 http_server_t *http_server_new(struct event_base *base, const char *listen,
                                const tls_server_opts_t *tls, size_t max_body, int timeout_s,
                                http_handler_fn fn, void *arg);
+/* Stops listening and closes every connection. A request handed out and not answered yet
+ * stays valid for http_reply*(), which then only frees it. */
 void http_server_free(http_server_t *s);
+/* The bound port (what port 0 became). */
+int http_server_port(const http_server_t *s);
+/* Connections accepted so far (statistics, tests). */
+unsigned long http_server_accepts(const http_server_t *s);
 
 http_method_t http_request_method(const http_request_t *r);
 /* Path without the query, percent-decoded; borrowed. */
@@ -66,17 +76,20 @@ const char *http_request_path(const http_request_t *r);
 const char *http_request_query(const http_request_t *r, const char *name);
 /* Whole query string (raw) or NULL; borrowed. */
 const char *http_request_query_string(const http_request_t *r);
-/* Request body (not NUL-terminated beyond len... but it is: data[len] == 0); borrowed. */
+/* Request body, len bytes followed by a NUL (data[len] == 0) for text parsers; never NULL;
+ * borrowed. */
 const uint8_t *http_request_body(const http_request_t *r, size_t *len);
-const char *http_request_header(const http_request_t *r, const char *name); /* borrowed */
+/* Request header value or NULL (first one, name case-insensitive); borrowed. */
+const char *http_request_header(const http_request_t *r, const char *name);
 /* 1 when the peer presented a client certificate that verified against client_ca_file. */
 int http_request_has_client_cert(const http_request_t *r);
 /* "ip:port" of the peer; borrowed. */
 const char *http_request_peer(const http_request_t *r);
 
+/* Each reply ends the request: r is freed (also when the client is gone). */
 void http_reply(http_request_t *r, int code, const char *content_type, const void *body,
                 size_t len);
-/* Reply with a JSON document; takes the reference to j. */
+/* Reply with a JSON document (compact); takes the reference to j (NULL sends null). */
 void http_reply_json(http_request_t *r, int code, json_t *j);
 /* Keylime envelope {"code": code, "status": status, "results": results}; takes results
  * (NULL means {}). */
@@ -92,23 +105,38 @@ typedef struct http_client http_client_t;
 typedef void (*http_response_fn)(int status, const uint8_t *body, size_t len, const char *err,
                                  void *arg);
 
-/* host: name or IP literal. tls NULL: plain HTTP. The options are copied. */
+/* host: name or IP literal (SNI and the hostname check use it; no SNI for IP literals).
+ * tls NULL: plain HTTP. Trust anchors: ca_file, else ca_pem, else the system store; the
+ * given certificates are anchors even when not self-signed roots (partial chains), so a
+ * pinned peer certificate works. TLS >= 1.2; the session is resumed on reconnect. The
+ * SSL_CTX is made here, once; the options are not kept. timeout_s bounds each request,
+ * connect and handshake included. NULL on error (logged). Names are resolved with a
+ * blocking getaddrinfo on each (re)connect: use IP literals on hot paths. */
 http_client_t *http_client_new(struct event_base *base, const char *host, int port,
                                const tls_client_opts_t *tls, int timeout_s);
+/* Closes the connection; a request in flight is dropped and its cb never runs. Safe from
+ * inside the callback. */
 void http_client_free(http_client_t *c);
-/* Start a request; cb runs exactly once (from the event loop). One request at a time per
- * client. 0, or -1 when it could not start (cb not called). */
+/* Response body limit (default 32 MiB); over it the request fails with status 0. */
+void http_client_set_max_response(http_client_t *c, size_t max);
+/* Start a request; cb runs exactly once, always from the event loop (never from inside
+ * this call). One request at a time per client. The connection is kept alive and reused;
+ * when the server closed a kept-alive connection under us, GET/PUT/DELETE are resent once
+ * on a new one. path_query starts with '/'; body is copied. 0, or -1 when it could not
+ * start (busy, bad arguments; cb not called). */
 int http_client_request(http_client_t *c, http_method_t m, const char *path_query,
                         const char *content_type, const void *body, size_t len, http_response_fn cb,
                         void *arg);
 
-/* Blocking convenience on a private event base: one request, whole response in resp.
- * Returns the HTTP status, or 0 when there was no response (e says why). */
+/* Blocking convenience on a private event base: one request, whole response in resp
+ * (replaced; may be NULL). Returns the HTTP status, or 0 when there was no response (e says
+ * why). */
 int http_fetch(const char *host, int port, const tls_client_opts_t *tls, int timeout_s,
                http_method_t m, const char *path_query, const char *content_type, const void *body,
                size_t len, buf_t *resp, err_t *e);
 
-/* Split "host:port" / "[v6]:port" into host (caller frees) and port. 0 or -1. */
+/* Split "host:port" / "[v6]:port" into host (caller frees) and port (0..65535). Hosts are
+ * names of [A-Za-z0-9._-] or bracketed IPv6 literals. 0 or -1 (*host NULL). */
 int http_parse_hostport(const char *s, char **host, int *port);
 
 #endif
