@@ -522,6 +522,7 @@ static void server_request_cb(struct evhttp_request *req, void *arg)
 		bad = "malformed query";
 	}
 	if (bad != NULL) {
+		log_info("http: rejected a request from %s: 400, %s", r->peer, bad);
 		free(r->path);
 		r->path = xstrdup("?");
 		http_reply_envelope(r, 400, bad, NULL);
@@ -785,6 +786,9 @@ static void client_tls_info_cb(const SSL *ssl, int where, int ret)
 		c->tls_started = 1;
 		http_fd_nodelay(SSL_get_fd(ssl));
 	}
+	if ((where & SSL_CB_HANDSHAKE_DONE) && !c->sent) /* not for TLS 1.3 tickets later */
+		log_debug("http: %s: TLS connected (%s, %s)", c->host_header, SSL_get_version(ssl),
+		          SSL_session_reused(ssl) ? "session resumed" : "full handshake");
 	if ((where & SSL_CB_READ_ALERT) && (ret >> 8) == SSL3_AL_FATAL && c->alert < 0)
 		c->alert = ret & 0xff;
 }
@@ -878,6 +882,18 @@ fail:
 }
 
 static void client_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+/* 1 when s is non-empty printable ASCII without spaces: it goes into the request line or
+ * a header as is, so CR/LF must never pass. */
+static int http_token_ok(const char *s, int spaces)
+{
+	if (s == NULL || *s == '\0' || strlen(s) > 8192)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || (*s == ' ' && !spaces))
+			return 0;
+	return 1;
+}
 static void client_deliver_cb(evutil_socket_t fd, short what, void *arg);
 
 static http_client_t *client_create(struct event_base *base, const char *host, int port,
@@ -938,24 +954,33 @@ void http_client_set_max_response(http_client_t *c, size_t max)
 		evhttp_connection_set_max_body_size(c->evcon, (ev_ssize_t)c->max_response);
 }
 
-/* Free the current connection, remembering its TLS session for the next one. Never
- * called from inside an evhttp callback. */
-static void client_drop_connection(http_client_t *c)
+/* Remember the TLS session of the current connection for the next one. Must run before
+ * evhttp resets the connection, and must keep a copy: SSL_clear() and SSL_free() on a
+ * connection closed without close_notify mark its session object not resumable. */
+static void client_keep_session(http_client_t *c)
 {
 	SSL *ssl;
-	SSL_SESSION *sess;
+	SSL_SESSION *sess, *copy;
 
+	if (c->ctx == NULL || c->bev == NULL || (ssl = bufferevent_openssl_get_ssl(c->bev)) == NULL)
+		return;
+	if ((sess = SSL_get_session(ssl)) == NULL || !SSL_SESSION_is_resumable(sess))
+		return;
+	if ((copy = SSL_SESSION_dup(sess)) == NULL) {
+		ERR_clear_error();
+		return;
+	}
+	SSL_SESSION_free(c->session);
+	c->session = copy;
+}
+
+/* Free the current connection. Never called from inside an evhttp callback. */
+static void client_drop_connection(http_client_t *c)
+{
 	if (c->evcon == NULL)
 		return;
-	if (c->ctx != NULL && (ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL &&
-	    (sess = SSL_get1_session(ssl)) != NULL) {
-		if (SSL_SESSION_is_resumable(sess)) {
-			SSL_SESSION_free(c->session);
-			c->session = sess;
-		} else {
-			SSL_SESSION_free(sess);
-		}
-	}
+	if (!c->evcon_dead)
+		client_keep_session(c);
 	evhttp_connection_free(c->evcon);
 	c->evcon = NULL;
 	c->bev = NULL;
@@ -968,6 +993,7 @@ static void client_close_cb(struct evhttp_connection *evcon, void *arg)
 	http_client_t *c = arg;
 
 	(void)evcon;
+	client_keep_session(c);
 	c->evcon_dead = 1; /* freed before the next request, outside evhttp */
 }
 
@@ -1011,7 +1037,7 @@ static int client_connect(http_client_t *c)
 			else
 				SSL_set1_host(ssl, c->host);
 		}
-		if (c->session != NULL)
+		if (c->session != NULL && SSL_SESSION_is_resumable(c->session))
 			SSL_set_session(ssl, c->session);
 		bev =
 		    bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
@@ -1201,7 +1227,8 @@ int http_client_request(http_client_t *c, http_method_t m, const char *path_quer
 {
 	struct timeval tv = {c->timeout_s, 0};
 
-	if (c->busy || path_query == NULL || path_query[0] != '/' || cb == NULL)
+	if (c->busy || !http_token_ok(path_query, 0) || path_query[0] != '/' || cb == NULL ||
+	    (content_type != NULL && !http_token_ok(content_type, 1)))
 		return -1;
 	switch (m) {
 	case HTTP_M_GET:

@@ -612,6 +612,9 @@ static void keepalive_run(const tls_server_opts_t *so, const tls_client_opts_t *
 	request(c, HTTP_M_GET, "/echo", NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_string_not_equal(res_str(&r, "peer"), peer);
+	/* Over TLS the new connection resumes the session; the server still knows the
+	 * client certificate from it. */
+	assert_int_equal(res_int(&r, "has_cert"), co != NULL && co->cert_file != NULL);
 	result_clear(&r);
 	assert_int_equal(http_server_accepts(s), 2);
 	http_client_free(c);
@@ -865,6 +868,57 @@ static void test_parse_hostport(void **state)
 	}
 }
 
+static void test_ipv6(void **state)
+{
+	http_server_t *s = http_server_new(base, "[::1]:0", NULL, 4096, 5, handler, NULL);
+	http_client_t *c;
+	struct result r;
+
+	(void)state;
+	if (s == NULL)
+		skip(); /* no IPv6 loopback here */
+	c = http_client_new(base, "::1", http_server_port(s), NULL, 5);
+	assert_non_null(c);
+	request(c, HTTP_M_GET, "/echo?a=6", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(res_str(&r, "a"), "6");
+	assert_int_equal(strncmp(res_str(&r, "peer"), "[::1]:", 6), 0);
+	result_clear(&r);
+	http_client_free(c);
+	http_server_free(s);
+}
+
+static void test_client_limits(void **state)
+{
+	http_server_t *s = server_start(NULL, 4096, 5);
+	http_client_t *c = client_for(s, NULL, 5);
+	struct result r;
+
+	(void)state;
+	/* Request line and header injection are refused before anything is sent. */
+	assert_int_equal(http_client_request(c, HTTP_M_GET, "/echo HTTP/1.0\r\nX: y", NULL, NULL, 0,
+	                                     result_cb, &r),
+	                 -1);
+	assert_int_equal(http_client_request(c, HTTP_M_GET, "echo", NULL, NULL, 0, result_cb, &r),
+	                 -1);
+	assert_int_equal(
+	    http_client_request(c, HTTP_M_POST, "/echo", "a\r\nX: y", "{}", 2, result_cb, &r), -1);
+	assert_int_equal(
+	    http_client_request(c, HTTP_M_OTHER, "/echo", NULL, NULL, 0, result_cb, &r), -1);
+	/* A response over the client's limit fails cleanly; the client goes on. */
+	http_client_set_max_response(c, 20);
+	request(c, HTTP_M_GET, "/echo", NULL, &r);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "response over 20 bytes"));
+	result_clear(&r);
+	http_client_set_max_response(c, 1 << 20);
+	request(c, HTTP_M_GET, "/echo", NULL, &r);
+	assert_int_equal(r.status, 200);
+	result_clear(&r);
+	http_client_free(c);
+	http_server_free(s);
+}
+
 static void test_bad_server_config(void **state)
 {
 	tls_server_opts_t so = server_tls(HTTP_CLIENT_CERT_REQUIRED, "server");
@@ -892,7 +946,8 @@ int main(void)
 	    cmocka_unit_test(test_keepalive_plain), cmocka_unit_test(test_keepalive_tls),
 	    cmocka_unit_test(test_client_timeout),  cmocka_unit_test(test_connect_refused),
 	    cmocka_unit_test(test_deferred_reply),  cmocka_unit_test(test_free_in_callback),
-	    cmocka_unit_test(test_fetch),           cmocka_unit_test(test_bad_server_config),
+	    cmocka_unit_test(test_fetch),           cmocka_unit_test(test_ipv6),
+	    cmocka_unit_test(test_client_limits),   cmocka_unit_test(test_bad_server_config),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
