@@ -203,6 +203,18 @@ int http_parse_hostport(const char *s, char **host, int *port)
 	return 0;
 }
 
+/* 1 when s is non-empty printable ASCII without spaces: it goes into the request line or
+ * a header as is, so CR/LF must never pass. */
+static int http_token_ok(const char *s, int spaces)
+{
+	if (s == NULL || *s == '\0' || strlen(s) > 8192)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || (*s == ' ' && !spaces))
+			return 0;
+	return 1;
+}
+
 /* 1 when host is an IPv4 or IPv6 literal (no SNI for those; match the IP SAN). */
 static int http_host_is_ip(const char *host)
 {
@@ -515,8 +527,8 @@ static void server_request_cb(struct evhttp_request *req, void *arg)
 	if (path == NULL || *path == '\0')
 		path = "/";
 	r->path = evhttp_uridecode(path, 0, &n);
-	if (r->path == NULL || strlen(r->path) != n) {
-		bad = "malformed path";
+	if (r->path == NULL || !http_token_ok(r->path, 1) || strlen(r->path) != n) {
+		bad = "malformed path"; /* also control characters: the path is logged */
 	} else if (uri && (r->query_raw = evhttp_uri_get_query(uri)) != NULL &&
 	           evhttp_parse_query_str(r->query_raw, &r->query) != 0) {
 		bad = "malformed query";
@@ -883,17 +895,6 @@ fail:
 
 static void client_timer_cb(evutil_socket_t fd, short what, void *arg);
 
-/* 1 when s is non-empty printable ASCII without spaces: it goes into the request line or
- * a header as is, so CR/LF must never pass. */
-static int http_token_ok(const char *s, int spaces)
-{
-	if (s == NULL || *s == '\0' || strlen(s) > 8192)
-		return 0;
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || (*s == ' ' && !spaces))
-			return 0;
-	return 1;
-}
 static void client_deliver_cb(evutil_socket_t fd, short what, void *arg);
 
 static http_client_t *client_create(struct event_base *base, const char *host, int port,
@@ -1066,8 +1067,6 @@ static int client_connect(http_client_t *c)
 	evbuffer_add_cb(bufferevent_get_output(bev), client_output_cb, c);
 	evbuffer_add_cb(bufferevent_get_input(bev), client_input_cb, c);
 	evhttp_connection_set_retries(c->evcon, 0);
-	/* evhttp's own idle timeout backs up our deadline timer. */
-	evhttp_connection_set_timeout(c->evcon, c->timeout_s + 1);
 	evhttp_connection_set_max_body_size(c->evcon, (ev_ssize_t)c->max_response);
 	evhttp_connection_set_max_headers_size(c->evcon, HTTP_MAX_RESP_HEADERS);
 	evhttp_connection_set_closecb(c->evcon, client_close_cb, c);
@@ -1211,6 +1210,8 @@ static int client_send(http_client_t *c)
 		evbuffer_add(evhttp_request_get_output_buffer(req), c->req_body.data,
 		             c->req_body.len);
 	}
+	/* Idle, the connection had no timeout (see client_deliver_cb); this request has. */
+	evhttp_connection_set_timeout(c->evcon, c->timeout_s + 1);
 	if (evhttp_make_request(c->evcon, req, c->cmd, c->path) != 0) {
 		/* evhttp freed req, or failed to connect with req unqueued: either way it is
 		 * gone from the connection, which we replace. */
@@ -1316,6 +1317,10 @@ static void client_deliver_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_del(c->timer);
 	if (c->evcon != NULL && c->evcon_dead)
 		client_drop_connection(c);
+	else if (c->evcon != NULL)
+		/* Keep an idle connection until the server closes it: evhttp would close it
+		 * after its read timeout. The next request sets the timeout again. */
+		bufferevent_set_timeouts(c->bev, NULL, NULL);
 	/* Take everything out of c first: the callback may free c or start a request. */
 	cb = c->cb;
 	cb_arg = c->cb_arg;

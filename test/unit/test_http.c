@@ -585,6 +585,14 @@ static void test_server_cert_checks(void **state)
 	http_server_free(s);
 }
 
+/* Run the loop for ms milliseconds. */
+static void idle_for(int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
 static void keepalive_run(const tls_server_opts_t *so, const tls_client_opts_t *co)
 {
 	http_server_t *s = server_start(so, 4096, 1);
@@ -604,11 +612,7 @@ static void keepalive_run(const tls_server_opts_t *so, const tls_client_opts_t *
 
 	/* The server's idle timeout (1 s) closes the connection; the client notices and
 	 * the next request goes over a new one. */
-	{
-		struct timeval tv = {1, 600000};
-		event_base_loopexit(base, &tv);
-		event_base_dispatch(base);
-	}
+	idle_for(1600);
 	request(c, HTTP_M_GET, "/echo", NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_string_not_equal(res_str(&r, "peer"), peer);
@@ -617,6 +621,29 @@ static void keepalive_run(const tls_server_opts_t *so, const tls_client_opts_t *
 	assert_int_equal(res_int(&r, "has_cert"), co != NULL && co->cert_file != NULL);
 	result_clear(&r);
 	assert_int_equal(http_server_accepts(s), 2);
+	http_client_free(c);
+	http_server_free(s);
+}
+
+static void test_keepalive_outlives_client_timeout(void **state)
+{
+	tls_server_opts_t so = server_tls(HTTP_CLIENT_CERT_REQUIRED, "server");
+	tls_client_opts_t co = client_tls("client");
+	http_server_t *s = server_start(&so, 4096, 10);
+	http_client_t *c = client_for(s, &co, 1);
+	struct result r;
+
+	(void)state;
+	/* The client's 1 s timeout bounds requests, not how long it keeps an idle
+	 * connection: that is up to the server (10 s here). */
+	request(c, HTTP_M_GET, "/echo", NULL, &r);
+	assert_int_equal(r.status, 200);
+	result_clear(&r);
+	idle_for(2500);
+	request(c, HTTP_M_GET, "/echo", NULL, &r);
+	assert_int_equal(r.status, 200);
+	result_clear(&r);
+	assert_int_equal(http_server_accepts(s), 1);
 	http_client_free(c);
 	http_server_free(s);
 }
@@ -939,15 +966,25 @@ static void test_bad_server_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_hostport),  cmocka_unit_test(test_plain_get_post),
-	    cmocka_unit_test(test_envelope),        cmocka_unit_test(test_404_405),
-	    cmocka_unit_test(test_body_limit),      cmocka_unit_test(test_mtls_required),
-	    cmocka_unit_test(test_mtls_optional),   cmocka_unit_test(test_server_cert_checks),
-	    cmocka_unit_test(test_keepalive_plain), cmocka_unit_test(test_keepalive_tls),
-	    cmocka_unit_test(test_client_timeout),  cmocka_unit_test(test_connect_refused),
-	    cmocka_unit_test(test_deferred_reply),  cmocka_unit_test(test_free_in_callback),
-	    cmocka_unit_test(test_fetch),           cmocka_unit_test(test_ipv6),
-	    cmocka_unit_test(test_client_limits),   cmocka_unit_test(test_bad_server_config),
+	    cmocka_unit_test(test_parse_hostport),
+	    cmocka_unit_test(test_plain_get_post),
+	    cmocka_unit_test(test_envelope),
+	    cmocka_unit_test(test_404_405),
+	    cmocka_unit_test(test_body_limit),
+	    cmocka_unit_test(test_mtls_required),
+	    cmocka_unit_test(test_mtls_optional),
+	    cmocka_unit_test(test_server_cert_checks),
+	    cmocka_unit_test(test_keepalive_plain),
+	    cmocka_unit_test(test_keepalive_tls),
+	    cmocka_unit_test(test_keepalive_outlives_client_timeout),
+	    cmocka_unit_test(test_client_timeout),
+	    cmocka_unit_test(test_connect_refused),
+	    cmocka_unit_test(test_deferred_reply),
+	    cmocka_unit_test(test_free_in_callback),
+	    cmocka_unit_test(test_fetch),
+	    cmocka_unit_test(test_ipv6),
+	    cmocka_unit_test(test_client_limits),
+	    cmocka_unit_test(test_bad_server_config),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
