@@ -946,6 +946,85 @@ static void test_client_limits(void **state)
 	http_server_free(s);
 }
 
+/* A scripted raw HTTP server in a thread: on its first connection it answers one request
+ * and then closes on the next without answering (a keep-alive connection the server drops
+ * just as the client reuses it); later connections answer one request each. */
+struct raw_srv {
+	int lfd;      /* listening socket */
+	int accepts;  /* connections accepted */
+	pthread_t th; /* the thread */
+};
+
+static int raw_read_request(int fd)
+{
+	char buf[4096];
+	size_t n = 0;
+	ssize_t k;
+
+	while (n < sizeof(buf) - 1 && (k = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0) {
+		n += (size_t)k;
+		buf[n] = 0;
+		if (strstr(buf, "\r\n\r\n") != NULL) {
+			/* Small bodies arrive with the headers; enough for this test. */
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void *raw_main(void *arg)
+{
+	struct raw_srv *rs = arg;
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	int fd;
+
+	while ((fd = accept(rs->lfd, NULL, NULL)) >= 0) {
+		rs->accepts++;
+		if (raw_read_request(fd) == 0) {
+			ssize_t w = write(fd, ok, sizeof(ok) - 1);
+			(void)w; /* a short write shows up as a failed request */
+		}
+		if (rs->accepts == 1)
+			raw_read_request(fd); /* then drop it unanswered */
+		close(fd);
+	}
+	return NULL;
+}
+
+static void stale_run(http_method_t second, int want_status, int want_accepts)
+{
+	struct raw_srv rs = {0, 0, 0};
+	int port;
+	http_client_t *c;
+	struct result r;
+
+	rs.lfd = silent_listener(&port);
+	assert_int_equal(pthread_create(&rs.th, NULL, raw_main, &rs), 0);
+	c = http_client_new(base, "127.0.0.1", port, NULL, 3);
+	assert_non_null(c);
+	request(c, HTTP_M_GET, "/a", NULL, &r);
+	assert_int_equal(r.status, 200);
+	result_clear(&r);
+	request(c, second, "/b", second == HTTP_M_POST ? "{}" : NULL, &r);
+	assert_int_equal(r.status, want_status);
+	if (want_status == 0)
+		assert_non_null(strstr(r.err, "closed before a response"));
+	result_clear(&r);
+	http_client_free(c);
+	shutdown(rs.lfd, SHUT_RDWR);
+	close(rs.lfd);
+	pthread_join(rs.th, NULL);
+	assert_int_equal(rs.accepts, want_accepts);
+}
+
+static void test_stale_keepalive_resend(void **state)
+{
+	(void)state;
+	/* GET is resent once on a new connection; POST is not (it may have been acted on). */
+	stale_run(HTTP_M_GET, 200, 2);
+	stale_run(HTTP_M_POST, 0, 1);
+}
+
 static void test_bad_server_config(void **state)
 {
 	tls_server_opts_t so = server_tls(HTTP_CLIENT_CERT_REQUIRED, "server");
@@ -984,6 +1063,7 @@ int main(void)
 	    cmocka_unit_test(test_fetch),
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_client_limits),
+	    cmocka_unit_test(test_stale_keepalive_resend),
 	    cmocka_unit_test(test_bad_server_config),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
