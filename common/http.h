@@ -1,5 +1,6 @@
 /* http: HTTP/1.1 server and client on libevent evhttp, with OpenSSL TLS (mutual TLS when
- * asked), request size limits and timeouts on every wait. */
+ * asked), request size limits and timeouts on every wait. TLS >= 1.2 both ways. Each
+ * server and client belongs to the thread running its event_base. */
 #ifndef VIGIL_HTTP_H
 #define VIGIL_HTTP_H
 
@@ -39,7 +40,7 @@ typedef enum {
 	HTTP_M_POST,
 	HTTP_M_PUT,
 	HTTP_M_DELETE,
-	HTTP_M_OTHER,
+	HTTP_M_OTHER, /* server side: HEAD, PATCH, OPTIONS (for a 405); not for the client */
 } http_method_t;
 
 /* ---- server ---- */
@@ -55,9 +56,12 @@ typedef void (*http_handler_fn)(http_request_t *req, void *arg);
  * NULL: plain HTTP. Bodies over max_body, or a request line plus headers over 16 KiB, get
  * 413 (evhttp's own small HTML page; libevent 2.1 has no hook to make it JSON) and the
  * connection is closed; a connection on which nothing moves for timeout_s (TLS handshake,
- * request, or idle keep-alive) is closed. Methods beyond GET/POST/PUT/DELETE/HEAD/PATCH/
- * OPTIONS get 501. Rejections are logged at info, each request at debug. NULL on error
- * (logged). The options are used at once, not kept. */
+ * request, reply, or idle keep-alive) is closed. It is an idle timeout: a peer trickling
+ * a byte at a time is not cut off, and there is no cap on connections (libevent 2.1).
+ * Methods beyond GET/POST/PUT/DELETE/HEAD/PATCH/OPTIONS get 501; a malformed path or
+ * query gets a 400 envelope before the handler. Rejections (TLS handshake failures with
+ * the reason, 413/400/501) are logged at info with the peer, each request at debug. NULL
+ * on error (logged). The options are used at once, not kept. */
 http_server_t *http_server_new(struct event_base *base, const char *listen,
                                const tls_server_opts_t *tls, size_t max_body, int timeout_s,
                                http_handler_fn fn, void *arg);
@@ -70,9 +74,11 @@ int http_server_port(const http_server_t *s);
 unsigned long http_server_accepts(const http_server_t *s);
 
 http_method_t http_request_method(const http_request_t *r);
-/* Path without the query, percent-decoded; borrowed. */
+/* Path without the query, percent-decoded (printable ASCII, else the request got 400);
+ * borrowed. */
 const char *http_request_path(const http_request_t *r);
-/* Query parameter value, percent-decoded, or NULL; borrowed. */
+/* Query parameter value, percent-decoded ('+' is a space), first of repeats, or NULL;
+ * borrowed. */
 const char *http_request_query(const http_request_t *r, const char *name);
 /* Whole query string (raw) or NULL; borrowed. */
 const char *http_request_query_string(const http_request_t *r);
@@ -83,7 +89,7 @@ const uint8_t *http_request_body(const http_request_t *r, size_t *len);
 const char *http_request_header(const http_request_t *r, const char *name);
 /* 1 when the peer presented a client certificate that verified against client_ca_file. */
 int http_request_has_client_cert(const http_request_t *r);
-/* "ip:port" of the peer; borrowed. */
+/* "ip:port" or "[v6]:port" of the peer; borrowed. */
 const char *http_request_peer(const http_request_t *r);
 
 /* Each reply ends the request: r is freed (also when the client is gone). */
@@ -97,7 +103,8 @@ void http_reply_envelope(http_request_t *r, int code, const char *status, json_t
 
 /* ---- client ---- */
 
-/* One persistent (keep-alive) connection to one server, reconnected when needed. */
+/* One persistent (keep-alive) connection to one server, reconnected when needed. An idle
+ * connection stays open until the server closes it. */
 typedef struct http_client http_client_t;
 
 /* status: HTTP status, or 0 when no response came (connection, TLS or timeout error;
@@ -120,10 +127,12 @@ void http_client_free(http_client_t *c);
 /* Response body limit (default 32 MiB); over it the request fails with status 0. */
 void http_client_set_max_response(http_client_t *c, size_t max);
 /* Start a request; cb runs exactly once, always from the event loop (never from inside
- * this call). One request at a time per client. The connection is kept alive and reused;
- * when the server closed a kept-alive connection under us, GET/PUT/DELETE are resent once
- * on a new one. path_query starts with '/'; body is copied. 0, or -1 when it could not
- * start (busy, bad arguments; cb not called). */
+ * this call), so it may start the next request or free the client. One request at a time
+ * per client. The connection is kept alive and reused; when the server closed a kept-alive
+ * connection under us before any response byte, GET/PUT/DELETE are resent once on a new
+ * one (POST is not). path_query: printable ASCII starting with '/', no spaces; body is
+ * copied; Content-Length is sent for any body and for POST/PUT. 0, or -1 when it could not
+ * start (busy, bad arguments, HTTP_M_OTHER; cb not called). */
 int http_client_request(http_client_t *c, http_method_t m, const char *path_query,
                         const char *content_type, const void *body, size_t len, http_response_fn cb,
                         void *arg);
