@@ -44,6 +44,7 @@
 #define HTTP_MAX_RESPONSE     (32u << 20)  /* default response body limit of a client */
 #define HTTP_PEER_LEN         64           /* "[v6 address]:port" */
 #define HTTP_SID_CTX          "vigil-http" /* session id context (resumption with mTLS) */
+#define HTTP_MAX_CONNS        512          /* default cap on a server's open connections */
 #define HTTP_ALLOWED_METHODS                                                                       \
 	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | \
 	 EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS)
@@ -236,10 +237,36 @@ struct http_server {
 	http_handler_fn fn;             /* the daemon's request handler */
 	void *arg;                      /* its argument */
 	struct http_request *pending;   /* requests handed out and not answered yet */
+	struct server_conn *unattached; /* connections accepted, not yet attached */
+	struct server_conn **conns;     /* attached connections by socket fd */
+	size_t conns_len;               /* entries in conns */
+	unsigned nconns;                /* attached connections open */
+	unsigned max_conns;             /* cap; more are closed at once */
+	int deadline_s;                 /* a request must be complete this long after the
+	                                   connection opened or the previous reply */
+};
+
+/* Our record of one server connection, for what evhttp 2.1 cannot do: a cap on open
+ * connections and a deadline for a whole request (its idle timeout restarts with every
+ * byte, so a peer trickling bytes would keep a connection forever).
+ *
+ * evhttp makes the connection object only after our bufferevent callback returns, so the
+ * record is attached from an event activated there: it runs in the same loop pass, before
+ * the loop polls the new socket, so the connection cannot be gone by then. From then on,
+ * evhttp's close callback tells us when the connection is freed. */
+struct server_conn {
+	http_server_t *s;                /* owning server */
+	struct bufferevent *bev;         /* the connection's bufferevent (evhttp owns it) */
+	struct evhttp_connection *evcon; /* evhttp's connection, once attached */
+	struct event *timer;             /* first the attach event, then the deadline */
+	int fd;                          /* socket: index into s->conns */
+	struct server_conn *prev;        /* unattached list links */
+	struct server_conn *next;        /* unattached list links */
 };
 
 struct http_request {
 	http_server_t *s;           /* owning server; NULL once it was freed */
+	struct server_conn *conn;   /* its connection record, or NULL */
 	struct evhttp_request *req; /* libevent's request; NULL once the server was freed */
 	struct http_request *prev;  /* pending list links */
 	struct http_request *next;  /* pending list links */
@@ -339,10 +366,105 @@ static void server_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info
 	log_info("http: rejected a request from %s: %d, %s", peer, code, why);
 }
 
+static void server_conn_unlink(struct server_conn *sc)
+{
+	if (sc->prev)
+		sc->prev->next = sc->next;
+	else if (sc->s->unattached == sc)
+		sc->s->unattached = sc->next;
+	if (sc->next)
+		sc->next->prev = sc->prev;
+	sc->prev = sc->next = NULL;
+}
+
+static void server_conn_free(struct server_conn *sc)
+{
+	event_free(sc->timer);
+	free(sc);
+}
+
+/* evhttp is freeing the connection (any reason): forget it. */
+static void server_conn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct server_conn *sc = arg;
+	http_server_t *s = sc->s;
+
+	(void)evcon;
+	if (sc->fd >= 0 && (size_t)sc->fd < s->conns_len && s->conns[sc->fd] == sc)
+		s->conns[sc->fd] = NULL;
+	s->nconns--;
+	server_conn_free(sc);
+}
+
+static void server_conn_arm(struct server_conn *sc)
+{
+	struct timeval tv = {sc->s->deadline_s, 0};
+
+	evtimer_add(sc->timer, &tv);
+}
+
+/* First run: attach the record to evhttp's connection and apply the cap. Later runs: the
+ * request deadline passed. Freeing the connection calls server_conn_close_cb, which frees
+ * sc (and this event: libevent allows that from the event's own callback). */
+static void server_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_conn *sc = arg;
+	http_server_t *s = sc->s;
+	char peer[HTTP_PEER_LEN];
+	void *cbarg = NULL;
+
+	(void)fd;
+	(void)what;
+	if (sc->evcon != NULL) {
+		http_fd_peer(sc->fd, peer, sizeof(peer));
+		log_info("http: closing the connection from %s: no complete request within %d s",
+		         peer, s->deadline_s);
+		evhttp_connection_free(sc->evcon);
+		return;
+	}
+	server_conn_unlink(sc);
+	bufferevent_getcb(sc->bev, NULL, NULL, NULL, &cbarg);
+	sc->fd = bufferevent_getfd(sc->bev);
+	if (cbarg == NULL || sc->fd < 0) { /* not an evhttp connection after all */
+		server_conn_free(sc);
+		return;
+	}
+	sc->evcon = cbarg;
+	if ((size_t)sc->fd >= s->conns_len) {
+		size_t n = (size_t)sc->fd + 64;
+		s->conns = xrealloc(s->conns, n * sizeof(*s->conns));
+		memset(s->conns + s->conns_len, 0, (n - s->conns_len) * sizeof(*s->conns));
+		s->conns_len = n;
+	}
+	s->conns[sc->fd] = sc;
+	s->nconns++;
+	evhttp_connection_set_closecb(sc->evcon, server_conn_close_cb, sc);
+	if (s->nconns > s->max_conns) {
+		http_fd_peer(sc->fd, peer, sizeof(peer));
+		log_info("http: refusing the connection from %s: %u connections open", peer,
+		         s->max_conns);
+		evhttp_connection_free(sc->evcon);
+		return;
+	}
+	server_conn_arm(sc);
+}
+
+/* The record of the connection a request came on, or NULL. */
+static struct server_conn *server_conn_of(http_server_t *s, struct bufferevent *bev)
+{
+	int fd = bufferevent_getfd(bev);
+
+	if (fd < 0 || (size_t)fd >= s->conns_len || s->conns[fd] == NULL ||
+	    s->conns[fd]->bev != bev)
+		return NULL;
+	return s->conns[fd];
+}
+
 /* evhttp asks for the bufferevent of each accepted connection (fd set later by evhttp). */
 static struct bufferevent *server_bevcb(struct event_base *base, void *arg)
 {
 	http_server_t *s = arg;
+	struct server_conn *sc;
 	struct bufferevent *bev;
 	SSL *ssl;
 
@@ -364,6 +486,17 @@ static struct bufferevent *server_bevcb(struct event_base *base, void *arg)
 	if (bev == NULL)
 		fatalx("http: cannot create a bufferevent");
 	evbuffer_add_cb(bufferevent_get_output(bev), server_output_cb, bev);
+	sc = xcalloc(1, sizeof(*sc));
+	sc->s = s;
+	sc->bev = bev;
+	sc->fd = -1;
+	if ((sc->timer = evtimer_new(base, server_conn_timer_cb, sc)) == NULL)
+		fatalx("http: cannot create an event");
+	sc->next = s->unattached;
+	if (s->unattached)
+		s->unattached->prev = sc;
+	s->unattached = sc;
+	event_active(sc->timer, EV_TIMEOUT, 0);
 	return bev;
 }
 
@@ -513,6 +646,9 @@ static void server_request_cb(struct evhttp_request *req, void *arg)
 		snprintf(r->peer, sizeof(r->peer), "%s:%u", addr ? addr : "?", port);
 
 	bev = evhttp_connection_get_bufferevent(evcon);
+	/* The request is complete: no deadline while the daemon works on it. */
+	if ((r->conn = server_conn_of(s, bev)) != NULL)
+		evtimer_del(r->conn->timer);
 	if (s->ctx != NULL && (ssl = bufferevent_openssl_get_ssl(bev)) != NULL)
 		r->has_cert = SSL_get0_peer_certificate(ssl) != NULL &&
 		              SSL_get_verify_result(ssl) == X509_V_OK;
@@ -571,6 +707,8 @@ http_server_t *http_server_new(struct event_base *base, const char *listen,
 	s->fn = fn;
 	s->arg = arg;
 	s->max_body = max_body;
+	s->max_conns = HTTP_MAX_CONNS;
+	s->deadline_s = timeout_s > INT_MAX / 2 ? INT_MAX : 2 * timeout_s;
 	if (tls != NULL) {
 		if ((s->ctx = server_ctx_new(tls, &e)) == NULL) {
 			log_warnx("http: %s: %s", listen, e.msg);
@@ -616,11 +754,19 @@ void http_server_free(http_server_t *s)
 		next = r->next;
 		r->s = NULL;
 		r->req = NULL;
+		r->conn = NULL;
 		r->prev = r->next = NULL;
 	}
 	s->pending = NULL;
+	/* Frees every connection; the attached records go with their close callbacks. */
 	if (s->http)
 		evhttp_free(s->http);
+	while (s->unattached != NULL) {
+		struct server_conn *sc = s->unattached;
+		server_conn_unlink(sc);
+		server_conn_free(sc);
+	}
+	free(s->conns);
 	SSL_CTX_free(s->ctx);
 	free(s);
 }
@@ -633,6 +779,11 @@ int http_server_port(const http_server_t *s)
 unsigned long http_server_accepts(const http_server_t *s)
 {
 	return s->accepts;
+}
+
+void http_server_set_max_connections(http_server_t *s, unsigned n)
+{
+	s->max_conns = n > 0 ? n : 1;
 }
 
 http_method_t http_request_method(const http_request_t *r)
@@ -691,6 +842,9 @@ void http_reply(http_request_t *r, int code, const char *content_type, const voi
 			                  content_type);
 		log_debug("http: %s %s %s -> %d (%zu bytes)", r->peer, r->method_name, r->path,
 		          code, len);
+		/* The next request on this connection has the deadline again. */
+		if (r->conn != NULL && r->s != NULL)
+			server_conn_arm(r->conn);
 		http_replying = 1;
 		evhttp_send_reply(req, code, NULL, NULL);
 		http_replying = 0;

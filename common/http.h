@@ -56,8 +56,9 @@ typedef void (*http_handler_fn)(http_request_t *req, void *arg);
  * NULL: plain HTTP. Bodies over max_body, or a request line plus headers over 16 KiB, get
  * 413 (evhttp's own small HTML page; libevent 2.1 has no hook to make it JSON) and the
  * connection is closed; a connection on which nothing moves for timeout_s (TLS handshake,
- * request, reply, or idle keep-alive) is closed. It is an idle timeout: a peer trickling
- * a byte at a time is not cut off, and there is no cap on connections (libevent 2.1).
+ * request, reply, or idle keep-alive) is closed, and so is one that has not delivered a
+ * complete request 2 * timeout_s after it opened or after the previous reply (a peer
+ * trickling bytes). The time the handler takes does not count.
  * Methods beyond GET/POST/PUT/DELETE/HEAD/PATCH/OPTIONS get 501; a malformed path or
  * query gets a 400 envelope before the handler. Rejections (TLS handshake failures with
  * the reason, 413/400/501) are logged at info with the peer, each request at debug. NULL
@@ -72,6 +73,9 @@ void http_server_free(http_server_t *s);
 int http_server_port(const http_server_t *s);
 /* Connections accepted so far (statistics, tests). */
 unsigned long http_server_accepts(const http_server_t *s);
+/* Cap on open connections (default 512); a connection over it is closed at once (logged).
+ * Keep it under the process's file descriptor limit. */
+void http_server_set_max_connections(http_server_t *s, unsigned n);
 
 http_method_t http_request_method(const http_request_t *r);
 /* Path without the query, percent-decoded (printable ASCII, else the request got 400);

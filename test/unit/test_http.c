@@ -3,6 +3,7 @@
  * unrelated CA with its own client certificate, and a self-signed server certificate to
  * pin). They check what a daemon and its peers see: round trips, the Keylime envelope,
  * limits, client-certificate policies, pinning, keep-alive, timeouts, http_fetch. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1025,6 +1026,99 @@ static void test_stale_keepalive_resend(void **state)
 	stale_run(HTTP_M_POST, 0, 1);
 }
 
+/* A blocking TCP connection to port on 127.0.0.1. */
+static int raw_connect(int port)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+/* 1 when the server closed fd (EOF or reset), 0 when it is open with nothing to read. */
+static int raw_is_closed(int fd)
+{
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+static void test_trickle_deadline(void **state)
+{
+	static const char req[] = "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n";
+	http_server_t *s = server_start(NULL, 4096, 1);
+	int fd = raw_connect(http_server_port(s)), closed_at = -1;
+
+	(void)state;
+	/* One byte every 300 ms: never idle for the 1 s timeout, but the request is not
+	 * complete within the 2 s deadline. */
+	for (int i = 0; i < 12 && closed_at < 0; i++) {
+		ssize_t w = send(fd, &req[i], 1, MSG_NOSIGNAL);
+		(void)w;
+		idle_for(300);
+		if (raw_is_closed(fd))
+			closed_at = i;
+	}
+	assert_true(closed_at >= 5 && closed_at <= 8);
+	close(fd);
+
+	/* A slow handler is not cut off by the deadline: only receiving counts. */
+	{
+		http_client_t *c = client_for(s, NULL, 10);
+		struct result r;
+		held = NULL;
+		memset(&r, 0, sizeof(r));
+		assert_int_equal(
+		    http_client_request(c, HTTP_M_GET, "/later", NULL, NULL, 0, result_cb, &r), 0);
+		while (held == NULL)
+			event_base_loop(base, EVLOOP_ONCE);
+		idle_for(2500);
+		http_reply(held, 200, "text/plain", "slow", 4);
+		held = NULL;
+		pump(&r);
+		assert_int_equal(r.status, 200);
+		result_clear(&r);
+		http_client_free(c);
+	}
+	http_server_free(s);
+}
+
+static void test_connection_cap(void **state)
+{
+	http_server_t *s = server_start(NULL, 4096, 5);
+	int fd[3];
+	http_client_t *c;
+	struct result r;
+
+	(void)state;
+	http_server_set_max_connections(s, 2);
+	for (int i = 0; i < 3; i++) {
+		fd[i] = raw_connect(http_server_port(s));
+		idle_for(100);
+	}
+	assert_false(raw_is_closed(fd[0]));
+	assert_false(raw_is_closed(fd[1]));
+	assert_true(raw_is_closed(fd[2]));
+	/* Room again once one goes. */
+	close(fd[0]);
+	idle_for(100);
+	c = client_for(s, NULL, 5);
+	request(c, HTTP_M_GET, "/echo", NULL, &r);
+	assert_int_equal(r.status, 200);
+	result_clear(&r);
+	http_client_free(c);
+	close(fd[1]);
+	close(fd[2]);
+	http_server_free(s);
+}
+
 static void test_bad_server_config(void **state)
 {
 	tls_server_opts_t so = server_tls(HTTP_CLIENT_CERT_REQUIRED, "server");
@@ -1064,6 +1158,8 @@ int main(void)
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_client_limits),
 	    cmocka_unit_test(test_stale_keepalive_resend),
+	    cmocka_unit_test(test_trickle_deadline),
+	    cmocka_unit_test(test_connection_cap),
 	    cmocka_unit_test(test_bad_server_config),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
