@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,16 @@ static void server_tls_conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, in
 
 static void http_init_once(void)
 {
+	struct sigaction sa;
+
+	/* libevent and OpenSSL write to sockets without MSG_NOSIGNAL: a peer gone mid-write
+	 * must be an error, not the death of the process. Only a default disposition is
+	 * changed; a program's own SIGPIPE handler stays. */
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGPIPE, &sa, NULL);
+	}
 	http_ssl_idx_server = SSL_get_ex_new_index(0, NULL, NULL, NULL, server_tls_conn_free);
 	http_ssl_idx_client = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (http_ssl_idx_server < 0 || http_ssl_idx_client < 0)
@@ -1221,6 +1232,9 @@ static int client_connect(http_client_t *c)
 	evbuffer_add_cb(bufferevent_get_output(bev), client_output_cb, c);
 	evbuffer_add_cb(bufferevent_get_input(bev), client_input_cb, c);
 	evhttp_connection_set_retries(c->evcon, 0);
+	/* A server refusing a large body (413) closes while we still write: read its
+	 * answer instead of reporting the write error. */
+	evhttp_connection_set_flags(c->evcon, EVHTTP_CON_READ_ON_WRITE_ERROR);
 	evhttp_connection_set_max_body_size(c->evcon, (ev_ssize_t)c->max_response);
 	evhttp_connection_set_max_headers_size(c->evcon, HTTP_MAX_RESP_HEADERS);
 	evhttp_connection_set_closecb(c->evcon, client_close_cb, c);

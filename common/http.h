@@ -1,6 +1,8 @@
 /* http: HTTP/1.1 server and client on libevent evhttp, with OpenSSL TLS (mutual TLS when
  * asked), request size limits and timeouts on every wait. TLS >= 1.2 both ways. Each
- * server and client belongs to the thread running its event_base. */
+ * server and client belongs to the thread running its event_base. The first server or
+ * client made sets SIGPIPE to ignored if it was at its default, and routes libevent's own
+ * log messages to ours (errors as warnings, the rest at debug). */
 #ifndef VIGIL_HTTP_H
 #define VIGIL_HTTP_H
 
