@@ -1,2 +1,24 @@
 # common/: libvigil.a, everything the daemons share. Never includes a daemon header.
-COMMON_SRCS += common/log.c common/xmalloc.c common/buf.c common/config.c common/daemon.c common/err.c common/pb.c common/grpcsrv.c common/grpccli.c common/pcr_policy.c common/http.c
+# One module per line, so that branches adding modules merge cleanly.
+COMMON_SRCS += common/log.c
+COMMON_SRCS += common/xmalloc.c
+COMMON_SRCS += common/buf.c
+COMMON_SRCS += common/config.c
+COMMON_SRCS += common/daemon.c
+COMMON_SRCS += common/err.c
+COMMON_SRCS += common/pki.c
+COMMON_SRCS += common/pb.c
+COMMON_SRCS += common/grpcsrv.c
+COMMON_SRCS += common/grpccli.c
+COMMON_SRCS += common/pcr_policy.c
+# store: the storage interface and its SQLite backend.
+COMMON_SRCS += common/store.c
+COMMON_SRCS += common/store_sqlite.c
+COMMON_SRCS += common/quote.c
+# ima: IMA list replay; runtime_policy: Keylime runtime (IMA) policies.
+COMMON_SRCS += common/ima.c
+COMMON_SRCS += common/runtime_policy.c
+COMMON_SRCS += common/tpm2.c
+COMMON_SRCS += common/makecred.c
+COMMON_SRCS += common/ekcert.c
+COMMON_SRCS += common/http.c
