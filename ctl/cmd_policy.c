@@ -82,7 +82,7 @@ static int policy_remote(int argc, char **argv)
 	buf_t body = BUF_INIT;
 
 	memset(all, 0, sizeof(all));
-	memcpy(all, ctl_common_options, sizeof(ctl_common_options));
+	memcpy(all, ctl_common_options, CTL_COMMON_OPTION_COUNT * sizeof(*all));
 	memcpy(all + CTL_COMMON_OPTION_COUNT, extra, sizeof(extra));
 	if (ctl_conf_init(&c, NULL) < 0)
 		return 1;

@@ -12,6 +12,8 @@
 
 #include "common/ima.h"
 #include "common/log.h"
+#include "common/mb_policy.h"
+#include "common/pcr_policy.h"
 #include "common/runtime_policy.h"
 #include "common/tpm2.h"
 #include "common/xmalloc.h"
@@ -293,6 +295,7 @@ static node_t *node_new(struct worker *w, store_node_t *rec, err_t *e)
 		err_set(e, "cannot set up the TLS client for %s:%d", n->rec.ip, n->rec.port);
 		goto fail;
 	}
+	http_client_set_max_response(n->conn, ctx->max_response);
 	n->timer = evtimer_new(worker_base(w), NULL, NULL);
 	tpm2_pub_free(pub);
 	buf_free(&raw);
