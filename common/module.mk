@@ -14,3 +14,14 @@ COMMON_SRCS += common/pcr_policy.c
 # store: the storage interface and its SQLite backend.
 COMMON_SRCS += common/store.c
 COMMON_SRCS += common/store_sqlite.c
+COMMON_SRCS += common/quote.c
+# ima: IMA list replay; runtime_policy: Keylime runtime (IMA) policies.
+COMMON_SRCS += common/ima.c
+COMMON_SRCS += common/runtime_policy.c
+COMMON_SRCS += common/tpm2.c
+COMMON_SRCS += common/makecred.c
+COMMON_SRCS += common/ekcert.c
+# eventlog: UEFI event log parse and replay; mb_policy: Keylime measured-boot policies.
+COMMON_SRCS += common/eventlog.c
+COMMON_SRCS += common/mb_policy.c
+COMMON_SRCS += common/http.c

@@ -236,3 +236,62 @@ swtpm_restart() {
 	echo "swtpm_restart $name: no TPM on port ${!portvar} again, see $T/tpm-$name/swtpm.log" >&2
 	return 1
 }
+
+# ---- verifier helpers ----
+
+# verifier_start NAME [-o ...]: a vigil-verifier with a fresh state dir $T/NAME, plaintext
+# gRPC on a free port (VERIFIER_ADDR), fast retry settings, and a client certificate for
+# agents from the fleet CA in $T/ca (made on first use). Sets VERIFIER_PID.
+verifier_start() {
+	local name=$1
+	shift
+	if [ ! -f "$T/ca/ca.crt" ]; then
+		"$BIN/vigilctl" ca init "$T/ca" >/dev/null
+		"$BIN/vigilctl" ca issue "$T/ca" verifier --both >/dev/null
+	fi
+	[ -n "${VERIFIER_PORT:-}" ] || VERIFIER_PORT=$(free_port)
+	VERIFIER_ADDR=127.0.0.1:$VERIFIER_PORT
+	spawn "$T/$name.log" "$BIN/vigil-verifier" -d -o verifier.grpc_insecure=yes \
+		-o verifier.grpc_listen="$VERIFIER_ADDR" -o verifier.state_dir="$T/$name" \
+		-o verifier.tls_cert="$T/ca/verifier.crt" -o verifier.tls_key="$T/ca/verifier.key" \
+		-o verifier.trusted_client_ca="$T/ca/ca.crt" -o verifier.quote_interval=0.5 \
+		-o verifier.retry_interval=0.2 -o verifier.max_retries=3 "$@"
+	VERIFIER_PID=$!
+	for _ in $(seq 100); do
+		grep -q "gRPC on" "$T/$name.log" && return 0
+		kill -0 "$VERIFIER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "verifier $name did not start:" >&2
+	tail -5 "$T/$name.log" >&2
+	return 1
+}
+
+# vctl ARGS...: vigilctl against the test verifier (plaintext gRPC).
+vctl() {
+	"$BIN/vigilctl" "$@" --verifier "$VERIFIER_ADDR" --insecure
+}
+
+# vgrpc METHOD JSON: a raw call with Python's grpcio, printing the JSON reply or
+# "ERROR CODE details".
+vgrpc() {
+	VIGIL_PB_DIR=$T/pb /usr/bin/python3 "$TOP/test/integration/grpc_client.py" "$VERIFIER_ADDR" "$@"
+}
+
+# wait_node_state UUID STATE [SECONDS]: until vigilctl status shows STATE (default 20 s).
+wait_node_state() {
+	local i
+	for i in $(seq $((${3:-20} * 10))); do
+		vctl status "$1" 2>/dev/null | grep -q "^state: *$2 " && return 0
+		sleep 0.1
+	done
+	vctl status "$1" >&2
+	return 1
+}
+
+# stop_pid PID: TERM, wait up to 5 s, then KILL (for processes started with spawn).
+stop_pid() {
+	kill "$1" 2>/dev/null
+	for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+	kill -9 "$1" 2>/dev/null
+}

@@ -9,6 +9,18 @@ $(BUILD)/tools/%: $(OBJ)/test/tools/%.o $(LIBVIGIL)
 
 all: $(TOOL_BINS)
 
+# test/bench/: micro-benchmark programs, built with everything (run by hand or from
+# test/bench/run.sh), e.g. build/bench/quote_bench -n 2000.
+BENCH_SRCS := $(sort $(wildcard test/bench/*.c))
+BENCH_BINS := $(BENCH_SRCS:test/bench/%.c=$(BUILD)/bench/%)
+
+$(BUILD)/bench/%: $(OBJ)/test/bench/%.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+all: $(BENCH_BINS)
+
 # tpm_probe drives the agent's TPM module, which lives outside libvigil (an explicit rule
 # wins over the pattern, and keeps agent/tpm.o before the library on the link line).
 $(BUILD)/tools/tpm_probe: $(OBJ)/test/tools/tpm_probe.o $(OBJ)/agent/tpm.o $(LIBVIGIL)
