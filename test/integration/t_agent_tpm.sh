@@ -207,7 +207,8 @@ wait_log() {
 }
 
 REG=
-if [ -x "$BIN/vigil-registrar" ]; then
+# Until the registrar is merged its binary is a skeleton without an EK CA setting.
+if [ -x "$BIN/vigil-registrar" ] && "$BIN/vigil-registrar" -p | grep -q '^ek_ca_dir'; then
 	REG_PORT=$(free_port)
 	REG_TLS_PORT=$(free_port)
 	mkdir -p "$T/regstate"
@@ -220,7 +221,7 @@ if [ -x "$BIN/vigil-registrar" ]; then
 	wait_log "$T/registrar.log" "registrar ready" $! && REG=127.0.0.1:$REG_PORT
 	check registrar_started $?
 else
-	echo "skip agent_registers: vigil-registrar not built"
+	echo "skip agent_registers: vigil-registrar not built (or not yet the real one)"
 fi
 
 AG_PORT=$(free_port)
