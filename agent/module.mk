@@ -20,3 +20,8 @@ $(BUILD)/libfuzzer/fuzz_agent_registrar: $(OBJ)/test/fuzz/fuzz_agent_registrar.o
 		$(AGENT_FUZZ_OBJS) $(LIBVIGIL)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+$(BUILD)/test/test_agent_identity: $(OBJ)/test/unit/test_agent_identity.o \
+		$(OBJ)/agent/identity.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
