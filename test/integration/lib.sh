@@ -295,3 +295,46 @@ stop_pid() {
 	for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
 	kill -9 "$1" 2>/dev/null
 }
+
+# ---------------------------------------------------------------------------------------
+# Simulated nodes: a swtpm whose PCRs hold what a real machine's logs produce, and those
+# logs as files for vigil-agent to serve (agent.ima_log, agent.event_log).
+#
+#   node_tpm_start NAME        swtpm_start with the sha1 and sha256 banks active (set only
+#                              for NAME's first start; the banks live in its state)
+#   node_logs NAME [UEFI_LOG]  $T/NAME.ima <- the real 826-entry IMA list, extended into
+#                              PCR 10 of both banks; $T/NAME.eventlog <- UEFI_LOG (default
+#                              NODE_UEFI_LOG: kl_binary_bios_measurements-secureboot, sha256
+#                              bank, StartupLocality 0, the log `vigilctl policy create mb`
+#                              policies are made from), extended into PCRs 0-9 and 14 of
+#                              the sha256 bank (the log has no sha1 digests, so sha1 PCRs
+#                              0-9 stay zero). Sets NODE_IMA_NAME and NODE_EVENTLOG_NAME.
+#   $NODESIM TCTI ...          the tool itself (build/tools/nodesim), for later changes:
+#                              ima-append, ima-extend --from, pcr-extend, pcr-read.
+# Call node_logs right after node_tpm_start (or swtpm_restart): it assumes fresh PCRs.
+# ---------------------------------------------------------------------------------------
+NODESIM=${NODESIM:-$TOP/build/tools/nodesim}
+NODE_TESTDATA=${NODE_TESTDATA:-$TOP/../shared/testdata}
+NODE_IMA_LIST=${NODE_IMA_LIST:-$NODE_TESTDATA/ima/ascii_runtime_measurements-826}
+NODE_UEFI_LOG=${NODE_UEFI_LOG:-$NODE_TESTDATA/eventlog/kl_binary_bios_measurements-secureboot}
+
+# node_tpm_start NAME: a TPM with the SHA-1 and SHA-256 banks (IMA's list carries SHA-1
+# template hashes; the UEFI log and quotes use SHA-256).
+node_tpm_start() {
+	SWTPM_PCR_BANKS=sha1,sha256 swtpm_start "$1"
+}
+
+# node_logs NAME [UEFI_LOG]: copy the logs to $T and extend them into NAME's TPM.
+node_logs() {
+	local name=$1 uefi=${2:-$NODE_UEFI_LOG} tctivar
+	_swtpm_name_ok "$name" || return 1
+	tctivar=TCTI_$name
+	[ -n "${!tctivar:-}" ] || { echo "node_logs $name: no TPM (node_tpm_start first)" >&2; return 1; }
+	[ -x "$NODESIM" ] || { echo "node_logs: $NODESIM not built" >&2; return 1; }
+	cp "$NODE_IMA_LIST" "$T/$name.ima" && chmod u+w "$T/$name.ima" &&
+		cp "$uefi" "$T/$name.eventlog" && chmod u+w "$T/$name.eventlog" || return 1
+	"$NODESIM" "${!tctivar}" ima-extend "$T/$name.ima" || return 1
+	"$NODESIM" "${!tctivar}" eventlog-extend "$T/$name.eventlog" || return 1
+	printf -v "NODE_IMA_$name" '%s' "$T/$name.ima"
+	printf -v "NODE_EVENTLOG_$name" '%s' "$T/$name.eventlog"
+}
