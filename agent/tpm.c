@@ -773,7 +773,8 @@ static int nv_list(tpm_t *t, uint32_t first, uint32_t last, uint32_t *out, int m
 int tpm_ek_cert_chain_pem(tpm_t *t, buf_t *out, int *ncerts, err_t *e)
 {
 	uint32_t idx[EK_CHAIN_MAX_INDEX];
-	buf_t raw = BUF_INIT;
+	buf_t raw = BUF_INIT, pem = BUF_INIT;
+	err_t ce = {""};
 	int ex, n, total = 0, rv = -1;
 
 	buf_reset(out);
@@ -792,28 +793,46 @@ int tpm_ek_cert_chain_pem(tpm_t *t, buf_t *out, int *ncerts, err_t *e)
 	}
 	if (nv_read_all(t, t->ek_cert_nv, &raw, e) < 0)
 		goto out;
-	/* The EK certificate index holds exactly one certificate (possibly zero-padded). */
-	if ((n = der_certs_to_pem(raw.data, raw.len, 1, t->ek_cert_nv, out, e)) < 0)
-		goto out;
-	if (n == 0) {
-		err_set(e, "NV index 0x%08x holds no DER certificate", t->ek_cert_nv);
+	/* The EK certificate index holds exactly one certificate (possibly zero-padded). A
+	 * vendor certificate OpenSSL cannot parse is reported and left out: the registrar's
+	 * policy then decides about an EK without a certificate. */
+	n = der_certs_to_pem(raw.data, raw.len, 1, t->ek_cert_nv, out, &ce);
+	if (n <= 0) {
+		log_warnx("the EK certificate in NV 0x%08x is unusable (%s); going on without it",
+		          t->ek_cert_nv, n < 0 ? ce.msg : "no DER certificate in it");
+		buf_reset(out);
+		rv = 0;
 		goto out;
 	}
 	total = n;
-	n = nv_list(t, EK_NV_CHAIN_FIRST, EK_NV_CHAIN_LAST, idx, EK_CHAIN_MAX_INDEX, e);
-	if (n < 0)
-		goto out;
+	/* Chain certificates only help the registrar build a path; one that cannot be read
+	 * or parsed is reported and skipped, never fatal. */
+	n = nv_list(t, EK_NV_CHAIN_FIRST, EK_NV_CHAIN_LAST, idx, EK_CHAIN_MAX_INDEX, &ce);
+	if (n < 0) {
+		log_warnx("cannot list the EK certificate chain indices: %s", ce.msg);
+		n = 0;
+	}
 	for (int i = 0; i < n; i++) {
 		int c;
-		if (nv_read_all(t, idx[i], &raw, e) < 0)
-			goto out;
-		if ((c = der_certs_to_pem(raw.data, raw.len, 0, idx[i], out, e)) < 0)
-			goto out;
+
+		buf_reset(&pem);
+		if (nv_read_all(t, idx[i], &raw, &ce) < 0 ||
+		    (c = der_certs_to_pem(raw.data, raw.len, 0, idx[i], &pem, &ce)) < 0) {
+			log_warnx("skipping EK chain index 0x%08x: %s", idx[i], ce.msg);
+			continue;
+		}
+		if (c == 0) {
+			log_warnx("skipping EK chain index 0x%08x: no DER certificate in it",
+			          idx[i]);
+			continue;
+		}
+		buf_append(out, pem.data, pem.len);
 		total += c;
 	}
 	rv = 0;
 out:
 	buf_free(&raw);
+	buf_free(&pem);
 	if (rv < 0)
 		buf_reset(out);
 	else if (ncerts)

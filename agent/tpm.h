@@ -53,7 +53,8 @@ int tpm_ek_is_persistent(const tpm_t *t);
 /* The EK certificate and its chain as PEM text, EK certificate first, then the chain
  * certificates found in NV 0x01c00100..0x01c001ff; replaces out, which stays empty when
  * the TPM holds no EK certificate. *ncerts (may be NULL) gets the number of certs.
- * 0, or -1 on a TPM error or an unparsable certificate. */
+ * A certificate that does not parse, or a chain index that cannot be read, is logged and
+ * left out. 0, or -1 on a TPM error reading the EK certificate index. */
 int tpm_ek_cert_chain_pem(tpm_t *t, buf_t *out, int *ncerts, err_t *e);
 
 /* Load the AK kept in state_dir (ak.pub, ak.priv) under the EK; when there is none, it

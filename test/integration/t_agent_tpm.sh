@@ -173,6 +173,33 @@ grep -q "EK: ecc256 created from the template, 0 certificate(s)" "$T/agent-ecc25
 	grep -q "holds no certificate for this EK (ecc256).*try another agent.ek_alg" "$T/agent-ecc256.log"
 check agent_says_ek_cert_missing $?
 
+# Unusable NV contents are reported and left out, never fatal: garbage in a chain index,
+# garbage where the P-256 EK certificate goes. A certificate for another key (the RSA EK's
+# certificate put at the P-256 index) is sent as it is, with a warning naming the setting.
+printf 'not a certificate at all' >"$T/garbage"
+tpm2_nvdefine 0x01c00101 -C o -s 24 -a "ownerread|ownerwrite|authread|authwrite|no_da" >/dev/null 2>&1 &&
+	tpm2_nvwrite 0x01c00101 -C o -i "$T/garbage" >/dev/null 2>&1 &&
+	"$PROBE" -T "$TCTI" -o "$T/out-chain" >"$T/garbage-chain.txt" 2>"$T/garbage-chain.err" &&
+	[ "$(kv ek_certs "$T/garbage-chain.txt")" = 1 ] && grep -q "skipping EK chain index 0x01c00101" "$T/garbage-chain.err"
+check ek_chain_garbage_skipped $?
+tpm2_nvundefine 0x01c00101 -C o >/dev/null 2>&1
+tpm2_nvdefine 0x01c0000a -C o -s 24 -a "ownerread|ownerwrite|authread|authwrite|no_da" >/dev/null 2>&1 &&
+	tpm2_nvwrite 0x01c0000a -C o -i "$T/garbage" >/dev/null 2>&1 &&
+	"$PROBE" -T "$TCTI" -e ecc256 >"$T/garbage-ek.txt" 2>"$T/garbage-ek.err" &&
+	[ "$(kv ek_certs "$T/garbage-ek.txt")" = 0 ] && grep -q "EK certificate in NV 0x01c0000a is unusable" "$T/garbage-ek.err"
+check ek_cert_garbage_left_out $?
+tpm2_nvundefine 0x01c0000a -C o >/dev/null 2>&1
+tpm2_nvread -C o 0x01c00002 -o "$T/rsa-ek.der" >/dev/null 2>&1 &&
+	tpm2_nvdefine 0x01c0000a -C o -s "$(stat -c %s "$T/rsa-ek.der")" \
+		-a "ownerread|ownerwrite|authread|authwrite|no_da" >/dev/null 2>&1 &&
+	tpm2_nvwrite 0x01c0000a -C o -i "$T/rsa-ek.der" >/dev/null 2>&1 &&
+	"$AGENT" -d -o agent.tcti="$TCTI" -o agent.ek_alg=ecc256 -o agent.state_dir="$T/agent-ecc256" \
+		-o agent.registrar= -o agent.trusted_client_ca=/dev/null -o agent.listen=256.0.0.1:1 \
+		>"$T/agent-mismatch.log" 2>&1
+grep -q "EK certificate in the TPM's NV is for another key than the EK in use" "$T/agent-mismatch.log"
+check agent_warns_ek_cert_for_other_key $?
+tpm2_nvundefine 0x01c0000a -C o >/dev/null 2>&1
+
 # --- vigil-agent as a daemon on the swtpm: HTTPS with client certificates, and (when
 # vigil-registrar is built) registration + activation, AK reuse across restarts and the
 # 403 explanation when the AK changes.
