@@ -1,0 +1,289 @@
+/* Unit tests for common/store (SQLite backend): migrations on a new file and idempotent on
+ * reopen, registrar CRUD, activation, and that what was committed survives close/reopen. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "common/log.h"
+#include "common/store.h"
+#include "common/xmalloc.h"
+
+int main(void);
+
+typedef struct fixture {
+	char dir[64];  /* temp directory */
+	char path[96]; /* database file in it */
+	char url[128]; /* "sqlite:" + path */
+} fixture_t;
+
+static int setup(void **state)
+{
+	fixture_t *f = xcalloc(1, sizeof(*f));
+
+	strcpy(f->dir, "/tmp/vigil-test-store-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/s.db", f->dir);
+	snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture_t *f = *state;
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s-wal", f->path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", f->path);
+	unlink(p);
+	unlink(f->path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static store_agent_t sample(const char *id)
+{
+	store_agent_t a;
+
+	memset(&a, 0, sizeof(a));
+	a.agent_id = xstrdup(id);
+	a.ek_tpm = xstrdup("AToAAQALAAMAsgAg");
+	a.ekcert = xstrdup("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+	a.aik_tpm = xstrdup("ARgAAQALAAUAcgAA");
+	a.mtls_cert = xstrdup("disabled");
+	a.ip = xstrdup("127.0.0.1");
+	a.port = 9002;
+	a.regcount = 1;
+	a.active = 0;
+	a.pending_key = xstrdup("c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=");
+	return a;
+}
+
+/* Count rows of a table through a separate connection, as an outside observer would. */
+static int count_rows(const char *path, const char *table)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char *sql = xasprintf("SELECT COUNT(*) FROM %s", table);
+	int n = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	free(sql);
+	return n;
+}
+
+static void test_open_migrates(void **state)
+{
+	fixture_t *f = *state;
+	err_t e = {""};
+	struct stat sb;
+	store_t *s = store_open(f->url, &e);
+
+	assert_non_null(s);
+	assert_int_equal(store_schema_version(s), store_schema_latest());
+	store_close(s);
+	/* Every migration is recorded once; reopening applies nothing again. */
+	assert_int_equal(count_rows(f->path, "schema_version"), store_schema_latest());
+	s = store_open(f->url, &e);
+	assert_non_null(s);
+	store_close(s);
+	assert_int_equal(count_rows(f->path, "schema_version"), store_schema_latest());
+	/* The verifier's tables exist (empty). */
+	assert_int_equal(count_rows(f->path, "nodes"), 0);
+	assert_int_equal(count_rows(f->path, "policies"), 0);
+	assert_int_equal(count_rows(f->path, "events"), 0);
+	assert_int_equal(count_rows(f->path, "webhook_outbox"), 0);
+	assert_int_equal(count_rows(f->path, "node_ima_pcr"), 0);
+	assert_int_equal(count_rows(f->path, "pool_members"), 0);
+	/* Pending credentials are secrets: the file is private. */
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 077, 0);
+}
+
+static void test_bad_urls(void **state)
+{
+	fixture_t *f = *state;
+	err_t e = {""};
+	char *u;
+
+	assert_null(store_open("", &e));
+	assert_null(store_open("mysql://x", &e));
+	assert_non_null(strstr(e.msg, "unknown scheme"));
+	assert_null(store_open("postgresql://localhost/vigil", &e));
+	assert_non_null(strstr(e.msg, "not built"));
+	assert_null(store_open("sqlite:", &e));
+	u = xasprintf("sqlite:%s/no/such/dir/x.db", f->dir);
+	assert_null(store_open(u, &e));
+	free(u);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	fixture_t *f = *state;
+	err_t e = {""};
+	sqlite3 *db;
+	store_t *s = store_open(f->url, &e);
+
+	assert_non_null(s);
+	store_close(s);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db, "INSERT INTO schema_version (version, applied) VALUES (999, 0)", NULL,
+	                 NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_null(store_open(f->url, &e));
+	assert_non_null(strstr(e.msg, "newer"));
+}
+
+static void test_crud(void **state)
+{
+	fixture_t *f = *state;
+	err_t e = {""};
+	store_t *s = store_open(f->url, &e);
+	store_agent_t a = sample("agent-b"), b = sample("agent-a"), g;
+	char **ids;
+	size_t n;
+
+	assert_non_null(s);
+	assert_int_equal(store_agent_get(s, "agent-b", &g, &e), STORE_NOT_FOUND);
+	assert_int_equal(store_agent_put(s, &a, &e), STORE_OK);
+	assert_int_equal(store_agent_put(s, &b, &e), STORE_OK);
+
+	assert_int_equal(store_agent_get(s, "agent-b", &g, &e), STORE_OK);
+	assert_string_equal(g.agent_id, "agent-b");
+	assert_string_equal(g.ek_tpm, a.ek_tpm);
+	assert_string_equal(g.ekcert, a.ekcert);
+	assert_string_equal(g.aik_tpm, a.aik_tpm);
+	assert_string_equal(g.mtls_cert, "disabled");
+	assert_string_equal(g.ip, "127.0.0.1");
+	assert_int_equal(g.port, 9002);
+	assert_int_equal(g.regcount, 1);
+	assert_int_equal(g.active, 0);
+	assert_string_equal(g.pending_key, a.pending_key);
+	assert_true(g.created > 0 && g.updated >= g.created);
+	store_agent_clear(&g);
+
+	/* Ordered list. */
+	assert_int_equal(store_agent_list(s, &ids, &n, &e), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(ids[0], "agent-a");
+	assert_string_equal(ids[1], "agent-b");
+	assert_null(ids[2]);
+	store_ids_free(ids);
+
+	/* Update in place: NULLs stay NULL, counters replace. */
+	free(a.ekcert);
+	a.ekcert = NULL;
+	free(a.ip);
+	a.ip = NULL;
+	a.regcount = 2;
+	assert_int_equal(store_agent_put(s, &a, &e), STORE_OK);
+	assert_int_equal(store_agent_get(s, "agent-b", &g, &e), STORE_OK);
+	assert_null(g.ekcert);
+	assert_null(g.ip);
+	assert_int_equal(g.regcount, 2);
+	store_agent_clear(&g);
+
+	/* Activation clears the pending key, and only happens once. */
+	assert_int_equal(store_agent_activate(s, "agent-b", &e), STORE_OK);
+	assert_int_equal(store_agent_activate(s, "agent-b", &e), STORE_NOT_FOUND);
+	assert_int_equal(store_agent_activate(s, "nobody", &e), STORE_NOT_FOUND);
+	assert_int_equal(store_agent_get(s, "agent-b", &g, &e), STORE_OK);
+	assert_int_equal(g.active, 1);
+	assert_null(g.pending_key);
+	store_agent_clear(&g);
+
+	/* Delete. */
+	assert_int_equal(store_agent_delete(s, "agent-a", &e), STORE_OK);
+	assert_int_equal(store_agent_delete(s, "agent-a", &e), STORE_NOT_FOUND);
+	assert_int_equal(store_agent_get(s, "agent-a", &g, &e), STORE_NOT_FOUND);
+	assert_int_equal(store_agent_list(s, &ids, &n, &e), STORE_OK);
+	assert_int_equal(n, 1);
+	store_ids_free(ids);
+
+	/* A record without its required fields is refused before the backend. */
+	free(b.ek_tpm);
+	b.ek_tpm = NULL;
+	assert_int_equal(store_agent_put(s, &b, &e), STORE_ERROR);
+
+	store_agent_clear(&a);
+	store_agent_clear(&b);
+	store_close(s);
+}
+
+static void test_durable_across_reopen(void **state)
+{
+	fixture_t *f = *state;
+	err_t e = {""};
+	store_t *s = store_open(f->url, &e);
+	store_agent_t a = sample("d432fbb3-d2f1-4a97-9ef7-75bd81c00000"), g;
+
+	assert_non_null(s);
+	assert_int_equal(store_agent_put(s, &a, &e), STORE_OK);
+	/* An outside reader sees the committed row while the store is still open. */
+	assert_int_equal(count_rows(f->path, "registrar_agents"), 1);
+	assert_int_equal(store_agent_activate(s, a.agent_id, &e), STORE_OK);
+	store_close(s);
+
+	s = store_open(f->url, &e);
+	assert_non_null(s);
+	assert_int_equal(store_agent_get(s, a.agent_id, &g, &e), STORE_OK);
+	assert_int_equal(g.active, 1);
+	assert_string_equal(g.aik_tpm, a.aik_tpm);
+	store_agent_clear(&g);
+	store_close(s);
+	store_agent_clear(&a);
+}
+
+static void test_events_append_only(void **state)
+{
+	fixture_t *f = *state;
+	err_t e = {""};
+	sqlite3 *db;
+	store_t *s = store_open(f->url, &e);
+
+	assert_non_null(s);
+	store_close(s);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "INSERT INTO events (id, time, type, body, prev_hash, hash)"
+	                              " VALUES ('e1', 1, 't', '{}', '00', '11')",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE events SET body = 'x'", NULL, NULL, NULL),
+	                     SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM events", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_open_migrates, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_urls, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crud, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_durable_across_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_events_append_only, setup, teardown),
+	};
+	log_init("test_store", 1, 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
