@@ -195,7 +195,7 @@ static int check_ekcert(enroll_req_t *r, size_t len, const enroll_policy_t *pol,
 	int rv = -1;
 
 	if (ekcert_parse(r->ekcert, len, &leaf, &chain, &why) < 0) {
-		err_set(e, "ekcert is not a certificate (PEM or base64 DER): %s", why.msg);
+		err_set(e, "%s", why.msg); /* ekcert_parse's texts start with "ekcert: " */
 		goto out;
 	}
 	if (!tpm2_pub_matches_pkey(r->ek, X509_get0_pubkey(leaf))) {
@@ -210,7 +210,11 @@ static int check_ekcert(enroll_req_t *r, size_t len, const enroll_policy_t *pol,
 	}
 	if (ekca_verify(pol->ekca, leaf, chain, &why) < 0) {
 		*status = 403;
-		err_set(e, "EK certificate not trusted: %s", why.msg);
+		/* ekca_verify's text already says "EK certificate not trusted: ..." */
+		if (strncmp(why.msg, "EK certificate", 14) == 0)
+			err_set(e, "%s", why.msg);
+		else
+			err_set(e, "EK certificate not trusted: %s", why.msg);
 		goto out;
 	}
 	rv = 0;
