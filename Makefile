@@ -6,6 +6,8 @@
 #   make fuzz            build libFuzzer targets with clang (into build/fuzz)
 #   make format          reformat all C sources with the checked-in .clang-format
 .SUFFIXES:
+# Keep intermediate objects: they are the next build's cache.
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 SANITIZE ?=
@@ -19,16 +21,16 @@ endif
 
 CC ?= cc
 PKGS := tss2-esys tss2-mu tss2-tctildr tss2-rc libcrypto libssl libevent libevent_openssl \
-	libevent_pthreads jansson inih sqlite3
+	libevent_pthreads jansson inih sqlite3 grpc libprotobuf-c
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wcast-qual -Wpointer-arith
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -I. -I$(BUILD)/gen $(PKG_CFLAGS) \
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -I. -isystem $(BUILD)/gen $(PKG_CFLAGS) \
 	-MMD -MP
-ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
+ALL_LDFLAGS := -Wl,--as-needed $(LDFLAGS) $(SANFLAGS)
 LIBS := $(PKG_LIBS) -lpthread -lm
 
 BIN := $(BUILD)/bin
@@ -49,20 +51,24 @@ include test/fuzz/module.mk
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(OBJ)/%.o)
 
-$(OBJ)/%.o: %.c
+# Every object waits for the generated protobuf-c headers (order-only).
+$(OBJ)/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIBVIGIL): $(COMMON_OBJS)
 	@mkdir -p $(@D)
-	rm -f $@
-	ar rcs $@ $^
+	@rm -f $@
+	@echo "  AR      $@"
+	@ar rcs $@ $^
 
 # prog_template(name, srcs): build/bin/name from its own objects plus libvigil.
 define prog_template
 $(BIN)/$(1): $$($(2):%.c=$(OBJ)/%.o) $(LIBVIGIL)
 	@mkdir -p $$(@D)
-	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LIBS)
+	@echo "  LD      $$@"
+	@$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LIBS)
 PROGRAMS += $(BIN)/$(1)
 endef
 $(eval $(call prog_template,vigil-agent,AGENT_SRCS))

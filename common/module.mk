@@ -1,4 +1,15 @@
 # common/: libvigil.a, everything the daemons share. Never includes a daemon header.
-COMMON_SRCS += common/log.c common/xmalloc.c common/buf.c common/config.c common/daemon.c common/err.c
+# One module per line, so that branches adding modules merge cleanly.
+COMMON_SRCS += common/log.c
+COMMON_SRCS += common/xmalloc.c
+COMMON_SRCS += common/buf.c
+COMMON_SRCS += common/config.c
+COMMON_SRCS += common/daemon.c
+COMMON_SRCS += common/err.c
+COMMON_SRCS += common/pb.c
+COMMON_SRCS += common/grpcsrv.c
+COMMON_SRCS += common/grpccli.c
+COMMON_SRCS += common/pcr_policy.c
 # store: the storage interface and its SQLite backend.
-COMMON_SRCS += common/store.c common/store_sqlite.c
+COMMON_SRCS += common/store.c
+COMMON_SRCS += common/store_sqlite.c

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <stdio.h>
 
 #include "common/log.h"
 #include "common/store_backend.h"
@@ -124,4 +126,142 @@ void store_ids_free(char **ids)
 	for (char **p = ids; *p; p++)
 		free(*p);
 	free(ids);
+}
+
+/* ---- verifier ---- */
+
+store_rc_t store_node_add(store_t *s, const store_node_t *n, err_t *e)
+{
+	if (n->uuid == NULL || n->ak_tpm == NULL || n->ip == NULL) {
+		err_set(e, "store: node record lacks uuid, ak_tpm or ip");
+		return STORE_ERROR;
+	}
+	return s->ops->node_add(s->h, n, e);
+}
+
+store_rc_t store_node_get(store_t *s, const char *uuid, store_node_t *out, err_t *e)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->node_get(s->h, uuid, out, e);
+}
+
+store_rc_t store_node_list(store_t *s, store_node_t **nodes, size_t *n, err_t *e)
+{
+	*nodes = NULL;
+	*n = 0;
+	return s->ops->node_list(s->h, nodes, n, e);
+}
+
+store_rc_t store_node_delete(store_t *s, const char *uuid, err_t *e)
+{
+	return s->ops->node_delete(s->h, uuid, e);
+}
+
+store_rc_t store_node_save(store_t *s, const store_node_t *const *nodes, size_t n, err_t *e)
+{
+	if (n == 0)
+		return STORE_OK;
+	return s->ops->node_save(s->h, nodes, n, e);
+}
+
+void store_node_clear(store_node_t *n)
+{
+	if (n == NULL)
+		return;
+	free(n->uuid);
+	free(n->ak_tpm);
+	free(n->ip);
+	free(n->mtls_cert);
+	free(n->api_version);
+	free(n->pcr_policy);
+	free(n->runtime_policy);
+	free(n->mb_policy);
+	free(n->last_event_id);
+	free(n->failure_reason);
+	free(n->ima_state);
+	free(n->mb_log_digest);
+	memset(n, 0, sizeof(*n));
+}
+
+void store_nodes_free(store_node_t *nodes, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_node_clear(&nodes[i]);
+	free(nodes);
+}
+
+static int store_kind_ok(const char *kind)
+{
+	return kind && (strcmp(kind, "tpm_pcr") == 0 || strcmp(kind, "runtime") == 0 ||
+	                strcmp(kind, "measured_boot") == 0);
+}
+
+store_rc_t store_policy_put(store_t *s, const char *name, const char *kind, const uint8_t *body,
+                            size_t len, int replace, store_policy_t *out, err_t *e)
+{
+	unsigned char md[32];
+	char hex[65];
+	store_rc_t rc;
+
+	if (name == NULL || *name == '\0' || !store_kind_ok(kind)) {
+		err_set(e, "store: policy needs a name and a known kind");
+		return STORE_ERROR;
+	}
+	SHA256(body, len, md);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	rc = s->ops->policy_put(s->h, name, kind, body, len, hex, replace, e);
+	if (rc == STORE_OK && out) {
+		memset(out, 0, sizeof(*out));
+		rc = s->ops->policy_get(s->h, name, 0, out, e);
+	}
+	return rc;
+}
+
+store_rc_t store_policy_get(store_t *s, const char *name, store_policy_t *out, err_t *e)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->policy_get(s->h, name, 1, out, e);
+}
+
+store_rc_t store_policy_list(store_t *s, const char *kind, store_policy_t **out, size_t *n,
+                             err_t *e)
+{
+	*out = NULL;
+	*n = 0;
+	return s->ops->policy_list(s->h, kind, out, n, e);
+}
+
+store_rc_t store_policy_delete(store_t *s, const char *name, err_t *e)
+{
+	return s->ops->policy_delete(s->h, name, e);
+}
+
+void store_policy_clear(store_policy_t *p)
+{
+	if (p == NULL)
+		return;
+	free(p->name);
+	free(p->kind);
+	free(p->body);
+	memset(p, 0, sizeof(*p));
+}
+
+void store_policies_free(store_policy_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_policy_clear(&p[i]);
+	free(p);
+}
+
+store_rc_t store_event_append(store_t *s, const char *node_uuid, const char *type,
+                              const char *severity, const char *body_json, char id_out[40],
+                              err_t *e)
+{
+	return s->ops->event_append(s->h, node_uuid, type, severity, body_json, id_out, e);
+}
+
+store_rc_t store_event_verify_chain(store_t *s, err_t *e)
+{
+	return s->ops->event_verify_chain(s->h, e);
 }

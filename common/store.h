@@ -18,9 +18,11 @@ typedef struct store store_t;
 
 /* Outcomes of lookups and conditional changes. */
 typedef enum {
-	STORE_ERROR = -1,   /* the backend failed; err says why (already logged) */
-	STORE_OK = 0,       /* done */
-	STORE_NOT_FOUND = 1 /* no such record; nothing changed */
+	STORE_ERROR = -1,    /* the backend failed; err says why (already logged) */
+	STORE_OK = 0,        /* done */
+	STORE_NOT_FOUND = 1, /* no such record; nothing changed */
+	STORE_EXISTS = 2,    /* a record with that key exists; nothing changed */
+	STORE_IN_USE = 3     /* still referenced (a policy a node uses); nothing changed */
 } store_rc_t;
 
 /* A registrar enrollment. Every string is NUL-terminated text exactly as received (the
@@ -71,5 +73,85 @@ store_rc_t store_agent_activate(store_t *s, const char *agent_id, err_t *e);
  * caller's. */
 void store_agent_clear(store_agent_t *a);
 void store_ids_free(char **ids); /* NULL does nothing */
+
+/* ---- verifier: nodes ---- */
+
+/* A node under attestation: identity, contact, policies and the durable copy of its
+ * attestation progress. Strings are caller-owned when returned (store_node_clear). */
+typedef struct store_node {
+	char *uuid;                          /* primary key */
+	char *ak_tpm;                        /* base64 TPM2B_PUBLIC of the enrolled AK */
+	char *ip;                            /* agent contact address */
+	int port;                            /* agent contact port */
+	char *mtls_cert;                     /* agent's self-signed HTTPS certificate PEM */
+	char *api_version;                   /* agent API version in use, or NULL */
+	char *pcr_policy;                    /* policy names, NULL for none */
+	char *runtime_policy;                /* "" */
+	char *mb_policy;                     /* "" */
+	int operational_state;               /* Keylime operational_state number */
+	int64_t attestation_count;           /* successful rounds */
+	int64_t last_received_quote;         /* unix seconds, 0 = never */
+	int64_t last_successful_attestation; /* unix seconds, 0 = never */
+	char *last_event_id;                 /* last failure's event id, or NULL */
+	char *failure_reason;                /* last failure's text, or NULL */
+	char *ima_state;                     /* IMA replay position (ima_state_format), or NULL */
+	char *mb_log_digest;                 /* hex SHA-256 of the last UEFI log that passed */
+	int has_clock;                       /* 1 when the three clock fields are set */
+	int64_t tpm_clock;                   /* TPMS_CLOCK_INFO of the last good quote */
+	int64_t tpm_reset_count;             /* "" */
+	int64_t tpm_restart_count;           /* "" */
+	int64_t created;                     /* unix seconds */
+	int64_t updated;                     /* unix seconds */
+} store_node_t;
+
+/* Insert a new node (progress fields as given). STORE_EXISTS when the uuid is taken;
+ * STORE_NOT_FOUND when a named policy does not exist. */
+store_rc_t store_node_add(store_t *s, const store_node_t *n, err_t *e);
+store_rc_t store_node_get(store_t *s, const char *uuid, store_node_t *out, err_t *e);
+/* Every node, ordered by uuid; free with store_nodes_free. */
+store_rc_t store_node_list(store_t *s, store_node_t **nodes, size_t *n, err_t *e);
+store_rc_t store_node_delete(store_t *s, const char *uuid, err_t *e);
+/* Write the progress fields (operational_state .. tpm_restart_count, and api_version) of
+ * n nodes in one transaction: the verifier's batched durable copy. Nodes no longer in
+ * the store are skipped. */
+store_rc_t store_node_save(store_t *s, const store_node_t *const *nodes, size_t n, err_t *e);
+void store_node_clear(store_node_t *n);
+void store_nodes_free(store_node_t *nodes, size_t n);
+
+/* ---- verifier: policies (content-addressed, named) ---- */
+
+/* Kinds as stored: "tpm_pcr", "runtime", "measured_boot". */
+typedef struct store_policy {
+	char *name;      /* operator's name */
+	char *kind;      /* one of the kinds above */
+	char sha256[65]; /* hex SHA-256 of body */
+	uint8_t *body;   /* the document (NULL in lists) */
+	size_t body_len; /* its size */
+	int64_t created; /* unix seconds the name was first used */
+} store_policy_t;
+
+/* Store body under name. With replace = 0 an existing name is STORE_EXISTS; with
+ * replace = 1 the name moves to the new content (which must be of the same kind). The
+ * stored record (without body) is written to out when non-NULL. */
+store_rc_t store_policy_put(store_t *s, const char *name, const char *kind, const uint8_t *body,
+                            size_t len, int replace, store_policy_t *out, err_t *e);
+store_rc_t store_policy_get(store_t *s, const char *name, store_policy_t *out, err_t *e);
+/* Policies of one kind (NULL: all), by name, without bodies; free with store_policies_free. */
+store_rc_t store_policy_list(store_t *s, const char *kind, store_policy_t **out, size_t *n,
+                             err_t *e);
+/* STORE_IN_USE while a node names the policy. */
+store_rc_t store_policy_delete(store_t *s, const char *name, err_t *e);
+void store_policy_clear(store_policy_t *p);
+void store_policies_free(store_policy_t *p, size_t n);
+
+/* ---- verifier: events (append-only, hash-chained) ---- */
+
+/* Append an event; its hash covers the previous event's hash and this row, so an edit or
+ * removal anywhere breaks the chain. id_out (40 bytes) receives the event's public id. */
+store_rc_t store_event_append(store_t *s, const char *node_uuid, const char *type,
+                              const char *severity, const char *body_json, char id_out[40],
+                              err_t *e);
+/* Re-hash the whole chain; STORE_OK when intact, STORE_ERROR naming the first bad seq. */
+store_rc_t store_event_verify_chain(store_t *s, err_t *e);
 
 #endif

@@ -18,6 +18,23 @@ typedef struct store_ops {
 	store_rc_t (*agent_list)(void *h, char ***ids, size_t *n, err_t *e);
 	store_rc_t (*agent_delete)(void *h, const char *agent_id, err_t *e);
 	store_rc_t (*agent_activate)(void *h, const char *agent_id, err_t *e);
+	/* verifier */
+	store_rc_t (*node_add)(void *h, const store_node_t *n, err_t *e);
+	store_rc_t (*node_get)(void *h, const char *uuid, store_node_t *out, err_t *e);
+	store_rc_t (*node_list)(void *h, store_node_t **nodes, size_t *n, err_t *e);
+	store_rc_t (*node_delete)(void *h, const char *uuid, err_t *e);
+	store_rc_t (*node_save)(void *h, const store_node_t *const *nodes, size_t n, err_t *e);
+	store_rc_t (*policy_put)(void *h, const char *name, const char *kind, const uint8_t *body,
+	                         size_t len, const char *sha256, int replace, err_t *e);
+	store_rc_t (*policy_get)(void *h, const char *name, int with_body, store_policy_t *out,
+	                         err_t *e);
+	store_rc_t (*policy_list)(void *h, const char *kind, store_policy_t **out, size_t *n,
+	                          err_t *e);
+	store_rc_t (*policy_delete)(void *h, const char *name, err_t *e);
+	store_rc_t (*event_append)(void *h, const char *node_uuid, const char *type,
+	                           const char *severity, const char *body_json, char id_out[40],
+	                           err_t *e);
+	store_rc_t (*event_verify_chain)(void *h, err_t *e);
 } store_ops_t;
 
 extern const store_ops_t store_sqlite_ops;

@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
+#include <stdio.h>
+
+#include <openssl/evp.h>
 
 #include "common/log.h"
 #include "common/store_backend.h"
@@ -42,11 +45,18 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     "CREATE TABLE policies ("
     " sha256 TEXT PRIMARY KEY NOT NULL," /* lowercase hex of SHA-256(body) */
     " kind TEXT NOT NULL CHECK (kind IN ('runtime', 'measured_boot', 'tpm_pcr')),"
-    " name TEXT,"          /* operator's name, unique per kind */
     " body BLOB NOT NULL," /* the policy document */
     " created INTEGER NOT NULL"
     ");"
-    "CREATE UNIQUE INDEX policies_kind_name ON policies (kind, name) WHERE name IS NOT NULL;"
+    /* Operators name policies; a name points at one content. Replacing a policy moves the
+     * name; bodies no name points at any more are removed. */
+    "CREATE TABLE policy_names ("
+    " name TEXT PRIMARY KEY NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL REFERENCES policies (sha256),"
+    " created INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL"
+    ");"
 
     "CREATE TABLE nodes ("
     " uuid TEXT PRIMARY KEY NOT NULL,"
@@ -56,9 +66,10 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     " port INTEGER NOT NULL,"
     " mtls_cert TEXT,"   /* agent's HTTPS certificate PEM */
     " api_version TEXT," /* negotiated Keylime API version, e.g. '2.6' */
-    " tpm_policy TEXT REFERENCES policies (sha256),"
-    " runtime_policy TEXT REFERENCES policies (sha256),"
-    " mb_policy TEXT REFERENCES policies (sha256),"
+    /* Policies by name; a policy in use cannot be deleted (the references refuse it). */
+    " tpm_policy TEXT REFERENCES policy_names (name),"
+    " runtime_policy TEXT REFERENCES policy_names (name),"
+    " mb_policy TEXT REFERENCES policy_names (name),"
     " accept_hash_algs TEXT," /* JSON lists, as Keylime's tenant sends them */
     " accept_enc_algs TEXT,"
     " accept_sign_algs TEXT,"
@@ -67,12 +78,13 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     " attestation_count INTEGER NOT NULL DEFAULT 0,"
     " last_received_quote INTEGER," /* unix seconds */
     " last_successful_attestation INTEGER,"
-    " last_event_id TEXT,"                        /* failure event id of the last failure */
-    " failure_reason TEXT,"                       /* text of the last failure */
-    " ima_next_entry INTEGER NOT NULL DEFAULT 0," /* next IMA log line to ask for */
-    " boottime INTEGER,"                          /* agent-reported boot time, if any */
-    " mb_log_digest TEXT,"                        /* SHA-256 of the last UEFI log that passed */
-    " tpm_clock INTEGER,"                         /* TPMS_CLOCK_INFO of the last quote */
+    " last_event_id TEXT,"  /* failure event id of the last failure */
+    " failure_reason TEXT," /* text of the last failure */
+    " ima_state TEXT,"      /* IMA replay position: ima_state_format() text, so a */
+                            /* restart or takeover resumes without re-reading the list */
+    " boottime INTEGER,"    /* agent-reported boot time, if any */
+    " mb_log_digest TEXT,"  /* SHA-256 of the last UEFI log that passed */
+    " tpm_clock INTEGER,"   /* TPMS_CLOCK_INFO of the last good quote, NULL before */
     " tpm_reset_count INTEGER,"
     " tpm_restart_count INTEGER,"
     " lease_owner TEXT,"     /* verifier instance that owns the node */
@@ -81,14 +93,6 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     " updated INTEGER NOT NULL"
     ");"
     "CREATE INDEX nodes_lease ON nodes (lease_expiry);"
-
-    /* The running IMA PCR 10 per bank, so a takeover resumes at ima_next_entry. */
-    "CREATE TABLE node_ima_pcr ("
-    " uuid TEXT NOT NULL REFERENCES nodes (uuid) ON DELETE CASCADE,"
-    " bank TEXT NOT NULL,"  /* 'sha1', 'sha256', ... */
-    " pcr10 TEXT NOT NULL," /* lowercase hex */
-    " PRIMARY KEY (uuid, bank)"
-    ");"
 
     /* Append-only audit log: each row's hash covers the previous row's hash, so any edit
      * or removal breaks the chain. Triggers refuse updates and deletes. */
@@ -467,6 +471,551 @@ static store_rc_t sq_agent_activate(void *h, const char *agent_id, err_t *e)
 	                       agent_id, e, "activating agent");
 }
 
+/* ---- verifier: nodes ---- */
+
+#define SQ_NODE_COLS                                                                               \
+	"uuid, ak_tpm, ip, port, mtls_cert, api_version, tpm_policy, runtime_policy, mb_policy,"   \
+	" operational_state, attestation_count, last_received_quote,"                              \
+	" last_successful_attestation, last_event_id, failure_reason, ima_state,"                  \
+	" mb_log_digest, tpm_clock, tpm_reset_count, tpm_restart_count, created, updated"
+
+static int64_t sq_col_i64(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, i);
+}
+
+static void sq_node_row(sqlite3_stmt *st, store_node_t *n)
+{
+	n->uuid = sq_col_dup(st, 0);
+	n->ak_tpm = sq_col_dup(st, 1);
+	n->ip = sq_col_dup(st, 2);
+	n->port = sqlite3_column_int(st, 3);
+	n->mtls_cert = sq_col_dup(st, 4);
+	n->api_version = sq_col_dup(st, 5);
+	n->pcr_policy = sq_col_dup(st, 6);
+	n->runtime_policy = sq_col_dup(st, 7);
+	n->mb_policy = sq_col_dup(st, 8);
+	n->operational_state = sqlite3_column_int(st, 9);
+	n->attestation_count = sq_col_i64(st, 10);
+	n->last_received_quote = sq_col_i64(st, 11);
+	n->last_successful_attestation = sq_col_i64(st, 12);
+	n->last_event_id = sq_col_dup(st, 13);
+	n->failure_reason = sq_col_dup(st, 14);
+	n->ima_state = sq_col_dup(st, 15);
+	n->mb_log_digest = sq_col_dup(st, 16);
+	n->has_clock = sqlite3_column_type(st, 17) != SQLITE_NULL;
+	n->tpm_clock = sq_col_i64(st, 17);
+	n->tpm_reset_count = sq_col_i64(st, 18);
+	n->tpm_restart_count = sq_col_i64(st, 19);
+	n->created = sq_col_i64(st, 20);
+	n->updated = sq_col_i64(st, 21);
+}
+
+/* Bind the progress fields of n to ?2..?13 (shared by add and save). */
+static int sq_bind_progress(sqlite3_stmt *st, const store_node_t *n)
+{
+	return sqlite3_bind_int(st, 2, n->operational_state) ||
+	       sqlite3_bind_int64(st, 3, n->attestation_count) ||
+	       sqlite3_bind_int64(st, 4, n->last_received_quote) ||
+	       sqlite3_bind_int64(st, 5, n->last_successful_attestation) ||
+	       sq_bind_text(st, 6, n->last_event_id) || sq_bind_text(st, 7, n->failure_reason) ||
+	       sq_bind_text(st, 8, n->ima_state) || sq_bind_text(st, 9, n->mb_log_digest) ||
+	       (n->has_clock ? sqlite3_bind_int64(st, 10, n->tpm_clock) ||
+	                           sqlite3_bind_int64(st, 11, n->tpm_reset_count) ||
+	                           sqlite3_bind_int64(st, 12, n->tpm_restart_count)
+	                     : sqlite3_bind_null(st, 10) || sqlite3_bind_null(st, 11) ||
+	                           sqlite3_bind_null(st, 12)) ||
+	       sq_bind_text(st, 13, n->api_version) || sqlite3_bind_int64(st, 14, sq_now());
+}
+
+static store_rc_t sq_node_add(void *h, const store_node_t *n, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	int r;
+
+	if (sqlite3_prepare_v2(
+	        q->db,
+	        "INSERT INTO nodes (uuid, operational_state, attestation_count,"
+	        " last_received_quote, last_successful_attestation, last_event_id,"
+	        " failure_reason, ima_state, mb_log_digest, tpm_clock, tpm_reset_count,"
+	        " tpm_restart_count, api_version, created, updated, ak_tpm, ip, port,"
+	        " mtls_cert, tpm_policy, runtime_policy, mb_policy)"
+	        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+	        " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+	        -1, &st, NULL) != SQLITE_OK) {
+		sq_fail(q, e, "preparing node insert");
+		goto out;
+	}
+	if (sq_bind_text(st, 1, n->uuid) || sq_bind_progress(st, n) ||
+	    sq_bind_text(st, 15, n->ak_tpm) || sq_bind_text(st, 16, n->ip) ||
+	    sqlite3_bind_int(st, 17, n->port) || sq_bind_text(st, 18, n->mtls_cert) ||
+	    sq_bind_text(st, 19, n->pcr_policy) || sq_bind_text(st, 20, n->runtime_policy) ||
+	    sq_bind_text(st, 21, n->mb_policy)) {
+		sq_fail(q, e, "binding node insert");
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_CONSTRAINT_PRIMARYKEY) {
+		err_set(e, "node %s already exists", n->uuid);
+		rc = STORE_EXISTS;
+	} else if (r == SQLITE_CONSTRAINT_FOREIGNKEY) {
+		err_set(e, "a policy named for node %s does not exist", n->uuid);
+		rc = STORE_NOT_FOUND;
+	} else if (r != SQLITE_DONE) {
+		sq_fail(q, e, "storing node");
+	} else {
+		rc = STORE_OK;
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static store_rc_t sq_node_get(void *h, const char *uuid, store_node_t *out, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	int r;
+
+	if (sqlite3_prepare_v2(q->db, "SELECT " SQ_NODE_COLS " FROM nodes WHERE uuid = ?1", -1, &st,
+	                       NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, uuid)) {
+		sq_fail(q, e, "preparing node lookup");
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		rc = STORE_NOT_FOUND;
+	} else if (r != SQLITE_ROW) {
+		sq_fail(q, e, "reading node");
+	} else {
+		sq_node_row(st, out);
+		rc = STORE_OK;
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static store_rc_t sq_node_list(void *h, store_node_t **nodes, size_t *n, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	store_node_t *v = NULL;
+	size_t k = 0, cap = 0;
+	int r;
+
+	if (sqlite3_prepare_v2(q->db, "SELECT " SQ_NODE_COLS " FROM nodes ORDER BY uuid", -1, &st,
+	                       NULL) != SQLITE_OK) {
+		sq_fail(q, e, "preparing node list");
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (k == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		memset(&v[k], 0, sizeof(v[k]));
+		sq_node_row(st, &v[k++]);
+	}
+	if (r != SQLITE_DONE) {
+		sq_fail(q, e, "listing nodes");
+		store_nodes_free(v, k);
+		goto out;
+	}
+	*nodes = v;
+	*n = k;
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static store_rc_t sq_node_delete(void *h, const char *uuid, err_t *e)
+{
+	return sq_agent_change(h, "DELETE FROM nodes WHERE uuid = ?1", uuid, e, "deleting node");
+}
+
+static store_rc_t sq_node_save(void *h, const store_node_t *const *nodes, size_t n, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+
+	if (sq_exec(q, "BEGIN IMMEDIATE", e, "starting node save") < 0)
+		return STORE_ERROR;
+	if (sqlite3_prepare_v2(q->db,
+	                       "UPDATE nodes SET operational_state = ?2, attestation_count = ?3,"
+	                       " last_received_quote = ?4, last_successful_attestation = ?5,"
+	                       " last_event_id = ?6, failure_reason = ?7, ima_state = ?8,"
+	                       " mb_log_digest = ?9, tpm_clock = ?10, tpm_reset_count = ?11,"
+	                       " tpm_restart_count = ?12, api_version = ?13, updated = ?14"
+	                       " WHERE uuid = ?1",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		sq_fail(q, e, "preparing node save");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (sq_bind_text(st, 1, nodes[i]->uuid) || sq_bind_progress(st, nodes[i]) ||
+		    sqlite3_step(st) != SQLITE_DONE) {
+			sq_fail(q, e, "saving node");
+			goto out;
+		}
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sq_exec(q, "COMMIT", e, "committing node save") < 0)
+		goto out;
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	if (rc != STORE_OK)
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* ---- verifier: policies ---- */
+
+static store_rc_t sq_policy_put(void *h, const char *name, const char *kind, const uint8_t *body,
+                                size_t len, const char *sha256, int replace, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	int r;
+
+	if (sq_exec(q, "BEGIN IMMEDIATE", e, "starting policy put") < 0)
+		return STORE_ERROR;
+	/* An existing name: refuse, or check the kind before moving it. */
+	if (sqlite3_prepare_v2(q->db, "SELECT kind FROM policy_names WHERE name = ?1", -1, &st,
+	                       NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, name)) {
+		sq_fail(q, e, "preparing policy lookup");
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		if (!replace) {
+			err_set(e, "a policy named %s exists (replace it explicitly)", name);
+			rc = STORE_EXISTS;
+			goto out;
+		}
+		if (strcmp((const char *)sqlite3_column_text(st, 0), kind) != 0) {
+			err_set(e, "policy %s is of kind %s, not %s", name,
+			        (const char *)sqlite3_column_text(st, 0), kind);
+			rc = STORE_EXISTS;
+			goto out;
+		}
+	} else if (r != SQLITE_DONE) {
+		sq_fail(q, e, "looking up policy");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(
+	        q->db,
+	        "INSERT INTO policies (sha256, kind, body, created) VALUES (?1, ?2, ?3, ?4)"
+	        " ON CONFLICT (sha256) DO NOTHING",
+	        -1, &st, NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, sha256) || sq_bind_text(st, 2, kind) ||
+	    sqlite3_bind_blob(st, 3, body, (int)len, SQLITE_TRANSIENT) ||
+	    sqlite3_bind_int64(st, 4, sq_now()) || sqlite3_step(st) != SQLITE_DONE) {
+		sq_fail(q, e, "storing policy body");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(q->db,
+	                       "INSERT INTO policy_names (name, kind, sha256, created, updated)"
+	                       " VALUES (?1, ?2, ?3, ?4, ?4)"
+	                       " ON CONFLICT (name) DO UPDATE SET sha256 = ?3, updated = ?4",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, name) || sq_bind_text(st, 2, kind) || sq_bind_text(st, 3, sha256) ||
+	    sqlite3_bind_int64(st, 4, sq_now()) || sqlite3_step(st) != SQLITE_DONE) {
+		sq_fail(q, e, "storing policy name");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sq_exec(q, "DELETE FROM policies WHERE sha256 NOT IN (SELECT sha256 FROM policy_names)",
+	            e, "removing unused policy bodies") < 0 ||
+	    sq_exec(q, "COMMIT", e, "committing policy") < 0)
+		goto out;
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	if (rc != STORE_OK)
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static void sq_policy_row(sqlite3_stmt *st, store_policy_t *p, int with_body)
+{
+	const unsigned char *sha = sqlite3_column_text(st, 2);
+
+	p->name = sq_col_dup(st, 0);
+	p->kind = sq_col_dup(st, 1);
+	snprintf(p->sha256, sizeof(p->sha256), "%s", sha ? (const char *)sha : "");
+	p->created = sq_col_i64(st, 3);
+	p->body_len = (size_t)sqlite3_column_bytes(st, 4);
+	if (with_body)
+		p->body = xmemdup(sqlite3_column_blob(st, 4), p->body_len);
+}
+
+static store_rc_t sq_policy_get(void *h, const char *name, int with_body, store_policy_t *out,
+                                err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	int r;
+
+	if (sqlite3_prepare_v2(
+	        q->db,
+	        "SELECT n.name, n.kind, n.sha256, n.created, p.body FROM policy_names n"
+	        " JOIN policies p ON p.sha256 = n.sha256 WHERE n.name = ?1",
+	        -1, &st, NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, name)) {
+		sq_fail(q, e, "preparing policy get");
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		err_set(e, "no policy named %s", name);
+		rc = STORE_NOT_FOUND;
+	} else if (r != SQLITE_ROW) {
+		sq_fail(q, e, "reading policy");
+	} else {
+		sq_policy_row(st, out, with_body);
+		rc = STORE_OK;
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static store_rc_t sq_policy_list(void *h, const char *kind, store_policy_t **out, size_t *n,
+                                 err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	store_policy_t *v = NULL;
+	size_t k = 0, cap = 0;
+	int r;
+
+	if (sqlite3_prepare_v2(
+	        q->db,
+	        "SELECT n.name, n.kind, n.sha256, n.created, p.body FROM policy_names n"
+	        " JOIN policies p ON p.sha256 = n.sha256"
+	        " WHERE ?1 IS NULL OR n.kind = ?1 ORDER BY n.name",
+	        -1, &st, NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, kind)) {
+		sq_fail(q, e, "preparing policy list");
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (k == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		memset(&v[k], 0, sizeof(v[k]));
+		sq_policy_row(st, &v[k++], 0);
+	}
+	if (r != SQLITE_DONE) {
+		sq_fail(q, e, "listing policies");
+		store_policies_free(v, k);
+		goto out;
+	}
+	*out = v;
+	*n = k;
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static store_rc_t sq_policy_delete(void *h, const char *name, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+
+	if (sq_exec(q, "BEGIN IMMEDIATE", e, "starting policy delete") < 0)
+		return STORE_ERROR;
+	if (sqlite3_prepare_v2(q->db,
+	                       "SELECT uuid FROM nodes WHERE tpm_policy = ?1 OR runtime_policy = ?1"
+	                       " OR mb_policy = ?1 LIMIT 1",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, name)) {
+		sq_fail(q, e, "preparing policy use check");
+		goto out;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		err_set(e, "policy %s is in use by node %s", name,
+		        (const char *)sqlite3_column_text(st, 0));
+		rc = STORE_IN_USE;
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	rc = sq_agent_change(q, "DELETE FROM policy_names WHERE name = ?1", name, e,
+	                     "deleting policy");
+	if (rc != STORE_OK)
+		goto out;
+	rc = STORE_ERROR;
+	if (sq_exec(q, "DELETE FROM policies WHERE sha256 NOT IN (SELECT sha256 FROM policy_names)",
+	            e, "removing unused policy bodies") < 0 ||
+	    sq_exec(q, "COMMIT", e, "committing policy delete") < 0)
+		goto out;
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	if (rc != STORE_OK)
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	if (rc == STORE_NOT_FOUND)
+		err_set(e, "no policy named %s", name);
+	return rc;
+}
+
+/* ---- verifier: events ---- */
+
+/* SHA-256 over the previous hash and every field of the row, hex into out[65]. */
+static void sq_event_hash(const char *prev, int64_t seq, int64_t t, const char *node,
+                          const char *type, const char *severity, const char *body, char out[65])
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	unsigned char md[32];
+	char num[64];
+
+	if (c == NULL)
+		fatalx("out of memory");
+	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+	snprintf(num, sizeof(num), "%lld\n%lld\n", (long long)seq, (long long)t);
+	EVP_DigestUpdate(c, prev, strlen(prev));
+	EVP_DigestUpdate(c, "\n", 1);
+	EVP_DigestUpdate(c, num, strlen(num));
+	/* Lengths first, so field boundaries cannot be moved without changing the hash. */
+	const char *f[4] = {node ? node : "", type, severity ? severity : "", body};
+	for (int i = 0; i < 4; i++) {
+		snprintf(num, sizeof(num), "%zu:", strlen(f[i]));
+		EVP_DigestUpdate(c, num, strlen(num));
+		EVP_DigestUpdate(c, f[i], strlen(f[i]));
+	}
+	EVP_DigestFinal_ex(c, md, NULL);
+	EVP_MD_CTX_free(c);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static store_rc_t sq_event_append(void *h, const char *node_uuid, const char *type,
+                                  const char *severity, const char *body_json, char id_out[40],
+                                  err_t *e)
+{
+	static const char zeros[65] =
+	    "0000000000000000000000000000000000000000000000000000000000000000";
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	char prev[65], hash[65], id[40];
+	int64_t seq = 1, t;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (sq_exec(q, "BEGIN IMMEDIATE", e, "starting event append") < 0)
+		return STORE_ERROR;
+	memcpy(prev, zeros, sizeof(prev));
+	if (sqlite3_prepare_v2(q->db, "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", -1,
+	                       &st, NULL) != SQLITE_OK) {
+		sq_fail(q, e, "reading the last event");
+		goto out;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		seq = sqlite3_column_int64(st, 0) + 1;
+		snprintf(prev, sizeof(prev), "%s", (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	sq_event_hash(prev, seq, t, node_uuid, type, severity, body_json, hash);
+	snprintf(id, sizeof(id), "%lld-%.16s", (long long)seq, hash);
+	if (sqlite3_prepare_v2(q->db,
+	                       "INSERT INTO events (seq, id, time, node_uuid, type, severity, body,"
+	                       " prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 1, seq) || sq_bind_text(st, 2, id) ||
+	    sqlite3_bind_int64(st, 3, t) || sq_bind_text(st, 4, node_uuid) ||
+	    sq_bind_text(st, 5, type) || sq_bind_text(st, 6, severity) ||
+	    sq_bind_text(st, 7, body_json) || sq_bind_text(st, 8, prev) ||
+	    sq_bind_text(st, 9, hash) || sqlite3_step(st) != SQLITE_DONE) {
+		sq_fail(q, e, "appending event");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sq_exec(q, "COMMIT", e, "committing event") < 0)
+		goto out;
+	if (id_out)
+		memcpy(id_out, id, sizeof(id));
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	if (rc != STORE_OK)
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static store_rc_t sq_event_verify_chain(void *h, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	char prev[65] = "0000000000000000000000000000000000000000000000000000000000000000";
+	char hash[65];
+	int64_t expect = 1;
+	int r;
+
+	if (sqlite3_prepare_v2(q->db,
+	                       "SELECT seq, time, node_uuid, type, severity, body, prev_hash, hash"
+	                       " FROM events ORDER BY seq",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		sq_fail(q, e, "reading events");
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(st, 0);
+		const char *stored_prev = (const char *)sqlite3_column_text(st, 6);
+		const char *stored = (const char *)sqlite3_column_text(st, 7);
+
+		sq_event_hash(prev, seq, sqlite3_column_int64(st, 1),
+		              (const char *)sqlite3_column_text(st, 2),
+		              (const char *)sqlite3_column_text(st, 3),
+		              (const char *)sqlite3_column_text(st, 4),
+		              (const char *)sqlite3_column_text(st, 5), hash);
+		if (seq != expect || stored_prev == NULL || strcmp(stored_prev, prev) != 0 ||
+		    stored == NULL || strcmp(stored, hash) != 0) {
+			err_set(e, "event chain broken at seq %lld", (long long)seq);
+			goto out;
+		}
+		memcpy(prev, hash, sizeof(prev));
+		expect++;
+	}
+	if (r != SQLITE_DONE) {
+		sq_fail(q, e, "reading events");
+		goto out;
+	}
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
 const store_ops_t store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -477,4 +1026,15 @@ const store_ops_t store_sqlite_ops = {
     .agent_list = sq_agent_list,
     .agent_delete = sq_agent_delete,
     .agent_activate = sq_agent_activate,
+    .node_add = sq_node_add,
+    .node_get = sq_node_get,
+    .node_list = sq_node_list,
+    .node_delete = sq_node_delete,
+    .node_save = sq_node_save,
+    .policy_put = sq_policy_put,
+    .policy_get = sq_policy_get,
+    .policy_list = sq_policy_list,
+    .policy_delete = sq_policy_delete,
+    .event_append = sq_event_append,
+    .event_verify_chain = sq_event_verify_chain,
 };

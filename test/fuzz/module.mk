@@ -9,7 +9,8 @@ FUZZ_REPLAY := $(FUZZ_SRCS:test/fuzz/%.c=$(BUILD)/fuzz-replay/%)
 
 $(BUILD)/fuzz-replay/%: $(OBJ)/test/fuzz/%.o $(OBJ)/test/fuzz/replay_main.o $(LIBVIGIL)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 .PHONY: fuzz-replay-bins
 fuzz-replay-bins: $(FUZZ_REPLAY)

@@ -110,7 +110,7 @@ static void test_open_migrates(void **state)
 	assert_int_equal(count_rows(f->path, "policies"), 0);
 	assert_int_equal(count_rows(f->path, "events"), 0);
 	assert_int_equal(count_rows(f->path, "webhook_outbox"), 0);
-	assert_int_equal(count_rows(f->path, "node_ima_pcr"), 0);
+	assert_int_equal(count_rows(f->path, "policy_names"), 0);
 	assert_int_equal(count_rows(f->path, "pool_members"), 0);
 	/* Pending credentials are secrets: the file is private. */
 	assert_int_equal(stat(f->path, &sb), 0);

@@ -1,0 +1,89 @@
+/* grpc_smoke: serves two vigil.v1.Verifier methods from canned data so the tests can
+ * check common/grpcsrv against a real gRPC client (python3-grpcio): plaintext and mutual
+ * TLS, unknown methods, undecodable requests.
+ * Usage: grpc_smoke LISTEN [CERT KEY CLIENT_CA]   (runs until SIGTERM) */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/grpcsrv.h"
+#include "common/log.h"
+#include "common/pb.h"
+
+int main(int argc, char **argv);
+
+static int smoke_list_policies(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+{
+	Vigil__V1__ListPoliciesRequest *r;
+	Vigil__V1__ListPoliciesResponse out = VIGIL__V1__LIST_POLICIES_RESPONSE__INIT;
+	Vigil__V1__Policy p = VIGIL__V1__POLICY__INIT, *list[1] = {&p};
+
+	(void)arg;
+	if ((r = vigil__v1__list_policies_request__unpack(NULL, len, req)) == NULL) {
+		err_set(e, "cannot decode ListPoliciesRequest");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	p.name = (char *)"smoke";
+	p.kind = r->kind ? r->kind : VIGIL__V1__POLICY_KIND__POLICY_KIND_PCR;
+	p.size = 42;
+	out.n_policies = 1;
+	out.policies = list;
+	pb_pack(&out.base, resp);
+	vigil__v1__list_policies_request__free_unpacked(r, NULL);
+	return GRPCSRV_OK;
+}
+
+static int smoke_get_node(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+{
+	Vigil__V1__NodeRequest *r;
+
+	(void)arg;
+	(void)resp;
+	if ((r = vigil__v1__node_request__unpack(NULL, len, req)) == NULL) {
+		err_set(e, "cannot decode NodeRequest");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	err_set(e, "node %s not found", r->uuid);
+	vigil__v1__node_request__free_unpacked(r, NULL);
+	return GRPCSRV_NOT_FOUND;
+}
+
+static const grpcsrv_method_t smoke_methods[] = {
+    {"/vigil.v1.Verifier/ListPolicies", smoke_list_policies},
+    {"/vigil.v1.Verifier/GetNode", smoke_get_node},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	grpcsrv_tls_t tls;
+	grpcsrv_t *s;
+	err_t e = {""};
+	sigset_t set;
+	int sig;
+
+	log_init("grpc_smoke", 1, 0);
+	if (argc != 2 && argc != 5) {
+		fprintf(stderr, "usage: grpc_smoke LISTEN [CERT KEY CLIENT_CA]\n");
+		return 2;
+	}
+	tls.cert_file = argc == 5 ? argv[2] : NULL;
+	tls.key_file = argc == 5 ? argv[3] : NULL;
+	tls.client_ca_file = argc == 5 ? argv[4] : NULL;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	s = grpcsrv_new(argv[1], argc == 5 ? &tls : NULL, smoke_methods, NULL, 1 << 20, &e);
+	if (s == NULL)
+		fatalx("%s", e.msg);
+	if (grpcsrv_start(s) < 0)
+		return 1;
+	printf("ready\n");
+	fflush(stdout);
+	sigwait(&set, &sig);
+	grpcsrv_free(s);
+	return 0;
+}
