@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <tss2/tss2_tpm2_types.h>
@@ -153,7 +154,8 @@ static int check_mtls_cert(const char *text, size_t len, err_t *e)
 	x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 	BIO_free(bio);
 	if (x == NULL) {
-		err_set_ssl(e, "mtls_cert is neither \"disabled\" nor a PEM certificate");
+		ERR_clear_error();
+		err_set(e, "mtls_cert is neither \"disabled\" nor a PEM certificate");
 		return -1;
 	}
 	X509_free(x);
