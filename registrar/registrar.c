@@ -238,11 +238,9 @@ static void do_register(registrar_t *r, http_request_t *req, const char *path_id
 		const char *what = !str_eq_null(old.ek_tpm, q->ek_tpm)     ? "EK"
 		                   : !str_eq_null(old.aik_tpm, q->aik_tpm) ? "AK"
 		                                                           : "EK certificate";
-		snprintf(kd, sizeof(kd), "%s", what);
 		log_info("registration of agent %s from %s rejected: already enrolled with a "
 		         "different %s (delete it first to re-enroll)",
-		         q->agent_id, peer, kd);
-		e.msg[0] = '\0';
+		         q->agent_id, peer, what);
 		err_set(&e,
 		        "agent %s is already registered with a different %s; an administrator must "
 		        "delete it first",
@@ -261,11 +259,9 @@ static void do_register(registrar_t *r, http_request_t *req, const char *path_id
 	make_credential(cred);
 	if (makecred_blob(q->ek, name.data, name.len, (const uint8_t *)cred, CRED_LEN, &blob, &e) <
 	    0) {
-		log_info("registration of agent %s from %s rejected: cannot make a credential for "
-		         "its EK: %s",
-		         q->agent_id, peer, e.msg);
 		char msg[300];
 		snprintf(msg, sizeof(msg), "cannot make a credential for this EK: %s", e.msg);
+		log_info("registration of agent %s from %s rejected: %s", q->agent_id, peer, msg);
 		reply_error(req, 400, msg);
 		goto out;
 	}
