@@ -578,11 +578,34 @@ static char *database_url(const config_t *cfg)
 	return xasprintf("sqlite:%s/registrar.db", dir);
 }
 
+/* mkdir -p: parents 0755, the directory itself 0700 (it holds pending challenge keys). */
+static int make_dirs(const char *dir)
+{
+	char *p = xstrdup(dir);
+	int rv = -1;
+
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			goto out;
+		*s = '/';
+	}
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		goto out;
+	rv = 0;
+out:
+	free(p);
+	return rv;
+}
+
 registrar_t *registrar_new(struct event_base *base, const config_t *cfg)
 {
 	registrar_t *r = xcalloc(1, sizeof(*r));
 	const char *dir = config_str(cfg, "registrar", "state_dir");
 	const char *ekdir = config_str(cfg, "registrar", "ek_ca_dir");
+	const char *db = config_str(cfg, "registrar", "database");
 	const char *tls_listen = config_str(cfg, "registrar", "tls_listen");
 	size_t max_body = (size_t)config_int(cfg, "registrar", "max_body");
 	int timeout = (int)config_int(cfg, "registrar", "request_timeout");
@@ -591,7 +614,8 @@ registrar_t *registrar_new(struct event_base *base, const config_t *cfg)
 	int ok = 0;
 
 	r->cfg = cfg;
-	if (dir && *dir && mkdir(dir, 0700) < 0 && errno != EEXIST) {
+	/* The state directory only matters for the default database location. */
+	if (!(db && *db) && make_dirs(dir) < 0) {
 		log_warn("cannot create state directory %s", dir);
 		goto out;
 	}
