@@ -3,7 +3,9 @@
 #   reg_free_port                 print a free loopback TCP port
 #   reg_swtpm DIR                 manufacture a TPM with RSA and ECC EK certificates (signed
 #                                 by a swtpm local CA: root -> intermediate -> EK) in DIR and
-#                                 start it; sets TPM2TOOLS_TCTI. DIR/localca holds the CAs.
+#                                 start it; sets TPM2TOOLS_TCTI, and REG_LOCALCA to the
+#                                 directory of swtpm-localca-rootca-cert.pem, issuercert.pem
+#                                 and signkey.pem.
 #   reg_tls DIR                   openssl CA + server cert for 127.0.0.1 + client cert, and a
 #                                 second CA with its own client cert (other-*)
 #   reg_start NAME CONF           start vigil-registrar, wait for /version
@@ -32,6 +34,15 @@ while True:
 
 reg_swtpm() {
 	local d=$1 port ctrl
+	REG_LOCALCA=$d/localca
+	# The shared harness of lib.sh when it is there: same layout (root -> intermediate ->
+	# EK), its CA files in $SWTPM_CA/state.
+	if declare -F swtpm_start >/dev/null; then
+		swtpm_start reg || return 1
+		export TPM2TOOLS_TCTI=$TCTI_reg
+		REG_LOCALCA=$SWTPM_CA/state
+		return 0
+	fi
 	mkdir -p "$d/state" "$d/localca"
 	cat >"$d/localca.conf" <<EOF
 statedir = $d/localca

@@ -23,16 +23,16 @@ mkdir -p "$M" "$T/ekca" "$T/state"
 		tpm2_createak -C ek.ctx -c ak.ctx -G rsa -g sha256 -s rsassa -u ak.pub -f tss -n ak.name && tpm2_flushcontext -t &&
 		tpm2_createak -C ek.ctx -c ak2.ctx -G rsa -g sha256 -s rsassa -u ak2.pub -f tss && tpm2_flushcontext -t &&
 		tpm2_nvread 0x01c00002 -C o -o ekcert.der &&
-		ecc=$(tpm2_getcap handles-nv-index | sed -n 's/^- //p' | grep -iv 0x1c00002 | head -1) &&
+		ecc=$(tpm2_getcap handles-nv-index | sed -n 's/^- //p' | grep -iE '^0x1c0000a$|^0x1c00016$' | head -1) &&
 		tpm2_nvread "$ecc" -C o -o ecc-ekcert.der
 ) >"$T/tpm2tools.log" 2>&1 || { echo "not ok registrar: TPM setup"; cat "$T/tpm2tools.log"; exit 1; }
-cp "$T/tpm/localca/swtpm-localca-rootca-cert.pem" "$T/ekca/swtpm-root.pem"
+cp "$REG_LOCALCA/swtpm-localca-rootca-cert.pem" "$T/ekca/swtpm-root.pem"
 reg_tls "$T/tls" || { echo "not ok registrar: TLS setup"; exit 1; }
 
 # Request bodies: a good registration and one variant per rejection.
 B=$T/bodies
 mkdir -p "$B"
-$PY - "$M" "$T/tpm/localca" "$B" <<'EOF' || { echo "not ok registrar: bodies"; exit 1; }
+$PY - "$M" "$REG_LOCALCA" "$B" <<'EOF' || { echo "not ok registrar: bodies"; exit 1; }
 import base64, datetime, json, sys
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -254,6 +254,26 @@ got=$(reg_req "$R" DELETE "$S/v2.6/agents/$ID" - "${OTHER[@]}")
 [ "$got" = 000 ] && [ "$before" = "$(reg_dbsum "$DB")" ]
 check admin_other_ca_handshake_fails $?
 
+# A client that stops in the middle of its request is cut off after request_timeout (5 s).
+before=$(reg_dbsum "$DB")
+$PY - "$HP" <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /v2.6/agents/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+s.settimeout(20)
+t = time.time()
+try:
+    while s.recv(4096):
+        pass
+except socket.timeout:
+    sys.exit("still open after 20 s")
+except ConnectionResetError:
+    pass
+sys.exit(0 if time.time() - t < 12 else "closed only after %.1f s" % (time.time() - t))
+EOF
+[ $? -eq 0 ] && [ "$before" = "$(reg_dbsum "$DB")" ]
+check slow_request_times_out $?
+
 # ---- wrong auth_tag: the pending registration is removed ----
 before=$(reg_dbsum "$DB")
 got=$(reg_req "$R" PUT "$H/v2.6/agents/$ID" "$B/tag_wrong")
@@ -279,7 +299,7 @@ check rejections_logged $?
 # require_ek_cert = no: an agent without an EK certificate enrolls on its EK alone, but a
 # certificate that is sent is still checked. The vendor intermediate joins ek_ca_dir.
 reg_stop
-sed -n '/-----BEGIN/,$p' "$T/tpm/localca/issuercert.pem" >"$T/ekca/swtpm-intermediate.crt"
+sed -n '/-----BEGIN/,$p' "$REG_LOCALCA/issuercert.pem" >"$T/ekca/swtpm-intermediate.crt"
 cat >>"$CONF" <<EOF
 require_ek_cert = no
 EOF

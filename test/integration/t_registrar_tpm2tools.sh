@@ -19,7 +19,7 @@ done
 reg_swtpm "$T/tpm" || exit 1
 reg_tls "$T/tls" || { echo "not ok registrar_tpm2tools: TLS setup"; exit 1; }
 mkdir -p "$T/ekca" "$T/state"
-cp "$T/tpm/localca/swtpm-localca-rootca-cert.pem" "$T/ekca/swtpm-root.pem"
+cp "$REG_LOCALCA/swtpm-localca-rootca-cert.pem" "$T/ekca/swtpm-root.pem"
 
 HP=$(reg_free_port)
 SP=$(reg_free_port)
@@ -55,7 +55,7 @@ enroll() {
 				# swtpm's ECC certificate is for its P-384 EK; certify this P-256 EK with
 				# the same local CA intermediate, as a vendor would.
 				tpm2_readpublic -c ek.ctx -f pem -o ek.pem &&
-					$PY - ek.pem "$T/tpm/localca" ekcert.der <<'EOF'
+					$PY - ek.pem "$REG_LOCALCA" ekcert.der <<'EOF'
 import datetime, sys
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -78,7 +78,7 @@ open(sys.argv[3], 'wb').write(c.public_bytes(serialization.Encoding.DER))
 EOF
 			fi &&
 			openssl x509 -inform der -in ekcert.der -out ekcert.pem &&
-			sed -n '/-----BEGIN/,$p' "$T/tpm/localca/issuercert.pem" >>ekcert.pem &&
+			sed -n '/-----BEGIN/,$p' "$REG_LOCALCA/issuercert.pem" >>ekcert.pem &&
 			$PY -c '
 import base64, json, sys
 b = lambda p: base64.b64encode(open(p, "rb").read()).decode()
