@@ -17,14 +17,19 @@ ekca_t *ekca_load_dir(const char *dir, err_t *e);
 void ekca_free(ekca_t *s);
 int ekca_count(const ekca_t *s); /* certificates loaded */
 
-/* Parse the registration's ekcert text: one or more PEM blocks (the first is the EK
- * certificate, the rest untrusted intermediates) or base64 of one DER certificate.
- * leaf: caller frees; chain: caller frees with sk_X509_pop_free (may be empty). */
+/* Parse the registration's ekcert text: one or more PEM CERTIFICATE blocks separated by
+ * whitespace only (the first is the EK certificate, the rest, at most 8, untrusted
+ * intermediates) or base64 of one DER certificate. An empty text is an error here: the
+ * caller decides that "" means no certificate. Certificates are kept as encoded (a BER
+ * vendor certificate still verifies). leaf: caller frees; chain: caller frees with
+ * sk_X509_pop_free (may be empty). On error both are NULL. */
 int ekcert_parse(const char *text, size_t len, X509 **leaf, STACK_OF(X509) * *chain, err_t *e);
 
-/* Build a path from leaf through chain (untrusted) to a CA in s, checking signatures and
- * validity periods. EK certificates' unhandled critical extensions (TPM SAN forms) are
- * tolerated. 0 or -1 (e has OpenSSL's reason and the subject). */
+/* Build a path from leaf through chain (untrusted; may be NULL) to a certificate in s,
+ * checking signatures, CA constraints and validity periods. Any certificate in s is a
+ * trust anchor, so a vendor intermediate alone is enough (X509_V_FLAG_PARTIAL_CHAIN).
+ * Critical extensions OpenSSL does not know are tolerated on the EK certificate only,
+ * never on a CA. 0 or -1 (e has OpenSSL's reason, the depth and the subject). */
 int ekca_verify(const ekca_t *s, X509 *leaf, STACK_OF(X509) * chain, err_t *e);
 
 /* The DER of cert as base64 (what the registrar's GET returns as ekcert). */

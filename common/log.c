@@ -34,6 +34,9 @@ int log_is_verbose(void)
 }
 
 static void log_vwrite(int pri, const char *prefix, const char *fmt, va_list ap, const char *suffix)
+    __attribute__((format(printf, 3, 0)));
+
+static void log_vwrite(int pri, const char *prefix, const char *fmt, va_list ap, const char *suffix)
 {
 	char msg[2048];
 

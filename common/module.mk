@@ -6,6 +6,7 @@ COMMON_SRCS += common/buf.c
 COMMON_SRCS += common/config.c
 COMMON_SRCS += common/daemon.c
 COMMON_SRCS += common/err.c
+COMMON_SRCS += common/pki.c
 COMMON_SRCS += common/pb.c
 COMMON_SRCS += common/grpcsrv.c
 COMMON_SRCS += common/grpccli.c
@@ -13,3 +14,10 @@ COMMON_SRCS += common/pcr_policy.c
 # store: the storage interface and its SQLite backend.
 COMMON_SRCS += common/store.c
 COMMON_SRCS += common/store_sqlite.c
+COMMON_SRCS += common/quote.c
+# ima: IMA list replay; runtime_policy: Keylime runtime (IMA) policies.
+COMMON_SRCS += common/ima.c
+COMMON_SRCS += common/runtime_policy.c
+COMMON_SRCS += common/tpm2.c
+COMMON_SRCS += common/makecred.c
+COMMON_SRCS += common/ekcert.c

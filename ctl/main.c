@@ -14,7 +14,7 @@ static const struct ctl_group {
 } ctl_groups[] = {
     {"ca", cmd_ca,
      "  ca init DIR                        create a fleet CA for vigil's TLS\n"
-     "  ca issue DIR NAME --server|--client [--san HOST]...\n"
+     "  ca issue DIR NAME --server|--client|--both [--san HOST]...\n"
      "                                     issue a certificate from that CA\n"},
     {"eventlog", cmd_eventlog,
      "  eventlog show FILE [--json]        decode a UEFI event log, replay its PCRs\n"},

@@ -22,7 +22,8 @@ fuzz:
 FUZZ_LF := $(FUZZ_SRCS:test/fuzz/%.c=$(BUILD)/libfuzzer/%)
 $(BUILD)/libfuzzer/%: $(OBJ)/test/fuzz/%.o $(LIBVIGIL)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
 .PHONY: fuzz-libfuzzer-bins
 fuzz-libfuzzer-bins: $(FUZZ_LF)

@@ -33,3 +33,206 @@ spawn() {
 	"$@" >"$log" 2>&1 &
 	SPAWNED+=($!)
 }
+
+# ---------------------------------------------------------------------------------------
+# Ports and the swtpm harness. Every integration test that needs a TPM uses these:
+#
+#   swtpm_ca_init        once per run (swtpm_start calls it): a local EK CA under $T,
+#                        EK_CA_DIR = directory of its CA certificates (registrar.ek_ca_dir)
+#   swtpm_start NAME     provision $T/tpm-NAME on first use, run `swtpm socket` on free
+#                        loopback ports, set TCTI_NAME; prints nothing
+#   swtpm_stop NAME      stop it (state kept); swtpm_restart NAME: same state, same port,
+#                        a fresh boot (PCRs reset, persistent keys and NV kept)
+#
+# Call them directly, never inside $(...): they set variables and own the processes.
+# What swtpm_setup provisions in each TPM (swtpm 0.7.1; t_harness.sh checks all of it):
+#   RSA-2048 EK, TCG EK profile template L-1 (what tpm2_createek -G rsa makes: SHA-256,
+#     0x000300b2 restricted|decrypt|adminWithPolicy|fixed*, AES-128-CFB, PolicySecret
+#     (endorsement) policy), persistent at 0x81010001; its DER certificate in NV 0x01c00002
+#   ECC NIST P-384 EK, profile template H-3 (what tpm2_createek -G ecc384 makes: SHA-384,
+#     0x000300f2 = the above + userWithAuth, AES-256-CFB), persistent at 0x81010016; its
+#     certificate in NV 0x01c00016. There is no P-256 EK and nothing at 0x01c0000a.
+#   a platform certificate in NV 0x01c08000; no EK template/nonce indices; NV not locked
+#   PCR bank sha256 only (SWTPM_PCR_BANKS="sha1,sha256" before NAME's first start: both)
+#   EK certificate chain: CN=swtpm-localca-rootca (self-signed root) -> CN=swtpm-localca
+#     (intermediate; signs EK and platform certificates) -> EK certificate, CN=NAME
+# ---------------------------------------------------------------------------------------
+
+# free_port: print a TCP port on 127.0.0.1 that is free now, with port+1 free too (swtpm
+# takes P for commands and P+1 for control). Ports handed out earlier in this run are
+# never handed out again, so two calls before anything binds cannot collide.
+free_port() {
+	local p
+	p=$(/usr/bin/python3 - "$T/.ports" <<'PY'
+import socket, sys
+used = set()
+try:
+    used = {int(l) for l in open(sys.argv[1]) if l.strip()}
+except OSError:
+    pass
+def free(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+for _ in range(500):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    if p >= 65535 or {p, p + 1} & used or not free(p) or not free(p + 1):
+        continue
+    with open(sys.argv[1], "a") as f:
+        f.write("%d\n%d\n" % (p, p + 1))
+    print(p)
+    sys.exit(0)
+sys.exit("free_port: no free pair of ports found")
+PY
+	) || return 1
+	echo "$p"
+}
+
+# swtpm_ca_init: the EK CA for this run, made by swtpm_localca from config files in
+# $T/swtpm-ca (never /etc or /var/lib). swtpm_localca makes a root CA and an intermediate
+# the first time it runs; we run it once here on a dummy key so both exist before any TPM
+# does. Sets SWTPM_CA (its directory), SWTPM_SETUP_CONF and EK_CA_DIR (root.pem and
+# intermediate.pem, PEM, for registrar.ek_ca_dir). Idempotent within a run ($T).
+swtpm_ca_init() {
+	local ca=$T/swtpm-ca dummy
+	if [ -f "$ca/ekca/intermediate.pem" ]; then
+		SWTPM_CA=$ca SWTPM_SETUP_CONF=$ca/swtpm_setup.conf EK_CA_DIR=$ca/ekca
+		return 0
+	fi
+	mkdir -p "$ca/state" "$ca/dummy" "$ca/ekca" || return 1
+	cat >"$ca/swtpm-localca.conf" <<-CONF
+	statedir = $ca/state
+	signingkey = $ca/state/signkey.pem
+	issuercert = $ca/state/issuercert.pem
+	certserial = $ca/state/certserial
+	CONF
+	cat >"$ca/swtpm-localca.options" <<-CONF
+	--platform-manufacturer vigil
+	--platform-version 2.1
+	--platform-model swtpm
+	CONF
+	cat >"$ca/swtpm_setup.conf" <<-CONF
+	create_certs_tool = $(command -v swtpm_localca)
+	create_certs_tool_config = $ca/swtpm-localca.conf
+	create_certs_tool_options = $ca/swtpm-localca.options
+	active_pcr_banks = sha256
+	CONF
+	# Any 2048-bit modulus will do: only the CA files are kept.
+	dummy=$(printf 'c5%.0s' $(seq 256))
+	if ! swtpm_localca --type ek --ek "$dummy" --dir "$ca/dummy" --tpm2 \
+		--tpm-spec-family 2.0 --tpm-spec-level 0 --tpm-spec-revision 164 \
+		--tpm-manufacturer id:00001014 --tpm-model swtpm --tpm-version id:20191023 \
+		--configfile "$ca/swtpm-localca.conf" --optsfile "$ca/swtpm-localca.options" \
+		--logfile "$ca/localca.log" >/dev/null 2>&1; then
+		echo "swtpm_ca_init: swtpm_localca failed, see $ca/localca.log" >&2
+		return 1
+	fi
+	cp "$ca/state/swtpm-localca-rootca-cert.pem" "$ca/ekca/root.pem" &&
+		cp "$ca/state/issuercert.pem" "$ca/ekca/intermediate.pem" || return 1
+	SWTPM_CA=$ca SWTPM_SETUP_CONF=$ca/swtpm_setup.conf EK_CA_DIR=$ca/ekca
+}
+
+# _swtpm_name_ok NAME: NAME becomes part of variable names.
+_swtpm_name_ok() {
+	[[ $1 =~ ^[A-Za-z0-9_]+$ ]] || { echo "swtpm: bad TPM name '$1' (use [A-Za-z0-9_])" >&2; return 1; }
+}
+
+# _swtpm_run NAME PORT: start swtpm on PORT/PORT+1 and wait until the TPM answers.
+_swtpm_run() {
+	local name=$1 port=$2 dir=$T/tpm-$1 pid tcti
+	tcti="swtpm:host=127.0.0.1,port=$port"
+	spawn "$dir/swtpm.log" swtpm socket --tpm2 --tpmstate dir="$dir" \
+		--server type=tcp,port="$port",bindaddr=127.0.0.1 \
+		--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
+		--flags not-need-init,startup-clear
+	pid=$!
+	# Up to 30 s: the machine may be busy building; a healthy swtpm answers at once.
+	for _ in $(seq 300); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid" 2>/dev/null
+			_swtpm_forget "$pid"
+			return 1
+		fi
+		if tpm2_getcap -T "$tcti" properties-fixed >/dev/null 2>&1; then
+			printf -v "SWTPM_PID_$name" '%s' "$pid"
+			printf -v "SWTPM_PORT_$name" '%s' "$port"
+			printf -v "TCTI_$name" '%s' "$tcti"
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "swtpm $name: no answer on port $port after 30 s, see $dir/swtpm.log" >&2
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	_swtpm_forget "$pid"
+	return 1
+}
+
+# _swtpm_forget PID: drop PID from SPAWNED once it is reaped, so cleanup never signals a
+# PID that the system may have reused.
+_swtpm_forget() {
+	local p keep=()
+	for p in "${SPAWNED[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	SPAWNED=("${keep[@]}")
+}
+
+# swtpm_start NAME: provision (first time) and start a TPM; sets TCTI_NAME, SWTPM_PID_NAME,
+# SWTPM_PORT_NAME. A port taken between free_port and swtpm's bind gets another try.
+swtpm_start() {
+	local name=$1 dir=$T/tpm-$1 port
+	_swtpm_name_ok "$name" || return 1
+	swtpm_ca_init || return 1
+	if [ ! -e "$dir/tpm2-00.permall" ]; then
+		mkdir -p "$dir" || return 1
+		if ! swtpm_setup --tpm2 --tpmstate "$dir" --create-ek-cert --create-platform-cert \
+			--config "$SWTPM_SETUP_CONF" --vmid "$name" --logfile "$dir/setup.log" \
+			--pcr-banks "${SWTPM_PCR_BANKS:-sha256}" \
+			>/dev/null 2>&1; then
+			echo "swtpm_start $name: swtpm_setup failed, see $dir/setup.log" >&2
+			return 1
+		fi
+	fi
+	for _ in 1 2 3; do
+		port=$(free_port) || return 1
+		_swtpm_run "$name" "$port" && return 0
+	done
+	echo "swtpm_start $name: swtpm did not start, see $dir/swtpm.log" >&2
+	return 1
+}
+
+# swtpm_stop NAME: stop the TPM (SIGTERM, then SIGKILL after 5 s) and reap it.
+swtpm_stop() {
+	local name=$1 pidvar pid
+	_swtpm_name_ok "$name" || return 1
+	pidvar=SWTPM_PID_$name
+	pid=${!pidvar:-}
+	[ -n "$pid" ] || { echo "swtpm_stop $name: not running" >&2; return 1; }
+	kill "$pid" 2>/dev/null
+	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	_swtpm_forget "$pid"
+	printf -v "$pidvar" '%s' ""
+	return 0
+}
+
+# swtpm_restart NAME: stop, then start again from the same state on the same port (what
+# a reboot looks like to the TPM: PCRs reset, persistent handles and NV indices kept).
+swtpm_restart() {
+	local name=$1 portvar
+	_swtpm_name_ok "$name" || return 1
+	portvar=SWTPM_PORT_$name
+	[ -n "${!portvar:-}" ] || { echo "swtpm_restart $name: never started" >&2; return 1; }
+	swtpm_stop "$name" || return 1
+	_swtpm_run "$name" "${!portvar}" && return 0
+	echo "swtpm_restart $name: no TPM on port ${!portvar} again, see $T/tpm-$name/swtpm.log" >&2
+	return 1
+}
