@@ -73,6 +73,7 @@ PROGRAMS += $(BIN)/$(1)
 endef
 $(eval $(call prog_template,vigil-agent,AGENT_SRCS))
 $(eval $(call prog_template,vigil-registrar,REGISTRAR_SRCS))
+$(eval $(call prog_template,vigil-verifier,VERIFIER_SRCS))
 $(eval $(call prog_template,vigilctl,CTL_SRCS))
 
 .PHONY: all deps check check-quick demo bench fuzz format format-check layering clean unit fuzz-replay

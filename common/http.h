@@ -1,5 +1,8 @@
 /* http: HTTP/1.1 server and client on libevent evhttp, with OpenSSL TLS (mutual TLS when
- * asked), request size limits and timeouts on every wait. */
+ * asked), request size limits and timeouts on every wait. TLS >= 1.2 both ways. Each
+ * server and client belongs to the thread running its event_base. The first server or
+ * client made sets SIGPIPE to ignored if it was at its default, and routes libevent's own
+ * log messages to ours (errors as warnings, the rest at debug). */
 #ifndef VIGIL_HTTP_H
 #define VIGIL_HTTP_H
 
@@ -39,7 +42,7 @@ typedef enum {
 	HTTP_M_POST,
 	HTTP_M_PUT,
 	HTTP_M_DELETE,
-	HTTP_M_OTHER,
+	HTTP_M_OTHER, /* server side: HEAD, PATCH, OPTIONS (for a 405); not for the client */
 } http_method_t;
 
 /* ---- server ---- */
@@ -51,32 +54,54 @@ typedef struct http_request http_request_t; /* valid until the reply is sent */
  * (the request stays valid until then). */
 typedef void (*http_handler_fn)(http_request_t *req, void *arg);
 
-/* Listen on "host:port" ("[::1]:port" for IPv6). tls NULL: plain HTTP. Bodies over
- * max_body get 413; a connection idle or slow for timeout_s is closed. NULL on error
- * (logged). */
+/* Listen on "host:port" ("[::1]:port" for IPv6; port 0: any, see http_server_port). tls
+ * NULL: plain HTTP. Bodies over max_body, or a request line plus headers over 16 KiB, get
+ * 413 (evhttp's own small HTML page; libevent 2.1 has no hook to make it JSON) and the
+ * connection is closed; a connection on which nothing moves for timeout_s (TLS handshake,
+ * request, reply, or idle keep-alive) is closed, and so is one that has not delivered a
+ * complete request 2 * timeout_s after it opened or after the previous reply (a peer
+ * trickling bytes). The time the handler takes does not count.
+ * Methods beyond GET/POST/PUT/DELETE/HEAD/PATCH/OPTIONS get 501; a malformed path or
+ * query gets a 400 envelope before the handler. Rejections (TLS handshake failures with
+ * the reason, 413/400/501) are logged at info with the peer, each request at debug. NULL
+ * on error (logged). The options are used at once, not kept. */
 http_server_t *http_server_new(struct event_base *base, const char *listen,
                                const tls_server_opts_t *tls, size_t max_body, int timeout_s,
                                http_handler_fn fn, void *arg);
+/* Stops listening and closes every connection. A request handed out and not answered yet
+ * stays valid for http_reply*(), which then only frees it. */
 void http_server_free(http_server_t *s);
+/* The bound port (what port 0 became). */
+int http_server_port(const http_server_t *s);
+/* Connections accepted so far (statistics, tests). */
+unsigned long http_server_accepts(const http_server_t *s);
+/* Cap on open connections (default 512); a connection over it is closed at once (logged).
+ * Keep it under the process's file descriptor limit. */
+void http_server_set_max_connections(http_server_t *s, unsigned n);
 
 http_method_t http_request_method(const http_request_t *r);
-/* Path without the query, percent-decoded; borrowed. */
+/* Path without the query, percent-decoded (printable ASCII, else the request got 400);
+ * borrowed. */
 const char *http_request_path(const http_request_t *r);
-/* Query parameter value, percent-decoded, or NULL; borrowed. */
+/* Query parameter value, percent-decoded ('+' is a space), first of repeats, or NULL;
+ * borrowed. */
 const char *http_request_query(const http_request_t *r, const char *name);
 /* Whole query string (raw) or NULL; borrowed. */
 const char *http_request_query_string(const http_request_t *r);
-/* Request body (not NUL-terminated beyond len... but it is: data[len] == 0); borrowed. */
+/* Request body, len bytes followed by a NUL (data[len] == 0) for text parsers; never NULL;
+ * borrowed. */
 const uint8_t *http_request_body(const http_request_t *r, size_t *len);
-const char *http_request_header(const http_request_t *r, const char *name); /* borrowed */
+/* Request header value or NULL (first one, name case-insensitive); borrowed. */
+const char *http_request_header(const http_request_t *r, const char *name);
 /* 1 when the peer presented a client certificate that verified against client_ca_file. */
 int http_request_has_client_cert(const http_request_t *r);
-/* "ip:port" of the peer; borrowed. */
+/* "ip:port" or "[v6]:port" of the peer; borrowed. */
 const char *http_request_peer(const http_request_t *r);
 
+/* Each reply ends the request: r is freed (also when the client is gone). */
 void http_reply(http_request_t *r, int code, const char *content_type, const void *body,
                 size_t len);
-/* Reply with a JSON document; takes the reference to j. */
+/* Reply with a JSON document (compact); takes the reference to j (NULL sends null). */
 void http_reply_json(http_request_t *r, int code, json_t *j);
 /* Keylime envelope {"code": code, "status": status, "results": results}; takes results
  * (NULL means {}). */
@@ -84,7 +109,8 @@ void http_reply_envelope(http_request_t *r, int code, const char *status, json_t
 
 /* ---- client ---- */
 
-/* One persistent (keep-alive) connection to one server, reconnected when needed. */
+/* One persistent (keep-alive) connection to one server, reconnected when needed. An idle
+ * connection stays open until the server closes it. */
 typedef struct http_client http_client_t;
 
 /* status: HTTP status, or 0 when no response came (connection, TLS or timeout error;
@@ -92,23 +118,40 @@ typedef struct http_client http_client_t;
 typedef void (*http_response_fn)(int status, const uint8_t *body, size_t len, const char *err,
                                  void *arg);
 
-/* host: name or IP literal. tls NULL: plain HTTP. The options are copied. */
+/* host: name or IP literal (SNI and the hostname check use it; no SNI for IP literals).
+ * tls NULL: plain HTTP. Trust anchors: ca_file, else ca_pem, else the system store; the
+ * given certificates are anchors even when not self-signed roots (partial chains), so a
+ * pinned peer certificate works. TLS >= 1.2; the session is resumed on reconnect. The
+ * SSL_CTX is made here, once; the options are not kept. timeout_s bounds each request,
+ * connect and handshake included. NULL on error (logged). Names are resolved with a
+ * blocking getaddrinfo on each (re)connect: use IP literals on hot paths. */
 http_client_t *http_client_new(struct event_base *base, const char *host, int port,
                                const tls_client_opts_t *tls, int timeout_s);
+/* Closes the connection; a request in flight is dropped and its cb never runs. Safe from
+ * inside the callback. */
 void http_client_free(http_client_t *c);
-/* Start a request; cb runs exactly once (from the event loop). One request at a time per
- * client. 0, or -1 when it could not start (cb not called). */
+/* Response body limit (default 32 MiB); over it the request fails with status 0. */
+void http_client_set_max_response(http_client_t *c, size_t max);
+/* Start a request; cb runs exactly once, always from the event loop (never from inside
+ * this call), so it may start the next request or free the client. One request at a time
+ * per client. The connection is kept alive and reused; when the server closed a kept-alive
+ * connection under us before any response byte, GET/PUT/DELETE are resent once on a new
+ * one (POST is not). path_query: printable ASCII starting with '/', no spaces; body is
+ * copied; Content-Length is sent for any body and for POST/PUT. 0, or -1 when it could not
+ * start (busy, bad arguments, HTTP_M_OTHER; cb not called). */
 int http_client_request(http_client_t *c, http_method_t m, const char *path_query,
                         const char *content_type, const void *body, size_t len, http_response_fn cb,
                         void *arg);
 
-/* Blocking convenience on a private event base: one request, whole response in resp.
- * Returns the HTTP status, or 0 when there was no response (e says why). */
+/* Blocking convenience on a private event base: one request, whole response in resp
+ * (replaced; may be NULL). Returns the HTTP status, or 0 when there was no response (e says
+ * why). */
 int http_fetch(const char *host, int port, const tls_client_opts_t *tls, int timeout_s,
                http_method_t m, const char *path_query, const char *content_type, const void *body,
                size_t len, buf_t *resp, err_t *e);
 
-/* Split "host:port" / "[v6]:port" into host (caller frees) and port. 0 or -1. */
+/* Split "host:port" / "[v6]:port" into host (caller frees) and port (0..65535). Hosts are
+ * names of [A-Za-z0-9._-] or bracketed IPv6 literals. 0 or -1 (*host NULL). */
 int http_parse_hostport(const char *s, char **host, int *port);
 
 #endif

@@ -21,3 +21,7 @@ COMMON_SRCS += common/runtime_policy.c
 COMMON_SRCS += common/tpm2.c
 COMMON_SRCS += common/makecred.c
 COMMON_SRCS += common/ekcert.c
+# eventlog: UEFI event log parse and replay; mb_policy: Keylime measured-boot policies.
+COMMON_SRCS += common/eventlog.c
+COMMON_SRCS += common/mb_policy.c
+COMMON_SRCS += common/http.c

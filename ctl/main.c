@@ -12,17 +12,29 @@ static const struct ctl_group {
 	int (*fn)(int argc, char **argv); /* the group's entry point */
 	const char *usage;                /* lines for the overview */
 } ctl_groups[] = {
-    {"ca", cmd_ca,
-     "  ca init DIR                        create a fleet CA for vigil's TLS\n"
-     "  ca issue DIR NAME --server|--client|--both [--san HOST]...\n"
-     "                                     issue a certificate from that CA\n"},
+    {"add", cmd_node,
+     "  add UUID [--runtime-policy N] [--mb-policy N] [--pcr-policy N]\n"
+     "                                     attest an enrolled node (EK certificate checked)\n"},
+    {"status", cmd_node, "  status UUID                        a node's state and last failure\n"},
+    {"list", cmd_node, "  list                               every attested node\n"},
+    {"stop", cmd_node, "  stop UUID                          pause a node's attestation\n"},
+    {"reactivate", cmd_node,
+     "  reactivate UUID                    resume a stopped or failed node\n"},
+    {"remove", cmd_node, "  remove UUID                        stop attesting a node\n"},
+    {"policy", cmd_policy,
+     "  policy put NAME --kind pcr|runtime|mb FILE [--replace]\n"
+     "                                     store a policy on the verifier\n"
+     "  policy get NAME | list [--kind K] | delete NAME\n"
+     "  policy create runtime --ima-log FILE   runtime policy from a golden machine\n"
+     "  policy create mb --event-log FILE      measured-boot policy from a golden machine\n"},
     {"eventlog", cmd_eventlog,
      "  eventlog show FILE [--json]        decode a UEFI event log, replay its PCRs\n"},
     {"ima", cmd_ima,
      "  ima replay FILE [--bank ALG]       replay an IMA list to its PCR 10 value\n"},
-    {"policy", cmd_policy,
-     "  policy create runtime --ima-log FILE   runtime policy from a golden machine\n"
-     "  policy create mb --event-log FILE      measured-boot policy from a golden machine\n"},
+    {"ca", cmd_ca,
+     "  ca init DIR                        create a fleet CA for vigil's TLS\n"
+     "  ca issue DIR NAME --server|--client|--both [--san HOST]...\n"
+     "                                     issue a certificate from that CA\n"},
 };
 
 static void ctl_usage(FILE *out)

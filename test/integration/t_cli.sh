@@ -4,7 +4,7 @@
 # exit 1 for a bad key or value.
 . "$(dirname "$0")/lib.sh"
 
-for d in agent registrar; do
+for d in agent registrar verifier; do
 	bin=$BIN/vigil-$d
 	out=$("$bin" -h) && grep -q "Usage: vigil-$d" <<<"$out"
 	check "$d -h prints usage" $?

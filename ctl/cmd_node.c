@@ -1,0 +1,435 @@
+/* cmd_node: vigilctl add | remove | status | list | stop | reactivate: nodes under
+ * attestation, over the verifier's gRPC API. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "common/ekcert.h"
+#include "common/http.h"
+#include "common/tpm2.h"
+#include "common/xmalloc.h"
+#include "ctl/commands.h"
+#include "ctl/ctlconf.h"
+
+static const char *const node_state_names[] = {
+    "REGISTERED",      "START",  "SAVED",      "GET_QUOTE",     "GET_QUOTE_RETRY", "PROVIDE_V",
+    "PROVIDE_V_RETRY", "FAILED", "TERMINATED", "INVALID_QUOTE", "TENANT_FAILED"};
+
+static const char *node_state_name(int s)
+{
+	return s >= 0 && s <= 10 ? node_state_names[s] : "UNKNOWN";
+}
+
+static void node_time(int64_t t, char *out, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0) {
+		snprintf(out, len, "never");
+		return;
+	}
+	gmtime_r(&tt, &tm);
+	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *node_json(const Vigil__V1__Node *n)
+{
+	return json_pack(
+	    "{s:s, s:s, s:i, s:s, s:i, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, "
+	    "s:s, s:I, s:s, s:s}",
+	    "uuid", n->uuid, "ip", n->ip, "port", (int)n->port, "operational_state_name",
+	    node_state_name(n->operational_state), "operational_state", (int)n->operational_state,
+	    "attestation_status", n->attestation_status, "attestation_count",
+	    (json_int_t)n->attestation_count, "last_successful_attestation",
+	    (json_int_t)n->last_successful_attestation, "last_received_quote",
+	    (json_int_t)n->last_received_quote, "last_event_id", n->last_event_id, "failure_reason",
+	    n->failure_reason, "pcr_policy", n->pcr_policy, "runtime_policy", n->runtime_policy,
+	    "mb_policy", n->mb_policy, "api_version", n->api_version, "ima_next_entry",
+	    (json_int_t)n->ima_next_entry, "hash_alg", n->hash_alg, "verifier_id", n->verifier_id);
+}
+
+static void node_print(const ctl_conf_t *c, const Vigil__V1__Node *n)
+{
+	char t1[32], t2[32];
+
+	if (c->json) {
+		json_t *j = node_json(n);
+		char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		printf("%s\n", s);
+		free(s);
+		json_decref(j);
+		return;
+	}
+	node_time(n->last_successful_attestation, t1, sizeof(t1));
+	node_time(n->last_received_quote, t2, sizeof(t2));
+	printf("node:          %s\n", n->uuid);
+	printf("state:         %s (%s)\n", node_state_name(n->operational_state),
+	       n->attestation_status);
+	printf("contact:       %s:%u%s%s\n", n->ip, n->port, *n->api_version ? ", API v" : "",
+	       n->api_version);
+	printf("policies:      pcr=%s runtime=%s mb=%s\n", *n->pcr_policy ? n->pcr_policy : "-",
+	       *n->runtime_policy ? n->runtime_policy : "-", *n->mb_policy ? n->mb_policy : "-");
+	printf("attestations:  %llu, last success %s, last quote %s\n",
+	       (unsigned long long)n->attestation_count, t1, t2);
+	if (*n->runtime_policy)
+		printf("IMA position:  entry %llu\n", (unsigned long long)n->ima_next_entry);
+	if (*n->last_event_id)
+		printf("last failure:  %s: %s\n", n->last_event_id, n->failure_reason);
+	printf("verifier:      %s\n", n->verifier_id);
+}
+
+/* Parse the shared options plus extra ones; returns the index of the first operand, or
+ * -1 on a usage error (printed). */
+static int node_getopt(ctl_conf_t *c, int argc, char **argv, const struct option *extra,
+                       size_t nextra, int (*on_extra)(int opt, const char *arg, void *ctx),
+                       void *ctx, const char *usage)
+{
+	struct option *all = xcalloc(CTL_COMMON_OPTION_COUNT + nextra + 2, sizeof(*all));
+	int opt, rv = -1;
+
+	memcpy(all, ctl_common_options, CTL_COMMON_OPTION_COUNT * sizeof(*all));
+	if (nextra)
+		memcpy(all + CTL_COMMON_OPTION_COUNT, extra, nextra * sizeof(*all));
+	all[CTL_COMMON_OPTION_COUNT + nextra] = (struct option){"help", no_argument, NULL, 'h'};
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "hc:", all, NULL)) != -1) {
+		if (opt == 'h') {
+			printf("%s\n%s", usage, ctl_common_help);
+			exit(0);
+		}
+		if (opt == '?')
+			goto out;
+		if (ctl_conf_option(c, opt, optarg) == 0)
+			continue;
+		if (on_extra == NULL || on_extra(opt, optarg, ctx) < 0)
+			goto out;
+	}
+	rv = optind;
+out:
+	if (rv < 0)
+		fprintf(stderr, "%s\n(see --help)\n", usage);
+	free(all);
+	return rv;
+}
+
+/* ---- add ---- */
+
+typedef struct add_opts {
+	const char *pcr, *runtime, *mb; /* policy names */
+	const char *ip;                 /* contact override */
+	int port;                       /* contact override */
+	int allow_no_ekcert;            /* accept a node whose TPM has no EK certificate */
+} add_opts_t;
+
+static int add_on_opt(int opt, const char *arg, void *ctx)
+{
+	add_opts_t *o = ctx;
+
+	switch (opt) {
+	case 'P':
+		o->pcr = arg;
+		return 0;
+	case 'R':
+		o->runtime = arg;
+		return 0;
+	case 'M':
+		o->mb = arg;
+		return 0;
+	case 'I':
+		o->ip = arg;
+		return 0;
+	case 'p':
+		o->port = atoi(arg);
+		return 0;
+	case 'N':
+		o->allow_no_ekcert = 1;
+		return 0;
+	}
+	return -1;
+}
+
+static const char add_usage[] =
+    "Usage: vigilctl add UUID [--runtime-policy NAME] [--mb-policy NAME] [--pcr-policy NAME]\n"
+    "                     [--ip ADDR --port N] [--allow-no-ek-cert] [connection options]\n"
+    "\n"
+    "Puts an enrolled node under continuous attestation. vigilctl reads the node's record\n"
+    "from the registrar's admin API (its AK, EK, EK certificate, mTLS certificate and\n"
+    "contact address), checks the EK certificate against --ek-ca-dir and that it certifies\n"
+    "the registered EK, then adds the node to the verifier with the named policies (store\n"
+    "them first with 'vigilctl policy put'). The registrar answers only for nodes that\n"
+    "completed activation.\n"
+    "\n"
+    "  --runtime-policy NAME   IMA runtime policy (adds PCR 10 to every quote)\n"
+    "  --mb-policy NAME        measured-boot policy (adds PCRs 0-9, 11-15 and the UEFI log)\n"
+    "  --pcr-policy NAME       static PCR values\n"
+    "  --ip ADDR, --port N     contact the agent here instead of the registered address\n"
+    "  --allow-no-ek-cert      accept a TPM without an EK certificate (not recommended)\n";
+
+static int add_check_ek(ctl_conf_t *c, json_t *res, int allow_no_cert)
+{
+	const char *ek_b64 = json_string_value(json_object_get(res, "ek_tpm"));
+	const char *cert = json_string_value(json_object_get(res, "ekcert"));
+	buf_t ek = BUF_INIT;
+	tpm2_pub_t *pub = NULL;
+	ekca_t *ca = NULL;
+	X509 *leaf = NULL;
+	STACK_OF(X509) *chain = NULL;
+	err_t e = {""};
+	int rv = -1;
+
+	if (ek_b64 == NULL || base64_decode(&ek, ek_b64, strlen(ek_b64)) < 0 ||
+	    (pub = tpm2_pub_decode(ek.data, ek.len, &e)) == NULL) {
+		fprintf(stderr, "vigilctl: the registrar's ek_tpm is unusable %s\n", e.msg);
+		goto out;
+	}
+	if (cert == NULL || *cert == '\0') {
+		if (allow_no_cert) {
+			fprintf(stderr, "vigilctl: warning: the node's TPM has no EK certificate; "
+			                "its identity is not vouched for by a TPM vendor\n");
+			rv = 0;
+		} else {
+			fprintf(stderr, "vigilctl: the node's TPM has no EK certificate; refusing "
+			                "(--allow-no-ek-cert to accept it anyway)\n");
+		}
+		goto out;
+	}
+	if (ekcert_parse(cert, strlen(cert), &leaf, &chain, &e) < 0) {
+		fprintf(stderr, "vigilctl: the EK certificate does not parse: %s\n", e.msg);
+		goto out;
+	}
+	if (!tpm2_pub_matches_pkey(pub, X509_get0_pubkey(leaf))) {
+		fprintf(stderr, "vigilctl: the EK certificate certifies another key than the "
+		                "registered EK\n");
+		goto out;
+	}
+	if ((ca = ekca_load_dir(c->ek_ca_dir, &e)) == NULL) {
+		fprintf(stderr, "vigilctl: cannot read --ek-ca-dir %s: %s\n", c->ek_ca_dir, e.msg);
+		goto out;
+	}
+	if (ekca_verify(ca, leaf, chain, &e) < 0) {
+		fprintf(stderr, "vigilctl: EK certificate not trusted: %s\n", e.msg);
+		goto out;
+	}
+	rv = 0;
+out:
+	ekca_free(ca);
+	X509_free(leaf);
+	sk_X509_pop_free(chain, X509_free);
+	tpm2_pub_free(pub);
+	buf_free(&ek);
+	return rv;
+}
+
+static int cmd_add(int argc, char **argv)
+{
+	static const struct option extra[] = {
+	    {"pcr-policy", required_argument, NULL, 'P'},
+	    {"runtime-policy", required_argument, NULL, 'R'},
+	    {"mb-policy", required_argument, NULL, 'M'},
+	    {"ip", required_argument, NULL, 'I'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"allow-no-ek-cert", no_argument, NULL, 'N'},
+	};
+	ctl_conf_t c;
+	add_opts_t o = {0};
+	Vigil__V1__AddNodeRequest req = VIGIL__V1__ADD_NODE_REQUEST__INIT;
+	Vigil__V1__Node node = VIGIL__V1__NODE__INIT;
+	Vigil__V1__AddNodeResponse *resp = NULL;
+	tls_client_opts_t tls = {0};
+	buf_t body = BUF_INIT, ak = BUF_INIT;
+	json_t *root = NULL, *res;
+	char *host = NULL, path[160];
+	const char *ak_b64, *mtls, *ip;
+	err_t e = {""};
+	int port, status, i, rv = 1;
+
+	if (ctl_conf_init(&c, NULL) < 0)
+		return 1;
+	if ((i = node_getopt(&c, argc, argv, extra, 6, add_on_opt, &o, add_usage)) < 0 ||
+	    argc - i != 1) {
+		if (i >= 0)
+			fprintf(stderr, "%s", add_usage);
+		rv = 2;
+		goto out;
+	}
+	if (http_parse_hostport(c.registrar, &host, &port) < 0) {
+		fprintf(stderr, "vigilctl: --registrar %s: expected HOST:PORT\n", c.registrar);
+		goto out;
+	}
+	tls.ca_file = c.tls_ca;
+	tls.cert_file = c.tls_cert;
+	tls.key_file = c.tls_key;
+	tls.check_hostname = 1;
+	snprintf(path, sizeof(path), "/v2.6/agents/%s", argv[i]);
+	status = http_fetch(host, port, &tls, 30, HTTP_M_GET, path, NULL, NULL, 0, &body, &e);
+	if (status == 0) {
+		fprintf(stderr, "vigilctl: registrar %s: %s\n", c.registrar, e.msg);
+		goto out;
+	}
+	if (status == 404) {
+		fprintf(stderr, "vigilctl: the registrar has no activated node %s\n", argv[i]);
+		goto out;
+	}
+	root = json_loadb((const char *)body.data, body.len, 0, NULL);
+	res = json_object_get(root, "results");
+	if (status != 200 || !json_is_object(res)) {
+		fprintf(stderr, "vigilctl: registrar answered HTTP %d: %s\n", status,
+		        json_string_value(json_object_get(root, "status"))
+		            ? json_string_value(json_object_get(root, "status"))
+		            : "(no reason)");
+		goto out;
+	}
+	if (add_check_ek(&c, res, o.allow_no_ekcert) < 0)
+		goto out;
+	ak_b64 = json_string_value(json_object_get(res, "aik_tpm"));
+	mtls = json_string_value(json_object_get(res, "mtls_cert"));
+	ip = o.ip ? o.ip : json_string_value(json_object_get(res, "ip"));
+	port = o.port ? o.port : (int)json_integer_value(json_object_get(res, "port"));
+	if (ak_b64 == NULL || base64_decode(&ak, ak_b64, strlen(ak_b64)) < 0 || mtls == NULL ||
+	    ip == NULL || port <= 0) {
+		fprintf(stderr,
+		        "vigilctl: the registrar's record of %s lacks its AK, mTLS "
+		        "certificate or contact address\n",
+		        argv[i]);
+		goto out;
+	}
+	node.uuid = argv[i];
+	node.ip = (char *)(uintptr_t)ip;
+	node.port = (uint32_t)port;
+	node.ak_tpm.data = ak.data;
+	node.ak_tpm.len = ak.len;
+	node.mtls_cert = (char *)(uintptr_t)mtls;
+	node.pcr_policy = (char *)(uintptr_t)(o.pcr ? o.pcr : "");
+	node.runtime_policy = (char *)(uintptr_t)(o.runtime ? o.runtime : "");
+	node.mb_policy = (char *)(uintptr_t)(o.mb ? o.mb : "");
+	req.node = &node;
+	if (ctl_call(&c, "AddNode", &req.base, &vigil__v1__add_node_response__descriptor,
+	             (ProtobufCMessage **)&resp) != 0)
+		goto out;
+	node_print(&c, resp->node);
+	rv = 0;
+out:
+	if (resp)
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	json_decref(root);
+	buf_free(&body);
+	buf_free(&ak);
+	free(host);
+	ctl_conf_free(&c);
+	return rv;
+}
+
+/* ---- the one-UUID commands ---- */
+
+static int cmd_uuid(int argc, char **argv, const char *method, const char *usage)
+{
+	ctl_conf_t c;
+	Vigil__V1__NodeRequest req = VIGIL__V1__NODE_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	int i, rv = 1, remove = strcmp(method, "RemoveNode") == 0;
+
+	if (ctl_conf_init(&c, NULL) < 0)
+		return 1;
+	if ((i = node_getopt(&c, argc, argv, NULL, 0, NULL, NULL, usage)) < 0 || argc - i != 1) {
+		if (i >= 0)
+			fprintf(stderr, "%s", usage);
+		ctl_conf_free(&c);
+		return 2;
+	}
+	req.uuid = argv[i];
+	if (ctl_call(&c, method, &req.base,
+	             remove ? &vigil__v1__remove_node_response__descriptor
+	                    : &vigil__v1__node_response__descriptor,
+	             &resp) == 0) {
+		if (remove)
+			printf("node %s removed from attestation\n", argv[i]);
+		else
+			node_print(&c, ((Vigil__V1__NodeResponse *)resp)->node);
+		rv = 0;
+	}
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	ctl_conf_free(&c);
+	return rv;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	static const char usage[] = "Usage: vigilctl list [connection options]\n\n"
+	                            "Lists every node the verifier attests, with its state.\n";
+	ctl_conf_t c;
+	Vigil__V1__ListNodesRequest req = VIGIL__V1__LIST_NODES_REQUEST__INIT;
+	Vigil__V1__ListNodesResponse *resp = NULL;
+	int i, rv = 1;
+
+	if (ctl_conf_init(&c, NULL) < 0)
+		return 1;
+	if ((i = node_getopt(&c, argc, argv, NULL, 0, NULL, NULL, usage)) < 0 || argc != i) {
+		ctl_conf_free(&c);
+		return 2;
+	}
+	if (ctl_call(&c, "ListNodes", &req.base, &vigil__v1__list_nodes_response__descriptor,
+	             (ProtobufCMessage **)&resp) == 0) {
+		if (c.json) {
+			json_t *a = json_array();
+			for (size_t k = 0; k < resp->n_nodes; k++)
+				json_array_append_new(a, node_json(resp->nodes[k]));
+			char *s = json_dumps(a, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			printf("%s\n", s);
+			free(s);
+			json_decref(a);
+		} else {
+			printf("%-38s %-16s %-7s %10s  %s\n", "UUID", "STATE", "STATUS", "ATTESTED",
+			       "LAST FAILURE");
+			for (size_t k = 0; k < resp->n_nodes; k++) {
+				Vigil__V1__Node *n = resp->nodes[k];
+				printf("%-38s %-16s %-7s %10llu  %s\n", n->uuid,
+				       node_state_name(n->operational_state), n->attestation_status,
+				       (unsigned long long)n->attestation_count,
+				       *n->last_event_id ? n->last_event_id : "-");
+			}
+		}
+		rv = 0;
+	}
+	if (resp)
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	ctl_conf_free(&c);
+	return rv;
+}
+
+int cmd_node(int argc, char **argv)
+{
+	const char *cmd = argv[0];
+
+	if (strcmp(cmd, "add") == 0)
+		return cmd_add(argc, argv);
+	if (strcmp(cmd, "list") == 0)
+		return cmd_list(argc, argv);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_uuid(argc, argv, "GetNode",
+		                "Usage: vigilctl status UUID [connection options]\n\n"
+		                "Shows a node's attestation state, counters and last failure.\n");
+	if (strcmp(cmd, "remove") == 0)
+		return cmd_uuid(argc, argv, "RemoveNode",
+		                "Usage: vigilctl remove UUID [connection options]\n\n"
+		                "Stops attesting a node and forgets it (the registrar keeps its "
+		                "enrollment).\n");
+	if (strcmp(cmd, "stop") == 0)
+		return cmd_uuid(
+		    argc, argv, "StopNode",
+		    "Usage: vigilctl stop UUID [connection options]\n\n"
+		    "Pauses a node's attestation (state TENANT_FAILED) until reactivated.\n");
+	if (strcmp(cmd, "reactivate") == 0)
+		return cmd_uuid(
+		    argc, argv, "ReactivateNode",
+		    "Usage: vigilctl reactivate UUID [connection options]\n\n"
+		    "Resumes a stopped or failed node from scratch: policies reloaded, IMA "
+		    "list replayed from its start.\n");
+	return 2;
+}

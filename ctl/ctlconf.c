@@ -1,0 +1,152 @@
+/* ctlconf: shared settings and the gRPC call of vigilctl. */
+#include "ctl/ctlconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/grpccli.h"
+#include "common/log.h"
+
+static const config_key_t ctl_keys[] = {
+    {"vigilctl", "verifier", CFG_STR, "127.0.0.1:8881", 0, 0,
+     "host:port of the verifier's gRPC API.", NULL},
+    {"vigilctl", "registrar", CFG_STR, "127.0.0.1:8891", 0, 0,
+     "host:port of the registrar's admin HTTPS port.", NULL},
+    {"vigilctl", "tls_ca", CFG_STR, "/etc/vigil/tls/ca.crt", 0, 0,
+     "PEM CA that the verifier's and registrar's certificates chain to.", NULL},
+    {"vigilctl", "tls_cert", CFG_STR, "/etc/vigil/tls/vigilctl.crt", 0, 0,
+     "This operator's client certificate (vigilctl ca issue DIR vigilctl --client).", NULL},
+    {"vigilctl", "tls_key", CFG_STR, "/etc/vigil/tls/vigilctl.key", 0, 0, "Its private key.", NULL},
+    {"vigilctl", "ek_ca_dir", CFG_STR, "/etc/vigil/tpm-ca", 0, 0,
+     "Directory of TPM vendor CA certificates (PEM) that 'vigilctl add' checks EK "
+     "certificates against.",
+     NULL},
+    {"vigilctl", "grpc_insecure", CFG_BOOL, "no", 0, 0,
+     "Talk plaintext gRPC to a verifier run with grpc_insecure = yes (tests only).", NULL},
+    {NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
+};
+
+const struct option ctl_common_options[] = {
+    {"verifier", required_argument, NULL, CTL_OPT_BASE + 0},
+    {"registrar", required_argument, NULL, CTL_OPT_BASE + 1},
+    {"tls-ca", required_argument, NULL, CTL_OPT_BASE + 2},
+    {"tls-cert", required_argument, NULL, CTL_OPT_BASE + 3},
+    {"tls-key", required_argument, NULL, CTL_OPT_BASE + 4},
+    {"ek-ca-dir", required_argument, NULL, CTL_OPT_BASE + 5},
+    {"insecure", no_argument, NULL, CTL_OPT_BASE + 6},
+    {"json", no_argument, NULL, CTL_OPT_BASE + 7},
+    {"config", required_argument, NULL, 'c'},
+};
+
+const char ctl_common_help[] =
+    "Connection options (defaults from /etc/vigil/vigilctl.conf, or -c FILE, or\n"
+    "$VIGILCTL_CONF; see deploy/config/vigilctl.conf):\n"
+    "  -c, --config FILE       read settings from FILE\n"
+    "  --verifier HOST:PORT    verifier gRPC API (default 127.0.0.1:8881)\n"
+    "  --registrar HOST:PORT   registrar admin port (default 127.0.0.1:8891)\n"
+    "  --tls-ca FILE           CA of the verifier's and registrar's certificates\n"
+    "  --tls-cert FILE         your client certificate\n"
+    "  --tls-key FILE          its key\n"
+    "  --ek-ca-dir DIR         TPM vendor CAs for the EK certificate check of 'add'\n"
+    "  --insecure              plaintext gRPC (a verifier with grpc_insecure = yes)\n"
+    "  --json                  print JSON\n";
+
+static void ctl_conf_refresh(ctl_conf_t *c)
+{
+	c->verifier = config_str(c->cfg, "vigilctl", "verifier");
+	c->registrar = config_str(c->cfg, "vigilctl", "registrar");
+	c->tls_ca = config_str(c->cfg, "vigilctl", "tls_ca");
+	c->tls_cert = config_str(c->cfg, "vigilctl", "tls_cert");
+	c->tls_key = config_str(c->cfg, "vigilctl", "tls_key");
+	c->ek_ca_dir = config_str(c->cfg, "vigilctl", "ek_ca_dir");
+	c->insecure = config_bool(c->cfg, "vigilctl", "grpc_insecure");
+}
+
+int ctl_conf_init(ctl_conf_t *c, const char *file)
+{
+	memset(c, 0, sizeof(*c));
+	c->cfg = config_new(ctl_keys);
+	if (file == NULL)
+		file = getenv("VIGILCTL_CONF");
+	if (file == NULL && access("/etc/vigil/vigilctl.conf", R_OK) == 0)
+		file = "/etc/vigil/vigilctl.conf";
+	if (file && config_load_file(c->cfg, file) < 0) {
+		fprintf(stderr, "vigilctl: configuration %s has errors\n", file);
+		return -1;
+	}
+	ctl_conf_refresh(c);
+	return 0;
+}
+
+int ctl_conf_option(ctl_conf_t *c, int opt, const char *arg)
+{
+	static const char *keys[] = {"verifier", "registrar", "tls_ca",       "tls_cert",
+	                             "tls_key",  "ek_ca_dir", "grpc_insecure"};
+	int i = opt - CTL_OPT_BASE;
+
+	if (opt == 'c') {
+		config_free(c->cfg);
+		return ctl_conf_init(c, arg);
+	}
+	if (i == 7) {
+		c->json = 1;
+		return 0;
+	}
+	if (i < 0 || i > 6)
+		return -1;
+	if (config_set(c->cfg, "vigilctl", keys[i], i == 6 ? "yes" : arg) < 0)
+		return -1;
+	ctl_conf_refresh(c);
+	return 0;
+}
+
+void ctl_conf_free(ctl_conf_t *c)
+{
+	config_free(c->cfg);
+	c->cfg = NULL;
+}
+
+int ctl_call(ctl_conf_t *c, const char *method, const ProtobufCMessage *req,
+             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
+{
+	grpccli_tls_t tls = {c->tls_ca, c->tls_cert, c->tls_key};
+	grpccli_t *g;
+	buf_t in = BUF_INIT, out = BUF_INIT;
+	err_t e = {""};
+	char path[128];
+	int code, rv = 1;
+
+	*resp = NULL;
+	if ((g = grpccli_new(c->verifier, c->insecure ? NULL : &tls, &e)) == NULL) {
+		fprintf(stderr, "vigilctl: %s\n", e.msg);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "/vigil.v1.Verifier/%s", method);
+	pb_pack(req, &in);
+	code = grpccli_call(g, path, in.data, in.len, &out, 30, &e);
+	if (code == 0) {
+		*resp = protobuf_c_message_unpack(resp_desc, NULL, out.len, out.data);
+		if (*resp == NULL)
+			fprintf(stderr, "vigilctl: cannot decode the verifier's %s reply\n",
+			        method);
+		else
+			rv = 0;
+	} else if (code == 14) {
+		fprintf(stderr,
+		        "vigilctl: verifier at %s unavailable: %s\n"
+		        "  (is it running? do --tls-ca/--tls-cert/--tls-key match its "
+		        "certificates? see docs/tls.md)\n",
+		        c->verifier, e.msg);
+	} else if (code < 0) {
+		fprintf(stderr, "vigilctl: %s: %s\n", method, e.msg);
+	} else {
+		fprintf(stderr, "vigilctl: %s: %s (%s)\n", method, e.msg,
+		        grpccli_status_name(code));
+	}
+	buf_free(&in);
+	buf_free(&out);
+	grpccli_free(g);
+	return rv;
+}

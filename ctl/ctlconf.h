@@ -1,0 +1,46 @@
+/* ctlconf: what every networked vigilctl command shares: where the verifier and the
+ * registrar are, the TLS files, and the gRPC call with its error reporting. Settings come
+ * from /etc/vigil/vigilctl.conf (or -c FILE, or $VIGILCTL_CONF), then the command line:
+ *   --verifier HOST:PORT  --registrar HOST:PORT  --tls-ca F  --tls-cert F  --tls-key F
+ *   --ek-ca-dir DIR  --insecure (plaintext gRPC, tests only)  --json */
+#ifndef VIGIL_CTL_CTLCONF_H
+#define VIGIL_CTL_CTLCONF_H
+
+#include <getopt.h>
+
+#include "common/config.h"
+#include "common/pb.h"
+
+typedef struct ctl_conf {
+	config_t *cfg;         /* loaded configuration (owned) */
+	const char *verifier;  /* host:port of the verifier's gRPC API */
+	const char *registrar; /* host:port of the registrar's admin (HTTPS) port */
+	const char *tls_ca;    /* CA the servers' certificates chain to */
+	const char *tls_cert;  /* this operator's client certificate */
+	const char *tls_key;   /* its key */
+	const char *ek_ca_dir; /* TPM vendor CAs, for vigilctl add's EK check */
+	int insecure;          /* plaintext gRPC (tests) */
+	int json;              /* print JSON instead of text */
+} ctl_conf_t;
+
+/* Long options shared by the networked commands; getopt_long returns CTL_OPT_BASE + i. */
+#define CTL_OPT_BASE 1000
+extern const struct option ctl_common_options[];
+#define CTL_COMMON_OPTION_COUNT 9
+
+/* The text for --help describing the shared options. */
+extern const char ctl_common_help[];
+
+/* Load the configuration (file from -c/VIGILCTL_CONF/default). 0 or -1 (printed). */
+int ctl_conf_init(ctl_conf_t *c, const char *file);
+/* Apply one shared option (opt = getopt_long's return). 0, or -1 when not one of ours. */
+int ctl_conf_option(ctl_conf_t *c, int opt, const char *arg);
+void ctl_conf_free(ctl_conf_t *c);
+
+/* Call a vigil.v1.Verifier method ("GetNode") with req; on success *resp is the unpacked
+ * reply (free with protobuf_c_message_free_unpacked). Prints the error and returns 1 on
+ * failure, 0 on success. */
+int ctl_call(ctl_conf_t *c, const char *method, const ProtobufCMessage *req,
+             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
+
+#endif

@@ -1,0 +1,578 @@
+/* Unit tests for common/mb_policy: a policy made from a golden Secure Boot log passes on that
+ * log and fails, with the right event, PCR and reason, on edited copies (a db key, the
+ * kernel's digest, the command line, Secure Boot off) and under edited policies; the loader
+ * refuses malformed refstates; the Python-regex translation agrees with Python's re. */
+#include <regex.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "common/buf.h"
+#include "common/eventlog.h"
+#include "common/mb_policy.h"
+
+int main(void);
+
+#define TESTDATA "../shared/testdata/eventlog/"
+#define SB_LOG   "kl_binary_bios_measurements-secureboot"
+
+static void read_testdata(const char *name, buf_t *b)
+{
+	char path[256];
+	snprintf(path, sizeof(path), TESTDATA "%s", name);
+	if (buf_read_file(b, path, 1u << 24) < 0)
+		fail_msg("cannot read %s (is ../shared beside the repository?)", path);
+}
+
+static eventlog_t *parse_buf(const buf_t *b)
+{
+	err_t e = {""};
+	eventlog_t *log = eventlog_parse(b->data, b->len, &e);
+	if (log == NULL)
+		fail_msg("parse: %s", e.msg);
+	return log;
+}
+
+/* The policy JSON text made from a testdata log. */
+static void create_from(const char *name, int without_sb, buf_t *out)
+{
+	buf_t b = BUF_INIT;
+	err_t e = {""};
+	read_testdata(name, &b);
+	eventlog_t *log = parse_buf(&b);
+	if (mb_policy_create(log, without_sb, out, &e) < 0)
+		fail_msg("create: %s", e.msg);
+	eventlog_free(log);
+	buf_free(&b);
+}
+
+static mb_policy_t *load_text(const char *text)
+{
+	err_t e = {""};
+	mb_policy_t *p = mb_policy_load(text, strlen(text), &e);
+	if (p == NULL)
+		fail_msg("load: %s", e.msg);
+	return p;
+}
+
+static mb_policy_t *load_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	mb_policy_t *p = load_text(s);
+	free(s);
+	return p;
+}
+
+/* Evaluate; return the verdict and fill f. */
+static int judge(const mb_policy_t *p, const buf_t *logbytes, mb_failure_t *f)
+{
+	eventlog_t *log = parse_buf(logbytes);
+	int r = mb_policy_evaluate(p, log, f);
+	eventlog_free(log);
+	return r;
+}
+
+static void expect_fail(const mb_policy_t *p, const buf_t *logbytes, long event, int pcr,
+                        const char *needle)
+{
+	mb_failure_t f;
+	if (judge(p, logbytes, &f) == 0)
+		fail_msg("passed; expected a failure with \"%s\"", needle);
+	if (strstr(f.reason, needle) == NULL)
+		fail_msg("reason \"%s\" lacks \"%s\"", f.reason, needle);
+	if (f.event != event || f.pcr != pcr)
+		fail_msg("failure at event %ld PCR %d, expected event %ld PCR %d: %s", f.event,
+		         f.pcr, event, pcr, f.reason);
+}
+
+/* Set every digest of event idx in the raw copy to the hash of bytes, the way firmware
+ * would have measured the edited data. */
+static void remeasure(buf_t *raw, size_t idx, const uint8_t *bytes, size_t n)
+{
+	eventlog_t *log = parse_buf(raw);
+	const eventlog_event_t *ev = eventlog_event(log, idx);
+	size_t rawlen;
+	const uint8_t *base = eventlog_raw(log, &rawlen);
+	for (uint32_t i = 0; i < ev->ndigests; i++) {
+		const EVP_MD *md = ev->digests[i].alg == EVENTLOG_ALG_SHA256 ? EVP_sha256()
+		                   : ev->digests[i].alg == EVENTLOG_ALG_SHA1 ? EVP_sha1()
+		                                                             : NULL;
+		unsigned hl;
+		assert_non_null(md);
+		EVP_Digest(bytes, n, raw->data + (ev->digests[i].bytes - base), &hl, md, NULL);
+	}
+	eventlog_free(log);
+}
+
+/* Offset of event idx's data in the raw log. */
+static size_t data_off(const buf_t *raw, size_t idx)
+{
+	eventlog_t *log = parse_buf(raw);
+	size_t rawlen;
+	const uint8_t *base = eventlog_raw(log, &rawlen);
+	size_t off = (size_t)(eventlog_event(log, idx)->data - base);
+	eventlog_free(log);
+	return off;
+}
+
+/* Index of the first event of the given PCR and type whose data contains needle. */
+static size_t find_event(const buf_t *raw, uint32_t pcr, uint32_t type, const char *needle,
+                         size_t nlen, int nth)
+{
+	eventlog_t *log = parse_buf(raw);
+	for (size_t i = 0; i < eventlog_count(log); i++) {
+		const eventlog_event_t *ev = eventlog_event(log, i);
+		if (ev->pcr != pcr || ev->type != type)
+			continue;
+		if (needle && !memmem(ev->data, ev->data_len, needle, nlen))
+			continue;
+		if (nth-- > 0)
+			continue;
+		eventlog_free(log);
+		return i;
+	}
+	fail_msg("no such event");
+	return 0;
+}
+
+static void test_golden_passes(void **state)
+{
+	buf_t pol = BUF_INIT, raw = BUF_INIT;
+	mb_failure_t f;
+	(void)state;
+	create_from(SB_LOG, 0, &pol);
+	/* Keylime's key order and the escaped command line. */
+	assert_non_null(
+	    strstr((char *)pol.data, "{\n  \"has_secureboot\": true,\n  \"scrtm_and_bios\""));
+	assert_non_null(
+	    strstr((char *)pol.data, "\"kernel_cmdline\": \"\\\\(hd0,gpt2\\\\)/vmlinuz\\\\-5"));
+	mb_policy_t *p = load_text((char *)pol.data);
+	assert_int_equal(mb_policy_has_secureboot(p), 1);
+	assert_int_equal(mb_policy_is_empty(p), 0);
+	read_testdata(SB_LOG, &raw);
+	if (judge(p, &raw, &f) != 0)
+		fail_msg("golden log fails its own policy: %s", f.reason);
+	assert_int_equal(f.event, -1);
+	mb_policy_free(p);
+	buf_free(&pol);
+	buf_free(&raw);
+}
+
+static void test_edited_logs(void **state)
+{
+	buf_t pol = BUF_INIT, raw = BUF_INIT, orig = BUF_INIT;
+	(void)state;
+	create_from(SB_LOG, 0, &pol);
+	mb_policy_t *p = load_text((char *)pol.data);
+	read_testdata(SB_LOG, &orig);
+
+	/* A changed db certificate, measured as firmware would: not in the policy's db. */
+	buf_set(&raw, orig.data, orig.len);
+	size_t db = find_event(&raw, 7, EV_EFI_VARIABLE_DRIVER_CONFIG, "d\0b\0", 4, 0);
+	assert_int_equal(db, 7);
+	size_t off = data_off(&raw, db);
+	eventlog_t *l = parse_buf(&raw);
+	uint32_t dlen = eventlog_event(l, db)->data_len;
+	eventlog_free(l);
+	raw.data[off + 32 + 4 + 28 + 16 + 200] ^= 0x01;
+	remeasure(&raw, db, raw.data + off, dlen);
+	expect_fail(p, &raw, 7, 7, "db entry (owner 77fa9abd-0359-4d32-bd60-28f4e78f784b");
+	expect_fail(p, &raw, 7, 7, "is not in the policy's db");
+	/* The same edit without re-measuring: the data no longer matches its digest. */
+	buf_set(&raw, orig.data, orig.len);
+	raw.data[off + 32 + 4 + 28 + 16 + 200] ^= 0x01;
+	expect_fail(p, &raw, 7, 7, "does not match the event's digests");
+
+	/* A different kernel (its Authenticode digest in PCR 4). */
+	buf_set(&raw, orig.data, orig.len);
+	size_t k = find_event(&raw, 4, EV_EFI_BOOT_SERVICES_APPLICATION, NULL, 0, 2);
+	l = parse_buf(&raw);
+	size_t rawlen;
+	const uint8_t *base = eventlog_raw(l, &rawlen);
+	size_t dg = (size_t)(eventlog_event(l, k)->digests[0].bytes - base);
+	eventlog_free(l);
+	raw.data[dg] ^= 0xff;
+	expect_fail(p, &raw, (long)k, 4, "is not the kernel_authcode_sha256 0x219b8b53");
+
+	/* A changed kernel command line, measured as grub would (the text after the prefix). */
+	buf_set(&raw, orig.data, orig.len);
+	size_t c = find_event(&raw, 8, EV_IPL, "kernel_cmdline: ", 16, 0);
+	off = data_off(&raw, c);
+	l = parse_buf(&raw);
+	dlen = eventlog_event(l, c)->data_len;
+	eventlog_free(l);
+	uint8_t *q = memmem(raw.data + off, dlen, " quiet", 6);
+	assert_non_null(q);
+	q[5] = 'T';
+	remeasure(&raw, c, raw.data + off + 16, dlen - 17);
+	expect_fail(p, &raw, (long)c, 8, "does not match kernels[0].kernel_cmdline");
+	/* Edited text, old digest. */
+	buf_set(&raw, orig.data, orig.len);
+	raw.data[(size_t)(q - raw.data)] = 'T';
+	expect_fail(p, &raw, (long)c, 8, "kernel command line does not match the event's digests");
+
+	/* Secure Boot off. */
+	buf_set(&raw, orig.data, orig.len);
+	off = data_off(&raw, 4);
+	raw.data[off + 52] = 0;
+	remeasure(&raw, 4, raw.data + off, 53);
+	expect_fail(p, &raw, 4, 7, "Secure Boot is disabled, the policy expects it enabled");
+
+	mb_policy_free(p);
+	buf_free(&pol);
+	buf_free(&raw);
+	buf_free(&orig);
+}
+
+static void test_edited_policies(void **state)
+{
+	buf_t pol = BUF_INIT, raw = BUF_INIT;
+	json_error_t jerr;
+	mb_failure_t f;
+	(void)state;
+	create_from(SB_LOG, 0, &pol);
+	read_testdata(SB_LOG, &raw);
+	json_t *base = json_loads((char *)pol.data, 0, &jerr), *j, *k0;
+	assert_non_null(base);
+	mb_policy_t *p;
+
+	/* Another shim. */
+	j = json_deep_copy(base);
+	k0 = json_array_get(json_object_get(j, "kernels"), 0);
+	json_object_set_new(k0, "shim_authcode_sha256",
+	                    json_string("0x00000000000000000000000000000000000000000000000000000000"
+	                                "00000000"));
+	p = load_json(j);
+	expect_fail(p, &raw, 29, 4, "is not the shim_authcode_sha256 0x0000");
+	/* ... and the good kernel entry after the bad one: Or semantics, passes. */
+	json_array_append(json_object_get(j, "kernels"),
+	                  json_array_get(json_object_get(base, "kernels"), 0));
+	mb_policy_free(p);
+	p = load_json(j);
+	assert_int_equal(judge(p, &raw, &f), 0);
+	mb_policy_free(p);
+	json_decref(j);
+
+	/* A loosened command line regex passes; a stricter one fails. */
+	j = json_deep_copy(base);
+	k0 = json_array_get(json_object_get(j, "kernels"), 0);
+	json_object_set_new(k0, "kernel_cmdline",
+	                    json_string("\\(hd0,gpt2\\)/vmlinuz-[0-9.\\-]+el9_5\\.x86_64 .* quiet "
+	                                "console=tty0 console=ttyS0"));
+	p = load_json(j);
+	if (judge(p, &raw, &f) != 0)
+		fail_msg("loosened regex: %s", f.reason);
+	mb_policy_free(p);
+	json_object_set_new(k0, "kernel_cmdline", json_string(".* single"));
+	p = load_json(j);
+	expect_fail(p, &raw, 94, 8, "does not match kernels[0].kernel_cmdline \".* single\"");
+	mb_policy_free(p);
+	json_decref(j);
+
+	/* dbx must contain an entry the log lacks. */
+	j = json_deep_copy(base);
+	json_t *sig = json_object();
+	json_object_set_new(sig, "SignatureOwner",
+	                    json_string("77fa9abd-0359-4d32-bd60-28f4e78f784b"));
+	json_object_set_new(sig, "SignatureData", json_string("0x00112233"));
+	json_array_append_new(json_object_get(j, "dbx"), sig);
+	p = load_json(j);
+	expect_fail(p, &raw, 8, 7, "dbx lacks the required entry");
+	mb_policy_free(p);
+	json_decref(j);
+
+	/* Another S-CRTM; one firmware blob fewer. */
+	j = json_deep_copy(base);
+	json_t *sb0 = json_array_get(json_object_get(j, "scrtm_and_bios"), 0);
+	json_object_set_new(json_object_get(sb0, "scrtm"), "sha256",
+	                    json_string("0x11111111111111111111111111111111111111111111111111111111"
+	                                "11111111"));
+	p = load_json(j);
+	expect_fail(p, &raw, 1, 0, "is not scrtm_and_bios[0].scrtm");
+	mb_policy_free(p);
+	json_decref(j);
+	j = json_deep_copy(base);
+	sb0 = json_array_get(json_object_get(j, "scrtm_and_bios"), 0);
+	json_array_remove(json_object_get(sb0, "platform_firmware"), 1);
+	p = load_json(j);
+	expect_fail(p, &raw, -1, 0, "2 platform firmware blob events, scrtm_and_bios[0] lists 1");
+	mb_policy_free(p);
+	json_decref(j);
+
+	/* No MokList digest allowed; an empty PK list. */
+	j = json_deep_copy(base);
+	json_object_set_new(j, "mokdig", json_array());
+	p = load_json(j);
+	expect_fail(p, &raw, 30, 14, "MokList sha256 digest c9531063");
+	mb_policy_free(p);
+	json_decref(j);
+	j = json_deep_copy(base);
+	json_object_set_new(j, "pk", json_array());
+	p = load_json(j);
+	expect_fail(p, &raw, 5, 7, "is not in the policy's PK");
+	mb_policy_free(p);
+	json_decref(j);
+
+	/* A policy for a machine without Secure Boot. */
+	j = json_deep_copy(base);
+	json_object_set_new(j, "has_secureboot", json_false());
+	k0 = json_array_get(json_object_get(j, "kernels"), 0);
+	json_object_set_new(k0, "vmlinuz_plain_sha256",
+	                    json_string("0x22222222222222222222222222222222222222222222222222222222"
+	                                "22222222"));
+	p = load_json(j);
+	expect_fail(p, &raw, 4, 7, "Secure Boot is enabled, the policy expects it disabled");
+	mb_policy_free(p);
+	json_decref(j);
+
+	json_decref(base);
+	buf_free(&pol);
+	buf_free(&raw);
+}
+
+static void test_load_errors(void **state)
+{
+	buf_t pol = BUF_INIT;
+	json_error_t jerr;
+	static const char *const hex64 =
+	    "0x0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	(void)state;
+	create_from(SB_LOG, 0, &pol);
+	json_t *base = json_loads((char *)pol.data, 0, &jerr);
+	struct {
+		const char *path;  /* what to change: "key" or "kernels.key" */
+		json_t *value;     /* new value (NULL: delete) */
+		const char *error; /* expected in the message */
+	} cases[] = {
+	    {"foo", json_true(), "unknown key \"foo\""},
+	    {"kernels", NULL, "missing \"kernels\""},
+	    {"has_secureboot", json_string("yes"), "has_secureboot: expected true or false"},
+	    {"kernels", json_array(), "kernels: expected a list of 1"},
+	    {"dbx", json_object(), "dbx: expected a list"},
+	    {"mokdig", json_pack("[{s:s}]", "sha256", "0xAB"), "mokdig[0].sha256: expected 0x"},
+	    {"mokdig", json_pack("[{s:s}]", "sha256", "0xab"),
+	     "mokdig[0].sha256: expected 0x and 64 lowercase hex digits, got 2"},
+	    {"mokdig", json_pack("[{s:s}]", "SHA256", hex64), "bad algorithm name"},
+	    {"pk",
+	     json_pack("[{s:s,s:s}]", "SignatureOwner", "77FA9ABD-0359-4D32-BD60-28F4E78F784B",
+	               "SignatureData", "0x00"),
+	     "pk[0].SignatureOwner: expected a lowercase GUID"},
+	    {"pk",
+	     json_pack("[{s:s,s:s}]", "SignatureOwner", "77fa9abd-0359-4d32-bd60-28f4e78f784b",
+	               "SignatureData", "0x000"),
+	     "pk[0].SignatureData: odd number of hex digits"},
+	    {"pk", json_pack("[{s:s}]", "SignatureOwner", "77fa9abd-0359-4d32-bd60-28f4e78f784b"),
+	     "pk[0]: expected exactly {SignatureOwner, SignatureData}"},
+	    {"kernels.kernel_cmdline", json_string("(?=x)"), "(?=...) groups are not supported"},
+	    {"kernels.kernel_cmdline", json_string("a**"), "multiple repeat"},
+	    {"kernels.kernel_cmdline", json_string("[a"), "unterminated [ set"},
+	    {"kernels.kernel_cmdline", json_string("\\1"), "unsupported escape \\1"},
+	    {"kernels.kernel_cmdline", json_integer(1),
+	     "kernels[0].kernel_cmdline: expected a regex"},
+	    {"kernels.kernel_authcode_sha256", NULL,
+	     "kernels[0]: missing kernel_authcode_sha256 (required when has_secureboot is true)"},
+	    {"kernels.initrd_plain_sha256", json_string("0x12"), "expected 0x and 64"},
+	    {"kernels.extra", json_string("x"), "kernels[0].extra: unknown key"},
+	    {"scrtm_and_bios", json_pack("[{s:{}}]", "scrtm"),
+	     "scrtm_and_bios[0]: needs both scrtm and platform_firmware"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *j = json_deep_copy(base), *target = j;
+		const char *key = cases[i].path;
+		if (strncmp(key, "kernels.", 8) == 0) {
+			target = json_array_get(json_object_get(j, "kernels"), 0);
+			key += 8;
+		}
+		if (cases[i].value == NULL)
+			json_object_del(target, key);
+		else
+			json_object_set_new(target, key, cases[i].value);
+		char *s = json_dumps(j, 0);
+		err_t e = {""};
+		mb_policy_t *p = mb_policy_load(s, strlen(s), &e);
+		if (p != NULL)
+			fail_msg("case %zu (%s) loaded", i, cases[i].error);
+		if (strstr(e.msg, cases[i].error) == NULL)
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, e.msg, cases[i].error);
+		free(s);
+		json_decref(j);
+	}
+	static const struct {
+		const char *text;  /* whole policy */
+		const char *error; /* expected in the message */
+	} raw_cases[] = {
+	    {"[]", "must be a JSON object"},
+	    {"{", "not valid JSON"},
+	    {"{\"pk\": [], \"pk\": []}", "not valid JSON"},
+	};
+	for (size_t i = 0; i < sizeof(raw_cases) / sizeof(raw_cases[0]); i++) {
+		err_t e = {""};
+		assert_null(mb_policy_load(raw_cases[i].text, strlen(raw_cases[i].text), &e));
+		assert_non_null(strstr(e.msg, raw_cases[i].error));
+	}
+	err_t e = {""};
+	assert_null(mb_policy_load("{}", MB_POLICY_MAX_SIZE + 1u, &e));
+	json_decref(base);
+	buf_free(&pol);
+}
+
+static void test_empty_policy(void **state)
+{
+	buf_t raw = BUF_INIT;
+	mb_failure_t f;
+	(void)state;
+	mb_policy_t *p = load_text("{}");
+	assert_int_equal(mb_policy_is_empty(p), 1);
+	read_testdata("kl_binary_bios_measurements", &raw);
+	assert_int_equal(judge(p, &raw, &f), 0);
+	mb_policy_free(p);
+	buf_free(&raw);
+}
+
+/* Expected results from Python 3's re.fullmatch (the engine Keylime uses). */
+static const struct {
+	const char *pattern; /* Python re */
+	const char *subject; /* string */
+	int match;           /* re.fullmatch(pattern, subject) is not None */
+} regex_vectors[] = {
+    {"kernel_cmdline: \\(hd0,gpt2\\)/vmlinuz\\-5\\.14 ro\\ quiet",
+     "kernel_cmdline: (hd0,gpt2)/vmlinuz-5.14 ro quiet", 1},
+    {"kernel_cmdline: \\(hd0,gpt2\\)/vmlinuz\\-5\\.14 ro\\ quiet",
+     "kernel_cmdline: (hd0,gpt2)/vmlinuz-5x14 ro quiet", 0},
+    {"kernel_cmdline: .*", "kernel_cmdline: a\nb", 0},
+    {"kernel_cmdline: .*", "kernel_cmdline: anything at all", 1},
+    {"a|b", "a", 1},
+    {"a|b", "ab", 0},
+    {"x(?:ab)+y", "xababy", 1},
+    {"x(?:ab)+y", "xaby ", 0},
+    {"\\d{2,3}", "123", 1},
+    {"\\d{2,3}", "1234", 0},
+    {"\\d{,2}", "", 1},
+    {"\\d{,2}", "12", 1},
+    {"a{2}", "aa", 1},
+    {"[a\\-z]+", "a-z", 1},
+    {"[a\\-z]+", "b", 0},
+    {"[^\\s]+", "abc", 1},
+    {"[^\\s]+", "a c", 0},
+    {"[\\w.]+", "a_b.c", 1},
+    {"[]a]+", "]a]", 1},
+    {"[\\]]", "]", 1},
+    {"[\\^]", "^", 1},
+    {"[^^]", "a", 1},
+    {"[^^]", "^", 0},
+    {"\\w+\\s\\W", "ab !", 1},
+    {"\\S+", "a b", 0},
+    {"a{x", "a{x", 1},
+    {"a}", "a}", 1},
+    {"a.*?b", "axxb", 1},
+    {"ro\\ root=UUID=[0-9a-f\\-]+ quiet", "ro root=UUID=12ab-cd quiet", 1},
+    {"[[]", "[", 1},
+    {"[a-c-]+", "a-b-c", 1},
+    {"\\.\\*\\+\\?\\(\\)\\[\\]\\{\\}\\|\\^\\$\\\\", ".*+?()[]{}|^$\\", 1},
+    {"\\#\\&\\~\\,\\=\\:", "#&~,=:", 1},
+    {"(a|b)*c", "ababc", 1},
+    {"^abc$", "abc", 1},
+    {"\\t", "\t", 1},
+};
+
+static void test_regex_translate(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(regex_vectors) / sizeof(regex_vectors[0]); i++) {
+		buf_t out = BUF_INIT;
+		err_t e = {""};
+		regex_t re;
+		if (mb_policy_regex_translate(regex_vectors[i].pattern, &out, &e) < 0)
+			fail_msg("%s: %s", regex_vectors[i].pattern, e.msg);
+		if (regcomp(&re, (char *)out.data, REG_EXTENDED | REG_NOSUB) != 0)
+			fail_msg("%s -> %s does not compile", regex_vectors[i].pattern,
+			         (char *)out.data);
+		int m = regexec(&re, regex_vectors[i].subject, 0, NULL, 0) == 0;
+		if (m != regex_vectors[i].match)
+			fail_msg("%s (POSIX %s) on \"%s\": %d, Python says %d",
+			         regex_vectors[i].pattern, (char *)out.data,
+			         regex_vectors[i].subject, m, regex_vectors[i].match);
+		regfree(&re);
+		buf_free(&out);
+	}
+	static const char *const refused[] = {"(?=a)", "(?i)a", "\\1",    "\\b",   "a**", "*a",
+	                                      "[a",    "\\x41", "a{3,1}", "[z-a]", "a\\", "[\\D]"};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		buf_t out = BUF_INIT;
+		err_t e = {""};
+		if (mb_policy_regex_translate(refused[i], &out, &e) == 0)
+			fail_msg("%s was translated to %s", refused[i], (char *)out.data);
+		assert_true(strncmp(e.msg, "regex: ", 7) == 0);
+		buf_free(&out);
+	}
+}
+
+static void test_create_refusals(void **state)
+{
+	static const struct {
+		const char *file;  /* testdata log */
+		int without_sb;    /* --without-secureboot */
+		const char *error; /* expected in the message */
+	} cases[] = {
+	    {"coreos_36_shielded_vm_no_secure_boot_eventlog", 0, "use --without-secureboot"},
+	    {"ebs_event_missing_eventlog", 1, "no sha256 bank"},
+	    {"crypto_agile_eventlog", 1, "no initrd EV_IPL (PCR 9) event"},
+	    {"ubuntu_2104_shielded_vm_no_secure_boot_eventlog", 1, "no initrd EV_IPL"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_t b = BUF_INIT, out = BUF_INIT;
+		err_t e = {""};
+		read_testdata(cases[i].file, &b);
+		eventlog_t *log = parse_buf(&b);
+		assert_int_equal(mb_policy_create(log, cases[i].without_sb, &out, &e), -1);
+		if (strstr(e.msg, cases[i].error) == NULL)
+			fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].file, e.msg, cases[i].error);
+		eventlog_free(log);
+		buf_free(&b);
+		buf_free(&out);
+	}
+}
+
+/* Without Secure Boot: the policy carries vmlinuz instead of the kernel's Authenticode
+ * digest. The GCP VM's firmware logs EV_NONHOST_INFO in PCR 0, which Keylime's example
+ * policy does not allow, so the log fails exactly there. */
+static void test_create_without_secureboot(void **state)
+{
+	buf_t pol = BUF_INIT, raw = BUF_INIT;
+	(void)state;
+	create_from("coreos_36_shielded_vm_no_secure_boot_eventlog", 1, &pol);
+	assert_non_null(strstr((char *)pol.data, "\"has_secureboot\": false"));
+	assert_non_null(strstr((char *)pol.data, "\"vmlinuz_plain_sha256\": \"0x"));
+	assert_null(strstr((char *)pol.data, "kernel_authcode_sha256"));
+	mb_policy_t *p = load_text((char *)pol.data);
+	assert_int_equal(mb_policy_has_secureboot(p), 0);
+	read_testdata("coreos_36_shielded_vm_no_secure_boot_eventlog", &raw);
+	expect_fail(p, &raw, 2, 0, "EV_NONHOST_INFO): this PCR and event type combination");
+	mb_policy_free(p);
+	buf_free(&pol);
+	buf_free(&raw);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_golden_passes),
+	    cmocka_unit_test(test_edited_logs),
+	    cmocka_unit_test(test_edited_policies),
+	    cmocka_unit_test(test_load_errors),
+	    cmocka_unit_test(test_empty_policy),
+	    cmocka_unit_test(test_regex_translate),
+	    cmocka_unit_test(test_create_refusals),
+	    cmocka_unit_test(test_create_without_secureboot),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

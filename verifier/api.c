@@ -1,0 +1,572 @@
+/* api: vigil.v1.Verifier over gRPC. */
+#include "verifier/api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "common/log.h"
+#include "common/pb.h"
+#include "common/store.h"
+#include "common/tpm2.h"
+#include "common/xmalloc.h"
+#include "verifier/node.h"
+#include "verifier/policies.h"
+#include "verifier/registry.h"
+#include "verifier/vctx.h"
+#include "verifier/worker.h"
+
+#define API_NAME_MAX 80 /* node UUIDs and policy names */
+
+/* Names: letters, digits, '.', '_' and '-' (Keylime's verifier accepts [\w.-]+). */
+static int api_name_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > API_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static const char *api_status_str(int state)
+{
+	switch (state) {
+	case NODE_GET_QUOTE:
+	case NODE_GET_QUOTE_RETRY:
+	case 5:
+	case 6:
+		return "PASS";
+	case NODE_FAILED:
+	case NODE_INVALID_QUOTE:
+	case NODE_TENANT_FAILED:
+		return "FAIL";
+	default:
+		return "PENDING";
+	}
+}
+
+static char *api_str(const char *s)
+{
+	return (char *)(uintptr_t)(s ? s : "");
+}
+
+/* Fill a proto Node from a snapshot (borrowing its strings). */
+static void api_node_fill(Vigil__V1__Node *pn, const store_node_t *s, const vctx_t *ctx)
+{
+	vigil__v1__node__init(pn);
+	pn->uuid = api_str(s->uuid);
+	pn->ip = api_str(s->ip);
+	pn->port = (uint32_t)s->port;
+	pn->pcr_policy = api_str(s->pcr_policy);
+	pn->runtime_policy = api_str(s->runtime_policy);
+	pn->mb_policy = api_str(s->mb_policy);
+	pn->operational_state = (Vigil__V1__OperationalState)s->operational_state;
+	pn->attestation_count = (uint64_t)s->attestation_count;
+	pn->last_successful_attestation = s->last_successful_attestation;
+	pn->last_received_quote = s->last_received_quote;
+	pn->last_event_id = api_str(s->last_event_id);
+	pn->failure_reason = api_str(s->failure_reason);
+	pn->attestation_status = api_str(api_status_str(s->operational_state));
+	pn->api_version = api_str(s->api_version);
+	pn->verifier_id = api_str(ctx->verifier_id);
+	if (s->ima_state) {
+		/* "ima1:<bank>:<next>:..." */
+		const char *p = strchr(s->ima_state, ':');
+		p = p ? strchr(p + 1, ':') : NULL;
+		pn->ima_next_entry = p ? strtoull(p + 1, NULL, 10) : 0;
+	}
+	/* node_snapshot carries the last quote's algorithms in ak_tpm / mtls_cert. */
+	pn->hash_alg = api_str(s->ak_tpm);
+	pn->sign_alg = api_str(s->mtls_cert);
+}
+
+static void api_snap_cb(node_t *n, void *arg)
+{
+	node_snapshot(n, arg);
+}
+
+/* Snapshot of a live node, or the stored record when no worker holds it (e.g. it failed
+ * to load). 0 or -1 (not found). */
+static int api_node_get(vctx_t *ctx, const char *uuid, store_node_t *out, err_t *e)
+{
+	if (registry_with(ctx->registry, uuid, api_snap_cb, out) == 0)
+		return 0;
+	if (store_node_get(ctx->api_store, uuid, out, e) == STORE_OK) {
+		/* Not live: no last-quote algorithms to show. */
+		free(out->ak_tpm);
+		free(out->mtls_cert);
+		out->ak_tpm = out->mtls_cert = NULL;
+		return 0;
+	}
+	err_set(e, "node %s not found", uuid);
+	return -1;
+}
+
+static int api_reply_node(vctx_t *ctx, const char *uuid, buf_t *resp, err_t *e)
+{
+	Vigil__V1__NodeResponse r = VIGIL__V1__NODE_RESPONSE__INIT;
+	Vigil__V1__Node pn;
+	store_node_t s;
+
+	if (api_node_get(ctx, uuid, &s, e) < 0)
+		return GRPCSRV_NOT_FOUND;
+	api_node_fill(&pn, &s, ctx);
+	r.node = &pn;
+	pb_pack(&r.base, resp);
+	store_node_clear(&s);
+	return GRPCSRV_OK;
+}
+
+static int api_check_policy_ref(vctx_t *ctx, const char *name, policy_kind_t k, err_t *e)
+{
+	store_policy_t p;
+	int rv = GRPCSRV_OK;
+
+	if (name == NULL || *name == '\0')
+		return GRPCSRV_OK;
+	if (store_policy_get(ctx->api_store, name, &p, e) != STORE_OK)
+		return GRPCSRV_FAILED_PRECONDITION;
+	if (strcmp(p.kind, policy_kind_store_name(k)) != 0) {
+		err_set(e, "policy %s is a %s policy, not %s", name, p.kind,
+		        policy_kind_store_name(k));
+		rv = GRPCSRV_INVALID_ARGUMENT;
+	}
+	store_policy_clear(&p);
+	return rv;
+}
+
+static int api_add_node(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+{
+	vctx_t *ctx = arg;
+	Vigil__V1__AddNodeRequest *r = vigil__v1__add_node_request__unpack(NULL, len, req);
+	Vigil__V1__Node *in;
+	store_node_t rec, *copy;
+	buf_t ak = BUF_INIT, b64 = BUF_INIT;
+	tpm2_pub_t *pub = NULL;
+	EVP_PKEY *pk = NULL;
+	BIO *bio = NULL;
+	X509 *cert = NULL;
+	int code = GRPCSRV_INVALID_ARGUMENT;
+
+	if (r == NULL || (in = r->node) == NULL) {
+		err_set(e, "AddNodeRequest needs a node");
+		goto out;
+	}
+	if (!api_name_ok(in->uuid)) {
+		err_set(e, "node uuid must be 1-%d of [A-Za-z0-9._-]", API_NAME_MAX);
+		goto out;
+	}
+	if (in->ip == NULL || *in->ip == '\0' || strlen(in->ip) > 255 || in->port == 0 ||
+	    in->port > 65535) {
+		err_set(e, "node %s needs a contact ip and a port 1-65535", in->uuid);
+		goto out;
+	}
+	if (in->ak_tpm.len == 0 ||
+	    (pub = tpm2_pub_decode(in->ak_tpm.data, in->ak_tpm.len, e)) == NULL) {
+		if (in->ak_tpm.len == 0)
+			err_set(e, "node %s needs ak_tpm (its enrolled AK)", in->uuid);
+		goto out;
+	}
+	if ((pk = tpm2_pub_to_pkey(pub, e)) == NULL || tpm2_pub_check_ak(pub, e) < 0)
+		goto out;
+	if (in->mtls_cert == NULL || *in->mtls_cert == '\0' ||
+	    (bio = BIO_new_mem_buf(in->mtls_cert, (int)strlen(in->mtls_cert))) == NULL ||
+	    (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+		err_set(e, "node %s needs mtls_cert: the agent's certificate as PEM", in->uuid);
+		goto out;
+	}
+	if ((code = api_check_policy_ref(ctx, in->pcr_policy, POLICY_PCR, e)) != GRPCSRV_OK ||
+	    (code = api_check_policy_ref(ctx, in->runtime_policy, POLICY_RUNTIME, e)) !=
+	        GRPCSRV_OK ||
+	    (code = api_check_policy_ref(ctx, in->mb_policy, POLICY_MB, e)) != GRPCSRV_OK)
+		goto out;
+	base64_encode(&b64, in->ak_tpm.data, in->ak_tpm.len);
+	memset(&rec, 0, sizeof(rec));
+	rec.uuid = in->uuid;
+	rec.ak_tpm = (char *)b64.data;
+	rec.ip = in->ip;
+	rec.port = (int)in->port;
+	rec.mtls_cert = in->mtls_cert;
+	rec.pcr_policy = *in->pcr_policy ? in->pcr_policy : NULL;
+	rec.runtime_policy = *in->runtime_policy ? in->runtime_policy : NULL;
+	rec.mb_policy = *in->mb_policy ? in->mb_policy : NULL;
+	rec.operational_state = NODE_START;
+	switch (store_node_add(ctx->api_store, &rec, e)) {
+	case STORE_OK:
+		break;
+	case STORE_EXISTS:
+		code = GRPCSRV_ALREADY_EXISTS;
+		goto out;
+	case STORE_NOT_FOUND:
+		code = GRPCSRV_FAILED_PRECONDITION;
+		goto out;
+	default:
+		code = GRPCSRV_INTERNAL;
+		goto out;
+	}
+	copy = xcalloc(1, sizeof(*copy));
+	if (store_node_get(ctx->api_store, in->uuid, copy, e) != STORE_OK) {
+		free(copy);
+		code = GRPCSRV_INTERNAL;
+		goto out;
+	}
+	log_info("node %s (%s:%u) added to attestation", in->uuid, in->ip, in->port);
+	worker_call(vctx_worker_for(ctx, in->uuid), node_cmd_add, copy);
+	code = api_reply_node(ctx, in->uuid, resp, e);
+out:
+	X509_free(cert);
+	BIO_free(bio);
+	EVP_PKEY_free(pk);
+	tpm2_pub_free(pub);
+	buf_free(&ak);
+	buf_free(&b64);
+	vigil__v1__add_node_request__free_unpacked(r, NULL);
+	return code;
+}
+
+/* Decode a NodeRequest and check its uuid. NULL (with e) when malformed. */
+static Vigil__V1__NodeRequest *api_node_req(const uint8_t *req, size_t len, err_t *e)
+{
+	Vigil__V1__NodeRequest *r = vigil__v1__node_request__unpack(NULL, len, req);
+
+	if (r == NULL || !api_name_ok(r->uuid)) {
+		err_set(e, "NodeRequest needs a valid uuid");
+		vigil__v1__node_request__free_unpacked(r, NULL);
+		return NULL;
+	}
+	return r;
+}
+
+static int api_get_node(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+{
+	Vigil__V1__NodeRequest *r = api_node_req(req, len, e);
+	int code;
+
+	if (r == NULL)
+		return GRPCSRV_INVALID_ARGUMENT;
+	code = api_reply_node(arg, r->uuid, resp, e);
+	vigil__v1__node_request__free_unpacked(r, NULL);
+	return code;
+}
+
+static int api_remove_node(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+{
+	vctx_t *ctx = arg;
+	Vigil__V1__NodeRequest *r = api_node_req(req, len, e);
+	Vigil__V1__RemoveNodeResponse out = VIGIL__V1__REMOVE_NODE_RESPONSE__INIT;
+	int code = GRPCSRV_OK;
+
+	if (r == NULL)
+		return GRPCSRV_INVALID_ARGUMENT;
+	switch (store_node_delete(ctx->api_store, r->uuid, e)) {
+	case STORE_OK:
+		worker_call(vctx_worker_for(ctx, r->uuid), node_cmd_remove, xstrdup(r->uuid));
+		pb_pack(&out.base, resp);
+		break;
+	case STORE_NOT_FOUND:
+		err_set(e, "node %s not found", r->uuid);
+		code = GRPCSRV_NOT_FOUND;
+		break;
+	default:
+		code = GRPCSRV_INTERNAL;
+	}
+	vigil__v1__node_request__free_unpacked(r, NULL);
+	return code;
+}
+
+static int api_node_cmd(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e,
+                        worker_fn fn)
+{
+	vctx_t *ctx = arg;
+	Vigil__V1__NodeRequest *r = api_node_req(req, len, e);
+	store_node_t s;
+	int code;
+
+	if (r == NULL)
+		return GRPCSRV_INVALID_ARGUMENT;
+	if (api_node_get(ctx, r->uuid, &s, e) < 0) {
+		code = GRPCSRV_NOT_FOUND;
+	} else {
+		store_node_clear(&s);
+		worker_call(vctx_worker_for(ctx, r->uuid), fn, xstrdup(r->uuid));
+		code = api_reply_node(ctx, r->uuid, resp, e);
+	}
+	vigil__v1__node_request__free_unpacked(r, NULL);
+	return code;
+}
+
+static int api_stop_node(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+{
+	return api_node_cmd(arg, req, len, resp, e, node_cmd_stop);
+}
+
+static int api_reactivate_node(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+{
+	return api_node_cmd(arg, req, len, resp, e, node_cmd_reactivate);
+}
+
+typedef struct api_list {
+	store_node_t *snaps; /* snapshots */
+	size_t n, cap;       /* used, allocated */
+} api_list_t;
+
+static void api_list_cb(node_t *n, void *arg)
+{
+	api_list_t *l = arg;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->snaps = xrealloc(l->snaps, l->cap * sizeof(*l->snaps));
+	}
+	node_snapshot(n, &l->snaps[l->n++]);
+}
+
+static int api_list_nodes(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+{
+	vctx_t *ctx = arg;
+	Vigil__V1__ListNodesRequest *r = vigil__v1__list_nodes_request__unpack(NULL, len, req);
+	Vigil__V1__ListNodesResponse out = VIGIL__V1__LIST_NODES_RESPONSE__INIT;
+	api_list_t l = {NULL, 0, 0};
+	Vigil__V1__Node *pn, **pp;
+
+	if (r == NULL) {
+		err_set(e, "cannot decode ListNodesRequest");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	vigil__v1__list_nodes_request__free_unpacked(r, NULL);
+	registry_each(ctx->registry, api_list_cb, &l);
+	pn = xcalloc(l.n + 1, sizeof(*pn));
+	pp = xcalloc(l.n + 1, sizeof(*pp));
+	for (size_t i = 0; i < l.n; i++) {
+		api_node_fill(&pn[i], &l.snaps[i], ctx);
+		pp[i] = &pn[i];
+	}
+	out.n_nodes = l.n;
+	out.nodes = pp;
+	pb_pack(&out.base, resp);
+	for (size_t i = 0; i < l.n; i++)
+		store_node_clear(&l.snaps[i]);
+	free(l.snaps);
+	free(pn);
+	free(pp);
+	return GRPCSRV_OK;
+}
+
+/* ---- policies ---- */
+
+static int api_kind(Vigil__V1__PolicyKind k, policy_kind_t *out)
+{
+	switch (k) {
+	case VIGIL__V1__POLICY_KIND__POLICY_KIND_PCR:
+		*out = POLICY_PCR;
+		return 0;
+	case VIGIL__V1__POLICY_KIND__POLICY_KIND_RUNTIME:
+		*out = POLICY_RUNTIME;
+		return 0;
+	case VIGIL__V1__POLICY_KIND__POLICY_KIND_MB:
+		*out = POLICY_MB;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static Vigil__V1__PolicyKind api_kind_from_store(const char *k)
+{
+	if (strcmp(k, "tpm_pcr") == 0)
+		return VIGIL__V1__POLICY_KIND__POLICY_KIND_PCR;
+	if (strcmp(k, "runtime") == 0)
+		return VIGIL__V1__POLICY_KIND__POLICY_KIND_RUNTIME;
+	if (strcmp(k, "measured_boot") == 0)
+		return VIGIL__V1__POLICY_KIND__POLICY_KIND_MB;
+	return VIGIL__V1__POLICY_KIND__POLICY_KIND_UNSPECIFIED;
+}
+
+static void api_policy_fill(Vigil__V1__Policy *pp, const store_policy_t *p, int with_body)
+{
+	vigil__v1__policy__init(pp);
+	pp->name = api_str(p->name);
+	pp->kind = api_kind_from_store(p->kind);
+	pp->sha256 = (char *)(uintptr_t)p->sha256;
+	pp->created = p->created;
+	pp->size = (uint32_t)p->body_len;
+	if (with_body && p->body) {
+		pp->body.data = p->body;
+		pp->body.len = p->body_len;
+	}
+}
+
+static void api_policy_changed(vctx_t *ctx, const char *name)
+{
+	for (int i = 0; i < ctx->nworkers; i++)
+		worker_call(ctx->workers[i], node_cmd_policy_changed, xstrdup(name));
+}
+
+static int api_put_policy(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+{
+	vctx_t *ctx = arg;
+	Vigil__V1__PutPolicyRequest *r = vigil__v1__put_policy_request__unpack(NULL, len, req);
+	Vigil__V1__PutPolicyResponse out = VIGIL__V1__PUT_POLICY_RESPONSE__INIT;
+	Vigil__V1__Policy pp;
+	store_policy_t sp;
+	policy_kind_t k;
+	int code = GRPCSRV_INVALID_ARGUMENT;
+
+	memset(&sp, 0, sizeof(sp));
+	if (r == NULL || r->policy == NULL || !api_name_ok(r->policy->name) ||
+	    api_kind(r->policy->kind, &k) < 0) {
+		err_set(e, "PutPolicyRequest needs a policy with a valid name and kind");
+		goto out;
+	}
+	if (policy_validate(k, r->policy->body.data, r->policy->body.len, e) < 0)
+		goto out;
+	switch (store_policy_put(ctx->api_store, r->policy->name, policy_kind_store_name(k),
+	                         r->policy->body.data, r->policy->body.len, r->replace, &sp, e)) {
+	case STORE_OK:
+		break;
+	case STORE_EXISTS:
+		code = GRPCSRV_ALREADY_EXISTS;
+		goto out;
+	default:
+		code = GRPCSRV_INTERNAL;
+		goto out;
+	}
+	log_info("policy %s (%s, %zu bytes, sha256 %s) %s", sp.name, sp.kind, sp.body_len,
+	         sp.sha256, r->replace ? "stored or replaced" : "stored");
+	if (r->replace)
+		api_policy_changed(ctx, r->policy->name);
+	api_policy_fill(&pp, &sp, 0);
+	out.policy = &pp;
+	pb_pack(&out.base, resp);
+	code = GRPCSRV_OK;
+out:
+	store_policy_clear(&sp);
+	vigil__v1__put_policy_request__free_unpacked(r, NULL);
+	return code;
+}
+
+static int api_get_policy(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+{
+	vctx_t *ctx = arg;
+	Vigil__V1__PolicyRequest *r = vigil__v1__policy_request__unpack(NULL, len, req);
+	Vigil__V1__GetPolicyResponse out = VIGIL__V1__GET_POLICY_RESPONSE__INIT;
+	Vigil__V1__Policy pp;
+	store_policy_t sp;
+	int code = GRPCSRV_INVALID_ARGUMENT;
+
+	memset(&sp, 0, sizeof(sp));
+	if (r == NULL || !api_name_ok(r->name)) {
+		err_set(e, "PolicyRequest needs a valid name");
+		goto out;
+	}
+	switch (store_policy_get(ctx->api_store, r->name, &sp, e)) {
+	case STORE_OK:
+		api_policy_fill(&pp, &sp, 1);
+		out.policy = &pp;
+		pb_pack(&out.base, resp);
+		code = GRPCSRV_OK;
+		break;
+	case STORE_NOT_FOUND:
+		code = GRPCSRV_NOT_FOUND;
+		break;
+	default:
+		code = GRPCSRV_INTERNAL;
+	}
+out:
+	store_policy_clear(&sp);
+	vigil__v1__policy_request__free_unpacked(r, NULL);
+	return code;
+}
+
+static int api_list_policies(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+{
+	vctx_t *ctx = arg;
+	Vigil__V1__ListPoliciesRequest *r =
+	    vigil__v1__list_policies_request__unpack(NULL, len, req);
+	Vigil__V1__ListPoliciesResponse out = VIGIL__V1__LIST_POLICIES_RESPONSE__INIT;
+	store_policy_t *list = NULL;
+	Vigil__V1__Policy *pp = NULL, **ptrs = NULL;
+	size_t n = 0;
+	policy_kind_t k;
+	int code = GRPCSRV_INVALID_ARGUMENT;
+
+	if (r == NULL) {
+		err_set(e, "cannot decode ListPoliciesRequest");
+		goto out;
+	}
+	if (store_policy_list(ctx->api_store,
+	                      api_kind(r->kind, &k) == 0 ? policy_kind_store_name(k) : NULL, &list,
+	                      &n, e) != STORE_OK) {
+		code = GRPCSRV_INTERNAL;
+		goto out;
+	}
+	pp = xcalloc(n + 1, sizeof(*pp));
+	ptrs = xcalloc(n + 1, sizeof(*ptrs));
+	for (size_t i = 0; i < n; i++) {
+		api_policy_fill(&pp[i], &list[i], 0);
+		ptrs[i] = &pp[i];
+	}
+	out.n_policies = n;
+	out.policies = ptrs;
+	pb_pack(&out.base, resp);
+	code = GRPCSRV_OK;
+out:
+	free(pp);
+	free(ptrs);
+	store_policies_free(list, n);
+	vigil__v1__list_policies_request__free_unpacked(r, NULL);
+	return code;
+}
+
+static int api_delete_policy(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+{
+	vctx_t *ctx = arg;
+	Vigil__V1__PolicyRequest *r = vigil__v1__policy_request__unpack(NULL, len, req);
+	Vigil__V1__DeletePolicyResponse out = VIGIL__V1__DELETE_POLICY_RESPONSE__INIT;
+	int code = GRPCSRV_INVALID_ARGUMENT;
+
+	if (r == NULL || !api_name_ok(r->name)) {
+		err_set(e, "PolicyRequest needs a valid name");
+		goto out;
+	}
+	switch (store_policy_delete(ctx->api_store, r->name, e)) {
+	case STORE_OK:
+		log_info("policy %s deleted", r->name);
+		pb_pack(&out.base, resp);
+		code = GRPCSRV_OK;
+		break;
+	case STORE_NOT_FOUND:
+		code = GRPCSRV_NOT_FOUND;
+		break;
+	case STORE_IN_USE:
+		code = GRPCSRV_FAILED_PRECONDITION;
+		break;
+	default:
+		code = GRPCSRV_INTERNAL;
+	}
+out:
+	vigil__v1__policy_request__free_unpacked(r, NULL);
+	return code;
+}
+
+const grpcsrv_method_t api_methods[] = {
+    {"/vigil.v1.Verifier/AddNode", api_add_node},
+    {"/vigil.v1.Verifier/RemoveNode", api_remove_node},
+    {"/vigil.v1.Verifier/GetNode", api_get_node},
+    {"/vigil.v1.Verifier/ListNodes", api_list_nodes},
+    {"/vigil.v1.Verifier/StopNode", api_stop_node},
+    {"/vigil.v1.Verifier/ReactivateNode", api_reactivate_node},
+    {"/vigil.v1.Verifier/PutPolicy", api_put_policy},
+    {"/vigil.v1.Verifier/GetPolicy", api_get_policy},
+    {"/vigil.v1.Verifier/ListPolicies", api_list_policies},
+    {"/vigil.v1.Verifier/DeletePolicy", api_delete_policy},
+    {NULL, NULL},
+};

@@ -1,0 +1,11 @@
+/* api: the vigil.v1.Verifier gRPC methods. Handlers run on the gRPC thread; they change
+ * the store directly and the nodes through their workers. */
+#ifndef VIGIL_VERIFIER_API_H
+#define VIGIL_VERIFIER_API_H
+
+#include "common/grpcsrv.h"
+
+/* The method table; the handler argument is the vctx_t. */
+extern const grpcsrv_method_t api_methods[];
+
+#endif

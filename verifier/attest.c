@@ -1,0 +1,281 @@
+/* attest: one round's evidence checks. */
+#include "verifier/attest.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "common/eventlog.h"
+#include "common/ima.h"
+#include "common/log.h"
+#include "common/mb_policy.h"
+#include "common/pcr_policy.h"
+#include "common/runtime_policy.h"
+#include "common/tpm2.h"
+#include "common/xmalloc.h"
+#include "verifier/node.h"
+#include "verifier/policies.h"
+#include "verifier/vctx.h"
+#include "verifier/worker.h"
+
+static int attest_failf(attest_out_t *out, const char *event_id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int attest_failf(attest_out_t *out, const char *event_id, const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(out->event_id, sizeof(out->event_id), "%s", event_id);
+	va_start(ap, fmt);
+	vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+typedef struct attest_lookup {
+	struct node *n; /* the node */
+	uint16_t bank;  /* quoted bank */
+} attest_lookup_t;
+
+static const uint8_t *attest_pcr(void *arg, int pcr, size_t *len)
+{
+	attest_lookup_t *l = arg;
+
+	return quote_pcr_value(l->n->q, l->bank, (unsigned)pcr, len);
+}
+
+/* Measured boot: the log replays to the quoted PCRs 0-9/11-15 and passes the policy. The
+ * policy verdict is cached by log content: an unchanged log is only compared again. */
+static int attest_mb(node_t *n, json_t *res, uint16_t bank, attest_out_t *out)
+{
+	const char *b64 = json_string_value(json_object_get(res, "mb_measurement_list"));
+	uint8_t md[32];
+	char hex[65];
+	buf_t raw = BUF_INIT;
+	eventlog_t *log = NULL;
+	err_t e = {""};
+	mb_failure_t f;
+	int rv = -1;
+
+	if (b64 == NULL)
+		return attest_failf(out, "measured_boot.missing_log",
+		                    "the quote covers PCR 0 but the agent sent no UEFI event log");
+	if (base64_decode(&raw, b64, strlen(b64)) < 0) {
+		attest_failf(out, "measured_boot.log_format", "mb_measurement_list is not base64");
+		goto out;
+	}
+	EVP_Digest(raw.data, raw.len, md, NULL, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (n->mb_pcrs_mask && n->mb_bank == bank && n->rec.mb_log_digest &&
+	    strcmp(n->rec.mb_log_digest, hex) == 0) {
+		/* Same log as last time: only the quoted values need comparing. */
+		for (unsigned pcr = 0; pcr < 24; pcr++) {
+			size_t vl;
+			const uint8_t *v;
+			if (!(n->mb_pcrs_mask & (1u << pcr)))
+				continue;
+			v = quote_pcr_value(n->q, bank, pcr, &vl);
+			if (v == NULL || vl > 64 || memcmp(v, n->mb_pcrs[pcr], vl) != 0) {
+				attest_failf(
+				    out, "measured_boot.invalid_pcr",
+				    "PCR %u no longer matches the UEFI event log it replayed "
+				    "from last round (log unchanged, PCR changed)",
+				    pcr);
+				goto out;
+			}
+		}
+		rv = 0;
+		goto out;
+	}
+	if ((log = eventlog_parse(raw.data, raw.len, &e)) == NULL) {
+		attest_failf(out, "measured_boot.log_format", "UEFI event log: %s", e.msg);
+		goto out;
+	}
+	uint32_t checked = 0;
+	for (unsigned pcr = 0; pcr < 16; pcr++) {
+		size_t vl;
+		const uint8_t *v;
+		if (pcr == 10 || !(n->mask & (1u << pcr)))
+			continue;
+		if ((v = quote_pcr_value(n->q, bank, pcr, &vl)) == NULL)
+			continue;
+		if (eventlog_check_pcr(log, bank, pcr, v, vl, &e) < 0) {
+			attest_failf(out, "measured_boot.invalid_pcr", "%s", e.msg);
+			goto out;
+		}
+		memcpy(n->mb_pcrs[pcr], v, vl);
+		checked |= 1u << pcr;
+	}
+	if (mb_policy_evaluate(n->mb->mb, log, &f) < 0) {
+		attest_failf(out, "measured_boot.policy", "%s", f.reason);
+		goto out;
+	}
+	n->mb_pcrs_mask = checked;
+	n->mb_bank = bank;
+	pthread_mutex_lock(&n->lock);
+	free(n->rec.mb_log_digest);
+	n->rec.mb_log_digest = xstrdup(hex);
+	pthread_mutex_unlock(&n->lock);
+	log_info("node %s: UEFI event log (%zu events) passed the measured-boot policy",
+	         n->rec.uuid, eventlog_count(log));
+	rv = 0;
+out:
+	eventlog_free(log);
+	buf_free(&raw);
+	return rv;
+}
+
+/* IMA: new entries replayed from the stored position to the quoted PCR 10, each judged by
+ * the runtime policy. */
+static int attest_ima(node_t *n, json_t *res, uint16_t bank, attest_out_t *out)
+{
+	json_t *jl = json_object_get(res, "ima_measurement_list");
+	json_t *je = json_object_get(res, "ima_measurement_list_entry");
+	const uint8_t *pcr10;
+	size_t pcr10_len;
+	uint64_t first;
+	ima_replay_result_t rr;
+	err_t e = {""};
+
+	if ((pcr10 = quote_pcr_value(n->q, bank, 10, &pcr10_len)) == NULL)
+		return attest_failf(out, "ima.missing_pcr", "the quote does not cover PCR 10");
+	if (!json_is_string(jl))
+		return attest_failf(out, "ima.missing_list",
+		                    "the agent sent no IMA measurement list");
+	first = json_is_integer(je) && json_integer_value(je) >= 0
+	            ? (uint64_t)json_integer_value(je)
+	            : 0;
+	if (n->ima == NULL || ima_state_bank(n->ima) != bank) {
+		ima_state_free(n->ima);
+		if ((n->ima = ima_state_new(bank)) == NULL)
+			return attest_failf(out, "ima.bank", "cannot replay IMA in this bank");
+	}
+	if (first == 0 && ima_state_next_entry(n->ima) != 0) {
+		/* The agent restarted its list: a reboot (or a new agent). Start over. */
+		log_info("node %s: IMA list restarted at entry 0 (reboot?); replaying it whole",
+		         n->rec.uuid);
+		runtime_policy_eval_reset(n->rt_eval);
+	}
+	/* The boot_aggregate of this boot, from the quoted PCRs when they are all there. */
+	if (first == 0) {
+		unsigned np = bank == TPM2_ALG_SHA1_ID ? 8 : 10;
+		size_t dl = ima_alg_size(bank), vl;
+		uint8_t pcrs[10 * 64], agg[64];
+		unsigned i;
+		for (i = 0; i < np; i++) {
+			const uint8_t *v = quote_pcr_value(n->q, bank, i, &vl);
+			if (v == NULL || vl != dl)
+				break;
+			memcpy(pcrs + i * dl, v, dl);
+		}
+		if (i == np && ima_boot_aggregate(bank, pcrs, np * dl, agg) == 0)
+			runtime_policy_eval_add_boot_aggregate(n->rt_eval, agg, dl);
+	}
+	ima_replay(n->ima, json_string_value(jl), json_string_length(jl), first, pcr10, pcr10_len,
+	           runtime_policy_log_hash_alg(n->runtime->runtime), runtime_policy_check_entry,
+	           n->rt_eval, &rr);
+	(void)e;
+	if (rr.status != IMA_OK)
+		return attest_failf(out,
+		                    rr.failure.event_id[0] ? rr.failure.event_id : "ima.replay",
+		                    "%s", rr.failure.reason);
+	return 0;
+}
+
+int attest_check(node_t *n, const uint8_t *body, size_t len, attest_out_t *out)
+{
+	vctx_t *ctx = worker_ctx(n->w);
+	json_error_t je;
+	json_t *root, *res;
+	const char *quote, *hash_alg, *sign_alg, *pubkey;
+	uint16_t bank;
+	err_t e = {""};
+	quote_status_t st;
+	quote_clock_t clock;
+	attest_lookup_t lk;
+	const char *pe;
+	int rv = -1;
+
+	root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
+	res = json_object_get(root, "results");
+	if (!json_is_object(res)) {
+		attest_failf(out, "quote_validation.response",
+		             "the agent's answer is not a Keylime quote response: %s",
+		             root ? "no results object" : je.text);
+		goto out;
+	}
+	quote = json_string_value(json_object_get(res, "quote"));
+	hash_alg = json_string_value(json_object_get(res, "hash_alg"));
+	sign_alg = json_string_value(json_object_get(res, "sign_alg"));
+	pubkey = json_string_value(json_object_get(res, "pubkey"));
+	if (quote == NULL || hash_alg == NULL || sign_alg == NULL) {
+		attest_failf(out, "quote_validation.response",
+		             "the quote response lacks quote, hash_alg or sign_alg");
+		goto out;
+	}
+	if (!vctx_list_has(ctx->accept_hash, hash_alg) ||
+	    (bank = tpm2_alg_from_name(hash_alg)) == 0) {
+		attest_failf(out, "quote_validation.hash_algorithm",
+		             "hash algorithm %.32s is not accepted (accepted: %s)", hash_alg,
+		             ctx->accept_hash);
+		goto out;
+	}
+	if (!vctx_list_has(ctx->accept_sign, sign_alg)) {
+		attest_failf(out, "quote_validation.signature_algorithm",
+		             "signature scheme %.32s is not accepted (accepted: %s)", sign_alg,
+		             ctx->accept_sign);
+		goto out;
+	}
+	if (pubkey == NULL && n->pubkey == NULL) {
+		attest_failf(out, "quote_validation.no_pubkey",
+		             "the agent sent no payload public key and none is cached");
+		goto out;
+	}
+	if ((st = quote_decode(n->q, quote, strlen(quote), &e)) != QUOTE_OK ||
+	    (st = quote_verify(n->q, n->ak, bank, n->nonce, strlen(n->nonce), &e)) != QUOTE_OK) {
+		attest_failf(out, quote_status_event(st), "%s", e.msg);
+		goto out;
+	}
+	pe = pubkey ? pubkey : n->pubkey;
+	if ((st = quote_check_pcr16(n->q, bank, pe, strlen(pe), &e)) != QUOTE_OK) {
+		attest_failf(out, quote_status_event(st), "%s", e.msg);
+		goto out;
+	}
+	if ((st = quote_check_clock(n->q, n->has_clock ? &n->clock : NULL, &e)) != QUOTE_OK) {
+		attest_failf(out, quote_status_event(st), "%s", e.msg);
+		goto out;
+	}
+	lk.n = n;
+	lk.bank = bank;
+	if (n->pcr) {
+		const char *id = NULL;
+		if (pcr_policy_check(n->pcr->pcr, attest_pcr, &lk, &id, &e) < 0) {
+			attest_failf(out, id, "%s", e.msg);
+			goto out;
+		}
+	}
+	if (n->mb && !mb_policy_is_empty(n->mb->mb) && attest_mb(n, res, bank, out) < 0)
+		goto out;
+	if (n->runtime && attest_ima(n, res, bank, out) < 0)
+		goto out;
+	/* Everything passed: keep what the next round compares against. */
+	quote_clock_info(n->q, &clock);
+	n->clock = clock;
+	n->has_clock = 1;
+	if (pubkey && (n->pubkey == NULL || strcmp(n->pubkey, pubkey) != 0)) {
+		free(n->pubkey);
+		n->pubkey = xstrdup(pubkey);
+	}
+	n->partial = 1;
+	snprintf(n->hash_alg, sizeof(n->hash_alg), "%s", hash_alg);
+	snprintf(n->sign_alg, sizeof(n->sign_alg), "%s", sign_alg);
+	rv = 0;
+out:
+	json_decref(root);
+	return rv;
+}

@@ -1,0 +1,23 @@
+/* attest: the checks of one round, in DESIGN.md's order, on the quote response of an
+ * agent: AK signature, nonce, PCR digest, PCR 16 binding, clock, static PCR policy,
+ * measured boot (replay + policy, once per log content), IMA (incremental replay from the
+ * stored position + runtime policy). On success the node's evidence state (IMA position,
+ * clock, cached payload key, measured-boot cache) has advanced; on failure it is
+ * unchanged and out says exactly what failed. */
+#ifndef VIGIL_VERIFIER_ATTEST_H
+#define VIGIL_VERIFIER_ATTEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct node;
+
+typedef struct attest_out {
+	char event_id[80]; /* Keylime-style failure id, e.g. "pcr_validation.invalid_pcr_7" */
+	char reason[768];  /* precise text: which PCR, which file, which event */
+} attest_out_t;
+
+/* 0 pass, -1 fail (out filled). body is the agent's JSON answer (len bytes). */
+int attest_check(struct node *n, const uint8_t *body, size_t len, attest_out_t *out);
+
+#endif

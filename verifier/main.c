@@ -1,0 +1,220 @@
+/* vigil-verifier: keeps proving, round after round, that every node it owns booted and
+ * runs what its policies allow. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/thread.h>
+
+#include "common/config.h"
+#include "common/daemon.h"
+#include "common/grpcsrv.h"
+#include "common/log.h"
+#include "common/store.h"
+#include "common/xmalloc.h"
+#include "verifier/api.h"
+#include "verifier/node.h"
+#include "verifier/policies.h"
+#include "verifier/registry.h"
+#include "verifier/vctx.h"
+#include "verifier/worker.h"
+
+int main(int argc, char **argv);
+
+static const char *check_seconds(const char *v)
+{
+	char *end;
+	double d = strtod(v, &end);
+
+	if (end == v || *end || d < 0 || d > 86400)
+		return "not a number of seconds between 0 and 86400";
+	return NULL;
+}
+
+static const config_key_t verifier_keys[] = {
+    {"verifier", "grpc_listen", CFG_STR, "127.0.0.1:8881", 0, 0,
+     "Address of the gRPC API (vigil.v1.Verifier) for vigilctl and fleet controllers.", NULL},
+    {"verifier", "tls_cert", CFG_STR, "/etc/vigil/tls/verifier.crt", 0, 0,
+     "PEM certificate of this verifier: the gRPC server's, and the client certificate it "
+     "shows agents. Issue it with 'vigilctl ca issue DIR verifier --both'.",
+     NULL},
+    {"verifier", "tls_key", CFG_STR, "/etc/vigil/tls/verifier.key", 0, 0,
+     "PEM private key of tls_cert.", NULL},
+    {"verifier", "trusted_client_ca", CFG_STR, "/etc/vigil/tls/ca.crt", 0, 0,
+     "PEM CA that gRPC clients' certificates must chain to.", NULL},
+    {"verifier", "grpc_insecure", CFG_BOOL, "no", 0, 0,
+     "Serve gRPC in plaintext without client certificates. Only for tests on loopback.", NULL},
+    {"verifier", "state_dir", CFG_STR, "/var/lib/vigil/verifier", 0, 0,
+     "Directory for the verifier's state (the default database lives here).", NULL},
+    {"verifier", "database", CFG_STR, "", 0, 0,
+     "Store URL, sqlite:PATH. Empty means sqlite:STATE_DIR/verifier.db.", NULL},
+    {"verifier", "verifier_id", CFG_STR, "", 0, 0,
+     "Name of this verifier instance, shown with every node it owns. Empty means the host "
+     "name.",
+     NULL},
+    {"verifier", "workers", CFG_INT, "0", 0, 256,
+     "Worker threads, each with its own event loop and share of the nodes. 0 means one per "
+     "CPU core.",
+     NULL},
+    {"verifier", "quote_interval", CFG_STR, "2", 0, 0,
+     "Seconds between the end of one good round and the next quote request of a node "
+     "(decimals allowed).",
+     check_seconds},
+    {"verifier", "retry_interval", CFG_STR, "2", 0, 0,
+     "Seconds before the first retry when an agent does not answer; each further retry "
+     "waits twice as long when exponential_backoff is on.",
+     check_seconds},
+    {"verifier", "exponential_backoff", CFG_BOOL, "yes", 0, 0,
+     "Double the retry delay after every failed contact.", NULL},
+    {"verifier", "max_retries", CFG_INT, "5", 0, 1000,
+     "Failed contacts in a row before a node enters the comm-error state FAILED (it is "
+     "still probed at the longest delay and recovers by itself). Never a policy failure.",
+     NULL},
+    {"verifier", "request_timeout", CFG_INT, "30", 1, 3600,
+     "Seconds a request to an agent may take, connection and TLS included.", NULL},
+    {"verifier", "max_response", CFG_INT, "67108864", 65536, 1073741824,
+     "Largest agent answer accepted, in bytes (the first round carries the whole IMA list).", NULL},
+    {"verifier", "flush_interval", CFG_INT, "1000", 10, 60000,
+     "Milliseconds between batched writes of attestation progress (IMA position, counters) "
+     "to the store. Verdict changes are written at once.",
+     NULL},
+    {"verifier", "accept_hash_algs", CFG_STR, "sha256,sha384,sha512", 0, 0,
+     "Quote hash algorithms accepted, comma-separated.", NULL},
+    {"verifier", "accept_sign_algs", CFG_STR, "rsassa,ecdsa", 0, 0,
+     "Quote signature schemes accepted, comma-separated.", NULL},
+    {NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
+};
+
+static const daemon_info_t verifier_info = {
+    .name = "vigil-verifier",
+    .summary = "vigil-verifier: continuous remote attestation of enrolled nodes.",
+    .description =
+        "The verifier asks every node it owns for a fresh TPM quote with its IMA and UEFI\n"
+        "event logs, round after round, and checks in order: the AK signature, the nonce,\n"
+        "the PCR digest, the PCR 16 payload-key binding, the TPM clock, the static PCR\n"
+        "policy, the measured-boot log and policy, and every new IMA entry against the\n"
+        "runtime policy. A node that fails goes to INVALID_QUOTE with the precise reason;\n"
+        "an agent that does not answer is retried with backoff and is never mistaken for\n"
+        "a policy failure.\n\n"
+        "Nodes and policies are managed over gRPC (vigil.v1.Verifier), normally with\n"
+        "vigilctl. See docs/verifier.md.",
+    .default_conf = "/etc/vigil/verifier.conf",
+    .keys = verifier_keys,
+};
+
+static int seconds_ms(const char *v)
+{
+	return (int)(strtod(v, NULL) * 1000.0 + 0.5);
+}
+
+int main(int argc, char **argv)
+{
+	config_t *cfg = daemon_start(&verifier_info, argc, argv);
+	vctx_t ctx;
+	grpcsrv_tls_t tls;
+	grpcsrv_t *srv;
+	store_node_t *nodes = NULL;
+	size_t nn = 0;
+	err_t e = {""};
+	sigset_t set;
+	char host[256];
+	int sig, nw;
+
+	memset(&ctx, 0, sizeof(ctx));
+	evthread_use_pthreads();
+	signal(SIGPIPE, SIG_IGN);
+	/* Every thread inherits these blocked; main waits for them with sigwait. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	const char *state_dir = config_str(cfg, "verifier", "state_dir");
+	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
+		fatal("cannot create state_dir %s", state_dir);
+	const char *db = config_str(cfg, "verifier", "database");
+	ctx.database = *db ? xstrdup(db) : xasprintf("sqlite:%s/verifier.db", state_dir);
+	const char *vid = config_str(cfg, "verifier", "verifier_id");
+	if (*vid == '\0' && gethostname(host, sizeof(host)) == 0)
+		vid = host;
+	ctx.verifier_id = xstrdup(*vid ? vid : "verifier");
+	ctx.quote_interval_ms = seconds_ms(config_str(cfg, "verifier", "quote_interval"));
+	ctx.retry_interval_ms = seconds_ms(config_str(cfg, "verifier", "retry_interval"));
+	ctx.exponential_backoff = config_bool(cfg, "verifier", "exponential_backoff");
+	ctx.max_retries = (int)config_int(cfg, "verifier", "max_retries");
+	ctx.request_timeout_s = (int)config_int(cfg, "verifier", "request_timeout");
+	ctx.max_response = (size_t)config_int(cfg, "verifier", "max_response");
+	ctx.flush_interval_ms = (int)config_int(cfg, "verifier", "flush_interval");
+	ctx.tls_cert = xstrdup(config_str(cfg, "verifier", "tls_cert"));
+	ctx.tls_key = xstrdup(config_str(cfg, "verifier", "tls_key"));
+	snprintf(ctx.accept_hash, sizeof(ctx.accept_hash), "%s",
+	         config_str(cfg, "verifier", "accept_hash_algs"));
+	snprintf(ctx.accept_sign, sizeof(ctx.accept_sign), "%s",
+	         config_str(cfg, "verifier", "accept_sign_algs"));
+	if (access(ctx.tls_cert, R_OK) < 0 || access(ctx.tls_key, R_OK) < 0)
+		fatal("cannot read verifier.tls_cert %s or tls_key %s (the client certificate "
+		      "shown to agents)",
+		      ctx.tls_cert, ctx.tls_key);
+
+	if ((ctx.api_store = store_open(ctx.database, &e)) == NULL)
+		fatalx("cannot open the store: %s", e.msg);
+	ctx.registry = registry_new();
+	ctx.policies = policies_new();
+	nw = (int)config_int(cfg, "verifier", "workers");
+	if (nw == 0)
+		nw = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	ctx.nworkers = nw < 1 ? 1 : nw;
+	ctx.workers = xcalloc((size_t)ctx.nworkers, sizeof(*ctx.workers));
+	for (int i = 0; i < ctx.nworkers; i++) {
+		ctx.workers[i] = worker_new(i, &ctx);
+		if (worker_start(ctx.workers[i]) < 0)
+			fatalx("cannot start worker %d", i);
+	}
+
+	/* Resume every stored node where it stood. */
+	if (store_node_list(ctx.api_store, &nodes, &nn, &e) != STORE_OK)
+		fatalx("cannot list nodes: %s", e.msg);
+	for (size_t i = 0; i < nn; i++) {
+		store_node_t *copy = xcalloc(1, sizeof(*copy));
+		*copy = nodes[i];
+		memset(&nodes[i], 0, sizeof(nodes[i]));
+		worker_post(vctx_worker_for(&ctx, copy->uuid), node_cmd_add, copy);
+	}
+	store_nodes_free(nodes, nn);
+
+	const char *listen = config_str(cfg, "verifier", "grpc_listen");
+	tls.cert_file = ctx.tls_cert;
+	tls.key_file = ctx.tls_key;
+	tls.client_ca_file = config_str(cfg, "verifier", "trusted_client_ca");
+	if (config_bool(cfg, "verifier", "grpc_insecure"))
+		log_warnx("gRPC API on %s is PLAINTEXT without client certificates "
+		          "(grpc_insecure = yes): for tests only",
+		          listen);
+	srv = grpcsrv_new(listen, config_bool(cfg, "verifier", "grpc_insecure") ? NULL : &tls,
+	                  api_methods, &ctx, 64u << 20, &e);
+	if (srv == NULL || grpcsrv_start(srv) < 0)
+		fatalx("gRPC API: %s", e.msg);
+	log_info("vigil-verifier %s: %d workers, %zu nodes, gRPC on %s, store %s", ctx.verifier_id,
+	         ctx.nworkers, nn, listen, ctx.database);
+
+	sigwait(&set, &sig);
+	log_info("received %s, shutting down", strsignal(sig));
+	grpcsrv_free(srv);
+	for (int i = 0; i < ctx.nworkers; i++)
+		worker_free(ctx.workers[i]);
+	free(ctx.workers);
+	policies_free(ctx.policies);
+	registry_free(ctx.registry);
+	store_close(ctx.api_store);
+	free(ctx.database);
+	free(ctx.verifier_id);
+	free(ctx.tls_cert);
+	free(ctx.tls_key);
+	config_free(cfg);
+	return 0;
+}

@@ -1,0 +1,9 @@
+# verifier/: vigil-verifier
+VERIFIER_SRCS += verifier/main.c
+VERIFIER_SRCS += verifier/vctx.c
+VERIFIER_SRCS += verifier/worker.c
+VERIFIER_SRCS += verifier/registry.c
+VERIFIER_SRCS += verifier/policies.c
+VERIFIER_SRCS += verifier/node.c
+VERIFIER_SRCS += verifier/attest.c
+VERIFIER_SRCS += verifier/api.c

@@ -1,0 +1,715 @@
+/* node: lifecycle of an attested node and its round loop on the owning worker. */
+#include "verifier/node.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <openssl/rand.h>
+
+#include "common/ima.h"
+#include "common/log.h"
+#include "common/mb_policy.h"
+#include "common/pcr_policy.h"
+#include "common/runtime_policy.h"
+#include "common/tpm2.h"
+#include "common/xmalloc.h"
+#include "verifier/attest.h"
+#include "verifier/policies.h"
+#include "verifier/registry.h"
+#include "verifier/vctx.h"
+#include "verifier/worker.h"
+
+/* Agent API versions we speak, oldest first (keylime-wire.md section 1). */
+static const char *const node_api_versions[] = {"2.1", "2.2", "2.3", "2.4", "2.5", "2.6"};
+#define NODE_API_COUNT 6
+
+static void node_round_start(node_t *n);
+static void node_schedule(node_t *n, int delay_ms);
+
+const char *node_uuid(const node_t *n)
+{
+	return n->rec.uuid;
+}
+
+static int64_t node_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static vctx_t *node_ctx(node_t *n)
+{
+	return worker_ctx(n->w);
+}
+
+/* ---- the worker's list ---- */
+
+static node_t **node_head(struct worker *w)
+{
+	return (node_t **)worker_nodes(w);
+}
+
+static node_t *node_find(struct worker *w, const char *uuid)
+{
+	for (node_t *n = *node_head(w); n; n = n->next)
+		if (strcmp(n->rec.uuid, uuid) == 0)
+			return n;
+	return NULL;
+}
+
+static void node_link(node_t *n)
+{
+	node_t **head = node_head(n->w);
+
+	n->next = *head;
+	if (*head)
+		(*head)->prev = n;
+	*head = n;
+}
+
+static void node_unlink(node_t *n)
+{
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		*node_head(n->w) = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+	n->next = n->prev = NULL;
+}
+
+/* ---- status (shared with the API thread) ---- */
+
+static void node_set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = v ? xstrdup(v) : NULL;
+}
+
+static void node_set_state(node_t *n, int state)
+{
+	pthread_mutex_lock(&n->lock);
+	n->rec.operational_state = state;
+	pthread_mutex_unlock(&n->lock);
+	n->dirty = 1;
+}
+
+void node_snapshot(node_t *n, store_node_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&n->lock);
+	out->uuid = xstrdup(n->rec.uuid);
+	out->ip = xstrdup(n->rec.ip);
+	out->port = n->rec.port;
+	out->api_version = n->rec.api_version ? xstrdup(n->rec.api_version) : NULL;
+	out->pcr_policy = n->rec.pcr_policy ? xstrdup(n->rec.pcr_policy) : NULL;
+	out->runtime_policy = n->rec.runtime_policy ? xstrdup(n->rec.runtime_policy) : NULL;
+	out->mb_policy = n->rec.mb_policy ? xstrdup(n->rec.mb_policy) : NULL;
+	out->operational_state = n->rec.operational_state;
+	out->attestation_count = n->rec.attestation_count;
+	out->last_received_quote = n->rec.last_received_quote;
+	out->last_successful_attestation = n->rec.last_successful_attestation;
+	out->last_event_id = n->rec.last_event_id ? xstrdup(n->rec.last_event_id) : NULL;
+	out->failure_reason = n->rec.failure_reason ? xstrdup(n->rec.failure_reason) : NULL;
+	out->ima_state = n->rec.ima_state ? xstrdup(n->rec.ima_state) : NULL;
+	out->mb_log_digest = n->rec.mb_log_digest ? xstrdup(n->rec.mb_log_digest) : NULL;
+	out->has_clock = n->rec.has_clock;
+	out->tpm_clock = n->rec.tpm_clock;
+	/* The algorithms of the last quote ride in these two otherwise unused fields. */
+	out->ak_tpm = xstrdup(n->hash_alg);
+	out->mtls_cert = xstrdup(n->sign_alg);
+	pthread_mutex_unlock(&n->lock);
+}
+
+/* Copy the live state into rec for the store (owner thread). */
+static void node_sync_rec(node_t *n)
+{
+	buf_t b = BUF_INIT;
+
+	pthread_mutex_lock(&n->lock);
+	if (n->ima) {
+		ima_state_format(n->ima, &b);
+		node_set_str(&n->rec.ima_state, (const char *)b.data);
+	}
+	n->rec.has_clock = n->has_clock;
+	n->rec.tpm_clock = (int64_t)n->clock.clock;
+	n->rec.tpm_reset_count = n->clock.reset_count;
+	n->rec.tpm_restart_count = n->clock.restart_count;
+	pthread_mutex_unlock(&n->lock);
+	buf_free(&b);
+}
+
+/* Write this node's progress now (a verdict change must be durable before it is
+ * announced). */
+static void node_save_now(node_t *n)
+{
+	const store_node_t *one[1] = {&n->rec};
+	err_t e = {""};
+
+	node_sync_rec(n);
+	if (store_node_save(worker_store(n->w), one, 1, &e) != STORE_OK)
+		log_warnx("node %s: cannot save its state: %s", n->rec.uuid, e.msg);
+	else
+		n->dirty = 0;
+}
+
+void node_worker_tick(struct worker *w)
+{
+	const store_node_t **v = NULL;
+	size_t k = 0, cap = 0;
+	err_t e = {""};
+
+	for (node_t *n = *node_head(w); n; n = n->next) {
+		if (!n->dirty || n->removing)
+			continue;
+		if (k == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		node_sync_rec(n);
+		v[k++] = &n->rec;
+	}
+	if (k && store_node_save(worker_store(w), v, k, &e) == STORE_OK) {
+		for (node_t *n = *node_head(w); n; n = n->next)
+			n->dirty = 0;
+	} else if (k) {
+		log_warnx("worker %d: cannot save the progress of %zu nodes: %s", worker_id(w), k,
+		          e.msg);
+	}
+	free(v);
+}
+
+/* ---- creation and release ---- */
+
+static void node_release_policies(node_t *n)
+{
+	policies_t *pc = node_ctx(n)->policies;
+
+	runtime_policy_eval_free(n->rt_eval);
+	n->rt_eval = NULL;
+	policies_release(pc, n->pcr);
+	policies_release(pc, n->runtime);
+	policies_release(pc, n->mb);
+	n->pcr = n->runtime = n->mb = NULL;
+}
+
+static void node_free(node_t *n)
+{
+	if (n == NULL)
+		return;
+	registry_remove(node_ctx(n)->registry, n);
+	node_unlink(n);
+	if (n->timer)
+		event_free(n->timer);
+	http_client_free(n->conn);
+	node_release_policies(n);
+	ima_state_free(n->ima);
+	quote_free(n->q);
+	quote_ak_free(n->ak);
+	EVP_PKEY_free(n->ak_pkey);
+	free(n->pubkey);
+	store_node_clear(&n->rec);
+	pthread_mutex_destroy(&n->lock);
+	free(n);
+}
+
+/* (Re)load the node's policies and derive the PCR mask. 0 or -1 (e). */
+static int node_load_policies(node_t *n, err_t *e)
+{
+	vctx_t *ctx = node_ctx(n);
+	struct store *s = worker_store(n->w);
+
+	node_release_policies(n);
+	n->mask = 0;
+	if (n->rec.pcr_policy &&
+	    (n->pcr = policies_acquire(ctx->policies, s, n->rec.pcr_policy, POLICY_PCR, e)) == NULL)
+		return -1;
+	if (n->rec.runtime_policy &&
+	    (n->runtime = policies_acquire(ctx->policies, s, n->rec.runtime_policy, POLICY_RUNTIME,
+	                                   e)) == NULL)
+		return -1;
+	if (n->rec.mb_policy &&
+	    (n->mb = policies_acquire(ctx->policies, s, n->rec.mb_policy, POLICY_MB, e)) == NULL)
+		return -1;
+	if (n->pcr)
+		n->mask |= pcr_policy_mask(n->pcr->pcr);
+	if (n->runtime) {
+		n->mask |= 1u << 10;
+		n->rt_eval = runtime_policy_eval_new(n->runtime->runtime);
+	}
+	if (n->mb && !mb_policy_is_empty(n->mb->mb))
+		n->mask |= 0x03ffu | 0xf800u; /* PCRs 0-9 and 11-15 */
+	return 0;
+}
+
+static node_t *node_new(struct worker *w, store_node_t *rec, err_t *e)
+{
+	vctx_t *ctx = worker_ctx(w);
+	node_t *n = xcalloc(1, sizeof(*n));
+	tls_client_opts_t tls;
+	tpm2_pub_t *pub = NULL;
+	buf_t raw = BUF_INIT;
+
+	n->rec = *rec; /* takes the strings */
+	memset(rec, 0, sizeof(*rec));
+	n->w = w;
+	pthread_mutex_init(&n->lock, NULL);
+	node_link(n);
+	if (base64_decode(&raw, n->rec.ak_tpm, strlen(n->rec.ak_tpm)) < 0) {
+		err_set(e, "stored AK is not base64");
+		goto fail;
+	}
+	if ((pub = tpm2_pub_decode(raw.data, raw.len, e)) == NULL ||
+	    (n->ak_pkey = tpm2_pub_to_pkey(pub, e)) == NULL ||
+	    (n->ak = quote_ak_new(n->ak_pkey, e)) == NULL)
+		goto fail;
+	n->q = quote_new();
+	if (node_load_policies(n, e) < 0)
+		goto fail;
+	if (n->rec.ima_state && n->runtime) {
+		n->ima = ima_state_parse(n->rec.ima_state, strlen(n->rec.ima_state), e);
+		if (n->ima == NULL)
+			log_warnx(
+			    "node %s: stored IMA position unreadable (%s); replaying from the "
+			    "start",
+			    n->rec.uuid, e->msg);
+	}
+	if (n->rec.has_clock) {
+		n->has_clock = 1;
+		n->clock.clock = (uint64_t)n->rec.tpm_clock;
+		n->clock.reset_count = (uint32_t)n->rec.tpm_reset_count;
+		n->clock.restart_count = (uint32_t)n->rec.tpm_restart_count;
+		n->clock.safe = 1;
+	}
+	memset(&tls, 0, sizeof(tls));
+	tls.ca_pem = n->rec.mtls_cert; /* the agent's self-signed cert is its own anchor */
+	tls.cert_file = ctx->tls_cert;
+	tls.key_file = ctx->tls_key;
+	tls.check_hostname = 0;
+	n->conn =
+	    http_client_new(worker_base(w), n->rec.ip, n->rec.port, &tls, ctx->request_timeout_s);
+	if (n->conn == NULL) {
+		err_set(e, "cannot set up the TLS client for %s:%d", n->rec.ip, n->rec.port);
+		goto fail;
+	}
+	http_client_set_max_response(n->conn, ctx->max_response);
+	n->timer = evtimer_new(worker_base(w), NULL, NULL);
+	tpm2_pub_free(pub);
+	buf_free(&raw);
+	return n;
+fail:
+	tpm2_pub_free(pub);
+	buf_free(&raw);
+	node_free(n);
+	return NULL;
+}
+
+/* Freeing from inside an HTTP callback would free the connection under its own feet:
+ * release on the next loop turn instead. */
+static void node_on_deferred_free(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	node_free(arg);
+}
+
+static void node_free_later(node_t *n)
+{
+	event_base_once(worker_base(n->w), -1, EV_TIMEOUT, node_on_deferred_free, n, NULL);
+}
+
+/* ---- events and verdicts ---- */
+
+static void node_record_event(node_t *n, const char *type, const char *event_id, const char *reason)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "type", type, "agent_id",
+	                      n->rec.uuid, "event_id", event_id, "context", reason, "ip", n->rec.ip,
+	                      "port", n->rec.port, "severity_label", "emergency");
+	char *body = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	char id[40] = "";
+	err_t e = {""};
+
+	if (store_event_append(worker_store(n->w), n->rec.uuid, type, "emergency", body, id, &e) !=
+	    STORE_OK)
+		log_warnx("node %s: cannot record the %s event: %s", n->rec.uuid, type, e.msg);
+	free(body);
+	json_decref(j);
+}
+
+static void node_fail(node_t *n, const char *event_id, const char *reason)
+{
+	pthread_mutex_lock(&n->lock);
+	n->rec.operational_state = NODE_INVALID_QUOTE;
+	node_set_str(&n->rec.last_event_id, event_id);
+	node_set_str(&n->rec.failure_reason, reason);
+	pthread_mutex_unlock(&n->lock);
+	/* Durable first, then recorded, then announced. */
+	node_save_now(n);
+	node_record_event(n, "revocation", event_id, reason);
+	log_warnx("node %s: attestation FAILED (%s): %s; polling stopped until reactivated",
+	          n->rec.uuid, event_id, reason);
+}
+
+static void node_pass(node_t *n)
+{
+	int was = n->rec.operational_state;
+
+	pthread_mutex_lock(&n->lock);
+	n->rec.operational_state = NODE_GET_QUOTE;
+	n->rec.attestation_count++;
+	n->rec.last_successful_attestation = node_now();
+	pthread_mutex_unlock(&n->lock);
+	n->dirty = 1;
+	n->retries = 0;
+	if (was != NODE_GET_QUOTE) {
+		node_save_now(n);
+		log_info("node %s: attested (%s), polling every %d ms", n->rec.uuid,
+		         was == NODE_START ? "first round" : "recovered",
+		         node_ctx(n)->quote_interval_ms);
+	}
+	node_schedule(n, node_ctx(n)->quote_interval_ms);
+}
+
+/* The agent did not answer (or answered with a retryable error). */
+static void node_comm_error(node_t *n, const char *why)
+{
+	vctx_t *ctx = node_ctx(n);
+	int delay = ctx->retry_interval_ms, state;
+
+	n->retries++;
+	for (int i = 1; ctx->exponential_backoff && i < n->retries && delay < 3600 * 1000; i++)
+		delay *= 2;
+	if (n->retries > ctx->max_retries) {
+		state = NODE_FAILED;
+		if (n->rec.operational_state != NODE_FAILED) {
+			pthread_mutex_lock(&n->lock);
+			node_set_str(&n->rec.last_event_id, "comm_error");
+			node_set_str(&n->rec.failure_reason, why);
+			pthread_mutex_unlock(&n->lock);
+			node_set_state(n, state);
+			node_save_now(n);
+			node_record_event(n, "comm_error", "comm_error", why);
+			log_warnx("node %s: unreachable after %d retries (%s); still probing every "
+			          "%d ms",
+			          n->rec.uuid, ctx->max_retries, why, delay);
+		}
+	} else {
+		if (n->rec.operational_state != NODE_START)
+			node_set_state(n, NODE_GET_QUOTE_RETRY);
+		log_info("node %s: no answer (%s); retry %d of %d in %d ms", n->rec.uuid, why,
+		         n->retries, ctx->max_retries, delay);
+	}
+	node_schedule(n, delay);
+}
+
+/* ---- the round ---- */
+
+static void node_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	node_round_start(arg);
+}
+
+static void node_schedule(node_t *n, int delay_ms)
+{
+	struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
+
+	event_assign(n->timer, worker_base(n->w), -1, 0, node_on_timer, n);
+	evtimer_add(n->timer, &tv);
+}
+
+static int node_polling(const node_t *n)
+{
+	int s = n->rec.operational_state;
+
+	return !n->removing && s != NODE_INVALID_QUOTE && s != NODE_TENANT_FAILED &&
+	       s != NODE_TERMINATED;
+}
+
+static void node_make_nonce(char out[21])
+{
+	static const char alnum[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char r[64];
+	int k = 0;
+
+	/* Rejection sampling keeps the 62 characters equally likely. */
+	while (k < 20) {
+		if (RAND_bytes(r, sizeof(r)) != 1)
+			fatalx("the CSPRNG failed");
+		for (size_t i = 0; i < sizeof(r) && k < 20; i++)
+			if (r[i] < 248)
+				out[k++] = alnum[r[i] % 62];
+	}
+	out[20] = '\0';
+}
+
+static void node_on_version(int status, const uint8_t *body, size_t len, const char *err,
+                            void *arg);
+static void node_on_quote(int status, const uint8_t *body, size_t len, const char *err, void *arg);
+
+static void node_request(node_t *n, const char *path, http_response_fn cb)
+{
+	n->in_flight = 1;
+	if (http_client_request(n->conn, HTTP_M_GET, path, NULL, NULL, 0, cb, n) < 0) {
+		n->in_flight = 0;
+		node_comm_error(n, "cannot start a request");
+	}
+}
+
+static void node_round_start(node_t *n)
+{
+	char path[256];
+	uint64_t entry = n->ima ? ima_state_next_entry(n->ima) : 0;
+
+	if (!node_polling(n) || n->in_flight)
+		return;
+	if (n->rec.api_version == NULL) {
+		node_request(n, "/version", node_on_version);
+		return;
+	}
+	node_make_nonce(n->nonce);
+	snprintf(path, sizeof(path),
+	         "/v%s/quotes/integrity?nonce=%s&mask=0x%x&partial=%d&ima_ml_entry=%llu",
+	         n->rec.api_version, n->nonce, n->mask, n->partial ? 1 : 0,
+	         (unsigned long long)entry);
+	node_request(n, path, node_on_quote);
+}
+
+/* Pick the highest API version both sides speak from a /version answer. */
+static const char *node_pick_version(const uint8_t *body, size_t len)
+{
+	json_t *root = json_loadb((const char *)body, len, 0, NULL), *r, *list, *v;
+	const char *best = NULL;
+	size_t i;
+
+	r = json_object_get(root, "results");
+	list = json_object_get(r, "supported_versions");
+	for (int k = NODE_API_COUNT - 1; k >= 0 && best == NULL; k--) {
+		json_array_foreach(list, i, v)
+		{
+			if (json_is_string(v) &&
+			    strcmp(json_string_value(v), node_api_versions[k]) == 0)
+				best = node_api_versions[k];
+		}
+		v = json_object_get(r, "supported_version");
+		if (best == NULL && json_is_string(v) &&
+		    strcmp(json_string_value(v), node_api_versions[k]) == 0)
+			best = node_api_versions[k];
+	}
+	json_decref(root);
+	return best;
+}
+
+static void node_on_version(int status, const uint8_t *body, size_t len, const char *err, void *arg)
+{
+	node_t *n = arg;
+	const char *v;
+
+	n->in_flight = 0;
+	if (n->removing) {
+		node_free_later(n);
+		return;
+	}
+	if (status == 0 || status == 408 || status >= 500) {
+		node_comm_error(n, status ? "GET /version failed" : err);
+		return;
+	}
+	if (status != 200 || (v = node_pick_version(body, len)) == NULL) {
+		node_fail(n, "version_negotiation",
+		          "the agent shares no API version with this verifier (2.1-2.6)");
+		return;
+	}
+	pthread_mutex_lock(&n->lock);
+	node_set_str(&n->rec.api_version, v);
+	pthread_mutex_unlock(&n->lock);
+	n->dirty = 1;
+	log_info("node %s: using agent API v%s", n->rec.uuid, v);
+	node_round_start(n);
+}
+
+static void node_on_quote(int status, const uint8_t *body, size_t len, const char *err, void *arg)
+{
+	node_t *n = arg;
+	attest_out_t out;
+
+	n->in_flight = 0;
+	if (n->removing) {
+		node_free_later(n);
+		return;
+	}
+	if (!node_polling(n))
+		return;
+	if (status == 0 || status == 408 || status >= 500) {
+		char why[160];
+		snprintf(why, sizeof(why), "%s", status ? "agent answered an error" : err);
+		if (status)
+			snprintf(why, sizeof(why), "agent answered HTTP %d", status);
+		node_comm_error(n, why);
+		return;
+	}
+	if (status == 400 && body && memmem(body, len, "API version not supported", 25)) {
+		/* Keylime's renegotiation: ask /version again, then quote. */
+		pthread_mutex_lock(&n->lock);
+		node_set_str(&n->rec.api_version, NULL);
+		pthread_mutex_unlock(&n->lock);
+		node_request(n, "/version", node_on_version);
+		return;
+	}
+	pthread_mutex_lock(&n->lock);
+	n->rec.last_received_quote = node_now();
+	pthread_mutex_unlock(&n->lock);
+	if (status != 200) {
+		char why[200];
+		snprintf(why, sizeof(why), "the agent refused the quote request with HTTP %d",
+		         status);
+		node_fail(n, "quote_request", why);
+		return;
+	}
+	if (attest_check(n, body, len, &out) == 0)
+		node_pass(n);
+	else
+		node_fail(n, out.event_id, out.reason);
+}
+
+/* ---- commands from the API thread ---- */
+
+static void node_start_polling(node_t *n)
+{
+	n->retries = 0;
+	node_schedule(n, 0);
+}
+
+void node_cmd_add(struct worker *w, void *arg)
+{
+	store_node_t *rec = arg;
+	err_t e = {""};
+	node_t *n;
+	char *uuid = xstrdup(rec->uuid);
+
+	if (node_find(w, uuid)) {
+		store_node_clear(rec);
+		free(rec);
+		free(uuid);
+		return;
+	}
+	if ((n = node_new(w, rec, &e)) == NULL) {
+		log_warnx("node %s: cannot be attested: %s", uuid, e.msg);
+		store_node_clear(rec);
+		free(rec);
+		free(uuid);
+		return;
+	}
+	free(rec);
+	free(uuid);
+	if (registry_add(worker_ctx(w)->registry, n) < 0) {
+		log_warnx("node %s: already registered", n->rec.uuid);
+		node_free(n);
+		return;
+	}
+	switch (n->rec.operational_state) {
+	case NODE_INVALID_QUOTE:
+	case NODE_TENANT_FAILED:
+		log_info("node %s: loaded, stopped (state %d)", n->rec.uuid,
+		         n->rec.operational_state);
+		break;
+	default:
+		if (n->rec.operational_state != NODE_FAILED)
+			node_set_state(n, NODE_START);
+		node_start_polling(n);
+	}
+}
+
+void node_cmd_remove(struct worker *w, void *arg)
+{
+	char *uuid = arg;
+	node_t *n = node_find(w, uuid);
+
+	free(uuid);
+	if (n == NULL)
+		return;
+	n->removing = 1;
+	node_set_state(n, NODE_TERMINATED);
+	registry_remove(worker_ctx(w)->registry, n);
+	log_info("node %s: removed from attestation", n->rec.uuid);
+	if (!n->in_flight)
+		node_free(n);
+}
+
+void node_cmd_stop(struct worker *w, void *arg)
+{
+	char *uuid = arg;
+	node_t *n = node_find(w, uuid);
+
+	free(uuid);
+	if (n == NULL)
+		return;
+	event_del(n->timer);
+	node_set_state(n, NODE_TENANT_FAILED);
+	node_save_now(n);
+	log_info("node %s: stopped by an operator", n->rec.uuid);
+}
+
+void node_cmd_reactivate(struct worker *w, void *arg)
+{
+	char *uuid = arg;
+	node_t *n = node_find(w, uuid);
+	err_t e = {""};
+
+	free(uuid);
+	if (n == NULL)
+		return;
+	event_del(n->timer);
+	/* Start over as on first contact: policies reloaded, IMA replayed from the start,
+	 * the failure forgotten. */
+	if (node_load_policies(n, &e) < 0)
+		log_warnx("node %s: cannot reload its policies: %s", n->rec.uuid, e.msg);
+	ima_state_free(n->ima);
+	n->ima = NULL;
+	n->mb_pcrs_mask = 0;
+	n->partial = 0;
+	pthread_mutex_lock(&n->lock);
+	node_set_str(&n->rec.last_event_id, NULL);
+	node_set_str(&n->rec.failure_reason, NULL);
+	node_set_str(&n->rec.ima_state, NULL);
+	node_set_str(&n->rec.mb_log_digest, NULL);
+	n->rec.operational_state = NODE_START;
+	pthread_mutex_unlock(&n->lock);
+	node_save_now(n);
+	log_info("node %s: reactivated", n->rec.uuid);
+	if (!n->in_flight)
+		node_start_polling(n);
+}
+
+void node_cmd_policy_changed(struct worker *w, void *arg)
+{
+	char *name = arg;
+	err_t e = {""};
+
+	for (node_t *n = *node_head(w); n; n = n->next) {
+		const char *names[3] = {n->rec.pcr_policy, n->rec.runtime_policy, n->rec.mb_policy};
+		for (int i = 0; i < 3; i++)
+			if (names[i] && strcmp(names[i], name) == 0) {
+				if (node_load_policies(n, &e) < 0)
+					log_warnx("node %s: cannot load the new policy %s: %s",
+					          n->rec.uuid, name, e.msg);
+				else
+					log_info("node %s: policy %s updated", n->rec.uuid, name);
+				break;
+			}
+	}
+	free(name);
+}
+
+void node_worker_stop(struct worker *w)
+{
+	node_t *n;
+
+	node_worker_tick(w);
+	while ((n = *node_head(w)) != NULL)
+		node_free(n);
+}

@@ -1,0 +1,96 @@
+/* node: one attested node inside the verifier: its durable record, its live attestation
+ * state, and the round loop that runs on the worker that owns it.
+ *
+ * Round state machine (operational_state, Keylime's numbers):
+ *   START          first contact: GET /version picks the API version, then a quote
+ *   GET_QUOTE      attested; the next round waits quote_interval
+ *   GET_QUOTE_RETRY the agent did not answer; retried with backoff up to max_retries
+ *   FAILED         still unreachable after max_retries (comm error, never a policy
+ *                  failure); probed at the longest backoff and back to GET_QUOTE when
+ *                  the agent answers and its evidence passes
+ *   INVALID_QUOTE  evidence failed a check; polling stops until ReactivateNode
+ *   TENANT_FAILED  stopped by an operator (StopNode); ReactivateNode resumes
+ *   TERMINATED     being removed; freed when no request is in flight
+ *
+ * Only the owning worker's thread touches a node, except the status fields of rec, which
+ * the gRPC thread reads under lock (node_snapshot). */
+#ifndef VIGIL_VERIFIER_NODE_H
+#define VIGIL_VERIFIER_NODE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "common/http.h"
+#include "common/quote.h"
+#include "common/store.h"
+
+struct worker;
+struct event;
+struct policy_obj;
+struct ima_state;
+struct runtime_policy_eval;
+
+enum {
+	NODE_REGISTERED = 0,
+	NODE_START = 1,
+	NODE_GET_QUOTE = 3,
+	NODE_GET_QUOTE_RETRY = 4,
+	NODE_FAILED = 7,
+	NODE_TERMINATED = 8,
+	NODE_INVALID_QUOTE = 9,
+	NODE_TENANT_FAILED = 10,
+};
+
+typedef struct node {
+	store_node_t rec;         /* durable record; progress fields guarded by lock */
+	pthread_mutex_t lock;     /* guards rec's progress fields against the API reader */
+	struct worker *w;         /* owning worker */
+	struct node *next, *prev; /* the worker's list of nodes */
+	/* evidence checking */
+	EVP_PKEY *ak_pkey;                   /* enrolled AK */
+	quote_ak_t *ak;                      /* prepared for repeated signature checks */
+	quote_t *q;                          /* reusable decoder */
+	struct policy_obj *pcr;              /* static PCR policy, or NULL */
+	struct policy_obj *runtime;          /* runtime (IMA) policy, or NULL */
+	struct policy_obj *mb;               /* measured-boot policy, or NULL */
+	struct runtime_policy_eval *rt_eval; /* per-node IMA evaluator, with runtime */
+	struct ima_state *ima;               /* IMA replay position, with runtime */
+	uint32_t mask;                       /* PCRs requested (PCR 16 is added by the agent) */
+	char *pubkey;                        /* payload public key PEM last sent by the agent */
+	quote_clock_t clock;                 /* clock info of the last good quote */
+	int has_clock;                       /* clock is set */
+	uint8_t mb_pcrs[24][64]; /* PCRs the last good UEFI log replays to (hash bank) */
+	uint32_t mb_pcrs_mask;   /* which of mb_pcrs are valid */
+	uint16_t mb_bank;        /* bank of mb_pcrs */
+	char hash_alg[16];       /* hash_alg of the last quote */
+	char sign_alg[16];       /* sign_alg of the last quote */
+	/* the round */
+	http_client_t *conn; /* persistent mTLS connection to the agent */
+	struct event *timer; /* next round / retry */
+	char nonce[21];      /* nonce of the request in flight */
+	int in_flight;       /* a request is outstanding */
+	int retries;         /* consecutive failed contacts */
+	int dirty;           /* progress changed since the last flush */
+	int removing;        /* free as soon as nothing is in flight */
+	int partial;         /* 1 once the agent's pubkey is cached */
+} node_t;
+
+const char *node_uuid(const node_t *n);
+
+/* Worker commands (run on the owning worker's thread through worker_post/worker_call). */
+void node_cmd_add(struct worker *w, void *rec);             /* takes a store_node_t* (heap) */
+void node_cmd_remove(struct worker *w, void *uuid);         /* takes a char* */
+void node_cmd_stop(struct worker *w, void *uuid);           /* takes a char* */
+void node_cmd_reactivate(struct worker *w, void *uuid);     /* takes a char* */
+void node_cmd_policy_changed(struct worker *w, void *name); /* takes a char* */
+
+/* Called by the worker: write dirty nodes' progress in one transaction; release every
+ * node at shutdown (after a last flush). */
+void node_worker_tick(struct worker *w);
+void node_worker_stop(struct worker *w);
+
+/* Copy the status fields of n (under its lock) into out; strings are duplicated (clear
+ * with store_node_clear). */
+void node_snapshot(node_t *n, store_node_t *out);
+
+#endif

@@ -1,0 +1,122 @@
+/* registry: UUID -> node index, a sorted array under one mutex. Lookups are O(log n);
+ * adds and removes are O(n) memmoves, which is fine at control-plane rates (nodes are
+ * added by operators, not per round). */
+#include "verifier/registry.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xmalloc.h"
+#include "verifier/node.h"
+
+struct registry {
+	pthread_mutex_t lock; /* guards everything below */
+	struct node **nodes;  /* borrowed, sorted by uuid */
+	size_t n, cap;        /* used and allocated slots */
+};
+
+registry_t *registry_new(void)
+{
+	registry_t *r = xcalloc(1, sizeof(*r));
+
+	pthread_mutex_init(&r->lock, NULL);
+	return r;
+}
+
+void registry_free(registry_t *r)
+{
+	if (r == NULL)
+		return;
+	pthread_mutex_destroy(&r->lock);
+	free(r->nodes);
+	free(r);
+}
+
+/* Index of uuid, or of where it would go (with *found = 0). Caller holds the lock. */
+static size_t registry_find(registry_t *r, const char *uuid, int *found)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(node_uuid(r->nodes[mid]), uuid);
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = 0;
+	return lo;
+}
+
+int registry_add(registry_t *r, struct node *n)
+{
+	int found;
+	size_t i;
+
+	pthread_mutex_lock(&r->lock);
+	i = registry_find(r, node_uuid(n), &found);
+	if (found) {
+		pthread_mutex_unlock(&r->lock);
+		return -1;
+	}
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		r->nodes = xrealloc(r->nodes, r->cap * sizeof(*r->nodes));
+	}
+	memmove(&r->nodes[i + 1], &r->nodes[i], (r->n - i) * sizeof(*r->nodes));
+	r->nodes[i] = n;
+	r->n++;
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+void registry_remove(registry_t *r, struct node *n)
+{
+	int found;
+	size_t i;
+
+	pthread_mutex_lock(&r->lock);
+	i = registry_find(r, node_uuid(n), &found);
+	if (found && r->nodes[i] == n) {
+		memmove(&r->nodes[i], &r->nodes[i + 1], (r->n - i - 1) * sizeof(*r->nodes));
+		r->n--;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+int registry_with(registry_t *r, const char *uuid, void (*fn)(struct node *n, void *arg), void *arg)
+{
+	int found;
+	size_t i;
+
+	pthread_mutex_lock(&r->lock);
+	i = registry_find(r, uuid, &found);
+	if (found)
+		fn(r->nodes[i], arg);
+	pthread_mutex_unlock(&r->lock);
+	return found ? 0 : -1;
+}
+
+void registry_each(registry_t *r, void (*fn)(struct node *n, void *arg), void *arg)
+{
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < r->n; i++)
+		fn(r->nodes[i], arg);
+	pthread_mutex_unlock(&r->lock);
+}
+
+size_t registry_count(registry_t *r)
+{
+	size_t n;
+
+	pthread_mutex_lock(&r->lock);
+	n = r->n;
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}

@@ -1,0 +1,43 @@
+/* vctx: the verifier's shared context: settings read once from the configuration, and
+ * the shared objects (node registry, policy cache, workers). Read-only after start-up
+ * except through the objects' own locks. */
+#ifndef VIGIL_VERIFIER_VCTX_H
+#define VIGIL_VERIFIER_VCTX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/http.h"
+
+struct registry;
+struct policies;
+struct worker;
+struct store;
+
+typedef struct vctx {
+	char *verifier_id;         /* this instance's name (config or hostname) */
+	char *database;            /* store URL */
+	int quote_interval_ms;     /* pause between good rounds */
+	int retry_interval_ms;     /* first retry delay; doubles per retry when backoff */
+	int max_retries;           /* retries before the comm-error state */
+	int exponential_backoff;   /* 1: delays double; 0: constant */
+	int request_timeout_s;     /* per request to an agent */
+	int flush_interval_ms;     /* how often progress is written to the store */
+	size_t max_response;       /* largest agent response accepted, bytes */
+	char *tls_cert;            /* client certificate towards agents (PEM file) */
+	char *tls_key;             /* its key */
+	char accept_hash[64];      /* comma list of accepted quote hash algorithms */
+	char accept_sign[64];      /* comma list of accepted signature schemes */
+	struct registry *registry; /* uuid -> node, for the API */
+	struct policies *policies; /* parsed policies shared by content hash */
+	struct worker **workers;   /* the worker threads */
+	int nworkers;              /* how many */
+	struct store *api_store;   /* the gRPC thread's store connection */
+} vctx_t;
+
+/* The worker that owns node uuid (a stable hash of the UUID). */
+struct worker *vctx_worker_for(vctx_t *ctx, const char *uuid);
+/* 1 when name is in the comma-separated list. */
+int vctx_list_has(const char *list, const char *name);
+
+#endif

@@ -1,0 +1,205 @@
+/* worker: a thread with a libevent loop and a command queue fed by other threads. */
+#include "verifier/worker.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "common/log.h"
+#include "common/store.h"
+#include "common/xmalloc.h"
+#include "verifier/node.h"
+#include "verifier/vctx.h"
+
+typedef struct worker_cmd {
+	worker_fn fn;            /* what to run */
+	void *arg;               /* its argument (fn owns it) */
+	struct worker_cmd *next; /* queue link */
+} worker_cmd_t;
+
+struct worker {
+	int id;                    /* 0 .. workers-1 */
+	struct vctx *ctx;          /* shared verifier context (borrowed) */
+	struct event_base *base;   /* this worker's loop */
+	struct event *wake;        /* activated by worker_post */
+	struct event *tick;        /* periodic: flush durable progress */
+	pthread_t thread;          /* the worker thread */
+	int started;               /* thread running */
+	pthread_mutex_t lock;      /* guards the queue */
+	worker_cmd_t *head, *tail; /* queued commands */
+	struct store *store;       /* this worker's store connection */
+	void *nodes;               /* head of the worker's node list (node.c's) */
+};
+
+static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	worker_t *w = arg;
+	worker_cmd_t *c, *next;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&w->lock);
+	c = w->head;
+	w->head = w->tail = NULL;
+	pthread_mutex_unlock(&w->lock);
+	for (; c; c = next) {
+		next = c->next;
+		c->fn(w, c->arg);
+		free(c);
+	}
+}
+
+static void worker_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	worker_t *w = arg;
+
+	(void)fd;
+	(void)what;
+	node_worker_tick(w);
+}
+
+worker_t *worker_new(int id, struct vctx *ctx)
+{
+	worker_t *w = xcalloc(1, sizeof(*w));
+	struct timeval tv;
+
+	w->id = id;
+	w->ctx = ctx;
+	pthread_mutex_init(&w->lock, NULL);
+	if ((w->base = event_base_new()) == NULL)
+		fatalx("worker %d: cannot create an event base", id);
+	w->wake = event_new(w->base, -1, 0, worker_on_wake, w);
+	w->tick = event_new(w->base, -1, EV_PERSIST, worker_on_tick, w);
+	tv.tv_sec = ctx->flush_interval_ms / 1000;
+	tv.tv_usec = (ctx->flush_interval_ms % 1000) * 1000;
+	event_add(w->tick, &tv);
+	return w;
+}
+
+static void *worker_main(void *arg)
+{
+	worker_t *w = arg;
+	err_t e = {""};
+
+	if ((w->store = store_open(w->ctx->database, &e)) == NULL)
+		fatalx("worker %d: cannot open the store: %s", w->id, e.msg);
+	event_base_dispatch(w->base);
+	node_worker_stop(w);
+	store_close(w->store);
+	w->store = NULL;
+	return NULL;
+}
+
+int worker_start(worker_t *w)
+{
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		log_warnx("worker %d: cannot start its thread", w->id);
+		return -1;
+	}
+	w->started = 1;
+	return 0;
+}
+
+static void worker_do_exit(worker_t *w, void *arg)
+{
+	(void)arg;
+	event_base_loopexit(w->base, NULL);
+}
+
+void worker_free(worker_t *w)
+{
+	worker_cmd_t *c, *next;
+
+	if (w == NULL)
+		return;
+	if (w->started) {
+		worker_post(w, worker_do_exit, NULL);
+		pthread_join(w->thread, NULL);
+	}
+	for (c = w->head; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	event_free(w->wake);
+	event_free(w->tick);
+	event_base_free(w->base);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+void worker_post(worker_t *w, worker_fn fn, void *arg)
+{
+	worker_cmd_t *c = xcalloc(1, sizeof(*c));
+
+	c->fn = fn;
+	c->arg = arg;
+	pthread_mutex_lock(&w->lock);
+	if (w->tail)
+		w->tail->next = c;
+	else
+		w->head = c;
+	w->tail = c;
+	pthread_mutex_unlock(&w->lock);
+	event_active(w->wake, 0, 0);
+}
+
+int worker_id(const worker_t *w)
+{
+	return w->id;
+}
+
+struct event_base *worker_base(worker_t *w)
+{
+	return w->base;
+}
+
+struct vctx *worker_ctx(worker_t *w)
+{
+	return w->ctx;
+}
+
+struct store *worker_store(worker_t *w)
+{
+	return w->store;
+}
+
+void **worker_nodes(worker_t *w)
+{
+	return &w->nodes;
+}
+
+typedef struct worker_sync {
+	worker_fn fn;         /* the command */
+	void *arg;            /* its argument */
+	int done;             /* set when it ran */
+	pthread_mutex_t lock; /* guards done */
+	pthread_cond_t cond;  /* signalled when done */
+} worker_sync_t;
+
+static void worker_run_sync(worker_t *w, void *arg)
+{
+	worker_sync_t *s = arg;
+
+	s->fn(w, s->arg);
+	pthread_mutex_lock(&s->lock);
+	s->done = 1;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void worker_call(worker_t *w, worker_fn fn, void *arg)
+{
+	worker_sync_t s = {.fn = fn, .arg = arg};
+
+	pthread_mutex_init(&s.lock, NULL);
+	pthread_cond_init(&s.cond, NULL);
+	worker_post(w, worker_run_sync, &s);
+	pthread_mutex_lock(&s.lock);
+	while (!s.done)
+		pthread_cond_wait(&s.cond, &s.lock);
+	pthread_mutex_unlock(&s.lock);
+	pthread_cond_destroy(&s.cond);
+	pthread_mutex_destroy(&s.lock);
+}
