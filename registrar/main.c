@@ -39,7 +39,9 @@ static const config_key_t registrar_keys[] = {
     {"registrar", "max_body", CFG_INT, "65536", 4096, 4194304,
      "Largest request body accepted, in bytes; larger ones get 413.", NULL},
     {"registrar", "request_timeout", CFG_INT, "30", 1, 3600,
-     "Seconds a client may take to send a whole request before the connection is closed.", NULL},
+     "Seconds a connection may stay silent in the middle of a request (or idle between "
+     "requests) before it is closed; a whole request must arrive within twice that.",
+     NULL},
     {NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
 };
 
