@@ -34,6 +34,14 @@ int enroll_id_is_valid(const char *id)
 	return n > 0 && strcmp(id, ".") != 0 && strcmp(id, "..") != 0;
 }
 
+char *enroll_text_clean(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+	return s;
+}
+
 void enroll_req_free(enroll_req_t *r)
 {
 	if (r == NULL)
@@ -317,6 +325,9 @@ enroll_req_t *enroll_parse(const uint8_t *body, size_t len, const char *path_id,
 out:
 	json_decref(o);
 	if (!ok) {
+		/* Parser texts may quote the body. */
+		if (e)
+			enroll_text_clean(e->msg);
 		enroll_req_free(r);
 		return NULL;
 	}
@@ -351,6 +362,8 @@ int enroll_parse_auth_tag(const uint8_t *body, size_t len, char tag[ENROLL_MAX_A
 	memcpy(tag, t, n + 1);
 	rv = 0;
 out:
+	if (rv < 0 && e)
+		enroll_text_clean(e->msg);
 	json_decref(o);
 	return rv;
 }

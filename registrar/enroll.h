@@ -49,6 +49,10 @@ void enroll_req_free(enroll_req_t *r); /* NULL does nothing */
 /* 1 when id is an acceptable agent id: 1 to 80 of [A-Za-z0-9._-], not "." or "..". */
 int enroll_id_is_valid(const char *id);
 
+/* Replace every byte of s outside printable ASCII by '?', in place: texts that quote
+ * client input go into log lines and JSON status strings. Returns s. */
+char *enroll_text_clean(char *s);
+
 /* Parse an activation body {"auth_tag": "<96 lowercase hex>"}; the tag (NUL-terminated)
  * is copied into tag. 0, or -1 with e set. */
 int enroll_parse_auth_tag(const uint8_t *body, size_t len, char tag[ENROLL_MAX_AUTHTAG + 1],

@@ -482,8 +482,10 @@ static int admin_allowed(const listener_t *l, http_request_t *req)
 		return 0;
 	}
 	if (!http_request_has_client_cert(req)) {
+		char path[128];
+		snprintf(path, sizeof(path), "%s", http_request_path(req));
 		log_info("admin request %s from %s refused: no client certificate",
-		         http_request_path(req), http_request_peer(req));
+		         enroll_text_clean(path), http_request_peer(req));
 		reply_error(req, 403,
 		            "Forbidden: admin routes need a client certificate issued by "
 		            "registrar.trusted_client_ca");
@@ -523,7 +525,9 @@ static void on_request(http_request_t *req, void *arg)
 		         "invalid agent id: must be 1 to %d characters of A-Z a-z "
 		         "0-9 . _ -",
 		         ENROLL_MAX_ID);
-		log_info("request %s from %s rejected: invalid agent id", http_request_path(req),
+		char path[128];
+		snprintf(path, sizeof(path), "%s", http_request_path(req));
+		log_info("request %s from %s rejected: invalid agent id", enroll_text_clean(path),
 		         http_request_peer(req));
 		reply_error(req, 400, msg);
 		return;

@@ -36,6 +36,10 @@ static void check_one(const uint8_t *data, size_t size, const char *path_id,
 		/* A refusal always carries a reason and a 4xx status. */
 		if (e.msg[0] == '\0' || status < 400 || status > 499)
 			abort();
+		/* It goes into log lines and JSON: printable ASCII only. */
+		for (const char *p = e.msg; *p; p++)
+			if (*p < 0x20 || *p > 0x7e)
+				abort();
 		return;
 	}
 	if (status != 200 || !enroll_id_is_valid(r->agent_id) || r->ek == NULL || r->ak == NULL ||
@@ -55,8 +59,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_one(data, size, NULL, &strict);
 	check_one(data, size, "d432fbb3-d2f1-4a97-9ef7-75bd81c00000", &strict);
 	check_one(data, size, "other-agent", &lax);
-	if (enroll_parse_auth_tag(data, size, tag, &e) == 0 &&
-	    (strlen(tag) != ENROLL_MAX_AUTHTAG || strspn(tag, "0123456789abcdef") != strlen(tag)))
-		abort();
+	if (enroll_parse_auth_tag(data, size, tag, &e) == 0) {
+		if (strlen(tag) != ENROLL_MAX_AUTHTAG ||
+		    strspn(tag, "0123456789abcdef") != strlen(tag))
+			abort();
+	} else {
+		for (const char *p = e.msg; *p; p++)
+			if (*p < 0x20 || *p > 0x7e)
+				abort();
+	}
 	return 0;
 }
