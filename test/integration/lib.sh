@@ -236,3 +236,105 @@ swtpm_restart() {
 	echo "swtpm_restart $name: no TPM on port ${!portvar} again, see $T/tpm-$name/swtpm.log" >&2
 	return 1
 }
+
+# ---- verifier helpers ----
+
+# verifier_start NAME [-o ...]: a vigil-verifier with a fresh state dir $T/NAME, plaintext
+# gRPC on a free port (VERIFIER_ADDR), fast retry settings, and a client certificate for
+# agents from the fleet CA in $T/ca (made on first use). Sets VERIFIER_PID.
+verifier_start() {
+	local name=$1
+	shift
+	if [ ! -f "$T/ca/ca.crt" ]; then
+		"$BIN/vigilctl" ca init "$T/ca" >/dev/null
+		"$BIN/vigilctl" ca issue "$T/ca" verifier --both >/dev/null
+	fi
+	[ -n "${VERIFIER_PORT:-}" ] || VERIFIER_PORT=$(free_port)
+	VERIFIER_ADDR=127.0.0.1:$VERIFIER_PORT
+	spawn "$T/$name.log" "$BIN/vigil-verifier" -d -o verifier.grpc_insecure=yes \
+		-o verifier.grpc_listen="$VERIFIER_ADDR" -o verifier.state_dir="$T/$name" \
+		-o verifier.tls_cert="$T/ca/verifier.crt" -o verifier.tls_key="$T/ca/verifier.key" \
+		-o verifier.trusted_client_ca="$T/ca/ca.crt" -o verifier.quote_interval=0.5 \
+		-o verifier.retry_interval=0.2 -o verifier.max_retries=3 "$@"
+	VERIFIER_PID=$!
+	for _ in $(seq 100); do
+		grep -q "gRPC on" "$T/$name.log" && return 0
+		kill -0 "$VERIFIER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "verifier $name did not start:" >&2
+	tail -5 "$T/$name.log" >&2
+	return 1
+}
+
+# vctl ARGS...: vigilctl against the test verifier (plaintext gRPC).
+vctl() {
+	"$BIN/vigilctl" "$@" --verifier "$VERIFIER_ADDR" --insecure
+}
+
+# vgrpc METHOD JSON: a raw call with Python's grpcio, printing the JSON reply or
+# "ERROR CODE details".
+vgrpc() {
+	VIGIL_PB_DIR=$T/pb /usr/bin/python3 "$TOP/test/integration/grpc_client.py" "$VERIFIER_ADDR" "$@"
+}
+
+# wait_node_state UUID STATE [SECONDS]: until vigilctl status shows STATE (default 20 s).
+wait_node_state() {
+	local i
+	for i in $(seq $((${3:-20} * 10))); do
+		vctl status "$1" 2>/dev/null | grep -q "^state: *$2 " && return 0
+		sleep 0.1
+	done
+	vctl status "$1" >&2
+	return 1
+}
+
+# stop_pid PID: TERM, wait up to 5 s, then KILL (for processes started with spawn).
+stop_pid() {
+	kill "$1" 2>/dev/null
+	for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+	kill -9 "$1" 2>/dev/null
+}
+
+# ---------------------------------------------------------------------------------------
+# Simulated nodes: a swtpm whose PCRs hold what a real machine's logs produce, and those
+# logs as files for vigil-agent to serve (agent.ima_log, agent.event_log).
+#
+#   node_tpm_start NAME        swtpm_start with the sha1 and sha256 banks active (set only
+#                              for NAME's first start; the banks live in its state)
+#   node_logs NAME [UEFI_LOG]  $T/NAME.ima <- the real 826-entry IMA list, extended into
+#                              PCR 10 of both banks; $T/NAME.eventlog <- UEFI_LOG (default
+#                              NODE_UEFI_LOG: kl_binary_bios_measurements-secureboot, sha256
+#                              bank, StartupLocality 0, the log `vigilctl policy create mb`
+#                              policies are made from), extended into PCRs 0-9 and 14 of
+#                              the sha256 bank (the log has no sha1 digests, so sha1 PCRs
+#                              0-9 stay zero). Sets NODE_IMA_NAME and NODE_EVENTLOG_NAME.
+#   $NODESIM TCTI ...          the tool itself (build/tools/nodesim), for later changes:
+#                              ima-append, ima-extend --from, pcr-extend, pcr-read.
+# Call node_logs right after node_tpm_start (or swtpm_restart): it assumes fresh PCRs.
+# ---------------------------------------------------------------------------------------
+NODESIM=${NODESIM:-$TOP/build/tools/nodesim}
+NODE_TESTDATA=${NODE_TESTDATA:-$TOP/../shared/testdata}
+NODE_IMA_LIST=${NODE_IMA_LIST:-$NODE_TESTDATA/ima/ascii_runtime_measurements-826}
+NODE_UEFI_LOG=${NODE_UEFI_LOG:-$NODE_TESTDATA/eventlog/kl_binary_bios_measurements-secureboot}
+
+# node_tpm_start NAME: a TPM with the SHA-1 and SHA-256 banks (IMA's list carries SHA-1
+# template hashes; the UEFI log and quotes use SHA-256).
+node_tpm_start() {
+	SWTPM_PCR_BANKS=sha1,sha256 swtpm_start "$1"
+}
+
+# node_logs NAME [UEFI_LOG]: copy the logs to $T and extend them into NAME's TPM.
+node_logs() {
+	local name=$1 uefi=${2:-$NODE_UEFI_LOG} tctivar
+	_swtpm_name_ok "$name" || return 1
+	tctivar=TCTI_$name
+	[ -n "${!tctivar:-}" ] || { echo "node_logs $name: no TPM (node_tpm_start first)" >&2; return 1; }
+	[ -x "$NODESIM" ] || { echo "node_logs: $NODESIM not built" >&2; return 1; }
+	cp "$NODE_IMA_LIST" "$T/$name.ima" && chmod u+w "$T/$name.ima" &&
+		cp "$uefi" "$T/$name.eventlog" && chmod u+w "$T/$name.eventlog" || return 1
+	"$NODESIM" "${!tctivar}" ima-extend "$T/$name.ima" || return 1
+	"$NODESIM" "${!tctivar}" eventlog-extend "$T/$name.eventlog" || return 1
+	printf -v "NODE_IMA_$name" '%s' "$T/$name.ima"
+	printf -v "NODE_EVENTLOG_$name" '%s' "$T/$name.eventlog"
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The verifier's gRPC API without agents, through a real gRPC client (python3-grpcio) and
+# vigilctl. Setup: one verifier on loopback. Actions: policy put/get/list/replace/delete,
+# AddNode with good and bad inputs, status/list/stop/reactivate/remove, an unreachable
+# node, a restart. Expected: each bad input its own status and message, nothing stored for
+# it; an unreachable agent ends in FAILED (comm_error), never INVALID_QUOTE; state survives
+# a restart.
+. "$(dirname "$0")/lib.sh"
+verifier_start v1 || exit 1
+DATA=$TOP/test/unit/data/tpm2
+Z=0000000000000000000000000000000000000000000000000000000000000000
+printf '{"0": ["%s"]}' $Z >"$T/pcr.json"
+printf '{"0": ["%s"], "1": ["%s"]}' $Z $Z >"$T/pcr2.json"
+
+vctl policy put pcr1 --kind pcr "$T/pcr.json" >/dev/null
+check "policy put stores a PCR policy" $?
+out=$(vctl policy put pcr1 --kind pcr "$T/pcr2.json" 2>&1)
+[ $? -eq 1 ] && grep -q "ALREADY_EXISTS" <<<"$out"
+check "policy put refuses an existing name without --replace" $?
+vctl policy put pcr1 --kind pcr "$T/pcr2.json" --replace >/dev/null &&
+	vctl policy get pcr1 --output "$T/got.json" && cmp -s "$T/got.json" "$T/pcr2.json"
+check "policy put --replace moves the name to the new content" $?
+out=$(vctl policy put bad --kind runtime "$T/pcr.json" 2>&1)
+grep -q "INVALID_ARGUMENT" <<<"$out" && ! vctl policy list | grep -q "^bad "
+check "a runtime policy that does not parse is refused and not stored" $?
+vctl policy put pcr2 --kind pcr "$T/pcr2.json" >/dev/null
+[ "$(vctl policy list | grep -c '^pcr')" = 2 ] &&
+	[ "$(vctl policy list | awk '/^pcr/ {print $4}' | sort -u | wc -l)" = 1 ]
+check "two names for one content share one content hash" $?
+
+mtls=$(cat "$T/ca/verifier.crt")
+akb64=$(base64 -w0 "$DATA/ak_rsa.pub")
+add() { # add UUID AKB64 CERT POLICY
+	vgrpc AddNode "$(/usr/bin/python3 -c 'import json,sys; print(json.dumps({"node": {"uuid": sys.argv[1], "ip": "127.0.0.1", "port": int(sys.argv[5]), "ak_tpm": sys.argv[2], "mtls_cert": sys.argv[3], "pcr_policy": sys.argv[4]}}))' "$1" "$2" "$3" "$4" "${5:-1}")"
+}
+out=$(add "bad uuid!" "$akb64" "$mtls" "")
+grep -q "^ERROR INVALID_ARGUMENT node uuid" <<<"$out"
+check "AddNode refuses a malformed uuid" $?
+out=$(add n1 "$(base64 -w0 "$DATA/ek_rsa.pub")" "$mtls" "")
+grep -q "^ERROR INVALID_ARGUMENT.*decrypt" <<<"$out"
+check "AddNode refuses an EK offered as AK (decrypt attribute)" $?
+out=$(add n1 "$(head -c 40 "$DATA/ak_rsa.pub" | base64 -w0)" "$mtls" "")
+grep -q "^ERROR INVALID_ARGUMENT" <<<"$out"
+check "AddNode refuses a truncated AK" $?
+out=$(add n1 "$akb64" "not a cert" "")
+grep -q "^ERROR INVALID_ARGUMENT.*mtls_cert" <<<"$out"
+check "AddNode refuses a missing agent certificate" $?
+out=$(add n1 "$akb64" "$mtls" "nosuch")
+grep -q "^ERROR FAILED_PRECONDITION no policy named nosuch" <<<"$out"
+check "AddNode refuses an unknown policy" $?
+[ "$(vgrpc ListNodes '{}')" = "{}" ]
+check "nothing was stored by the refused AddNode calls" $?
+
+# A node whose agent does not exist: retried, then FAILED, never INVALID_QUOTE.
+port=$(free_port)
+out=$(add n1 "$akb64" "$mtls" "pcr1" "$port")
+grep -q '"uuid": "n1"' <<<"$out"
+check "AddNode adds a node" $?
+out=$(add n1 "$akb64" "$mtls" "pcr1" "$port")
+grep -q "^ERROR ALREADY_EXISTS" <<<"$out"
+check "AddNode refuses a duplicate uuid" $?
+wait_node_state n1 FAILED 20 && vctl status n1 | grep -q "last failure:  comm_error"
+check "an unreachable agent is retried, then FAILED with comm_error" $?
+grep -q "retry 1 of 3" "$T/v1.log" && ! grep -q "INVALID_QUOTE\|attestation FAILED" "$T/v1.log"
+check "retries are logged and no policy failure is raised" $?
+out=$(vctl policy delete pcr1 2>&1)
+grep -q "policy pcr1 is in use by node n1 (FAILED_PRECONDITION)" <<<"$out"
+check "a policy in use cannot be deleted" $?
+vctl stop n1 | grep -q "^state: *TENANT_FAILED"
+check "stop pauses the node" $?
+vctl reactivate n1 | grep -q "^state: *START"
+check "reactivate restarts it" $?
+vctl list | grep -q "^n1 "
+check "list shows the node" $?
+
+stop_pid "$VERIFIER_PID"
+verifier_start v1 || exit 1
+vctl status n1 >/dev/null && vctl policy list | grep -q "^pcr1 "
+check "nodes and policies survive a verifier restart" $?
+vctl remove n1 >/dev/null && ! vctl status n1 2>/dev/null && vctl policy delete pcr1 >/dev/null
+check "remove forgets the node, and then its policy can be deleted" $?
+out=$(vgrpc GetNode --raw-hex ffff)
+grep -q "^ERROR INVALID_ARGUMENT" <<<"$out"
+check "an undecodable request is INVALID_ARGUMENT" $?
