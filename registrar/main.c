@@ -1,22 +1,59 @@
 /* vigil-registrar: enrolls TPM identities: EK chain, AK attributes, MakeCredential. */
 #include <stdlib.h>
 
+#include <event2/event.h>
+
 #include "common/config.h"
 #include "common/daemon.h"
 #include "common/log.h"
+#include "registrar/registrar.h"
 
 int main(int argc, char **argv);
 
 static const config_key_t registrar_keys[] = {
     {"registrar", "listen", CFG_STR, "127.0.0.1:8890", 0, 0,
      "Address for the agent-facing HTTP routes (register, activate, version).", NULL},
+    {"registrar", "tls_listen", CFG_STR, "127.0.0.1:8891", 0, 0,
+     "Address for the HTTPS admin routes (list, show, delete agents; they need a client "
+     "certificate from trusted_client_ca). The agent routes are served here too. Empty: no "
+     "HTTPS listener, no admin routes.",
+     NULL},
+    {"registrar", "tls_cert", CFG_STR, "/etc/vigil/tls/registrar.crt", 0, 0,
+     "PEM certificate (chain) of the HTTPS listener.", NULL},
+    {"registrar", "tls_key", CFG_STR, "/etc/vigil/tls/registrar.key", 0, 0,
+     "PEM private key of the HTTPS listener.", NULL},
+    {"registrar", "trusted_client_ca", CFG_STR, "/etc/vigil/tls/ca.crt", 0, 0,
+     "PEM CA certificate(s) that admin client certificates must chain to.", NULL},
+    {"registrar", "ek_ca_dir", CFG_STR, "/etc/vigil/ek-ca", 0, 0,
+     "Directory of TPM vendor CA certificates (*.pem, *.crt, *.cer; roots and "
+     "intermediates). An agent's EK certificate must chain to one of them.",
+     NULL},
+    {"registrar", "require_ek_cert", CFG_BOOL, "yes", 0, 0,
+     "Refuse agents that send no EK certificate. Set to no only for TPMs without one (some "
+     "firmware TPMs); a certificate that is sent is always checked.",
+     NULL},
+    {"registrar", "state_dir", CFG_STR, "/var/lib/vigil/registrar", 0, 0,
+     "Directory for the registrar's state (created with mode 0700 if missing).", NULL},
+    {"registrar", "database", CFG_STR, "", 0, 0,
+     "Enrollment database URL: sqlite:PATH. Empty: sqlite:STATE_DIR/registrar.db.", NULL},
+    {"registrar", "max_body", CFG_INT, "65536", 4096, 4194304,
+     "Largest request body accepted, in bytes; larger ones get 413.", NULL},
+    {"registrar", "request_timeout", CFG_INT, "30", 1, 3600,
+     "Seconds a connection may stay silent in the middle of a request (or idle between "
+     "requests) before it is closed; a whole request must arrive within twice that.",
+     NULL},
     {NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
 };
 
 static const daemon_info_t registrar_info = {
     .name = "vigil-registrar",
     .summary = "vigil-registrar: enrolls TPM identities (Keylime registrar API v2.1-2.6).",
-    .description = "Not yet implemented beyond configuration checking.",
+    .description = "Agents register their EK and AK over HTTP (registrar.listen); the EK "
+                   "certificate must chain to a TPM vendor CA in registrar.ek_ca_dir and the "
+                   "AK must be a restricted signing key. The registrar answers with a "
+                   "MakeCredential challenge that only that TPM can open; the agent proves "
+                   "it with an HMAC and is enrolled. Administrators list, show and delete "
+                   "enrollments over HTTPS with a client certificate (registrar.tls_listen).",
     .default_conf = "/etc/vigil/registrar.conf",
     .keys = registrar_keys,
 };
@@ -24,8 +61,22 @@ static const daemon_info_t registrar_info = {
 int main(int argc, char **argv)
 {
 	config_t *cfg = daemon_start(&registrar_info, argc, argv);
+	struct event_base *base;
+	registrar_t *r;
+	int rv = 1;
 
-	log_warnx("vigil-registrar is not implemented yet");
+	if ((base = event_base_new()) == NULL)
+		fatalx("cannot create the event loop");
+	daemon_signals(base);
+	if ((r = registrar_new(base, cfg)) == NULL)
+		goto out;
+	event_base_dispatch(base);
+	log_info("vigil-registrar stopped");
+	rv = 0;
+out:
+	registrar_free(r);
+	daemon_signals_free();
+	event_base_free(base);
 	config_free(cfg);
-	return 1;
+	return rv;
 }

@@ -1,2 +1,13 @@
 # registrar/: vigil-registrar
-REGISTRAR_SRCS += registrar/main.c
+REGISTRAR_SRCS += registrar/main.c registrar/registrar.c registrar/enroll.c
+
+# The registration parser's fuzz target links the parser itself (it is not in libvigil),
+# before libvigil so that the archive resolves its symbols.
+$(BUILD)/fuzz-replay/fuzz_registration: $(OBJ)/test/fuzz/fuzz_registration.o \
+	$(OBJ)/test/fuzz/replay_main.o $(OBJ)/registrar/enroll.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/libfuzzer/fuzz_registration: $(OBJ)/test/fuzz/fuzz_registration.o \
+	$(OBJ)/registrar/enroll.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)

@@ -9,10 +9,17 @@ SMOKE=$TOP/build/tools/grpc_smoke
 CLIENT=$TOP/test/integration/grpc_client.py
 export VIGIL_PB_DIR=$T/pb
 
-port=$((20000 + RANDOM % 20000))
+wait_ready() { # wait_ready LOG: until the smoke server says ready (5 s)
+	for _ in $(seq 50); do grep -q ready "$1" && return 0; sleep 0.1; done
+	echo "grpc_smoke did not start:" >&2
+	cat "$1" >&2
+	return 1
+}
+port=$(free_port)
 spawn "$T/smoke.log" "$SMOKE" "127.0.0.1:$port"
-for _ in $(seq 50); do grep -q ready "$T/smoke.log" && break; sleep 0.1; done
-out=$("$CLIENT" "127.0.0.1:$port" ListPolicies '{"kind":"POLICY_KIND_MB"}')
+wait_ready "$T/smoke.log" || exit 1
+out=$("$CLIENT" "127.0.0.1:$port" ListPolicies '{"kind":"POLICY_KIND_MB"}' 2>&1)
+echo "$out"
 grep -q '"name": "smoke", "kind": "POLICY_KIND_MB", "size": 42' <<<"$out"
 check "plaintext unary call round-trips" $?
 out=$("$CLIENT" "127.0.0.1:$port" GetNode '{"uuid":"n1"}')
@@ -40,9 +47,9 @@ done
 mkcert server ca IP:127.0.0.1
 mkcert client ca DNS:client
 mkcert stranger other DNS:stranger
-tport=$((port + 1))
+tport=$(free_port)
 spawn "$T/smoke-tls.log" "$SMOKE" "127.0.0.1:$tport" "$T/server.crt" "$T/server.key" "$T/ca.crt"
-for _ in $(seq 50); do grep -q ready "$T/smoke-tls.log" && break; sleep 0.1; done
+wait_ready "$T/smoke-tls.log" || exit 1
 out=$("$CLIENT" "127.0.0.1:$tport" ListPolicies '{}' --ca "$T/ca.crt" --cert "$T/client.crt" \
 	--key "$T/client.key")
 grep -q '"name": "smoke"' <<<"$out"

@@ -17,18 +17,12 @@ for t in swtpm tpm2_quote tpm2_checkquote tpm2_createak; do
 done
 [ -x "$QC" ] || { echo "not ok quote_check built"; exit 1; }
 
-port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
-for _ in $(seq 100); do
-	P=$((20000 + RANDOM % 20000))
-	port_free "$P" && port_free $((P + 1)) && break
-done
-mkdir -p "$T/state"
-spawn "$T/swtpm.log" swtpm socket --tpm2 --tpmstate dir="$T/state" \
-	--server type=tcp,port="$P",bindaddr=127.0.0.1 \
-	--ctrl type=tcp,port=$((P + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear
-export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$P"
-up=1
-for _ in $(seq 50); do tpm2_getrandom 1 >/dev/null 2>&1 && { up=0; break; }; sleep 0.1; done
+# The shared harness picks free ports and waits for the TPM (it also provisions EK
+# certificates, which this test does not need).
+swtpm_start Q
+up=$?
+P=$SWTPM_PORT_Q
+export TPM2TOOLS_TCTI=$TCTI_Q
 check "swtpm up on port $P" $up
 [ $up -eq 0 ] || exit 1
 

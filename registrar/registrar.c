@@ -1,0 +1,698 @@
+/* registrar: routes, enrollment state changes and their replies. Every state change is
+ * committed to the store before the reply goes out, and every refusal happens before the
+ * store is touched, so bad input never changes what is stored. */
+#include "registrar/registrar.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "common/buf.h"
+#include "common/ekcert.h"
+#include "common/http.h"
+#include "common/log.h"
+#include "common/makecred.h"
+#include "common/store.h"
+#include "common/tpm2.h"
+#include "common/xmalloc.h"
+#include "registrar/enroll.h"
+
+#define CRED_LEN 32 /* credential: 32 characters of [A-Za-z0-9], as Keylime makes it */
+
+/* The API versions served; the last is the current one. */
+static const char *const api_versions[] = {"2.1", "2.2", "2.3", "2.4", "2.5", "2.6"};
+#define N_API_VERSIONS (sizeof(api_versions) / sizeof(api_versions[0]))
+
+typedef struct listener {
+	struct registrar *r; /* owner */
+	int tls;             /* 1 on the HTTPS (admin) listener */
+} listener_t;
+
+struct registrar {
+	const config_t *cfg;    /* borrowed configuration */
+	store_t *store;         /* enrollments */
+	ekca_t *ekca;           /* TPM vendor CAs, NULL when none are configured */
+	enroll_policy_t policy; /* what registrations must satisfy */
+	http_server_t *http;    /* agent routes */
+	http_server_t *https;   /* admin routes (and agent routes), NULL when disabled */
+	listener_t l_http;      /* callback context of http */
+	listener_t l_https;     /* callback context of https */
+};
+
+/* What a request path names. */
+typedef enum {
+	ROUTE_NONE,       /* no such route: 404 */
+	ROUTE_VERSION,    /* /version */
+	ROUTE_BAD_API,    /* /vX.Y/... with X.Y not served: 400 */
+	ROUTE_COLLECTION, /* /vX.Y/agents[/] */
+	ROUTE_AGENT,      /* /vX.Y/agents/{id} */
+	ROUTE_ACTIVATE,   /* /vX.Y/agents/{id}/activate */
+} route_t;
+
+/* ---- helpers ---- */
+
+static void reply_error(http_request_t *req, int code, const char *status)
+{
+	http_reply_envelope(req, code, status, NULL);
+}
+
+/* 32 characters uniformly from [A-Za-z0-9], by rejection sampling over CSPRNG bytes. */
+static void make_credential(char out[CRED_LEN + 1])
+{
+	static const char alnum[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char rnd[64];
+	size_t n = 0;
+
+	while (n < CRED_LEN) {
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			fatalx("the random generator failed");
+		for (size_t i = 0; i < sizeof(rnd) && n < CRED_LEN; i++)
+			if (rnd[i] < 248) /* 248 = 4 * 62: keeps the choice uniform */
+				out[n++] = alnum[rnd[i] % 62];
+	}
+	out[CRED_LEN] = '\0';
+	OPENSSL_cleanse(rnd, sizeof(rnd));
+}
+
+/* Lowercase hex of HMAC-SHA-384(key, msg) into out (97 bytes). 0 or -1. */
+static int auth_tag_compute(const char *key, const char *msg, char out[ENROLL_MAX_AUTHTAG + 1])
+{
+	unsigned char mac[48];
+	size_t mlen = 0;
+	buf_t hex = BUF_INIT;
+	int rv = -1;
+
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA384", NULL, key, strlen(key),
+	              (const unsigned char *)msg, strlen(msg), mac, sizeof(mac), &mlen) == NULL ||
+	    mlen != sizeof(mac)) {
+		log_ssl("HMAC-SHA-384 failed");
+		goto out;
+	}
+	hex_encode(&hex, mac, mlen);
+	memcpy(out, hex.data, ENROLL_MAX_AUTHTAG + 1);
+	rv = 0;
+out:
+	OPENSSL_cleanse(mac, sizeof(mac));
+	buf_free_secret(&hex);
+	return rv;
+}
+
+static int str_eq_null(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static const char *key_desc(const tpm2_pub_t *k, char *s, size_t n)
+{
+	const char *alg = tpm2_alg_name(tpm2_pub_name_alg(k));
+
+	snprintf(s, n, "%s-%d/%s", tpm2_pub_type(k) == TPM2_ALG_RSA_ID ? "rsa" : "ecc",
+	         tpm2_pub_key_bits(k), alg ? alg : "?");
+	return s;
+}
+
+/* ---- routes ---- */
+
+/* Split the path into a route, the agent id (borrowed into idbuf) and the API version. */
+static route_t route_parse(const char *path, char *idbuf, size_t idsz, char *ver, size_t versz)
+{
+	const char *p = path, *rest, *slash;
+	unsigned maj = 0, min = 0;
+	int nmin = -1, k = 0;
+	size_t n;
+
+	idbuf[0] = '\0';
+	ver[0] = '\0';
+	if (strcmp(p, "/version") == 0 || strcmp(p, "/version/") == 0)
+		return ROUTE_VERSION;
+	if (strncmp(p, "/v", 2) != 0)
+		return ROUTE_NONE;
+	p += 2;
+	/* "/v<major>.<minor>/" or "/v<major>/" (the latest minor, as Keylime accepts). */
+	while (*p >= '0' && *p <= '9' && k < 3)
+		maj = maj * 10 + (unsigned)(*p++ - '0'), k++;
+	if (k == 0 || (*p != '.' && *p != '/'))
+		return ROUTE_NONE;
+	if (*p == '.') {
+		p++;
+		nmin = 0;
+		for (k = 0; *p >= '0' && *p <= '9' && k < 3; k++)
+			min = min * 10 + (unsigned)(*p++ - '0'), nmin++;
+		if (nmin == 0)
+			return ROUTE_NONE;
+	}
+	if (*p != '/')
+		return ROUTE_NONE;
+	rest = p + 1;
+	if (nmin < 0)
+		snprintf(ver, versz, "%u", maj);
+	else
+		snprintf(ver, versz, "%u.%u", maj, min);
+	if (nmin < 0 && maj == 2) {
+		snprintf(ver, versz, "%s", api_versions[N_API_VERSIONS - 1]);
+	} else {
+		size_t i;
+		for (i = 0; i < N_API_VERSIONS; i++)
+			if (strcmp(ver, api_versions[i]) == 0)
+				break;
+		if (i == N_API_VERSIONS)
+			return ROUTE_BAD_API;
+	}
+	if (strncmp(rest, "agents", 6) != 0)
+		return ROUTE_NONE;
+	rest += 6;
+	if (*rest == '\0' || strcmp(rest, "/") == 0)
+		return ROUTE_COLLECTION;
+	if (*rest != '/')
+		return ROUTE_NONE;
+	rest++;
+	slash = strchr(rest, '/');
+	n = slash ? (size_t)(slash - rest) : strlen(rest);
+	if (n == 0 || n >= idsz)
+		return n == 0 ? ROUTE_NONE : ROUTE_AGENT; /* too long: caught as invalid id */
+	memcpy(idbuf, rest, n);
+	idbuf[n] = '\0';
+	if (slash == NULL || strcmp(slash, "/") == 0)
+		return ROUTE_AGENT;
+	if (strcmp(slash, "/activate") == 0 || strcmp(slash, "/activate/") == 0)
+		return ROUTE_ACTIVATE;
+	return ROUTE_NONE;
+}
+
+static void do_version(http_request_t *req)
+{
+	json_t *res = json_object(), *list = json_array();
+
+	for (size_t i = 0; i < N_API_VERSIONS; i++)
+		json_array_append_new(list, json_string(api_versions[i]));
+	json_object_set_new(res, "current_version", json_string(api_versions[N_API_VERSIONS - 1]));
+	json_object_set_new(res, "supported_versions", list);
+	http_reply_envelope(req, 200, "Success", res);
+}
+
+static void do_register(registrar_t *r, http_request_t *req, const char *path_id)
+{
+	const char *peer = http_request_peer(req);
+	const uint8_t *body;
+	size_t blen;
+	enroll_req_t *q = NULL;
+	store_agent_t old, rec;
+	int status, have_old = 0;
+	char cred[CRED_LEN + 1], kd[64], ad[64];
+	buf_t name = BUF_INIT, blob = BUF_INIT, key = BUF_INIT, b64 = BUF_INIT;
+	err_t e = {""};
+	store_rc_t rc;
+
+	memset(&old, 0, sizeof(old));
+	memset(&rec, 0, sizeof(rec));
+	cred[0] = '\0';
+	body = http_request_body(req, &blen);
+	if ((q = enroll_parse(body, blen, path_id, &r->policy, &status, &e)) == NULL) {
+		log_info("registration of agent %s from %s rejected: %s",
+		         path_id ? path_id : "(id in body)", peer, e.msg);
+		reply_error(req, status, e.msg);
+		goto out;
+	}
+
+	rc = store_agent_get(r->store, q->agent_id, &old, &e);
+	if (rc == STORE_ERROR) {
+		reply_error(req, 500, "registrar storage error");
+		goto out;
+	}
+	have_old = rc == STORE_OK;
+	/* A UUID stays bound to one TPM identity: a different EK, EK certificate or AK
+	 * needs an operator to delete the old enrollment first. */
+	if (have_old &&
+	    (!str_eq_null(old.ek_tpm, q->ek_tpm) || !str_eq_null(old.ekcert, q->ekcert) ||
+	     !str_eq_null(old.aik_tpm, q->aik_tpm))) {
+		const char *what = !str_eq_null(old.ek_tpm, q->ek_tpm)     ? "EK"
+		                   : !str_eq_null(old.aik_tpm, q->aik_tpm) ? "AK"
+		                                                           : "EK certificate";
+		log_info("registration of agent %s from %s rejected: already enrolled with a "
+		         "different %s (delete it first to re-enroll)",
+		         q->agent_id, peer, what);
+		err_set(&e,
+		        "agent %s is already registered with a different %s; an administrator must "
+		        "delete it first",
+		        q->agent_id, what);
+		reply_error(req, 403, e.msg);
+		goto out;
+	}
+
+	/* The challenge: a fresh credential that only the TPM holding this EK can recover,
+	 * and only for an object with this AK's name. */
+	if (tpm2_pub_name(q->ak, &name, &e) < 0) {
+		log_info("registration of agent %s from %s rejected: %s", q->agent_id, peer, e.msg);
+		reply_error(req, 400, e.msg);
+		goto out;
+	}
+	make_credential(cred);
+	if (makecred_blob(q->ek, name.data, name.len, (const uint8_t *)cred, CRED_LEN, &blob, &e) <
+	    0) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "cannot make a credential for this EK: %s", e.msg);
+		log_info("registration of agent %s from %s rejected: %s", q->agent_id, peer, msg);
+		reply_error(req, 400, msg);
+		goto out;
+	}
+	base64_encode(&key, cred, CRED_LEN);
+
+	rec.agent_id = q->agent_id;
+	rec.ek_tpm = q->ek_tpm;
+	rec.ekcert = q->ekcert;
+	rec.aik_tpm = q->aik_tpm;
+	rec.mtls_cert = q->mtls_cert;
+	rec.ip = q->ip;
+	rec.port = q->port;
+	rec.regcount = have_old ? old.regcount + 1 : 1;
+	rec.active = 0;
+	rec.pending_key = (char *)key.data;
+	if (store_agent_put(r->store, &rec, &e) != STORE_OK) {
+		reply_error(req, 500, "registrar storage error");
+		goto out;
+	}
+	log_info("agent %s registered from %s: EK %s%s%s, AK %s, registration %d; awaiting "
+	         "activation",
+	         q->agent_id, peer, key_desc(q->ek, kd, sizeof(kd)),
+	         q->ekcert ? " certified by " : " without certificate",
+	         q->ekcert ? q->ek_issuer : "", key_desc(q->ak, ad, sizeof(ad)), rec.regcount);
+	base64_encode(&b64, blob.data, blob.len);
+	json_t *res = json_object();
+	json_object_set_new(res, "blob", json_stringn((const char *)b64.data, b64.len));
+	http_reply_envelope(req, 200, "Success", res);
+out:
+	OPENSSL_cleanse(cred, sizeof(cred));
+	buf_free_secret(&key);
+	buf_free(&name);
+	buf_free(&blob);
+	buf_free(&b64);
+	store_agent_clear(&old);
+	enroll_req_free(q);
+}
+
+static void do_activate(registrar_t *r, http_request_t *req, const char *id)
+{
+	const char *peer = http_request_peer(req);
+	const uint8_t *body;
+	size_t blen;
+	char tag[ENROLL_MAX_AUTHTAG + 1], want[ENROLL_MAX_AUTHTAG + 1];
+	store_agent_t a;
+	err_t e = {""};
+	char msg[300];
+	store_rc_t rc;
+
+	memset(&a, 0, sizeof(a));
+	want[0] = '\0';
+	body = http_request_body(req, &blen);
+	if (enroll_parse_auth_tag(body, blen, tag, &e) < 0) {
+		log_info("activation of agent %s from %s rejected: %s", id, peer, e.msg);
+		reply_error(req, 400, e.msg);
+		goto out;
+	}
+	rc = store_agent_get(r->store, id, &a, &e);
+	if (rc == STORE_ERROR) {
+		reply_error(req, 500, "registrar storage error");
+		goto out;
+	}
+	if (rc == STORE_NOT_FOUND) {
+		log_info("activation of agent %s from %s rejected: not registered", id, peer);
+		snprintf(msg, sizeof(msg), "agent %s is not registered", id);
+		reply_error(req, 404, msg);
+		goto out;
+	}
+	if (a.active || a.pending_key == NULL) {
+		/* The challenge key is forgotten at activation, so a second answer cannot be
+		 * checked; registering again issues a new challenge. */
+		log_info("activation of agent %s from %s rejected: already active", id, peer);
+		snprintf(msg, sizeof(msg),
+		         "agent %s is already active; register again for a new challenge", id);
+		reply_error(req, 400, msg);
+		goto out;
+	}
+	if (auth_tag_compute(a.pending_key, id, want) < 0) {
+		reply_error(req, 500, "registrar crypto error");
+		goto out;
+	}
+	if (!mem_equal_ct(tag, want, ENROLL_MAX_AUTHTAG)) {
+		/* As Keylime does: a wrong proof ends this enrollment attempt. */
+		if (store_agent_delete(r->store, id, &e) == STORE_ERROR) {
+			reply_error(req, 500, "registrar storage error");
+			goto out;
+		}
+		log_info("activation of agent %s from %s rejected: auth_tag does not match; its "
+		         "registration was removed",
+		         id, peer);
+		snprintf(
+		    msg, sizeof(msg),
+		    "auth_tag does not match; the registration of agent %s was removed, register "
+		    "again",
+		    id);
+		reply_error(req, 400, msg);
+		goto out;
+	}
+	rc = store_agent_activate(r->store, id, &e);
+	if (rc == STORE_ERROR) {
+		reply_error(req, 500, "registrar storage error");
+		goto out;
+	}
+	if (rc == STORE_NOT_FOUND) { /* changed under us (another registrar on the store) */
+		reply_error(req, 409, "agent changed during activation; register again");
+		goto out;
+	}
+	log_info("agent %s activated from %s: enrollment complete (registration %d)", id, peer,
+	         a.regcount);
+	/* The Rust agent requires "results": {} here, never null. */
+	http_reply_envelope(req, 200, "Success", json_object());
+out:
+	OPENSSL_cleanse(want, sizeof(want));
+	OPENSSL_cleanse(tag, sizeof(tag));
+	store_agent_clear(&a);
+}
+
+static void do_list(registrar_t *r, http_request_t *req)
+{
+	char **ids = NULL;
+	size_t n = 0;
+	err_t e = {""};
+	json_t *res, *list;
+
+	if (store_agent_list(r->store, &ids, &n, &e) != STORE_OK) {
+		reply_error(req, 500, "registrar storage error");
+		return;
+	}
+	list = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, json_string(ids[i]));
+	store_ids_free(ids);
+	res = json_object();
+	json_object_set_new(res, "uuids", list);
+	http_reply_envelope(req, 200, "Success", res);
+}
+
+static void do_get(registrar_t *r, http_request_t *req, const char *id)
+{
+	store_agent_t a;
+	err_t e = {""};
+	store_rc_t rc;
+	char msg[160];
+	json_t *res;
+
+	memset(&a, 0, sizeof(a));
+	rc = store_agent_get(r->store, id, &a, &e);
+	if (rc == STORE_ERROR) {
+		reply_error(req, 500, "registrar storage error");
+		goto out;
+	}
+	/* Keylime answers 404 until the agent proved its AK: an unactivated record is not an
+	 * identity anyone should trust yet. */
+	if (rc == STORE_NOT_FOUND || !a.active) {
+		snprintf(msg, sizeof(msg), "agent %s not found%s", id,
+		         rc == STORE_OK ? " (registered but not activated)" : "");
+		reply_error(req, 404, msg);
+		goto out;
+	}
+	res = json_object();
+	json_object_set_new(res, "agent_id", json_string(a.agent_id));
+	json_object_set_new(res, "ek_tpm", json_string(a.ek_tpm));
+	json_object_set_new(res, "aik_tpm", json_string(a.aik_tpm));
+	/* ekcert goes out as base64 DER of the EK certificate (the first one received). */
+	json_t *ekc = json_null();
+	if (a.ekcert) {
+		X509 *leaf = NULL;
+		STACK_OF(X509) *chain = NULL;
+		char *der = NULL;
+		if (ekcert_parse(a.ekcert, strlen(a.ekcert), &leaf, &chain, &e) == 0 &&
+		    ekcert_to_b64der(leaf, &der) == 0) {
+			json_decref(ekc);
+			ekc = json_string(der);
+		} else {
+			log_warnx("agent %s: stored ekcert does not parse: %s", id, e.msg);
+		}
+		free(der);
+		X509_free(leaf);
+		sk_X509_pop_free(chain, X509_free);
+	}
+	json_object_set_new(res, "ekcert", ekc);
+	json_object_set_new(res, "mtls_cert", a.mtls_cert ? json_string(a.mtls_cert) : json_null());
+	json_object_set_new(res, "ip", a.ip ? json_string(a.ip) : json_null());
+	json_object_set_new(res, "port", a.port ? json_integer(a.port) : json_null());
+	json_object_set_new(res, "regcount", json_integer(a.regcount));
+	http_reply_envelope(req, 200, "Success", res);
+out:
+	store_agent_clear(&a);
+}
+
+static void do_delete(registrar_t *r, http_request_t *req, const char *id)
+{
+	err_t e = {""};
+	char msg[160];
+	store_rc_t rc = store_agent_delete(r->store, id, &e);
+
+	if (rc == STORE_ERROR) {
+		reply_error(req, 500, "registrar storage error");
+		return;
+	}
+	if (rc == STORE_NOT_FOUND) {
+		snprintf(msg, sizeof(msg), "agent %s not found", id);
+		reply_error(req, 404, msg);
+		return;
+	}
+	log_info("agent %s deleted by an administrator from %s", id, http_request_peer(req));
+	http_reply_envelope(req, 200, "Success", json_object());
+}
+
+/* Admin routes need the HTTPS listener and a client certificate that verified against
+ * registrar.trusted_client_ca. 1 when the request may go on. */
+static int admin_allowed(const listener_t *l, http_request_t *req)
+{
+	if (!l->tls) {
+		reply_error(req, 400,
+		            "Bad Request: this route is only served over HTTPS on the admin port "
+		            "(registrar.tls_listen)");
+		return 0;
+	}
+	if (!http_request_has_client_cert(req)) {
+		char path[128];
+		snprintf(path, sizeof(path), "%s", http_request_path(req));
+		log_info("admin request %s from %s refused: no client certificate",
+		         enroll_text_clean(path), http_request_peer(req));
+		reply_error(req, 403,
+		            "Forbidden: admin routes need a client certificate issued by "
+		            "registrar.trusted_client_ca");
+		return 0;
+	}
+	return 1;
+}
+
+static void on_request(http_request_t *req, void *arg)
+{
+	listener_t *l = arg;
+	registrar_t *r = l->r;
+	http_method_t m = http_request_method(req);
+	char id[ENROLL_MAX_ID + 2], ver[16], msg[200];
+	route_t rt = route_parse(http_request_path(req), id, sizeof(id), ver, sizeof(ver));
+
+	if (rt == ROUTE_NONE) {
+		reply_error(req, 404, "Not Found");
+		return;
+	}
+	if (rt == ROUTE_BAD_API) {
+		/* The agent's wording, so version negotiation code recognises it. */
+		snprintf(msg, sizeof(msg), "API version not supported: v%s", ver);
+		reply_error(req, 400, msg);
+		return;
+	}
+	if (rt == ROUTE_VERSION) {
+		if (m != HTTP_M_GET) {
+			reply_error(req, 405, "Method Not Allowed");
+			return;
+		}
+		do_version(req);
+		return;
+	}
+	if ((rt == ROUTE_AGENT || rt == ROUTE_ACTIVATE) && !enroll_id_is_valid(id)) {
+		snprintf(msg, sizeof(msg),
+		         "invalid agent id: must be 1 to %d characters of A-Z a-z "
+		         "0-9 . _ -",
+		         ENROLL_MAX_ID);
+		char path[128];
+		snprintf(path, sizeof(path), "%s", http_request_path(req));
+		log_info("request %s from %s rejected: invalid agent id", enroll_text_clean(path),
+		         http_request_peer(req));
+		reply_error(req, 400, msg);
+		return;
+	}
+	switch (rt) {
+	case ROUTE_COLLECTION:
+		if (m == HTTP_M_POST) {
+			do_register(r, req, NULL);
+		} else if (m == HTTP_M_GET) {
+			if (admin_allowed(l, req))
+				do_list(r, req);
+		} else {
+			reply_error(req, 405, "Method Not Allowed");
+		}
+		return;
+	case ROUTE_AGENT:
+		if (m == HTTP_M_POST) {
+			do_register(r, req, id);
+		} else if (m == HTTP_M_PUT) {
+			do_activate(r, req, id);
+		} else if (m == HTTP_M_GET) {
+			if (admin_allowed(l, req))
+				do_get(r, req, id);
+		} else if (m == HTTP_M_DELETE) {
+			if (admin_allowed(l, req))
+				do_delete(r, req, id);
+		} else {
+			reply_error(req, 405, "Method Not Allowed");
+		}
+		return;
+	case ROUTE_ACTIVATE:
+		if (m == HTTP_M_PUT || m == HTTP_M_POST)
+			do_activate(r, req, id);
+		else
+			reply_error(req, 405, "Method Not Allowed");
+		return;
+	default:
+		reply_error(req, 404, "Not Found");
+		return;
+	}
+}
+
+/* ---- life cycle ---- */
+
+static char *database_url(const config_t *cfg)
+{
+	const char *db = config_str(cfg, "registrar", "database");
+	const char *dir = config_str(cfg, "registrar", "state_dir");
+
+	if (db && *db)
+		return xstrdup(db);
+	return xasprintf("sqlite:%s/registrar.db", dir);
+}
+
+/* mkdir -p: parents 0755, the directory itself 0700 (it holds pending challenge keys). */
+static int make_dirs(const char *dir)
+{
+	char *p = xstrdup(dir);
+	int rv = -1;
+
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			goto out;
+		*s = '/';
+	}
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		goto out;
+	rv = 0;
+out:
+	free(p);
+	return rv;
+}
+
+registrar_t *registrar_new(struct event_base *base, const config_t *cfg)
+{
+	registrar_t *r = xcalloc(1, sizeof(*r));
+	const char *dir = config_str(cfg, "registrar", "state_dir");
+	const char *ekdir = config_str(cfg, "registrar", "ek_ca_dir");
+	const char *db = config_str(cfg, "registrar", "database");
+	const char *tls_listen = config_str(cfg, "registrar", "tls_listen");
+	size_t max_body = (size_t)config_int(cfg, "registrar", "max_body");
+	int timeout = (int)config_int(cfg, "registrar", "request_timeout");
+	char *url = NULL;
+	err_t e = {""};
+	int ok = 0;
+
+	r->cfg = cfg;
+	/* The state directory only matters for the default database location. */
+	if (!(db && *db) && make_dirs(dir) < 0) {
+		log_warn("cannot create state directory %s", dir);
+		goto out;
+	}
+	url = database_url(cfg);
+	if ((r->store = store_open(url, &e)) == NULL) {
+		log_warnx("cannot open the enrollment database: %s", e.msg);
+		goto out;
+	}
+	if (ekdir && *ekdir) {
+		if ((r->ekca = ekca_load_dir(ekdir, &e)) == NULL) {
+			log_warnx("cannot load EK CA certificates from %s: %s", ekdir, e.msg);
+			goto out;
+		}
+		if (ekca_count(r->ekca) == 0)
+			log_warnx(
+			    "no EK CA certificate in %s: every EK certificate will be refused",
+			    ekdir);
+		else
+			log_info("%d EK CA certificate(s) loaded from %s", ekca_count(r->ekca),
+			         ekdir);
+	} else {
+		log_warnx("registrar.ek_ca_dir is empty: every EK certificate will be refused");
+	}
+	r->policy.ekca = r->ekca;
+	r->policy.require_ek_cert = config_bool(cfg, "registrar", "require_ek_cert");
+	if (!r->policy.require_ek_cert)
+		log_info("registrar.require_ek_cert = no: agents without an EK certificate are "
+		         "enrolled on their EK alone");
+
+	r->l_http.r = r;
+	r->l_http.tls = 0;
+	r->http = http_server_new(base, config_str(cfg, "registrar", "listen"), NULL, max_body,
+	                          timeout, on_request, &r->l_http);
+	if (r->http == NULL)
+		goto out;
+	if (tls_listen && *tls_listen) {
+		tls_server_opts_t tls = {
+		    .cert_file = config_str(cfg, "registrar", "tls_cert"),
+		    .key_file = config_str(cfg, "registrar", "tls_key"),
+		    .client_ca_file = config_str(cfg, "registrar", "trusted_client_ca"),
+		    /* Optional, as Keylime: /version stays public; admin routes check. */
+		    .client_cert = HTTP_CLIENT_CERT_OPTIONAL,
+		};
+		r->l_https.r = r;
+		r->l_https.tls = 1;
+		r->https = http_server_new(base, tls_listen, &tls, max_body, timeout, on_request,
+		                           &r->l_https);
+		if (r->https == NULL)
+			goto out;
+	} else {
+		log_info("registrar.tls_listen is empty: admin routes are disabled");
+	}
+	log_info("registrar ready: agents on http://%s%s%s, database %s",
+	         config_str(cfg, "registrar", "listen"),
+	         tls_listen && *tls_listen ? ", admin on https://" : "",
+	         tls_listen && *tls_listen ? tls_listen : "", url);
+	ok = 1;
+out:
+	free(url);
+	if (!ok) {
+		registrar_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void registrar_free(registrar_t *r)
+{
+	if (r == NULL)
+		return;
+	http_server_free(r->https);
+	http_server_free(r->http);
+	ekca_free(r->ekca);
+	store_close(r->store);
+	free(r);
+}

@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# vigil-registrar against curl: the Keylime registrar routes and envelopes, and every
+# rejection. Setup: a swtpm with EK certificates from its local CA (root -> intermediate ->
+# EK), EK and AKs made with tpm2-tools, an openssl CA for the admin port, the registrar on
+# loopback with a fresh SQLite database. Each refusal must give its 4xx reason in the
+# Keylime envelope AND leave the database byte-for-byte unchanged (sha256 of .dump).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/registrar_lib.sh"
+
+for tool in swtpm swtpm_setup tpm2_createek tpm2_createak sqlite3 curl openssl; do
+	command -v $tool >/dev/null || { echo "skip registrar: $tool not installed"; exit 0; }
+done
+[ -x "$BIN/vigil-registrar" ] || { echo "not ok registrar: $BIN/vigil-registrar not built"; exit 1; }
+
+# ---- setup ----
+reg_swtpm "$T/tpm" || exit 1
+M=$T/m
+mkdir -p "$M" "$T/ekca" "$T/state"
+(
+	cd "$M" || exit 1
+	tpm2_createek -c ek.ctx -G rsa -u ek.pub -f tss && tpm2_flushcontext -t &&
+		tpm2_readpublic -c ek.ctx -f pem -o ek.pem &&
+		tpm2_createak -C ek.ctx -c ak.ctx -G rsa -g sha256 -s rsassa -u ak.pub -f tss -n ak.name && tpm2_flushcontext -t &&
+		tpm2_createak -C ek.ctx -c ak2.ctx -G rsa -g sha256 -s rsassa -u ak2.pub -f tss && tpm2_flushcontext -t &&
+		tpm2_nvread 0x01c00002 -C o -o ekcert.der &&
+		ecc=$(tpm2_getcap handles-nv-index | sed -n 's/^- //p' | grep -iE '^0x1c0000a$|^0x1c00016$' | head -1) &&
+		tpm2_nvread "$ecc" -C o -o ecc-ekcert.der
+) >"$T/tpm2tools.log" 2>&1 || { echo "not ok registrar: TPM setup"; cat "$T/tpm2tools.log"; exit 1; }
+cp "$REG_LOCALCA/swtpm-localca-rootca-cert.pem" "$T/ekca/swtpm-root.pem"
+reg_tls "$T/tls" || { echo "not ok registrar: TLS setup"; exit 1; }
+
+# Request bodies: a good registration and one variant per rejection.
+B=$T/bodies
+mkdir -p "$B"
+$PY - "$M" "$REG_LOCALCA" "$B" <<'EOF' || { echo "not ok registrar: bodies"; exit 1; }
+import base64, datetime, json, sys
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+m, ca, out = sys.argv[1:4]
+rd = lambda p: open(p, 'rb').read()
+b64 = lambda x: base64.b64encode(x).decode()
+ek, ak, ak2 = rd(m + '/ek.pub'), rd(m + '/ak.pub'), rd(m + '/ak2.pub')
+der = x509.load_der_x509_certificate(rd(m + '/ekcert.der'))
+pem = der.public_bytes(serialization.Encoding.PEM).decode()
+inter = rd(ca + '/issuercert.pem').decode()
+inter = inter[inter.index('-----BEGIN'):]
+ekpub = serialization.load_pem_public_key(rd(m + '/ek.pem'))
+
+def cert_for(pub, issuer_name, issuer_key, nb, na):
+    b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'ek')]))
+         .issuer_name(issuer_name).public_key(pub).serial_number(x509.random_serial_number())
+         .not_valid_before(nb).not_valid_after(na))
+    return b.sign(issuer_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
+
+now = datetime.datetime.utcnow()
+day = datetime.timedelta(days=1)
+# An EK certificate for the right key from a CA nobody trusts.
+rogue_key = ec.generate_private_key(ec.SECP256R1())
+rogue_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'rogue TPM vendor')])
+rogue = cert_for(ekpub, rogue_name, rogue_key, now - day, now + day)
+# An EK certificate for the right key from the real intermediate, expired yesterday.
+inter_cert = x509.load_pem_x509_certificate(inter.encode())
+inter_key = serialization.load_pem_private_key(rd(ca + '/signkey.pem'), None)
+expired = cert_for(ekpub, inter_cert.subject, inter_key, now - 30 * day, now - day)
+ecc = x509.load_der_x509_certificate(rd(m + '/ecc-ekcert.der')).public_bytes(serialization.Encoding.PEM).decode()
+
+good = {"ek_tpm": b64(ek), "aik_tpm": b64(ak), "ekcert": pem + inter, "mtls_cert": "disabled",
+        "ip": "127.0.0.1", "port": 9002}
+def w(name, d=None, raw=None):
+    open(out + '/' + name, 'wb').write(raw if raw is not None else json.dumps(d).encode())
+def var(name, **kw):
+    d = dict(good)
+    for k, v in kw.items():
+        if v is None:
+            d.pop(k, None)
+        else:
+            d[k] = v
+    w(name, d)
+def flip(pub, off, val, size):
+    a = bytearray(pub)
+    a[off:off + size] = val.to_bytes(size, 'big')
+    return bytes(a)
+attrs = int.from_bytes(ak[6:10], 'big')
+w('good', good)
+var('good_b64der', ekcert=b64(rd(m + '/ekcert.der')))
+var('good_body_id', agent_id='agent-body')
+var('other_ak', aik_tpm=b64(ak2))
+var('no_ekcert', ekcert=None)
+var('empty_ekcert', ekcert='')
+var('other_key_cert', ekcert=ecc)
+var('rogue_ca', ekcert=rogue)
+var('expired', ekcert=expired + inter)
+var('no_chain', ekcert=pem)
+var('ak_decrypt', aik_tpm=b64(flip(ak, 6, attrs | 0x20000, 4)))
+var('ak_unrestricted', aik_tpm=b64(flip(ak, 6, attrs & ~0x10000, 4)))
+var('ak_sha1', aik_tpm=b64(flip(ak, 4, 0x0004, 2)))
+var('bad_b64', ek_tpm=b64(ek)[:20] + '!' + b64(ek)[21:])
+var('trunc_tpm2b', ek_tpm=b64(ek[:-7]))
+var('no_aik', aik_tpm=None)
+var('bad_port', port=70000)
+var('bad_ip', ip='1.2.3.4; rm')
+var('bad_mtls', mtls_cert='-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')
+var('long_ek', ek_tpm='A' * 5000)
+var('id_mismatch', agent_id='someone-else')
+w('trunc_json', raw=json.dumps(good).encode()[:200])
+w('not_object', raw=b'["ek_tpm"]')
+w('huge', raw=b'{"pad": "' + b'A' * 200000 + b'"}')
+w('tag_wrong', {"auth_tag": "0" * 96})
+w('tag_upper', {"auth_tag": "A" * 96})
+w('tag_short', {"auth_tag": "abcd"})
+w('tag_missing', {"tag": "x"})
+EOF
+
+HP=$(reg_free_port)
+SP=$(reg_free_port)
+DB=$T/state/registrar.db
+CONF=$T/registrar.conf
+cat >"$CONF" <<EOF
+[registrar]
+listen = 127.0.0.1:$HP
+tls_listen = 127.0.0.1:$SP
+tls_cert = $T/tls/server.crt
+tls_key = $T/tls/server.key
+trusted_client_ca = $T/tls/ca-ca.crt
+ek_ca_dir = $T/ekca
+state_dir = $T/state
+max_body = 65536
+request_timeout = 5
+EOF
+reg_start "$T/registrar.log" "$CONF" || exit 1
+H=http://127.0.0.1:$HP
+S=https://127.0.0.1:$SP
+ADMIN=(--cacert "$T/tls/ca-ca.crt" --cert "$T/tls/ca-client.crt" --key "$T/tls/ca-client.key")
+NOCERT=(--cacert "$T/tls/ca-ca.crt")
+OTHER=(--cacert "$T/tls/ca-ca.crt" --cert "$T/tls/other-client.crt" --key "$T/tls/other-client.key")
+ID=d432fbb3-d2f1-4a97-9ef7-75bd81c00000
+R=$T/resp.json
+
+# expect NAME CODE 'STATUS-SUBSTRING' METHOD URL [BODY] [curl args]: the HTTP code, the
+# envelope (code equal, results an object), the status text, and an unchanged database.
+expect() {
+	local name=$1 code=$2 text=$3 before after got ok=0
+	shift 3
+	before=$(reg_dbsum "$DB")
+	got=$(reg_req "$R" "$@")
+	after=$(reg_dbsum "$DB")
+	if [ "$got" != "$code" ]; then
+		echo "# $name: HTTP $got, expected $code: $(head -c 300 "$R")"; ok=1
+	elif ! reg_json "$R" "j['code'] == $code and isinstance(j['results'], dict) and \
+		'''$text'''.lower() in j['status'].lower()" | grep -qx True; then
+		echo "# $name: envelope: $(head -c 300 "$R")"; ok=1
+	elif [ "$before" != "$after" ]; then
+		echo "# $name: the database changed"; ok=1
+	fi
+	check "$name" $ok
+}
+
+# ---- routes that work ----
+got=$(reg_req "$R" GET "$H/version")
+[ "$got" = 200 ] && reg_json "$R" "j['code'] == 200 and j['status'] == 'Success' and \
+	j['results']['current_version'] == '2.6' and '2.1' in j['results']['supported_versions']" |
+	grep -qx True
+check version $?
+
+got=$(reg_req "$R" GET "$S/version" - "${NOCERT[@]}")
+[ "$got" = 200 ]
+check version_https_without_client_cert $?
+
+before=$(reg_dbsum "$DB")
+got=$(reg_req "$R" POST "$H/v2.6/agents/$ID" "$B/good")
+after=$(reg_dbsum "$DB")
+[ "$got" = 200 ] && [ "$before" != "$after" ] &&
+	reg_json "$R" "__import__('base64').b64decode(j['results']['blob'])[:8].hex()" |
+	grep -qx badcc0de00000001
+check register_returns_blob $?
+[ "$(sqlite3 "$DB" "SELECT active, regcount, pending_key IS NOT NULL FROM registrar_agents WHERE agent_id='$ID'")" = "0|1|1" ]
+check register_stored_pending $?
+grep -q "agent $ID registered from" "$T/registrar.log"
+check register_logged $?
+
+expect get_before_activation_404 404 "not activated" GET "$S/v2.6/agents/$ID" - "${ADMIN[@]}"
+
+got=$(reg_req "$R" GET "$S/v2.6/agents" - "${ADMIN[@]}")
+[ "$got" = 200 ] && reg_json "$R" "j['results']['uuids'] == ['$ID']" | grep -qx True
+check list_uuids $?
+
+# Re-registration with the same identity: new challenge, regcount 2, still inactive.
+cp "$R" "$T/blob1.json"
+got=$(reg_req "$R" POST "$H/v2.6/agents/$ID" "$B/good")
+[ "$got" = 200 ] && ! cmp -s "$R" "$T/blob1.json" &&
+	[ "$(sqlite3 "$DB" "SELECT active, regcount FROM registrar_agents WHERE agent_id='$ID'")" = "0|2" ]
+check reregister_same_identity $?
+
+# Collection form with agent_id in the body, and base64 DER ekcert.
+got=$(reg_req "$R" POST "$H/v2.1/agents" "$B/good_body_id")
+[ "$got" = 200 ] && sqlite3 "$DB" "SELECT agent_id FROM registrar_agents" | grep -qx agent-body
+check register_collection_route $?
+# base64 DER carries one certificate, no chain: with only the root in ek_ca_dir the
+# EK certificate's issuer is unknown (the same certificate passes below, once the vendor
+# intermediate is in ek_ca_dir).
+expect reject_b64der_without_intermediate 403 "unable to get local issuer" \
+	POST "$H/v2.6/agents/der-agent" "$B/good_b64der"
+
+# ---- rejections: each with its reason, nothing stored changes ----
+expect reject_missing_ekcert 400 "ekcert is missing" POST "$H/v2.6/agents/new1" "$B/no_ekcert"
+expect reject_empty_ekcert 400 "ekcert is missing" POST "$H/v2.6/agents/new1" "$B/empty_ekcert"
+expect reject_ekcert_other_key 400 "different public key" POST "$H/v2.6/agents/new1" "$B/other_key_cert"
+expect reject_ekcert_unknown_ca 403 "not trusted" POST "$H/v2.6/agents/new1" "$B/rogue_ca"
+expect reject_ekcert_expired 403 "expired" POST "$H/v2.6/agents/new1" "$B/expired"
+expect reject_ekcert_no_chain 403 "not trusted" POST "$H/v2.6/agents/new1" "$B/no_chain"
+expect reject_ak_decrypt 400 "decrypt" POST "$H/v2.6/agents/new1" "$B/ak_decrypt"
+expect reject_ak_unrestricted 400 "restricted" POST "$H/v2.6/agents/new1" "$B/ak_unrestricted"
+expect reject_ak_sha1 400 "aik_tpm" POST "$H/v2.6/agents/new1" "$B/ak_sha1"
+expect reject_same_uuid_other_ak 403 "different AK" POST "$H/v2.6/agents/$ID" "$B/other_ak"
+expect reject_bad_base64 400 "not valid base64" POST "$H/v2.6/agents/new1" "$B/bad_b64"
+expect reject_truncated_tpm2b 400 "not a valid TPM2B_PUBLIC" POST "$H/v2.6/agents/new1" "$B/trunc_tpm2b"
+expect reject_missing_aik 400 "aik_tpm is missing" POST "$H/v2.6/agents/new1" "$B/no_aik"
+expect reject_truncated_json 400 "not valid JSON" POST "$H/v2.6/agents/new1" "$B/trunc_json"
+expect reject_not_object 400 "JSON object" POST "$H/v2.6/agents/new1" "$B/not_object"
+expect reject_bad_port 400 "port" POST "$H/v2.6/agents/new1" "$B/bad_port"
+expect reject_bad_ip 400 "ip is" POST "$H/v2.6/agents/new1" "$B/bad_ip"
+expect reject_bad_mtls_cert 400 "mtls_cert" POST "$H/v2.6/agents/new1" "$B/bad_mtls"
+expect reject_field_too_long 400 "too long" POST "$H/v2.6/agents/new1" "$B/long_ek"
+expect reject_id_mismatch 400 "differs" POST "$H/v2.6/agents/new1" "$B/id_mismatch"
+expect reject_bad_agent_id 400 "invalid agent id" POST "$H/v2.6/agents/bad%20id" "$B/good"
+expect reject_long_agent_id 400 "invalid agent id" POST "$H/v2.6/agents/$(printf 'x%.0s' $(seq 90))" "$B/good"
+expect reject_body_id_missing 400 "agent_id is missing" POST "$H/v2.6/agents" "$B/good"
+# Over registrar.max_body: 413 from the HTTP layer (libevent writes its own body there).
+before=$(reg_dbsum "$DB")
+got=$(reg_req "$R" POST "$H/v2.6/agents/new1" "$B/huge")
+[ "$got" = 413 ] && [ "$before" = "$(reg_dbsum "$DB")" ]
+check reject_oversized_body $?
+expect reject_api_version 400 "API version not supported: v3.0" POST "$H/v3.0/agents/new1" "$B/good"
+expect reject_unknown_route 404 "not found" GET "$H/v2.6/nothing"
+expect activate_unknown_agent 404 "not registered" PUT "$H/v2.6/agents/nobody" "$B/tag_wrong"
+expect activate_tag_uppercase 400 "lowercase hex" PUT "$H/v2.6/agents/$ID" "$B/tag_upper"
+expect activate_tag_short 400 "lowercase hex" PUT "$H/v2.6/agents/$ID" "$B/tag_short"
+expect activate_tag_missing 400 "auth_tag is missing" PUT "$H/v2.6/agents/$ID" "$B/tag_missing"
+expect activate_tag_truncated_json 400 "JSON object" PUT "$H/v2.6/agents/$ID" "$B/trunc_json"
+
+# Admin routes: not on the HTTP port; over HTTPS only with a client cert from our CA.
+expect admin_list_on_http 400 "only served over HTTPS" GET "$H/v2.6/agents"
+expect admin_get_on_http 400 "only served over HTTPS" GET "$H/v2.6/agents/$ID"
+expect admin_delete_on_http 400 "only served over HTTPS" DELETE "$H/v2.6/agents/$ID"
+# Without a client certificate the handshake succeeds (the certificate is optional, so
+# /version stays public) and the admin route answers 403 in the envelope.
+expect admin_list_without_cert 403 "client certificate" GET "$S/v2.6/agents" - "${NOCERT[@]}"
+expect admin_delete_without_cert 403 "client certificate" DELETE "$S/v2.6/agents/$ID" - "${NOCERT[@]}"
+# A client certificate from another CA fails the TLS handshake: no HTTP answer at all.
+before=$(reg_dbsum "$DB")
+got=$(reg_req "$R" DELETE "$S/v2.6/agents/$ID" - "${OTHER[@]}")
+[ "$got" = 000 ] && [ "$before" = "$(reg_dbsum "$DB")" ]
+check admin_other_ca_handshake_fails $?
+
+# A client that stops in the middle of its request is cut off after request_timeout (5 s).
+before=$(reg_dbsum "$DB")
+$PY - "$HP" <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /v2.6/agents/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+s.settimeout(20)
+t = time.time()
+try:
+    while s.recv(4096):
+        pass
+except socket.timeout:
+    sys.exit("still open after 20 s")
+except ConnectionResetError:
+    pass
+sys.exit(0 if time.time() - t < 12 else "closed only after %.1f s" % (time.time() - t))
+EOF
+[ $? -eq 0 ] && [ "$before" = "$(reg_dbsum "$DB")" ]
+check slow_request_times_out $?
+
+# ---- wrong auth_tag: the pending registration is removed ----
+before=$(reg_dbsum "$DB")
+got=$(reg_req "$R" PUT "$H/v2.6/agents/$ID" "$B/tag_wrong")
+[ "$got" = 400 ] && reg_json "$R" "'does not match' in j['status']" | grep -qx True &&
+	[ -z "$(sqlite3 "$DB" "SELECT agent_id FROM registrar_agents WHERE agent_id='$ID'")" ]
+check activate_wrong_tag_removes_record $?
+grep -q "activation of agent $ID .* auth_tag does not match" "$T/registrar.log"
+check activate_wrong_tag_logged $?
+
+# ---- delete ----
+got=$(reg_req "$R" DELETE "$S/v2.6/agents/agent-body" - "${ADMIN[@]}")
+[ "$got" = 200 ] && reg_json "$R" "j['results'] == {}" | grep -qx True &&
+	[ -z "$(sqlite3 "$DB" "SELECT agent_id FROM registrar_agents WHERE agent_id='agent-body'")" ]
+check admin_delete $?
+expect admin_delete_again_404 404 "not found" DELETE "$S/v2.6/agents/agent-body" - "${ADMIN[@]}"
+grep -q "agent agent-body deleted by an administrator" "$T/registrar.log"
+check delete_logged $?
+
+# Every refusal was logged with its reason at INFO.
+grep -q "registration of agent new1 .* rejected: EK certificate not trusted" "$T/registrar.log"
+check rejections_logged $?
+
+# require_ek_cert = no: an agent without an EK certificate enrolls on its EK alone, but a
+# certificate that is sent is still checked. The vendor intermediate joins ek_ca_dir.
+reg_stop
+sed -n '/-----BEGIN/,$p' "$REG_LOCALCA/issuercert.pem" >"$T/ekca/swtpm-intermediate.crt"
+cat >>"$CONF" <<EOF
+require_ek_cert = no
+EOF
+reg_start "$T/registrar2.log" "$CONF" || exit 1
+got=$(reg_req "$R" POST "$H/v2.6/agents/no-cert-agent" "$B/no_ekcert")
+[ "$got" = 200 ]
+check require_ek_cert_no_accepts_missing $?
+expect require_ek_cert_no_still_checks 403 "not trusted" POST "$H/v2.6/agents/new2" "$B/rogue_ca"
+got=$(reg_req "$R" POST "$H/v2.6/agents/der-agent" "$B/good_b64der")
+[ "$got" = 200 ]
+check register_b64der_with_intermediate_in_ca_dir $?
+grep -q "2 EK CA certificate(s) loaded" "$T/registrar2.log"
+check ek_ca_dir_loaded_logged $?
