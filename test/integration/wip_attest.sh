@@ -102,33 +102,31 @@ expect_failure t5 "ima." "."
 check "a rewritten IMA history (an old entry removed) is caught" $?
 
 # The man in the middle: a proxy with node t6's own certificate in front of its agent.
-evil_node() { # evil_node NAME: fleet node behind the proxy; EVIL_PORT_NAME, mode file
+evil_node() { # evil_node NAME [MODE]: fleet node behind the proxy (mode: pass), added
 	local name=$1 port
 	fleet_node "$name" || return 1
 	port=$(free_port)
 	printf -v "EVIL_PORT_$name" '%s' "$port"
-	echo pass >"$T/evil-$name.mode"
+	echo "${2:-pass}" >"$T/evil-$name.mode"
 	local ap=AGENT_PORT_$name
 	spawn "$T/evil-$name.log" "$EVIL" "$port" "$T/agent-$name/server-cert.pem" \
 		"$T/agent-$name/server-private.pem" "$T/ca/ca.crt" "127.0.0.1:${!ap}" \
 		"$T/agent-$name/server-cert.pem" "$T/ca/verifier.crt" "$T/ca/verifier.key" \
 		"$T/evil-$name.mode"
 	for _ in $(seq 50); do grep -q ready "$T/evil-$name.log" && break; sleep 0.1; done
-	add_node "$name" --ip 127.0.0.1 --port "$port" && good "$name"
+	add_node "$name" --ip 127.0.0.1 --port "$port"
 }
-evil_node t6 && echo replay >"$T/evil-t6.mode"
+evil_node t6 && good t6 && echo replay >"$T/evil-t6.mode"
 expect_failure t6 "quote_validation.nonce" "."
 check "an agent answering with an old quote (wrong nonce) is caught" $?
 
-evil_node t7 &&
+evil_node t7 && good t7 &&
 	echo "upstream 127.0.0.1:$AGENT_PORT_g $T/agent-g/server-cert.pem" >"$T/evil-t7.mode"
 expect_failure t7 "quote_validation.signature" "."
 check "a quote signed by another TPM's AK is caught" $?
 
-evil_node t8 && echo "truncate-ima 1" >"$T/evil-t8.mode" &&
-	line=$(sed -n 20p "$NODE_IMA_t8") &&
-	"$NODESIM" "$TCTI_t8" ima-append "$NODE_IMA_t8" "$(cut -d' ' -f5 <<<"$line")" \
-		"$(cut -d' ' -f4 <<<"$line" | cut -d: -f2)" >/dev/null
+# The list the agent sends loses its last entry on the way; PCR 10 still covers it.
+evil_node t8 "truncate-ima 1"
 expect_failure t8 "ima.pcr_mismatch" "."
 check "a truncated IMA list is caught" $?
 
