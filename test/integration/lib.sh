@@ -239,9 +239,11 @@ swtpm_restart() {
 
 # ---- verifier helpers ----
 
-# verifier_start NAME [-o ...]: a vigil-verifier with a fresh state dir $T/NAME, plaintext
-# gRPC on a free port (VERIFIER_ADDR), fast retry settings, and a client certificate for
-# agents from the fleet CA in $T/ca (made on first use). Sets VERIFIER_PID.
+# verifier_start NAME [-o ...]: a vigil-verifier with a fresh state dir $T/NAME, gRPC on a
+# free port (VERIFIER_ADDR), fast retry settings, and a client certificate for agents from
+# the fleet CA in $T/ca (made on first use). gRPC is plaintext unless VERIFIER_MTLS=1,
+# then mutual TLS with $T/ca/admin.crt as the operator's certificate (vctl and fctl use
+# it). Sets VERIFIER_PID.
 verifier_start() {
 	local name=$1
 	shift
@@ -249,9 +251,14 @@ verifier_start() {
 		"$BIN/vigilctl" ca init "$T/ca" >/dev/null
 		"$BIN/vigilctl" ca issue "$T/ca" verifier --both >/dev/null
 	fi
+	if [ -n "${VERIFIER_MTLS:-}" ] && [ ! -f "$T/ca/admin.crt" ]; then
+		"$BIN/vigilctl" ca issue "$T/ca" admin --client >/dev/null
+	fi
 	[ -n "${VERIFIER_PORT:-}" ] || VERIFIER_PORT=$(free_port)
 	VERIFIER_ADDR=127.0.0.1:$VERIFIER_PORT
-	spawn "$T/$name.log" "$BIN/vigil-verifier" -d -o verifier.grpc_insecure=yes \
+	local insecure=yes
+	[ -z "${VERIFIER_MTLS:-}" ] || insecure=no
+	spawn "$T/$name.log" "$BIN/vigil-verifier" -d -o verifier.grpc_insecure=$insecure \
 		-o verifier.grpc_listen="$VERIFIER_ADDR" -o verifier.state_dir="$T/$name" \
 		-o verifier.tls_cert="$T/ca/verifier.crt" -o verifier.tls_key="$T/ca/verifier.key" \
 		-o verifier.trusted_client_ca="$T/ca/ca.crt" -o verifier.quote_interval=0.5 \
@@ -269,7 +276,16 @@ verifier_start() {
 
 # vctl ARGS...: vigilctl against the test verifier (plaintext gRPC).
 vctl() {
-	"$BIN/vigilctl" "$@" --verifier "$VERIFIER_ADDR" --insecure
+	"$BIN/vigilctl" "$@" --verifier "$VERIFIER_ADDR" $(_vctl_tls)
+}
+
+# The connection options for the test verifier: --insecure, or the fleet admin's cert.
+_vctl_tls() {
+	if [ -n "${VERIFIER_MTLS:-}" ]; then
+		echo "--tls-ca $T/ca/ca.crt --tls-cert $T/ca/admin.crt --tls-key $T/ca/admin.key"
+	else
+		echo "--insecure"
+	fi
 }
 
 # vgrpc METHOD JSON: a raw call with Python's grpcio, printing the JSON reply or
@@ -374,7 +390,7 @@ fleet_start() {
 }
 
 fctl() {
-	"$BIN/vigilctl" "$@" --verifier "$VERIFIER_ADDR" --insecure --registrar "$REGISTRAR_TLS_ADDR" \
+	"$BIN/vigilctl" "$@" --verifier "$VERIFIER_ADDR" $(_vctl_tls) --registrar "$REGISTRAR_TLS_ADDR" \
 		--tls-ca "$T/ca/ca.crt" --tls-cert "$T/ca/admin.crt" --tls-key "$T/ca/admin.key" \
 		--ek-ca-dir "$EK_CA_DIR"
 }

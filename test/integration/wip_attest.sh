@@ -11,6 +11,7 @@
 # id and reason; an agent stopped for a while is retried and recovers without a policy
 # failure; a restarted verifier resumes from the stored IMA position.
 . "$(dirname "$0")/lib.sh"
+VERIFIER_MTLS=1 # gRPC with mutual TLS, as deployed
 EVIL=$TOP/test/integration/evil_agent.py
 
 fleet_start || exit 1
