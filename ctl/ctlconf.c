@@ -19,7 +19,7 @@ static const config_key_t ctl_keys[] = {
     {"vigilctl", "tls_cert", CFG_STR, "/etc/vigil/tls/vigilctl.crt", 0, 0,
      "This operator's client certificate (vigilctl ca issue DIR vigilctl --client).", NULL},
     {"vigilctl", "tls_key", CFG_STR, "/etc/vigil/tls/vigilctl.key", 0, 0, "Its private key.", NULL},
-    {"vigilctl", "ek_ca_dir", CFG_STR, "/etc/vigil/tpm-ca", 0, 0,
+    {"vigilctl", "ek_ca_dir", CFG_STR, "/etc/vigil/ek-ca", 0, 0,
      "Directory of TPM vendor CA certificates (PEM) that 'vigilctl add' checks EK "
      "certificates against.",
      NULL},
