@@ -15,6 +15,7 @@
 
 #include "agent/api_version.h"
 #include "agent/identity.h"
+#include "agent/payload.h"
 #include "agent/register.h"
 #include "agent/server.h"
 #include "agent/tpm.h"
@@ -157,11 +158,20 @@ static const config_key_t agent_keys[] = {
      "\"latest\" (2.6 only) or a list such as \"2.4, 2.5\".",
      api_versions_check},
     {"agent", "ima_log", CFG_STR, "/sys/kernel/security/ima/ascii_runtime_measurements", 0, 0,
-     "The IMA measurement list sent with quotes (used from the quote release on).", NULL},
-    {"agent", "event_log", CFG_STR, "/sys/kernel/security/tpm0/binary_bios_measurements", 0, 0,
-     "The UEFI (TCG2) event log sent with quotes that include PCR 0 (used from the quote "
-     "release on).",
+     "The IMA measurement list (ASCII) sent with integrity quotes, from the entry the "
+     "verifier asks for. Empty, or a file the agent cannot read: no list is sent (the "
+     "verifier then cannot check PCR 10).",
      NULL},
+    {"agent", "ima_log_max_mb", CFG_INT, "256", 1, 4096,
+     "Largest IMA measurement list the agent reads, in MiB; a longer one is not sent (and "
+     "logged). A list grows by about 150 bytes per measured file.",
+     NULL},
+    {"agent", "event_log", CFG_STR, "/sys/kernel/security/tpm0/binary_bios_measurements", 0, 0,
+     "The UEFI (TCG2) event log sent, base64, with integrity quotes whose mask includes PCR "
+     "0. Empty, or unreadable: not sent.",
+     NULL},
+    {"agent", "event_log_max_mb", CFG_INT, "16", 1, 1024,
+     "Largest UEFI event log the agent reads, in MiB (real ones are well under 1 MiB).", NULL},
     {NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
 };
 
@@ -261,6 +271,8 @@ int main(int argc, char **argv)
 	const char *registrar = config_str(cfg, "agent", "registrar");
 	char *cert_file = NULL, *key_file = NULL, *uuid = NULL;
 	buf_t ek_pub = BUF_INIT, ak_pub = BUF_INIT, ekcert = BUF_INIT, mtls = BUF_INIT;
+	buf_t payload_pub = BUF_INIT;
+	EVP_PKEY *payload_key = NULL;
 	struct event_base *base = NULL;
 	agent_server_t *srv = NULL;
 	api_versions_t versions;
@@ -326,6 +338,11 @@ int main(int argc, char **argv)
 	tpm_ak_public(tpm, &ak_pub);
 	log_info("AK: %s %s (%s/ak.pub)", tpm_ak_key_alg(tpm, 0), created ? "created" : "reloaded",
 	         state);
+
+	if ((payload_key = payload_key_ensure(state, &payload_pub, &e)) == NULL) {
+		log_warnx("cannot set up the payload key: %s", e.msg);
+		goto out;
+	}
 
 	if ((uuid = identity_uuid(config_str(cfg, "agent", "uuid"), &ek_pub, &e)) == NULL) {
 		log_warnx("cannot determine the agent UUID: %s", e.msg);
@@ -395,6 +412,11 @@ int main(int argc, char **argv)
 	    .uuid = uuid,
 	    .versions = &versions,
 	    .tpm = tpm,
+	    .pubkey_pem = (const char *)payload_pub.data,
+	    .ima_log = config_str(cfg, "agent", "ima_log"),
+	    .event_log = config_str(cfg, "agent", "event_log"),
+	    .ima_max = (size_t)config_int(cfg, "agent", "ima_log_max_mb") << 20,
+	    .event_max = (size_t)config_int(cfg, "agent", "event_log_max_mb") << 20,
 	};
 	if ((srv = agent_server_new(base, &so, &e)) == NULL) {
 		log_warnx("%s", e.msg);
@@ -415,6 +437,8 @@ out:
 	buf_free(&ak_pub);
 	buf_free(&ekcert);
 	buf_free(&mtls);
+	buf_free(&payload_pub);
+	EVP_PKEY_free(payload_key);
 	free(uuid);
 	free(cert_file);
 	free(key_file);

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "agent/quotes.h"
 #include "common/http.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -24,6 +25,7 @@
 struct agent_server {
 	agent_server_opts_t o; /* copied options; pointers borrowed */
 	http_server_t *http;   /* the listener */
+	quotes_t *quotes;      /* the quote engine and its buffers */
 };
 
 typedef void (*route_fn)(agent_server_t *s, http_request_t *req, int minor);
@@ -53,8 +55,43 @@ static void on_agent_info(agent_server_t *s, http_request_t *req, int minor)
 	http_reply_envelope(req, 200, "Success", r);
 }
 
+/* Both quote kinds: a bad query is 400 with the reason, a TPM failure 500 (which the
+ * verifier retries). The handler runs to completion on the event loop, so TPM commands of
+ * two requests never interleave. */
+static void on_quote(agent_server_t *s, http_request_t *req, int minor, quotes_kind_t kind)
+{
+	quotes_query_t q;
+	err_t e = {""};
+	char msg[sizeof(e.msg) + 16];
+	json_t *r;
+
+	if (quotes_query_parse(http_request_query_string(req), kind, &q, &e) < 0) {
+		snprintf(msg, sizeof(msg), "Bad Request: %s", e.msg);
+		http_reply_envelope(req, 400, msg, NULL);
+		return;
+	}
+	if ((r = quotes_answer(s->quotes, kind, &q, minor, &e)) == NULL) {
+		log_warnx("quote for %s failed: %s", http_request_peer(req), e.msg);
+		http_reply_envelope(req, 500, "Internal Server Error: TPM quote failed", NULL);
+		return;
+	}
+	http_reply_envelope(req, 200, "Success", r);
+}
+
+static void on_quote_integrity(agent_server_t *s, http_request_t *req, int minor)
+{
+	on_quote(s, req, minor, QUOTES_INTEGRITY);
+}
+
+static void on_quote_identity(agent_server_t *s, http_request_t *req, int minor)
+{
+	on_quote(s, req, minor, QUOTES_IDENTITY);
+}
+
 static const route_t routes[] = {
     {"/agent/info", HTTP_M_GET, 2, on_agent_info},
+    {"/quotes/integrity", HTTP_M_GET, 0, on_quote_integrity},
+    {"/quotes/identity", HTTP_M_GET, 0, on_quote_identity},
 };
 
 static void on_version(agent_server_t *s, http_request_t *req)
@@ -121,11 +158,22 @@ agent_server_t *agent_server_new(struct event_base *base, const agent_server_opt
 	    .client_cert = HTTP_CLIENT_CERT_REQUIRED,
 	};
 
+	quotes_opts_t qo = {
+	    .tpm = o->tpm,
+	    .pubkey_pem = o->pubkey_pem,
+	    .ima_log = o->ima_log,
+	    .event_log = o->event_log,
+	    .ima_max = o->ima_max,
+	    .event_max = o->event_max,
+	};
+
 	s->o = *o;
+	s->quotes = quotes_new(&qo);
 	s->http =
 	    http_server_new(base, o->listen, &tls, SERVER_MAX_BODY, o->timeout_s, on_request, s);
 	if (s->http == NULL) {
 		err_set(e, "cannot serve HTTPS on %s (see the messages above)", o->listen);
+		quotes_free(s->quotes);
 		free(s);
 		return NULL;
 	}
@@ -137,5 +185,6 @@ void agent_server_free(agent_server_t *s)
 	if (s == NULL)
 		return;
 	http_server_free(s->http);
+	quotes_free(s->quotes);
 	free(s);
 }

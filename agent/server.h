@@ -1,6 +1,6 @@
 /* server: the agent's HTTPS API (Keylime agent API v2.1-2.6, keylime-wire §2) with
- * mutual TLS: /version, /v{ver}/agent/info; the quote and key routes join the route
- * table in agent/server.c. */
+ * mutual TLS: /version, /v{ver}/agent/info, /v{ver}/quotes/integrity and
+ * /v{ver}/quotes/identity; the key routes join the route table in agent/server.c. */
 #ifndef VIGIL_AGENT_SERVER_H
 #define VIGIL_AGENT_SERVER_H
 
@@ -21,6 +21,11 @@ typedef struct agent_server_opts {
 	const char *uuid;               /* agent UUID (borrowed) */
 	const api_versions_t *versions; /* versions served (borrowed) */
 	tpm_t *tpm;                     /* the TPM (borrowed) */
+	const char *pubkey_pem;         /* payload key public PEM, NUL-ended (borrowed) */
+	const char *ima_log;            /* IMA ascii measurement list path; "" for none */
+	const char *event_log;          /* binary UEFI event log path; "" for none */
+	size_t ima_max;                 /* largest IMA list sent, bytes */
+	size_t event_max;               /* largest event log sent, bytes */
 } agent_server_opts_t;
 
 /* Start serving on base. The options and what they point to must outlive the server.

@@ -1,0 +1,361 @@
+/* quotes: see quotes.h. The request path is: parse, PCR 16 reset + extend, quote with
+ * PCR read-back until they agree, then the logs, in Keylime's order (quote first, so the
+ * IMA list sent is at least as long as what the quoted PCR 10 covers). */
+#include "agent/quotes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/quote.h"
+#include "common/tpm2.h"
+#include "common/xmalloc.h"
+
+#define QUOTES_ATTEMPTS 5 /* quote + PCR read rounds before giving up */
+#define QUOTES_BANK     TPM2_ALG_SHA256_ID
+
+/* ---- query ---- */
+
+static int is_alnum(int c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int parse_nonce(const char *v, size_t n, quotes_query_t *q, err_t *e)
+{
+	if (n == 0 || n > QUOTES_NONCE_MAX) {
+		err_set(e, "nonce must be 1 to %d characters", QUOTES_NONCE_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!is_alnum((unsigned char)v[i])) {
+			err_set(e, "nonce must be alphanumeric (A-Z, a-z, 0-9)");
+			return -1;
+		}
+	memcpy(q->nonce, v, n);
+	q->nonce[n] = '\0';
+	q->nonce_len = n;
+	return 0;
+}
+
+static int parse_mask(const char *v, size_t n, quotes_query_t *q, err_t *e)
+{
+	uint64_t m = 0;
+
+	if (n >= 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X'))
+		v += 2, n -= 2;
+	if (n == 0 || n > 16) {
+		err_set(e, "mask must be 1 to 16 hex digits, optionally after 0x");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int d = hexval((unsigned char)v[i]);
+		if (d < 0) {
+			err_set(e, "mask must be hexadecimal");
+			return -1;
+		}
+		m = (m << 4) | (uint64_t)d;
+	}
+	if (m & ~(uint64_t)QUOTES_PCR_MASK) {
+		err_set(e, "mask selects PCRs above 23");
+		return -1;
+	}
+	q->mask = (uint32_t)m;
+	return 0;
+}
+
+static int parse_partial(const char *v, size_t n, quotes_query_t *q, err_t *e)
+{
+	if (n != 1 || (v[0] != '0' && v[0] != '1')) {
+		err_set(e, "partial must be 0 or 1");
+		return -1;
+	}
+	q->partial = v[0] == '1';
+	return 0;
+}
+
+static int parse_entry(const char *v, size_t n, quotes_query_t *q, err_t *e)
+{
+	uint64_t x = 0;
+
+	if (n == 0 || n > 13) {
+		err_set(e, "ima_ml_entry must be a number up to %llu", QUOTES_ENTRY_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9') {
+			err_set(e, "ima_ml_entry must be a decimal number");
+			return -1;
+		}
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (x > QUOTES_ENTRY_MAX) {
+		err_set(e, "ima_ml_entry must be a number up to %llu", QUOTES_ENTRY_MAX);
+		return -1;
+	}
+	q->ima_ml_entry = x;
+	q->has_entry = 1;
+	return 0;
+}
+
+/* One known parameter. */
+typedef struct qparam {
+	const char *name;                                                   /* as in the URL */
+	int (*parse)(const char *v, size_t n, quotes_query_t *q, err_t *e); /* value parser */
+	int integrity_only; /* ignored by the identity quote */
+	int required;       /* must be present (in the kinds that take it) */
+} qparam_t;
+
+static const qparam_t qparams[] = {
+    {"nonce", parse_nonce, 0, 1},
+    {"mask", parse_mask, 1, 1},
+    {"partial", parse_partial, 1, 1},
+    {"ima_ml_entry", parse_entry, 1, 0},
+};
+#define NQPARAMS (sizeof(qparams) / sizeof(qparams[0]))
+
+int quotes_query_parse(const char *qs, quotes_kind_t kind, quotes_query_t *q, err_t *e)
+{
+	int seen[NQPARAMS] = {0};
+	const char *p = qs ? qs : "";
+	size_t total = strlen(p);
+
+	memset(q, 0, sizeof(*q));
+	if (total > QUOTES_QUERY_MAX) {
+		err_set(e, "query string longer than %d bytes", QUOTES_QUERY_MAX);
+		return -1;
+	}
+	while (*p) {
+		const char *amp = strchr(p, '&'), *eq;
+		size_t len = amp ? (size_t)(amp - p) : strlen(p), nlen;
+
+		eq = memchr(p, '=', len);
+		nlen = eq ? (size_t)(eq - p) : len;
+		for (size_t i = 0; i < NQPARAMS; i++) {
+			const qparam_t *qp = &qparams[i];
+			if (strlen(qp->name) != nlen || memcmp(qp->name, p, nlen) != 0)
+				continue;
+			if (qp->integrity_only && kind != QUOTES_INTEGRITY)
+				break;
+			if (seen[i]) {
+				err_set(e, "%s given more than once", qp->name);
+				return -1;
+			}
+			if (eq == NULL) {
+				err_set(e, "%s without a value", qp->name);
+				return -1;
+			}
+			seen[i] = 1;
+			if (qp->parse(eq + 1, len - nlen - 1, q, e) < 0)
+				return -1;
+			break;
+		}
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	for (size_t i = 0; i < NQPARAMS; i++)
+		if (qparams[i].required && !seen[i] &&
+		    (!qparams[i].integrity_only || kind == QUOTES_INTEGRITY)) {
+			err_set(e, "missing query parameter %s", qparams[i].name);
+			return -1;
+		}
+	return 0;
+}
+
+/* ---- IMA list ---- */
+
+size_t quotes_ima_slice(const char *text, size_t len, uint64_t entry, uint64_t *started)
+{
+	uint64_t line = 0;
+	size_t off = 0;
+
+	while (line < entry && off < len) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		off = nl ? (size_t)(nl - text) + 1 : len;
+		line++;
+	}
+	if (line < entry) { /* past the end: the whole list, as the Rust agent does */
+		*started = 0;
+		return 0;
+	}
+	*started = entry;
+	return off;
+}
+
+/* ---- quoting ---- */
+
+struct quotes {
+	quotes_opts_t o;                 /* options; pointers borrowed */
+	size_t pem_len;                  /* strlen(o.pubkey_pem) */
+	uint8_t pem_digest[32];          /* SHA-256 of the pubkey PEM, what PCR 16 gets */
+	quote_t *check;                  /* decoder for the read-back check */
+	buf_t attest, sig, values, blob; /* quote parts, reused */
+	buf_t text;                      /* the quote string, reused */
+	buf_t file;                      /* a log as read, reused */
+	buf_t b64;                       /* base64 of the event log, reused */
+};
+
+quotes_t *quotes_new(const quotes_opts_t *o)
+{
+	quotes_t *qs = xcalloc(1, sizeof(*qs));
+	unsigned int dlen = 0;
+
+	qs->o = *o;
+	qs->pem_len = strlen(o->pubkey_pem);
+	if (EVP_Digest(o->pubkey_pem, qs->pem_len, qs->pem_digest, &dlen, EVP_sha256(), NULL) !=
+	        1 ||
+	    dlen != sizeof(qs->pem_digest))
+		fatalx("SHA-256 failed");
+	qs->check = quote_new();
+	return qs;
+}
+
+void quotes_free(quotes_t *qs)
+{
+	if (qs == NULL)
+		return;
+	quote_free(qs->check);
+	buf_free(&qs->attest);
+	buf_free(&qs->sig);
+	buf_free(&qs->values);
+	buf_free(&qs->blob);
+	buf_free(&qs->text);
+	buf_free(&qs->file);
+	buf_free(&qs->b64);
+	free(qs);
+}
+
+/* Quote mask in the SHA-256 bank, read the PCRs back and retry until their values hash
+ * to the quoted pcrDigest (an extend between the two, e.g. a new IMA measurement, makes
+ * them differ). Leaves the quote string in qs->text. */
+static int quote_consistent(quotes_t *qs, const quotes_query_t *q, uint32_t mask, err_t *e)
+{
+	quote_pcrsel_t sel = {.count = 1};
+	tpm_pcrs_t pcrs;
+	err_t ce = {""};
+
+	sel.bank[0].alg = QUOTES_BANK;
+	sel.bank[0].mask = mask;
+	for (int attempt = 1; attempt <= QUOTES_ATTEMPTS; attempt++) {
+		if (tpm_quote(qs->o.tpm, (const uint8_t *)q->nonce, q->nonce_len, QUOTES_BANK, mask,
+		              &qs->attest, &qs->sig, e) < 0 ||
+		    tpm_pcr_read(qs->o.tpm, QUOTES_BANK, mask, &pcrs, e) < 0)
+			return -1;
+		buf_reset(&qs->values);
+		for (int i = 0; i < TPM_NUM_PCRS; i++)
+			if (mask & (1u << i))
+				buf_append(&qs->values, pcrs.value[i], pcrs.digest_len);
+		buf_reset(&qs->blob);
+		if (quote_pcrblob_encode(&qs->blob, &sel, qs->values.data, qs->values.len, e) < 0)
+			return -1;
+		if (quote_decode_parts(qs->check, qs->attest.data, qs->attest.len, qs->sig.data,
+		                       qs->sig.len, qs->blob.data, qs->blob.len, &ce) != QUOTE_OK) {
+			err_set(e, "the TPM's quote does not decode: %s", ce.msg);
+			return -1;
+		}
+		if (quote_check_pcrs(qs->check, &ce) == QUOTE_OK) {
+			buf_reset(&qs->text);
+			return quote_encode(&qs->text, qs->attest.data, qs->attest.len,
+			                    qs->sig.data, qs->sig.len, qs->blob.data, qs->blob.len,
+			                    e);
+		}
+		log_debug("quote attempt %d: PCRs changed between quote and read (%s)", attempt,
+		          ce.msg);
+	}
+	err_set(e, "the PCRs kept changing between quote and read (%d attempts)", QUOTES_ATTEMPTS);
+	return -1;
+}
+
+/* Read a log into qs->file; 0, or -1 when it is unreadable or too large (logged once per
+ * reason change would be nicer; debug keeps a missing log quiet). */
+static int read_log(quotes_t *qs, const char *key, const char *path, size_t max)
+{
+	if (*path == '\0')
+		return -1;
+	if (buf_read_file(&qs->file, path, max) < 0) {
+		if (errno == EFBIG)
+			log_warnx("agent.%s %s is larger than its limit (%zu bytes): not sent", key,
+			          path, max);
+		else
+			log_debug("agent.%s %s: %s", key, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void add_mb_log(quotes_t *qs, json_t *r)
+{
+	json_t *s;
+
+	if (read_log(qs, "event_log", qs->o.event_log, qs->o.event_max) < 0)
+		return;
+	buf_reset(&qs->b64);
+	base64_encode(&qs->b64, qs->file.data, qs->file.len);
+	if ((s = json_stringn_nocheck((const char *)qs->b64.data, qs->b64.len)) != NULL)
+		json_object_set_new(r, "mb_measurement_list", s);
+}
+
+static void add_ima_log(quotes_t *qs, const quotes_query_t *q, json_t *r)
+{
+	uint64_t started;
+	size_t off;
+	json_t *s;
+
+	if (read_log(qs, "ima_log", qs->o.ima_log, qs->o.ima_max) < 0)
+		return;
+	off =
+	    quotes_ima_slice((const char *)qs->file.data, qs->file.len, q->ima_ml_entry, &started);
+	s = json_stringn((const char *)qs->file.data + off, qs->file.len - off);
+	if (s == NULL) {
+		log_warnx("agent.ima_log %s is not valid UTF-8 text: not sent", qs->o.ima_log);
+		return;
+	}
+	json_object_set_new(r, "ima_measurement_list", s);
+	json_object_set_new(r, "ima_measurement_list_entry", json_integer((json_int_t)started));
+}
+
+json_t *quotes_answer(quotes_t *qs, quotes_kind_t kind, const quotes_query_t *q, int minor,
+                      err_t *e)
+{
+	uint32_t mask = (kind == QUOTES_INTEGRITY ? q->mask : 0) | (1u << QUOTES_PCR16);
+	json_t *r;
+
+	/* PCR 16 binds the payload key to this quote: reset, then extend with H(PEM). */
+	if (tpm_pcr_reset(qs->o.tpm, QUOTES_PCR16, e) < 0 ||
+	    tpm_pcr_extend(qs->o.tpm, QUOTES_PCR16, QUOTES_BANK, qs->pem_digest,
+	                   sizeof(qs->pem_digest), e) < 0 ||
+	    quote_consistent(qs, q, mask, e) < 0)
+		return NULL;
+	r = json_object();
+	json_object_set_new(r, "quote",
+	                    json_stringn_nocheck((const char *)qs->text.data, qs->text.len));
+	json_object_set_new(r, "hash_alg", json_string(tpm_ak_hash_alg(qs->o.tpm)));
+	json_object_set_new(r, "enc_alg", json_string(tpm_ak_key_alg(qs->o.tpm, minor < 5)));
+	json_object_set_new(r, "sign_alg", json_string(tpm_ak_sign_alg(qs->o.tpm)));
+	if (kind == QUOTES_IDENTITY || !q->partial)
+		json_object_set_new(r, "pubkey", json_stringn(qs->o.pubkey_pem, qs->pem_len));
+	if (kind == QUOTES_INTEGRITY) {
+		if (q->mask & 1u)
+			add_mb_log(qs, r);
+		add_ima_log(qs, q, r);
+	}
+	return r;
+}
