@@ -116,7 +116,8 @@ static const config_key_t agent_keys[] = {
      check_ak_alg},
     {"agent", "state_dir", CFG_STR, "/var/lib/vigil/agent", 0, 0,
      "Directory for the agent's state: the AK (ak.pub, ak.priv: keep them, the registrar "
-     "binds the UUID to this AK) and the TLS key and self-signed certificate "
+     "binds the UUID to this AK), the payload key (payload-private.pem, RSA-2048, bound into "
+     "PCR 16 of every quote) and the TLS key and self-signed certificate "
      "(server-private.pem, server-cert.pem). Created with mode 0700 when missing.",
      NULL},
     {"agent", "registrar", CFG_STR, "127.0.0.1:8890", 0, 0,

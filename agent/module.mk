@@ -25,3 +25,16 @@ $(BUILD)/test/test_agent_identity: $(OBJ)/test/unit/test_agent_identity.o \
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+$(BUILD)/test/test_agent_quotes: $(OBJ)/test/unit/test_agent_quotes.o $(OBJ)/agent/quotes.o \
+		$(OBJ)/agent/tpm.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+$(BUILD)/fuzz-replay/fuzz_agent_quote_query: $(OBJ)/test/fuzz/fuzz_agent_quote_query.o \
+		$(OBJ)/test/fuzz/replay_main.o $(OBJ)/agent/quotes.o $(OBJ)/agent/tpm.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/libfuzzer/fuzz_agent_quote_query: $(OBJ)/test/fuzz/fuzz_agent_quote_query.o \
+		$(OBJ)/agent/quotes.o $(OBJ)/agent/tpm.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)

@@ -19,6 +19,18 @@
 
 #define QUOTES_ATTEMPTS 5 /* quote + PCR read rounds before giving up */
 #define QUOTES_BANK     TPM2_ALG_SHA256_ID
+#define IMA_LINE_MAX    8192 /* longest last line the IMA read cache keeps */
+
+/* Where the previous IMA list read ended (see ima_read). */
+typedef struct ima_cache {
+	int valid;               /* the fields below describe the file as last read */
+	dev_t dev;               /* the file's device ... */
+	ino_t ino;               /* ... and inode: another file means a full read */
+	uint64_t lines;          /* complete lines before off */
+	off_t off;               /* byte offset just past the last complete line */
+	size_t last_len;         /* bytes of last */
+	char last[IMA_LINE_MAX]; /* that last line, '\n' included */
+} ima_cache_t;
 
 /* ---- query ---- */
 
@@ -211,6 +223,7 @@ struct quotes {
 	buf_t text;                      /* the quote string, reused */
 	buf_t file;                      /* a log as read, reused */
 	buf_t b64;                       /* base64 of the event log, reused */
+	ima_cache_t ima;                 /* where the last IMA read ended */
 };
 
 quotes_t *quotes_new(const quotes_opts_t *o)
@@ -284,47 +297,174 @@ static int quote_consistent(quotes_t *qs, const quotes_query_t *q, uint32_t mask
 	return -1;
 }
 
-/* Read a log into qs->file; 0, or -1 when it is unreadable or too large (logged once per
- * reason change would be nicer; debug keeps a missing log quiet). */
-static int read_log(quotes_t *qs, const char *key, const char *path, size_t max)
+/* Append what fd has from its current position to out, up to max bytes in out in all.
+ * 0, or -1 (errno; EFBIG when over max). */
+static int read_fd(int fd, buf_t *out, size_t max)
 {
-	if (*path == '\0')
-		return -1;
-	if (buf_read_file(&qs->file, path, max) < 0) {
-		if (errno == EFBIG)
-			log_warnx("agent.%s %s is larger than its limit (%zu bytes): not sent", key,
-			          path, max);
-		else
-			log_debug("agent.%s %s: %s", key, path, strerror(errno));
-		return -1;
+	ssize_t n;
+
+	for (;;) {
+		buf_reserve(out, 65536);
+		n = read(fd, out->data + out->len, out->cap - out->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+		if (out->len > max) {
+			errno = EFBIG;
+			return -1;
+		}
 	}
+	out->data[out->len] = '\0';
 	return 0;
+}
+
+static void log_unreadable(const char *key, const char *path, size_t max)
+{
+	if (errno == EFBIG)
+		log_warnx("agent.%s %s is larger than its limit (%zu bytes): not sent", key, path,
+		          max);
+	else
+		log_debug("agent.%s %s: %s (not sent)", key, path, strerror(errno));
+}
+
+/* Read the whole of fd (from offset 0) into qs->file. 0 or -1 (errno). */
+static int read_all(quotes_t *qs, int fd, size_t max)
+{
+	buf_reset(&qs->file);
+	if (lseek(fd, 0, SEEK_SET) != 0)
+		return -1;
+	return read_fd(fd, &qs->file, max);
 }
 
 static void add_mb_log(quotes_t *qs, json_t *r)
 {
+	int fd = -1;
 	json_t *s;
 
-	if (read_log(qs, "event_log", qs->o.event_log, qs->o.event_max) < 0)
+	if (*qs->o.event_log == '\0')
 		return;
+	if ((fd = open(qs->o.event_log, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    read_all(qs, fd, qs->o.event_max) < 0) {
+		log_unreadable("event_log", qs->o.event_log, qs->o.event_max);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
 	buf_reset(&qs->b64);
 	base64_encode(&qs->b64, qs->file.data, qs->file.len);
 	if ((s = json_stringn_nocheck((const char *)qs->b64.data, qs->b64.len)) != NULL)
 		json_object_set_new(r, "mb_measurement_list", s);
 }
 
+/* Remember where the complete lines of text (which starts at line base, byte offset from
+ * of the file) end, and the last of them, for the next read. */
+static void ima_cache_update(quotes_t *qs, const struct stat *st, uint64_t base, off_t from,
+                             const char *text, size_t len)
+{
+	ima_cache_t *c = &qs->ima;
+	const char *end = len ? memrchr(text, '\n', len) : NULL, *begin;
+	uint64_t lines = base;
+
+	if (end == NULL) { /* nothing complete beyond what the cache already covers */
+		c->valid = c->valid && base > 0;
+		return;
+	}
+	for (const char *p = text; p <= end; p++) {
+		p = memchr(p, '\n', (size_t)(end - p) + 1);
+		lines++;
+	}
+	begin = end > text ? memrchr(text, '\n', (size_t)(end - text)) : NULL;
+	begin = begin ? begin + 1 : text;
+	c->last_len = (size_t)(end - begin) + 1;
+	if (c->last_len > sizeof(c->last)) { /* an odd, huge line: read in full next time */
+		c->valid = 0;
+		return;
+	}
+	memcpy(c->last, begin, c->last_len);
+	c->dev = st->st_dev;
+	c->ino = st->st_ino;
+	c->lines = lines;
+	c->off = from + (off_t)(end - text) + 1;
+	c->valid = 1;
+}
+
+/* Read the IMA list from line `entry` on. Polls ask for the line after the last one they
+ * got, so the cache lets this read only the new tail: from the start of the last line
+ * seen, which must still be there, byte for byte, at the same offset (else the file was
+ * replaced or rewritten, and it is read in full). The kernel's list only ever grows during
+ * a boot, and the agent starts afresh at each boot. */
+static int ima_read(quotes_t *qs, uint64_t entry, const char **text, size_t *len, uint64_t *started)
+{
+	ima_cache_t *c = &qs->ima;
+	const char *t = NULL;
+	uint64_t base = 0, rel;
+	off_t from = 0;
+	struct stat st;
+	size_t off, n = 0;
+	int fd, rv = -1;
+
+	if ((fd = open(qs->o.ima_log, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)
+		goto out;
+	if (c->valid && c->dev == st.st_dev && c->ino == st.st_ino && entry >= c->lines &&
+	    (!S_ISREG(st.st_mode) || st.st_size >= c->off)) {
+		from = c->off - (off_t)c->last_len;
+		buf_reset(&qs->file);
+		if (lseek(fd, from, SEEK_SET) == from &&
+		    read_fd(fd, &qs->file, qs->o.ima_max - (size_t)from) == 0 &&
+		    qs->file.len >= c->last_len &&
+		    memcmp(qs->file.data, c->last, c->last_len) == 0) {
+			log_debug("agent.ima_log: reading on from line %llu (byte %lld)",
+			          (unsigned long long)c->lines, (long long)c->off);
+			base = c->lines;
+			from = c->off;
+			t = (const char *)qs->file.data + c->last_len;
+			n = qs->file.len - c->last_len;
+		}
+	}
+	for (;;) {
+		if (t == NULL) {
+			base = 0;
+			from = 0;
+			if (read_all(qs, fd, qs->o.ima_max) < 0)
+				goto out;
+			t = (const char *)qs->file.data;
+			n = qs->file.len;
+		}
+		off = quotes_ima_slice(t, n, entry - base, &rel);
+		if (rel == entry - base || base == 0)
+			break;
+		t = NULL; /* past the end of the tail: restart at 0 needs the whole list */
+	}
+	ima_cache_update(qs, &st, base, from, t, n);
+	*text = t + off;
+	*len = n - off;
+	*started = rel == entry - base ? entry : 0;
+	rv = 0;
+out:
+	if (rv < 0) {
+		log_unreadable("ima_log", qs->o.ima_log, qs->o.ima_max);
+		c->valid = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return rv;
+}
+
 static void add_ima_log(quotes_t *qs, const quotes_query_t *q, json_t *r)
 {
+	const char *text;
 	uint64_t started;
-	size_t off;
+	size_t len;
 	json_t *s;
 
-	if (read_log(qs, "ima_log", qs->o.ima_log, qs->o.ima_max) < 0)
+	if (*qs->o.ima_log == '\0' || ima_read(qs, q->ima_ml_entry, &text, &len, &started) < 0)
 		return;
-	off =
-	    quotes_ima_slice((const char *)qs->file.data, qs->file.len, q->ima_ml_entry, &started);
-	s = json_stringn((const char *)qs->file.data + off, qs->file.len - off);
-	if (s == NULL) {
+	if ((s = json_stringn(text, len)) == NULL) {
 		log_warnx("agent.ima_log %s is not valid UTF-8 text: not sent", qs->o.ima_log);
 		return;
 	}

@@ -36,13 +36,14 @@ URL=https://127.0.0.1:$PORT
 NONCE=aBcDeFgHiJ0123456789 # what a Keylime verifier sends: 20 alphanumerics
 NONCE_HEX=$(printf %s "$NONCE" | od -An -tx1 | tr -d ' \n')
 
-# agent_start LOG [-o ...]: vigil-agent on the node TPM; waits until it serves.
+# agent_start LOG [-o ...]: vigil-agent on the node TPM; waits until it serves (AGENT_V=-v
+# in the environment: debug logs).
 agent_start() {
 	local log=$1 i
 	shift
 	spawn "$log" "$BIN/vigil-agent" -d -o agent.tcti="$TCTI_Q" -o agent.state_dir="$STATE" \
 		-o agent.registrar= -o agent.trusted_client_ca="$T/ca/ca.crt" \
-		-o agent.listen=127.0.0.1:$PORT -o agent.ima_log="$IMA" -o agent.event_log="$EVLOG" "$@"
+		-o agent.listen=127.0.0.1:$PORT -o agent.ima_log="$IMA" -o agent.event_log="$EVLOG" ${AGENT_V:-} "$@"
 	AGENT_PID=$!
 	for i in $(seq 150); do
 		grep -q "serving the agent API" "$log" && return 0
@@ -198,6 +199,31 @@ check ima_entry_10_is_tail $?
 get enone "/v2.6/quotes/integrity?nonce=$NONCE&mask=0x400&partial=1"
 split enone && cmp -s "$T/enone/ima.txt" "$IMA" && [ "$(cat "$T/enone/entry")" = 0 ]
 check ima_entry_absent_is_0 $?
+# The agent reads only the tail past the last line it sent when it can: lines appended to
+# the same file show up; a file rewritten shorter in place is read afresh.
+cp "$IMA" "$T/ima.orig"
+head -n 3 "$T/ima.orig" >>"$IMA"
+get t826 "/v2.6/quotes/integrity?nonce=$NONCE&mask=0x400&partial=1&ima_ml_entry=826"
+split t826 && head -n 3 "$T/ima.orig" | cmp -s - "$T/t826/ima.txt" && [ "$(cat "$T/t826/entry")" = 826 ]
+check ima_appended_lines_from_826 $?
+get t828 "/v2.6/quotes/integrity?nonce=$NONCE&mask=0x400&partial=1&ima_ml_entry=828"
+split t828 && sed -n 3p "$T/ima.orig" | cmp -s - "$T/t828/ima.txt" && [ "$(cat "$T/t828/entry")" = 828 ]
+get t829 "/v2.6/quotes/integrity?nonce=$NONCE&mask=0x400&partial=1&ima_ml_entry=829"
+split t829 && [ ! -s "$T/t829/ima.txt" ] && [ "$(cat "$T/t829/entry")" = 829 ]
+check ima_appended_lines_tail_and_end $?
+head -n 100 "$T/ima.orig" >"$IMA" # same inode, shorter
+get r829 "/v2.6/quotes/integrity?nonce=$NONCE&mask=0x400&partial=1&ima_ml_entry=829"
+split r829 && head -n 100 "$T/ima.orig" | cmp -s - "$T/r829/ima.txt" && [ "$(cat "$T/r829/entry")" = 0 ]
+get r50 "/v2.6/quotes/integrity?nonce=$NONCE&mask=0x400&partial=1&ima_ml_entry=50"
+split r50 && sed -n '51,100p' "$T/ima.orig" | cmp -s - "$T/r50/ima.txt" && [ "$(cat "$T/r50/entry")" = 50 ]
+check ima_rewritten_shorter_read_afresh $?
+# Same length, other content from the cached line on: the cache notices.
+{ head -n 99 "$T/ima.orig"; sed -n 101p "$T/ima.orig"; sed -n 102p "$T/ima.orig"; } >"$IMA"
+get s100 "/v2.6/quotes/integrity?nonce=$NONCE&mask=0x400&partial=1&ima_ml_entry=100"
+split s100 && sed -n 102p "$T/ima.orig" | cmp -s - "$T/s100/ima.txt" && [ "$(cat "$T/s100/entry")" = 100 ]
+check ima_rewritten_in_place_read_afresh $?
+cp "$T/ima.orig" "$IMA"
+
 # Appended measurements show up in the next answer and in the next quote's PCR 10 (the
 # agent holds the swtpm's only connection, so it steps aside while nodesim measures).
 stop_pid "$AGENT_PID"
