@@ -84,16 +84,16 @@ deps:
 
 # check: every tier, one summary line at the end (test/run.sh prints it).
 check: deps
-	@$(MAKE) -s all
-	@$(MAKE) -s SANITIZE=address,undefined fuzz-replay-bins
+	@$(MAKE) -s -j$$(nproc) all
+	@$(MAKE) -s -j$$(nproc) SANITIZE=address,undefined fuzz-replay-bins
 	@./test/run.sh
 
 demo: deps
-	@$(MAKE) -s all
+	@$(MAKE) -s -j$$(nproc) all
 	@./deploy/demo.sh
 
 bench: deps
-	@$(MAKE) -s all
+	@$(MAKE) -s -j$$(nproc) all
 	@./test/bench/run.sh
 
 format:

@@ -618,6 +618,9 @@ void node_cmd_add(struct worker *w, void *arg)
 		         n->rec.operational_state);
 		break;
 	default:
+		if (n->ima)
+			log_info("node %s: resuming at IMA entry %llu", n->rec.uuid,
+				 (unsigned long long)ima_state_next_entry(n->ima));
 		if (n->rec.operational_state != NODE_FAILED)
 			node_set_state(n, NODE_START);
 		node_start_polling(n);

@@ -239,9 +239,11 @@ swtpm_restart() {
 
 # ---- verifier helpers ----
 
-# verifier_start NAME [-o ...]: a vigil-verifier with a fresh state dir $T/NAME, plaintext
-# gRPC on a free port (VERIFIER_ADDR), fast retry settings, and a client certificate for
-# agents from the fleet CA in $T/ca (made on first use). Sets VERIFIER_PID.
+# verifier_start NAME [-o ...]: a vigil-verifier with a fresh state dir $T/NAME, gRPC on a
+# free port (VERIFIER_ADDR), fast retry settings, and a client certificate for agents from
+# the fleet CA in $T/ca (made on first use). gRPC is plaintext unless VERIFIER_MTLS=1,
+# then mutual TLS with $T/ca/admin.crt as the operator's certificate (vctl and fctl use
+# it). Sets VERIFIER_PID.
 verifier_start() {
 	local name=$1
 	shift
@@ -249,9 +251,14 @@ verifier_start() {
 		"$BIN/vigilctl" ca init "$T/ca" >/dev/null
 		"$BIN/vigilctl" ca issue "$T/ca" verifier --both >/dev/null
 	fi
+	if [ -n "${VERIFIER_MTLS:-}" ] && [ ! -f "$T/ca/admin.crt" ]; then
+		"$BIN/vigilctl" ca issue "$T/ca" admin --client >/dev/null
+	fi
 	[ -n "${VERIFIER_PORT:-}" ] || VERIFIER_PORT=$(free_port)
 	VERIFIER_ADDR=127.0.0.1:$VERIFIER_PORT
-	spawn "$T/$name.log" "$BIN/vigil-verifier" -d -o verifier.grpc_insecure=yes \
+	local insecure=yes
+	[ -z "${VERIFIER_MTLS:-}" ] || insecure=no
+	spawn "$T/$name.log" "$BIN/vigil-verifier" -d -o verifier.grpc_insecure=$insecure \
 		-o verifier.grpc_listen="$VERIFIER_ADDR" -o verifier.state_dir="$T/$name" \
 		-o verifier.tls_cert="$T/ca/verifier.crt" -o verifier.tls_key="$T/ca/verifier.key" \
 		-o verifier.trusted_client_ca="$T/ca/ca.crt" -o verifier.quote_interval=0.5 \
@@ -269,7 +276,16 @@ verifier_start() {
 
 # vctl ARGS...: vigilctl against the test verifier (plaintext gRPC).
 vctl() {
-	"$BIN/vigilctl" "$@" --verifier "$VERIFIER_ADDR" --insecure
+	"$BIN/vigilctl" "$@" --verifier "$VERIFIER_ADDR" $(_vctl_tls)
+}
+
+# The connection options for the test verifier: --insecure, or the fleet admin's cert.
+_vctl_tls() {
+	if [ -n "${VERIFIER_MTLS:-}" ]; then
+		echo "--tls-ca $T/ca/ca.crt --tls-cert $T/ca/admin.crt --tls-key $T/ca/admin.key"
+	else
+		echo "--insecure"
+	fi
 }
 
 # vgrpc METHOD JSON: a raw call with Python's grpcio, printing the JSON reply or
@@ -337,4 +353,74 @@ node_logs() {
 	"$NODESIM" "${!tctivar}" eventlog-extend "$T/$name.eventlog" || return 1
 	printf -v "NODE_IMA_$name" '%s' "$T/$name.ima"
 	printf -v "NODE_EVENTLOG_$name" '%s' "$T/$name.eventlog"
+}
+
+# ---- a whole fleet on loopback: CA, registrar, verifier, simulated nodes with agents ----
+#
+#   fleet_start            fleet CA in $T/ca (verifier --both, admin --client), the swtpm EK
+#                          CA, a registrar (REGISTRAR_ADDR, REGISTRAR_TLS_ADDR) and a
+#                          verifier (verifier_start fleet-verifier)
+#   fleet_node NAME [ek] [ak]   a simulated node: node_tpm_start + node_logs, then an agent
+#                          (uuid NODE_UUID_NAME, port AGENT_PORT_NAME, pid AGENT_PID_NAME)
+#                          registered and activated at the registrar
+#   fleet_agent_start NAME  (re)start NAME's agent with the same settings
+#   fctl ARGS...           vigilctl with every connection option of the fleet
+fleet_start() {
+	"$BIN/vigilctl" ca init "$T/ca" >/dev/null &&
+		"$BIN/vigilctl" ca issue "$T/ca" verifier --both >/dev/null &&
+		"$BIN/vigilctl" ca issue "$T/ca" registrar --server >/dev/null &&
+		"$BIN/vigilctl" ca issue "$T/ca" admin --client >/dev/null || return 1
+	swtpm_ca_init || return 1
+	local rp rtp
+	rp=$(free_port)
+	rtp=$(free_port)
+	REGISTRAR_ADDR=127.0.0.1:$rp
+	REGISTRAR_TLS_ADDR=127.0.0.1:$rtp
+	spawn "$T/registrar.log" "$BIN/vigil-registrar" -d -o registrar.listen="$REGISTRAR_ADDR" \
+		-o registrar.tls_listen="$REGISTRAR_TLS_ADDR" -o registrar.tls_cert="$T/ca/registrar.crt" \
+		-o registrar.tls_key="$T/ca/registrar.key" -o registrar.trusted_client_ca="$T/ca/ca.crt" \
+		-o registrar.ek_ca_dir="$EK_CA_DIR" -o registrar.state_dir="$T" \
+		-o registrar.database="sqlite:$T/registrar.db"
+	REGISTRAR_PID=$!
+	for _ in $(seq 100); do
+		curl -sf "http://$REGISTRAR_ADDR/version" >/dev/null && break
+		sleep 0.1
+	done
+	verifier_start fleet-verifier "$@"
+}
+
+fctl() {
+	"$BIN/vigilctl" "$@" --verifier "$VERIFIER_ADDR" $(_vctl_tls) --registrar "$REGISTRAR_TLS_ADDR" \
+		--tls-ca "$T/ca/ca.crt" --tls-cert "$T/ca/admin.crt" --tls-key "$T/ca/admin.key" \
+		--ek-ca-dir "$EK_CA_DIR"
+}
+
+fleet_agent_start() {
+	local name=$1 tcti=TCTI_$1 port=AGENT_PORT_$1 uuid=NODE_UUID_$1 ek=NODE_EK_$1 ak=NODE_AK_$1
+	local ima=NODE_IMA_$1 ev=NODE_EVENTLOG_$1
+	spawn "$T/agent-$name.log" "$BIN/vigil-agent" -d -o agent.uuid="${!uuid}" \
+		-o agent.tcti="${!tcti}" -o agent.ek_alg="${!ek}" -o agent.ak_alg="${!ak}" \
+		-o agent.state_dir="$T/agent-$name" -o agent.registrar="$REGISTRAR_ADDR" \
+		-o agent.listen="127.0.0.1:${!port}" -o agent.contact_port="${!port}" \
+		-o agent.trusted_client_ca="$T/ca/ca.crt" -o agent.ima_log="${!ima}" \
+		-o agent.event_log="${!ev}"
+	printf -v "AGENT_PID_$name" '%s' "$!"
+	local i
+	for i in $(seq 300); do
+		grep -q "registered and activated" "$T/agent-$name.log" && return 0
+		sleep 0.1
+	done
+	echo "agent $name did not enroll:" >&2
+	tail -5 "$T/agent-$name.log" >&2
+	return 1
+}
+
+fleet_node() {
+	local name=$1
+	node_tpm_start "$name" && node_logs "$name" || return 1
+	printf -v "NODE_UUID_$name" 'a0a0a0a0-0000-4000-8000-%012d' "$(( $(date +%s%N) % 1000000000000 ))"
+	printf -v "AGENT_PORT_$name" '%s' "$(free_port)"
+	printf -v "NODE_EK_$name" '%s' "${2:-rsa2048}"
+	printf -v "NODE_AK_$name" '%s' "${3:-rsa}"
+	fleet_agent_start "$name"
 }
