@@ -620,7 +620,7 @@ void node_cmd_add(struct worker *w, void *arg)
 	default:
 		if (n->ima)
 			log_info("node %s: resuming at IMA entry %llu", n->rec.uuid,
-				 (unsigned long long)ima_state_next_entry(n->ima));
+			         (unsigned long long)ima_state_next_entry(n->ima));
 		if (n->rec.operational_state != NODE_FAILED)
 			node_set_state(n, NODE_START);
 		node_start_polling(n);
