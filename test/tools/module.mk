@@ -27,3 +27,15 @@ $(BUILD)/tools/tpm_probe: $(OBJ)/test/tools/tpm_probe.o $(OBJ)/agent/tpm.o $(LIB
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# Benchmarks that drive the agent's TPM module or the verifier's own round checks: the
+# objects they need are outside libvigil (explicit rules, listed before the library).
+$(BUILD)/bench/tpm_quote_bench: $(OBJ)/test/bench/tpm_quote_bench.o $(OBJ)/agent/tpm.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+BENCH_VERIFIER_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(filter-out verifier/main.c,$(VERIFIER_SRCS)))
+$(BUILD)/bench/verify_bench: $(OBJ)/test/bench/verify_bench.o $(BENCH_VERIFIER_OBJS) $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
