@@ -272,8 +272,11 @@ int attest_check(node_t *n, const uint8_t *body, size_t len, attest_out_t *out)
 		n->pubkey = xstrdup(pubkey);
 	}
 	n->partial = 1;
+	/* node_snapshot reads these on the gRPC thread, under the node's lock. */
+	pthread_mutex_lock(&n->lock);
 	snprintf(n->hash_alg, sizeof(n->hash_alg), "%s", hash_alg);
 	snprintf(n->sign_alg, sizeof(n->sign_alg), "%s", sign_alg);
+	pthread_mutex_unlock(&n->lock);
 	rv = 0;
 out:
 	json_decref(root);

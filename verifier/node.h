@@ -62,8 +62,8 @@ typedef struct node {
 	uint8_t mb_pcrs[24][64]; /* PCRs the last good UEFI log replays to (hash bank) */
 	uint32_t mb_pcrs_mask;   /* which of mb_pcrs are valid */
 	uint16_t mb_bank;        /* bank of mb_pcrs */
-	char hash_alg[16];       /* hash_alg of the last quote */
-	char sign_alg[16];       /* sign_alg of the last quote */
+	char hash_alg[16];       /* hash_alg of the last quote; written under lock */
+	char sign_alg[16];       /* sign_alg of the last quote; written under lock */
 	/* the round */
 	http_client_t *conn; /* persistent mTLS connection to the agent */
 	struct event *timer; /* next round / retry */
