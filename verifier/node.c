@@ -52,10 +52,13 @@ static node_t **node_head(struct worker *w)
 	return (node_t **)worker_nodes(w);
 }
 
+/* The live node named uuid. A node being removed stays in the list until its request in
+ * flight ends, but it is gone for every command: a new node of the same UUID may be added
+ * meanwhile, and stop or reactivate must not write it back. */
 static node_t *node_find(struct worker *w, const char *uuid)
 {
 	for (node_t *n = *node_head(w); n; n = n->next)
-		if (strcmp(n->rec.uuid, uuid) == 0)
+		if (!n->removing && strcmp(n->rec.uuid, uuid) == 0)
 			return n;
 	return NULL;
 }
