@@ -458,6 +458,7 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 static void node_request(node_t *n, const char *path, http_response_fn cb)
 {
 	n->in_flight = 1;
+	n->req_gen = n->gen;
 	if (http_client_request(n->conn, HTTP_M_GET, path, NULL, NULL, 0, cb, n) < 0) {
 		n->in_flight = 0;
 		node_comm_error(n, "cannot start a request");
@@ -508,6 +509,17 @@ static const char *node_pick_version(const uint8_t *body, size_t len)
 	return best;
 }
 
+/* An answer to a request sent before a stop or a reactivation belongs to the node's
+ * state before it: drop it (a reactivated node starts its round now). 1 when dropped. */
+static int node_answer_is_stale(node_t *n)
+{
+	if (n->req_gen == n->gen)
+		return 0;
+	if (node_polling(n))
+		node_schedule(n, 0);
+	return 1;
+}
+
 static void node_on_version(int status, const uint8_t *body, size_t len, const char *err, void *arg)
 {
 	node_t *n = arg;
@@ -518,6 +530,8 @@ static void node_on_version(int status, const uint8_t *body, size_t len, const c
 		node_free_later(n);
 		return;
 	}
+	if (node_answer_is_stale(n) || !node_polling(n))
+		return;
 	if (status == 0 || status == 408 || status >= 500) {
 		node_comm_error(n, status ? "GET /version failed" : err);
 		return;
@@ -545,7 +559,7 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 		node_free_later(n);
 		return;
 	}
-	if (!node_polling(n))
+	if (node_answer_is_stale(n) || !node_polling(n))
 		return;
 	if (status == 0 || status == 408 || status >= 500) {
 		char why[160];
@@ -655,6 +669,7 @@ void node_cmd_stop(struct worker *w, void *arg)
 	if (n == NULL)
 		return;
 	event_del(n->timer);
+	n->gen++; /* an answer still on its way is not acted on */
 	node_set_state(n, NODE_TENANT_FAILED);
 	node_save_now(n);
 	log_info("node %s: stopped by an operator", n->rec.uuid);
@@ -671,7 +686,10 @@ void node_cmd_reactivate(struct worker *w, void *arg)
 		return;
 	event_del(n->timer);
 	/* Start over as on first contact: policies reloaded, IMA replayed from the start,
-	 * the failure forgotten. */
+	 * the failure forgotten. An answer still on its way was asked for with the old
+	 * state; it is dropped and the first round starts when it arrives. */
+	n->gen++;
+	n->retries = 0;
 	if (node_load_policies(n, &e) < 0)
 		log_warnx("node %s: cannot reload its policies: %s", n->rec.uuid, e.msg);
 	ima_state_free(n->ima);

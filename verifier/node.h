@@ -69,6 +69,8 @@ typedef struct node {
 	struct event *timer; /* next round / retry */
 	char nonce[21];      /* nonce of the request in flight */
 	int in_flight;       /* a request is outstanding */
+	unsigned gen;        /* bumped by stop and reactivate */
+	unsigned req_gen;    /* gen when the request in flight was sent */
 	int retries;         /* consecutive failed contacts */
 	int dirty;           /* progress changed since the last flush */
 	int removing;        /* free as soon as nothing is in flight */
