@@ -380,10 +380,15 @@ static void node_pass(node_t *n)
 static void node_comm_error(node_t *n, const char *why)
 {
 	vctx_t *ctx = node_ctx(n);
-	int delay = ctx->retry_interval_ms, state;
+	int delay = ctx->retry_interval_ms, state, steps;
 
-	n->retries++;
-	for (int i = 1; ctx->exponential_backoff && i < n->retries && delay < 3600 * 1000; i++)
+	/* Past max_retries the count only says FAILED: keep it from growing without end. */
+	if (n->retries <= ctx->max_retries)
+		n->retries++;
+	/* Each retry waits twice as long as the one before, up to the delay of the last
+	 * retry: a FAILED node is probed at that, the longest backoff. */
+	steps = n->retries < ctx->max_retries ? n->retries : ctx->max_retries;
+	for (int i = 1; ctx->exponential_backoff && i < steps && delay < 3600 * 1000; i++)
 		delay *= 2;
 	if (n->retries > ctx->max_retries) {
 		state = NODE_FAILED;
