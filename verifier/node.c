@@ -646,6 +646,10 @@ void node_cmd_add(struct worker *w, void *arg)
 		if (n->rec.operational_state != NODE_FAILED)
 			node_set_state(n, NODE_START);
 		node_start_polling(n);
+		/* A FAILED node's retries are used up: its next miss keeps it FAILED, probed
+		 * at the longest delay, and records no second comm_error for one outage. */
+		if (n->rec.operational_state == NODE_FAILED)
+			n->retries = worker_ctx(w)->max_retries;
 	}
 }
 
