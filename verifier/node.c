@@ -152,6 +152,8 @@ static void node_save_now(node_t *n)
 	const store_node_t *one[1] = {&n->rec};
 	err_t e = {""};
 
+	/* Dirty until written: when this write fails, the next flush tries again. */
+	n->dirty = 1;
 	node_sync_rec(n);
 	if (store_node_save(worker_store(n->w), one, 1, &e) != STORE_OK)
 		log_warnx("node %s: cannot save its state: %s", n->rec.uuid, e.msg);
