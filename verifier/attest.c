@@ -155,14 +155,18 @@ static int attest_ima(node_t *n, json_t *res, uint16_t bank, attest_out_t *out)
 		if ((n->ima = ima_state_new(bank)) == NULL)
 			return attest_failf(out, "ima.bank", "cannot replay IMA in this bank");
 	}
-	if (first == 0 && ima_state_next_entry(n->ima) != 0) {
+	if (first == 0 && ima_state_next_entry(n->ima) != 0)
 		/* The agent restarted its list: a reboot (or a new agent). Start over. */
 		log_info("node %s: IMA list restarted at entry 0 (reboot?); replaying it whole",
 		         n->rec.uuid);
-		runtime_policy_eval_reset(n->rt_eval);
-	}
-	/* The boot_aggregate of this boot, from the quoted PCRs when they are all there. */
 	if (first == 0) {
+		/* A replay from entry 0 judges with a fresh evaluator: no key learned from an
+		 * earlier pass, and only this boot's boot_aggregate (the evaluator keeps at
+		 * most 8: adding one per restart filled it, and the 9th boot's was refused).
+		 * The boot_aggregate of this boot comes from the quoted PCRs when they are
+		 * all there. */
+		runtime_policy_eval_free(n->rt_eval);
+		n->rt_eval = runtime_policy_eval_new(n->runtime->runtime);
 		unsigned np = bank == TPM2_ALG_SHA1_ID ? 8 : 10;
 		size_t dl = ima_alg_size(bank), vl;
 		uint8_t pcrs[10 * 64], agg[64];
