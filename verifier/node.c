@@ -221,32 +221,69 @@ static void node_free(node_t *n)
 	free(n);
 }
 
-/* (Re)load the node's policies and derive the PCR mask. 0 or -1 (e). */
+/* (Re)load the node's policies and derive the PCR mask. 0 or -1 (e). The new set is
+ * acquired before the old one is let go: when a reload fails (a busy store, a document
+ * that no longer parses) the node keeps judging with its old policies, never with one
+ * missing. */
 static int node_load_policies(node_t *n, err_t *e)
 {
 	vctx_t *ctx = node_ctx(n);
 	struct store *s = worker_store(n->w);
+	policy_obj_t *pcr = NULL, *rt = NULL, *mb = NULL;
+	struct runtime_policy_eval *ev;
+	uint32_t mask = 0;
 
-	node_release_policies(n);
-	n->mask = 0;
-	if (n->rec.pcr_policy &&
-	    (n->pcr = policies_acquire(ctx->policies, s, n->rec.pcr_policy, POLICY_PCR, e)) == NULL)
+	if ((n->rec.pcr_policy && (pcr = policies_acquire(ctx->policies, s, n->rec.pcr_policy,
+	                                                  POLICY_PCR, e)) == NULL) ||
+	    (n->rec.runtime_policy &&
+	     (rt = policies_acquire(ctx->policies, s, n->rec.runtime_policy, POLICY_RUNTIME, e)) ==
+	         NULL) ||
+	    (n->rec.mb_policy &&
+	     (mb = policies_acquire(ctx->policies, s, n->rec.mb_policy, POLICY_MB, e)) == NULL)) {
+		policies_release(ctx->policies, pcr);
+		policies_release(ctx->policies, rt);
 		return -1;
-	if (n->rec.runtime_policy &&
-	    (n->runtime = policies_acquire(ctx->policies, s, n->rec.runtime_policy, POLICY_RUNTIME,
-	                                   e)) == NULL)
-		return -1;
-	if (n->rec.mb_policy &&
-	    (n->mb = policies_acquire(ctx->policies, s, n->rec.mb_policy, POLICY_MB, e)) == NULL)
-		return -1;
-	if (n->pcr)
-		n->mask |= pcr_policy_mask(n->pcr->pcr);
-	if (n->runtime) {
-		n->mask |= 1u << 10;
-		n->rt_eval = runtime_policy_eval_new(n->runtime->runtime);
 	}
-	if (n->mb && !mb_policy_is_empty(n->mb->mb))
-		n->mask |= 0x03ffu | 0xf800u; /* PCRs 0-9 and 11-15 */
+	if (pcr)
+		mask |= pcr_policy_mask(pcr->pcr);
+	if (rt)
+		mask |= 1u << 10;
+	if (mb && !mb_policy_is_empty(mb->mb))
+		mask |= 0x03ffu | 0xf800u; /* PCRs 0-9 and 11-15 */
+	/* The cache shares one object per content, so a new pointer means new content. A
+	 * new measured-boot policy must judge the UEFI log again, even an unchanged one. */
+	if (mb != n->mb)
+		n->mb_pcrs_mask = 0;
+	/* Keys learned from keyring measurements were trusted by the old runtime policy and
+	 * live in its evaluator: only a replay of the list under the new policy gets them
+	 * back, consistently. Without learned keys nothing is lost: keep the position. */
+	if (n->runtime && rt != n->runtime && n->rt_eval &&
+	    runtime_policy_eval_learned_count(n->rt_eval) > 0 && n->ima) {
+		log_info("node %s: new runtime policy; its IMA list is replayed from the start "
+		         "to learn its keyring keys again",
+		         n->rec.uuid);
+		ima_state_free(n->ima);
+		n->ima = NULL;
+		pthread_mutex_lock(&n->lock);
+		node_set_str(&n->rec.ima_state, NULL);
+		pthread_mutex_unlock(&n->lock);
+		n->dirty = 1;
+	}
+	/* The evaluator holds what this node's list taught it (keys, boot_aggregate): keep
+	 * it while the runtime policy's content is the same. */
+	if (rt != n->runtime) {
+		ev = rt ? runtime_policy_eval_new(rt->runtime) : NULL;
+		runtime_policy_eval_free(n->rt_eval);
+	} else {
+		ev = n->rt_eval;
+	}
+	n->rt_eval = NULL;
+	node_release_policies(n);
+	n->pcr = pcr;
+	n->runtime = rt;
+	n->mb = mb;
+	n->mask = mask;
+	n->rt_eval = ev;
 	return 0;
 }
 
@@ -702,7 +739,8 @@ void node_cmd_reactivate(struct worker *w, void *arg)
 	n->gen++;
 	n->retries = 0;
 	if (node_load_policies(n, &e) < 0)
-		log_warnx("node %s: cannot reload its policies: %s", n->rec.uuid, e.msg);
+		log_warnx("node %s: cannot reload its policies (%s); it keeps its previous ones",
+		          n->rec.uuid, e.msg);
 	ima_state_free(n->ima);
 	n->ima = NULL;
 	n->mb_pcrs_mask = 0;
@@ -730,7 +768,8 @@ void node_cmd_policy_changed(struct worker *w, void *arg)
 		for (int i = 0; i < 3; i++)
 			if (names[i] && strcmp(names[i], name) == 0) {
 				if (node_load_policies(n, &e) < 0)
-					log_warnx("node %s: cannot load the new policy %s: %s",
+					log_warnx("node %s: cannot load the new policy %s (%s); it "
+					          "keeps its previous policies",
 					          n->rec.uuid, name, e.msg);
 				else
 					log_info("node %s: policy %s updated", n->rec.uuid, name);
