@@ -406,6 +406,7 @@ static void node_pass(node_t *n)
 	pthread_mutex_unlock(&n->lock);
 	n->dirty = 1;
 	n->retries = 0;
+	n->renegotiated = 0;
 	if (was != NODE_GET_QUOTE) {
 		node_save_now(n);
 		log_info("node %s: attested (%s), polling every %d ms", n->rec.uuid,
@@ -613,8 +614,12 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 		node_comm_error(n, why);
 		return;
 	}
-	if (status == 400 && body && memmem(body, len, "API version not supported", 25)) {
-		/* Keylime's renegotiation: ask /version again, then quote. */
+	if (status == 400 && body && memmem(body, len, "API version not supported", 25) &&
+	    !n->renegotiated) {
+		/* Keylime's renegotiation: ask /version again, then quote. Once per good round:
+		 * an agent refusing the version it has just offered would have us loop without
+		 * pause; its second refusal fails the node like any other 4xx. */
+		n->renegotiated = 1;
 		pthread_mutex_lock(&n->lock);
 		node_set_str(&n->rec.api_version, NULL);
 		pthread_mutex_unlock(&n->lock);
@@ -738,6 +743,7 @@ void node_cmd_reactivate(struct worker *w, void *arg)
 	 * state; it is dropped and the first round starts when it arrives. */
 	n->gen++;
 	n->retries = 0;
+	n->renegotiated = 0;
 	if (node_load_policies(n, &e) < 0)
 		log_warnx("node %s: cannot reload its policies (%s); it keeps its previous ones",
 		          n->rec.uuid, e.msg);

@@ -75,6 +75,7 @@ typedef struct node {
 	int dirty;           /* progress changed since the last flush */
 	int removing;        /* free as soon as nothing is in flight */
 	int partial;         /* 1 once the agent's pubkey is cached */
+	int renegotiated;    /* asked /version again after a 400 since the last good round */
 } node_t;
 
 const char *node_uuid(const node_t *n);
