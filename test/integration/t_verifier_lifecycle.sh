@@ -75,3 +75,18 @@ check "a restarted verifier keeps probing a FAILED node without flipping it to r
 events=$(/usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM events WHERE node_uuid = ? AND type = ?", ("n2", "comm_error")).fetchone()[0])' "$T/v1/verifier.db")
 [ "$events" = 1 ]
 check "one comm_error event for one outage, across a restart (got $events)" $?
+
+# ---- an agent that refuses the API version it offers: no endless renegotiation ----
+"$BIN/vigilctl" ca issue "$T/ca" fake --server >/dev/null
+fport=$(free_port)
+spawn "$T/fake.out" "$TOP/test/integration/fake_agent.py" "$fport" "$T/ca/fake.crt" \
+	"$T/ca/fake.key" "$T/fake.log" badversion
+for _ in $(seq 50); do grep -q ready "$T/fake.out" && break; sleep 0.1; done
+mtls=$(cat "$T/ca/fake.crt")
+add n3 "$fport" && wait_node_state n3 INVALID_QUOTE 5 >/dev/null &&
+	vctl status n3 | grep -q "^last failure:  quote_request: .*HTTP 400"
+check "an agent refusing the API version it offered fails the node (quote_request)" $?
+sleep 1
+q=$(grep -c /quotes/integrity "$T/fake.log")
+[ "$q" -le 2 ]
+check "the verifier renegotiated once, not in a loop ($q quote requests)" $?
