@@ -22,6 +22,9 @@
 #include "verifier/vctx.h"
 #include "verifier/worker.h"
 
+/* A payload public key PEM (RSA-4096 is about 800 bytes) is never larger than this. */
+#define ATTEST_PUBKEY_MAX 16384
+
 static int attest_failf(attest_out_t *out, const char *event_id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -233,6 +236,13 @@ int attest_check(node_t *n, const uint8_t *body, size_t len, attest_out_t *out)
 		attest_failf(out, "quote_validation.signature_algorithm",
 		             "signature scheme %.32s is not accepted (accepted: %s)", sign_alg,
 		             ctx->accept_sign);
+		goto out;
+	}
+	if (pubkey && strlen(pubkey) > ATTEST_PUBKEY_MAX) {
+		/* The key is cached for the node's life and hashed every round: bound it. */
+		attest_failf(out, "quote_validation.response",
+		             "the payload public key is %zu bytes, over the %d byte limit",
+		             strlen(pubkey), ATTEST_PUBKEY_MAX);
 		goto out;
 	}
 	if (pubkey == NULL && n->pubkey == NULL) {

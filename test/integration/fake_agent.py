@@ -5,6 +5,7 @@ request's path is appended to LOG_FILE. Modes:
 
   badversion   GET /version offers 2.6; every quote request is refused with Keylime's
                400 "API version not supported" (an agent that contradicts itself)
+  bigpubkey    quote requests get a 200 answer whose payload public key is 1 MiB
 
 Usage: fake_agent.py PORT CERT KEY LOG_FILE MODE
 Prints "ready" once listening; runs until killed."""
@@ -38,6 +39,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                "supported_versions": ["2.6"]})
         if mode == "badversion" and "/quotes/integrity" in self.path:
             return self.reply(400, "API version not supported", {})
+        if mode == "bigpubkey" and "/quotes/integrity" in self.path:
+            return self.reply(200, "Success", {"quote": "r", "hash_alg": "sha256",
+                                               "sign_alg": "rsassa",
+                                               "pubkey": "A" * (1 << 20)})
         return self.reply(404, "Not Found", {})
 
 

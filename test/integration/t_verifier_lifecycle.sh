@@ -90,3 +90,12 @@ sleep 1
 q=$(grep -c /quotes/integrity "$T/fake.log")
 [ "$q" -le 2 ]
 check "the verifier renegotiated once, not in a loop ($q quote requests)" $?
+
+# ---- a payload public key over the limit ----
+fport=$(free_port)
+spawn "$T/fake2.out" "$TOP/test/integration/fake_agent.py" "$fport" "$T/ca/fake.crt" \
+	"$T/ca/fake.key" "$T/fake2.log" bigpubkey
+for _ in $(seq 50); do grep -q ready "$T/fake2.out" && break; sleep 0.1; done
+add n4 "$fport" && wait_node_state n4 INVALID_QUOTE 5 >/dev/null &&
+	vctl status n4 | grep -q "^last failure:  quote_validation.response: the payload public key is 1048576 bytes"
+check "a 1 MiB payload public key is refused before anything else" $?
