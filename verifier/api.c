@@ -36,6 +36,23 @@ static int api_name_ok(const char *s)
 	return 1;
 }
 
+/* An agent's contact address: a host name or an IP literal, as the HTTP client takes it
+ * (at most 253 characters); nothing that could end up as more than a Host header. */
+static int api_host_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '-' || c == ':'))
+			return 0;
+	}
+	return 1;
+}
+
 static const char *api_status_str(int state)
 {
 	switch (state) {
@@ -164,9 +181,11 @@ static int api_add_node(void *arg, const uint8_t *req, size_t len, buf_t *resp, 
 		err_set(e, "node uuid must be 1-%d of [A-Za-z0-9._-]", API_NAME_MAX);
 		goto out;
 	}
-	if (in->ip == NULL || *in->ip == '\0' || strlen(in->ip) > 255 || in->port == 0 ||
-	    in->port > 65535) {
-		err_set(e, "node %s needs a contact ip and a port 1-65535", in->uuid);
+	if (!api_host_ok(in->ip) || in->port == 0 || in->port > 65535) {
+		err_set(e,
+		        "node %s needs a contact ip (an IP address or host name, at most 253 "
+		        "characters) and a port 1-65535",
+		        in->uuid);
 		goto out;
 	}
 	if (in->ak_tpm.len == 0 ||

@@ -48,6 +48,9 @@ check "AddNode refuses a missing agent certificate" $?
 out=$(add n1 "$akb64" "$mtls" "nosuch")
 grep -q "^ERROR FAILED_PRECONDITION no policy named nosuch" <<<"$out"
 check "AddNode refuses an unknown policy" $?
+out=$(vgrpc AddNode "$(/usr/bin/python3 -c 'import json,sys; print(json.dumps({"node": {"uuid": "n1", "ip": "127.0.0.1\r\nX-Injected: 1", "port": 1, "ak_tpm": sys.argv[1], "mtls_cert": sys.argv[2]}}))' "$akb64" "$mtls")")
+grep -q "^ERROR INVALID_ARGUMENT node n1 needs a contact ip" <<<"$out"
+check "AddNode refuses a contact address that is not a host (CR LF: header injection)" $?
 [ "$(vgrpc ListNodes '{}')" = "{}" ]
 check "nothing was stored by the refused AddNode calls" $?
 
