@@ -127,6 +127,18 @@ static int api_node_get(vctx_t *ctx, const char *uuid, store_node_t *out, err_t 
 	return -1;
 }
 
+static void api_nop_cb(node_t *n, void *arg)
+{
+	(void)n;
+	(void)arg;
+}
+
+/* 1 when a worker attests the node (it is in the registry), 0 when it is only stored. */
+static int api_node_is_live(vctx_t *ctx, const char *uuid)
+{
+	return registry_with(ctx->registry, uuid, api_nop_cb, NULL) == 0;
+}
+
 static int api_reply_node(vctx_t *ctx, const char *uuid, buf_t *resp, err_t *e)
 {
 	Vigil__V1__NodeResponse r = VIGIL__V1__NODE_RESPONSE__INIT;
@@ -237,8 +249,19 @@ static int api_add_node(void *arg, const uint8_t *req, size_t len, buf_t *resp, 
 		code = GRPCSRV_INTERNAL;
 		goto out;
 	}
-	log_info("node %s (%s:%u) added to attestation", in->uuid, in->ip, in->port);
 	worker_call(vctx_worker_for(ctx, in->uuid), node_cmd_add, copy);
+	if (!api_node_is_live(ctx, in->uuid)) {
+		/* The worker could not set it up (its reason is in the log): do not keep a
+		 * node that is stored but never attested. */
+		err_t e2 = {""};
+		if (store_node_delete(ctx->api_store, in->uuid, &e2) != STORE_OK)
+			log_warnx("node %s: cannot delete it again: %s", in->uuid, e2.msg);
+		err_set(e, "node %s could not be set up for attestation; see the verifier's log",
+		        in->uuid);
+		code = GRPCSRV_INTERNAL;
+		goto out;
+	}
+	log_info("node %s (%s:%u) added to attestation", in->uuid, in->ip, in->port);
 	code = api_reply_node(ctx, in->uuid, resp, e);
 out:
 	X509_free(cert);

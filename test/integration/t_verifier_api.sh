@@ -85,3 +85,15 @@ check "remove forgets the node, and then its policy can be deleted" $?
 out=$(vgrpc GetNode --raw-hex ffff)
 grep -q "^ERROR INVALID_ARGUMENT" <<<"$out"
 check "an undecodable request is INVALID_ARGUMENT" $?
+
+# A verifier whose client certificate for agents went away after start: AddNode cannot
+# set the node up, says so, and stores nothing.
+stop_pid "$VERIFIER_PID"
+cp "$T/ca/verifier.crt" "$T/gone.crt" && cp "$T/ca/verifier.key" "$T/gone.key"
+VERIFIER_PORT=
+verifier_start v2 -o verifier.tls_cert="$T/gone.crt" -o verifier.tls_key="$T/gone.key" || exit 1
+rm -f "$T/gone.crt" "$T/gone.key"
+out=$(add n6 "$akb64" "$mtls" "" "$port")
+grep -q "^ERROR INTERNAL node n6 could not be set up for attestation" <<<"$out" &&
+	vgrpc GetNode '{"uuid": "n6"}' | grep -q "^ERROR NOT_FOUND"
+check "AddNode that no worker can set up fails and leaves nothing stored" $?
