@@ -330,17 +330,26 @@ static int api_node_cmd(void *arg, const uint8_t *req, size_t len, buf_t *resp, 
 	vctx_t *ctx = arg;
 	Vigil__V1__NodeRequest *r = api_node_req(req, len, e);
 	store_node_t s;
-	int code;
+	int code = GRPCSRV_NOT_FOUND;
 
 	if (r == NULL)
 		return GRPCSRV_INVALID_ARGUMENT;
-	if (api_node_get(ctx, r->uuid, &s, e) < 0) {
-		code = GRPCSRV_NOT_FOUND;
-	} else {
-		store_node_clear(&s);
-		worker_call(vctx_worker_for(ctx, r->uuid), fn, xstrdup(r->uuid));
-		code = api_reply_node(ctx, r->uuid, resp, e);
+	if (api_node_get(ctx, r->uuid, &s, e) < 0)
+		goto out;
+	store_node_clear(&s);
+	if (!api_node_is_live(ctx, r->uuid)) {
+		/* Stored, but it failed to load at start: no worker holds it, so the command
+		 * would do nothing. Say so instead of answering OK. */
+		err_set(e,
+		        "node %s is stored but not attested (it could not be loaded; see the "
+		        "verifier's log); remove it and add it again",
+		        r->uuid);
+		code = GRPCSRV_FAILED_PRECONDITION;
+		goto out;
 	}
+	worker_call(vctx_worker_for(ctx, r->uuid), fn, xstrdup(r->uuid));
+	code = api_reply_node(ctx, r->uuid, resp, e);
+out:
 	vigil__v1__node_request__free_unpacked(r, NULL);
 	return code;
 }

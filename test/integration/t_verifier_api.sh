@@ -76,10 +76,18 @@ check "reactivate restarts it" $?
 vctl list | grep -q "^n1 "
 check "list shows the node" $?
 
+# n5's stored AK is damaged while the verifier is down: it cannot be loaded at start.
+add n5 "$akb64" "$mtls" "" "$port" >/dev/null
 stop_pid "$VERIFIER_PID"
+/usr/bin/python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE nodes SET ak_tpm = ? WHERE uuid = ?", ("!", "n5")); c.commit()' "$T/v1/verifier.db"
 verifier_start v1 || exit 1
 vctl status n1 >/dev/null && vctl policy list | grep -q "^pcr1 "
 check "nodes and policies survive a verifier restart" $?
+out=$(vctl stop n5 2>&1)
+[ $? -eq 1 ] && grep -q "node n5 is stored but not attested.*(FAILED_PRECONDITION)" <<<"$out" &&
+	grep -q "node n5: cannot be attested: stored AK is not base64" "$T/v1.log" &&
+	vctl status n5 >/dev/null && vctl remove n5 >/dev/null
+check "stop of a node that could not be loaded is FAILED_PRECONDITION, not a silent OK" $?
 vctl remove n1 >/dev/null && ! vctl status n1 2>/dev/null && vctl policy delete pcr1 >/dev/null
 check "remove forgets the node, and then its policy can be deleted" $?
 out=$(vgrpc GetNode --raw-hex ffff)
