@@ -484,7 +484,9 @@ static int api_put_policy(void *arg, const uint8_t *req, size_t len, buf_t *resp
 	case STORE_OK:
 		break;
 	case STORE_EXISTS:
-		code = GRPCSRV_ALREADY_EXISTS;
+		/* With replace, the name exists with another kind: not a conflict of names but
+		 * a request that cannot apply to this policy. */
+		code = r->replace ? GRPCSRV_FAILED_PRECONDITION : GRPCSRV_ALREADY_EXISTS;
 		goto out;
 	default:
 		code = GRPCSRV_INTERNAL;

@@ -20,6 +20,11 @@ check "policy put refuses an existing name without --replace" $?
 vctl policy put pcr1 --kind pcr "$T/pcr2.json" --replace >/dev/null &&
 	vctl policy get pcr1 --output "$T/got.json" && cmp -s "$T/got.json" "$T/pcr2.json"
 check "policy put --replace moves the name to the new content" $?
+"$BIN/vigilctl" policy create runtime --ima-log "$NODE_TESTDATA/ima/keylime-ima-log-sha256" \
+	--output "$T/rt.json" >/dev/null
+out=$(vctl policy put pcr1 --kind runtime "$T/rt.json" --replace 2>&1)
+[ $? -eq 1 ] && grep -q "policy pcr1 is of kind tpm_pcr, not runtime (FAILED_PRECONDITION)" <<<"$out"
+check "policy put --replace refuses to change a policy's kind (FAILED_PRECONDITION)" $?
 out=$(vctl policy put bad --kind runtime "$T/pcr.json" 2>&1)
 grep -q "INVALID_ARGUMENT" <<<"$out" && ! vctl policy list | grep -q "^bad "
 check "a runtime policy that does not parse is refused and not stored" $?
