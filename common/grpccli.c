@@ -15,6 +15,8 @@
 
 #include "common/xmalloc.h"
 
+#define GRPCCLI_MAX_REPLY (256 << 20) /* largest reply accepted, bytes */
+
 struct grpccli {
 	grpc_channel *channel;     /* the channel (connects lazily) */
 	grpc_completion_queue *cq; /* pluck queue for our own calls */
@@ -38,6 +40,12 @@ grpccli_t *grpccli_new(const char *target, const grpccli_tls_t *tls, err_t *e)
 {
 	grpc_channel_credentials *creds;
 	grpccli_t *c;
+	/* gRPC's default 4 MiB reply limit is below what the verifier sends back: a runtime
+	 * policy (GetPolicy) may be 64 MiB, a large fleet's ListNodes more. */
+	grpc_arg a = {.type = GRPC_ARG_INTEGER,
+	              .key = (char *)(uintptr_t)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+	              .value.integer = GRPCCLI_MAX_REPLY};
+	grpc_channel_args args = {.num_args = 1, .args = &a};
 
 	grpc_init();
 	if (tls) {
@@ -63,7 +71,7 @@ grpccli_t *grpccli_new(const char *target, const grpccli_tls_t *tls, err_t *e)
 		creds = grpc_insecure_credentials_create();
 	}
 	c = xcalloc(1, sizeof(*c));
-	c->channel = grpc_channel_create(target, creds, NULL);
+	c->channel = grpc_channel_create(target, creds, &args);
 	grpc_channel_credentials_release(creds);
 	c->cq = grpc_completion_queue_create_for_pluck(NULL);
 	return c;

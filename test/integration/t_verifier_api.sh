@@ -25,6 +25,17 @@ check "policy put --replace moves the name to the new content" $?
 out=$(vctl policy put pcr1 --kind runtime "$T/rt.json" --replace 2>&1)
 [ $? -eq 1 ] && grep -q "policy pcr1 is of kind tpm_pcr, not runtime (FAILED_PRECONDITION)" <<<"$out"
 check "policy put --replace refuses to change a policy's kind (FAILED_PRECONDITION)" $?
+# A runtime policy over gRPC's default 4 MiB message size: 70000 files, about 6 MiB.
+/usr/bin/python3 - "$T/rt.json" "$T/big.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["digests"].update({"/usr/lib/f%06d" % i: ["%064x" % i] for i in range(70000)})
+json.dump(p, open(sys.argv[2], "w"))
+PY
+vctl policy put big --kind runtime "$T/big.json" >/dev/null &&
+	vctl policy get big --output "$T/big-got.json" && cmp -s "$T/big.json" "$T/big-got.json" &&
+	vctl policy delete big >/dev/null
+check "a 6 MiB runtime policy is stored and read back whole" $?
 out=$(vctl policy put bad --kind runtime "$T/pcr.json" 2>&1)
 grep -q "INVALID_ARGUMENT" <<<"$out" && ! vctl policy list | grep -q "^bad "
 check "a runtime policy that does not parse is refused and not stored" $?
