@@ -144,9 +144,16 @@ static int add_on_opt(int opt, const char *arg, void *ctx)
 	case 'I':
 		o->ip = arg;
 		return 0;
-	case 'p':
-		o->port = atoi(arg);
+	case 'p': {
+		char *end;
+		long v = strtol(arg, &end, 10);
+		if (end == arg || *end || v < 1 || v > 65535) {
+			fprintf(stderr, "vigilctl: --port %s: expected a port 1-65535\n", arg);
+			return -1;
+		}
+		o->port = (int)v;
 		return 0;
+	}
 	case 'N':
 		o->allow_no_ekcert = 1;
 		return 0;
@@ -170,6 +177,21 @@ static const char add_usage[] =
     "  --pcr-policy NAME       static PCR values\n"
     "  --ip ADDR, --port N     contact the agent here instead of the registered address\n"
     "  --allow-no-ek-cert      accept a TPM without an EK certificate (not recommended)\n";
+
+/* The verifier's rule for node UUIDs; checked here too because the UUID becomes part of
+ * the registrar URL path. */
+static int node_uuid_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 80)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-'))
+			return 0;
+	return 1;
+}
 
 static int add_check_ek(ctl_conf_t *c, json_t *res, int allow_no_cert)
 {
@@ -255,6 +277,12 @@ static int cmd_add(int argc, char **argv)
 	    argc - i != 1) {
 		if (i >= 0)
 			fprintf(stderr, "%s", add_usage);
+		rv = 2;
+		goto out;
+	}
+	if (!node_uuid_ok(argv[i])) {
+		fprintf(stderr, "vigilctl: node UUID \"%s\" must be 1-80 of [A-Za-z0-9._-]\n",
+		        argv[i]);
 		rv = 2;
 		goto out;
 	}
@@ -371,6 +399,8 @@ static int cmd_list(int argc, char **argv)
 	if (ctl_conf_init(&c, NULL) < 0)
 		return 1;
 	if ((i = node_getopt(&c, argc, argv, NULL, 0, NULL, NULL, usage)) < 0 || argc != i) {
+		if (i >= 0)
+			fprintf(stderr, "%s", usage);
 		ctl_conf_free(&c);
 		return 2;
 	}

@@ -109,6 +109,15 @@ check "remove forgets the node, and then its policy can be deleted" $?
 out=$(vgrpc GetNode --raw-hex ffff)
 grep -q "^ERROR INVALID_ARGUMENT" <<<"$out"
 check "an undecodable request is INVALID_ARGUMENT" $?
+out=$(vctl add 'a/../admin' 2>&1)
+[ $? -eq 2 ] && grep -q 'node UUID "a/../admin" must be' <<<"$out"
+check "vigilctl add refuses a UUID that would change the registrar path (exit 2)" $?
+out=$(vctl add n7 --port 80x 2>&1)
+[ $? -eq 2 ] && grep -q -- "--port 80x: expected a port 1-65535" <<<"$out"
+check "vigilctl add refuses a malformed --port (exit 2)" $?
+out=$(vctl list extra 2>&1)
+[ $? -eq 2 ] && grep -q "^Usage: vigilctl list" <<<"$out"
+check "vigilctl list with an operand prints its usage (exit 2)" $?
 
 # A verifier whose client certificate for agents went away after start: AddNode cannot
 # set the node up, says so, and stores nothing.
