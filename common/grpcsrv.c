@@ -126,7 +126,8 @@ fail:
 
 static void grpcsrv_request(grpcsrv_t *s)
 {
-	if (s->shutting_down)
+	/* Set by grpcsrv_free on another thread: read it as the atomic it is written as. */
+	if (__atomic_load_n(&s->shutting_down, __ATOMIC_SEQ_CST))
 		return;
 	grpc_call_details_init(&s->details);
 	grpc_metadata_array_init(&s->request_md);
@@ -290,8 +291,7 @@ void grpcsrv_free(grpcsrv_t *s)
 {
 	if (s == NULL)
 		return;
-	/* Flag first: the serving thread must not ask for new calls once shutdown began.
-	 * The flag is read only by that thread after it sees the completions below. */
+	/* Flag first: the serving thread must not ask for new calls once shutdown began. */
 	__atomic_store_n(&s->shutting_down, 1, __ATOMIC_SEQ_CST);
 	grpc_server_shutdown_and_notify(s->server, s->cq, &s->tag_shutdown);
 	grpc_server_cancel_all_calls(s->server);
