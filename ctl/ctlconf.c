@@ -87,8 +87,22 @@ int ctl_conf_option(ctl_conf_t *c, int opt, const char *arg)
 	int i = opt - CTL_OPT_BASE;
 
 	if (opt == 'c') {
+		/* The file replaces the defaults, never what the command line said before -c:
+		 * '--verifier staging:8881 -c prod.conf' must not talk to prod. */
+		const char *given[7];
+		int json = c->json;
+
+		memcpy(given, c->given, sizeof(given));
 		config_free(c->cfg);
-		return ctl_conf_init(c, arg);
+		if (ctl_conf_init(c, arg) < 0)
+			return -1;
+		memcpy(c->given, given, sizeof(given));
+		c->json = json;
+		for (i = 0; i < 7; i++)
+			if (given[i] && config_set(c->cfg, "vigilctl", keys[i], given[i]) < 0)
+				return -1;
+		ctl_conf_refresh(c);
+		return 0;
 	}
 	if (i == 7) {
 		c->json = 1;
@@ -96,7 +110,8 @@ int ctl_conf_option(ctl_conf_t *c, int opt, const char *arg)
 	}
 	if (i < 0 || i > 6)
 		return -1;
-	if (config_set(c->cfg, "vigilctl", keys[i], i == 6 ? "yes" : arg) < 0)
+	c->given[i] = i == 6 ? "yes" : arg;
+	if (config_set(c->cfg, "vigilctl", keys[i], c->given[i]) < 0)
 		return -1;
 	ctl_conf_refresh(c);
 	return 0;

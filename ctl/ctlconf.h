@@ -21,6 +21,8 @@ typedef struct ctl_conf {
 	const char *ek_ca_dir; /* TPM vendor CAs, for vigilctl add's EK check */
 	int insecure;          /* plaintext gRPC (tests) */
 	int json;              /* print JSON instead of text */
+	const char *given[7];  /* values given on the command line (borrowed from argv), by
+	                          option; they win over a -c file whatever the order */
 } ctl_conf_t;
 
 /* Long options shared by the networked commands; getopt_long returns CTL_OPT_BASE + i. */

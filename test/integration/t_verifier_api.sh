@@ -91,6 +91,9 @@ vctl reactivate n1 | grep -q "^state: *START"
 check "reactivate restarts it" $?
 vctl list | grep -q "^n1 "
 check "list shows the node" $?
+printf '[vigilctl]\nverifier = 127.0.0.1:1\n' >"$T/other.conf"
+"$BIN/vigilctl" list --insecure --verifier "$VERIFIER_ADDR" -c "$T/other.conf" | grep -q "^n1 "
+check "vigilctl: --verifier given before -c FILE still wins over the file" $?
 
 # n5's stored AK is damaged while the verifier is down: it cannot be loaded at start.
 add n5 "$akb64" "$mtls" "" "$port" >/dev/null
