@@ -105,8 +105,15 @@ static int attest_mb(node_t *n, json_t *res, uint16_t bank, attest_out_t *out)
 		const uint8_t *v;
 		if (pcr == 10 || !(n->mask & (1u << pcr)))
 			continue;
-		if ((v = quote_pcr_value(n->q, bank, pcr, &vl)) == NULL)
-			continue;
+		if ((v = quote_pcr_value(n->q, bank, pcr, &vl)) == NULL) {
+			/* The agent chose to quote less than asked: the log's events for this
+			 * PCR would be judged by the policy but bound to nothing in the TPM. */
+			attest_failf(out, "measured_boot.invalid_pcr",
+			             "PCR %u is needed for the measured-boot check but is not in "
+			             "the quote",
+			             pcr);
+			goto out;
+		}
 		if (eventlog_check_pcr(log, bank, pcr, v, vl, &e) < 0) {
 			attest_failf(out, "measured_boot.invalid_pcr", "%s", e.msg);
 			goto out;
