@@ -8,6 +8,8 @@ forwards requests to an agent, misbehaving as the mode file says (read on every 
                              (an old quote: the nonce no longer matches)
   upstream HOST:PORT CERT    forward to another agent (a quote signed by another TPM's AK)
   truncate-ima N             drop the last N lines of ima_measurement_list
+  drop-pcr N                 ask the agent for a quote without PCR N (clears bit N of the
+                             request's mask): a validly signed quote that covers less
 
 Usage: evil_agent.py LISTEN_PORT AGENT_CERT AGENT_KEY CLIENT_CA UPSTREAM_HOST:PORT
                      UPSTREAM_CERT CLIENT_CERT CLIENT_KEY MODE_FILE
@@ -15,6 +17,7 @@ Runs until killed."""
 import http.client
 import http.server
 import json
+import re
 import ssl
 import sys
 import threading
@@ -64,6 +67,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         target, pinned = upstream, upstream_cert
         if m[0] == "upstream":
             target, pinned = m[1], m[2]
+        if m[0] == "drop-pcr" and is_quote:
+            def clear(match):
+                return "mask=0x%x" % (int(match.group(1), 16) & ~(1 << int(m[1])))
+            self.path = re.sub(r"mask=0x([0-9a-fA-F]+)", clear, self.path)
         if m[0] == "replay" and is_quote:
             with lock:
                 if "quote" in recorded:

@@ -131,6 +131,12 @@ evil_node t8 "truncate-ima 1"
 expect_failure t8 "ima.pcr_mismatch" "."
 check "a truncated IMA list is caught" $?
 
+# The agent quotes without PCR 4 (the boot loader) from the first round on: the UEFI
+# log's PCR 4 events are then bound to nothing, so the quote must not pass.
+evil_node t9 "drop-pcr 4"
+expect_failure t9 "measured_boot.invalid_pcr" "PCR 4"
+check "a quote leaving out a PCR the measured-boot check needs is caught" $?
+
 # ---- faults ----
 c0=$(fctl status "$NODE_UUID_g" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["attestation_count"])')
 stop_pid "$AGENT_PID_g"
