@@ -771,6 +771,8 @@ void node_cmd_policy_changed(struct worker *w, void *arg)
 
 	for (node_t *n = *node_head(w); n; n = n->next) {
 		const char *names[3] = {n->rec.pcr_policy, n->rec.runtime_policy, n->rec.mb_policy};
+		if (n->removing) /* waiting for its request to end, then freed */
+			continue;
 		for (int i = 0; i < 3; i++)
 			if (names[i] && strcmp(names[i], name) == 0) {
 				if (node_load_policies(n, &e) < 0)
