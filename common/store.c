@@ -258,6 +258,11 @@ store_rc_t store_event_append(store_t *s, const char *node_uuid, const char *typ
                               const char *severity, const char *body_json, char id_out[40],
                               err_t *e)
 {
+	/* The backends hash these as strings: refuse NULL here rather than crash there. */
+	if (type == NULL || body_json == NULL) {
+		err_set(e, "store: an event needs a type and a body");
+		return STORE_ERROR;
+	}
 	return s->ops->event_append(s->h, node_uuid, type, severity, body_json, id_out, e);
 }
 

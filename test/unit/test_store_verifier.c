@@ -155,6 +155,9 @@ static void test_events(void **state)
 		                                    "{\"reason\": \"x\"}", id, &e),
 		                 STORE_OK);
 	assert_int_equal(strncmp(id, "3-", 2), 0);
+	/* A NULL body is refused, not hashed, and leaves the chain as it was. */
+	assert_int_equal(store_event_append(s, "node-1", "revocation", "emergency", NULL, id, &e),
+	                 STORE_ERROR);
 	assert_int_equal(store_event_verify_chain(s, &e), STORE_OK);
 	store_close(s);
 	/* Updates are refused by the triggers; with them dropped, the chain shows the edit. */
