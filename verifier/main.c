@@ -31,7 +31,8 @@ static const char *check_seconds(const char *v)
 	char *end;
 	double d = strtod(v, &end);
 
-	if (end == v || *end || d < 0 || d > 86400)
+	/* Written so that NaN ("nan" parses) fails too: it would reach an int cast. */
+	if (end == v || *end || !(d >= 0 && d <= 86400))
 		return "not a number of seconds between 0 and 86400";
 	return NULL;
 }

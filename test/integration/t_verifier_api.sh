@@ -6,6 +6,9 @@
 # it; an unreachable agent ends in FAILED (comm_error), never INVALID_QUOTE; state survives
 # a restart.
 . "$(dirname "$0")/lib.sh"
+out=$("$BIN/vigil-verifier" -n -o verifier.quote_interval=nan 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q 'verifier.quote_interval = "nan": not a number of seconds' <<<"$out"
+check "the verifier's configuration check refuses an interval of NaN seconds" $?
 verifier_start v1 || exit 1
 DATA=$TOP/test/unit/data/tpm2
 Z=0000000000000000000000000000000000000000000000000000000000000000
