@@ -110,8 +110,8 @@ static void api_snap_cb(node_t *n, void *arg)
 	node_snapshot(n, arg);
 }
 
-/* Snapshot of a live node, or the stored record when no worker holds it (e.g. it failed
- * to load). 0 or -1 (not found). */
+/* Snapshot of a live node (0), or the stored record when no worker holds it, e.g. it
+ * failed to load (1); -1 when not found. */
 static int api_node_get(vctx_t *ctx, const char *uuid, store_node_t *out, err_t *e)
 {
 	if (registry_with(ctx->registry, uuid, api_snap_cb, out) == 0)
@@ -121,7 +121,7 @@ static int api_node_get(vctx_t *ctx, const char *uuid, store_node_t *out, err_t 
 		free(out->ak_tpm);
 		free(out->mtls_cert);
 		out->ak_tpm = out->mtls_cert = NULL;
-		return 0;
+		return 1;
 	}
 	err_set(e, "node %s not found", uuid);
 	return -1;
@@ -144,10 +144,19 @@ static int api_reply_node(vctx_t *ctx, const char *uuid, buf_t *resp, err_t *e)
 	Vigil__V1__NodeResponse r = VIGIL__V1__NODE_RESPONSE__INIT;
 	Vigil__V1__Node pn;
 	store_node_t s;
+	int stored_only;
 
-	if (api_node_get(ctx, uuid, &s, e) < 0)
+	if ((stored_only = api_node_get(ctx, uuid, &s, e)) < 0)
 		return GRPCSRV_NOT_FOUND;
 	api_node_fill(&pn, &s, ctx);
+	if (stored_only) {
+		/* Its stored state may say GET_QUOTE: it must not read as PASS while nothing
+		 * attests it. */
+		pn.attestation_status = api_str("FAIL");
+		pn.last_event_id = api_str("not_loaded");
+		pn.failure_reason = api_str("stored, but this verifier could not load it (see "
+		                            "its log): not attested; remove it and add it again");
+	}
 	r.node = &pn;
 	pb_pack(&r.base, resp);
 	store_node_clear(&s);

@@ -107,9 +107,13 @@ vctl status n1 >/dev/null && vctl policy list | grep -q "^pcr1 "
 check "nodes and policies survive a verifier restart" $?
 out=$(vctl stop n5 2>&1)
 [ $? -eq 1 ] && grep -q "node n5 is stored but not attested.*(FAILED_PRECONDITION)" <<<"$out" &&
-	grep -q "node n5: cannot be attested: stored AK is not base64" "$T/v1.log" &&
-	vctl status n5 >/dev/null && vctl remove n5 >/dev/null
+	grep -q "node n5: cannot be attested: stored AK is not base64" "$T/v1.log"
 check "stop of a node that could not be loaded is FAILED_PRECONDITION, not a silent OK" $?
+out=$(vctl status n5)
+grep -q "^state: .*(FAIL)" <<<"$out" && grep -q "^last failure:  not_loaded: " <<<"$out"
+check "status of a node that could not be loaded reads FAIL (not_loaded), not its stored state" $?
+vctl remove n5 >/dev/null
+check "such a node can be removed" $?
 vctl remove n1 >/dev/null && ! vctl status n1 2>/dev/null && vctl policy delete pcr1 >/dev/null
 check "remove forgets the node, and then its policy can be deleted" $?
 out=$(vgrpc GetNode --raw-hex ffff)
