@@ -39,17 +39,6 @@ static int is_alnum(int c)
 	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int parse_nonce(const char *v, size_t n, quotes_query_t *q, err_t *e)
 {
 	if (n == 0 || n > QUOTES_NONCE_MAX) {
@@ -78,7 +67,7 @@ static int parse_mask(const char *v, size_t n, quotes_query_t *q, err_t *e)
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int d = hexval((unsigned char)v[i]);
+		int d = hex_digit_value((unsigned char)v[i]);
 		if (d < 0) {
 			err_set(e, "mask must be hexadecimal");
 			return -1;

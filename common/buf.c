@@ -202,7 +202,7 @@ void hex_encode(buf_t *out, const void *in, size_t len)
 	out->data[out->len] = 0;
 }
 
-static int hexval(char c)
+int hex_digit_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -221,7 +221,7 @@ int hex_decode(buf_t *out, const char *in, size_t len)
 		return -1;
 	buf_reserve(out, len / 2);
 	for (size_t i = 0; i < len; i += 2) {
-		int h = hexval(in[i]), l = hexval(in[i + 1]);
+		int h = hex_digit_value(in[i]), l = hex_digit_value(in[i + 1]);
 		if (h < 0 || l < 0) {
 			out->len = start;
 			out->data[start] = 0;

@@ -37,6 +37,8 @@ void base64_encode(buf_t *out, const void *in, size_t len);
 int base64_decode(buf_t *out, const char *in, size_t len);
 /* Lowercase hex encode, appending text to out. */
 void hex_encode(buf_t *out, const void *in, size_t len);
+/* Value of one hex digit (either case), or -1. */
+int hex_digit_value(int c);
 /* Decode hex (either case, even length). Returns 0 or -1 (out unchanged). */
 int hex_decode(buf_t *out, const char *in, size_t len);
 

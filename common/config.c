@@ -211,10 +211,8 @@ void config_write_sample(const config_key_t *table, const char *title, FILE *out
 {
 	const char *section = NULL;
 
-	fprintf(out,
-	        "# %s\n# Every key with its default. Any key can also be set on the command line\n"
-	        "# with -o section.key=value.\n",
-	        title);
+	/* title: the first comment lines, e.g. the program and how to override keys. */
+	fprintf(out, "# %s\n# Every key with its default.\n", title);
 	for (const config_key_t *k = table; k->section; k++) {
 		if (section == NULL || strcmp(section, k->section) != 0) {
 			section = k->section;

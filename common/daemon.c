@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/xmalloc.h"
 
 static struct event *sig_int, *sig_term; /* loop-breaking signal events */
 
@@ -58,8 +59,13 @@ config_t *daemon_start(const daemon_info_t *info, int argc, char **argv)
 		case 'v':
 			verbose = 1;
 			break;
-		case 'p':
-			config_write_sample(info->keys, info->name, stdout);
+		case 'p': {
+			char *title = xasprintf("%s. Any key can also be set on the command line "
+			                        "with -o section.key=value.",
+			                        info->name);
+			config_write_sample(info->keys, title, stdout);
+			free(title);
+		}
 			exit(0);
 		case 'h':
 			daemon_usage(info, stdout);

@@ -703,17 +703,6 @@ void eventlog_guid_format(const uint8_t g[16], char out[37])
 	         le16(g + 6), g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int eventlog_guid_parse(const char *s, uint8_t g[16])
 {
 	uint8_t b[16];
@@ -728,7 +717,7 @@ int eventlog_guid_parse(const char *s, uint8_t g[16])
 			i++;
 			continue;
 		}
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		int hi = hex_digit_value(s[i]), lo = hex_digit_value(s[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		b[k++] = (uint8_t)(hi << 4 | lo);

@@ -334,11 +334,13 @@ struct runtime_policy {
 };
 
 struct runtime_policy_eval {
-	runtime_policy_t *pol;                               /* referenced */
-	pcre2_match_data *md;                                /* this node's match data */
-	pcre2_match_context *mctx;                           /* backtracking limits */
-	rp_key_t learned[RUNTIME_POLICY_MAX_KEYS];           /* keys from keyring measurements */
-	size_t n_learned;                                    /* count */
+	runtime_policy_t *pol;     /* referenced */
+	pcre2_match_data *md;      /* this node's match data */
+	pcre2_match_context *mctx; /* backtracking limits */
+	rp_key_t *learned;  /* keys from keyring measurements (allocated when the first one is
+	                       learned: most nodes never learn one, and a node costs memory) */
+	size_t n_learned;   /* count, at most RUNTIME_POLICY_MAX_KEYS */
+	size_t cap_learned; /* slots allocated */
 	uint8_t boot_aggs[RP_MAX_BOOT_AGGS][IMA_DIGEST_MAX]; /* extra boot_aggregate values */
 	size_t boot_agg_len[RP_MAX_BOOT_AGGS];               /* their sizes */
 	size_t n_boot_aggs;                                  /* count */
@@ -925,6 +927,7 @@ void runtime_policy_eval_free(runtime_policy_eval_t *ev)
 	if (ev == NULL)
 		return;
 	learned_clear(ev);
+	free(ev->learned);
 	pcre2_match_data_free(ev->md);
 	pcre2_match_context_free(ev->mctx);
 	runtime_policy_unref(ev->pol);
@@ -960,6 +963,17 @@ size_t runtime_policy_eval_learned_count(const runtime_policy_eval_t *ev)
 	return ev->n_learned;
 }
 
+/* Room for n learned keys (n <= RUNTIME_POLICY_MAX_KEYS). */
+static void learned_reserve(runtime_policy_eval_t *ev, size_t n)
+{
+	if (n <= ev->cap_learned)
+		return;
+	ev->cap_learned = ev->cap_learned ? ev->cap_learned * 2 : 4;
+	if (ev->cap_learned < n)
+		ev->cap_learned = n;
+	ev->learned = xrealloc(ev->learned, ev->cap_learned * sizeof(*ev->learned));
+}
+
 /* Learn a key from a keyring measurement; the same keyring and id replace the older key,
  * as Keylime's per-keyring dictionary does. Takes pk. */
 static void learn_key(runtime_policy_eval_t *ev, const char *keyring, uint32_t keyid, EVP_PKEY *pk)
@@ -978,6 +992,7 @@ static void learn_key(runtime_policy_eval_t *ev, const char *keyring, uint32_t k
 			EVP_PKEY_free(pk);
 			return;
 		}
+		learned_reserve(ev, ev->n_learned + 1);
 		k = &ev->learned[ev->n_learned++];
 	} else {
 		EVP_PKEY_free(k->pk);
@@ -1055,7 +1070,9 @@ int runtime_policy_eval_keys_import(runtime_policy_eval_t *ev, const char *txt, 
 		p = nl ? nl + 1 : end;
 	}
 	learned_clear(ev);
-	memcpy(ev->learned, tmp, n * sizeof(tmp[0]));
+	learned_reserve(ev, n);
+	if (n)
+		memcpy(ev->learned, tmp, n * sizeof(tmp[0]));
 	ev->n_learned = n;
 	n = 0;
 	rv = 0;

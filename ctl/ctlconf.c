@@ -8,6 +8,7 @@
 
 #include "common/grpccli.h"
 #include "common/log.h"
+#include "ctl/commands.h"
 
 static const config_key_t ctl_keys[] = {
     {"vigilctl", "verifier", CFG_STR, "127.0.0.1:8881", 0, 0,
@@ -114,6 +115,22 @@ int ctl_conf_option(ctl_conf_t *c, int opt, const char *arg)
 	if (config_set(c->cfg, "vigilctl", keys[i], c->given[i]) < 0)
 		return -1;
 	ctl_conf_refresh(c);
+	return 0;
+}
+
+int cmd_config(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr,
+		        "Usage: vigilctl config\n\nPrints the sample vigilctl.conf with every "
+		        "key and its default.\n");
+		return 2;
+	}
+	config_write_sample(ctl_keys,
+	                    "vigilctl: /etc/vigil/vigilctl.conf, or -c FILE, or $VIGILCTL_CONF; "
+	                    "the --verifier, --registrar, --tls-* options override it.",
+	                    stdout);
 	return 0;
 }
 

@@ -31,6 +31,8 @@ static const struct ctl_group {
      "  eventlog show FILE [--json]        decode a UEFI event log, replay its PCRs\n"},
     {"ima", cmd_ima,
      "  ima replay FILE [--bank ALG]       replay an IMA list to its PCR 10 value\n"},
+    {"config", cmd_config,
+     "  config                             print the sample vigilctl.conf (every key)\n"},
     {"ca", cmd_ca,
      "  ca init DIR                        create a fleet CA for vigil's TLS\n"
      "  ca issue DIR NAME --server|--client|--both [--san HOST]...\n"

@@ -25,6 +25,12 @@ tier_static() {
 	else report fail static/layering "see $LOGDIR/layering.log"; cat "$LOGDIR/layering.log"; fi
 	if make -s format-check >"$LOGDIR/format.log" 2>&1; then report ok static/format
 	else report fail static/format "run 'make format'"; head -20 "$LOGDIR/format.log"; fi
+	if [ -x "$BUILD/bin/vigilctl" ]; then
+		if "$BUILD/bin/vigilctl" config | diff -u deploy/config/vigilctl.conf - >"$LOGDIR/conf-ctl.log" 2>&1
+		then report ok static/sample-config-vigilctl
+		else report fail static/sample-config-vigilctl "deploy/config/vigilctl.conf differs from 'vigilctl config'"
+			head -20 "$LOGDIR/conf-ctl.log"; fi
+	fi
 	for d in agent registrar verifier; do
 		[ -x "$BUILD/bin/vigil-$d" ] || continue
 		if "$BUILD/bin/vigil-$d" -p | diff -u "deploy/config/$d.conf" - >"$LOGDIR/conf-$d.log" 2>&1

@@ -271,6 +271,25 @@ int attest_check(node_t *n, const uint8_t *body, size_t len, attest_out_t *out)
 		attest_failf(out, quote_status_event(st), "%s", e.msg);
 		goto out;
 	}
+	quote_clock_info(n->q, &clock);
+	if (n->has_clock && clock.reset_count != n->clock.reset_count) {
+		/* The TPM was reset: the node rebooted. Its IMA list and UEFI log are new;
+		 * entries asked for by position in the old list mean nothing in the new one. */
+		json_t *entry = json_object_get(res, "ima_measurement_list_entry");
+		log_info("node %s: rebooted (TPM reset count %u -> %u); replaying its IMA list "
+		         "from the start",
+		         n->rec.uuid, n->clock.reset_count, clock.reset_count);
+		n->clock = clock; /* the new boot's clock is the reference from now on */
+		n->mb_pcrs_mask = 0;
+		if (n->ima)
+			ima_state_reset(n->ima, ima_state_bank(n->ima));
+		if (n->rt_eval)
+			runtime_policy_eval_reset(n->rt_eval);
+		if (n->runtime && json_is_integer(entry) && json_integer_value(entry) != 0) {
+			rv = 1; /* ask again, from entry 0 */
+			goto out;
+		}
+	}
 	lk.n = n;
 	lk.bank = bank;
 	if (n->pcr) {
@@ -285,7 +304,6 @@ int attest_check(node_t *n, const uint8_t *body, size_t len, attest_out_t *out)
 	if (n->runtime && attest_ima(n, res, bank, out) < 0)
 		goto out;
 	/* Everything passed: keep what the next round compares against. */
-	quote_clock_info(n->q, &clock);
 	n->clock = clock;
 	n->has_clock = 1;
 	if (pubkey && (n->pubkey == NULL || strcmp(n->pubkey, pubkey) != 0)) {

@@ -17,7 +17,9 @@ typedef struct attest_out {
 	char reason[768];  /* precise text: which PCR, which file, which event */
 } attest_out_t;
 
-/* 0 pass, -1 fail (out filled). body is the agent's JSON answer (len bytes). */
+/* 0 pass, -1 fail (out filled), 1 the node rebooted since the last round: its new logs
+ * must be read from the start, so the round is asked again at once (nothing failed).
+ * body is the agent's JSON answer (len bytes). */
 int attest_check(struct node *n, const uint8_t *body, size_t len, attest_out_t *out);
 
 #endif

@@ -693,10 +693,17 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 		node_fail(n, "quote_request", why);
 		return;
 	}
-	if (attest_check(n, body, len, &out) == 0)
+	switch (attest_check(n, body, len, &out)) {
+	case 0:
 		node_pass(n);
-	else
+		break;
+	case 1:
+		n->dirty = 1;
+		node_round_start(n);
+		break;
+	default:
 		node_fail(n, out.event_id, out.reason);
+	}
 }
 
 /* ---- commands from the API thread ---- */

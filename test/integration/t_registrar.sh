@@ -229,7 +229,7 @@ expect reject_long_agent_id 400 "invalid agent id" POST "$H/v2.6/agents/$(printf
 expect reject_body_id_missing 400 "agent_id is missing" POST "$H/v2.6/agents" "$B/good"
 # Over registrar.max_body: 413 from the HTTP layer (libevent writes its own body there).
 before=$(reg_dbsum "$DB")
-got=$(reg_req "$R" POST "$H/v2.6/agents/new1" "$B/huge")
+got=$(reg_req "$R" POST "$H/v2.6/agents/new1" "$B/huge" -H "Expect: 100-continue")
 [ "$got" = 413 ] && [ "$before" = "$(reg_dbsum "$DB")" ]
 check reject_oversized_body $?
 expect reject_api_version 400 "API version not supported: v3.0" POST "$H/v3.0/agents/new1" "$B/good"
