@@ -622,17 +622,25 @@ static int node_answer_is_stale(node_t *n)
 	return 1;
 }
 
+/* An answer (or its failure) arrived: the request is no longer in flight. 1 when it is to
+ * be judged; 0 when the node is being removed (freed on the next loop turn), or the answer
+ * belongs to a request made before a stop or reactivate, or the node no longer polls. */
+static int node_answer_begin(node_t *n)
+{
+	n->in_flight = 0;
+	if (n->removing) {
+		node_free_later(n);
+		return 0;
+	}
+	return !node_answer_is_stale(n) && node_polling(n);
+}
+
 static void node_on_version(int status, const uint8_t *body, size_t len, const char *err, void *arg)
 {
 	node_t *n = arg;
 	const char *v;
 
-	n->in_flight = 0;
-	if (n->removing) {
-		node_free_later(n);
-		return;
-	}
-	if (node_answer_is_stale(n) || !node_polling(n))
+	if (!node_answer_begin(n))
 		return;
 	if (status == 0 || status == 408 || status >= 500) {
 		node_comm_error(n, status ? "GET /version failed" : err);
@@ -656,18 +664,14 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 	node_t *n = arg;
 	attest_out_t out;
 
-	n->in_flight = 0;
-	if (n->removing) {
-		node_free_later(n);
-		return;
-	}
-	if (node_answer_is_stale(n) || !node_polling(n))
+	if (!node_answer_begin(n))
 		return;
 	if (status == 0 || status == 408 || status >= 500) {
 		char why[160];
-		snprintf(why, sizeof(why), "%s", status ? "agent answered an error" : err);
 		if (status)
 			snprintf(why, sizeof(why), "agent answered HTTP %d", status);
+		else
+			snprintf(why, sizeof(why), "%s", err);
 		node_comm_error(n, why);
 		return;
 	}
