@@ -179,6 +179,7 @@ void store_node_clear(store_node_t *n)
 	free(n->last_event_id);
 	free(n->failure_reason);
 	free(n->ima_state);
+	free(n->ima_keys);
 	free(n->mb_log_digest);
 	memset(n, 0, sizeof(*n));
 }

@@ -133,6 +133,11 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     " heartbeat INTEGER NOT NULL," /* unix milliseconds */
     " started INTEGER NOT NULL"
     ");",
+
+    /* 3: keys a node's evaluator learned from keyring measurements (ima-buf), as
+     * runtime_policy_eval_keys_export writes them, so a restart or takeover resumes
+     * without re-reading the list and still checks ima-sig entries signed by them. */
+    "ALTER TABLE nodes ADD COLUMN ima_keys TEXT;",
 };
 
 typedef struct sq {
@@ -477,7 +482,8 @@ static store_rc_t sq_agent_activate(void *h, const char *agent_id, err_t *e)
 	"uuid, ak_tpm, ip, port, mtls_cert, api_version, tpm_policy, runtime_policy, mb_policy,"   \
 	" operational_state, attestation_count, last_received_quote,"                              \
 	" last_successful_attestation, last_event_id, failure_reason, ima_state,"                  \
-	" mb_log_digest, tpm_clock, tpm_reset_count, tpm_restart_count, created, updated"
+	" mb_log_digest, tpm_clock, tpm_reset_count, tpm_restart_count, created, updated,"         \
+	" ima_keys"
 
 static int64_t sq_col_i64(sqlite3_stmt *st, int i)
 {
@@ -509,9 +515,10 @@ static void sq_node_row(sqlite3_stmt *st, store_node_t *n)
 	n->tpm_restart_count = sq_col_i64(st, 19);
 	n->created = sq_col_i64(st, 20);
 	n->updated = sq_col_i64(st, 21);
+	n->ima_keys = sq_col_dup(st, 22);
 }
 
-/* Bind the progress fields of n to ?2..?13 (shared by add and save). */
+/* Bind the progress fields of n to ?2..?14 and ?22 (shared by add and save). */
 static int sq_bind_progress(sqlite3_stmt *st, const store_node_t *n)
 {
 	return sqlite3_bind_int(st, 2, n->operational_state) ||
@@ -525,7 +532,8 @@ static int sq_bind_progress(sqlite3_stmt *st, const store_node_t *n)
 	                           sqlite3_bind_int64(st, 12, n->tpm_restart_count)
 	                     : sqlite3_bind_null(st, 10) || sqlite3_bind_null(st, 11) ||
 	                           sqlite3_bind_null(st, 12)) ||
-	       sq_bind_text(st, 13, n->api_version) || sqlite3_bind_int64(st, 14, sq_now());
+	       sq_bind_text(st, 13, n->api_version) || sqlite3_bind_int64(st, 14, sq_now()) ||
+	       sq_bind_text(st, 22, n->ima_keys);
 }
 
 static store_rc_t sq_node_add(void *h, const store_node_t *n, err_t *e)
@@ -541,9 +549,9 @@ static store_rc_t sq_node_add(void *h, const store_node_t *n, err_t *e)
 	        " last_received_quote, last_successful_attestation, last_event_id,"
 	        " failure_reason, ima_state, mb_log_digest, tpm_clock, tpm_reset_count,"
 	        " tpm_restart_count, api_version, created, updated, ak_tpm, ip, port,"
-	        " mtls_cert, tpm_policy, runtime_policy, mb_policy)"
+	        " mtls_cert, tpm_policy, runtime_policy, mb_policy, ima_keys)"
 	        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-	        " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+	        " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
 	        -1, &st, NULL) != SQLITE_OK) {
 		sq_fail(q, e, "preparing node insert");
 		goto out;
@@ -653,7 +661,8 @@ static store_rc_t sq_node_save(void *h, const store_node_t *const *nodes, size_t
 	                       " last_received_quote = ?4, last_successful_attestation = ?5,"
 	                       " last_event_id = ?6, failure_reason = ?7, ima_state = ?8,"
 	                       " mb_log_digest = ?9, tpm_clock = ?10, tpm_reset_count = ?11,"
-	                       " tpm_restart_count = ?12, api_version = ?13, updated = ?14"
+	                       " tpm_restart_count = ?12, api_version = ?13, updated = ?14,"
+	                       " ima_keys = ?22"
 	                       " WHERE uuid = ?1",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		sq_fail(q, e, "preparing node save");

@@ -137,6 +137,11 @@ static void node_sync_rec(node_t *n)
 		ima_state_format(n->ima, &b);
 		node_set_str(&n->rec.ima_state, (const char *)b.data);
 	}
+	if (n->rt_eval) {
+		buf_reset(&b);
+		runtime_policy_eval_keys_export(n->rt_eval, &b);
+		node_set_str(&n->rec.ima_keys, b.len ? (const char *)b.data : NULL);
+	}
 	n->rec.has_clock = n->has_clock;
 	n->rec.tpm_clock = (int64_t)n->clock.clock;
 	n->rec.tpm_reset_count = n->clock.reset_count;
@@ -311,6 +316,16 @@ static node_t *node_new(struct worker *w, store_node_t *rec, err_t *e)
 	n->q = quote_new();
 	if (node_load_policies(n, e) < 0)
 		goto fail;
+	/* Keys learned before a restart go with the stored IMA position: without them,
+	 * ima-sig entries signed by those keys would fail after the restart. */
+	if (n->rec.ima_keys && n->rt_eval &&
+	    runtime_policy_eval_keys_import(n->rt_eval, n->rec.ima_keys, strlen(n->rec.ima_keys),
+	                                    e) < 0) {
+		log_warnx("node %s: stored learned keys unreadable (%s); replaying its IMA list "
+		          "from the start",
+		          n->rec.uuid, e->msg);
+		node_set_str(&n->rec.ima_state, NULL);
+	}
 	if (n->rec.ima_state && n->runtime) {
 		n->ima = ima_state_parse(n->rec.ima_state, strlen(n->rec.ima_state), e);
 		if (n->ima == NULL)

@@ -117,6 +117,7 @@ static void test_nodes(void **state)
 	n.last_event_id = "ima.validation.ima-ng.not_in_allowlist";
 	n.failure_reason = "/usr/bin/evil not in the allowlist";
 	n.ima_state = "ima1:sha256:826:0:00";
+	n.ima_keys = ".ima 0a1b2c3d AAAA\n";
 	n.has_clock = 1;
 	n.tpm_clock = 123456;
 	n.tpm_reset_count = 2;
@@ -128,6 +129,7 @@ static void test_nodes(void **state)
 	assert_int_equal(got.operational_state, 9);
 	assert_int_equal(got.attestation_count, 42);
 	assert_string_equal(got.ima_state, "ima1:sha256:826:0:00");
+	assert_string_equal(got.ima_keys, ".ima 0a1b2c3d AAAA\n");
 	assert_string_equal(got.runtime_policy, "rt");
 	assert_int_equal(got.has_clock, 1);
 	assert_int_equal(got.tpm_clock, 123456);
