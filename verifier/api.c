@@ -76,8 +76,10 @@ static char *api_str(const char *s)
 }
 
 /* Fill a proto Node from a snapshot (borrowing its strings). */
-static void api_node_fill(Vigil__V1__Node *pn, const store_node_t *s, const vctx_t *ctx)
+static void api_node_fill(Vigil__V1__Node *pn, const node_status_t *st, const vctx_t *ctx)
 {
+	const store_node_t *s = &st->rec;
+
 	vigil__v1__node__init(pn);
 	pn->uuid = api_str(s->uuid);
 	pn->ip = api_str(s->ip);
@@ -100,9 +102,8 @@ static void api_node_fill(Vigil__V1__Node *pn, const store_node_t *s, const vctx
 		p = p ? strchr(p + 1, ':') : NULL;
 		pn->ima_next_entry = p ? strtoull(p + 1, NULL, 10) : 0;
 	}
-	/* node_snapshot carries the last quote's algorithms in ak_tpm / mtls_cert. */
-	pn->hash_alg = api_str(s->ak_tpm);
-	pn->sign_alg = api_str(s->mtls_cert);
+	pn->hash_alg = (char *)(uintptr_t)st->hash_alg;
+	pn->sign_alg = (char *)(uintptr_t)st->sign_alg;
 }
 
 static void api_snap_cb(node_t *n, void *arg)
@@ -112,17 +113,13 @@ static void api_snap_cb(node_t *n, void *arg)
 
 /* Snapshot of a live node (0), or the stored record when no worker holds it, e.g. it
  * failed to load (1); -1 when not found. */
-static int api_node_get(vctx_t *ctx, const char *uuid, store_node_t *out, err_t *e)
+static int api_node_get(vctx_t *ctx, const char *uuid, node_status_t *out, err_t *e)
 {
 	if (registry_with(ctx->registry, uuid, api_snap_cb, out) == 0)
 		return 0;
-	if (store_node_get(ctx->api_store, uuid, out, e) == STORE_OK) {
-		/* Not live: no last-quote algorithms to show. */
-		free(out->ak_tpm);
-		free(out->mtls_cert);
-		out->ak_tpm = out->mtls_cert = NULL;
+	memset(out, 0, sizeof(*out)); /* not live: no last-quote algorithms to show */
+	if (store_node_get(ctx->api_store, uuid, &out->rec, e) == STORE_OK)
 		return 1;
-	}
 	err_set(e, "node %s not found", uuid);
 	return -1;
 }
@@ -143,7 +140,7 @@ static int api_reply_node(vctx_t *ctx, const char *uuid, buf_t *resp, err_t *e)
 {
 	Vigil__V1__NodeResponse r = VIGIL__V1__NODE_RESPONSE__INIT;
 	Vigil__V1__Node pn;
-	store_node_t s;
+	node_status_t s;
 	int stored_only;
 
 	if ((stored_only = api_node_get(ctx, uuid, &s, e)) < 0)
@@ -159,7 +156,7 @@ static int api_reply_node(vctx_t *ctx, const char *uuid, buf_t *resp, err_t *e)
 	}
 	r.node = &pn;
 	pb_pack(&r.base, resp);
-	store_node_clear(&s);
+	store_node_clear(&s.rec);
 	return GRPCSRV_OK;
 }
 
@@ -187,7 +184,7 @@ static int api_add_node(void *arg, const uint8_t *req, size_t len, buf_t *resp, 
 	Vigil__V1__AddNodeRequest *r = vigil__v1__add_node_request__unpack(NULL, len, req);
 	Vigil__V1__Node *in;
 	store_node_t rec, *copy;
-	buf_t ak = BUF_INIT, b64 = BUF_INIT;
+	buf_t b64 = BUF_INIT;
 	tpm2_pub_t *pub = NULL;
 	EVP_PKEY *pk = NULL;
 	BIO *bio = NULL;
@@ -277,7 +274,6 @@ out:
 	BIO_free(bio);
 	EVP_PKEY_free(pk);
 	tpm2_pub_free(pub);
-	buf_free(&ak);
 	buf_free(&b64);
 	vigil__v1__add_node_request__free_unpacked(r, NULL);
 	return code;
@@ -338,14 +334,14 @@ static int api_node_cmd(void *arg, const uint8_t *req, size_t len, buf_t *resp, 
 {
 	vctx_t *ctx = arg;
 	Vigil__V1__NodeRequest *r = api_node_req(req, len, e);
-	store_node_t s;
+	node_status_t s;
 	int code = GRPCSRV_NOT_FOUND;
 
 	if (r == NULL)
 		return GRPCSRV_INVALID_ARGUMENT;
 	if (api_node_get(ctx, r->uuid, &s, e) < 0)
 		goto out;
-	store_node_clear(&s);
+	store_node_clear(&s.rec);
 	if (!api_node_is_live(ctx, r->uuid)) {
 		/* Stored, but it failed to load at start: no worker holds it, so the command
 		 * would do nothing. Say so instead of answering OK. */
@@ -374,8 +370,8 @@ static int api_reactivate_node(void *arg, const uint8_t *req, size_t len, buf_t 
 }
 
 typedef struct api_list {
-	store_node_t *snaps; /* snapshots */
-	size_t n, cap;       /* used, allocated */
+	node_status_t *snaps; /* snapshots */
+	size_t n, cap;        /* used, allocated */
 } api_list_t;
 
 static void api_list_cb(node_t *n, void *arg)
@@ -413,7 +409,7 @@ static int api_list_nodes(void *arg, const uint8_t *req, size_t len, buf_t *resp
 	out.nodes = pp;
 	pb_pack(&out.base, resp);
 	for (size_t i = 0; i < l.n; i++)
-		store_node_clear(&l.snaps[i]);
+		store_node_clear(&l.snaps[i].rec);
 	free(l.snaps);
 	free(pn);
 	free(pp);

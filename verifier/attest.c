@@ -150,7 +150,6 @@ static int attest_ima(node_t *n, json_t *res, uint16_t bank, attest_out_t *out)
 	size_t pcr10_len;
 	uint64_t first;
 	ima_replay_result_t rr;
-	err_t e = {""};
 
 	if ((pcr10 = quote_pcr_value(n->q, bank, 10, &pcr10_len)) == NULL)
 		return attest_failf(out, "ima.missing_pcr", "the quote does not cover PCR 10");
@@ -193,7 +192,6 @@ static int attest_ima(node_t *n, json_t *res, uint16_t bank, attest_out_t *out)
 	ima_replay(n->ima, json_string_value(jl), json_string_length(jl), first, pcr10, pcr10_len,
 	           runtime_policy_log_hash_alg(n->runtime->runtime), runtime_policy_check_entry,
 	           n->rt_eval, &rr);
-	(void)e;
 	if (rr.status != IMA_OK)
 		return attest_failf(out,
 		                    rr.failure.event_id[0] ? rr.failure.event_id : "ima.replay",

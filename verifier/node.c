@@ -100,9 +100,11 @@ static void node_set_state(node_t *n, int state)
 	n->dirty = 1;
 }
 
-void node_snapshot(node_t *n, store_node_t *out)
+void node_snapshot(node_t *n, node_status_t *st)
 {
-	memset(out, 0, sizeof(*out));
+	store_node_t *out = &st->rec;
+
+	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&n->lock);
 	out->uuid = xstrdup(n->rec.uuid);
 	out->ip = xstrdup(n->rec.ip);
@@ -121,9 +123,8 @@ void node_snapshot(node_t *n, store_node_t *out)
 	out->mb_log_digest = n->rec.mb_log_digest ? xstrdup(n->rec.mb_log_digest) : NULL;
 	out->has_clock = n->rec.has_clock;
 	out->tpm_clock = n->rec.tpm_clock;
-	/* The algorithms of the last quote ride in these two otherwise unused fields. */
-	out->ak_tpm = xstrdup(n->hash_alg);
-	out->mtls_cert = xstrdup(n->sign_alg);
+	memcpy(st->hash_alg, n->hash_alg, sizeof(st->hash_alg));
+	memcpy(st->sign_alg, n->sign_alg, sizeof(st->sign_alg));
 	pthread_mutex_unlock(&n->lock);
 }
 

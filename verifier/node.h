@@ -92,8 +92,15 @@ void node_cmd_policy_changed(struct worker *w, void *name); /* takes a char* */
 void node_worker_tick(struct worker *w);
 void node_worker_stop(struct worker *w);
 
-/* Copy the status fields of n (under its lock) into out; strings are duplicated (clear
- * with store_node_clear). */
-void node_snapshot(node_t *n, store_node_t *out);
+/* What the API shows of a node: its record's status fields and the algorithms of its
+ * last quote. */
+typedef struct node_status {
+	store_node_t rec;  /* copy of the status fields (strings owned: store_node_clear) */
+	char hash_alg[16]; /* hash_alg of the last good quote, "" before one */
+	char sign_alg[16]; /* sign_alg of the last good quote, "" before one */
+} node_status_t;
+
+/* Copy n's status (under its lock) into out. */
+void node_snapshot(node_t *n, node_status_t *out);
 
 #endif

@@ -69,6 +69,9 @@ good g
 check "RSA AK node: attested round after round (IMA 826 entries, UEFI log, PCR 15)" $?
 fctl status "$NODE_UUID_g" | grep -q "IMA position:  entry 826"
 check "the IMA position is at the end of the 826-entry list" $?
+fctl status "$NODE_UUID_g" --json | /usr/bin/python3 -c \
+	'import json,sys; n=json.load(sys.stdin); sys.exit(n["hash_alg"] != "sha256")'
+check "GetNode shows the last quote's hash algorithm" $?
 fleet_node e ecc384 ecc || exit 1
 add_node e && good e
 check "ECC AK node (P-384 EK): attested round after round" $?
