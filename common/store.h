@@ -95,11 +95,12 @@ typedef struct store_node {
 	char *last_event_id;                 /* last failure's event id, or NULL */
 	char *failure_reason;                /* last failure's text, or NULL */
 	char *ima_state;                     /* IMA replay position (ima_state_format), or NULL */
-	char *ima_keys;            /* keys learned from keyring measurements, one per line as
-	                              runtime_policy_eval_keys_export writes them, or NULL */
-	char *mb_log_digest;       /* hex SHA-256 of the last UEFI log that passed */
-	int has_clock;             /* 1 when the three clock fields are set */
-	int64_t tpm_clock;         /* TPMS_CLOCK_INFO of the last good quote */
+	char *ima_keys; /* keys learned from keyring measurements, one per line as
+	                   runtime_policy_eval_keys_export writes them, or NULL */
+	char
+	    *mb_log_digest; /* hex SHA-256 of the UEFI log (base64 text as sent) that last passed */
+	int has_clock;      /* 1 when the three clock fields are set */
+	int64_t tpm_clock;  /* TPMS_CLOCK_INFO of the last good quote */
 	int64_t tpm_reset_count;   /* "" */
 	int64_t tpm_restart_count; /* "" */
 	int64_t created;           /* unix seconds */

@@ -83,7 +83,7 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     " ima_state TEXT,"      /* IMA replay position: ima_state_format() text, so a */
                             /* restart or takeover resumes without re-reading the list */
     " boottime INTEGER,"    /* agent-reported boot time, if any */
-    " mb_log_digest TEXT,"  /* SHA-256 of the last UEFI log that passed */
+    " mb_log_digest TEXT,"  /* SHA-256 of the base64 UEFI log text that last passed */
     " tpm_clock INTEGER,"   /* TPMS_CLOCK_INFO of the last good quote, NULL before */
     " tpm_reset_count INTEGER,"
     " tpm_restart_count INTEGER,"

@@ -67,11 +67,9 @@ static int attest_mb(node_t *n, json_t *res, uint16_t bank, attest_out_t *out)
 	if (b64 == NULL)
 		return attest_failf(out, "measured_boot.missing_log",
 		                    "the quote covers PCR 0 but the agent sent no UEFI event log");
-	if (base64_decode(&raw, b64, strlen(b64)) < 0) {
-		attest_failf(out, "measured_boot.log_format", "mb_measurement_list is not base64");
-		goto out;
-	}
-	EVP_Digest(raw.data, raw.len, md, NULL, EVP_sha256(), NULL);
+	/* The cache key is the hash of the text as sent: an unchanged log (every round but the
+	 * first of a boot) is neither decoded nor parsed, only hashed. */
+	EVP_Digest(b64, strlen(b64), md, NULL, EVP_sha256(), NULL);
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	if (n->mb_pcrs_mask && n->mb_bank == bank && n->rec.mb_log_digest &&
@@ -93,6 +91,10 @@ static int attest_mb(node_t *n, json_t *res, uint16_t bank, attest_out_t *out)
 			}
 		}
 		rv = 0;
+		goto out;
+	}
+	if (base64_decode(&raw, b64, strlen(b64)) < 0) {
+		attest_failf(out, "measured_boot.log_format", "mb_measurement_list is not base64");
 		goto out;
 	}
 	if ((log = eventlog_parse(raw.data, raw.len, &e)) == NULL) {
