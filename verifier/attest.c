@@ -129,10 +129,7 @@ static int attest_mb(node_t *n, json_t *res, uint16_t bank, attest_out_t *out)
 	}
 	n->mb_pcrs_mask = checked;
 	n->mb_bank = bank;
-	pthread_mutex_lock(&n->lock);
-	free(n->rec.mb_log_digest);
-	n->rec.mb_log_digest = xstrdup(hex);
-	pthread_mutex_unlock(&n->lock);
+	snprintf(out->mb_log_digest, sizeof(out->mb_log_digest), "%s", hex);
 	log_info("node %s: UEFI event log (%zu events) passed the measured-boot policy",
 	         n->rec.uuid, eventlog_count(log));
 	rv = 0;
@@ -215,6 +212,7 @@ int attest_check(node_t *n, const uint8_t *body, size_t len, attest_out_t *out)
 	const char *pe;
 	int rv = -1;
 
+	memset(out, 0, sizeof(*out));
 	root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
 	res = json_object_get(root, "results");
 	if (!json_is_object(res)) {
@@ -311,11 +309,8 @@ int attest_check(node_t *n, const uint8_t *body, size_t len, attest_out_t *out)
 		n->pubkey = xstrdup(pubkey);
 	}
 	n->partial = 1;
-	/* node_snapshot reads these on the gRPC thread, under the node's lock. */
-	pthread_mutex_lock(&n->lock);
-	snprintf(n->hash_alg, sizeof(n->hash_alg), "%s", hash_alg);
-	snprintf(n->sign_alg, sizeof(n->sign_alg), "%s", sign_alg);
-	pthread_mutex_unlock(&n->lock);
+	snprintf(out->hash_alg, sizeof(out->hash_alg), "%s", hash_alg);
+	snprintf(out->sign_alg, sizeof(out->sign_alg), "%s", sign_alg);
 	rv = 0;
 out:
 	json_decref(root);

@@ -12,9 +12,14 @@
 
 struct node;
 
+/* What one round produced. The node publishes it, with the rest of the round's state, in
+ * one step when the round ends (node.c), so a reader never sees half a round. */
 typedef struct attest_out {
-	char event_id[80]; /* Keylime-style failure id, e.g. "pcr_validation.invalid_pcr_7" */
-	char reason[768];  /* precise text: which PCR, which file, which event */
+	char event_id[80];      /* Keylime-style failure id, e.g. "pcr_validation.invalid_pcr_7" */
+	char reason[768];       /* precise text: which PCR, which file, which event */
+	char hash_alg[16];      /* on a pass: the quote's hash algorithm */
+	char sign_alg[16];      /* on a pass: the quote's signature algorithm */
+	char mb_log_digest[65]; /* SHA-256 hex of a UEFI log newly judged good, else "" */
 } attest_out_t;
 
 /* 0 pass, -1 fail (out filled), 1 the node rebooted since the last round: its new logs

@@ -128,25 +128,45 @@ void node_snapshot(node_t *n, node_status_t *st)
 	pthread_mutex_unlock(&n->lock);
 }
 
-/* Copy the live state into rec for the store (owner thread). */
-static void node_sync_rec(node_t *n)
+/* Publish what a finished round leaves behind (its IMA position, the TPM clock it
+ * accepted, the quote's algorithms, a newly judged UEFI log) into rec. The caller holds
+ * n->lock and changes the verdict fields (state, count, times) in the same section: the
+ * API thread reads rec under that lock, so it sees one whole round or the one before,
+ * never a count from this round beside a position from an older one. out is NULL for a
+ * round that ended before any evidence was checked. */
+static void node_publish_locked(node_t *n, const attest_out_t *out)
 {
-	buf_t b = BUF_INIT;
-
-	pthread_mutex_lock(&n->lock);
 	if (n->ima) {
+		buf_t b = BUF_INIT;
 		ima_state_format(n->ima, &b);
 		node_set_str(&n->rec.ima_state, (const char *)b.data);
-	}
-	if (n->rt_eval) {
-		buf_reset(&b);
-		runtime_policy_eval_keys_export(n->rt_eval, &b);
-		node_set_str(&n->rec.ima_keys, b.len ? (const char *)b.data : NULL);
+		buf_free(&b);
 	}
 	n->rec.has_clock = n->has_clock;
 	n->rec.tpm_clock = (int64_t)n->clock.clock;
 	n->rec.tpm_reset_count = n->clock.reset_count;
 	n->rec.tpm_restart_count = n->clock.restart_count;
+	if (n->answered_at)
+		n->rec.last_received_quote = n->answered_at;
+	if (out && out->mb_log_digest[0])
+		node_set_str(&n->rec.mb_log_digest, out->mb_log_digest);
+	if (out && out->hash_alg[0]) {
+		snprintf(n->hash_alg, sizeof(n->hash_alg), "%s", out->hash_alg);
+		snprintf(n->sign_alg, sizeof(n->sign_alg), "%s", out->sign_alg);
+	}
+}
+
+/* Copy what the store keeps but the API never shows (the keys learned from keyring
+ * measurements) into rec before a write (owner thread). */
+static void node_sync_rec(node_t *n)
+{
+	buf_t b = BUF_INIT;
+
+	if (n->rt_eval == NULL)
+		return;
+	runtime_policy_eval_keys_export(n->rt_eval, &b);
+	pthread_mutex_lock(&n->lock);
+	node_set_str(&n->rec.ima_keys, b.len ? (const char *)b.data : NULL);
 	pthread_mutex_unlock(&n->lock);
 	buf_free(&b);
 }
@@ -451,11 +471,12 @@ static void node_record_event(node_t *n, const char *type, const char *event_id,
 	json_decref(j);
 }
 
-static void node_fail(node_t *n, const char *event_id, const char *why)
+static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, const char *why)
 {
 	char *reason = node_utf8_dup(why);
 
 	pthread_mutex_lock(&n->lock);
+	node_publish_locked(n, out);
 	n->rec.operational_state = NODE_INVALID_QUOTE;
 	node_set_str(&n->rec.last_event_id, event_id);
 	node_set_str(&n->rec.failure_reason, reason);
@@ -468,11 +489,12 @@ static void node_fail(node_t *n, const char *event_id, const char *why)
 	free(reason);
 }
 
-static void node_pass(node_t *n)
+static void node_pass(node_t *n, const attest_out_t *out)
 {
 	int was = n->rec.operational_state;
 
 	pthread_mutex_lock(&n->lock);
+	node_publish_locked(n, out);
 	n->rec.operational_state = NODE_GET_QUOTE;
 	n->rec.attestation_count++;
 	n->rec.last_successful_attestation = node_now();
@@ -663,7 +685,7 @@ static void node_on_version(int status, const uint8_t *body, size_t len, const c
 		return;
 	}
 	if (status != 200 || (v = node_pick_version(body, len)) == NULL) {
-		node_fail(n, "version_negotiation",
+		node_fail(n, NULL, "version_negotiation",
 		          "the agent shares no API version with this verifier (2.1-2.6)");
 		return;
 	}
@@ -703,26 +725,24 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 		node_request(n, "/version", node_on_version);
 		return;
 	}
-	pthread_mutex_lock(&n->lock);
-	n->rec.last_received_quote = node_now();
-	pthread_mutex_unlock(&n->lock);
+	n->answered_at = node_now(); /* published with the round's verdict */
 	if (status != 200) {
 		char why[200];
 		snprintf(why, sizeof(why), "the agent refused the quote request with HTTP %d",
 		         status);
-		node_fail(n, "quote_request", why);
+		node_fail(n, NULL, "quote_request", why);
 		return;
 	}
 	switch (attest_check(n, body, len, &out)) {
 	case 0:
-		node_pass(n);
+		node_pass(n, &out);
 		break;
 	case 1:
 		n->dirty = 1;
 		node_round_start(n);
 		break;
 	default:
-		node_fail(n, out.event_id, out.reason);
+		node_fail(n, &out, out.event_id, out.reason);
 	}
 }
 

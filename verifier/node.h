@@ -13,7 +13,8 @@
  *   TERMINATED     being removed; freed when no request is in flight
  *
  * Only the owning worker's thread touches a node, except the status fields of rec, which
- * the gRPC thread reads under lock (node_snapshot). */
+ * the gRPC thread reads under lock (node_snapshot). A round changes those fields in one
+ * locked section when it ends (node_publish_locked), never piecemeal while it runs. */
 #ifndef VIGIL_VERIFIER_NODE_H
 #define VIGIL_VERIFIER_NODE_H
 
@@ -62,8 +63,8 @@ typedef struct node {
 	uint8_t mb_pcrs[24][64]; /* PCRs the last good UEFI log replays to (hash bank) */
 	uint32_t mb_pcrs_mask;   /* which of mb_pcrs are valid */
 	uint16_t mb_bank;        /* bank of mb_pcrs */
-	char hash_alg[16];       /* hash_alg of the last quote; written under lock */
-	char sign_alg[16];       /* sign_alg of the last quote; written under lock */
+	char hash_alg[16];       /* hash_alg of the last good quote; published under lock */
+	char sign_alg[16];       /* sign_alg of the last good quote; published under lock */
 	/* the round */
 	http_client_t *conn; /* persistent mTLS connection to the agent */
 	struct event *timer; /* next round / retry */
@@ -76,6 +77,7 @@ typedef struct node {
 	int removing;        /* free as soon as nothing is in flight */
 	int partial;         /* 1 once the agent's pubkey is cached */
 	int renegotiated;    /* asked /version again after a 400 since the last good round */
+	int64_t answered_at; /* when the agent last answered a quote request (unix s) */
 } node_t;
 
 const char *node_uuid(const node_t *n);
