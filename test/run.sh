@@ -89,14 +89,18 @@ tier_integration() {
 		out="$LOGDIR/it-$name.log"
 		echo "# integration/$name ..."
 		bash "$t" >"$out" 2>&1; rc=$?
-		local n=0
+		local n=0 why=0
+		# A failed check is followed by "#   " lines: the end of each daemon's log
+		# (lib.sh check_logs), printed here so the reason is in this output.
 		while IFS= read -r line; do
 			case $line in
-			"ok "*) report ok "integration/$name/${line#ok }"; n=$((n+1)) ;;
-			"not ok "*) report fail "integration/$name/${line#not ok }" "see $out"; n=$((n+1)) ;;
-			"skip "*) line=${line#skip }; report skip "integration/$name/${line%%:*}" "${line#*: }"; n=$((n+1)) ;;
+			"ok "*) why=0; report ok "integration/$name/${line#ok }"; n=$((n+1)) ;;
+			"not ok "*) why=1; report fail "integration/$name/${line#not ok }" "see $out"; n=$((n+1)) ;;
+			"skip "*) why=0; line=${line#skip }; report skip "integration/$name/${line%%:*}" "${line#*: }"; n=$((n+1)) ;;
+			"#   "*) [ $why -eq 0 ] || echo "$line" ;;
+			"# a check failed: "*) echo "$line" ;;
 			esac
-		done < <(grep -E '^(ok|not ok|skip) ' "$out")
+		done < <(grep -E '^(ok|not ok|skip) |^#   |^# a check failed: ' "$out")
 		if [ $rc -ne 0 ]; then
 			report fail "integration/$name" "exit $rc, see $out"; tail -30 "$out"
 		elif [ $n -eq 0 ]; then

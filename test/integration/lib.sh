@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Shared helpers for integration tests. Source it first; it sets TOP, BIN, a temp dir
-# T that is removed at exit, and kills every process started with `spawn` at exit, also
-# on failure.
+# T that is removed at exit (kept when a check failed, or with KEEP_TMP set), and kills
+# every process started with `spawn` at exit, also on failure. A failed check prints the
+# end of every log of a process started with `spawn` (the daemons), so the reason is in
+# make check's output, not only in a temp dir.
 set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${BIN:-$TOP/build/bin}
 T=$(mktemp -d /tmp/vigil-it.XXXXXX)
 SPAWNED=()
+SPAWN_LOGS=()
+CHECK_FAILED=0
 
 cleanup() {
 	local p
@@ -17,13 +21,37 @@ cleanup() {
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null
 	done
-	[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
+	if [ "$CHECK_FAILED" -ne 0 ]; then
+		echo "# a check failed: logs kept in $T"
+	elif [ -z "${KEEP_TMP:-}" ]; then
+		rm -rf "$T"
+	fi
 }
 trap cleanup EXIT
 
-# check NAME STATUS: report one test result in the runner's format.
+# check NAME STATUS: report one test result in the runner's format. On failure, the last
+# lines of each daemon's log follow, as "# " lines (test/run.sh prints them).
 check() {
-	if [ "$2" -eq 0 ]; then echo "ok $1"; else echo "not ok $1"; fi
+	if [ "$2" -eq 0 ]; then
+		echo "ok $1"
+		return 0
+	fi
+	echo "not ok $1"
+	CHECK_FAILED=1
+	check_logs
+}
+
+# check_logs: the last 25 lines of every log of a process started with spawn, each line
+# prefixed with "# " (non-printable bytes shown as "?").
+check_logs() {
+	local log seen=" "
+	for log in "${SPAWN_LOGS[@]}"; do
+		case $seen in *" $log "*) continue ;; esac
+		seen+="$log "
+		[ -s "$log" ] || continue
+		echo "#   --- ${log#"$T"/} (last 25 lines) ---"
+		tail -n 25 "$log" | LC_ALL=C sed 's/[^[:print:][:blank:]]/?/g; s/^/#   /'
+	done
 }
 
 # spawn LOGFILE CMD...: start CMD in the background, remember its PID in SPAWNED and $!.
@@ -32,6 +60,7 @@ spawn() {
 	shift
 	"$@" >"$log" 2>&1 &
 	SPAWNED+=($!)
+	SPAWN_LOGS+=("$log")
 }
 
 # ---------------------------------------------------------------------------------------

@@ -42,6 +42,18 @@ wait_count() {
 	done
 	return 1
 }
+# first_moved NAME N: poll the status (up to 400 reads) and print the first JSON whose attestation
+# count is above N.
+first_moved() {
+	local uuid=NODE_UUID_$1 j c
+	for _ in $(seq 400); do
+		j=$(fctl status "${!uuid}" --json 2>/dev/null) || continue
+		c=$(printf '%s' "$j" | /usr/bin/python3 -c \
+			'import json,sys; print(json.load(sys.stdin)["attestation_count"])' 2>/dev/null)
+		[ "${c:-0}" -gt "$2" ] && { printf '%s\n' "$j"; return 0; }
+	done
+	return 1
+}
 # expect_failure NAME EVENT_PREFIX REASON_REGEX: INVALID_QUOTE within 5 s with that event.
 expect_failure() {
 	local uuid=NODE_UUID_$1 j
@@ -157,10 +169,17 @@ stop_pid "$AGENT_PID_r" && TPM2TOOLS_TCTI=$TCTI_r tpm2_shutdown -c && swtpm_rest
 	sed '100d' "$NODE_IMA_LIST" >"$NODE_IMA_r" &&
 	"$NODESIM" "$TCTI_r" ima-extend "$NODE_IMA_r" >/dev/null &&
 	"$NODESIM" "$TCTI_r" eventlog-extend "$NODE_EVENTLOG_r" >/dev/null && fleet_agent_start r &&
+	first_moved r "$c_r" >"$T/r-moved.json" &&
 	wait_count r $((c_r + 2)) && fctl status "$NODE_UUID_r" | grep -q "^state: *GET_QUOTE " &&
 	fctl status "$NODE_UUID_r" | grep -q "IMA position:  entry 825" &&
 	grep -q "node $NODE_UUID_r: rebooted" "$T/fleet-verifier.log"
 check "after a reboot with a new, different IMA list the node is attested again, no failure" $?
+# The first status read after the count moved past the reboot is one round's state: the
+# new boot's position (826 entries replayed, entry 825 next), never the old boot's 700
+# beside the new count (a status used to mix a live count with a position up to a
+# flush interval old).
+/usr/bin/python3 -c 'import json,sys; n=json.load(open(sys.argv[1])); sys.exit(0 if n["ima_next_entry"] == 825 else "count %d beside IMA entry %d" % (n["attestation_count"], n["ima_next_entry"]))' "$T/r-moved.json"
+check "the first status after the count moves shows that round's IMA position" $?
 
 # ---- faults ----
 c0=$(fctl status "$NODE_UUID_g" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["attestation_count"])')
