@@ -2,7 +2,7 @@
 """Writes the synthetic and hostile parts of the fuzz corpora for fuzz_eventlog and
 fuzz_mb_policy, and the C array of the small log fuzz_mb_policy judges policies against.
 Run from the repository root: test/fuzz/corpus_gen_eventlog.py (the real logs are copied
-from ../shared/testdata by hand; see the commit that added them)."""
+from test/data/eventlog by hand)."""
 import hashlib
 import struct
 import uuid

@@ -29,8 +29,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# check NAME STATUS: report one test result in the runner's format. On failure, the last
-# lines of each daemon's log follow, as "# " lines (test/run.sh prints them).
+# check NAME STATUS: report one test result in the runner's format; returns STATUS != 0.
+# On failure, the last lines of each daemon's log follow, as "#   " lines (test/run.sh
+# prints them under the failed test).
 check() {
 	if [ "$2" -eq 0 ]; then
 		echo "ok $1"
@@ -39,6 +40,7 @@ check() {
 	echo "not ok $1"
 	CHECK_FAILED=1
 	check_logs
+	return 1
 }
 
 # check_logs: the last 25 lines of every log of a process started with spawn, each line
@@ -359,7 +361,7 @@ stop_pid() {
 # Call node_logs right after node_tpm_start (or swtpm_restart): it assumes fresh PCRs.
 # ---------------------------------------------------------------------------------------
 NODESIM=${NODESIM:-$TOP/build/tools/nodesim}
-NODE_TESTDATA=${NODE_TESTDATA:-$TOP/../shared/testdata}
+NODE_TESTDATA=${NODE_TESTDATA:-$TOP/test/data}
 NODE_IMA_LIST=${NODE_IMA_LIST:-$NODE_TESTDATA/ima/ascii_runtime_measurements-826}
 NODE_UEFI_LOG=${NODE_UEFI_LOG:-$NODE_TESTDATA/eventlog/kl_binary_bios_measurements-secureboot}
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Setup: the real UEFI event logs in ../shared/testdata/eventlog and tpm2-tools' tpm2_eventlog
+# Setup: the real UEFI event logs in test/data/eventlog and tpm2-tools' tpm2_eventlog
 # (the parser Keylime shells out to) as an independent second opinion.
 # Actions: decode every log with 'vigilctl eventlog show --json' and with tpm2_eventlog.
 # Expected: both see the same events with the same digests and replay the same PCR values;
@@ -9,7 +9,7 @@
 # event index and offset. Then the vigilctl command lines: help, usage errors, policy create.
 . "$(dirname "$0")/lib.sh"
 
-DATA=$TOP/../shared/testdata/eventlog
+DATA=$TOP/test/data/eventlog
 VC=$BIN/vigilctl
 PY=/usr/bin/python3
 

@@ -9,7 +9,7 @@
 #   after extending one more entry, vigilctl's replay of the original list no longer does.
 . "$(dirname "$0")/lib.sh"
 
-LIST=$TOP/../shared/testdata/ima/ascii_runtime_measurements-826
+LIST=$TOP/test/data/ima/ascii_runtime_measurements-826
 for tool in swtpm swtpm_setup swtpm_localca tpm2_pcrextend tpm2_pcrread tpm2_getcap python3; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		echo "skip swtpm: $tool not installed (deploy/deps.sh installs it)"

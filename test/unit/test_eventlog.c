@@ -1,4 +1,4 @@
-/* Unit tests for common/eventlog: every real log in ../shared/testdata parses and replays to
+/* Unit tests for common/eventlog: every real log in test/data parses and replays to
  * the PCR values an independent tool (tpm2_eventlog) or a real TPM quote gives; truncated
  * and hostile logs are refused with the event index and offset; decoders stay in bounds. */
 #include <setjmp.h>
@@ -18,14 +18,14 @@
 
 int main(void);
 
-#define TESTDATA "../shared/testdata/eventlog/"
+#define TESTDATA "test/data/eventlog/"
 
 static void read_testdata(const char *name, buf_t *b)
 {
 	char path[256];
 	snprintf(path, sizeof(path), TESTDATA "%s", name);
 	if (buf_read_file(b, path, 1u << 24) < 0)
-		fail_msg("cannot read %s (is ../shared beside the repository?)", path);
+		fail_msg("cannot read %s (run the tests from the top of the repository)", path);
 }
 
 static eventlog_t *parse_file(const char *name)

@@ -17,7 +17,7 @@
 
 int main(void);
 
-#define LIST826 "../shared/testdata/ima/ascii_runtime_measurements-826"
+#define LIST826 "test/data/ima/ascii_runtime_measurements-826"
 
 /* PCR 10 of the 826-entry list per bank, computed by test/integration/ima_ref.py (an
  * independent Python implementation) and checked against a software TPM by
@@ -31,8 +31,7 @@ int main(void);
 static void load(buf_t *b, const char *path)
 {
 	if (buf_read_file(b, path, IMA_TEXT_MAX) < 0)
-		fail_msg("cannot read %s (the shared test data must be beside the repository)",
-		         path);
+		fail_msg("cannot read %s (run the tests from the top of the repository)", path);
 }
 
 static void hexs(char *out, const uint8_t *p, size_t n)

@@ -21,7 +21,7 @@
 
 int main(void);
 
-#define TESTDATA "../shared/testdata/eventlog/"
+#define TESTDATA "test/data/eventlog/"
 #define SB_LOG   "kl_binary_bios_measurements-secureboot"
 
 static void read_testdata(const char *name, buf_t *b)
@@ -29,7 +29,7 @@ static void read_testdata(const char *name, buf_t *b)
 	char path[256];
 	snprintf(path, sizeof(path), TESTDATA "%s", name);
 	if (buf_read_file(b, path, 1u << 24) < 0)
-		fail_msg("cannot read %s (is ../shared beside the repository?)", path);
+		fail_msg("cannot read %s (run the tests from the top of the repository)", path);
 }
 
 static eventlog_t *parse_buf(const buf_t *b)

@@ -23,15 +23,14 @@
 
 int main(void);
 
-#define TESTDATA "../shared/testdata/ima/"
+#define TESTDATA "test/data/ima/"
 #define DIG_A    "96d7fae8adb7286a419a88f78c13d35fb782d63df654b7db56f154765698b754"
 #define DIG_B    "f4845392eca429a4c941a6a07fc32faf843a88c5c3dfa3b9329ab8f4171d9ce3"
 
 static void load(buf_t *b, const char *path)
 {
 	if (buf_read_file(b, path, IMA_TEXT_MAX) < 0)
-		fail_msg("cannot read %s (the shared test data must be beside the repository)",
-		         path);
+		fail_msg("cannot read %s (run the tests from the top of the repository)", path);
 }
 
 static void hexs(char *out, const uint8_t *p, size_t n)

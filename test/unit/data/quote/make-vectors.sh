@@ -15,7 +15,7 @@
 # Top level: nonce (ASCII, no newline), payload.pem (the key whose PEM is bound into PCR 16
 # as the Keylime agent does: PCR_Reset(16), PCR_Extend(16, H(pem)) in every bank).
 # gcp/ is not made here: gcp/extract.py takes it from a real vTPM attestation in
-# /work/shared/testdata.
+# test/data/eventlog.
 set -euo pipefail
 OUT=$(cd "$(dirname "$0")" && pwd)
 W=$(mktemp -d /tmp/quote-vectors.XXXXXX)

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """extract.py: turn the real GCP shielded-VM (vTPM) attestation in
-/work/shared/testdata/eventlog/windows_gcp_shielded_vm.json (go-attestation's test data,
+test/data/eventlog/windows_gcp_shielded_vm.json (go-attestation's test data,
 Apache-2.0) into the files test_quote.c reads: attest (TPMS_ATTEST), sig (TPMT_SIGNATURE),
 ak.pem (the AK, from its TPMT_PUBLIC), pcr_values (the 24 SHA-1 PCR values, PCR 0 first,
 concatenated). The quote is RSASSA-SHA1 over all 24 SHA-1 PCRs with an empty nonce; a
@@ -10,9 +10,9 @@ import base64, json, os, struct, sys
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives import serialization
 
-src = sys.argv[1] if len(sys.argv) > 1 else \
-    "/work/shared/testdata/eventlog/windows_gcp_shielded_vm.json"
 out = os.path.dirname(os.path.abspath(__file__))
+src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    out, "..", "..", "..", "..", "data", "eventlog", "windows_gcp_shielded_vm.json")
 d = json.load(open(src))
 open(os.path.join(out, "attest"), "wb").write(base64.b64decode(d["Quote"]["Quote"]))
 open(os.path.join(out, "sig"), "wb").write(base64.b64decode(d["Quote"]["Signature"]))
