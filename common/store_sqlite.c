@@ -38,7 +38,7 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     " updated INTEGER NOT NULL"
     ");",
 
-    /* 2: verifier state (DESIGN.md section 4 and 5). Created now so that the verifier
+    /* 2: verifier state (docs/design.md sections 4 and 5). Created now so that the verifier
      * issue adds code, not a schema rewrite. */
     /* Policies are content-addressed: the key is the SHA-256 of the body, so nodes that
      * share a policy share one row; a name is an optional handle for operators. */

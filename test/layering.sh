@@ -1,6 +1,7 @@
 #!/bin/sh
-# Layering rules (STYLE.md): common/ includes no daemon header; daemons do not include each
-# other; generated protobuf-c code is included only by its wrapper module (common/pb.c).
+# Layering rules (docs/design.md section 9): common/ includes no daemon header; daemons do
+# not include each other; generated protobuf-c code is included only by its wrapper module
+# (common/pb.c).
 cd "$(dirname "$0")/.." || exit 1
 bad=0
 for f in $(find common -name '*.[ch]'); do

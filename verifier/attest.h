@@ -1,4 +1,4 @@
-/* attest: the checks of one round, in DESIGN.md's order, on the quote response of an
+/* attest: the checks of one round, in docs/design.md's order, on the quote response of an
  * agent: AK signature, nonce, PCR digest, PCR 16 binding, clock, static PCR policy,
  * measured boot (replay + policy, once per log content), IMA (incremental replay from the
  * stored position + runtime policy). On success the node's evidence state (IMA position,

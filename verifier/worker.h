@@ -1,5 +1,5 @@
 /* worker: one thread per core, each with its own libevent base and its own set of nodes
- * (DESIGN.md section 5). Other threads talk to a worker only through worker_post(); the
+ * (docs/design.md section 5). Other threads talk to a worker only through worker_post(); the
  * worker runs the command on its own thread, so a node is only ever touched by the
  * thread that owns it. */
 #ifndef VIGIL_VERIFIER_WORKER_H
