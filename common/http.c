@@ -903,6 +903,8 @@ struct http_client {
 	SSL_CTX *ctx;            /* NULL for plain HTTP; made once per client */
 	int check_hostname;      /* 1: the certificate must name host */
 	int timeout_s;           /* deadline for one request, connect included */
+	int connect_ms;          /* deadline to connect and send the request, 0: none */
+	int answer_ms;           /* deadline from the request sent to the answer's first byte */
 	size_t max_response;     /* response body limit */
 	SSL_SESSION *session;    /* last TLS session, to resume on reconnect */
 
@@ -916,6 +918,8 @@ struct http_client {
 	char verify_err[128];            /* why the server certificate was rejected */
 	int alert;                       /* fatal TLS alert the server sent, or -1 */
 	int tls_started;                 /* the TLS handshake began (TCP connected) */
+	int sock_err;                    /* errno of a failed TCP connect, or 0 */
+	int phase_timeout;               /* 1: the connect phase timed out, 2: the answer */
 
 	int busy;                 /* a request is in flight (until its cb runs) */
 	int done;                 /* its result is ready to be delivered */
@@ -931,6 +935,7 @@ struct http_client {
 	buf_t resp;               /* result: response body */
 	char err[256];            /* result: error text when status is 0 */
 	struct event *timer;      /* request deadline */
+	struct event *phase;      /* connect, then first-byte deadline (when set) */
 	struct event *deliver;    /* runs the callback (or resend) from the loop */
 };
 
@@ -959,9 +964,17 @@ static void client_tls_info_cb(const SSL *ssl, int where, int ret)
 
 	if (c == NULL)
 		return;
-	if (where & SSL_CB_HANDSHAKE_START) {
-		c->tls_started = 1;
-		http_fd_nodelay(SSL_get_fd(ssl));
+	if ((where & SSL_CB_HANDSHAKE_START) && !c->tls_started && !c->sock_err) {
+		/* bufferevent_openssl starts the handshake when the TCP connect completes,
+		 * also when it failed: the socket's pending error tells which. */
+		int fd = SSL_get_fd(ssl), err = 0;
+		socklen_t len = sizeof(err);
+		if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
+			c->sock_err = err;
+		} else {
+			c->tls_started = 1;
+			http_fd_nodelay(fd);
+		}
 	}
 	if ((where & SSL_CB_HANDSHAKE_DONE) && !c->sent) /* not for TLS 1.3 tickets later */
 		log_debug("http: %s: TLS connected (%s, %s)", c->host_header, SSL_get_version(ssl),
@@ -1060,6 +1073,8 @@ fail:
 
 static void client_timer_cb(evutil_socket_t fd, short what, void *arg);
 
+static void client_phase_cb(evutil_socket_t fd, short what, void *arg);
+
 static void client_deliver_cb(evutil_socket_t fd, short what, void *arg);
 
 static http_client_t *client_create(struct event_base *base, const char *host, int port,
@@ -1091,8 +1106,9 @@ static http_client_t *client_create(struct event_base *base, const char *host, i
 		c->check_hostname = tls->check_hostname;
 	}
 	c->timer = evtimer_new(base, client_timer_cb, c);
+	c->phase = evtimer_new(base, client_phase_cb, c);
 	c->deliver = event_new(base, -1, 0, client_deliver_cb, c);
-	if (c->timer == NULL || c->deliver == NULL) {
+	if (c->timer == NULL || c->phase == NULL || c->deliver == NULL) {
 		err_set(e, "cannot create events");
 		goto fail;
 	}
@@ -1111,6 +1127,22 @@ http_client_t *http_client_new(struct event_base *base, const char *host, int po
 	if ((c = client_create(base, host, port, tls, timeout_s, &e)) == NULL)
 		log_warnx("http: client for %s:%d: %s", host ? host : "", port, e.msg);
 	return c;
+}
+
+void http_client_set_phase_timeouts(http_client_t *c, int connect_ms, int answer_ms)
+{
+	c->connect_ms = connect_ms > 0 ? connect_ms : 0;
+	c->answer_ms = answer_ms > 0 ? answer_ms : 0;
+}
+
+static void client_phase_arm(http_client_t *c, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	if (ms > 0)
+		evtimer_add(c->phase, &tv);
+	else
+		evtimer_del(c->phase);
 }
 
 void http_client_set_max_response(http_client_t *c, size_t max)
@@ -1170,8 +1202,11 @@ static void client_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info
 	http_client_t *c = arg;
 
 	(void)buf;
-	if (info->n_deleted > 0)
+	if (info->n_deleted > 0 && !c->sent) {
 		c->sent = 1;
+		if (c->busy && !c->done && !c->received)
+			client_phase_arm(c, c->answer_ms);
+	}
 }
 
 static void client_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
@@ -1179,8 +1214,10 @@ static void client_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info 
 	http_client_t *c = arg;
 
 	(void)buf;
-	if (info->n_added > 0)
+	if (info->n_added > 0 && !c->received) {
 		c->received = 1;
+		evtimer_del(c->phase);
+	}
 }
 
 static int client_connect(http_client_t *c)
@@ -1243,6 +1280,23 @@ static int client_connect(http_client_t *c)
 	return 0;
 }
 
+/* What a failed TCP connect's errno means to an operator. */
+static const char *client_connect_error_text(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return "connection refused (nothing listens on that port)";
+	case ETIMEDOUT:
+		return "timed out";
+	case EHOSTUNREACH:
+		return "host unreachable";
+	case ENETUNREACH:
+		return "network unreachable";
+	default:
+		return strerror(err);
+	}
+}
+
 static const char *client_ev_error_text(int err)
 {
 	switch (err) {
@@ -1288,7 +1342,17 @@ static void client_fail_text(http_client_t *c)
 		         c->ev_error == EVREQ_HTTP_TIMEOUT ? " (in the TLS handshake)"
 		                                           : ": TLS handshake failed");
 	}
-	if (c->ev_error == EVREQ_HTTP_TIMEOUT)
+	if (!c->sent && c->sock_err)
+		snprintf(c->err, sizeof(c->err), "%s: cannot connect: %s", c->host_header,
+		         client_connect_error_text(c->sock_err));
+	else if (c->phase_timeout == 1)
+		snprintf(c->err, sizeof(c->err), "%s: cannot connect: timed out after %d ms%s",
+		         c->host_header, c->connect_ms, tls);
+	else if (c->phase_timeout == 2)
+		snprintf(c->err, sizeof(c->err),
+		         "%s: slow answer: nothing within %d ms of the request", c->host_header,
+		         c->answer_ms);
+	else if (c->ev_error == EVREQ_HTTP_TIMEOUT)
 		snprintf(c->err, sizeof(c->err), "%s: timeout after %d s%s", c->host_header,
 		         c->timeout_s, tls);
 	else if (c->ev_error == EVREQ_HTTP_DATA_TOO_LONG)
@@ -1363,6 +1427,8 @@ static int client_send(http_client_t *c)
 	c->verify_err[0] = '\0';
 	c->alert = -1;
 	c->tls_started = 0;
+	c->sock_err = 0;
+	c->phase_timeout = 0;
 	if ((req = evhttp_request_new(client_done_cb, c)) == NULL) {
 		snprintf(c->err, sizeof(c->err), "cannot create a request");
 		return -1;
@@ -1380,6 +1446,7 @@ static int client_send(http_client_t *c)
 	}
 	/* Idle, the connection had no timeout (see client_deliver_cb); this request has. */
 	evhttp_connection_set_timeout(c->evcon, c->timeout_s + 1);
+	client_phase_arm(c, c->connect_ms);
 	if (evhttp_make_request(c->evcon, req, c->cmd, c->path) != 0) {
 		/* evhttp freed req, or failed to connect with req unqueued: either way it is
 		 * gone from the connection, which we replace. */
@@ -1456,6 +1523,19 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
 	event_active(c->deliver, EV_TIMEOUT, 0);
 }
 
+/* The connect or first-byte deadline passed: fail the request as the total deadline
+ * does, saying which phase was slow. */
+static void client_phase_cb(evutil_socket_t fd, short what, void *arg)
+{
+	http_client_t *c = arg;
+
+	(void)what;
+	if (!c->busy || c->done || c->received)
+		return;
+	c->phase_timeout = c->sent ? 2 : 1;
+	client_timer_cb(fd, EV_TIMEOUT, c);
+}
+
 static void client_deliver_cb(evutil_socket_t fd, short what, void *arg)
 {
 	http_client_t *c = arg;
@@ -1483,6 +1563,7 @@ static void client_deliver_cb(evutil_socket_t fd, short what, void *arg)
 	if (!c->done)
 		return;
 	evtimer_del(c->timer);
+	evtimer_del(c->phase);
 	if (c->evcon != NULL && c->evcon_dead)
 		client_drop_connection(c);
 	else if (c->evcon != NULL)
@@ -1511,6 +1592,8 @@ void http_client_free(http_client_t *c)
 	client_drop_connection(c);
 	if (c->timer)
 		event_free(c->timer);
+	if (c->phase)
+		event_free(c->phase);
 	if (c->deliver)
 		event_free(c->deliver);
 	SSL_SESSION_free(c->session);

@@ -130,6 +130,12 @@ http_client_t *http_client_new(struct event_base *base, const char *host, int po
 /* Closes the connection; a request in flight is dropped and its cb never runs. Safe from
  * inside the callback. */
 void http_client_free(http_client_t *c);
+/* Deadlines shorter than the whole request's timeout_s, in milliseconds (0: none, the
+ * default): connect_ms to connect (TCP and TLS) and send the request, answer_ms from the
+ * request sent to the first byte of the answer. A request past one fails with status 0 and
+ * err saying which ("cannot connect: timed out ..." or "slow answer: ..."), so a peer that
+ * hangs is reported long before timeout_s. */
+void http_client_set_phase_timeouts(http_client_t *c, int connect_ms, int answer_ms);
 /* Response body limit (default 32 MiB); over it the request fails with status 0. */
 void http_client_set_max_response(http_client_t *c, size_t max);
 /* Start a request; cb runs exactly once, always from the event loop (never from inside

@@ -78,6 +78,16 @@ static const config_key_t verifier_keys[] = {
      NULL},
     {"verifier", "request_timeout", CFG_INT, "30", 1, 3600,
      "Seconds a request to an agent may take, connection and TLS included.", NULL},
+    {"verifier", "connect_timeout", CFG_STR, "5", 0, 0,
+     "Seconds to connect to an agent (TCP and TLS) and send the request (decimals "
+     "allowed); past it the contact failed, reported as 'cannot connect: timed out'. 0 "
+     "leaves only request_timeout.",
+     check_seconds},
+    {"verifier", "answer_timeout", CFG_STR, "10", 0, 0,
+     "Seconds from the request sent to the first byte of the agent's answer (decimals "
+     "allowed); past it the contact failed, reported as a slow answer, and the node is "
+     "retried like an unreachable one. 0 leaves only request_timeout.",
+     check_seconds},
     {"verifier", "max_response", CFG_INT, "67108864", 65536, 1073741824,
      "Largest agent answer accepted, in bytes (the first round carries the whole IMA list).", NULL},
     {"verifier", "flush_interval", CFG_INT, "1000", 10, 60000,
@@ -149,6 +159,8 @@ int main(int argc, char **argv)
 	ctx.exponential_backoff = config_bool(cfg, "verifier", "exponential_backoff");
 	ctx.max_retries = (int)config_int(cfg, "verifier", "max_retries");
 	ctx.request_timeout_s = (int)config_int(cfg, "verifier", "request_timeout");
+	ctx.connect_timeout_ms = seconds_ms(config_str(cfg, "verifier", "connect_timeout"));
+	ctx.answer_timeout_ms = seconds_ms(config_str(cfg, "verifier", "answer_timeout"));
 	ctx.max_response = (size_t)config_int(cfg, "verifier", "max_response");
 	ctx.flush_interval_ms = (int)config_int(cfg, "verifier", "flush_interval");
 	ctx.tls_cert = xstrdup(config_str(cfg, "verifier", "tls_cert"));

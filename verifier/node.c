@@ -374,6 +374,7 @@ static node_t *node_new(struct worker *w, store_node_t *rec, err_t *e)
 		goto fail;
 	}
 	http_client_set_max_response(n->conn, ctx->max_response);
+	http_client_set_phase_timeouts(n->conn, ctx->connect_timeout_ms, ctx->answer_timeout_ms);
 	n->timer = evtimer_new(worker_base(w), NULL, NULL);
 	tpm2_pub_free(pub);
 	buf_free(&raw);

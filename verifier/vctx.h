@@ -22,6 +22,8 @@ typedef struct vctx {
 	int max_retries;           /* retries before the comm-error state */
 	int exponential_backoff;   /* 1: delays double; 0: constant */
 	int request_timeout_s;     /* per request to an agent */
+	int connect_timeout_ms;    /* to connect and send a request, 0: none */
+	int answer_timeout_ms;     /* from a request sent to its answer's first byte, 0: none */
 	int flush_interval_ms;     /* how often progress is written to the store */
 	size_t max_response;       /* largest agent response accepted, bytes */
 	char *tls_cert;            /* client certificate towards agents (PEM file) */

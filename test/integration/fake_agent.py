@@ -6,6 +6,7 @@ request's path is appended to LOG_FILE. Modes:
   badversion   GET /version offers 2.6; every quote request is refused with Keylime's
                400 "API version not supported" (an agent that contradicts itself)
   bigpubkey    quote requests get a 200 answer whose payload public key is 1 MiB
+  slow         quote requests get no answer for 60 s (an agent whose TPM hangs)
 
 Usage: fake_agent.py PORT CERT KEY LOG_FILE MODE
 Prints "ready" once listening; runs until killed."""
@@ -13,6 +14,7 @@ import http.server
 import json
 import ssl
 import sys
+import time
 
 port, cert, key, log_file, mode = sys.argv[1:6]
 
@@ -43,6 +45,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(200, "Success", {"quote": "r", "hash_alg": "sha256",
                                                "sign_alg": "rsassa",
                                                "pubkey": "A" * (1 << 20)})
+        if mode == "slow" and "/quotes/integrity" in self.path:
+            time.sleep(60)
+            return
         return self.reply(404, "Not Found", {})
 
 
