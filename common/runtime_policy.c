@@ -337,15 +337,27 @@ struct runtime_policy_eval {
 	runtime_policy_t *pol;     /* referenced */
 	pcre2_match_data *md;      /* this node's match data */
 	pcre2_match_context *mctx; /* backtracking limits */
-	rp_key_t *learned;  /* keys from keyring measurements (allocated when the first one is
-	                       learned: most nodes never learn one, and a node costs memory) */
-	size_t n_learned;   /* count, at most RUNTIME_POLICY_MAX_KEYS */
-	size_t cap_learned; /* slots allocated */
+	rp_key_t *learned;    /* keys from keyring measurements (allocated when the first one is
+	                         learned: most nodes never learn one, and a node costs memory) */
+	size_t n_learned;     /* count, at most RUNTIME_POLICY_MAX_KEYS */
+	size_t cap_learned;   /* slots allocated */
+	struct rp_undo *undo; /* what keys learned since runtime_policy_eval_begin changed */
+	size_t n_undo;        /* records in undo */
+	size_t cap_undo;      /* slots allocated */
+	int in_replay;        /* between begin and commit: record undo information */
 	uint8_t boot_aggs[RP_MAX_BOOT_AGGS][IMA_DIGEST_MAX]; /* extra boot_aggregate values */
 	size_t boot_agg_len[RP_MAX_BOOT_AGGS];               /* their sizes */
 	size_t n_boot_aggs;                                  /* count */
 	int fail_violations; /* fail all-zero template hash entries */
 };
+
+/* How to take back one key learned during a replay: the slot it went to, and what the
+ * slot held before (pk NULL: the key was appended). */
+typedef struct rp_undo {
+	uint64_t entry; /* IMA entry that taught the key */
+	size_t slot;    /* index in learned[] */
+	rp_key_t old;   /* previous content of the slot; old.pk NULL when appended */
+} rp_undo_t;
 
 static void policy_free(runtime_policy_t *p)
 {
@@ -922,10 +934,41 @@ static void learned_clear(runtime_policy_eval_t *ev)
 	ev->n_learned = 0;
 }
 
+static void undo_clear(runtime_policy_eval_t *ev)
+{
+	for (size_t i = 0; i < ev->n_undo; i++)
+		EVP_PKEY_free(ev->undo[i].old.pk);
+	ev->n_undo = 0;
+}
+
+void runtime_policy_eval_begin(runtime_policy_eval_t *ev)
+{
+	undo_clear(ev);
+	ev->in_replay = 1;
+}
+
+void runtime_policy_eval_commit(runtime_policy_eval_t *ev, uint64_t covered)
+{
+	/* Newest first: a key replaced twice gets its first content back. */
+	while (ev->n_undo > 0 && ev->undo[ev->n_undo - 1].entry >= covered) {
+		rp_undo_t *u = &ev->undo[--ev->n_undo];
+		rp_key_t *k = &ev->learned[u->slot];
+		EVP_PKEY_free(k->pk);
+		if (u->old.pk == NULL) /* appended: it is the last slot */
+			ev->n_learned--;
+		else
+			*k = u->old;
+	}
+	undo_clear(ev);
+	ev->in_replay = 0;
+}
+
 void runtime_policy_eval_free(runtime_policy_eval_t *ev)
 {
 	if (ev == NULL)
 		return;
+	undo_clear(ev);
+	free(ev->undo);
 	learned_clear(ev);
 	free(ev->learned);
 	pcre2_match_data_free(ev->md);
@@ -941,6 +984,8 @@ runtime_policy_t *runtime_policy_eval_policy(const runtime_policy_eval_t *ev)
 
 void runtime_policy_eval_reset(runtime_policy_eval_t *ev)
 {
+	undo_clear(ev);
+	ev->in_replay = 0;
 	learned_clear(ev);
 }
 
@@ -976,9 +1021,11 @@ static void learned_reserve(runtime_policy_eval_t *ev, size_t n)
 
 /* Learn a key from a keyring measurement; the same keyring and id replace the older key,
  * as Keylime's per-keyring dictionary does. Takes pk. */
-static void learn_key(runtime_policy_eval_t *ev, const char *keyring, uint32_t keyid, EVP_PKEY *pk)
+static void learn_key(runtime_policy_eval_t *ev, uint64_t entry, const char *keyring,
+                      uint32_t keyid, EVP_PKEY *pk)
 {
 	rp_key_t *k = NULL;
+	rp_undo_t *u = NULL;
 
 	for (size_t i = 0; i < ev->n_learned && k == NULL; i++)
 		if (ev->learned[i].keyid == keyid && strcmp(ev->learned[i].keyring, keyring) == 0)
@@ -994,6 +1041,19 @@ static void learn_key(runtime_policy_eval_t *ev, const char *keyring, uint32_t k
 		}
 		learned_reserve(ev, ev->n_learned + 1);
 		k = &ev->learned[ev->n_learned++];
+		k->pk = NULL;
+	}
+	if (ev->in_replay) {
+		/* Kept only if the quote covers entry: see runtime_policy_eval_commit. The
+		 * undo list is bounded by the entries of one replay that learn a key. */
+		if (ev->n_undo == ev->cap_undo) {
+			ev->cap_undo = ev->cap_undo ? ev->cap_undo * 2 : 4;
+			ev->undo = xrealloc(ev->undo, ev->cap_undo * sizeof(*ev->undo));
+		}
+		u = &ev->undo[ev->n_undo++];
+		u->entry = entry;
+		u->slot = (size_t)(k - ev->learned);
+		u->old = *k; /* takes the old pk, if any */
 	} else {
 		EVP_PKEY_free(k->pk);
 	}
@@ -1207,7 +1267,7 @@ int runtime_policy_check_entry(void *arg, const ima_entry_t *ent, ima_failure_t 
 			EVP_PKEY_free(pk);
 			return -1;
 		}
-		learn_key(ev, ent->name, keyid, pk);
+		learn_key(ev, ent->index, ent->name, keyid, pk);
 		return 0;
 	}
 	return fail_entry(f, "ima.validation", "entry %" PRIu64 ": unknown template", ent->index);

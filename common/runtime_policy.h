@@ -66,6 +66,13 @@ runtime_policy_t *runtime_policy_eval_policy(const runtime_policy_eval_t *ev); /
 /* Forget learned keys (call with ima_state_reset: the replay starts over). Keeps the
  * boot_aggregate values and options. */
 void runtime_policy_eval_reset(runtime_policy_eval_t *ev);
+/* A replay transaction for learned keys. After begin, a key learned from a keyring entry
+ * is usable at once (later ima-sig entries of the same list may need it) but stays
+ * provisional; commit keeps the keys learned from entries before index covered (the
+ * entries the quoted PCR 10 covers) and takes back every later one, restoring a key
+ * that one of them replaced. commit(ev, 0) takes back all of them (a failed round). */
+void runtime_policy_eval_begin(runtime_policy_eval_t *ev);
+void runtime_policy_eval_commit(runtime_policy_eval_t *ev, uint64_t covered);
 /* Accept d (raw digest) as a boot_aggregate for this node, e.g. computed from the quoted
  * PCRs with ima_boot_aggregate(). At most 8 values; 0 or -1. */
 int runtime_policy_eval_add_boot_aggregate(runtime_policy_eval_t *ev, const uint8_t *d, size_t len);

@@ -140,8 +140,12 @@ out:
 }
 
 /* IMA: new entries replayed from the stored position to the quoted PCR 10, each judged by
- * the runtime policy. */
-static int attest_ima(node_t *n, json_t *res, uint16_t bank, attest_out_t *out)
+ * the runtime policy. reset_count is the quoted TPM's: an agent may restart its list at
+ * entry 0 unasked once per boot (Keylime's "list restarted"), not every round, which would
+ * make the verifier replay the whole list each time. Keys learned from keyring entries are
+ * kept only when the replay matched, and only from the entries the quote covers. */
+static int attest_ima(node_t *n, json_t *res, uint16_t bank, uint32_t reset_count,
+                      attest_out_t *out)
 {
 	json_t *jl = json_object_get(res, "ima_measurement_list");
 	json_t *je = json_object_get(res, "ima_measurement_list_entry");
@@ -163,10 +167,21 @@ static int attest_ima(node_t *n, json_t *res, uint16_t bank, attest_out_t *out)
 		if ((n->ima = ima_state_new(bank)) == NULL)
 			return attest_failf(out, "ima.bank", "cannot replay IMA in this bank");
 	}
-	if (first == 0 && ima_state_next_entry(n->ima) != 0)
-		/* The agent restarted its list: a reboot (or a new agent). Start over. */
-		log_info("node %s: IMA list restarted at entry 0 (reboot?); replaying it whole",
+	if (first == 0 && ima_state_next_entry(n->ima) != 0) {
+		/* The agent restarted its list without a reboot (a new agent, a list asked past
+		 * its end). Once per boot; a second time is an agent making us replay. */
+		if (n->ima_restarted && n->ima_restart_boot == reset_count)
+			return attest_failf(
+			    out, "ima.list_restarted",
+			    "the agent sent its IMA list from entry 0 when entry %llu was asked, a "
+			    "second time in this boot (TPM reset count %u) without a reboot",
+			    (unsigned long long)ima_state_next_entry(n->ima), reset_count);
+		n->ima_restarted = 1;
+		n->ima_restart_boot = reset_count;
+		log_info("node %s: IMA list restarted at entry 0 without a reboot; replaying it "
+		         "whole (accepted once per boot)",
 		         n->rec.uuid);
+	}
 	if (first == 0) {
 		/* A replay from entry 0 judges with a fresh evaluator: no key learned from an
 		 * earlier pass, and only this boot's boot_aggregate (the evaluator keeps at
@@ -188,9 +203,13 @@ static int attest_ima(node_t *n, json_t *res, uint16_t bank, attest_out_t *out)
 		if (i == np && ima_boot_aggregate(bank, pcrs, np * dl, agg) == 0)
 			runtime_policy_eval_add_boot_aggregate(n->rt_eval, agg, dl);
 	}
+	runtime_policy_eval_begin(n->rt_eval);
 	ima_replay(n->ima, json_string_value(jl), json_string_length(jl), first, pcr10, pcr10_len,
 	           runtime_policy_log_hash_alg(n->runtime->runtime), runtime_policy_check_entry,
 	           n->rt_eval, &rr);
+	/* On success the state's next entry is the first one the quote does not cover. */
+	runtime_policy_eval_commit(n->rt_eval,
+	                           rr.status == IMA_OK ? ima_state_next_entry(n->ima) : 0);
 	if (rr.status != IMA_OK)
 		return attest_failf(out,
 		                    rr.failure.event_id[0] ? rr.failure.event_id : "ima.replay",
@@ -274,15 +293,20 @@ int attest_check(node_t *n, const uint8_t *body, size_t len, attest_out_t *out)
 		/* The TPM was reset: the node rebooted. Its IMA list and UEFI log are new;
 		 * entries asked for by position in the old list mean nothing in the new one. */
 		json_t *entry = json_object_get(res, "ima_measurement_list_entry");
-		log_info("node %s: rebooted (TPM reset count %u -> %u); replaying its IMA list "
-		         "from the start",
-		         n->rec.uuid, n->clock.reset_count, clock.reset_count);
-		n->clock = clock; /* the new boot's clock is the reference from now on */
-		n->mb_pcrs_mask = 0;
-		if (n->ima)
-			ima_state_reset(n->ima, ima_state_bank(n->ima));
-		if (n->rt_eval)
-			runtime_policy_eval_reset(n->rt_eval);
+		/* The clock reference moves only when this round passes; until then each
+		 * round of the new boot lands here, and the logs start over only once. */
+		if (!n->reboot_seen || n->reboot_reset != clock.reset_count) {
+			log_info("node %s: rebooted (TPM reset count %u -> %u); replaying its IMA "
+			         "list from the start",
+			         n->rec.uuid, n->clock.reset_count, clock.reset_count);
+			n->reboot_seen = 1;
+			n->reboot_reset = clock.reset_count;
+			n->mb_pcrs_mask = 0;
+			if (n->ima)
+				ima_state_reset(n->ima, ima_state_bank(n->ima));
+			if (n->rt_eval)
+				runtime_policy_eval_reset(n->rt_eval);
+		}
 		if (n->runtime && json_is_integer(entry) && json_integer_value(entry) != 0) {
 			rv = 1; /* ask again, from entry 0 */
 			goto out;
@@ -299,11 +323,12 @@ int attest_check(node_t *n, const uint8_t *body, size_t len, attest_out_t *out)
 	}
 	if (n->mb && !mb_policy_is_empty(n->mb->mb) && attest_mb(n, res, bank, out) < 0)
 		goto out;
-	if (n->runtime && attest_ima(n, res, bank, out) < 0)
+	if (n->runtime && attest_ima(n, res, bank, clock.reset_count, out) < 0)
 		goto out;
 	/* Everything passed: keep what the next round compares against. */
 	n->clock = clock;
 	n->has_clock = 1;
+	n->reboot_seen = 0;
 	if (pubkey && (n->pubkey == NULL || strcmp(n->pubkey, pubkey) != 0)) {
 		free(n->pubkey);
 		n->pubkey = xstrdup(pubkey);

@@ -60,6 +60,10 @@ typedef struct node {
 	char *pubkey;                        /* payload public key PEM last sent by the agent */
 	quote_clock_t clock;                 /* clock info of the last good quote */
 	int has_clock;                       /* clock is set */
+	int reboot_seen;                     /* a reboot seen, no round passed since */
+	uint32_t reboot_reset;               /* its TPM reset count */
+	int ima_restarted;                   /* the agent restarted its IMA list unasked... */
+	uint32_t ima_restart_boot;           /* ...in the boot of this TPM reset count */
 	uint8_t mb_pcrs[24][64]; /* PCRs the last good UEFI log replays to (hash bank) */
 	uint32_t mb_pcrs_mask;   /* which of mb_pcrs are valid */
 	uint16_t mb_bank;        /* bank of mb_pcrs */

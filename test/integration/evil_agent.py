@@ -10,6 +10,8 @@ forwards requests to an agent, misbehaving as the mode file says (read on every 
   truncate-ima N             drop the last N lines of ima_measurement_list
   drop-pcr N                 ask the agent for a quote without PCR N (clears bit N of the
                              request's mask): a validly signed quote that covers less
+  from-zero                  ask the agent for its IMA list from entry 0 whatever entry
+                             the verifier asked for (an agent restarting its list unasked)
 
 Usage: evil_agent.py LISTEN_PORT AGENT_CERT AGENT_KEY CLIENT_CA UPSTREAM_HOST:PORT
                      UPSTREAM_CERT CLIENT_CERT CLIENT_KEY MODE_FILE
@@ -71,6 +73,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             def clear(match):
                 return "mask=0x%x" % (int(match.group(1), 16) & ~(1 << int(m[1])))
             self.path = re.sub(r"mask=0x([0-9a-fA-F]+)", clear, self.path)
+        if m[0] == "from-zero" and is_quote:
+            self.path = re.sub(r"ima_ml_entry=[0-9]+", "ima_ml_entry=0", self.path)
         if m[0] == "replay" and is_quote:
             with lock:
                 if "quote" in recorded:

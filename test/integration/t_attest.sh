@@ -152,6 +152,14 @@ evil_node t9 "drop-pcr 4"
 expect_failure t9 "measured_boot.invalid_pcr" "PCR 4"
 check "a quote leaving out a PCR the measured-boot check needs is caught" $?
 
+# The agent answers from IMA entry 0 when a later entry was asked, without a reboot: once
+# per boot is Keylime's "list restarted" (replayed, no failure); every round would make the
+# verifier replay the whole list each time, so the second time fails the node.
+evil_node t10 && good t10 && echo from-zero >"$T/evil-t10.mode"
+expect_failure t10 "ima.list_restarted" "a second time in this boot" &&
+	[ "$(grep -c "node $NODE_UUID_t10: IMA list restarted at entry 0 without a reboot" "$T/fleet-verifier.log")" = 1 ]
+check "an agent restarting its IMA list unasked: accepted once per boot, then caught" $?
+
 # ---- a reboot ----
 # Before: the first 700 entries of the list. After the reboot: a different boot whose list
 # lacks entry 100 and is longer than 700 entries, so entries asked for by position in the

@@ -458,6 +458,39 @@ static void test_ima_buf_keyrings(void **state)
 	assert_int_equal(judge(ev, L1 "ima-buf sha256:" DIG_B " dm_table 6162", &f), -1);
 	assert_non_null(strstr(f.reason, "ima-buf"));
 
+	/* In a replay transaction (judge's entries are entry 42) a key is usable at once but
+	 * kept only if the quote covers its entry: a failed replay, or a quote that covers
+	 * entries up to 41 only, takes it back; covering entry 42 keeps it. */
+	runtime_policy_eval_reset(ev);
+	runtime_policy_eval_begin(ev);
+	assert_int_equal(judge(ev, L1 "ima-buf sha256:%s .ima %s", &f, dhex, hex), 0);
+	assert_int_equal(judge(ev, L1 "ima-sig sha256:" DIG_B " /usr/bin/vendor %s", &f, sig), 0);
+	runtime_policy_eval_commit(ev, 0);
+	assert_int_equal(runtime_policy_eval_learned_count(ev), 0);
+	assert_int_equal(judge(ev, L1 "ima-sig sha256:" DIG_B " /usr/bin/vendor %s", &f, sig), -1);
+	runtime_policy_eval_begin(ev);
+	assert_int_equal(judge(ev, L1 "ima-buf sha256:%s .ima %s", &f, dhex, hex), 0);
+	runtime_policy_eval_commit(ev, 42);
+	assert_int_equal(runtime_policy_eval_learned_count(ev), 0);
+	runtime_policy_eval_begin(ev);
+	assert_int_equal(judge(ev, L1 "ima-buf sha256:%s .ima %s", &f, dhex, hex), 0);
+	runtime_policy_eval_commit(ev, 43);
+	assert_int_equal(runtime_policy_eval_learned_count(ev), 1);
+	/* A key replaced by an uncovered entry gets its old content back. */
+	runtime_policy_eval_keys_export(ev, &keys);
+	runtime_policy_eval_begin(ev);
+	assert_int_equal(judge(ev, L1 "ima-buf sha256:%s .ima %s", &f, dhex, hex), 0);
+	runtime_policy_eval_commit(ev, 0);
+	assert_int_equal(runtime_policy_eval_learned_count(ev), 1);
+	{
+		buf_t again = BUF_INIT;
+		runtime_policy_eval_keys_export(ev, &again);
+		assert_int_equal(again.len, keys.len);
+		assert_memory_equal(again.data, keys.data, keys.len);
+		buf_free(&again);
+	}
+	assert_int_equal(judge(ev, L1 "ima-sig sha256:" DIG_B " /usr/bin/vendor %s", &f, sig), 0);
+
 	runtime_policy_eval_free(ev);
 	runtime_policy_unref(p);
 	buf_free(&keys);
