@@ -1129,6 +1129,11 @@ http_client_t *http_client_new(struct event_base *base, const char *host, int po
 	return c;
 }
 
+int http_client_cert_rejected(const http_client_t *c)
+{
+	return c->verify_err[0] != '\0';
+}
+
 void http_client_set_phase_timeouts(http_client_t *c, int connect_ms, int answer_ms)
 {
 	c->connect_ms = connect_ms > 0 ? connect_ms : 0;

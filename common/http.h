@@ -136,6 +136,9 @@ void http_client_free(http_client_t *c);
  * err saying which ("cannot connect: timed out ..." or "slow answer: ..."), so a peer that
  * hangs is reported long before timeout_s. */
 void http_client_set_phase_timeouts(http_client_t *c, int connect_ms, int answer_ms);
+/* 1 when the last request failed because the server's certificate did not verify against
+ * the trust anchors (for a pinned peer: it shows another certificate). */
+int http_client_cert_rejected(const http_client_t *c);
 /* Response body limit (default 32 MiB); over it the request fails with status 0. */
 void http_client_set_max_response(http_client_t *c, size_t max);
 /* Start a request; cb runs exactly once, always from the event loop (never from inside

@@ -164,6 +164,15 @@ store_rc_t store_node_save(store_t *s, const store_node_t *const *nodes, size_t 
 	return s->ops->node_save(s->h, nodes, n, e);
 }
 
+store_rc_t store_node_set_mtls_cert(store_t *s, const char *uuid, const char *pem, err_t *e)
+{
+	if (uuid == NULL || pem == NULL) {
+		err_set(e, "store: a certificate change needs a uuid and a PEM");
+		return STORE_ERROR;
+	}
+	return s->ops->node_set_mtls_cert(s->h, uuid, pem, e);
+}
+
 void store_node_clear(store_node_t *n)
 {
 	if (n == NULL)

@@ -118,6 +118,9 @@ store_rc_t store_node_delete(store_t *s, const char *uuid, err_t *e);
  * n nodes in one transaction: the verifier's batched durable copy. Nodes no longer in
  * the store are skipped. */
 store_rc_t store_node_save(store_t *s, const store_node_t *const *nodes, size_t n, err_t *e);
+/* Replace a node's pinned agent certificate (PEM), at once. STORE_NOT_FOUND when the node
+ * is not stored. */
+store_rc_t store_node_set_mtls_cert(store_t *s, const char *uuid, const char *pem, err_t *e);
 void store_node_clear(store_node_t *n);
 void store_nodes_free(store_node_t *nodes, size_t n);
 

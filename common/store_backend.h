@@ -24,6 +24,7 @@ typedef struct store_ops {
 	store_rc_t (*node_list)(void *h, store_node_t **nodes, size_t *n, err_t *e);
 	store_rc_t (*node_delete)(void *h, const char *uuid, err_t *e);
 	store_rc_t (*node_save)(void *h, const store_node_t *const *nodes, size_t n, err_t *e);
+	store_rc_t (*node_set_mtls_cert)(void *h, const char *uuid, const char *pem, err_t *e);
 	store_rc_t (*policy_put)(void *h, const char *name, const char *kind, const uint8_t *body,
 	                         size_t len, const char *sha256, int replace, err_t *e);
 	store_rc_t (*policy_get)(void *h, const char *name, int with_body, store_policy_t *out,

@@ -643,6 +643,28 @@ out:
 	return rc;
 }
 
+static store_rc_t sq_node_set_mtls_cert(void *h, const char *uuid, const char *pem, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+
+	if (sqlite3_prepare_v2(q->db,
+	                       "UPDATE nodes SET mtls_cert = ?2, updated = ?3 WHERE uuid = ?1", -1,
+	                       &st, NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, uuid) || sq_bind_text(st, 2, pem) ||
+	    sqlite3_bind_int64(st, 3, sq_now()) || sqlite3_step(st) != SQLITE_DONE) {
+		sq_fail(q, e, "changing a node's certificate");
+		goto out;
+	}
+	rc = sqlite3_changes(q->db) > 0 ? STORE_OK : STORE_NOT_FOUND;
+	if (rc == STORE_NOT_FOUND)
+		err_set(e, "node %s not found", uuid);
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static store_rc_t sq_node_delete(void *h, const char *uuid, err_t *e)
 {
 	return sq_agent_change(h, "DELETE FROM nodes WHERE uuid = ?1", uuid, e, "deleting node");
@@ -1040,6 +1062,7 @@ const store_ops_t store_sqlite_ops = {
     .node_list = sq_node_list,
     .node_delete = sq_node_delete,
     .node_save = sq_node_save,
+    .node_set_mtls_cert = sq_node_set_mtls_cert,
     .policy_put = sq_policy_put,
     .policy_get = sq_policy_get,
     .policy_list = sq_policy_list,

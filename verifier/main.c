@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/daemon.h"
 #include "common/grpcsrv.h"
+#include "common/http.h"
 #include "common/log.h"
 #include "common/store.h"
 #include "common/xmalloc.h"
@@ -34,6 +35,19 @@ static const char *check_seconds(const char *v)
 	/* Written so that NaN ("nan" parses) fails too: it would reach an int cast. */
 	if (end == v || *end || !(d >= 0 && d <= 86400))
 		return "not a number of seconds between 0 and 86400";
+	return NULL;
+}
+
+static const char *check_hostport(const char *v)
+{
+	char *host = NULL;
+	int port;
+
+	if (*v == '\0')
+		return NULL;
+	if (http_parse_hostport(v, &host, &port) < 0 || port == 0)
+		return "not HOST:PORT";
+	free(host);
 	return NULL;
 }
 
@@ -93,6 +107,16 @@ static const config_key_t verifier_keys[] = {
     {"verifier", "flush_interval", CFG_INT, "1000", 10, 60000,
      "Milliseconds between batched writes of attestation progress (IMA position, counters) "
      "to the store. Verdict changes are written at once.",
+     NULL},
+    {"verifier", "registrar", CFG_STR, "127.0.0.1:8891", 0, 0,
+     "HOST:PORT of the registrar's HTTPS admin API (registrar.tls_listen). When an agent "
+     "shows a TLS certificate other than the one pinned for its node (it renewed it), the "
+     "verifier asks the registrar for the node's record and re-pins the certificate the "
+     "registrar holds for the same AK, once per round. Empty: never re-pin.",
+     check_hostport},
+    {"verifier", "registrar_ca", CFG_STR, "/etc/vigil/tls/ca.crt", 0, 0,
+     "PEM CA that the registrar's server certificate must chain to (its name must match "
+     "the host of 'registrar'). The verifier shows tls_cert as its client certificate.",
      NULL},
     {"verifier", "accept_hash_algs", CFG_STR, "sha256,sha384,sha512", 0, 0,
      "Quote hash algorithms accepted, comma-separated.", NULL},
@@ -163,6 +187,10 @@ int main(int argc, char **argv)
 	ctx.answer_timeout_ms = seconds_ms(config_str(cfg, "verifier", "answer_timeout"));
 	ctx.max_response = (size_t)config_int(cfg, "verifier", "max_response");
 	ctx.flush_interval_ms = (int)config_int(cfg, "verifier", "flush_interval");
+	const char *reg = config_str(cfg, "verifier", "registrar");
+	if (*reg && http_parse_hostport(reg, &ctx.registrar_host, &ctx.registrar_port) < 0)
+		fatalx("verifier.registrar %s: expected HOST:PORT", reg);
+	ctx.registrar_ca = xstrdup(config_str(cfg, "verifier", "registrar_ca"));
 	ctx.tls_cert = xstrdup(config_str(cfg, "verifier", "tls_cert"));
 	ctx.tls_key = xstrdup(config_str(cfg, "verifier", "tls_key"));
 	snprintf(ctx.accept_hash, sizeof(ctx.accept_hash), "%s",
@@ -228,6 +256,8 @@ int main(int argc, char **argv)
 	free(ctx.verifier_id);
 	free(ctx.tls_cert);
 	free(ctx.tls_key);
+	free(ctx.registrar_host);
+	free(ctx.registrar_ca);
 	config_free(cfg);
 	return 0;
 }

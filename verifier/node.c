@@ -236,6 +236,8 @@ static void node_free(node_t *n)
 	if (n->timer)
 		event_free(n->timer);
 	http_client_free(n->conn);
+	http_client_free(n->reg);
+	free(n->repin_why);
 	node_release_policies(n);
 	ima_state_free(n->ima);
 	quote_free(n->q);
@@ -313,11 +315,31 @@ static int node_load_policies(node_t *n, err_t *e)
 	return 0;
 }
 
+/* The mutual-TLS connection to the agent, pinned to its certificate pem (the agent's
+ * self-signed certificate is its own trust anchor). NULL on error (logged). */
+static http_client_t *node_conn_new(node_t *n, const char *pem)
+{
+	vctx_t *ctx = node_ctx(n);
+	tls_client_opts_t tls;
+	http_client_t *c;
+
+	memset(&tls, 0, sizeof(tls));
+	tls.ca_pem = pem;
+	tls.cert_file = ctx->tls_cert;
+	tls.key_file = ctx->tls_key;
+	tls.check_hostname = 0;
+	c = http_client_new(worker_base(n->w), n->rec.ip, n->rec.port, &tls,
+	                    ctx->request_timeout_s);
+	if (c == NULL)
+		return NULL;
+	http_client_set_max_response(c, ctx->max_response);
+	http_client_set_phase_timeouts(c, ctx->connect_timeout_ms, ctx->answer_timeout_ms);
+	return c;
+}
+
 static node_t *node_new(struct worker *w, store_node_t *rec, err_t *e)
 {
-	vctx_t *ctx = worker_ctx(w);
 	node_t *n = xcalloc(1, sizeof(*n));
-	tls_client_opts_t tls;
 	tpm2_pub_t *pub = NULL;
 	buf_t raw = BUF_INIT;
 
@@ -362,19 +384,10 @@ static node_t *node_new(struct worker *w, store_node_t *rec, err_t *e)
 		n->clock.restart_count = (uint32_t)n->rec.tpm_restart_count;
 		n->clock.safe = 1;
 	}
-	memset(&tls, 0, sizeof(tls));
-	tls.ca_pem = n->rec.mtls_cert; /* the agent's self-signed cert is its own anchor */
-	tls.cert_file = ctx->tls_cert;
-	tls.key_file = ctx->tls_key;
-	tls.check_hostname = 0;
-	n->conn =
-	    http_client_new(worker_base(w), n->rec.ip, n->rec.port, &tls, ctx->request_timeout_s);
-	if (n->conn == NULL) {
+	if ((n->conn = node_conn_new(n, n->rec.mtls_cert)) == NULL) {
 		err_set(e, "cannot set up the TLS client for %s:%d", n->rec.ip, n->rec.port);
 		goto fail;
 	}
-	http_client_set_max_response(n->conn, ctx->max_response);
-	http_client_set_phase_timeouts(n->conn, ctx->connect_timeout_ms, ctx->answer_timeout_ms);
 	n->timer = evtimer_new(worker_base(w), NULL, NULL);
 	tpm2_pub_free(pub);
 	buf_free(&raw);
@@ -503,6 +516,7 @@ static void node_pass(node_t *n, const attest_out_t *out)
 	n->dirty = 1;
 	n->retries = 0;
 	n->renegotiated = 0;
+	n->repin_tried = 0;
 	if (was != NODE_GET_QUOTE) {
 		node_save_now(n);
 		log_info("node %s: attested (%s), polling every %d ms", n->rec.uuid,
@@ -518,6 +532,7 @@ static void node_comm_error(node_t *n, const char *why)
 	vctx_t *ctx = node_ctx(n);
 	int delay = ctx->retry_interval_ms, state, steps;
 
+	n->repin_tried = 0; /* the next contact may ask the registrar again */
 	/* Past max_retries the count only says FAILED: keep it from growing without end. */
 	if (n->retries <= ctx->max_retries)
 		n->retries++;
@@ -674,12 +689,139 @@ static int node_answer_begin(node_t *n)
 	return !node_answer_is_stale(n) && node_polling(n);
 }
 
+/* ---- re-pinning a renewed agent certificate ---- */
+
+/* 1 when two base64 texts decode to the same bytes. */
+static int node_same_b64(const char *a, const char *b)
+{
+	buf_t x = BUF_INIT, y = BUF_INIT;
+	int same = base64_decode(&x, a, strlen(a)) == 0 && base64_decode(&y, b, strlen(b)) == 0 &&
+	           x.len == y.len && memcmp(x.data, y.data, x.len) == 0;
+
+	buf_free(&x);
+	buf_free(&y);
+	return same;
+}
+
+/* The registrar's answer about a node whose agent showed another certificate. Its record
+ * is bound to the AK (the agent proved it holds that TPM when it activated), so a
+ * certificate it holds for the same AK is the agent's own: pin it and ask again at once. */
+static void node_on_registrar(int status, const uint8_t *body, size_t len, const char *err,
+                              void *arg)
+{
+	node_t *n = arg;
+	json_t *root = NULL, *res;
+	const char *ak, *pem;
+	http_client_t *conn;
+	char why[300];
+	err_t e = {""};
+
+	if (!node_answer_begin(n))
+		goto out;
+	if (status != 200) {
+		snprintf(why, sizeof(why), "the registrar answered %s",
+		         status ? (status == 404 ? "404: no activated record" : "an error") : err);
+		goto refuse;
+	}
+	root = json_loadb((const char *)body, len, 0, NULL);
+	res = json_object_get(root, "results");
+	ak = json_string_value(json_object_get(res, "aik_tpm"));
+	pem = json_string_value(json_object_get(res, "mtls_cert"));
+	if (ak == NULL || pem == NULL || !node_same_b64(ak, n->rec.ak_tpm)) {
+		snprintf(why, sizeof(why), "the registrar's record has %s",
+		         ak && pem ? "another AK" : "no AK or certificate");
+		goto refuse;
+	}
+	if (n->rec.mtls_cert && strcmp(pem, n->rec.mtls_cert) == 0) {
+		snprintf(why, sizeof(why),
+		         "the registrar holds the pinned certificate, not the "
+		         "one the agent shows");
+		goto refuse;
+	}
+	if ((conn = node_conn_new(n, pem)) == NULL) {
+		snprintf(why, sizeof(why), "the registrar's certificate is not usable");
+		goto refuse;
+	}
+	if (store_node_set_mtls_cert(worker_store(n->w), n->rec.uuid, pem, &e) != STORE_OK) {
+		http_client_free(conn);
+		snprintf(why, sizeof(why), "cannot store the new certificate: %s", e.msg);
+		goto refuse;
+	}
+	http_client_free(n->conn);
+	n->conn = conn;
+	pthread_mutex_lock(&n->lock);
+	node_set_str(&n->rec.mtls_cert, pem);
+	pthread_mutex_unlock(&n->lock);
+	node_record_event(n, "agent_cert_repinned", "tls.repinned",
+	                  "the agent renewed its TLS certificate; the registrar holds the new "
+	                  "one for the same AK");
+	log_info("node %s: the agent shows a new TLS certificate and the registrar holds it for "
+	         "the same AK: re-pinned, asking again",
+	         n->rec.uuid);
+	node_round_start(n);
+	goto out;
+refuse:
+	log_warnx("node %s: the agent's TLS certificate is not the pinned one, and it was not "
+	          "re-pinned: %s",
+	          n->rec.uuid, why);
+	node_comm_error(n, n->repin_why ? n->repin_why : "server certificate rejected");
+out:
+	json_decref(root);
+	/* Freeing the client inside its own callback is allowed (http.h). */
+	http_client_free(n->reg);
+	n->reg = NULL;
+}
+
+/* The agent's certificate did not verify against the pin: ask the registrar for the
+ * node's record, once per good round. 1 when the lookup is under way (the round goes on
+ * in node_on_registrar), 0 when not (no registrar configured, already tried). */
+static int node_repin_start(node_t *n, const char *why)
+{
+	vctx_t *ctx = node_ctx(n);
+	tls_client_opts_t tls;
+	char path[160];
+
+	if (n->repin_tried || ctx->registrar_host == NULL)
+		return 0;
+	n->repin_tried = 1;
+	memset(&tls, 0, sizeof(tls));
+	tls.ca_file = ctx->registrar_ca;
+	tls.cert_file = ctx->tls_cert;
+	tls.key_file = ctx->tls_key;
+	tls.check_hostname = 1;
+	n->reg = http_client_new(worker_base(n->w), ctx->registrar_host, ctx->registrar_port, &tls,
+	                         ctx->request_timeout_s);
+	if (n->reg == NULL) {
+		log_warnx("node %s: cannot reach the registrar to re-pin its certificate",
+		          n->rec.uuid);
+		return 0;
+	}
+	free(n->repin_why);
+	n->repin_why = xstrdup(why ? why : "server certificate rejected");
+	snprintf(path, sizeof(path), "/v2.6/agents/%s", n->rec.uuid);
+	log_info("node %s: the agent shows another TLS certificate than the pinned one; asking "
+	         "the registrar",
+	         n->rec.uuid);
+	n->in_flight = 1;
+	n->req_gen = n->gen;
+	if (http_client_request(n->reg, HTTP_M_GET, path, NULL, NULL, 0, node_on_registrar, n) <
+	    0) {
+		n->in_flight = 0;
+		http_client_free(n->reg);
+		n->reg = NULL;
+		return 0;
+	}
+	return 1;
+}
+
 static void node_on_version(int status, const uint8_t *body, size_t len, const char *err, void *arg)
 {
 	node_t *n = arg;
 	const char *v;
 
 	if (!node_answer_begin(n))
+		return;
+	if (status == 0 && http_client_cert_rejected(n->conn) && node_repin_start(n, err))
 		return;
 	if (status == 0 || status == 408 || status >= 500) {
 		node_comm_error(n, status ? "GET /version failed" : err);
@@ -704,6 +846,8 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 	attest_out_t out;
 
 	if (!node_answer_begin(n))
+		return;
+	if (status == 0 && http_client_cert_rejected(n->conn) && node_repin_start(n, err))
 		return;
 	if (status == 0 || status == 408 || status >= 500) {
 		char why[160];

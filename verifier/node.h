@@ -71,6 +71,9 @@ typedef struct node {
 	char sign_alg[16];       /* sign_alg of the last good quote; published under lock */
 	/* the round */
 	http_client_t *conn; /* persistent mTLS connection to the agent */
+	http_client_t *reg;  /* registrar lookup in flight (re-pinning), or NULL */
+	char *repin_why;     /* the TLS failure that started it */
+	int repin_tried;     /* re-pinning tried since the last good round */
 	struct event *timer; /* next round / retry */
 	char nonce[21];      /* nonce of the request in flight */
 	int in_flight;       /* a request is outstanding */

@@ -26,6 +26,9 @@ typedef struct vctx {
 	int answer_timeout_ms;     /* from a request sent to its answer's first byte, 0: none */
 	int flush_interval_ms;     /* how often progress is written to the store */
 	size_t max_response;       /* largest agent response accepted, bytes */
+	char *registrar_host;      /* registrar admin API for re-pinning, or NULL */
+	int registrar_port;        /* its port */
+	char *registrar_ca;        /* PEM CA of the registrar's server certificate */
 	char *tls_cert;            /* client certificate towards agents (PEM file) */
 	char *tls_key;             /* its key */
 	char accept_hash[64];      /* comma list of accepted quote hash algorithms */

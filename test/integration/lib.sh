@@ -417,7 +417,8 @@ fleet_start() {
 		curl -sf "http://$REGISTRAR_ADDR/version" >/dev/null && break
 		sleep 0.1
 	done
-	verifier_start fleet-verifier "$@"
+	verifier_start fleet-verifier -o verifier.registrar="$REGISTRAR_TLS_ADDR" \
+		-o verifier.registrar_ca="$T/ca/ca.crt" "$@"
 }
 
 fctl() {
