@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -1014,6 +1015,43 @@ out:
 	return rv;
 }
 
+/* The client certificate (chain) and key from memory. 0 or -1 (e). */
+static int client_use_pem_identity(SSL_CTX *ctx, const tls_client_opts_t *tls, err_t *e)
+{
+	BIO *bio = BIO_new_mem_buf(tls->cert_pem, -1), *kb = NULL;
+	X509 *x = NULL;
+	EVP_PKEY *pk = NULL;
+	int rv = -1;
+
+	if (bio == NULL || (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL ||
+	    SSL_CTX_use_certificate(ctx, x) != 1) {
+		err_set_ssl(e, "cannot use the client certificate");
+		goto out;
+	}
+	/* The rest of the PEM is the chain, if any. */
+	X509 *ca;
+	while ((ca = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		if (SSL_CTX_add0_chain_cert(ctx, ca) != 1) {
+			X509_free(ca);
+			err_set_ssl(e, "cannot add a chain certificate");
+			goto out;
+		}
+	ERR_clear_error(); /* the end of the PEM data reads as an error */
+	if (tls->key_pem == NULL || (kb = BIO_new_mem_buf(tls->key_pem, -1)) == NULL ||
+	    (pk = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL)) == NULL ||
+	    SSL_CTX_use_PrivateKey(ctx, pk) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		err_set_ssl(e, "the client key is unusable or does not match the certificate");
+		goto out;
+	}
+	rv = 0;
+out:
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	BIO_free(bio);
+	BIO_free(kb);
+	return rv;
+}
+
 static SSL_CTX *client_ctx_new(const tls_client_opts_t *tls, err_t *e)
 {
 	SSL_CTX *ctx;
@@ -1062,6 +1100,8 @@ static SSL_CTX *client_ctx_new(const tls_client_opts_t *tls, err_t *e)
 			            tls->cert_file);
 			goto fail;
 		}
+	} else if (tls->cert_pem != NULL && client_use_pem_identity(ctx, tls, e) != 0) {
+		goto fail;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, client_verify_cb);
 	SSL_CTX_set_info_callback(ctx, client_tls_info_cb);
@@ -1127,6 +1167,11 @@ http_client_t *http_client_new(struct event_base *base, const char *host, int po
 	if ((c = client_create(base, host, port, tls, timeout_s, &e)) == NULL)
 		log_warnx("http: client for %s:%d: %s", host ? host : "", port, e.msg);
 	return c;
+}
+
+const char *http_client_error(const http_client_t *c)
+{
+	return c->err[0] ? c->err : "cannot start the request";
 }
 
 int http_client_cert_rejected(const http_client_t *c)
@@ -1297,6 +1342,11 @@ static const char *client_connect_error_text(int err)
 		return "host unreachable";
 	case ENETUNREACH:
 		return "network unreachable";
+	case EMFILE:
+		return "cannot open a socket: too many open files in this process (raise the "
+		       "open-file limit)";
+	case ENFILE:
+		return "cannot open a socket: too many open files in the system";
 	default:
 		return strerror(err);
 	}
@@ -1346,6 +1396,16 @@ static void client_fail_text(http_client_t *c)
 		snprintf(tls, sizeof(tls),
 		         c->ev_error == EVREQ_HTTP_TIMEOUT ? " (in the TLS handshake)"
 		                                           : ": TLS handshake failed");
+	}
+	if (!c->sent && !c->sock_err && !c->tls_started && c->phase_timeout == 0 &&
+	    c->ev_error != EVREQ_HTTP_TIMEOUT) {
+		/* No TCP connection was even attempted, or it failed before anything we can
+		 * see: when this process cannot open a socket now, that is why. */
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+			c->sock_err = errno;
+		else if (fd >= 0)
+			close(fd);
 	}
 	if (!c->sent && c->sock_err)
 		snprintf(c->err, sizeof(c->err), "%s: cannot connect: %s", c->host_header,
@@ -1454,9 +1514,19 @@ static int client_send(http_client_t *c)
 	client_phase_arm(c, c->connect_ms);
 	if (evhttp_make_request(c->evcon, req, c->cmd, c->path) != 0) {
 		/* evhttp freed req, or failed to connect with req unqueued: either way it is
-		 * gone from the connection, which we replace. */
+		 * gone from the connection, which we replace. A socket that could not be made
+		 * is the usual cause: say so when errno tells. */
+		int err = errno;
 		c->evcon_dead = 1;
-		snprintf(c->err, sizeof(c->err), "%s: cannot start the request", c->host_header);
+		if (err == EMFILE || err == ENFILE)
+			snprintf(c->err, sizeof(c->err),
+			         "%s: cannot open a socket: %s (raise the open-file limit)",
+			         c->host_header,
+			         err == EMFILE ? "too many open files in this process"
+			                       : "too many open files in the system");
+		else
+			snprintf(c->err, sizeof(c->err), "%s: cannot start the request",
+			         c->host_header);
 		return -1;
 	}
 	return 0;

@@ -35,6 +35,10 @@ typedef struct tls_client_opts {
 	const char *cert_file; /* client certificate for mutual TLS, or NULL */
 	const char *key_file;  /* its key */
 	int check_hostname;    /* 1: the server name must match (0 for pinned agent certs) */
+	const char *cert_pem;  /* client certificate in memory (used when cert_file is NULL): no
+	                          file opened per client, so a verifier with many nodes reads
+	                          its certificate once */
+	const char *key_pem;   /* its key, in memory */
 } tls_client_opts_t;
 
 typedef enum {
@@ -136,6 +140,8 @@ void http_client_free(http_client_t *c);
  * err saying which ("cannot connect: timed out ..." or "slow answer: ..."), so a peer that
  * hangs is reported long before timeout_s. */
 void http_client_set_phase_timeouts(http_client_t *c, int connect_ms, int answer_ms);
+/* Why http_client_request() returned -1 (borrowed, until the next request). */
+const char *http_client_error(const http_client_t *c);
 /* 1 when the last request failed because the server's certificate did not verify against
  * the trust anchors (for a pinned peer: it shows another certificate). */
 int http_client_cert_rejected(const http_client_t *c);

@@ -1,15 +1,18 @@
 /* vigil-verifier: keeps proving, round after round, that every node it owns booted and
  * runs what its policies allow. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/thread.h>
+#include <openssl/crypto.h>
 
 #include "common/config.h"
 #include "common/daemon.h"
@@ -142,6 +145,36 @@ static const daemon_info_t verifier_info = {
     .keys = verifier_keys,
 };
 
+/* Descriptors the verifier needs besides one per node: the store, the gRPC server and
+ * its clients, the workers' wake-up pipes, a registrar lookup now and then. */
+#define VERIFIER_FD_RESERVE 128
+
+/* Raise the open-file soft limit to the hard limit: each node keeps one connection to
+ * its agent, and the usual soft limit of 1024 would stop the verifier near 900 nodes.
+ * Returns how many nodes the limit allows. */
+static long raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warn("getrlimit(RLIMIT_NOFILE)");
+		return -1;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			log_warn("cannot raise the open-file limit from %llu",
+			         (unsigned long long)was);
+			rl.rlim_cur = was;
+		}
+	}
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return LONG_MAX;
+	return (long)rl.rlim_cur > VERIFIER_FD_RESERVE ? (long)rl.rlim_cur - VERIFIER_FD_RESERVE
+	                                               : 0;
+}
+
 static int seconds_ms(const char *v)
 {
 	return (int)(strtod(v, NULL) * 1000.0 + 0.5);
@@ -197,10 +230,19 @@ int main(int argc, char **argv)
 	         config_str(cfg, "verifier", "accept_hash_algs"));
 	snprintf(ctx.accept_sign, sizeof(ctx.accept_sign), "%s",
 	         config_str(cfg, "verifier", "accept_sign_algs"));
-	if (access(ctx.tls_cert, R_OK) < 0 || access(ctx.tls_key, R_OK) < 0)
-		fatal("cannot read verifier.tls_cert %s or tls_key %s (the client certificate "
-		      "shown to agents)",
-		      ctx.tls_cert, ctx.tls_key);
+	/* Read once: every node's TLS client uses them, and a file opened per node would
+	 * cost a descriptor and a read each, thousands of times at start. */
+	{
+		buf_t b = BUF_INIT;
+		if (buf_read_file(&b, ctx.tls_cert, 1 << 20) < 0)
+			fatal("cannot read verifier.tls_cert %s (the client certificate shown to "
+			      "agents)",
+			      ctx.tls_cert);
+		ctx.tls_cert_pem = (char *)buf_steal(&b, NULL);
+		if (buf_read_file(&b, ctx.tls_key, 1 << 20) < 0)
+			fatal("cannot read verifier.tls_key %s", ctx.tls_key);
+		ctx.tls_key_pem = (char *)buf_steal(&b, NULL);
+	}
 
 	if ((ctx.api_store = store_open(ctx.database, &e)) == NULL)
 		fatalx("cannot open the store: %s", e.msg);
@@ -220,6 +262,16 @@ int main(int argc, char **argv)
 	/* Resume every stored node where it stood. */
 	if (store_node_list(ctx.api_store, &nodes, &nn, &e) != STORE_OK)
 		fatalx("cannot list nodes: %s", e.msg);
+	long max_nodes = raise_nofile();
+	if (max_nodes >= 0 && max_nodes != LONG_MAX)
+		log_info(
+		    "open-file limit %ld: room for about %ld nodes (one agent connection each)",
+		    max_nodes + VERIFIER_FD_RESERVE, max_nodes);
+	if (max_nodes >= 0 && (long)nn > max_nodes)
+		log_warnx(
+		    "%zu nodes stored but the open-file limit leaves room for about %ld: raise "
+		    "it (LimitNOFILE= in the systemd unit, or ulimit -n)",
+		    nn, max_nodes);
 	for (size_t i = 0; i < nn; i++) {
 		store_node_t *copy = xcalloc(1, sizeof(*copy));
 		*copy = nodes[i];
@@ -256,6 +308,10 @@ int main(int argc, char **argv)
 	free(ctx.verifier_id);
 	free(ctx.tls_cert);
 	free(ctx.tls_key);
+	free(ctx.tls_cert_pem);
+	if (ctx.tls_key_pem)
+		OPENSSL_cleanse(ctx.tls_key_pem, strlen(ctx.tls_key_pem));
+	free(ctx.tls_key_pem);
 	free(ctx.registrar_host);
 	free(ctx.registrar_ca);
 	config_free(cfg);

@@ -325,8 +325,8 @@ static http_client_t *node_conn_new(node_t *n, const char *pem)
 
 	memset(&tls, 0, sizeof(tls));
 	tls.ca_pem = pem;
-	tls.cert_file = ctx->tls_cert;
-	tls.key_file = ctx->tls_key;
+	tls.cert_pem = ctx->tls_cert_pem;
+	tls.key_pem = ctx->tls_key_pem;
 	tls.check_hostname = 0;
 	c = http_client_new(worker_base(n->w), n->rec.ip, n->rec.port, &tls,
 	                    ctx->request_timeout_s);
@@ -617,7 +617,7 @@ static void node_request(node_t *n, const char *path, http_response_fn cb)
 	n->req_gen = n->gen;
 	if (http_client_request(n->conn, HTTP_M_GET, path, NULL, NULL, 0, cb, n) < 0) {
 		n->in_flight = 0;
-		node_comm_error(n, "cannot start a request");
+		node_comm_error(n, http_client_error(n->conn));
 	}
 }
 

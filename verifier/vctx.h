@@ -31,6 +31,8 @@ typedef struct vctx {
 	char *registrar_ca;        /* PEM CA of the registrar's server certificate */
 	char *tls_cert;            /* client certificate towards agents (PEM file) */
 	char *tls_key;             /* its key */
+	char *tls_cert_pem;        /* tls_cert's content, read once at start */
+	char *tls_key_pem;         /* tls_key's content (wiped at exit) */
 	char accept_hash[64];      /* comma list of accepted quote hash algorithms */
 	char accept_sign[64];      /* comma list of accepted signature schemes */
 	struct registry *registry; /* uuid -> node, for the API */

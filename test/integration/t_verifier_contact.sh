@@ -7,7 +7,8 @@
 # /version answered, quote requests never answered).
 # Actions and expected outcomes: each node reaches FAILED within a few seconds, long before
 # request_timeout, and its status names the real cause: "connection refused", "cannot
-# connect: timed out after 500 ms" (in the TLS handshake), "slow answer".
+# connect: timed out after 500 ms" (in the TLS handshake), "slow answer". A verifier
+# started with a low soft open-file limit raises it to the hard limit and logs the room.
 . "$(dirname "$0")/lib.sh"
 verifier_start v1 -o verifier.request_timeout=30 -o verifier.connect_timeout=0.5 \
 	-o verifier.answer_timeout=0.5 -o verifier.max_retries=1 || exit 1
@@ -45,3 +46,19 @@ ready "$T/slow.out" && add slow "$port" && failed_with slow "slow answer: nothin
 check "an agent that does not answer its quote request: FAILED as a slow answer" $?
 grep -q "node slow: no answer (.*slow answer" "$T/v1.log"
 check "each slow answer is logged as such" $?
+
+# The open-file limit: one descriptor per node's agent connection. Started with a soft limit
+# of 512, the verifier raises it to the hard limit and says how many nodes that allows.
+hard=$(ulimit -Hn)
+vport=$(free_port)
+spawn "$T/v2.log" bash -c 'ulimit -Sn 512 && exec "$@"' sh "$BIN/vigil-verifier" -d \
+	-o verifier.grpc_insecure=yes -o verifier.grpc_listen="127.0.0.1:$vport" \
+	-o verifier.state_dir="$T/v2" -o verifier.tls_cert="$T/ca/verifier.crt" \
+	-o verifier.tls_key="$T/ca/verifier.key" -o verifier.trusted_client_ca="$T/ca/ca.crt"
+for _ in $(seq 100); do grep -q "gRPC on" "$T/v2.log" && break; sleep 0.1; done
+if [ "$hard" = unlimited ]; then
+	grep -q "gRPC on" "$T/v2.log"
+else
+	grep -q "open-file limit $hard: room for about $((hard - 128)) nodes" "$T/v2.log"
+fi
+check "the verifier raises its open-file limit to the hard limit ($hard) and logs the room" $?

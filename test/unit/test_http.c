@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <pthread.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
@@ -544,7 +546,7 @@ static void test_server_cert_checks(void **state)
 {
 	tls_server_opts_t so = server_tls(HTTP_CLIENT_CERT_NONE, "self");
 	http_server_t *s = server_start(&so, 4096, 5);
-	tls_client_opts_t co = {NULL, NULL, NULL, NULL, 0};
+	tls_client_opts_t co = {.check_hostname = 0};
 	http_client_t *c;
 	struct result r;
 
@@ -740,6 +742,84 @@ static void test_connect_refused(void **state)
 	request(c, HTTP_M_GET, "/", NULL, &r);
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.err, "cannot connect"));
+	result_clear(&r);
+	http_client_free(c);
+
+	/* Over TLS the refusal is named as such, not as a failed handshake. */
+	tls_client_opts_t co = client_tls(NULL);
+	c = http_client_new(base, "127.0.0.1", port, &co, 5);
+	assert_non_null(c);
+	request(c, HTTP_M_GET, "/", NULL, &r);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "cannot connect: connection refused"));
+	assert_null(strstr(r.err, "handshake"));
+	result_clear(&r);
+	http_client_free(c);
+}
+
+/* Deadlines shorter than the request's: a TCP peer that never speaks TLS is a connect
+ * timeout; a server that takes the request and never answers is a slow answer. Both well
+ * before the 30 s request timeout. */
+static void test_phase_timeouts(void **state)
+{
+	int port, fd = silent_listener(&port);
+	tls_client_opts_t co = client_tls(NULL);
+	http_server_t *s = server_start(NULL, 4096, 30);
+	http_client_t *c = http_client_new(base, "127.0.0.1", port, &co, 30);
+	struct result r;
+
+	(void)state;
+	assert_non_null(c);
+	http_client_set_phase_timeouts(c, 200, 200);
+	request(c, HTTP_M_GET, "/", NULL, &r);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "cannot connect: timed out after 200 ms"));
+	result_clear(&r);
+	http_client_free(c);
+	close(fd);
+
+	c = client_for(s, NULL, 30);
+	http_client_set_phase_timeouts(c, 200, 200);
+	request(c, HTTP_M_GET, "/later", NULL, &r); /* the handler keeps it unanswered */
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "slow answer: nothing within 200 ms"));
+	result_clear(&r);
+	http_client_free(c);
+	if (held) {
+		http_reply(held, 200, NULL, "", 0);
+		held = NULL;
+	}
+	http_server_free(s);
+}
+
+/* A process out of descriptors: the error says so, not just "cannot connect". */
+static void test_client_emfile(void **state)
+{
+	int port, fd = silent_listener(&port), fds[64], n = 0;
+	http_client_t *c = http_client_new(base, "127.0.0.1", port, NULL, 5);
+	struct rlimit rl, low;
+	struct result r;
+
+	(void)state;
+	close(fd);
+	assert_non_null(c);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	/* Lower the limit to what is open now, plus a few that dup then fills. */
+	low = rl;
+	fd = open("/dev/null", O_RDONLY);
+	assert_true(fd >= 0);
+	low.rlim_cur = (rlim_t)fd + 1;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (n < 64 && (fds[n] = dup(fd)) >= 0)
+		n++;
+	assert_true(n < 64);
+	request(c, HTTP_M_GET, "/", NULL, &r);
+	while (n > 0)
+		close(fds[--n]);
+	close(fd);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "too many open files in this process"));
 	result_clear(&r);
 	http_client_free(c);
 }
@@ -1137,7 +1217,7 @@ static void test_connection_cap(void **state)
 static void test_bad_server_config(void **state)
 {
 	tls_server_opts_t so = server_tls(HTTP_CLIENT_CERT_REQUIRED, "server");
-	tls_client_opts_t co = {NULL, "not a certificate", NULL, NULL, 0};
+	tls_client_opts_t co = {.ca_pem = "not a certificate"};
 
 	(void)state;
 	assert_null(http_server_new(base, "127.0.0.1", NULL, 10, 5, handler, NULL));
@@ -1167,6 +1247,8 @@ int main(void)
 	    cmocka_unit_test(test_keepalive_outlives_client_timeout),
 	    cmocka_unit_test(test_client_timeout),
 	    cmocka_unit_test(test_connect_refused),
+	    cmocka_unit_test(test_phase_timeouts),
+	    cmocka_unit_test(test_client_emfile),
 	    cmocka_unit_test(test_deferred_reply),
 	    cmocka_unit_test(test_free_in_callback),
 	    cmocka_unit_test(test_fetch),
