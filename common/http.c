@@ -920,7 +920,10 @@ struct http_client {
 	int alert;                       /* fatal TLS alert the server sent, or -1 */
 	int tls_started;                 /* the TLS handshake began (TCP connected) */
 	int sock_err;                    /* errno of a failed TCP connect, or 0 */
-	int phase_timeout;               /* 1: the connect phase timed out, 2: the answer */
+	http_budget_t *budget;           /* shared count of answer bytes in flight, or NULL */
+	size_t buffered;                 /* this request's bytes counted in budget */
+	int over_budget;                 /* the budget ran out while this answer arrived */
+	int phase_timeout;               /* 1: connect timed out, 2: answer, 3: over budget */
 
 	int busy;                 /* a request is in flight (until its cb runs) */
 	int done;                 /* its result is ready to be delivered */
@@ -939,6 +942,42 @@ struct http_client {
 	struct event *phase;      /* connect, then first-byte deadline (when set) */
 	struct event *deliver;    /* runs the callback (or resend) from the loop */
 };
+
+struct http_budget {
+	size_t max;  /* bytes of answers in flight allowed */
+	size_t used; /* bytes counted now */
+};
+
+http_budget_t *http_budget_new(size_t max)
+{
+	http_budget_t *b = xcalloc(1, sizeof(*b));
+
+	b->max = max;
+	return b;
+}
+
+void http_budget_free(http_budget_t *b)
+{
+	free(b);
+}
+
+size_t http_budget_used(const http_budget_t *b)
+{
+	return b->used;
+}
+
+void http_client_set_budget(http_client_t *c, http_budget_t *b)
+{
+	c->budget = b;
+}
+
+/* Give this request's counted bytes back to the budget. */
+static void client_budget_release(http_client_t *c)
+{
+	if (c->budget != NULL)
+		c->budget->used -= c->buffered;
+	c->buffered = 0;
+}
 
 static int client_verify_cb(int ok, X509_STORE_CTX *xs)
 {
@@ -1268,6 +1307,15 @@ static void client_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info 
 		c->received = 1;
 		evtimer_del(c->phase);
 	}
+	if (c->budget != NULL && info->n_added > 0 && c->busy && !c->done) {
+		c->buffered += info->n_added;
+		c->budget->used += info->n_added;
+		/* Over: drop this answer from the loop (not from inside evhttp's read). */
+		if (c->budget->used > c->budget->max && !c->over_budget) {
+			c->over_budget = 1;
+			event_active(c->phase, EV_TIMEOUT, 0);
+		}
+	}
 }
 
 static int client_connect(http_client_t *c)
@@ -1413,6 +1461,11 @@ static void client_fail_text(http_client_t *c)
 	else if (c->phase_timeout == 1)
 		snprintf(c->err, sizeof(c->err), "%s: cannot connect: timed out after %d ms%s",
 		         c->host_header, c->connect_ms, tls);
+	else if (c->phase_timeout == 3)
+		snprintf(c->err, sizeof(c->err),
+		         "%s: answer dropped after %zu bytes: the answers in flight on this thread "
+		         "reached their memory budget (%zu bytes)",
+		         c->host_header, c->buffered, c->budget ? c->budget->max : 0);
 	else if (c->phase_timeout == 2)
 		snprintf(c->err, sizeof(c->err),
 		         "%s: slow answer: nothing within %d ms of the request", c->host_header,
@@ -1494,6 +1547,8 @@ static int client_send(http_client_t *c)
 	c->tls_started = 0;
 	c->sock_err = 0;
 	c->phase_timeout = 0;
+	c->over_budget = 0;
+	client_budget_release(c);
 	if ((req = evhttp_request_new(client_done_cb, c)) == NULL) {
 		snprintf(c->err, sizeof(c->err), "cannot create a request");
 		return -1;
@@ -1605,9 +1660,14 @@ static void client_phase_cb(evutil_socket_t fd, short what, void *arg)
 	http_client_t *c = arg;
 
 	(void)what;
-	if (!c->busy || c->done || c->received)
+	if (!c->busy || c->done)
 		return;
-	c->phase_timeout = c->sent ? 2 : 1;
+	if (c->over_budget)
+		c->phase_timeout = 3;
+	else if (c->received)
+		return;
+	else
+		c->phase_timeout = c->sent ? 2 : 1;
 	client_timer_cb(fd, EV_TIMEOUT, c);
 }
 
@@ -1639,6 +1699,7 @@ static void client_deliver_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	evtimer_del(c->timer);
 	evtimer_del(c->phase);
+	client_budget_release(c); /* the body moved to c->resp, handed out below */
 	if (c->evcon != NULL && c->evcon_dead)
 		client_drop_connection(c);
 	else if (c->evcon != NULL)
@@ -1665,6 +1726,7 @@ void http_client_free(http_client_t *c)
 	if (c == NULL)
 		return;
 	client_drop_connection(c);
+	client_budget_release(c);
 	if (c->timer)
 		event_free(c->timer);
 	if (c->phase)

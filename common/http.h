@@ -140,6 +140,16 @@ void http_client_free(http_client_t *c);
  * err saying which ("cannot connect: timed out ..." or "slow answer: ..."), so a peer that
  * hangs is reported long before timeout_s. */
 void http_client_set_phase_timeouts(http_client_t *c, int connect_ms, int answer_ms);
+/* A memory budget shared by clients on one thread: the bytes of answers arriving at once.
+ * A client whose answer pushes the total over max fails that request (status 0, err says
+ * so) and gives its bytes back, so many large answers together cannot take unbounded
+ * memory and the others go on. An answer's bytes count from the first byte until it is
+ * handed to the callback. */
+typedef struct http_budget http_budget_t;
+http_budget_t *http_budget_new(size_t max);
+void http_budget_free(http_budget_t *b); /* after every client using it; NULL ok */
+size_t http_budget_used(const http_budget_t *b);
+void http_client_set_budget(http_client_t *c, http_budget_t *b);
 /* Why http_client_request() returned -1 (borrowed, until the next request). */
 const char *http_client_error(const http_client_t *c);
 /* 1 when the last request failed because the server's certificate did not verify against

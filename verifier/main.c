@@ -107,6 +107,18 @@ static const config_key_t verifier_keys[] = {
      check_seconds},
     {"verifier", "max_response", CFG_INT, "67108864", 65536, 1073741824,
      "Largest agent answer accepted, in bytes (the first round carries the whole IMA list).", NULL},
+    {"verifier", "max_round_response", CFG_INT, "16777216", 65536, 1073741824,
+     "Largest agent answer accepted, in bytes, for a round that asks for the IMA entries "
+     "after a known position (every round but a node's first and those after a reboot). A "
+     "larger answer fails that contact (a comm error, not a policy failure) and the retry "
+     "accepts up to max_response.",
+     NULL},
+    {"verifier", "answer_budget", CFG_INT, "512", 1, 65536,
+     "MiB of agents' answers that may be arriving at once on each worker thread. An answer "
+     "that would take the total over it is dropped (a comm error for that node, retried "
+     "later), so many large answers at once cannot exhaust memory or starve the other "
+     "nodes. At least max_response.",
+     NULL},
     {"verifier", "flush_interval", CFG_INT, "1000", 10, 60000,
      "Milliseconds between batched writes of attestation progress (IMA position, counters) "
      "to the store. Verdict changes are written at once.",
@@ -219,6 +231,14 @@ int main(int argc, char **argv)
 	ctx.connect_timeout_ms = seconds_ms(config_str(cfg, "verifier", "connect_timeout"));
 	ctx.answer_timeout_ms = seconds_ms(config_str(cfg, "verifier", "answer_timeout"));
 	ctx.max_response = (size_t)config_int(cfg, "verifier", "max_response");
+	ctx.max_round_response = (size_t)config_int(cfg, "verifier", "max_round_response");
+	if (ctx.max_round_response > ctx.max_response)
+		ctx.max_round_response = ctx.max_response;
+	ctx.answer_budget = (size_t)config_int(cfg, "verifier", "answer_budget") << 20;
+	if (ctx.answer_budget < ctx.max_response)
+		fatalx("verifier.answer_budget (%zu MiB) is below max_response (%zu bytes): a "
+		       "node's first round could never pass",
+		       ctx.answer_budget >> 20, ctx.max_response);
 	ctx.flush_interval_ms = (int)config_int(cfg, "verifier", "flush_interval");
 	const char *reg = config_str(cfg, "verifier", "registrar");
 	if (*reg && http_parse_hostport(reg, &ctx.registrar_host, &ctx.registrar_port) < 0)

@@ -334,6 +334,7 @@ static http_client_t *node_conn_new(node_t *n, const char *pem)
 		return NULL;
 	http_client_set_max_response(c, ctx->max_response);
 	http_client_set_phase_timeouts(c, ctx->connect_timeout_ms, ctx->answer_timeout_ms);
+	http_client_set_budget(c, worker_budget(n->w));
 	return c;
 }
 
@@ -633,6 +634,11 @@ static void node_round_start(node_t *n)
 		return;
 	}
 	node_make_nonce(n->nonce);
+	/* An answer is bounded by what the round asks: the whole IMA list only from entry 0
+	 * (or on the retry after a failed contact, in case the agent restarted its list). */
+	http_client_set_max_response(n->conn, entry == 0 || n->retries > 0
+	                                          ? node_ctx(n)->max_response
+	                                          : node_ctx(n)->max_round_response);
 	snprintf(path, sizeof(path),
 	         "/v%s/quotes/integrity?nonce=%s&mask=0x%x&partial=%d&ima_ml_entry=%llu",
 	         n->rec.api_version, n->nonce, n->mask, n->partial ? 1 : 0,

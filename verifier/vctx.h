@@ -26,6 +26,8 @@ typedef struct vctx {
 	int answer_timeout_ms;     /* from a request sent to its answer's first byte, 0: none */
 	int flush_interval_ms;     /* how often progress is written to the store */
 	size_t max_response;       /* largest agent response accepted, bytes */
+	size_t max_round_response; /* ... for a round asking IMA entries after a known one */
+	size_t answer_budget;      /* bytes of answers arriving at once, per worker */
 	char *registrar_host;      /* registrar admin API for re-pinning, or NULL */
 	int registrar_port;        /* its port */
 	char *registrar_ca;        /* PEM CA of the registrar's server certificate */

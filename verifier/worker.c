@@ -31,6 +31,7 @@ struct worker {
 	worker_cmd_t *head, *tail; /* queued commands */
 	struct store *store;       /* this worker's store connection */
 	void *nodes;               /* head of the worker's node list (node.c's) */
+	http_budget_t *budget;     /* bytes of agents' answers arriving on this worker */
 };
 
 static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
@@ -67,6 +68,7 @@ worker_t *worker_new(int id, struct vctx *ctx)
 
 	w->id = id;
 	w->ctx = ctx;
+	w->budget = http_budget_new(ctx->answer_budget);
 	pthread_mutex_init(&w->lock, NULL);
 	if ((w->base = event_base_new()) == NULL)
 		fatalx("worker %d: cannot create an event base", id);
@@ -125,6 +127,7 @@ void worker_free(worker_t *w)
 	event_free(w->wake);
 	event_free(w->tick);
 	event_base_free(w->base);
+	http_budget_free(w->budget);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
@@ -163,6 +166,11 @@ struct vctx *worker_ctx(worker_t *w)
 struct store *worker_store(worker_t *w)
 {
 	return w->store;
+}
+
+http_budget_t *worker_budget(worker_t *w)
+{
+	return w->budget;
 }
 
 void **worker_nodes(worker_t *w)

@@ -9,6 +9,7 @@ struct event_base;
 struct vctx;
 
 typedef struct worker worker_t;
+struct http_budget;
 
 /* A command run on the worker's thread. arg is the command's own; fn frees it. */
 typedef void (*worker_fn)(worker_t *w, void *arg);
@@ -31,5 +32,8 @@ struct store *worker_store(worker_t *w);
 void worker_call(worker_t *w, worker_fn fn, void *arg);
 /* The worker's node list head, kept for node.c. */
 void **worker_nodes(worker_t *w);
+/* The memory budget of the agents' answers arriving on this worker (its nodes' clients
+ * share it: verifier.answer_budget). */
+struct http_budget *worker_budget(worker_t *w);
 
 #endif

@@ -7,6 +7,8 @@ request's path is appended to LOG_FILE. Modes:
                400 "API version not supported" (an agent that contradicts itself)
   bigpubkey    quote requests get a 200 answer whose payload public key is 1 MiB
   slow         quote requests get no answer for 60 s (an agent whose TPM hangs)
+  trickle      quote requests get a 600000-byte HTTP 500 answer: 400000 bytes at once,
+               the rest 3 s later (many such answers at once test the verifier's budget)
 
 Usage: fake_agent.py PORT CERT KEY LOG_FILE MODE
 Prints "ready" once listening; runs until killed."""
@@ -45,6 +47,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(200, "Success", {"quote": "r", "hash_alg": "sha256",
                                                "sign_alg": "rsassa",
                                                "pubkey": "A" * (1 << 20)})
+        if mode == "trickle" and "/quotes/integrity" in self.path:
+            self.send_response(500)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "600000")
+            self.end_headers()
+            self.wfile.write(b" " * 400000)
+            self.wfile.flush()
+            time.sleep(3)
+            self.wfile.write(b" " * 200000)
+            return
         if mode == "slow" and "/quotes/integrity" in self.path:
             time.sleep(60)
             return

@@ -62,3 +62,28 @@ else
 	grep -q "open-file limit $hard: room for about $((hard - 128)) nodes" "$T/v2.log"
 fi
 check "the verifier raises its open-file limit to the hard limit ($hard) and logs the room" $?
+
+# The memory of answers arriving at once is bounded per worker: three agents each sending a
+# 600 KB answer slowly, with a budget of 1 MiB on the verifier's one worker: the answer
+# that would take the total over it is dropped (a comm error naming the budget), and the
+# verifier goes on serving the API.
+vport=$(free_port)
+spawn "$T/v3.log" "$BIN/vigil-verifier" -d -o verifier.grpc_insecure=yes \
+	-o verifier.grpc_listen="127.0.0.1:$vport" -o verifier.state_dir="$T/v3" \
+	-o verifier.tls_cert="$T/ca/verifier.crt" -o verifier.tls_key="$T/ca/verifier.key" \
+	-o verifier.trusted_client_ca="$T/ca/ca.crt" -o verifier.workers=1 \
+	-o verifier.max_response=1048576 -o verifier.max_round_response=65536 \
+	-o verifier.answer_budget=1 -o verifier.retry_interval=0.2 -o verifier.max_retries=1000 \
+	-o verifier.exponential_backoff=no
+for _ in $(seq 100); do grep -q "gRPC on" "$T/v3.log" && break; sleep 0.1; done
+VERIFIER_ADDR=127.0.0.1:$vport
+for i in 1 2 3; do
+	port=$(free_port)
+	spawn "$T/trickle$i.out" "$TOP/test/integration/fake_agent.py" "$port" "$T/ca/fake.crt" \
+		"$T/ca/fake.key" "$T/trickle$i.log" trickle
+	ready "$T/trickle$i.out" && add "big$i" "$port"
+done
+for _ in $(seq 150); do grep -q "reached their memory budget (1048576 bytes)" "$T/v3.log" && break; sleep 0.1; done
+grep -q "no answer (127.0.0.1:[0-9]*: answer dropped after [0-9]* bytes: the answers in flight on this thread reached their memory budget (1048576 bytes))" "$T/v3.log" &&
+	vctl list >/dev/null
+check "answers over the worker's memory budget are dropped as comm errors; the API still answers" $?
