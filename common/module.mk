@@ -3,6 +3,7 @@
 COMMON_SRCS += common/log.c
 COMMON_SRCS += common/xmalloc.c
 COMMON_SRCS += common/buf.c
+COMMON_SRCS += common/nonce.c
 COMMON_SRCS += common/config.c
 COMMON_SRCS += common/daemon.c
 COMMON_SRCS += common/err.c

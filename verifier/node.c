@@ -8,11 +8,11 @@
 
 #include <event2/event.h>
 #include <jansson.h>
-#include <openssl/rand.h>
 
 #include "common/ima.h"
 #include "common/log.h"
 #include "common/mb_policy.h"
+#include "common/nonce.h"
 #include "common/pcr_policy.h"
 #include "common/runtime_policy.h"
 #include "common/tpm2.h"
@@ -590,24 +590,6 @@ static int node_polling(const node_t *n)
 	       s != NODE_TERMINATED;
 }
 
-static void node_make_nonce(char out[21])
-{
-	static const char alnum[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-	unsigned char r[64];
-	int k = 0;
-
-	/* Rejection sampling keeps the 62 characters equally likely. */
-	while (k < 20) {
-		if (RAND_bytes(r, sizeof(r)) != 1)
-			fatalx("the CSPRNG failed");
-		for (size_t i = 0; i < sizeof(r) && k < 20; i++)
-			if (r[i] < 248)
-				out[k++] = alnum[r[i] % 62];
-	}
-	out[20] = '\0';
-}
-
 static void node_on_version(int status, const uint8_t *body, size_t len, const char *err,
                             void *arg);
 static void node_on_quote(int status, const uint8_t *body, size_t len, const char *err, void *arg);
@@ -633,7 +615,7 @@ static void node_round_start(node_t *n)
 		node_request(n, "/version", node_on_version);
 		return;
 	}
-	node_make_nonce(n->nonce);
+	nonce_alnum(n->nonce, 20);
 	/* An answer is bounded by what the round asks: the whole IMA list only from entry 0
 	 * (or on the retry after a failed contact, in case the agent restarted its list). */
 	http_client_set_max_response(n->conn, entry == 0 || n->retries > 0

@@ -18,11 +18,11 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <openssl/rand.h>
 
 #include "common/buf.h"
 #include "common/http.h"
 #include "common/log.h"
+#include "common/nonce.h"
 
 int main(int argc, char **argv);
 
@@ -75,31 +75,13 @@ static double quantile(double *v, long n, double q)
 	return v[k];
 }
 
-/* 20 characters of [A-Za-z0-9] from the CSPRNG, as the verifier makes them. */
-static void make_nonce(char out[21])
-{
-	static const char alnum[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-	unsigned char r[64];
-	int k = 0;
-
-	while (k < 20) {
-		if (RAND_bytes(r, sizeof(r)) != 1)
-			fatalx("the CSPRNG failed");
-		for (size_t i = 0; i < sizeof(r) && k < 20; i++)
-			if (r[i] < 248)
-				out[k++] = alnum[r[i] % 62];
-	}
-	out[20] = '\0';
-}
-
 static void on_response(int status, const uint8_t *body, size_t len, const char *err, void *arg);
 
 static void start(bench_t *b)
 {
 	char path[512];
 
-	make_nonce(b->nonce);
+	nonce_alnum(b->nonce, 20);
 	snprintf(path, sizeof(path), "/v%s/quotes/integrity?nonce=%s&%s", b->ver, b->nonce,
 	         b->query);
 	b->t0 = now_ms();
