@@ -125,10 +125,18 @@ int config_load_file(config_t *c, const char *path)
 		log_warn("config: cannot open %s", path);
 		return -1;
 	}
+	r = config_load_stream(c, f, path);
+	fclose(f);
+	return r;
+}
+
+int config_load_stream(config_t *c, FILE *f, const char *path)
+{
+	int r;
+
 	c->file = path;
 	c->errors = 0;
 	r = ini_parse_file(f, config_ini_cb, c);
-	fclose(f);
 	if (r > 0) {
 		log_warnx("config: %s:%d: syntax error", path, r);
 		return -1;

@@ -31,6 +31,8 @@ void config_free(config_t *c);
 /* Read an INI file; every unknown section/key or bad value is an error (logged with
  * file and line). 0 or -1. */
 int config_load_file(config_t *c, const char *path);
+/* The same from an open stream; path names it in messages (borrowed for the call). */
+int config_load_stream(config_t *c, FILE *f, const char *path);
 /* Apply "section.key=value" (the -o option). 0 or -1 (logged). */
 int config_set_override(config_t *c, const char *assignment);
 /* Set one key by name. 0 or -1 (logged). */

@@ -628,8 +628,7 @@ static void node_round_start(node_t *n)
 	node_request(n, path, node_on_quote);
 }
 
-/* Pick the highest API version both sides speak from a /version answer. */
-static const char *node_pick_version(const uint8_t *body, size_t len)
+const char *node_pick_version(const uint8_t *body, size_t len)
 {
 	json_t *root = json_loadb((const char *)body, len, 0, NULL), *r, *list, *v;
 	const char *best = NULL;

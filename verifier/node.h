@@ -109,6 +109,10 @@ typedef struct node_status {
 	char sign_alg[16]; /* sign_alg of the last good quote, "" before one */
 } node_status_t;
 
+/* The highest agent API version both sides speak, from the agent's /version answer (any
+ * bytes: it is outside input); a static string, or NULL when there is none. */
+const char *node_pick_version(const uint8_t *body, size_t len);
+
 /* Copy n's status (under its lock) into out. */
 void node_snapshot(node_t *n, node_status_t *out);
 

@@ -27,3 +27,17 @@ $(BUILD)/libfuzzer/%: $(OBJ)/test/fuzz/%.o $(LIBVIGIL)
 
 .PHONY: fuzz-libfuzzer-bins
 fuzz-libfuzzer-bins: $(FUZZ_LF)
+
+# fuzz_verifier_*: targets that drive the verifier's own code (its answer checks, its
+# version negotiation) link the verifier's objects but its main().
+VERIFIER_LIB_OBJS = $(filter-out $(OBJ)/verifier/main.o,$(VERIFIER_SRCS:%.c=$(OBJ)/%.o))
+$(BUILD)/fuzz-replay/fuzz_verifier_%: $(OBJ)/test/fuzz/fuzz_verifier_%.o \
+		$(OBJ)/test/fuzz/replay_main.o $(VERIFIER_LIB_OBJS) $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/libfuzzer/fuzz_verifier_%: $(OBJ)/test/fuzz/fuzz_verifier_%.o $(VERIFIER_LIB_OBJS) \
+		$(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)

@@ -1,0 +1,118 @@
+/* Fuzz target: the agent's answer to a quote request as the verifier reads it, glue
+ * included: attest_check() on one node, with every check that a node under a runtime
+ * policy and a measured-boot policy runs (JSON envelope, algorithms, payload key, quote
+ * decode and signature, nonce, PCR 16, clock, UEFI log replay and policy, IMA replay and
+ * policy). The node is set up as the verifier does it, with the AK and nonce of the rsa
+ * vector of test/unit/data/quote, so corpus answers built from that vector pass the
+ * signature and reach the log checks. Each input starts from a fresh node state. The
+ * measured-boot policy is made from test/data's real log when it is readable from the
+ * working directory (make check replays from the repository top), else that check is
+ * left out. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+
+#include "common/buf.h"
+#include "common/eventlog.h"
+#include "common/ima.h"
+#include "common/mb_policy.h"
+#include "common/quote.h"
+#include "common/runtime_policy.h"
+#include "verifier/attest.h"
+#include "verifier/node.h"
+#include "verifier/policies.h"
+#include "verifier/vctx.h"
+#include "verifier/worker.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char ak_pem[] = "-----BEGIN PUBLIC KEY-----\n"
+                             "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAp/7nc95vOkbSA0ICPydT\n"
+                             "7V5R2oXQGzcVOOgAWPR1Jxw4Gb+2tpdYgTCZNs5O3syB0USZlqPHVPup3Z4rix7l\n"
+                             "+NGhnCVMHP701SPIoHTMsqBLZJcwrxa/IzHlgVT7/X5XLGuYTOxic6LKWLPCgKfZ\n"
+                             "u97isZaQg3hcUkSPRd1smLQUjMFGlGNBypAVGxTm+FsmnKl9xmHfHnPJR028izBN\n"
+                             "BjJFxoFuZgEyMWbEZtF6jkZotdBrZBcX11x7whewInm00Sw1XhYcWu6Tn8bc4k0i\n"
+                             "wzH3ZO6Ccp8uQ4WyoZtB3yocnL55HVJjGMtKncD0n9c+A481Y4tGcs34kEmdfD4d\n"
+                             "6wIDAQAB\n"
+                             "-----END PUBLIC KEY-----\n";
+static const char rt_json[] =
+    "{\"meta\": {\"version\": 1, \"generator\": 3}, \"release\": 0, "
+    "\"digests\": {\"/usr/bin/true\": [\"0f4471d5949a9d2bb4ff6cfc7899f3f3778b37d7\"]}, "
+    "\"excludes\": [\"/tmp/.*\"], \"keyrings\": {}, "
+    "\"ima\": {\"ignored_keyrings\": [], \"log_hash_alg\": \"sha1\", \"dm_policy\": null}, "
+    "\"ima-buf\": {}, \"verification-keys\": \"\"}";
+
+static vctx_t ctx;
+static policy_obj_t rt_obj, mb_obj;
+static EVP_PKEY *ak_pkey;
+static quote_ak_t *ak;
+
+static void setup(void)
+{
+	BIO *b = BIO_new_mem_buf(ak_pem, -1);
+	buf_t log = BUF_INIT, pol = BUF_INIT;
+	eventlog_t *ev;
+	err_t e = {""};
+
+	ak_pkey = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (ak_pkey == NULL || (ak = quote_ak_new(ak_pkey, &e)) == NULL)
+		abort();
+	snprintf(ctx.accept_hash, sizeof(ctx.accept_hash), "sha256,sha384,sha512,sha1");
+	snprintf(ctx.accept_sign, sizeof(ctx.accept_sign), "rsassa,ecdsa,rsapss");
+	ctx.flush_interval_ms = 1000;
+	ctx.answer_budget = 1u << 20;
+	ctx.nworkers = 1;
+	ctx.workers = calloc(1, sizeof(*ctx.workers));
+	ctx.workers[0] = worker_new(0, &ctx);
+	rt_obj.kind = POLICY_RUNTIME;
+	rt_obj.runtime = runtime_policy_parse(rt_json, strlen(rt_json), 0, &e);
+	if (rt_obj.runtime == NULL)
+		abort();
+	if (buf_read_file(&log, "test/data/eventlog/kl_binary_bios_measurements-secureboot",
+	                  1 << 20) == 0 &&
+	    (ev = eventlog_parse(log.data, log.len, &e)) != NULL) {
+		if (mb_policy_create(ev, 0, &pol, &e) == 0) {
+			mb_obj.kind = POLICY_MB;
+			mb_obj.mb = mb_policy_load((const char *)pol.data, pol.len, &e);
+		}
+		eventlog_free(ev);
+	}
+	buf_free(&log);
+	buf_free(&pol);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int ready;
+	node_t n;
+	attest_out_t out;
+
+	if (!ready) {
+		setup();
+		ready = 1;
+	}
+	memset(&n, 0, sizeof(n));
+	pthread_mutex_init(&n.lock, NULL);
+	n.w = ctx.workers[0];
+	n.rec.uuid = "fuzz";
+	n.ak_pkey = ak_pkey;
+	n.ak = ak;
+	n.q = quote_new();
+	n.runtime = &rt_obj;
+	n.rt_eval = runtime_policy_eval_new(rt_obj.runtime);
+	n.mb = mb_obj.mb ? &mb_obj : NULL;
+	n.mask = 0x403 | (1u << 16);
+	snprintf(n.nonce, sizeof(n.nonce), "kl1Rq8vigilNonce2024");
+	/* Twice: the second round sees the state the first one left (position, clock, key). */
+	for (int round = 0; round < 2; round++)
+		attest_check(&n, data, size, &out);
+	ima_state_free(n.ima);
+	runtime_policy_eval_free(n.rt_eval);
+	quote_free(n.q);
+	free(n.pubkey);
+	pthread_mutex_destroy(&n.lock);
+	return 0;
+}
