@@ -36,7 +36,8 @@ static const char eventlog_help[] =
     "    variables with their Secure Boot signature lists, boot options, loaded images\n"
     "    with their device paths, firmware blobs, grub's EV_IPL strings, separators, the\n"
     "    Spec ID and StartupLocality no-action events. Then the log is replayed per bank:\n"
-    "    PCR 0 starts at the StartupLocality when the log has one, PCRs 17-22 at all ones,\n"
+    "    PCR 0 starts at the StartupLocality when the log has one, at 4 when an\n"
+    "    EV_EFI_HCRTM_EVENT shows that an H-CRTM started it, PCRs 17-22 at all ones,\n"
     "    the rest at zero; EV_NO_ACTION events are not extended. The values printed are\n"
     "    what a TPM that measured this boot must hold; compare them with tpm2_pcrread.\n"
     "\n"
@@ -562,6 +563,7 @@ static json_t *log_to_json(const eventlog_t *log)
 	}
 	json_object_set_new(root, "banks", banks);
 	json_object_set_new(root, "startup_locality", json_integer(eventlog_startup_locality(log)));
+	json_object_set_new(root, "h_crtm", json_boolean(eventlog_is_hcrtm(log)));
 	for (size_t i = 0; i < eventlog_count(log); i++) {
 		const eventlog_event_t *ev = eventlog_event(log, i);
 		const char *tn = eventlog_type_name(ev->type);
@@ -682,7 +684,8 @@ static void print_text(FILE *out, const eventlog_t *log, json_t *doc)
 		else
 			fprintf(out, " 0x%04x", eventlog_bank(log, b)->alg);
 	}
-	fprintf(out, "\nStartup locality: %u\n", eventlog_startup_locality(log));
+	fprintf(out, "\nStartup locality: %u%s\n", eventlog_startup_locality(log),
+	        eventlog_is_hcrtm(log) ? " (H-CRTM)" : "");
 	json_array_foreach(events, i, ev)
 	{
 		const eventlog_event_t *e = eventlog_event(log, i);
