@@ -23,8 +23,9 @@ struct eventlog {
 	size_t nbanks;                             /* used entries in banks */
 	int has_spec_id;                           /* crypto-agile header present */
 	eventlog_spec_id_t spec_id;                /* its fields (vendor borrowed from raw) */
-	unsigned locality;                         /* StartupLocality, 0 when none */
+	unsigned locality;                         /* PCR 0's starting locality, 0 when none */
 	int locality_seen;                         /* a StartupLocality event was replayed */
+	int hcrtm;                                 /* an H-CRTM sequence started PCR 0 at 4 */
 	uint8_t pcrs[EVENTLOG_MAX_BANKS][EVENTLOG_NUM_PCRS][EVENTLOG_MAX_DIGEST]; /* replayed */
 	uint32_t extended[EVENTLOG_MAX_BANKS]; /* bit i: PCR i was extended */
 };
@@ -404,6 +405,42 @@ int eventlog_startup_locality_event(const eventlog_event_t *ev, uint8_t *localit
 
 /* ---- replay ---- */
 
+/* An H-CRTM measures itself with _TPM_Hash_Start/_TPM_Hash_End before any software runs,
+ * and the TPM sets PCR 0 to 4 (locality 4) before extending that measurement (TPM 2.0
+ * library spec, Part 1, section 34.3); the log shows it as an EV_EFI_HCRTM_EVENT, which
+ * must therefore be the first measurement into PCR 0. A StartupLocality event says where
+ * PCR 0 started in its own words: one saying 4 agrees, any other contradicts the H-CRTM
+ * and the log is refused rather than replayed to a value no TPM can hold. */
+static int start_hcrtm(eventlog_t *log, const eventlog_event_t *ev, err_t *e)
+{
+	if (ev->pcr != 0) {
+		err_set(e, "event %u at offset %zu: EV_EFI_HCRTM_EVENT must be for PCR 0, not %u",
+		        ev->index, ev->offset, ev->pcr);
+		return -1;
+	}
+	if (log->hcrtm || (log->extended[0] & 1)) {
+		err_set(e,
+		        "event %u at offset %zu: EV_EFI_HCRTM_EVENT must come once, before any "
+		        "other measurement into PCR 0",
+		        ev->index, ev->offset);
+		return -1;
+	}
+	if (log->locality_seen && log->locality != 4) {
+		err_set(e,
+		        "event %u at offset %zu: EV_EFI_HCRTM_EVENT after a StartupLocality of %u "
+		        "(an H-CRTM starts PCR 0 at locality 4)",
+		        ev->index, ev->offset, log->locality);
+		return -1;
+	}
+	log->hcrtm = 1;
+	log->locality = 4;
+	for (size_t b = 0; b < log->nbanks; b++) {
+		memset(log->pcrs[b][0], 0, EVENTLOG_MAX_DIGEST);
+		log->pcrs[b][0][log->banks[b].size - 1] = 4;
+	}
+	return 0;
+}
+
 static int replay(eventlog_t *log, err_t *e)
 {
 	const EVP_MD *md[EVENTLOG_MAX_BANKS] = {0};
@@ -449,6 +486,8 @@ static int replay(eventlog_t *log, err_t *e)
 				log->pcrs[b][0][log->banks[b].size - 1] = loc;
 			continue;
 		}
+		if (ev->type == EV_EFI_HCRTM_EVENT && start_hcrtm(log, ev, e) < 0)
+			goto out;
 		for (uint32_t d = 0; d < ev->ndigests; d++) {
 			const eventlog_digest_t *dg = &ev->digests[d];
 			size_t b;
@@ -585,6 +624,11 @@ const eventlog_bank_t *eventlog_bank(const eventlog_t *log, size_t i)
 unsigned eventlog_startup_locality(const eventlog_t *log)
 {
 	return log->locality;
+}
+
+int eventlog_is_hcrtm(const eventlog_t *log)
+{
+	return log->hcrtm;
 }
 
 const uint8_t *eventlog_raw(const eventlog_t *log, size_t *len)

@@ -10,7 +10,8 @@
  * Parsing also replays the log: every bank whose hash we can compute (sha1, sha256, sha384,
  * sha512, sm3_256 when OpenSSL offers it) is extended event by event into 24 PCRs, starting
  * from the PC Client reset values (PCR 0 at the StartupLocality when the log carries one,
- * PCRs 17-22 all ones). EV_NO_ACTION events are never extended.
+ * at 4 when an EV_EFI_HCRTM_EVENT shows an H-CRTM started it, PCRs 17-22 all ones).
+ * EV_NO_ACTION events are never extended.
  *
  * The event index is the position in the log counting the Spec ID header as event 0, the
  * same numbering tpm2_eventlog prints as EventNum. The decoders below read the event data
@@ -128,8 +129,11 @@ size_t eventlog_count(const eventlog_t *log);
 const eventlog_event_t *eventlog_event(const eventlog_t *log, size_t i);
 size_t eventlog_bank_count(const eventlog_t *log);
 const eventlog_bank_t *eventlog_bank(const eventlog_t *log, size_t i); /* borrowed or NULL */
-/* The locality PCR 0 started at (StartupLocality event; 0 when the log has none). */
+/* The locality PCR 0 started at (StartupLocality event, 4 after an H-CRTM; 0 when the log
+ * has neither). */
 unsigned eventlog_startup_locality(const eventlog_t *log);
+/* 1 when an EV_EFI_HCRTM_EVENT started PCR 0 at 4 (TPM library spec Part 1, 34.3). */
+int eventlog_is_hcrtm(const eventlog_t *log);
 /* The raw log bytes (borrowed) and their length. */
 const uint8_t *eventlog_raw(const eventlog_t *log, size_t *len);
 

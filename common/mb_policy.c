@@ -85,8 +85,10 @@ struct mb_policy {
 	size_t nkernels;       /* entries in kernels */
 };
 
-/* Reasons quote log strings and policy keys; keep them printable ASCII so they can go into
- * logs and JSON as they are. */
+#define TEXT_MAX 88 /* a quoted log string or key in a reason, escaped (text_escape) */
+
+/* Reasons quote log strings and policy keys, escaped where they enter (text_escape); this
+ * last pass only guarantees that no byte a new message forgets can reach a terminal. */
 static void text_clean(char *s)
 {
 	for (; *s; s++)
@@ -765,7 +767,9 @@ mb_policy_t *mb_policy_load(const char *text, size_t len, err_t *e)
 		for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 			known |= strcmp(key, required[i]) == 0;
 		if (!known) {
-			err_set(e, "measured-boot policy: unknown key \"%.64s\"", key);
+			char t[TEXT_MAX];
+			err_set(e, "measured-boot policy: unknown key \"%s\"",
+			        text_escape(t, sizeof(t), key, strlen(key)));
 			goto fail;
 		}
 	}
@@ -876,7 +880,6 @@ typedef struct eval {
 } eval_t;
 
 enum {
-	ONCE_NO_ACTION,
 	ONCE_MICROCODE,
 	ONCE_HANDOFF,
 	ONCE_HANDOFF2,
@@ -1047,8 +1050,9 @@ static int check_efi_action(eval_t *c, const eventlog_event_t *ev)
 				return fail_ev(c, ev, "digests are not the hash of \"%s\"", *ok);
 			return 0;
 		}
-	return fail_ev(c, ev, "\"%.*s\" is not an EFI action the TCG spec defines for PCR %u",
-	               (int)(n > 80 ? 80 : n), (const char *)s, ev->pcr);
+	char t[TEXT_MAX];
+	return fail_ev(c, ev, "\"%s\" is not an EFI action the TCG spec defines for PCR %u",
+	               text_escape(t, sizeof(t), s, n), ev->pcr);
 }
 
 /* Signature lists of a DRIVER_CONFIG key variable: every list of an allowed type and every
@@ -1091,35 +1095,38 @@ static int check_keys_subset(eval_t *c, const eventlog_event_t *ev, const eventl
 	return 0;
 }
 
-/* dbx: exactly one SHA256 list holding at least every required entry (KeySuperset). */
+/* dbx: at least every required entry, in whichever of its signature lists (Keylime's
+ * KeySuperset). Firmware and dbx updates write several lists (SHA256 hashes, X509
+ * certificates, one list per update); every entry of any list only revokes more, so the
+ * number and types of the lists do not matter, and an empty dbx passes an empty set. */
 static int check_dbx(eval_t *c, const eventlog_event_t *ev, const eventlog_efi_var_t *v)
 {
 	const uint8_t *p = v->data;
-	size_t left = v->data_len;
-	eventlog_siglist_t l, extra;
+	size_t left = v->data_len, n = 0, cap = 0;
+	eventlog_siglist_t l;
 	err_t why = {""};
 	int r, rv = -1;
 	mb_sigset_t have = {NULL, 0};
 
-	r = eventlog_siglist_next(&p, &left, &l, &why);
-	if (r < 0)
-		return fail_ev(c, ev, "dbx: %s", why.msg);
-	if (r == 0)
-		return fail_ev(c, ev, "dbx is empty; the policy expects one SHA256 signature list");
-	r = eventlog_siglist_next(&p, &left, &extra, &why);
-	if (r != 0)
-		return fail_ev(c, ev, "dbx must hold exactly one signature list (SHA256)");
-	if (memcmp(l.type, EVENTLOG_GUID_CERT_SHA256, 16) != 0)
-		return fail_ev(c, ev, "dbx signature list is not of type SHA256");
-	have.v = xcalloc(l.count + 1, sizeof(*have.v));
-	for (uint32_t i = 0; i < l.count; i++) {
-		const uint8_t *s = l.sigs + (size_t)i * l.sig_size;
-		memcpy(have.v[i].owner, s, 16);
-		have.v[i].data = (uint8_t *)(uintptr_t)(s + 16); /* borrowed, read only */
-		have.v[i].len = l.sig_size - 16u;
+	while ((r = eventlog_siglist_next(&p, &left, &l, &why)) == 1)
+		for (uint32_t i = 0; i < l.count; i++) {
+			const uint8_t *s = l.sigs + (size_t)i * l.sig_size;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 64;
+				have.v = xrealloc(have.v, cap * sizeof(*have.v));
+			}
+			memcpy(have.v[n].owner, s, 16);
+			have.v[n].data = (uint8_t *)(uintptr_t)(s + 16); /* borrowed, read only */
+			have.v[n].len = l.sig_size - 16u;
+			n++;
+		}
+	if (r < 0) {
+		fail_ev(c, ev, "dbx: %s", why.msg);
+		goto out;
 	}
-	have.n = l.count;
-	qsort(have.v, have.n, sizeof(*have.v), sig_cmp);
+	have.n = n;
+	if (n)
+		qsort(have.v, have.n, sizeof(*have.v), sig_cmp);
 	for (size_t i = 0; i < c->p->dbx.n; i++) {
 		const mb_sig_t *need = &c->p->dbx.v[i];
 		if (!sigset_has(&have, need->owner, need->data, need->len)) {
@@ -1201,7 +1208,9 @@ static int check_driver_config(eval_t *c, const eventlog_event_t *ev)
 	}
 	char g[37];
 	eventlog_guid_format(v.guid, g);
-	return fail_ev(c, ev, "variable %s %.64s is not one the policy allows", g, v.name);
+	char t[TEXT_MAX];
+	return fail_ev(c, ev, "variable %s %s is not one the policy allows", g,
+	               text_escape(t, sizeof(t), v.name, strlen(v.name)));
 }
 
 static int check_authority(eval_t *c, const eventlog_event_t *ev)
@@ -1248,8 +1257,9 @@ static int check_authority(eval_t *c, const eventlog_event_t *ev)
 		return once(c, ev, ONCE_MOK_RT, "MokListRT");
 	char g[37];
 	eventlog_guid_format(v.guid, g);
-	return fail_ev(c, ev, "authority variable %s %.64s is not one the policy allows", g,
-	               v.name);
+	char t[TEXT_MAX];
+	return fail_ev(c, ev, "authority variable %s %s is not one the policy allows", g,
+	               text_escape(t, sizeof(t), v.name, strlen(v.name)));
 }
 
 static int check_variable_boot(eval_t *c, const eventlog_event_t *ev)
@@ -1265,8 +1275,11 @@ static int check_variable_boot(eval_t *c, const eventlog_event_t *ev)
 	for (size_t i = 4; boot && i < n; i++)
 		boot = isxdigit((unsigned char)v.name[i]);
 	if (memcmp(v.guid, EVENTLOG_GUID_EFI_GLOBAL, 16) != 0 ||
-	    !(strcmp(v.name, "BootOrder") == 0 || boot))
-		return fail_ev(c, ev, "boot variable %.64s is not BootOrder or Boot####", v.name);
+	    !(strcmp(v.name, "BootOrder") == 0 || boot)) {
+		char t[TEXT_MAX];
+		return fail_ev(c, ev, "boot variable %s is not BootOrder or Boot####",
+		               text_escape(t, sizeof(t), v.name, strlen(v.name)));
+	}
 	return 0;
 }
 
@@ -1287,6 +1300,7 @@ static int check_ipl(eval_t *c, const eventlog_event_t *ev)
 	const mb_policy_t *p = c->p;
 	const uint8_t *s;
 	size_t n;
+	char t[TEXT_MAX];
 
 	if (eventlog_event_string(ev, &s, &n) < 0)
 		return fail_ev(c, ev, "the event data is not a string");
@@ -1307,8 +1321,8 @@ static int check_ipl(eval_t *c, const eventlog_event_t *ev)
 		}
 		if (n == 14 && memcmp(s, "MokListTrusted", 14) == 0)
 			return once(c, ev, ONCE_MOK_TRUSTED_IPL, "MokListTrusted");
-		return fail_ev(c, ev, "\"%.*s\" is not MokList, MokListX or MokListTrusted",
-		               (int)(n > 64 ? 64 : n), (const char *)s);
+		return fail_ev(c, ev, "\"%s\" is not MokList, MokListX or MokListTrusted",
+		               text_escape(t, sizeof(t), s, n));
 	}
 	if (ev->pcr == 9) {
 		if (dotstar_has(s, n, "/loader/entries") || dotstar_has(s, n, "/grub"))
@@ -1321,9 +1335,8 @@ static int check_ipl(eval_t *c, const eventlog_event_t *ev)
 			evlist_add(&c->initrd, ev);
 			return 0;
 		}
-		return fail_ev(c, ev,
-		               "\"%.*s\" is not a grub, loader entry, vmlinuz or initrd file",
-		               (int)(n > 80 ? 80 : n), (const char *)s);
+		return fail_ev(c, ev, "\"%s\" is not a grub, loader entry, vmlinuz or initrd file",
+		               text_escape(t, sizeof(t), s, n));
 	}
 	/* PCR 8: grub commands pass; the kernel command line is judged at the end. */
 	if (has_prefix(s, n, "grub_cmd: "))
@@ -1338,8 +1351,8 @@ static int check_ipl(eval_t *c, const eventlog_event_t *ev)
 		evlist_add(&c->cmdline, ev);
 		return 0;
 	}
-	return fail_ev(c, ev, "\"%.*s\" is neither a grub_cmd nor a kernel_cmdline",
-	               (int)(n > 80 ? 80 : n), (const char *)s);
+	return fail_ev(c, ev, "\"%s\" is neither a grub_cmd nor a kernel_cmdline",
+	               text_escape(t, sizeof(t), s, n));
 }
 
 /* One event through the (PCR, type) dispatcher. */
@@ -1347,12 +1360,16 @@ static int check_event(eval_t *c, const eventlog_event_t *ev)
 {
 	uint32_t pcr = ev->pcr, t = ev->type;
 
+	/* EV_NO_ACTION events are extended into no PCR, so the quote vouches for none of them
+	 * and there is nothing to judge: firmware writes several (the Spec ID header, the
+	 * StartupLocality of locality-3 machines, SP800-155 reference events), and the one that
+	 * matters, StartupLocality, already had to replay to the quoted PCR 0. */
+	if (t == EV_NO_ACTION)
+		return 0;
 	if (t == EV_SEPARATOR && pcr <= 7)
 		return check_separator(c, ev);
 	switch (pcr) {
 	case 0:
-		if (t == EV_NO_ACTION)
-			return once(c, ev, ONCE_NO_ACTION, "EV_NO_ACTION");
 		if (t == EV_S_CRTM_VERSION) {
 			evlist_add(&c->scrtm, ev);
 			return 0;
@@ -1506,11 +1523,12 @@ static int kernel_why(eval_t *c, size_t ki, char *why, size_t n, int *ev_out, in
 	if (!match) {
 		*ev_out = (int)ev->index;
 		*pcr_out = 8;
+		char a[176], r[176];
 		snprintf(why, n,
-		         "event %u (PCR 8, EV_IPL): \"%.*s\" does not match kernels[%zu]."
-		         "kernel_cmdline \"%.*s\"",
-		         ev->index, (int)(sl > 160 ? 160 : sl), (const char *)s, ki,
-		         (int)(strlen(k->cmdline) > 160 ? 160 : strlen(k->cmdline)), k->cmdline);
+		         "event %u (PCR 8, EV_IPL): \"%s\" does not match kernels[%zu]."
+		         "kernel_cmdline \"%s\"",
+		         ev->index, text_escape(a, sizeof(a), s, sl), ki,
+		         text_escape(r, sizeof(r), k->cmdline, strlen(k->cmdline)));
 		return -1;
 	}
 	return 0;
@@ -1722,6 +1740,8 @@ int mb_policy_create(const eventlog_t *log, int without_secureboot, buf_t *out, 
 	size_t nbsa = 0, n = eventlog_count(log);
 	int has_sb = -1, rv = -1;
 	char *text = NULL;
+	mb_policy_t *self = NULL;
+	mb_failure_t f;
 	const uint8_t *s;
 	size_t sl;
 
@@ -1895,10 +1915,24 @@ int mb_policy_create(const eventlog_t *log, int without_secureboot, buf_t *out, 
 		err_set(e, "cannot serialise the policy");
 		goto out;
 	}
+	/* Never hand out a policy that fails the very log it was made from: judge the log with
+	 * it, as the verifier will. What fails here is an event the refstate format has no
+	 * place for (EV_POST_CODE, EV_S_CRTM_CONTENTS or EV_NONHOST_INFO in PCR 0, for one):
+	 * allowing it unchecked would let it change unnoticed, so the log is refused. */
+	if ((self = mb_policy_load(text, strlen(text), e)) == NULL)
+		goto out;
+	if (mb_policy_evaluate(self, log, &f) < 0) {
+		err_set(e,
+		        "no measured-boot policy can describe this boot; the one made from the log "
+		        "fails it at %s",
+		        f.reason);
+		goto out;
+	}
 	buf_append_str(out, text);
 	buf_append_str(out, "\n");
 	rv = 0;
 out:
+	mb_policy_free(self);
 	free(text);
 	for (int i = 0; i < 4; i++)
 		json_decref(keys[i]);

@@ -440,8 +440,10 @@ int runtime_policy_check_regex(const char *re, err_t *e)
 		PCRE2_UCHAR msg[160];
 
 		pcre2_get_error_message(ec, msg, sizeof(msg));
-		err_set(e, "exclude regex \"%.80s\" does not compile: %s at offset %zu", re,
-		        (const char *)msg, (size_t)off);
+		char t[100];
+		err_set(e, "exclude regex \"%s\" does not compile: %s at offset %zu",
+		        text_escape(t, sizeof(t), re, strnlen(re, 80)), (const char *)msg,
+		        (size_t)off);
 		return -1;
 	}
 	pcre2_code_free(c);
@@ -475,6 +477,7 @@ static int build_dmap(dmap_t *m, json_t *obj, const char *what, err_t *e)
 	buf_reserve(&m->arena, json_object_size(obj) * 80);
 	for (it = json_object_iter(obj); it != NULL; it = json_object_iter_next(obj, it)) {
 		size_t klen, i;
+		char kt[208]; /* the key, escaped, for a reason */
 		uint32_t key_off, dig_off;
 
 		key = json_object_iter_key(it);
@@ -486,12 +489,13 @@ static int build_dmap(dmap_t *m, json_t *obj, const char *what, err_t *e)
 			return -1;
 		}
 		if (!json_is_array(arr) || json_array_size(arr) == 0) {
-			err_set(e, "\"%s\"[\"%.200s\"] must be a non-empty array of digests", what,
-			        key);
+			err_set(e, "\"%s\"[\"%s\"] must be a non-empty array of digests", what,
+			        text_escape(kt, sizeof(kt), key, klen));
 			return -1;
 		}
 		if (json_array_size(arr) > 4096) {
-			err_set(e, "\"%s\"[\"%.200s\"] has more than 4096 digests", what, key);
+			err_set(e, "\"%s\"[\"%s\"] has more than 4096 digests", what,
+			        text_escape(kt, sizeof(kt), key, klen));
 			return -1;
 		}
 		key_off = (uint32_t)m->arena.len;
@@ -505,9 +509,9 @@ static int build_dmap(dmap_t *m, json_t *obj, const char *what, err_t *e)
 
 			if (hx == NULL || hl < 40 || hl > 128 || hl % 2 || !is_lower_hex(hx, hl)) {
 				err_set(e,
-				        "\"%s\"[\"%.200s\"][%zu] must be a string of 40 to 128 "
+				        "\"%s\"[\"%s\"][%zu] must be a string of 40 to 128 "
 				        "lowercase hex digits, even in number",
-				        what, key, i);
+				        what, text_escape(kt, sizeof(kt), key, klen), i);
 				return -1;
 			}
 			for (size_t k = 0; k < hl; k += 2) /* validated lowercase hex */
@@ -538,7 +542,9 @@ static int check_keys(json_t *obj, const char *const *allowed, const char *what,
 			if (strcmp(key, allowed[i]) == 0)
 				ok = 1;
 		if (!ok) {
-			err_set(e, "%s has an unknown key \"%.100s\"", what, key);
+			char t[128];
+			err_set(e, "%s has an unknown key \"%s\"", what,
+			        text_escape(t, sizeof(t), key, strnlen(key, 100)));
 			return -1;
 		}
 	}
@@ -1176,7 +1182,7 @@ static int check_digests(runtime_policy_eval_t *ev, const dmap_t *m, const char 
                          const ima_entry_t *ent, const char *note, ima_failure_t *f)
 {
 	const dmap_slot_t *s;
-	char got[2 * IMA_DIGEST_MAX + 1], want[300];
+	char got[2 * IMA_DIGEST_MAX + 1], want[300], nm[304];
 	int is_ba = m == &ev->pol->digests && ent->name_len == 14 &&
 	            memcmp(ent->name, "boot_aggregate", 14) == 0;
 
@@ -1190,9 +1196,11 @@ static int check_digests(runtime_policy_eval_t *ev, const dmap_t *m, const char 
 	s = dmap_find(m, ent->name, ent->name_len);
 	if (s == NULL && !(is_ba && ev->n_boot_aggs))
 		return fail_entry(f, "ima.validation.ima-ng.not_in_allowlist",
-		                  "%s entry %" PRIu64 ": %.300s is not in the runtime policy's "
+		                  "%s entry %" PRIu64 ": %s is not in the runtime policy's "
 		                  "\"%s\"%s",
-		                  ent->template_name, ent->index, ent->name, table, note);
+		                  ent->template_name, ent->index,
+		                  text_escape(nm, sizeof(nm), ent->name, ent->name_len), table,
+		                  note);
 	if (s != NULL && dmap_slot_has(m, s, ent->digest, ent->digest_len))
 		return 0;
 	for (size_t i = 0; i < ent->digest_len; i++)
@@ -1202,10 +1210,11 @@ static int check_digests(runtime_policy_eval_t *ev, const dmap_t *m, const char 
 	else
 		snprintf(want, sizeof(want), "the node's computed boot_aggregate");
 	return fail_entry(f, "ima.validation.ima-ng.runtime_policy_hash",
-	                  "%s entry %" PRIu64 ": %.300s has %s digest %s, the runtime policy's "
+	                  "%s entry %" PRIu64 ": %s has %s digest %s, the runtime policy's "
 	                  "\"%s\" allows %s%s",
-	                  ent->template_name, ent->index, ent->name, ent->digest_alg, got, table,
-	                  want, note);
+	                  ent->template_name, ent->index,
+	                  text_escape(nm, sizeof(nm), ent->name, ent->name_len), ent->digest_alg,
+	                  got, table, want, note);
 }
 
 static int keyring_ignored(const runtime_policy_t *p, const char *name)
@@ -1222,7 +1231,7 @@ int runtime_policy_check_entry(void *arg, const ima_entry_t *ent, ima_failure_t 
 {
 	runtime_policy_eval_t *ev = arg;
 	runtime_policy_t *p = ev->pol;
-	char why[200], note[260];
+	char why[200], note[260], nm[304];
 	EVP_PKEY *pk = NULL;
 	uint32_t keyid;
 	int rc;
@@ -1231,9 +1240,10 @@ int runtime_policy_check_entry(void *arg, const ima_entry_t *ent, ima_failure_t 
 		if (!ev->fail_violations)
 			return 0;
 		return fail_entry(f, "ima.validation.tomtou",
-		                  "entry %" PRIu64 ": %.300s is a measurement violation (ToMToU or "
+		                  "entry %" PRIu64 ": %s is a measurement violation (ToMToU or "
 		                  "open writers: all-zero template hash)",
-		                  ent->index, ent->name);
+		                  ent->index,
+		                  text_escape(nm, sizeof(nm), ent->name, ent->name_len));
 	}
 	switch (ent->tmpl) {
 	case IMA_TEMPLATE_IMA:
@@ -1254,9 +1264,10 @@ int runtime_policy_check_entry(void *arg, const ima_entry_t *ent, ima_failure_t 
 		rc = key_from_bytes(ent->buf, ent->buf_len, &pk, &keyid);
 		if (rc < 0)
 			return fail_entry(f, "ima.invalid_key",
-			                  "ima-buf entry %" PRIu64 ": key measured into %.200s is "
+			                  "ima-buf entry %" PRIu64 ": key measured into %s is "
 			                  "neither RSA nor EC",
-			                  ent->index, ent->name);
+			                  ent->index,
+			                  text_escape(nm, sizeof(nm), ent->name, ent->name_len));
 		if (rc == 0)
 			return check_digests(ev, &p->imabuf, "ima-buf", ent, "", f);
 		if (keyring_ignored(p, ent->name)) {
@@ -1396,6 +1407,43 @@ out:
 	return rv;
 }
 
+/* What one generation collects, entry by entry. */
+typedef struct gen_ctx {
+	const runtime_policy_gen_opts_t *o; /* the options */
+	json_t *digests;                    /* set of file digests by path */
+	json_t *keyrings;                   /* set of key digests by keyring */
+	json_t *imabuf;                     /* set of other ima-buf digests by name */
+} gen_ctx_t;
+
+/* An ima_entry_cb: one entry that ima_replay parsed and checked into the sets. */
+static int gen_entry(void *arg, const ima_entry_t *ent, ima_failure_t *f)
+{
+	gen_ctx_t *c = arg;
+	const runtime_policy_gen_opts_t *o = c->o;
+	EVP_PKEY *pk = NULL;
+	uint32_t id;
+	int k, ignored = 0;
+
+	(void)f;
+	if (ent->is_violation)
+		return 0;
+	if (ent->tmpl != IMA_TEMPLATE_IMA_BUF) {
+		gen_add(c->digests, ent->name, ent->digest, ent->digest_len);
+		return 0;
+	}
+	k = key_from_bytes(ent->buf, ent->buf_len, &pk, &id);
+	EVP_PKEY_free(pk);
+	for (size_t i = 0; i < o->n_ignored_keyrings; i++)
+		if (strcmp(o->ignored_keyrings[i], "*") == 0 ||
+		    strcmp(o->ignored_keyrings[i], ent->name) == 0)
+			ignored = 1;
+	if (k != 0 && o->with_keyrings && !ignored)
+		gen_add(c->keyrings, ent->name, ent->digest, ent->digest_len);
+	else if (k == 0 && o->with_ima_buf)
+		gen_add(c->imabuf, ent->name, ent->digest, ent->digest_len);
+	return 0;
+}
+
 int runtime_policy_generate(const char *ima_text, size_t len, const runtime_policy_gen_opts_t *o,
                             buf_t *out, err_t *e)
 {
@@ -1403,15 +1451,13 @@ int runtime_policy_generate(const char *ima_text, size_t len, const runtime_poli
 	json_t *root = NULL, *digests = json_object(), *keyrings = json_object(),
 	       *imabuf = json_object();
 	runtime_policy_t *check = NULL;
-	ima_entry_t ent;
+	ima_state_t *st = NULL;
+	ima_replay_result_t res;
+	gen_ctx_t gc;
 	uint16_t log_alg;
-	const char *p = ima_text, *end = ima_text + len;
-	uint64_t line = 0;
 	char ts[64], *txt = NULL;
-	err_t pe = {""};
 	int rv = -1;
 
-	ima_entry_init(&ent);
 	if (o == NULL) {
 		memset(&none, 0, sizeof(none));
 		o = &none;
@@ -1432,39 +1478,20 @@ int runtime_policy_generate(const char *ima_text, size_t len, const runtime_poli
 	for (size_t i = 0; i < o->n_excludes; i++)
 		if (runtime_policy_check_regex(o->excludes[i], e) < 0)
 			goto out;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
-
-		line++;
-		if (ima_entry_parse(&ent, p, ll, &pe) < 0 ||
-		    ima_entry_check_template_hash(&ent, log_alg, &pe) < 0) {
-			err_set(e, "measurement list line %" PRIu64 ": %s", line, pe.msg);
-			goto out;
-		}
-		p = nl ? nl + 1 : end;
-		if (ent.is_violation)
-			continue;
-		if (ent.tmpl != IMA_TEMPLATE_IMA_BUF) {
-			gen_add(digests, ent.name, ent.digest, ent.digest_len);
-			continue;
-		}
-		{
-			EVP_PKEY *pk = NULL;
-			uint32_t id;
-			int k = key_from_bytes(ent.buf, ent.buf_len, &pk, &id);
-			int ignored = 0;
-
-			EVP_PKEY_free(pk);
-			for (size_t i = 0; i < o->n_ignored_keyrings; i++)
-				if (strcmp(o->ignored_keyrings[i], "*") == 0 ||
-				    strcmp(o->ignored_keyrings[i], ent.name) == 0)
-					ignored = 1;
-			if (k != 0 && o->with_keyrings && !ignored)
-				gen_add(keyrings, ent.name, ent.digest, ent.digest_len);
-			else if (k == 0 && o->with_ima_buf)
-				gen_add(imabuf, ent.name, ent.digest, ent.digest_len);
-		}
+	/* The same walk as the verifier's and 'vigilctl ima replay': one parser, one PCR
+	 * rule (only PCR 10 entries: the quote can vouch for nothing else), one template-hash
+	 * check; a list they refuse is refused here with the same reason. */
+	if ((st = ima_state_new(TPM2_ALG_SHA1_ID)) == NULL) {
+		err_set(e, "out of memory");
+		goto out;
+	}
+	gc.o = o;
+	gc.digests = digests;
+	gc.keyrings = keyrings;
+	gc.imabuf = imabuf;
+	if (ima_replay(st, ima_text, len, 0, NULL, 0, log_alg, gen_entry, &gc, &res) != IMA_OK) {
+		err_set(e, "%s", res.failure.reason);
+		goto out;
 	}
 	if (o->timestamp != NULL) {
 		snprintf(ts, sizeof(ts), "%s", o->timestamp);
@@ -1510,6 +1537,6 @@ out:
 	json_decref(digests);
 	json_decref(keyrings);
 	json_decref(imabuf);
-	ima_entry_clear(&ent);
+	ima_state_free(st);
 	return rv;
 }

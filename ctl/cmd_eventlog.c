@@ -14,6 +14,7 @@
 #include "common/eventlog.h"
 #include "common/log.h"
 #include "common/mb_policy.h"
+#include "ctl/args.h"
 #include "ctl/commands.h"
 
 #define SHOW_JSON_VERSION 1 /* "version" of the show --json document */
@@ -36,7 +37,8 @@ static const char eventlog_help[] =
     "    variables with their Secure Boot signature lists, boot options, loaded images\n"
     "    with their device paths, firmware blobs, grub's EV_IPL strings, separators, the\n"
     "    Spec ID and StartupLocality no-action events. Then the log is replayed per bank:\n"
-    "    PCR 0 starts at the StartupLocality when the log has one, PCRs 17-22 at all ones,\n"
+    "    PCR 0 starts at the StartupLocality when the log has one, at 4 when an\n"
+    "    EV_EFI_HCRTM_EVENT shows that an H-CRTM started it, PCRs 17-22 at all ones,\n"
     "    the rest at zero; EV_NO_ACTION events are not extended. The values printed are\n"
     "    what a TPM that measured this boot must hold; compare them with tpm2_pcrread.\n"
     "\n"
@@ -81,7 +83,9 @@ static const char policy_mb_help[] =
     "    digest) needs --without-secureboot. Logs from which no passing policy can be made\n"
     "    are refused with the reason: no sha256 bank, no EV_S_CRTM_VERSION event, not\n"
     "    three or four boot applications (shim, grub, kernel) with Secure Boot or two\n"
-    "    without, no initrd or kernel command line measured by grub.\n"
+    "    without, no initrd or kernel command line measured by grub, or an event the\n"
+    "    format has no place for (EV_POST_CODE in PCR 0, say): the policy made is judged\n"
+    "    against the log before it is written, and never fails the log it came from.\n"
     "\n"
     "OPTIONS\n"
     "    -e, --event-log FILE\n"
@@ -562,6 +566,7 @@ static json_t *log_to_json(const eventlog_t *log)
 	}
 	json_object_set_new(root, "banks", banks);
 	json_object_set_new(root, "startup_locality", json_integer(eventlog_startup_locality(log)));
+	json_object_set_new(root, "h_crtm", json_boolean(eventlog_is_hcrtm(log)));
 	for (size_t i = 0; i < eventlog_count(log); i++) {
 		const eventlog_event_t *ev = eventlog_event(log, i);
 		const char *tn = eventlog_type_name(ev->type);
@@ -617,6 +622,16 @@ static json_t *log_to_json(const eventlog_t *log)
 
 static void print_value(FILE *out, json_t *v, int indent);
 
+/* Text from the log (names, paths, strings) as printable ASCII: a log may carry escape
+ * sequences for the operator's terminal. */
+static void print_escaped(FILE *out, const char *s, size_t n)
+{
+	buf_t b = BUF_INIT;
+	buf_append_escaped(&b, s, n);
+	fprintf(out, "%s\n", (char *)b.data);
+	buf_free(&b);
+}
+
 static void print_scalar(FILE *out, json_t *v)
 {
 	if (json_is_string(v)) {
@@ -626,7 +641,7 @@ static void print_scalar(FILE *out, json_t *v)
 		if (n > 100 && strspn(s, "0123456789abcdef") == n)
 			fprintf(out, "%.64s... (%zu hex digits)\n", s, n);
 		else
-			fprintf(out, "%s\n", s);
+			print_escaped(out, s, n);
 	} else if (json_is_integer(v)) {
 		fprintf(out, "%lld\n", (long long)json_integer_value(v));
 	} else if (json_is_boolean(v)) {
@@ -682,7 +697,8 @@ static void print_text(FILE *out, const eventlog_t *log, json_t *doc)
 		else
 			fprintf(out, " 0x%04x", eventlog_bank(log, b)->alg);
 	}
-	fprintf(out, "\nStartup locality: %u\n", eventlog_startup_locality(log));
+	fprintf(out, "\nStartup locality: %u%s\n", eventlog_startup_locality(log),
+	        eventlog_is_hcrtm(log) ? " (H-CRTM)" : "");
 	json_array_foreach(events, i, ev)
 	{
 		const eventlog_event_t *e = eventlog_event(log, i);
@@ -707,9 +723,12 @@ static void print_text(FILE *out, const eventlog_t *log, json_t *doc)
 		}
 		if (dec != NULL)
 			print_value(out, dec, 2);
-		else if (err != NULL)
-			fprintf(out, "  (cannot decode: %s)\n", json_string_value(err));
-		else if (e->data_len)
+		else if (err != NULL) {
+			buf_t m = BUF_INIT;
+			buf_append_escaped(&m, json_string_value(err), json_string_length(err));
+			fprintf(out, "  (cannot decode: %s)\n", (char *)m.data);
+			buf_free(&m);
+		} else if (e->data_len)
 			fprintf(out, "  data: %s\n",
 			        json_string_value(json_object_get(ev, "data")));
 	}
@@ -750,8 +769,8 @@ static int eventlog_show(int argc, char **argv)
 	err_t e = {""};
 	json_t *doc = NULL;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = ctl_getopt(argc, argv, "jh", opts)) != -1) {
 		if (c == 'j') {
 			as_json = 1;
 		} else if (c == 'h') {
@@ -824,8 +843,8 @@ int cmd_policy_create_mb(int argc, char **argv)
 	eventlog_t *log = NULL;
 	err_t e = {""};
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+e:o:ih", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = ctl_getopt(argc, argv, "e:o:ih", opts)) != -1) {
 		switch (c) {
 		case 'e':
 			in = optarg;

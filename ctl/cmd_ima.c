@@ -12,6 +12,7 @@
 #include "common/runtime_policy.h"
 #include "common/tpm2.h"
 #include "common/xmalloc.h"
+#include "ctl/args.h"
 #include "ctl/commands.h"
 
 #define CTL_MAX_LIST_ITEMS 10000 /* --exclude, --ignored-keyring, --verification-key */
@@ -77,7 +78,9 @@ static const char policy_runtime_help[] =
     "    entry, its file digest under its path in \"digests\" (boot_aggregate\n"
     "    included: it is the first entry of every list). Every entry's template hash\n"
     "    is checked on the way; violation entries (all-zero template hash) are\n"
-    "    skipped. The policy loads in vigil's verifier and in Keylime's.\n"
+    "    skipped; a list with an entry for a PCR other than 10 is refused, as\n"
+    "    'vigilctl ima replay' and the verifier refuse it. The policy loads in\n"
+    "    vigil's verifier and in Keylime's.\n"
     "    Take the list from a freshly booted golden machine after running the\n"
     "    workloads you want to allow; a node that boots the same image and runs the\n"
     "    same binaries then passes. boot_aggregate depends on the firmware and boot\n"
@@ -163,8 +166,8 @@ static int ima_replay_cmd(int argc, char **argv)
 	ctl_policy_ctx_t pc = {NULL, 0};
 	err_t e = {""};
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = ctl_getopt(argc, argv, "qh", opts)) != -1) {
 		switch (c) {
 		case 'b':
 			bank_name = optarg;
@@ -338,8 +341,8 @@ int cmd_policy_create_runtime(int argc, char **argv)
 
 	memset(&go, 0, sizeof(go));
 	go.log_alg = TPM2_ALG_SHA1_ID;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = ctl_getopt(argc, argv, "o:h", opts)) != -1) {
 		switch (c) {
 		case 'i':
 			log_path = optarg;

@@ -20,12 +20,26 @@ int main(void);
 
 #define TESTDATA "test/data/eventlog/"
 
+/* A testdata log as bytes. Files kept base64-encoded upstream (NAME.b64, lines of base64)
+ * are decoded here, so that the checked-in copy stays byte for byte the published one. */
 static void read_testdata(const char *name, buf_t *b)
 {
 	char path[256];
+	size_t n = strlen(name);
 	snprintf(path, sizeof(path), TESTDATA "%s", name);
 	if (buf_read_file(b, path, 1u << 24) < 0)
 		fail_msg("cannot read %s (run the tests from the top of the repository)", path);
+	if (n > 4 && strcmp(name + n - 4, ".b64") == 0) {
+		buf_t text = BUF_INIT, bin = BUF_INIT;
+		for (size_t i = 0; i < b->len; i++)
+			if (b->data[i] != '\n' && b->data[i] != '\r')
+				buf_append(&text, b->data + i, 1);
+		if (base64_decode(&bin, (const char *)text.data, text.len) < 0)
+			fail_msg("%s: not base64", path);
+		buf_set(b, bin.data, bin.len);
+		buf_free(&text);
+		buf_free(&bin);
+	}
 }
 
 static eventlog_t *parse_file(const char *name)
@@ -87,6 +101,11 @@ static const struct {
      "51c323de0c0c694f4601cdd02beb58ff13629f74"},
     {"ubuntu_2104_shielded_vm_no_secure_boot_eventlog", EVENTLOG_FORMAT_CRYPTO_AGILE, 106, 3,
      "sha256", 4, "ebc7ae25d0347868250995c9a8fff16bf79e048453262d0ef2756e213c76181c"},
+    /* PCR 0 is the real machine's, as tpm2-tss's unit test keeps it (test/unit/
+     * fapi-eventlog.c, check_eventlog_pcr0); tpm2_eventlog 5.4 prints 2162942d... for it,
+     * having started PCR 0 at zero instead of at the H-CRTM's 4. */
+    {"tss_binary_measurements_hcrtm.b64", EVENTLOG_FORMAT_CRYPTO_AGILE, 204, 3, "sha1", 0,
+     "15f4e6ca457d1af6bc49511a93ba3500ad69acc5"},
 };
 
 static void test_real_logs(void **state)
@@ -412,6 +431,89 @@ static void test_locality(void **state)
 	buf_free(&b);
 }
 
+/* The real H-CRTM machine: PCR 0 started at locality 4, in every bank. */
+static void test_hcrtm_real(void **state)
+{
+	eventlog_t *log = parse_file("tss_binary_measurements_hcrtm.b64");
+	(void)state;
+	assert_int_equal(eventlog_is_hcrtm(log), 1);
+	assert_int_equal(eventlog_startup_locality(log), 4);
+	assert_int_equal(eventlog_event(log, 1)->type, EV_EFI_HCRTM_EVENT);
+	eventlog_free(log);
+	log = parse_file("kl_binary_bios_measurements");
+	assert_int_equal(eventlog_is_hcrtm(log), 0);
+	eventlog_free(log);
+}
+
+/* A hand-built H-CRTM log: PCR 0 = H(00..04 || d1), then H(. || d2); the rules around it. */
+static void test_hcrtm(void **state)
+{
+	buf_t b = BUF_INIT;
+	uint8_t loc[17], expect[32], in[64];
+	const uint8_t *v;
+	size_t n;
+	unsigned hl;
+	(void)state;
+
+	spec_id(&b, sha256_alg, sha256_size, 1, 0);
+	agile_event(&b, 0, EV_EFI_HCRTM_EVENT, sha256_alg, sha256_size, 1, 0x11, "HCRTM", 5);
+	agile_event(&b, 0, EV_S_CRTM_VERSION, sha256_alg, sha256_size, 1, 0x22, "v", 1);
+	eventlog_t *log = eventlog_parse(b.data, b.len, NULL);
+	assert_non_null(log);
+	memset(in, 0, 32);
+	in[31] = 4;
+	memset(in + 32, 0x11, 32);
+	EVP_Digest(in, 64, expect, &hl, EVP_sha256(), NULL);
+	memcpy(in, expect, 32);
+	memset(in + 32, 0x22, 32);
+	EVP_Digest(in, 64, expect, &hl, EVP_sha256(), NULL);
+	assert_int_equal(eventlog_pcr_value(log, EVENTLOG_ALG_SHA256, 0, &v, &n), 0);
+	assert_memory_equal(v, expect, 32);
+	assert_int_equal(eventlog_startup_locality(log), 4);
+	assert_int_equal(eventlog_is_hcrtm(log), 1);
+	eventlog_free(log);
+	buf_reset(&b);
+
+	/* A StartupLocality of 4 before it agrees; 3 contradicts it; after it, too late. */
+	memcpy(loc, "StartupLocality", 16);
+	loc[16] = 4;
+	spec_id(&b, sha256_alg, sha256_size, 1, 0);
+	agile_event(&b, 0, EV_NO_ACTION, sha256_alg, sha256_size, 1, 0, loc, 17);
+	agile_event(&b, 0, EV_EFI_HCRTM_EVENT, sha256_alg, sha256_size, 1, 0x11, "HCRTM", 5);
+	log = eventlog_parse(b.data, b.len, NULL);
+	assert_non_null(log);
+	assert_int_equal(eventlog_pcr_value(log, EVENTLOG_ALG_SHA256, 0, &v, &n), 0);
+	memset(in, 0, 32);
+	in[31] = 4;
+	memset(in + 32, 0x11, 32);
+	EVP_Digest(in, 64, expect, &hl, EVP_sha256(), NULL);
+	assert_memory_equal(v, expect, 32);
+	eventlog_free(log);
+	buf_reset(&b);
+	loc[16] = 3;
+	spec_id(&b, sha256_alg, sha256_size, 1, 0);
+	agile_event(&b, 0, EV_NO_ACTION, sha256_alg, sha256_size, 1, 0, loc, 17);
+	agile_event(&b, 0, EV_EFI_HCRTM_EVENT, sha256_alg, sha256_size, 1, 0x11, "HCRTM", 5);
+	expect_error(&b, "EV_EFI_HCRTM_EVENT after a StartupLocality of 3");
+	spec_id(&b, sha256_alg, sha256_size, 1, 0);
+	agile_event(&b, 0, EV_EFI_HCRTM_EVENT, sha256_alg, sha256_size, 1, 0x11, "HCRTM", 5);
+	agile_event(&b, 0, EV_NO_ACTION, sha256_alg, sha256_size, 1, 0, loc, 17);
+	expect_error(&b, "before any measurement into PCR 0");
+	/* Not first in PCR 0, twice, or in another PCR: refused. */
+	spec_id(&b, sha256_alg, sha256_size, 1, 0);
+	agile_event(&b, 0, EV_S_CRTM_VERSION, sha256_alg, sha256_size, 1, 0x22, "v", 1);
+	agile_event(&b, 0, EV_EFI_HCRTM_EVENT, sha256_alg, sha256_size, 1, 0x11, "HCRTM", 5);
+	expect_error(&b, "event 2 at offset 116: EV_EFI_HCRTM_EVENT must come once, before any");
+	spec_id(&b, sha256_alg, sha256_size, 1, 0);
+	agile_event(&b, 0, EV_EFI_HCRTM_EVENT, sha256_alg, sha256_size, 1, 0x11, "HCRTM", 5);
+	agile_event(&b, 0, EV_EFI_HCRTM_EVENT, sha256_alg, sha256_size, 1, 0x11, "HCRTM", 5);
+	expect_error(&b, "must come once");
+	spec_id(&b, sha256_alg, sha256_size, 1, 0);
+	agile_event(&b, 1, EV_EFI_HCRTM_EVENT, sha256_alg, sha256_size, 1, 0x11, "HCRTM", 5);
+	expect_error(&b, "EV_EFI_HCRTM_EVENT must be for PCR 0, not 1");
+	buf_free(&b);
+}
+
 /* Known-answer replay, an unknown bank carried along, reset values, the PCR comparison. */
 static void test_replay(void **state)
 {
@@ -664,6 +766,7 @@ int main(void)
 	    cmocka_unit_test(test_short_no_action),  cmocka_unit_test(test_truncation),
 	    cmocka_unit_test(test_windows_quote),    cmocka_unit_test(test_hostile),
 	    cmocka_unit_test(test_locality),         cmocka_unit_test(test_replay),
+	    cmocka_unit_test(test_hcrtm_real),       cmocka_unit_test(test_hcrtm),
 	    cmocka_unit_test(test_boot_aggregate),   cmocka_unit_test(test_decoders_real),
 	    cmocka_unit_test(test_decoders_hostile), cmocka_unit_test(test_names),
 	};
