@@ -65,6 +65,19 @@ rogue = cert_for(ekpub, rogue_name, rogue_key, now - day, now + day)
 inter_cert = x509.load_pem_x509_certificate(inter.encode())
 inter_key = serialization.load_pem_private_key(rd(ca + '/signkey.pem'), None)
 expired = cert_for(ekpub, inter_cert.subject, inter_key, now - 30 * day, now - day)
+# EK certificates for the right key from the real intermediate that break the TCG EK
+# Credential Profile, one rule each.
+def cert_ext(exts):
+    b = (x509.CertificateBuilder().subject_name(x509.Name([]))
+         .issuer_name(inter_cert.subject).public_key(ekpub).serial_number(x509.random_serial_number())
+         .not_valid_before(now - day).not_valid_after(now + day))
+    for ext, crit in exts:
+        b = b.add_extension(ext, critical=crit)
+    return b.sign(inter_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode() + inter
+from cryptography.x509.oid import ExtendedKeyUsageOID
+ek_is_ca = cert_ext([(x509.BasicConstraints(ca=True, path_length=None), True)])
+ek_bad_ku = cert_ext([(x509.KeyUsage(True, False, False, False, False, False, False, False, False), True)])
+ek_bad_eku = cert_ext([(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)])
 ecc = x509.load_der_x509_certificate(rd(m + '/ecc-ekcert.der')).public_bytes(serialization.Encoding.PEM).decode()
 
 good = {"ek_tpm": b64(ek), "aik_tpm": b64(ak), "ekcert": pem + inter, "mtls_cert": "disabled",
@@ -94,6 +107,9 @@ var('other_key_cert', ekcert=ecc)
 var('rogue_ca', ekcert=rogue)
 var('expired', ekcert=expired + inter)
 var('no_chain', ekcert=pem)
+var('ek_is_ca', ekcert=ek_is_ca)
+var('ek_bad_ku', ekcert=ek_bad_ku)
+var('ek_bad_eku', ekcert=ek_bad_eku)
 var('ak_decrypt', aik_tpm=b64(flip(ak, 6, attrs | 0x20000, 4)))
 var('ak_unrestricted', aik_tpm=b64(flip(ak, 6, attrs & ~0x10000, 4)))
 var('ak_sha1', aik_tpm=b64(flip(ak, 4, 0x0004, 2)))
@@ -211,6 +227,12 @@ expect reject_ekcert_other_key 400 "different public key" POST "$H/v2.6/agents/n
 expect reject_ekcert_unknown_ca 403 "not trusted" POST "$H/v2.6/agents/new1" "$B/rogue_ca"
 expect reject_ekcert_expired 403 "expired" POST "$H/v2.6/agents/new1" "$B/expired"
 expect reject_ekcert_no_chain 403 "not trusted" POST "$H/v2.6/agents/new1" "$B/no_chain"
+expect reject_ekcert_is_ca 403 "it is a CA certificate (basicConstraints CA:TRUE)" \
+	POST "$H/v2.6/agents/new1" "$B/ek_is_ca"
+expect reject_ekcert_key_usage 403 "keyUsage does not allow keyEncipherment" \
+	POST "$H/v2.6/agents/new1" "$B/ek_bad_ku"
+expect reject_ekcert_eku 403 "does not contain tcg-kp-EKCertificate (2.23.133.8.1)" \
+	POST "$H/v2.6/agents/new1" "$B/ek_bad_eku"
 expect reject_ak_decrypt 400 "decrypt" POST "$H/v2.6/agents/new1" "$B/ak_decrypt"
 expect reject_ak_unrestricted 400 "restricted" POST "$H/v2.6/agents/new1" "$B/ak_unrestricted"
 expect reject_ak_sha1 400 "aik_tpm" POST "$H/v2.6/agents/new1" "$B/ak_sha1"
