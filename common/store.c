@@ -130,11 +130,13 @@ store_rc_t store_agent_promote(store_t *s, const char *agent_id, err_t *e)
 	return s->ops->agent_promote(s->h, agent_id, e);
 }
 
-store_rc_t store_agent_find_ek(store_t *s, const char *ek_tpm, const char *exclude_id,
+store_rc_t store_agent_find_ek(store_t *s, const char *ek_key, const char *exclude_id,
                                int active_only, char **other, err_t *e)
 {
 	*other = NULL;
-	return s->ops->agent_find_ek(s->h, ek_tpm, exclude_id ? exclude_id : "", active_only, other,
+	if (ek_key == NULL)
+		return STORE_NOT_FOUND;
+	return s->ops->agent_find_ek(s->h, ek_key, exclude_id ? exclude_id : "", active_only, other,
 	                             e);
 }
 
@@ -144,6 +146,7 @@ void store_agent_clear(store_agent_t *a)
 		return;
 	free(a->agent_id);
 	free(a->ek_tpm);
+	free(a->ek_key);
 	free(a->ekcert);
 	free(a->aik_tpm);
 	free(a->mtls_cert);

@@ -31,6 +31,9 @@ typedef enum {
 typedef struct store_agent {
 	char *agent_id;    /* the node's UUID or name; primary key */
 	char *ek_tpm;      /* base64 TPM2B_PUBLIC of the EK */
+	char *ek_key;      /* hex SHA-256 of the EK's DER SubjectPublicKeyInfo: one TPM's EK
+	                      however ek_tpm spells it; NULL in records written before
+	                      schema 4 until the registrar fills it in */
 	char *ekcert;      /* EK certificate text as received, or NULL when none was sent */
 	char *aik_tpm;     /* base64 TPM2B_PUBLIC of the AK */
 	char *mtls_cert;   /* agent's HTTPS certificate PEM, "disabled", or NULL */
@@ -88,9 +91,9 @@ store_rc_t store_agent_unstage(store_t *s, const char *agent_id, err_t *e);
  * STORE_NOT_FOUND (nothing changed) when there is no staged attempt, or the enrollment is
  * no longer active with the same EK, EK certificate and AK. */
 store_rc_t store_agent_promote(store_t *s, const char *agent_id, err_t *e);
-/* The id of another enrollment (not exclude_id) with exactly this ek_tpm text, active
- * ones only when active_only: *other (caller frees), or STORE_NOT_FOUND. */
-store_rc_t store_agent_find_ek(store_t *s, const char *ek_tpm, const char *exclude_id,
+/* The id of another enrollment (not exclude_id) whose ek_key is this one, active ones
+ * only when active_only: *other (caller frees), or STORE_NOT_FOUND. */
+store_rc_t store_agent_find_ek(store_t *s, const char *ek_key, const char *exclude_id,
                                int active_only, char **other, err_t *e);
 
 /* Free the fields of a (wiping the pending key) and zero it; the struct itself is the

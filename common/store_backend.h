@@ -22,7 +22,7 @@ typedef struct store_ops {
 	store_rc_t (*agent_get_staged)(void *h, const char *agent_id, store_agent_t *out, err_t *e);
 	store_rc_t (*agent_unstage)(void *h, const char *agent_id, err_t *e);
 	store_rc_t (*agent_promote)(void *h, const char *agent_id, err_t *e);
-	store_rc_t (*agent_find_ek)(void *h, const char *ek_tpm, const char *exclude_id,
+	store_rc_t (*agent_find_ek)(void *h, const char *ek_key, const char *exclude_id,
 	                            int active_only, char **other, err_t *e);
 	/* verifier */
 	store_rc_t (*node_add)(void *h, const store_node_t *n, err_t *e);

@@ -142,8 +142,10 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     /* 4: a re-registration of an active enrollment waits here until its challenge is
      * answered; only then does it change the enrollment (its contact fields). Until then
      * the enrollment, and what the admin API shows, stay as they were. The identity is
-     * kept too, so that activation can check it still matches the enrollment. The index
-     * finds an EK enrolled under another id (one TPM, one node). */
+     * kept too, so that activation can check it still matches the enrollment. ek_key
+     * (hex SHA-256 of the EK's SubjectPublicKeyInfo) and its index find an EK enrolled
+     * under another id (one TPM, one node), however its TPM2B_PUBLIC is spelled; rows
+     * from before get it from the registrar at its next start. */
     "CREATE TABLE registrar_staged ("
     " agent_id TEXT PRIMARY KEY NOT NULL"
     "  REFERENCES registrar_agents (agent_id) ON DELETE CASCADE,"
@@ -156,7 +158,8 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     " pending_key TEXT NOT NULL," /* base64(credential) of the staged challenge */
     " created INTEGER NOT NULL"   /* unix seconds */
     ");"
-    "CREATE INDEX registrar_agents_ek ON registrar_agents (ek_tpm);",
+    "ALTER TABLE registrar_agents ADD COLUMN ek_key TEXT;"
+    "CREATE INDEX registrar_agents_ek_key ON registrar_agents (ek_key);",
 };
 
 typedef struct sq {
@@ -346,11 +349,11 @@ static store_rc_t sq_agent_put(void *h, const store_agent_t *a, err_t *e)
 	        q->db,
 	        "INSERT INTO registrar_agents (agent_id, ek_tpm, ekcert, aik_tpm, mtls_cert, ip, "
 	        "port,"
-	        " regcount, active, pending_key, created, updated)"
-	        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)"
+	        " regcount, active, pending_key, created, updated, ek_key)"
+	        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)"
 	        " ON CONFLICT (agent_id) DO UPDATE SET ek_tpm = ?2, ekcert = ?3, aik_tpm = ?4,"
 	        " mtls_cert = ?5, ip = ?6, port = ?7, regcount = ?8, active = ?9,"
-	        " pending_key = ?10, updated = ?11",
+	        " pending_key = ?10, updated = ?11, ek_key = ?12",
 	        -1, &st, NULL) != SQLITE_OK) {
 		sq_fail(q, e, "preparing agent insert");
 		goto out;
@@ -360,7 +363,7 @@ static store_rc_t sq_agent_put(void *h, const store_agent_t *a, err_t *e)
 	    sq_bind_text(st, 5, a->mtls_cert) || sq_bind_text(st, 6, a->ip) ||
 	    sqlite3_bind_int(st, 7, a->port) || sqlite3_bind_int(st, 8, a->regcount) ||
 	    sqlite3_bind_int(st, 9, a->active ? 1 : 0) || sq_bind_text(st, 10, a->pending_key) ||
-	    sqlite3_bind_int64(st, 11, now)) {
+	    sqlite3_bind_int64(st, 11, now) || sq_bind_text(st, 12, a->ek_key)) {
 		sq_fail(q, e, "binding agent insert");
 		goto out;
 	}
@@ -390,7 +393,7 @@ static store_rc_t sq_agent_get(void *h, const char *agent_id, store_agent_t *out
 
 	if (sqlite3_prepare_v2(q->db,
 	                       "SELECT agent_id, ek_tpm, ekcert, aik_tpm, mtls_cert, ip, port,"
-	                       " regcount, active, pending_key, created, updated"
+	                       " regcount, active, pending_key, created, updated, ek_key"
 	                       " FROM registrar_agents WHERE agent_id = ?1",
 	                       -1, &st, NULL) != SQLITE_OK ||
 	    sq_bind_text(st, 1, agent_id)) {
@@ -418,6 +421,7 @@ static store_rc_t sq_agent_get(void *h, const char *agent_id, store_agent_t *out
 	out->pending_key = sq_col_dup(st, 9);
 	out->created = sqlite3_column_int64(st, 10);
 	out->updated = sqlite3_column_int64(st, 11);
+	out->ek_key = sq_col_dup(st, 12);
 	rc = STORE_OK;
 out:
 	sqlite3_finalize(st);
@@ -617,7 +621,7 @@ fail:
 	return rc;
 }
 
-static store_rc_t sq_agent_find_ek(void *h, const char *ek_tpm, const char *exclude_id,
+static store_rc_t sq_agent_find_ek(void *h, const char *ek_key, const char *exclude_id,
                                    int active_only, char **other, err_t *e)
 {
 	sq_t *q = h;
@@ -626,11 +630,11 @@ static store_rc_t sq_agent_find_ek(void *h, const char *ek_tpm, const char *excl
 	int r;
 
 	if (sqlite3_prepare_v2(q->db,
-	                       "SELECT agent_id FROM registrar_agents WHERE ek_tpm = ?1"
+	                       "SELECT agent_id FROM registrar_agents WHERE ek_key = ?1"
 	                       " AND agent_id <> ?2 AND (?3 = 0 OR active = 1)"
 	                       " ORDER BY agent_id LIMIT 1",
 	                       -1, &st, NULL) != SQLITE_OK ||
-	    sq_bind_text(st, 1, ek_tpm) || sq_bind_text(st, 2, exclude_id) ||
+	    sq_bind_text(st, 1, ek_key) || sq_bind_text(st, 2, exclude_id) ||
 	    sqlite3_bind_int(st, 3, active_only ? 1 : 0)) {
 		sq_fail(q, e, "preparing EK lookup");
 		goto out;

@@ -14,6 +14,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include "common/authtag.h"
 #include "common/buf.h"
@@ -251,12 +253,94 @@ static void do_version(http_request_t *req)
 	http_reply_envelope(req, 200, "Success", res);
 }
 
+/* The EK's identity for "one TPM, one node": hex SHA-256 of its DER SubjectPublicKeyInfo,
+ * so that the same key spelled differently in a TPM2B_PUBLIC (an RSA exponent of 0 or
+ * 65537, say) is still the same TPM. 0, or -1 when the key cannot be converted. */
+static int ek_key_of(const tpm2_pub_t *ek, char out[2 * SHA256_DIGEST_LENGTH + 1])
+{
+	EVP_PKEY *pk = NULL;
+	unsigned char *der = NULL, md[SHA256_DIGEST_LENGTH];
+	buf_t hex = BUF_INIT;
+	err_t e = {""};
+	int n, rv = -1;
+
+	out[0] = '\0';
+	if ((pk = tpm2_pub_to_pkey(ek, &e)) == NULL || (n = i2d_PUBKEY(pk, &der)) <= 0)
+		goto out;
+	SHA256(der, (size_t)n, md);
+	hex_encode(&hex, md, sizeof(md));
+	memcpy(out, hex.data, 2 * SHA256_DIGEST_LENGTH + 1);
+	rv = 0;
+out:
+	OPENSSL_free(der);
+	EVP_PKEY_free(pk);
+	buf_free(&hex);
+	return rv;
+}
+
+/* ek_key_of for a stored ek_tpm text. */
+static int ek_key_of_text(const char *ek_tpm, char out[2 * SHA256_DIGEST_LENGTH + 1])
+{
+	buf_t raw = BUF_INIT;
+	tpm2_pub_t *k = NULL;
+	err_t e = {""};
+	int rv = -1;
+
+	out[0] = '\0';
+	if (base64_decode(&raw, ek_tpm, strlen(ek_tpm)) == 0 &&
+	    (k = tpm2_pub_decode(raw.data, raw.len, &e)) != NULL)
+		rv = ek_key_of(k, out);
+	tpm2_pub_free(k);
+	buf_free(&raw);
+	return rv;
+}
+
+/* Records written before schema 4 have no ek_key: fill it in once, at start, so that
+ * the EK reuse check sees every enrollment. 0, or -1 on a storage error. */
+static int ek_keys_backfill(registrar_t *r)
+{
+	char **ids = NULL, key[2 * SHA256_DIGEST_LENGTH + 1];
+	size_t n = 0, done = 0;
+	err_t e = {""};
+	int rv = -1;
+
+	if (store_agent_list(r->store, &ids, &n, &e) != STORE_OK)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		store_agent_t a;
+		if (store_agent_get(r->store, ids[i], &a, &e) != STORE_OK)
+			goto out;
+		if (a.ek_key == NULL) {
+			if (ek_key_of_text(a.ek_tpm, key) < 0) {
+				log_warnx(
+				    "agent %s: stored ek_tpm does not decode; it is left out of "
+				    "the EK reuse check",
+				    ids[i]);
+			} else {
+				a.ek_key = xstrdup(key);
+				if (store_agent_put(r->store, &a, &e) != STORE_OK) {
+					store_agent_clear(&a);
+					goto out;
+				}
+				done++;
+			}
+		}
+		store_agent_clear(&a);
+	}
+	if (done)
+		log_info("EK key identities recorded for %zu enrollment(s) from before", done);
+	rv = 0;
+out:
+	store_ids_free(ids);
+	return rv;
+}
+
 /* One TPM, one node: refuse an EK that another id has enrolled (unless the operator
  * allows it). The other id goes to the log only: the caller, who may hold nothing but the
  * public EK, learns nothing about the fleet. 0 when the EK is free, -1 when the reply was
  * sent. */
 static int ek_reuse_refused(registrar_t *r, http_request_t *req, const char *what, const char *id,
-                            const char *ek_tpm)
+                            const char *ek_key)
 {
 	char *other = NULL;
 	err_t e = {""};
@@ -264,7 +348,7 @@ static int ek_reuse_refused(registrar_t *r, http_request_t *req, const char *wha
 
 	if (r->allow_ek_reuse)
 		return 0;
-	rc = store_agent_find_ek(r->store, ek_tpm, id, 1, &other, &e);
+	rc = store_agent_find_ek(r->store, ek_key, id, 1, &other, &e);
 	if (rc == STORE_NOT_FOUND)
 		return 0;
 	if (rc == STORE_ERROR) {
@@ -289,7 +373,7 @@ static void do_register(registrar_t *r, http_request_t *req, const char *path_id
 	enroll_req_t *q = NULL;
 	store_agent_t old, rec;
 	int status, have_old = 0, staged = 0;
-	char cred[CRED_LEN + 1], kd[64], ad[64];
+	char cred[CRED_LEN + 1], kd[64], ad[64], ek_key[2 * SHA256_DIGEST_LENGTH + 1];
 	buf_t name = BUF_INIT, blob = BUF_INIT, key = BUF_INIT, b64 = BUF_INIT;
 	err_t e = {""};
 	store_rc_t rc;
@@ -329,7 +413,14 @@ static void do_register(registrar_t *r, http_request_t *req, const char *path_id
 		reply_error(req, 403, e.msg);
 		goto out;
 	}
-	if (ek_reuse_refused(r, req, "registration", q->agent_id, q->ek_tpm) < 0)
+	if (ek_key_of(q->ek, ek_key) < 0) {
+		log_info("registration of agent %s from %s rejected: ek_tpm is not a usable public "
+		         "key",
+		         q->agent_id, peer);
+		reply_error(req, 400, "ek_tpm is not a usable public key");
+		goto out;
+	}
+	if (ek_reuse_refused(r, req, "registration", q->agent_id, ek_key) < 0)
 		goto out;
 
 	/* The challenge: a fresh credential that only the TPM holding this EK can recover,
@@ -352,6 +443,7 @@ static void do_register(registrar_t *r, http_request_t *req, const char *path_id
 
 	rec.agent_id = q->agent_id;
 	rec.ek_tpm = q->ek_tpm;
+	rec.ek_key = ek_key;
 	rec.ekcert = q->ekcert;
 	rec.aik_tpm = q->aik_tpm;
 	rec.mtls_cert = q->mtls_cert;
@@ -493,7 +585,7 @@ static void do_activate(registrar_t *r, http_request_t *req, const char *id)
 	}
 	/* Proof of possession: the first activation of an EK another id holds is refused
 	 * here too (registrations only see enrollments that were active then). */
-	if (!staged && ek_reuse_refused(r, req, "activation", id, a.ek_tpm) < 0)
+	if (!staged && ek_reuse_refused(r, req, "activation", id, a.ek_key) < 0)
 		goto out;
 	rc =
 	    staged ? store_agent_promote(r->store, id, &e) : store_agent_activate(r->store, id, &e);
@@ -790,6 +882,10 @@ registrar_t *registrar_new(struct event_base *base, const config_t *cfg)
 	if (r->allow_ek_reuse)
 		log_info("registrar.allow_ek_reuse = yes: one TPM may be enrolled under several "
 		         "agent ids");
+	if (ek_keys_backfill(r) < 0) {
+		log_warnx("cannot record the EK identities of existing enrollments");
+		goto out;
+	}
 	if (!r->policy.require_ek_cert)
 		log_info("registrar.require_ek_cert = no: agents without an EK certificate are "
 		         "enrolled on their EK alone");

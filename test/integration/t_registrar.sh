@@ -113,6 +113,10 @@ var('ek_bad_eku', ekcert=ek_bad_eku)
 var('ak_decrypt', aik_tpm=b64(flip(ak, 6, attrs | 0x20000, 4)))
 var('ak_unrestricted', aik_tpm=b64(flip(ak, 6, attrs & ~0x10000, 4)))
 var('ak_sha1', aik_tpm=b64(flip(ak, 4, 0x0004, 2)))
+# The same EK with its RSA exponent spelled out (65537) instead of the template's 0 (which
+# means 65537): other bytes, the same key, the same TPM.
+assert ek[54:58] == b'\0\0\0\0'
+var('ek_respelled', ek_tpm=b64(flip(ek, 54, 65537, 4)))
 var('bad_b64', ek_tpm=b64(ek)[:20] + '!' + b64(ek)[21:])
 var('trunc_tpm2b', ek_tpm=b64(ek[:-7]))
 var('no_aik', aik_tpm=None)
@@ -383,6 +387,8 @@ expect ek_reuse_refused_at_registration 403 "already enrolled under another agen
 	POST "$H/v2.6/agents/ek-thief" "$B/good"
 ! grep -q "$NODE" "$R" && grep -q "registration of agent ek-thief .* already enrolled as agent $NODE" "$T/registrar.log"
 check ek_reuse_registration_other_id_in_log_not_reply $?
+expect ek_reuse_refused_for_respelled_ek 403 "already enrolled under another agent id" \
+	POST "$H/v2.6/agents/ek-respelled" "$B/ek_respelled"
 
 row0=$(node_row)
 get0=$(node_get)
@@ -449,6 +455,8 @@ check rejections_logged $?
 # require_ek_cert = no: an agent without an EK certificate enrolls on its EK alone, but a
 # certificate that is sent is still checked. The vendor intermediate joins ek_ca_dir.
 reg_stop
+# As a database from before schema 4 has them: no EK identities. The restart fills them in.
+sqlite3 "$DB" "UPDATE registrar_agents SET ek_key = NULL"
 sed -n '/-----BEGIN/,$p' "$REG_LOCALCA/issuercert.pem" >"$T/ekca/swtpm-intermediate.crt"
 cat >>"$CONF" <<EOF
 require_ek_cert = no
@@ -464,6 +472,10 @@ got=$(reg_req "$R" POST "$H/v2.6/agents/der-agent" "$B/good_b64der")
 check register_b64der_with_intermediate_in_ca_dir $?
 grep -q "2 EK CA certificate(s) loaded" "$T/registrar2.log"
 check ek_ca_dir_loaded_logged $?
+[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM registrar_agents WHERE ek_key IS NULL")" = 0 ] &&
+	[ "$(sqlite3 "$DB" "SELECT COUNT(DISTINCT ek_key) FROM registrar_agents")" = 1 ] &&
+	grep -q "EK key identities recorded for [1-9][0-9]* enrollment(s) from before" "$T/registrar2.log"
+check ek_keys_filled_in_at_start $?
 
 # allow_ek_reuse = yes: NODE's TPM enrolls under a second id too (the registrations
 # above, of the same EK, were accepted for the same reason).

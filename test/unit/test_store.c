@@ -60,6 +60,7 @@ static store_agent_t sample(const char *id)
 	memset(&a, 0, sizeof(a));
 	a.agent_id = xstrdup(id);
 	a.ek_tpm = xstrdup("AToAAQALAAMAsgAg");
+	a.ek_key = xstrdup("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
 	a.ekcert = xstrdup("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
 	a.aik_tpm = xstrdup("ARgAAQALAAUAcgAA");
 	a.mtls_cert = xstrdup("disabled");
@@ -178,6 +179,7 @@ static void test_crud(void **state)
 	assert_int_equal(g.regcount, 1);
 	assert_int_equal(g.active, 0);
 	assert_string_equal(g.pending_key, a.pending_key);
+	assert_string_equal(g.ek_key, a.ek_key);
 	assert_true(g.created > 0 && g.updated >= g.created);
 	store_agent_clear(&g);
 
@@ -268,13 +270,13 @@ static void test_staging(void **state)
 	assert_int_equal(store_agent_put(s, &a, &e), STORE_OK);
 	/* Not active yet: nothing to stage beside; no active holder of the EK. */
 	assert_int_equal(store_agent_stage(s, &st, &e), STORE_NOT_FOUND);
-	assert_int_equal(store_agent_find_ek(s, a.ek_tpm, "x", 1, &other, &e), STORE_NOT_FOUND);
-	assert_int_equal(store_agent_find_ek(s, a.ek_tpm, "x", 0, &other, &e), STORE_OK);
+	assert_int_equal(store_agent_find_ek(s, a.ek_key, "x", 1, &other, &e), STORE_NOT_FOUND);
+	assert_int_equal(store_agent_find_ek(s, a.ek_key, "x", 0, &other, &e), STORE_OK);
 	assert_string_equal(other, "node");
 	free(other);
 	assert_int_equal(store_agent_activate(s, "node", &e), STORE_OK);
-	assert_int_equal(store_agent_find_ek(s, a.ek_tpm, "node", 1, &other, &e), STORE_NOT_FOUND);
-	assert_int_equal(store_agent_find_ek(s, a.ek_tpm, "other", 1, &other, &e), STORE_OK);
+	assert_int_equal(store_agent_find_ek(s, a.ek_key, "node", 1, &other, &e), STORE_NOT_FOUND);
+	assert_int_equal(store_agent_find_ek(s, a.ek_key, "other", 1, &other, &e), STORE_OK);
 	assert_string_equal(other, "node");
 	free(other);
 
@@ -351,7 +353,9 @@ static void test_upgrade_from_schema_3(void **state)
 	/* Back to what schema 3 looked like. */
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
-	                              "DROP TABLE registrar_staged; DROP INDEX registrar_agents_ek;"
+	                              "DROP TABLE registrar_staged;"
+	                              " DROP INDEX registrar_agents_ek_key;"
+	                              " ALTER TABLE registrar_agents DROP COLUMN ek_key;"
 	                              " DELETE FROM schema_version WHERE version > 3",
 	                              NULL, NULL, NULL),
 	                 SQLITE_OK);
@@ -361,6 +365,7 @@ static void test_upgrade_from_schema_3(void **state)
 	assert_int_equal(store_schema_version(s), store_schema_latest());
 	assert_int_equal(store_agent_get(s, "old-node", &g, &e), STORE_OK);
 	assert_int_equal(g.active, 1);
+	assert_null(g.ek_key); /* the registrar fills it in at start */
 	store_agent_clear(&g);
 	assert_int_equal(store_agent_stage(s, &a, &e), STORE_OK);
 	store_close(s);
