@@ -14,9 +14,8 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
+#include "common/authtag.h"
 #include "common/http.h"
 #include "common/log.h"
 #include "common/makecred.h"
@@ -43,25 +42,8 @@ typedef struct reg {
 
 void register_auth_tag(const uint8_t *cred, size_t len, const char *uuid, char *out)
 {
-	static const char hexd[] = "0123456789abcdef";
-	buf_t key = BUF_INIT;
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
-
-	/* Keylime's registrar keeps base64(credential) as the key and checks
-	 * HMAC(key.encode(), agent_id): the key is the base64 *text*, not the credential. */
-	base64_encode(&key, cred, len);
-	if (HMAC(EVP_sha384(), key.data, (int)key.len, (const unsigned char *)uuid, strlen(uuid),
-	         mac, &maclen) == NULL ||
-	    maclen != 48)
+	if (authtag_from_credential(cred, len, uuid, out) < 0)
 		fatalx("HMAC-SHA384 failed");
-	for (unsigned int i = 0; i < maclen; i++) {
-		out[2 * i] = hexd[mac[i] >> 4];
-		out[2 * i + 1] = hexd[mac[i] & 15];
-	}
-	out[2 * maclen] = '\0';
-	OPENSSL_cleanse(mac, sizeof(mac));
-	buf_free_secret(&key);
 }
 
 char *register_body(const register_opts_t *o)

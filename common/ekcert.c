@@ -12,10 +12,13 @@
 #include <sys/stat.h>
 
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "common/buf.h"
+#include "common/ekcert_priv.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 
@@ -27,7 +30,12 @@
 struct ekca {
 	X509_STORE *store; /* trusted roots and intermediates */
 	int count;         /* certificates added */
+	time_t at;         /* verification time for tests (ekca_set_time), 0: now */
 };
+
+/* tcg-kp-EKCertificate, the extendedKeyUsage purpose of an EK certificate (TCG EK
+ * Credential Profile 2.0, section 3.2.16). */
+#define TCG_KP_EK_CERTIFICATE "2.23.133.8.1"
 
 static const char PEM_BEGIN[] = "-----BEGIN CERTIFICATE-----";
 static const char PEM_END[] = "-----END CERTIFICATE-----";
@@ -291,6 +299,90 @@ int ekca_count(const ekca_t *s)
 	return s ? s->count : 0;
 }
 
+void ekca_set_time(ekca_t *s, time_t at)
+{
+	s->at = at;
+}
+
+/* The algorithm of the certificate's public key, from its OID: an RSA key may be written
+ * as rsaEncryption or id-RSAES-OAEP (TPM 1.2-era vendors). NID_undef otherwise. */
+static int key_family(X509 *x)
+{
+	ASN1_OBJECT *alg = NULL; /* borrowed from x */
+	X509_PUBKEY *pk = X509_get_X509_PUBKEY(x);
+	int nid;
+
+	if (pk == NULL || !X509_PUBKEY_get0_param(&alg, NULL, NULL, NULL, pk) || alg == NULL)
+		return NID_undef;
+	nid = OBJ_obj2nid(alg);
+	if (nid == NID_rsaEncryption || nid == NID_rsaesOaep)
+		return NID_rsaEncryption;
+	if (nid == NID_X9_62_id_ecPublicKey)
+		return NID_X9_62_id_ecPublicKey;
+	return NID_undef;
+}
+
+int ekcert_check_profile(X509 *leaf, err_t *e)
+{
+	uint32_t flags = X509_get_extension_flags(leaf);
+	EXTENDED_KEY_USAGE *eku = NULL;
+	ASN1_OBJECT *want = NULL;
+	int family = key_family(leaf), crit = -1, idx = -1, found = 0, rv = -1;
+
+	if (flags & EXFLAG_INVALID) {
+		err_set(e, "EK certificate refused: an extension is malformed or repeated");
+		goto out;
+	}
+	/* An EK certifies a decryption key of one TPM; it never issues certificates. */
+	if (flags & EXFLAG_CA) {
+		err_set(e, "EK certificate refused: it is a CA certificate (basicConstraints "
+		           "CA:TRUE); an EK certificate must not be a CA");
+		goto out;
+	}
+	if (family == NID_undef) {
+		err_set(e, "EK certificate refused: its public key is neither RSA nor ECC");
+		goto out;
+	}
+	/* keyUsage, when present, must allow what the EK does: RSA decrypts a seed
+	 * (keyEncipherment), ECC derives one by ECDH (keyAgreement). */
+	if (flags & EXFLAG_KUSAGE) {
+		uint32_t ku = X509_get_key_usage(leaf);
+		if (family == NID_rsaEncryption && !(ku & KU_KEY_ENCIPHERMENT)) {
+			err_set(e, "EK certificate refused: its keyUsage does not allow "
+			           "keyEncipherment, which an RSA EK certificate needs");
+			goto out;
+		}
+		if (family == NID_X9_62_id_ecPublicKey && !(ku & KU_KEY_AGREEMENT)) {
+			err_set(e, "EK certificate refused: its keyUsage does not allow "
+			           "keyAgreement, which an ECC EK certificate needs");
+			goto out;
+		}
+	}
+	/* extendedKeyUsage, when present, must name the EK certificate purpose. */
+	if (flags & EXFLAG_XKUSAGE) {
+		eku = X509_get_ext_d2i(leaf, NID_ext_key_usage, &crit, &idx);
+		if (eku == NULL) {
+			err_set(e, "EK certificate refused: its extendedKeyUsage does not parse");
+			goto out;
+		}
+		if ((want = OBJ_txt2obj(TCG_KP_EK_CERTIFICATE, 1)) == NULL)
+			fatalx("OBJ_txt2obj: out of memory");
+		for (int i = 0; i < sk_ASN1_OBJECT_num(eku) && !found; i++)
+			found = OBJ_cmp(sk_ASN1_OBJECT_value(eku, i), want) == 0;
+		if (!found) {
+			err_set(e, "EK certificate refused: its extendedKeyUsage does not contain "
+			           "tcg-kp-EKCertificate (" TCG_KP_EK_CERTIFICATE ")");
+			goto out;
+		}
+	}
+	rv = 0;
+out:
+	ASN1_OBJECT_free(want);
+	EXTENDED_KEY_USAGE_free(eku);
+	ERR_clear_error();
+	return rv;
+}
+
 /* Only the EK certificate itself may carry critical extensions OpenSSL does not know
  * (TPM vendors' private ones); for any CA above it that stays an error. */
 static int verify_cb(int ok, X509_STORE_CTX *ctx)
@@ -311,11 +403,27 @@ int ekca_verify(const ekca_t *s, X509 *leaf, STACK_OF(X509) * chain, err_t *e)
 		err_set(e, "EK certificate check: no certificate or no CA store");
 		return -1;
 	}
+	if (ekcert_check_profile(leaf, e) < 0)
+		return -1;
 	if ((ctx = X509_STORE_CTX_new()) == NULL ||
 	    !X509_STORE_CTX_init(ctx, s->store, leaf, chain)) {
 		err_set_ssl(e, "EK certificate check: setup failed");
 		goto out;
 	}
+	/* An explicit purpose, so that no default inherited from the store applies. EK
+	 * certificates are not TLS certificates: the TLS purposes would demand EKUs that EK
+	 * CAs do not carry (Google's EK intermediate carries only tcg-kp-EKCertificate).
+	 * OpenSSL has no purpose for tcg-kp-EKCertificate, and adding one (X509_PURPOSE_add)
+	 * edits a process-wide table shared with the TLS code; so the chain is checked for
+	 * any purpose (signatures, validity, CA constraints and path lengths still apply)
+	 * and the EK-specific usage is checked above, on the EK certificate, where the
+	 * profile puts it. */
+	if (!X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_ANY)) {
+		err_set_ssl(e, "EK certificate check: setting the purpose failed");
+		goto out;
+	}
+	if (s->at)
+		X509_STORE_CTX_set_time(ctx, 0, s->at);
 	/* A vendor intermediate placed in the CA directory is a trust anchor by itself:
 	 * operators often have only the intermediate that issued their TPMs' EK certs. */
 	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN);

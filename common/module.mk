@@ -21,6 +21,8 @@ COMMON_SRCS += common/ima.c
 COMMON_SRCS += common/runtime_policy.c
 COMMON_SRCS += common/tpm2.c
 COMMON_SRCS += common/makecred.c
+# authtag: the Keylime activation HMAC, for the agent and the registrar.
+COMMON_SRCS += common/authtag.c
 COMMON_SRCS += common/ekcert.c
 # eventlog: UEFI event log parse and replay; mb_policy: Keylime measured-boot policies.
 COMMON_SRCS += common/eventlog.c

@@ -104,12 +104,49 @@ store_rc_t store_agent_activate(store_t *s, const char *agent_id, err_t *e)
 	return s->ops->agent_activate(s->h, agent_id, e);
 }
 
+store_rc_t store_agent_stage(store_t *s, const store_agent_t *a, err_t *e)
+{
+	if (a->agent_id == NULL || a->ek_tpm == NULL || a->aik_tpm == NULL ||
+	    a->pending_key == NULL) {
+		err_set(e, "store: staged attempt lacks agent_id, ek_tpm, aik_tpm or pending_key");
+		return STORE_ERROR;
+	}
+	return s->ops->agent_stage(s->h, a, e);
+}
+
+store_rc_t store_agent_get_staged(store_t *s, const char *agent_id, store_agent_t *out, err_t *e)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->agent_get_staged(s->h, agent_id, out, e);
+}
+
+store_rc_t store_agent_unstage(store_t *s, const char *agent_id, err_t *e)
+{
+	return s->ops->agent_unstage(s->h, agent_id, e);
+}
+
+store_rc_t store_agent_promote(store_t *s, const char *agent_id, err_t *e)
+{
+	return s->ops->agent_promote(s->h, agent_id, e);
+}
+
+store_rc_t store_agent_find_ek(store_t *s, const char *ek_key, const char *exclude_id,
+                               int active_only, char **other, err_t *e)
+{
+	*other = NULL;
+	if (ek_key == NULL)
+		return STORE_NOT_FOUND;
+	return s->ops->agent_find_ek(s->h, ek_key, exclude_id ? exclude_id : "", active_only, other,
+	                             e);
+}
+
 void store_agent_clear(store_agent_t *a)
 {
 	if (a == NULL)
 		return;
 	free(a->agent_id);
 	free(a->ek_tpm);
+	free(a->ek_key);
 	free(a->ekcert);
 	free(a->aik_tpm);
 	free(a->mtls_cert);

@@ -31,6 +31,9 @@ typedef enum {
 typedef struct store_agent {
 	char *agent_id;    /* the node's UUID or name; primary key */
 	char *ek_tpm;      /* base64 TPM2B_PUBLIC of the EK */
+	char *ek_key;      /* hex SHA-256 of the EK's DER SubjectPublicKeyInfo: one TPM's EK
+	                      however ek_tpm spells it; NULL in records written before
+	                      schema 4 until the registrar fills it in */
 	char *ekcert;      /* EK certificate text as received, or NULL when none was sent */
 	char *aik_tpm;     /* base64 TPM2B_PUBLIC of the AK */
 	char *mtls_cert;   /* agent's HTTPS certificate PEM, "disabled", or NULL */
@@ -68,6 +71,30 @@ store_rc_t store_agent_delete(store_t *s, const char *agent_id, err_t *e);
 /* Mark the record active and forget its pending key. STORE_NOT_FOUND when there is no
  * record, or it is already active. */
 store_rc_t store_agent_activate(store_t *s, const char *agent_id, err_t *e);
+
+/* Re-registrations of an active enrollment are staged beside it (registrar_staged), so
+ * that an unauthenticated request never changes what an authenticated one made: the
+ * enrollment changes only when the staged attempt is activated. One staged attempt per
+ * agent_id; an administrator's delete of the enrollment removes it too. */
+
+/* Insert or replace the staged attempt of a->agent_id (ek_tpm, ekcert, aik_tpm,
+ * mtls_cert, ip, port, pending_key; the rest is ignored). STORE_NOT_FOUND when there is
+ * no active enrollment of that id. */
+store_rc_t store_agent_stage(store_t *s, const store_agent_t *a, err_t *e);
+/* Fill *out (caller clears) with the staged attempt of agent_id: the fields above, and
+ * created. */
+store_rc_t store_agent_get_staged(store_t *s, const char *agent_id, store_agent_t *out, err_t *e);
+/* Discard the staged attempt; the enrollment stays as it is. */
+store_rc_t store_agent_unstage(store_t *s, const char *agent_id, err_t *e);
+/* In one transaction: copy the staged attempt's mtls_cert, ip and port into the active
+ * enrollment, count the registration (regcount + 1) and discard the attempt.
+ * STORE_NOT_FOUND (nothing changed) when there is no staged attempt, or the enrollment is
+ * no longer active with the same EK, EK certificate and AK. */
+store_rc_t store_agent_promote(store_t *s, const char *agent_id, err_t *e);
+/* The id of another enrollment (not exclude_id) whose ek_key is this one, active ones
+ * only when active_only: *other (caller frees), or STORE_NOT_FOUND. */
+store_rc_t store_agent_find_ek(store_t *s, const char *ek_key, const char *exclude_id,
+                               int active_only, char **other, err_t *e);
 
 /* Free the fields of a (wiping the pending key) and zero it; the struct itself is the
  * caller's. */

@@ -18,6 +18,12 @@ typedef struct store_ops {
 	store_rc_t (*agent_list)(void *h, char ***ids, size_t *n, err_t *e);
 	store_rc_t (*agent_delete)(void *h, const char *agent_id, err_t *e);
 	store_rc_t (*agent_activate)(void *h, const char *agent_id, err_t *e);
+	store_rc_t (*agent_stage)(void *h, const store_agent_t *a, err_t *e);
+	store_rc_t (*agent_get_staged)(void *h, const char *agent_id, store_agent_t *out, err_t *e);
+	store_rc_t (*agent_unstage)(void *h, const char *agent_id, err_t *e);
+	store_rc_t (*agent_promote)(void *h, const char *agent_id, err_t *e);
+	store_rc_t (*agent_find_ek)(void *h, const char *ek_key, const char *exclude_id,
+	                            int active_only, char **other, err_t *e);
 	/* verifier */
 	store_rc_t (*node_add)(void *h, const store_node_t *n, err_t *e);
 	store_rc_t (*node_get)(void *h, const char *uuid, store_node_t *out, err_t *e);
@@ -42,6 +48,6 @@ extern const store_ops_t store_sqlite_ops;
 
 /* The newest migration number (shared by every backend: each backend carries its own
  * dialect of the same numbered migrations). */
-#define STORE_SCHEMA_LATEST 3
+#define STORE_SCHEMA_LATEST 4
 
 #endif

@@ -138,6 +138,28 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
      * runtime_policy_eval_keys_export writes them, so a restart or takeover resumes
      * without re-reading the list and still checks ima-sig entries signed by them. */
     "ALTER TABLE nodes ADD COLUMN ima_keys TEXT;",
+
+    /* 4: a re-registration of an active enrollment waits here until its challenge is
+     * answered; only then does it change the enrollment (its contact fields). Until then
+     * the enrollment, and what the admin API shows, stay as they were. The identity is
+     * kept too, so that activation can check it still matches the enrollment. ek_key
+     * (hex SHA-256 of the EK's SubjectPublicKeyInfo) and its index find an EK enrolled
+     * under another id (one TPM, one node), however its TPM2B_PUBLIC is spelled; rows
+     * from before get it from the registrar at its next start. */
+    "CREATE TABLE registrar_staged ("
+    " agent_id TEXT PRIMARY KEY NOT NULL"
+    "  REFERENCES registrar_agents (agent_id) ON DELETE CASCADE,"
+    " ek_tpm TEXT NOT NULL,"
+    " ekcert TEXT,"
+    " aik_tpm TEXT NOT NULL,"
+    " mtls_cert TEXT,"
+    " ip TEXT,"
+    " port INTEGER NOT NULL DEFAULT 0,"
+    " pending_key TEXT NOT NULL," /* base64(credential) of the staged challenge */
+    " created INTEGER NOT NULL"   /* unix seconds */
+    ");"
+    "ALTER TABLE registrar_agents ADD COLUMN ek_key TEXT;"
+    "CREATE INDEX registrar_agents_ek_key ON registrar_agents (ek_key);",
 };
 
 typedef struct sq {
@@ -327,11 +349,11 @@ static store_rc_t sq_agent_put(void *h, const store_agent_t *a, err_t *e)
 	        q->db,
 	        "INSERT INTO registrar_agents (agent_id, ek_tpm, ekcert, aik_tpm, mtls_cert, ip, "
 	        "port,"
-	        " regcount, active, pending_key, created, updated)"
-	        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)"
+	        " regcount, active, pending_key, created, updated, ek_key)"
+	        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)"
 	        " ON CONFLICT (agent_id) DO UPDATE SET ek_tpm = ?2, ekcert = ?3, aik_tpm = ?4,"
 	        " mtls_cert = ?5, ip = ?6, port = ?7, regcount = ?8, active = ?9,"
-	        " pending_key = ?10, updated = ?11",
+	        " pending_key = ?10, updated = ?11, ek_key = ?12",
 	        -1, &st, NULL) != SQLITE_OK) {
 		sq_fail(q, e, "preparing agent insert");
 		goto out;
@@ -341,7 +363,7 @@ static store_rc_t sq_agent_put(void *h, const store_agent_t *a, err_t *e)
 	    sq_bind_text(st, 5, a->mtls_cert) || sq_bind_text(st, 6, a->ip) ||
 	    sqlite3_bind_int(st, 7, a->port) || sqlite3_bind_int(st, 8, a->regcount) ||
 	    sqlite3_bind_int(st, 9, a->active ? 1 : 0) || sq_bind_text(st, 10, a->pending_key) ||
-	    sqlite3_bind_int64(st, 11, now)) {
+	    sqlite3_bind_int64(st, 11, now) || sq_bind_text(st, 12, a->ek_key)) {
 		sq_fail(q, e, "binding agent insert");
 		goto out;
 	}
@@ -371,7 +393,7 @@ static store_rc_t sq_agent_get(void *h, const char *agent_id, store_agent_t *out
 
 	if (sqlite3_prepare_v2(q->db,
 	                       "SELECT agent_id, ek_tpm, ekcert, aik_tpm, mtls_cert, ip, port,"
-	                       " regcount, active, pending_key, created, updated"
+	                       " regcount, active, pending_key, created, updated, ek_key"
 	                       " FROM registrar_agents WHERE agent_id = ?1",
 	                       -1, &st, NULL) != SQLITE_OK ||
 	    sq_bind_text(st, 1, agent_id)) {
@@ -399,6 +421,7 @@ static store_rc_t sq_agent_get(void *h, const char *agent_id, store_agent_t *out
 	out->pending_key = sq_col_dup(st, 9);
 	out->created = sqlite3_column_int64(st, 10);
 	out->updated = sqlite3_column_int64(st, 11);
+	out->ek_key = sq_col_dup(st, 12);
 	rc = STORE_OK;
 out:
 	sqlite3_finalize(st);
@@ -474,6 +497,162 @@ static store_rc_t sq_agent_activate(void *h, const char *agent_id, err_t *e)
 	                       "UPDATE registrar_agents SET active = 1, pending_key = NULL,"
 	                       " updated = ?2 WHERE agent_id = ?1 AND active = 0",
 	                       agent_id, e, "activating agent");
+}
+
+static store_rc_t sq_agent_stage(void *h, const store_agent_t *a, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+
+	/* The SELECT yields no row unless an active enrollment exists, so nothing is staged
+	 * beside a record that is still waiting for its first activation. */
+	if (sqlite3_prepare_v2(
+	        q->db,
+	        "INSERT INTO registrar_staged (agent_id, ek_tpm, ekcert, aik_tpm, mtls_cert, ip,"
+	        " port, pending_key, created)"
+	        " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM registrar_agents"
+	        " WHERE agent_id = ?1 AND active = 1"
+	        " ON CONFLICT (agent_id) DO UPDATE SET ek_tpm = ?2, ekcert = ?3, aik_tpm = ?4,"
+	        " mtls_cert = ?5, ip = ?6, port = ?7, pending_key = ?8, created = ?9",
+	        -1, &st, NULL) != SQLITE_OK) {
+		sq_fail(q, e, "preparing staged insert");
+		goto out;
+	}
+	if (sq_bind_text(st, 1, a->agent_id) || sq_bind_text(st, 2, a->ek_tpm) ||
+	    sq_bind_text(st, 3, a->ekcert) || sq_bind_text(st, 4, a->aik_tpm) ||
+	    sq_bind_text(st, 5, a->mtls_cert) || sq_bind_text(st, 6, a->ip) ||
+	    sqlite3_bind_int(st, 7, a->port) || sq_bind_text(st, 8, a->pending_key) ||
+	    sqlite3_bind_int64(st, 9, sq_now())) {
+		sq_fail(q, e, "binding staged insert");
+		goto out;
+	}
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		sq_fail(q, e, "staging a re-registration");
+		goto out;
+	}
+	rc = sqlite3_changes(q->db) > 0 ? STORE_OK : STORE_NOT_FOUND;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static store_rc_t sq_agent_get_staged(void *h, const char *agent_id, store_agent_t *out, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	int r;
+
+	if (sqlite3_prepare_v2(q->db,
+	                       "SELECT agent_id, ek_tpm, ekcert, aik_tpm, mtls_cert, ip, port,"
+	                       " pending_key, created FROM registrar_staged WHERE agent_id = ?1",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, agent_id)) {
+		sq_fail(q, e, "preparing staged lookup");
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		rc = STORE_NOT_FOUND;
+		goto out;
+	}
+	if (r != SQLITE_ROW) {
+		sq_fail(q, e, "reading staged attempt");
+		goto out;
+	}
+	out->agent_id = sq_col_dup(st, 0);
+	out->ek_tpm = sq_col_dup(st, 1);
+	out->ekcert = sq_col_dup(st, 2);
+	out->aik_tpm = sq_col_dup(st, 3);
+	out->mtls_cert = sq_col_dup(st, 4);
+	out->ip = sq_col_dup(st, 5);
+	out->port = sqlite3_column_int(st, 6);
+	out->pending_key = sq_col_dup(st, 7);
+	out->created = sqlite3_column_int64(st, 8);
+	out->updated = out->created;
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static store_rc_t sq_agent_unstage(void *h, const char *agent_id, err_t *e)
+{
+	return sq_agent_change(h, "DELETE FROM registrar_staged WHERE agent_id = ?1", agent_id, e,
+	                       "discarding staged attempt");
+}
+
+static store_rc_t sq_agent_promote(void *h, const char *agent_id, err_t *e)
+{
+	sq_t *q = h;
+	store_rc_t rc;
+	err_t ignore = {""};
+
+	if (sq_exec(q, "BEGIN IMMEDIATE", e, "starting activation") < 0)
+		return STORE_ERROR;
+	/* Only into the same identity, still active: an administrator may have deleted the
+	 * enrollment (which cascades) or another one may have replaced it meanwhile. */
+	rc = sq_agent_change(
+	    q,
+	    "UPDATE registrar_agents SET"
+	    " mtls_cert = (SELECT mtls_cert FROM registrar_staged WHERE agent_id = ?1),"
+	    " ip = (SELECT ip FROM registrar_staged WHERE agent_id = ?1),"
+	    " port = (SELECT port FROM registrar_staged WHERE agent_id = ?1),"
+	    " regcount = regcount + 1, updated = ?2"
+	    " WHERE agent_id = ?1 AND active = 1 AND EXISTS (SELECT 1 FROM registrar_staged s"
+	    "  WHERE s.agent_id = ?1 AND s.ek_tpm = registrar_agents.ek_tpm"
+	    "  AND s.aik_tpm = registrar_agents.aik_tpm"
+	    "  AND s.ekcert IS registrar_agents.ekcert)",
+	    agent_id, e, "activating staged attempt");
+	if (rc != STORE_OK)
+		goto fail;
+	rc = sq_agent_change(q, "DELETE FROM registrar_staged WHERE agent_id = ?1", agent_id, e,
+	                     "discarding activated attempt");
+	if (rc != STORE_OK)
+		goto fail;
+	if (sq_exec(q, "COMMIT", e, "committing activation") < 0) {
+		rc = STORE_ERROR;
+		goto fail;
+	}
+	return STORE_OK;
+fail:
+	sq_exec(q, "ROLLBACK", &ignore, "rolling back activation");
+	return rc;
+}
+
+static store_rc_t sq_agent_find_ek(void *h, const char *ek_key, const char *exclude_id,
+                                   int active_only, char **other, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	int r;
+
+	if (sqlite3_prepare_v2(q->db,
+	                       "SELECT agent_id FROM registrar_agents WHERE ek_key = ?1"
+	                       " AND agent_id <> ?2 AND (?3 = 0 OR active = 1)"
+	                       " ORDER BY agent_id LIMIT 1",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, ek_key) || sq_bind_text(st, 2, exclude_id) ||
+	    sqlite3_bind_int(st, 3, active_only ? 1 : 0)) {
+		sq_fail(q, e, "preparing EK lookup");
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		rc = STORE_NOT_FOUND;
+		goto out;
+	}
+	if (r != SQLITE_ROW) {
+		sq_fail(q, e, "looking up an EK");
+		goto out;
+	}
+	*other = sq_col_dup(st, 0);
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
 }
 
 /* ---- verifier: nodes ---- */
@@ -1057,6 +1236,11 @@ const store_ops_t store_sqlite_ops = {
     .agent_list = sq_agent_list,
     .agent_delete = sq_agent_delete,
     .agent_activate = sq_agent_activate,
+    .agent_stage = sq_agent_stage,
+    .agent_get_staged = sq_agent_get_staged,
+    .agent_unstage = sq_agent_unstage,
+    .agent_promote = sq_agent_promote,
+    .agent_find_ek = sq_agent_find_ek,
     .node_add = sq_node_add,
     .node_get = sq_node_get,
     .node_list = sq_node_list,

@@ -32,6 +32,11 @@ static const config_key_t registrar_keys[] = {
      "Refuse agents that send no EK certificate. Set to no only for TPMs without one (some "
      "firmware TPMs); a certificate that is sent is always checked.",
      NULL},
+    {"registrar", "allow_ek_reuse", CFG_BOOL, "no", 0, 0,
+     "Let one TPM (one EK) be enrolled under several agent ids. With no, a registration or "
+     "activation whose EK another id has enrolled is refused (403; the other id is named "
+     "in the log only).",
+     NULL},
     {"registrar", "state_dir", CFG_STR, "/var/lib/vigil/registrar", 0, 0,
      "Directory for the registrar's state (created with mode 0700 if missing).", NULL},
     {"registrar", "database", CFG_STR, "", 0, 0,

@@ -8,12 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 
+#include "common/authtag.h"
 #include "common/buf.h"
 #include "common/ekcert.h"
 #include "common/http.h"
@@ -26,9 +30,24 @@
 
 #define CRED_LEN 32 /* credential: 32 characters of [A-Za-z0-9], as Keylime makes it */
 
+/* Failed activations (a wrong auth_tag) allowed per agent id within one window; further
+ * activations of that id are answered 429 until the window ends. A genuine agent needs
+ * one try; the budget only bounds how fast anyone can make the registrar discard attempts
+ * and write log lines. */
+#define ACTFAIL_BUDGET  5
+#define ACTFAIL_WINDOW  60    /* seconds */
+#define ACTFAIL_MAX_IDS 65536 /* ids tracked at once; beyond that, activations get 429 */
+
 /* The API versions served; the last is the current one. */
 static const char *const api_versions[] = {"2.1", "2.2", "2.3", "2.4", "2.5", "2.6"};
 #define N_API_VERSIONS (sizeof(api_versions) / sizeof(api_versions[0]))
+
+/* Failed activations of one agent id in the current window. */
+typedef struct actfail {
+	char id[ENROLL_MAX_ID + 1]; /* agent id */
+	time_t start;               /* monotonic seconds the window began */
+	int count;                  /* wrong auth_tags in the window */
+} actfail_t;
 
 typedef struct listener {
 	struct registrar *r; /* owner */
@@ -40,6 +59,9 @@ struct registrar {
 	store_t *store;         /* enrollments */
 	ekca_t *ekca;           /* TPM vendor CAs, NULL when none are configured */
 	enroll_policy_t policy; /* what registrations must satisfy */
+	int allow_ek_reuse;     /* 1: one EK may be enrolled under several agent ids */
+	actfail_t *fails;       /* failed-activation windows, unordered */
+	size_t nfails;          /* entries in fails */
 	http_server_t *http;    /* agent routes */
 	http_server_t *https;   /* admin routes (and agent routes), NULL when disabled */
 	listener_t l_http;      /* callback context of http */
@@ -82,29 +104,6 @@ static void make_credential(char out[CRED_LEN + 1])
 	OPENSSL_cleanse(rnd, sizeof(rnd));
 }
 
-/* Lowercase hex of HMAC-SHA-384(key, msg) into out (97 bytes). 0 or -1. */
-static int auth_tag_compute(const char *key, const char *msg, char out[ENROLL_MAX_AUTHTAG + 1])
-{
-	unsigned char mac[48];
-	size_t mlen = 0;
-	buf_t hex = BUF_INIT;
-	int rv = -1;
-
-	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA384", NULL, key, strlen(key),
-	              (const unsigned char *)msg, strlen(msg), mac, sizeof(mac), &mlen) == NULL ||
-	    mlen != sizeof(mac)) {
-		log_ssl("HMAC-SHA-384 failed");
-		goto out;
-	}
-	hex_encode(&hex, mac, mlen);
-	memcpy(out, hex.data, ENROLL_MAX_AUTHTAG + 1);
-	rv = 0;
-out:
-	OPENSSL_cleanse(mac, sizeof(mac));
-	buf_free_secret(&hex);
-	return rv;
-}
-
 static int str_eq_null(const char *a, const char *b)
 {
 	if (a == NULL || b == NULL)
@@ -119,6 +118,60 @@ static const char *key_desc(const tpm2_pub_t *k, char *s, size_t n)
 	snprintf(s, n, "%s-%d/%s", tpm2_pub_type(k) == TPM2_ALG_RSA_ID ? "rsa" : "ecc",
 	         tpm2_pub_key_bits(k), alg ? alg : "?");
 	return s;
+}
+
+static time_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* The failure window of id, NULL when none is open. Ended windows are dropped first, so
+ * the table only holds ids that failed within the last ACTFAIL_WINDOW seconds. */
+static actfail_t *actfail_find(registrar_t *r, const char *id)
+{
+	time_t now = mono_now();
+	size_t i = 0;
+
+	while (i < r->nfails) {
+		if (now - r->fails[i].start >= ACTFAIL_WINDOW) {
+			r->fails[i] = r->fails[--r->nfails];
+			continue;
+		}
+		i++;
+	}
+	for (i = 0; i < r->nfails; i++)
+		if (strcmp(r->fails[i].id, id) == 0)
+			return &r->fails[i];
+	return NULL;
+}
+
+/* 1 when id has used up its failed-activation budget (or the table is full). */
+static int actfail_is_limited(registrar_t *r, const char *id)
+{
+	actfail_t *f = actfail_find(r, id);
+
+	if (f == NULL)
+		return r->nfails >= ACTFAIL_MAX_IDS;
+	return f->count >= ACTFAIL_BUDGET;
+}
+
+static void actfail_count(registrar_t *r, const char *id)
+{
+	actfail_t *f = actfail_find(r, id);
+
+	if (f == NULL) {
+		if (r->nfails >= ACTFAIL_MAX_IDS)
+			return;
+		r->fails = xrealloc(r->fails, (r->nfails + 1) * sizeof(*r->fails));
+		f = &r->fails[r->nfails++];
+		snprintf(f->id, sizeof(f->id), "%s", id);
+		f->start = mono_now();
+		f->count = 0;
+	}
+	f->count++;
 }
 
 /* ---- routes ---- */
@@ -200,6 +253,118 @@ static void do_version(http_request_t *req)
 	http_reply_envelope(req, 200, "Success", res);
 }
 
+/* The EK's identity for "one TPM, one node": hex SHA-256 of its DER SubjectPublicKeyInfo,
+ * so that the same key spelled differently in a TPM2B_PUBLIC (an RSA exponent of 0 or
+ * 65537, say) is still the same TPM. 0, or -1 when the key cannot be converted. */
+static int ek_key_of(const tpm2_pub_t *ek, char out[2 * SHA256_DIGEST_LENGTH + 1])
+{
+	EVP_PKEY *pk = NULL;
+	unsigned char *der = NULL, md[SHA256_DIGEST_LENGTH];
+	buf_t hex = BUF_INIT;
+	err_t e = {""};
+	int n, rv = -1;
+
+	out[0] = '\0';
+	if ((pk = tpm2_pub_to_pkey(ek, &e)) == NULL || (n = i2d_PUBKEY(pk, &der)) <= 0)
+		goto out;
+	SHA256(der, (size_t)n, md);
+	hex_encode(&hex, md, sizeof(md));
+	memcpy(out, hex.data, 2 * SHA256_DIGEST_LENGTH + 1);
+	rv = 0;
+out:
+	OPENSSL_free(der);
+	EVP_PKEY_free(pk);
+	buf_free(&hex);
+	return rv;
+}
+
+/* ek_key_of for a stored ek_tpm text. */
+static int ek_key_of_text(const char *ek_tpm, char out[2 * SHA256_DIGEST_LENGTH + 1])
+{
+	buf_t raw = BUF_INIT;
+	tpm2_pub_t *k = NULL;
+	err_t e = {""};
+	int rv = -1;
+
+	out[0] = '\0';
+	if (base64_decode(&raw, ek_tpm, strlen(ek_tpm)) == 0 &&
+	    (k = tpm2_pub_decode(raw.data, raw.len, &e)) != NULL)
+		rv = ek_key_of(k, out);
+	tpm2_pub_free(k);
+	buf_free(&raw);
+	return rv;
+}
+
+/* Records written before schema 4 have no ek_key: fill it in once, at start, so that
+ * the EK reuse check sees every enrollment. 0, or -1 on a storage error. */
+static int ek_keys_backfill(registrar_t *r)
+{
+	char **ids = NULL, key[2 * SHA256_DIGEST_LENGTH + 1];
+	size_t n = 0, done = 0;
+	err_t e = {""};
+	int rv = -1;
+
+	if (store_agent_list(r->store, &ids, &n, &e) != STORE_OK)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		store_agent_t a;
+		if (store_agent_get(r->store, ids[i], &a, &e) != STORE_OK)
+			goto out;
+		if (a.ek_key == NULL) {
+			if (ek_key_of_text(a.ek_tpm, key) < 0) {
+				log_warnx(
+				    "agent %s: stored ek_tpm does not decode; it is left out of "
+				    "the EK reuse check",
+				    ids[i]);
+			} else {
+				a.ek_key = xstrdup(key);
+				if (store_agent_put(r->store, &a, &e) != STORE_OK) {
+					store_agent_clear(&a);
+					goto out;
+				}
+				done++;
+			}
+		}
+		store_agent_clear(&a);
+	}
+	if (done)
+		log_info("EK key identities recorded for %zu enrollment(s) from before", done);
+	rv = 0;
+out:
+	store_ids_free(ids);
+	return rv;
+}
+
+/* One TPM, one node: refuse an EK that another id has enrolled (unless the operator
+ * allows it). The other id goes to the log only: the caller, who may hold nothing but the
+ * public EK, learns nothing about the fleet. 0 when the EK is free, -1 when the reply was
+ * sent. */
+static int ek_reuse_refused(registrar_t *r, http_request_t *req, const char *what, const char *id,
+                            const char *ek_key)
+{
+	char *other = NULL;
+	err_t e = {""};
+	store_rc_t rc;
+
+	if (r->allow_ek_reuse)
+		return 0;
+	rc = store_agent_find_ek(r->store, ek_key, id, 1, &other, &e);
+	if (rc == STORE_NOT_FOUND)
+		return 0;
+	if (rc == STORE_ERROR) {
+		reply_error(req, 500, "registrar storage error");
+		return -1;
+	}
+	log_info("%s of agent %s from %s rejected: its EK is already enrolled as agent %s "
+	         "(registrar.allow_ek_reuse = no)",
+	         what, id, http_request_peer(req), other);
+	reply_error(req, 403,
+	            "this TPM's EK is already enrolled under another agent id; one TPM enrolls "
+	            "one node (an administrator must delete the other enrollment first)");
+	free(other);
+	return -1;
+}
+
 static void do_register(registrar_t *r, http_request_t *req, const char *path_id)
 {
 	const char *peer = http_request_peer(req);
@@ -207,8 +372,8 @@ static void do_register(registrar_t *r, http_request_t *req, const char *path_id
 	size_t blen;
 	enroll_req_t *q = NULL;
 	store_agent_t old, rec;
-	int status, have_old = 0;
-	char cred[CRED_LEN + 1], kd[64], ad[64];
+	int status, have_old = 0, staged = 0;
+	char cred[CRED_LEN + 1], kd[64], ad[64], ek_key[2 * SHA256_DIGEST_LENGTH + 1];
 	buf_t name = BUF_INIT, blob = BUF_INIT, key = BUF_INIT, b64 = BUF_INIT;
 	err_t e = {""};
 	store_rc_t rc;
@@ -248,6 +413,15 @@ static void do_register(registrar_t *r, http_request_t *req, const char *path_id
 		reply_error(req, 403, e.msg);
 		goto out;
 	}
+	if (ek_key_of(q->ek, ek_key) < 0) {
+		log_info("registration of agent %s from %s rejected: ek_tpm is not a usable public "
+		         "key",
+		         q->agent_id, peer);
+		reply_error(req, 400, "ek_tpm is not a usable public key");
+		goto out;
+	}
+	if (ek_reuse_refused(r, req, "registration", q->agent_id, ek_key) < 0)
+		goto out;
 
 	/* The challenge: a fresh credential that only the TPM holding this EK can recover,
 	 * and only for an object with this AK's name. */
@@ -269,23 +443,43 @@ static void do_register(registrar_t *r, http_request_t *req, const char *path_id
 
 	rec.agent_id = q->agent_id;
 	rec.ek_tpm = q->ek_tpm;
+	rec.ek_key = ek_key;
 	rec.ekcert = q->ekcert;
 	rec.aik_tpm = q->aik_tpm;
 	rec.mtls_cert = q->mtls_cert;
 	rec.ip = q->ip;
 	rec.port = q->port;
-	rec.regcount = have_old ? old.regcount + 1 : 1;
-	rec.active = 0;
 	rec.pending_key = (char *)key.data;
-	if (store_agent_put(r->store, &rec, &e) != STORE_OK) {
-		reply_error(req, 500, "registrar storage error");
+	if (have_old && old.active) {
+		/* Anyone can send an active node's public EK, EK certificate and AK: this
+		 * attempt waits beside the enrollment and changes it only once its challenge
+		 * is answered, which takes that TPM. */
+		rc = store_agent_stage(r->store, &rec, &e);
+		staged = 1;
+	} else {
+		rec.regcount = have_old ? old.regcount + 1 : 1;
+		rec.active = 0;
+		rc = store_agent_put(r->store, &rec, &e);
+	}
+	if (rc != STORE_OK) {
+		reply_error(req, rc == STORE_NOT_FOUND ? 409 : 500,
+		            rc == STORE_NOT_FOUND
+		                ? "agent changed during registration; register again"
+		                : "registrar storage error");
 		goto out;
 	}
-	log_info("agent %s registered from %s: EK %s%s%s, AK %s, registration %d; awaiting "
-	         "activation",
-	         q->agent_id, peer, key_desc(q->ek, kd, sizeof(kd)),
-	         q->ekcert ? " certified by " : " without certificate",
-	         q->ekcert ? q->ek_issuer : "", key_desc(q->ak, ad, sizeof(ad)), rec.regcount);
+	if (staged)
+		log_info("agent %s re-registered from %s: EK %s, AK %s; staged beside the active "
+		         "enrollment (registration %d), which stays unchanged until activation",
+		         q->agent_id, peer, key_desc(q->ek, kd, sizeof(kd)),
+		         key_desc(q->ak, ad, sizeof(ad)), old.regcount);
+	else
+		log_info("agent %s registered from %s: EK %s%s%s, AK %s, registration %d; awaiting "
+		         "activation",
+		         q->agent_id, peer, key_desc(q->ek, kd, sizeof(kd)),
+		         q->ekcert ? " certified by " : " without certificate",
+		         q->ekcert ? q->ek_issuer : "", key_desc(q->ak, ad, sizeof(ad)),
+		         rec.regcount);
 	base64_encode(&b64, blob.data, blob.len);
 	json_t *res = json_object();
 	json_object_set_new(res, "blob", json_stringn((const char *)b64.data, b64.len));
@@ -305,18 +499,29 @@ static void do_activate(registrar_t *r, http_request_t *req, const char *id)
 	const char *peer = http_request_peer(req);
 	const uint8_t *body;
 	size_t blen;
-	char tag[ENROLL_MAX_AUTHTAG + 1], want[ENROLL_MAX_AUTHTAG + 1];
-	store_agent_t a;
+	char tag[ENROLL_MAX_AUTHTAG + 1];
+	store_agent_t a, st;
 	err_t e = {""};
 	char msg[300];
 	store_rc_t rc;
+	int staged;
 
 	memset(&a, 0, sizeof(a));
-	want[0] = '\0';
+	memset(&st, 0, sizeof(st));
+	tag[0] = '\0';
 	body = http_request_body(req, &blen);
 	if (enroll_parse_auth_tag(body, blen, tag, &e) < 0) {
 		log_info("activation of agent %s from %s rejected: %s", id, peer, e.msg);
 		reply_error(req, 400, e.msg);
+		goto out;
+	}
+	if (actfail_is_limited(r, id)) {
+		log_info("activation of agent %s from %s rejected: already %d wrong auth_tags "
+		         "within %d s",
+		         id, peer, ACTFAIL_BUDGET, ACTFAIL_WINDOW);
+		snprintf(msg, sizeof(msg),
+		         "too many failed activations of agent %s; try again in a minute", id);
+		reply_error(req, 429, msg);
 		goto out;
 	}
 	rc = store_agent_get(r->store, id, &a, &e);
@@ -330,7 +535,16 @@ static void do_activate(registrar_t *r, http_request_t *req, const char *id)
 		reply_error(req, 404, msg);
 		goto out;
 	}
-	if (a.active || a.pending_key == NULL) {
+	/* An active enrollment is activated again only through a staged re-registration. */
+	staged = a.active;
+	if (staged) {
+		rc = store_agent_get_staged(r->store, id, &st, &e);
+		if (rc == STORE_ERROR) {
+			reply_error(req, 500, "registrar storage error");
+			goto out;
+		}
+	}
+	if ((staged && rc == STORE_NOT_FOUND) || (!staged && a.pending_key == NULL)) {
 		/* The challenge key is forgotten at activation, so a second answer cannot be
 		 * checked; registering again issues a new challenge. */
 		log_info("activation of agent %s from %s rejected: already active", id, peer);
@@ -339,28 +553,42 @@ static void do_activate(registrar_t *r, http_request_t *req, const char *id)
 		reply_error(req, 400, msg);
 		goto out;
 	}
-	if (auth_tag_compute(a.pending_key, id, want) < 0) {
-		reply_error(req, 500, "registrar crypto error");
-		goto out;
-	}
-	if (!mem_equal_ct(tag, want, ENROLL_MAX_AUTHTAG)) {
-		/* As Keylime does: a wrong proof ends this enrollment attempt. */
-		if (store_agent_delete(r->store, id, &e) == STORE_ERROR) {
+	if (!authtag_matches(staged ? st.pending_key : a.pending_key, id, tag)) {
+		actfail_count(r, id);
+		/* A wrong proof ends this attempt and nothing else: an active enrollment
+		 * stays exactly as it was. A first registration that was never activated is
+		 * no enrollment yet; it is removed, as Keylime does. */
+		rc = staged ? store_agent_unstage(r->store, id, &e)
+		            : store_agent_delete(r->store, id, &e);
+		if (rc == STORE_ERROR) {
 			reply_error(req, 500, "registrar storage error");
 			goto out;
 		}
-		log_info("activation of agent %s from %s rejected: auth_tag does not match; its "
-		         "registration was removed",
-		         id, peer);
-		snprintf(
-		    msg, sizeof(msg),
-		    "auth_tag does not match; the registration of agent %s was removed, register "
-		    "again",
-		    id);
+		log_info("activation of agent %s from %s rejected: auth_tag does not match; %s", id,
+		         peer,
+		         staged ? "the staged re-registration was discarded, the enrollment is "
+		                  "unchanged"
+		                : "its registration was removed");
+		if (staged)
+			snprintf(msg, sizeof(msg),
+			         "auth_tag does not match; this re-registration of agent %s was "
+			         "discarded and its enrollment is unchanged",
+			         id);
+		else
+			snprintf(
+			    msg, sizeof(msg),
+			    "auth_tag does not match; the registration of agent %s was removed, "
+			    "register again",
+			    id);
 		reply_error(req, 400, msg);
 		goto out;
 	}
-	rc = store_agent_activate(r->store, id, &e);
+	/* Proof of possession: the first activation of an EK another id holds is refused
+	 * here too (registrations only see enrollments that were active then). */
+	if (!staged && ek_reuse_refused(r, req, "activation", id, a.ek_key) < 0)
+		goto out;
+	rc =
+	    staged ? store_agent_promote(r->store, id, &e) : store_agent_activate(r->store, id, &e);
 	if (rc == STORE_ERROR) {
 		reply_error(req, 500, "registrar storage error");
 		goto out;
@@ -369,14 +597,19 @@ static void do_activate(registrar_t *r, http_request_t *req, const char *id)
 		reply_error(req, 409, "agent changed during activation; register again");
 		goto out;
 	}
-	log_info("agent %s activated from %s: enrollment complete (registration %d)", id, peer,
-	         a.regcount);
+	if (staged)
+		log_info("agent %s activated from %s: re-registration complete, contact %s:%d "
+		         "(registration %d)",
+		         id, peer, st.ip ? st.ip : "-", st.port, a.regcount + 1);
+	else
+		log_info("agent %s activated from %s: enrollment complete (registration %d)", id,
+		         peer, a.regcount);
 	/* The Rust agent requires "results": {} here, never null. */
 	http_reply_envelope(req, 200, "Success", json_object());
 out:
-	OPENSSL_cleanse(want, sizeof(want));
 	OPENSSL_cleanse(tag, sizeof(tag));
 	store_agent_clear(&a);
+	store_agent_clear(&st);
 }
 
 static void do_list(registrar_t *r, http_request_t *req)
@@ -645,6 +878,14 @@ registrar_t *registrar_new(struct event_base *base, const config_t *cfg)
 	}
 	r->policy.ekca = r->ekca;
 	r->policy.require_ek_cert = config_bool(cfg, "registrar", "require_ek_cert");
+	r->allow_ek_reuse = config_bool(cfg, "registrar", "allow_ek_reuse");
+	if (r->allow_ek_reuse)
+		log_info("registrar.allow_ek_reuse = yes: one TPM may be enrolled under several "
+		         "agent ids");
+	if (ek_keys_backfill(r) < 0) {
+		log_warnx("cannot record the EK identities of existing enrollments");
+		goto out;
+	}
 	if (!r->policy.require_ek_cert)
 		log_info("registrar.require_ek_cert = no: agents without an EK certificate are "
 		         "enrolled on their EK alone");
@@ -694,5 +935,6 @@ void registrar_free(registrar_t *r)
 	http_server_free(r->http);
 	ekca_free(r->ekca);
 	store_close(r->store);
+	free(r->fails);
 	free(r);
 }

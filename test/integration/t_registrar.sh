@@ -7,7 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registrar_lib.sh"
 
-for tool in swtpm swtpm_setup tpm2_createek tpm2_createak sqlite3 curl openssl; do
+for tool in swtpm swtpm_setup tpm2_createek tpm2_createak tpm2_activatecredential \
+	tpm2_startauthsession tpm2_policysecret sqlite3 curl openssl; do
 	command -v $tool >/dev/null || { echo "skip registrar: $tool not installed"; exit 0; }
 done
 [ -x "$BIN/vigil-registrar" ] || { echo "not ok registrar: $BIN/vigil-registrar not built"; exit 1; }
@@ -64,6 +65,19 @@ rogue = cert_for(ekpub, rogue_name, rogue_key, now - day, now + day)
 inter_cert = x509.load_pem_x509_certificate(inter.encode())
 inter_key = serialization.load_pem_private_key(rd(ca + '/signkey.pem'), None)
 expired = cert_for(ekpub, inter_cert.subject, inter_key, now - 30 * day, now - day)
+# EK certificates for the right key from the real intermediate that break the TCG EK
+# Credential Profile, one rule each.
+def cert_ext(exts):
+    b = (x509.CertificateBuilder().subject_name(x509.Name([]))
+         .issuer_name(inter_cert.subject).public_key(ekpub).serial_number(x509.random_serial_number())
+         .not_valid_before(now - day).not_valid_after(now + day))
+    for ext, crit in exts:
+        b = b.add_extension(ext, critical=crit)
+    return b.sign(inter_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode() + inter
+from cryptography.x509.oid import ExtendedKeyUsageOID
+ek_is_ca = cert_ext([(x509.BasicConstraints(ca=True, path_length=None), True)])
+ek_bad_ku = cert_ext([(x509.KeyUsage(True, False, False, False, False, False, False, False, False), True)])
+ek_bad_eku = cert_ext([(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)])
 ecc = x509.load_der_x509_certificate(rd(m + '/ecc-ekcert.der')).public_bytes(serialization.Encoding.PEM).decode()
 
 good = {"ek_tpm": b64(ek), "aik_tpm": b64(ak), "ekcert": pem + inter, "mtls_cert": "disabled",
@@ -93,9 +107,16 @@ var('other_key_cert', ekcert=ecc)
 var('rogue_ca', ekcert=rogue)
 var('expired', ekcert=expired + inter)
 var('no_chain', ekcert=pem)
+var('ek_is_ca', ekcert=ek_is_ca)
+var('ek_bad_ku', ekcert=ek_bad_ku)
+var('ek_bad_eku', ekcert=ek_bad_eku)
 var('ak_decrypt', aik_tpm=b64(flip(ak, 6, attrs | 0x20000, 4)))
 var('ak_unrestricted', aik_tpm=b64(flip(ak, 6, attrs & ~0x10000, 4)))
 var('ak_sha1', aik_tpm=b64(flip(ak, 4, 0x0004, 2)))
+# The same EK with its RSA exponent spelled out (65537) instead of the template's 0 (which
+# means 65537): other bytes, the same key, the same TPM.
+assert ek[54:58] == b'\0\0\0\0'
+var('ek_respelled', ek_tpm=b64(flip(ek, 54, 65537, 4)))
 var('bad_b64', ek_tpm=b64(ek)[:20] + '!' + b64(ek)[21:])
 var('trunc_tpm2b', ek_tpm=b64(ek[:-7]))
 var('no_aik', aik_tpm=None)
@@ -210,6 +231,12 @@ expect reject_ekcert_other_key 400 "different public key" POST "$H/v2.6/agents/n
 expect reject_ekcert_unknown_ca 403 "not trusted" POST "$H/v2.6/agents/new1" "$B/rogue_ca"
 expect reject_ekcert_expired 403 "expired" POST "$H/v2.6/agents/new1" "$B/expired"
 expect reject_ekcert_no_chain 403 "not trusted" POST "$H/v2.6/agents/new1" "$B/no_chain"
+expect reject_ekcert_is_ca 403 "it is a CA certificate (basicConstraints CA:TRUE)" \
+	POST "$H/v2.6/agents/new1" "$B/ek_is_ca"
+expect reject_ekcert_key_usage 403 "keyUsage does not allow keyEncipherment" \
+	POST "$H/v2.6/agents/new1" "$B/ek_bad_ku"
+expect reject_ekcert_eku 403 "does not contain tcg-kp-EKCertificate (2.23.133.8.1)" \
+	POST "$H/v2.6/agents/new1" "$B/ek_bad_eku"
 expect reject_ak_decrypt 400 "decrypt" POST "$H/v2.6/agents/new1" "$B/ak_decrypt"
 expect reject_ak_unrestricted 400 "restricted" POST "$H/v2.6/agents/new1" "$B/ak_unrestricted"
 expect reject_ak_sha1 400 "aik_tpm" POST "$H/v2.6/agents/new1" "$B/ak_sha1"
@@ -292,6 +319,135 @@ expect admin_delete_again_404 404 "not found" DELETE "$S/v2.6/agents/agent-body"
 grep -q "agent agent-body deleted by an administrator" "$T/registrar.log"
 check delete_logged $?
 
+# ---- the re-registration attack: an enrollment changes only with proof of the TPM ----
+# Everything in a registration (EK, EK certificate, AK) is public, so anyone can replay
+# it. Setup: NODE enrolled for real (tpm2_activatecredential on the swtpm). The attacker
+# registers NODE again with its public data and their own mtls_cert, ip and port, then
+# answers the challenge with a wrong auth_tag. Expected: the re-registration is only
+# staged; the enrollment (database row, admin GET) stays as it was before and after the
+# wrong tag, which discards only the staged attempt.
+NODE=d432fbb3-d2f1-4a97-9ef7-75bd81c0aaaa
+TWIN=d432fbb3-d2f1-4a97-9ef7-75bd81c0bbbb
+$PY - "$B" "$T/tls/other-client.crt" <<'EOF2' || { echo "not ok registrar: attack bodies"; exit 1; }
+import json, sys
+good = json.load(open(sys.argv[1] + '/good'))
+evil = dict(good, mtls_cert=open(sys.argv[2]).read(), ip='10.6.6.6', port=6666)
+json.dump(evil, open(sys.argv[1] + '/evil', 'w'))
+json.dump(dict(good, port=9003), open(sys.argv[1] + '/moved', 'w'))
+EOF2
+
+# tpm_tag RESPONSE ID OUT: open the response's blob with the swtpm's EK and AK (as the
+# agent does) and write the activation body {"auth_tag": ...} for ID to OUT.
+tpm_tag() {
+	local key tag
+	reg_json "$1" "j['results']['blob']" | base64 -d >"$T/cred.blob" || return 1
+	(
+		cd "$M" || exit 1
+		rm -f session.ctx secret.bin
+		# No resource manager in front of the swtpm: free the objects the last
+		# command loaded, or the TPM runs out of object slots.
+		tpm2_flushcontext -t
+		tpm2_startauthsession --policy-session -S session.ctx &&
+			tpm2_policysecret -S session.ctx -c e &&
+			tpm2_activatecredential -c ak.ctx -C ek.ctx -i "$T/cred.blob" -o secret.bin \
+				-P session:session.ctx &&
+			tpm2_flushcontext session.ctx && tpm2_flushcontext -t
+	) >>"$T/tpm2tools.log" 2>&1 || return 1
+	key=$(base64 -w0 "$M/secret.bin")
+	tag=$(printf %s "$2" | openssl dgst -sha384 -mac HMAC -macopt "key:$key" | sed 's/.*= //')
+	printf '{"auth_tag": "%s"}' "$tag" >"$3"
+}
+# node_row: NODE's enrollment as stored; node_get: what the admin API shows of it.
+node_row() {
+	sqlite3 "$DB" "SELECT ek_tpm, ekcert, aik_tpm, mtls_cert, ip, port, regcount, active,
+		pending_key IS NULL FROM registrar_agents WHERE agent_id = '$NODE'" | sha256sum
+}
+node_get() {
+	[ "$(reg_req "$T/get.json" GET "$S/v2.6/agents/$NODE" - "${ADMIN[@]}")" = 200 ] &&
+		reg_json "$T/get.json" "json.dumps(j['results'], sort_keys=True)" 2>/dev/null ||
+		$PY -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["results"], sort_keys=True))' "$T/get.json"
+}
+
+# NODE and TWIN register the same TPM before either is active (a registration only sees
+# active enrollments); NODE activates first, so TWIN's activation must be refused.
+got=$(reg_req "$T/node-reg.json" POST "$H/v2.6/agents/$NODE" "$B/good")
+[ "$got" = 200 ] && tpm_tag "$T/node-reg.json" "$NODE" "$T/node-tag.json"
+check attack_setup_register $?
+got=$(reg_req "$T/twin-reg.json" POST "$H/v2.6/agents/$TWIN" "$B/good")
+[ "$got" = 200 ] && tpm_tag "$T/twin-reg.json" "$TWIN" "$T/twin-tag.json"
+check ek_reuse_pending_twin_registers $?
+got=$(reg_req "$R" PUT "$H/v2.6/agents/$NODE" "$T/node-tag.json")
+[ "$got" = 200 ] && [ "$(sqlite3 "$DB" "SELECT active FROM registrar_agents WHERE agent_id='$NODE'")" = 1 ]
+check attack_setup_activate $?
+expect ek_reuse_refused_at_activation 403 "already enrolled under another agent id" \
+	PUT "$H/v2.6/agents/$TWIN" "$T/twin-tag.json"
+! grep -q "$NODE" "$R" && grep -q "activation of agent $TWIN .* already enrolled as agent $NODE" "$T/registrar.log"
+check ek_reuse_other_id_in_log_not_reply $?
+expect ek_reuse_refused_at_registration 403 "already enrolled under another agent id" \
+	POST "$H/v2.6/agents/ek-thief" "$B/good"
+! grep -q "$NODE" "$R" && grep -q "registration of agent ek-thief .* already enrolled as agent $NODE" "$T/registrar.log"
+check ek_reuse_registration_other_id_in_log_not_reply $?
+expect ek_reuse_refused_for_respelled_ek 403 "already enrolled under another agent id" \
+	POST "$H/v2.6/agents/ek-respelled" "$B/ek_respelled"
+
+row0=$(node_row)
+get0=$(node_get)
+reg_json "$T/get.json" "j['results']['ip'] == '127.0.0.1' and j['results']['port'] == 9002 and \
+	j['results']['mtls_cert'] == 'disabled' and j['results']['regcount'] == 1" | grep -qx True
+check attack_enrolled_record $?
+
+got=$(reg_req "$T/evil-reg.json" POST "$H/v2.6/agents/$NODE" "$B/evil")
+[ "$got" = 200 ] && [ "$(node_row)" = "$row0" ] && [ "$(node_get)" = "$get0" ] &&
+	[ "$(sqlite3 "$DB" "SELECT ip, port FROM registrar_staged WHERE agent_id='$NODE'")" = "10.6.6.6|6666" ]
+check attack_reregistration_only_staged $?
+grep -q "agent $NODE re-registered from .* staged beside the active enrollment" "$T/registrar.log"
+check attack_reregistration_logged $?
+
+got=$(reg_req "$R" PUT "$H/v2.6/agents/$NODE" "$B/tag_wrong")
+[ "$got" = 400 ] && reg_json "$R" "'enrollment is unchanged' in j['status']" | grep -qx True &&
+	[ "$(node_row)" = "$row0" ] && [ "$(node_get)" = "$get0" ] &&
+	[ -z "$(sqlite3 "$DB" "SELECT agent_id FROM registrar_staged")" ]
+check attack_wrong_tag_keeps_enrollment $?
+grep -q "activation of agent $NODE .* auth_tag does not match; the staged re-registration was discarded" "$T/registrar.log"
+check attack_wrong_tag_logged $?
+# Nothing staged now: a tag alone changes nothing either.
+expect attack_tag_without_staged_attempt 400 "already active" PUT "$H/v2.6/agents/$NODE" "$B/tag_wrong"
+
+# The real node re-registers (an agent restart with a new port) and proves its TPM: only
+# now does the enrollment change.
+got=$(reg_req "$T/moved-reg.json" POST "$H/v2.6/agents/$NODE" "$B/moved")
+[ "$got" = 200 ] && [ "$(node_get)" = "$get0" ] && tpm_tag "$T/moved-reg.json" "$NODE" "$T/moved-tag.json" &&
+	[ "$(reg_req "$R" PUT "$H/v2.6/agents/$NODE" "$T/moved-tag.json")" = 200 ] && node_get >/dev/null &&
+	reg_json "$T/get.json" "j['results']['port'] == 9003 and j['results']['regcount'] == 2 and \
+		j['results']['ip'] == '127.0.0.1' and j['results']['mtls_cert'] == 'disabled'" | grep -qx True &&
+	[ -z "$(sqlite3 "$DB" "SELECT agent_id FROM registrar_staged")" ]
+check reregistration_activated_with_tpm_changes_enrollment $?
+
+# Failed activations are rate-limited per id: 5 wrong tags within a minute (the one
+# above counts), then 429, which changes nothing stored, while the enrollment stays as it
+# is. Each try stages a new attempt first, as an attacker would.
+row1=$(node_row)
+get1=$(node_get)
+codes=
+for i in 1 2 3 4 5 6; do
+	[ "$(reg_req "$R" POST "$H/v2.6/agents/$NODE" "$B/evil")" = 200 ] || { codes+=" post-failed"; break; }
+	before=$(reg_dbsum "$DB")
+	got=$(reg_req "$R" PUT "$H/v2.6/agents/$NODE" "$B/tag_wrong")
+	codes+=" $got"
+	[ "$got" = 429 ] && break
+done
+# At most 5 failures in a window: 400s, then 429 (more 400s only if a slow machine let the
+# first window end in between, never more than 5 in a row).
+[[ $codes =~ ^(\ 400){1,5}\ 429$ ]] && [ "$before" = "$(reg_dbsum "$DB")" ] &&
+	reg_json "$R" "'too many failed activations' in j['status']" | grep -qx True
+check rate_limit_429_after_five_failures $?
+[ $? -eq 0 ] || echo "# answers: $codes"
+grep -q "activation of agent $NODE .* already 5 wrong auth_tags within 60 s" "$T/registrar.log"
+check rate_limit_logged $?
+[ "$(node_row)" = "$row1" ] && [ "$(node_get)" = "$get1" ]
+check rate_limit_enrollment_unchanged $?
+expect rate_limit_other_id_unaffected 404 "not registered" PUT "$H/v2.6/agents/nobody2" "$B/tag_wrong"
+
 # Every refusal was logged with its reason at INFO.
 grep -q "registration of agent new1 .* rejected: EK certificate not trusted" "$T/registrar.log"
 check rejections_logged $?
@@ -299,9 +455,12 @@ check rejections_logged $?
 # require_ek_cert = no: an agent without an EK certificate enrolls on its EK alone, but a
 # certificate that is sent is still checked. The vendor intermediate joins ek_ca_dir.
 reg_stop
+# As a database from before schema 4 has them: no EK identities. The restart fills them in.
+sqlite3 "$DB" "UPDATE registrar_agents SET ek_key = NULL"
 sed -n '/-----BEGIN/,$p' "$REG_LOCALCA/issuercert.pem" >"$T/ekca/swtpm-intermediate.crt"
 cat >>"$CONF" <<EOF
 require_ek_cert = no
+allow_ek_reuse = yes
 EOF
 reg_start "$T/registrar2.log" "$CONF" || exit 1
 got=$(reg_req "$R" POST "$H/v2.6/agents/no-cert-agent" "$B/no_ekcert")
@@ -313,3 +472,16 @@ got=$(reg_req "$R" POST "$H/v2.6/agents/der-agent" "$B/good_b64der")
 check register_b64der_with_intermediate_in_ca_dir $?
 grep -q "2 EK CA certificate(s) loaded" "$T/registrar2.log"
 check ek_ca_dir_loaded_logged $?
+[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM registrar_agents WHERE ek_key IS NULL")" = 0 ] &&
+	[ "$(sqlite3 "$DB" "SELECT COUNT(DISTINCT ek_key) FROM registrar_agents")" = 1 ] &&
+	grep -q "EK key identities recorded for [1-9][0-9]* enrollment(s) from before" "$T/registrar2.log"
+check ek_keys_filled_in_at_start $?
+
+# allow_ek_reuse = yes: NODE's TPM enrolls under a second id too (the registrations
+# above, of the same EK, were accepted for the same reason).
+got=$(reg_req "$T/twin2-reg.json" POST "$H/v2.6/agents/twin-allowed" "$B/good")
+[ "$got" = 200 ] && tpm_tag "$T/twin2-reg.json" twin-allowed "$T/twin2-tag.json" &&
+	[ "$(reg_req "$R" PUT "$H/v2.6/agents/twin-allowed" "$T/twin2-tag.json")" = 200 ] &&
+	[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM registrar_agents WHERE active = 1 AND ek_tpm =
+		(SELECT ek_tpm FROM registrar_agents WHERE agent_id = '$NODE')")" = 2 ]
+check ek_reuse_allowed_with_allow_ek_reuse $?

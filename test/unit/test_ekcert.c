@@ -2,7 +2,11 @@
  * EK-like leaf with an empty subject, a critical TPM SAN and an unknown critical
  * extension), the failure cases an operator must see named (missing intermediate,
  * expired, wrong CA, non-CA issuer), the ekcert text forms, and the real certificates
- * swtpm_setup --create-ek-cert made with swtpm_localca. */
+ * swtpm_setup --create-ek-cert made with swtpm_localca; the TCG EK Credential Profile
+ * refusals (a CA leaf, keyUsage without keyEncipherment or keyAgreement, an
+ * extendedKeyUsage without tcg-kp-EKCertificate, a malformed extension), each with its
+ * own reason, and real EK certificates of two vendors (STMicroelectronics, Google's
+ * vTPM) with their published CA chains passing (test/unit/data/ekcert/vendor/). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +26,7 @@
 
 #include "common/buf.h"
 #include "common/ekcert.h"
+#include "common/ekcert_priv.h"
 
 int main(void);
 
@@ -629,6 +634,191 @@ static void test_ber_leaf(void **state)
 	buf_free(&t);
 }
 
+/* An EK-like leaf for key under inter, with the given basicConstraints, keyUsage and
+ * extendedKeyUsage values (NULL: extension absent). */
+static X509 *mkleaf(world_t *w, EVP_PKEY *key, const char *bc, const char *ku, const char *eku)
+{
+	static long serial = 1000;
+	X509 *x = X509_new();
+
+	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
+	X509_gmtime_adj(X509_getm_notBefore(x), -DAY);
+	X509_gmtime_adj(X509_getm_notAfter(x), DAY);
+	X509_set_issuer_name(x, X509_get_subject_name(w->inter));
+	X509_set_pubkey(x, key);
+	if (bc)
+		add_ext(x, w->inter, NID_basic_constraints, bc);
+	if (ku)
+		add_ext(x, w->inter, NID_key_usage, ku);
+	if (eku)
+		add_ext(x, w->inter, NID_ext_key_usage, eku);
+	add_ext(x, w->inter, NID_authority_key_identifier, "keyid:always");
+	add_tpm_san(x);
+	assert_true(X509_sign(x, w->ik, EVP_sha256()) > 0);
+	return x;
+}
+
+/* ekcert_check_profile and ekca_verify both refuse leaf with a reason containing want. */
+static void expect_profile_refusal(ekca_t *s, world_t *w, X509 *leaf, const char *want)
+{
+	err_t e = {""};
+	STACK_OF(X509) *chain = chain_of(w->inter);
+
+	assert_int_equal(ekcert_check_profile(leaf, &e), -1);
+	if (strstr(e.msg, want) == NULL || strncmp(e.msg, "EK certificate refused: ", 24) != 0)
+		fail_msg("reason \"%s\" does not mention \"%s\"", e.msg, want);
+	expect_untrusted(s, leaf, chain, want);
+	sk_X509_pop_free(chain, X509_free);
+	X509_free(leaf);
+}
+
+static void expect_profile_ok(ekca_t *s, world_t *w, X509 *leaf)
+{
+	err_t e = {""};
+	STACK_OF(X509) *chain = chain_of(w->inter);
+
+	if (ekcert_check_profile(leaf, &e) != 0 || ekca_verify(s, leaf, chain, &e) != 0)
+		fail_msg("%s", e.msg);
+	sk_X509_pop_free(chain, X509_free);
+	X509_free(leaf);
+}
+
+/* The TCG EK Credential Profile on the EK certificate: each refusal with its reason, and
+ * what the profile allows (keyUsage and extendedKeyUsage are optional). */
+static void test_profile(void **state)
+{
+	world_t *w = *state;
+	ekca_t *s = store_of(w, "profile", &w->root, 1);
+	EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+
+	assert_non_null(rsa);
+	/* Refused. */
+	expect_profile_refusal(s, w, mkleaf(w, w->lk, "critical,CA:TRUE", NULL, NULL),
+	                       "it is a CA certificate (basicConstraints CA:TRUE)");
+	expect_profile_refusal(
+	    s, w,
+	    mkleaf(w, rsa, "critical,CA:FALSE", "critical,digitalSignature,dataEncipherment", NULL),
+	    "keyUsage does not allow keyEncipherment");
+	expect_profile_refusal(s, w, mkleaf(w, rsa, NULL, "critical,keyAgreement", NULL),
+	                       "keyUsage does not allow keyEncipherment");
+	expect_profile_refusal(
+	    s, w, mkleaf(w, w->lk, "critical,CA:FALSE", "critical,keyEncipherment", NULL),
+	    "keyUsage does not allow keyAgreement, which an ECC EK certificate needs");
+	expect_profile_refusal(
+	    s, w,
+	    mkleaf(w, w->lk, "critical,CA:FALSE", "critical,keyAgreement", "serverAuth,clientAuth"),
+	    "extendedKeyUsage does not contain tcg-kp-EKCertificate (2.23.133.8.1)");
+	/* The same extension twice: OpenSSL flags the certificate invalid. */
+	X509 *twice = mkleaf(w, w->lk, "critical,CA:FALSE", "critical,keyAgreement", NULL);
+	add_ext(twice, w->inter, NID_basic_constraints, "critical,CA:FALSE");
+	assert_true(X509_sign(twice, w->ik, EVP_sha256()) > 0);
+	expect_profile_refusal(s, w, twice, "malformed or repeated");
+
+	/* Accepted. */
+	expect_profile_ok(s, w, mkleaf(w, w->lk, NULL, NULL, NULL));
+	expect_profile_ok(
+	    s, w, mkleaf(w, rsa, "critical,CA:FALSE", "critical,keyEncipherment", "2.23.133.8.1"));
+	expect_profile_ok(s, w,
+	                  mkleaf(w, w->lk, "critical,CA:FALSE",
+	                         "critical,keyAgreement,digitalSignature",
+	                         "serverAuth,2.23.133.8.1"));
+	EVP_PKEY_free(rsa);
+	ekca_free(s);
+}
+
+/* The chain is checked for X509_PURPOSE_ANY: a CA that carries only tcg-kp-EKCertificate
+ * in its extendedKeyUsage (as Google's EK intermediate does) is fine, where a TLS purpose
+ * would refuse it; CA constraints still hold (test_ca_strictness). */
+static void test_explicit_purpose(void **state)
+{
+	world_t *w = *state;
+	ekca_t *s = store_of(w, "purpose", &w->root, 1);
+	X509 *ca = mkcert("EKU-only EK CA", w->ik, w->root, w->rk, -DAY, DAY, F_CA);
+	X509 *leaf;
+	STACK_OF(X509) * chain;
+	err_t e = {""};
+
+	add_ext(ca, w->root, NID_ext_key_usage, "2.23.133.8.1");
+	assert_true(X509_sign(ca, w->rk, EVP_sha256()) > 0);
+	chain = chain_of(ca);
+	leaf = mkcert(NULL, w->lk, ca, w->ik, -DAY, DAY, F_TPM_SAN);
+	if (ekca_verify(s, leaf, chain, &e) != 0)
+		fail_msg("%s", e.msg);
+	X509_free(leaf);
+	X509_free(ca);
+	sk_X509_pop_free(chain, X509_free);
+	ekca_free(s);
+}
+
+/* Real EK certificates from two vendors, with their published intermediates and roots,
+ * pass every check (at 2025-01-01, inside every validity period); without the
+ * intermediate they are not trusted. */
+static void test_vendor_certs(void **state)
+{
+	static const struct {
+		const char *leaf;     /* DER EK certificate */
+		const char *inter;    /* PEM intermediate the agent would send */
+		const char *roots[2]; /* CA directory content */
+	} v[] = {
+	    {"stm_ek_rsa.der",
+	     "stm_rsa_ek_int05.pem",
+	     {"stm_rsa_ek_root.pem", "globalsign_tpm_root.pem"}},
+	    {"stm_ek_ecc.der", "stm_ecc_int01.pem", {"stm_ecc_root01.pem", NULL}},
+	    {"gce_ek_rsa.der", "gce_ek_intermediate_3.pem", {"gce_ek_root_1.pem", NULL}},
+	    {"gce_ek_ecc.der", "gce_ek_intermediate_3.pem", {"gce_ek_root_1.pem", NULL}},
+	};
+	world_t *w = *state;
+	char d[256], p[512];
+	buf_t der = BUF_INIT, inter = BUF_INIT, ca = BUF_INIT, t = BUF_INIT;
+	err_t e = {""};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		X509 *leaf = NULL;
+		STACK_OF(X509) *chain = NULL;
+		snprintf(d, sizeof(d), "%s/vendor%zu", w->dir, i);
+		assert_int_equal(mkdir(d, 0700), 0);
+		for (int r = 0; r < 2 && v[i].roots[r]; r++) {
+			snprintf(p, sizeof(p), DATA "ekcert/vendor/%s", v[i].roots[r]);
+			assert_int_equal(buf_read_file(&ca, p, 1 << 16), 0);
+			snprintf(p, sizeof(p), "%s/%s", d, v[i].roots[r]);
+			assert_int_equal(buf_write_file(p, ca.data, ca.len, 0644), 0);
+		}
+		ekca_t *s = ekca_load_dir(d, &e);
+		assert_non_null(s);
+		ekca_set_time(s, 1735689600); /* 2025-01-01 */
+		snprintf(p, sizeof(p), DATA "ekcert/vendor/%s", v[i].leaf);
+		assert_int_equal(buf_read_file(&der, p, 1 << 16), 0);
+		snprintf(p, sizeof(p), DATA "ekcert/vendor/%s", v[i].inter);
+		assert_int_equal(buf_read_file(&inter, p, 1 << 16), 0);
+		/* The EK certificate alone (base64 DER): the vendor intermediate is missing. */
+		buf_reset(&t);
+		base64_encode(&t, der.data, der.len);
+		assert_int_equal(ekcert_parse((const char *)t.data, t.len, &leaf, &chain, &e), 0);
+		if (ekcert_check_profile(leaf, &e) != 0)
+			fail_msg("%s: %s", v[i].leaf, e.msg);
+		expect_untrusted(s, leaf, chain, "unable to get local issuer certificate");
+		X509_free(leaf);
+		sk_X509_pop_free(chain, X509_free);
+		/* As an agent sends it: EK certificate, then the intermediate. */
+		buf_reset(&t);
+		buf_append_str(&t, "-----BEGIN CERTIFICATE-----\n");
+		base64_encode(&t, der.data, der.len);
+		buf_append_str(&t, "\n-----END CERTIFICATE-----\n");
+		buf_append(&t, inter.data, inter.len);
+		assert_int_equal(ekcert_parse((const char *)t.data, t.len, &leaf, &chain, &e), 0);
+		if (ekca_verify(s, leaf, chain, &e) != 0)
+			fail_msg("%s: %s", v[i].leaf, e.msg);
+		X509_free(leaf);
+		sk_X509_pop_free(chain, X509_free);
+		ekca_free(s);
+	}
+	buf_free(&der);
+	buf_free(&inter);
+	buf_free(&ca);
+	buf_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -637,6 +827,8 @@ int main(void)
 	    cmocka_unit_test(test_ca_strictness), cmocka_unit_test(test_parse_forms),
 	    cmocka_unit_test(test_parse_rejects), cmocka_unit_test(test_load_dir),
 	    cmocka_unit_test(test_swtpm_certs),   cmocka_unit_test(test_ber_leaf),
+	    cmocka_unit_test(test_profile),       cmocka_unit_test(test_explicit_purpose),
+	    cmocka_unit_test(test_vendor_certs),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

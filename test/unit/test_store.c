@@ -60,6 +60,7 @@ static store_agent_t sample(const char *id)
 	memset(&a, 0, sizeof(a));
 	a.agent_id = xstrdup(id);
 	a.ek_tpm = xstrdup("AToAAQALAAMAsgAg");
+	a.ek_key = xstrdup("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
 	a.ekcert = xstrdup("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
 	a.aik_tpm = xstrdup("ARgAAQALAAUAcgAA");
 	a.mtls_cert = xstrdup("disabled");
@@ -178,6 +179,7 @@ static void test_crud(void **state)
 	assert_int_equal(g.regcount, 1);
 	assert_int_equal(g.active, 0);
 	assert_string_equal(g.pending_key, a.pending_key);
+	assert_string_equal(g.ek_key, a.ek_key);
 	assert_true(g.created > 0 && g.updated >= g.created);
 	store_agent_clear(&g);
 
@@ -253,6 +255,123 @@ static void test_durable_across_reopen(void **state)
 	store_agent_clear(&a);
 }
 
+/* Re-registrations of an active enrollment wait in registrar_staged: the enrollment
+ * changes only when the attempt is promoted (activated), a discarded attempt leaves it as
+ * it was, and nothing is staged beside a record that was never activated. */
+static void test_staging(void **state)
+{
+	fixture_t *f = *state;
+	err_t e = {""};
+	store_t *s = store_open(f->url, &e);
+	store_agent_t a = sample("node"), st = sample("node"), g;
+	char *other = NULL;
+
+	assert_non_null(s);
+	assert_int_equal(store_agent_put(s, &a, &e), STORE_OK);
+	/* Not active yet: nothing to stage beside; no active holder of the EK. */
+	assert_int_equal(store_agent_stage(s, &st, &e), STORE_NOT_FOUND);
+	assert_int_equal(store_agent_find_ek(s, a.ek_key, "x", 1, &other, &e), STORE_NOT_FOUND);
+	assert_int_equal(store_agent_find_ek(s, a.ek_key, "x", 0, &other, &e), STORE_OK);
+	assert_string_equal(other, "node");
+	free(other);
+	assert_int_equal(store_agent_activate(s, "node", &e), STORE_OK);
+	assert_int_equal(store_agent_find_ek(s, a.ek_key, "node", 1, &other, &e), STORE_NOT_FOUND);
+	assert_int_equal(store_agent_find_ek(s, a.ek_key, "other", 1, &other, &e), STORE_OK);
+	assert_string_equal(other, "node");
+	free(other);
+
+	/* Stage another contact; the enrollment is untouched. */
+	free(st.ip);
+	st.ip = xstrdup("10.6.6.6");
+	st.port = 6666;
+	assert_int_equal(store_agent_stage(s, &st, &e), STORE_OK);
+	assert_int_equal(count_rows(f->path, "registrar_staged"), 1);
+	assert_int_equal(store_agent_get(s, "node", &g, &e), STORE_OK);
+	assert_string_equal(g.ip, "127.0.0.1");
+	assert_int_equal(g.port, 9002);
+	assert_int_equal(g.active, 1);
+	store_agent_clear(&g);
+	assert_int_equal(store_agent_get_staged(s, "node", &g, &e), STORE_OK);
+	assert_string_equal(g.ip, "10.6.6.6");
+	assert_string_equal(g.pending_key, st.pending_key);
+	store_agent_clear(&g);
+
+	/* Discarding leaves the enrollment; promoting nothing changes nothing. */
+	assert_int_equal(store_agent_unstage(s, "node", &e), STORE_OK);
+	assert_int_equal(store_agent_get_staged(s, "node", &g, &e), STORE_NOT_FOUND);
+	assert_int_equal(store_agent_promote(s, "node", &e), STORE_NOT_FOUND);
+	assert_int_equal(store_agent_get(s, "node", &g, &e), STORE_OK);
+	assert_string_equal(g.ip, "127.0.0.1");
+	assert_int_equal(g.regcount, 1);
+	store_agent_clear(&g);
+
+	/* An attempt whose identity no longer matches the enrollment is not promoted. */
+	free(st.aik_tpm);
+	st.aik_tpm = xstrdup("ARgAAQALAAUAcgBB");
+	assert_int_equal(store_agent_stage(s, &st, &e), STORE_OK);
+	assert_int_equal(store_agent_promote(s, "node", &e), STORE_NOT_FOUND);
+	assert_int_equal(count_rows(f->path, "registrar_staged"), 1);
+
+	/* Promoting a matching attempt moves its contact into the enrollment at once. */
+	free(st.aik_tpm);
+	st.aik_tpm = xstrdup(a.aik_tpm);
+	assert_int_equal(store_agent_stage(s, &st, &e), STORE_OK);
+	assert_int_equal(store_agent_promote(s, "node", &e), STORE_OK);
+	assert_int_equal(count_rows(f->path, "registrar_staged"), 0);
+	assert_int_equal(store_agent_get(s, "node", &g, &e), STORE_OK);
+	assert_string_equal(g.ip, "10.6.6.6");
+	assert_int_equal(g.port, 6666);
+	assert_int_equal(g.regcount, 2);
+	assert_int_equal(g.active, 1);
+	assert_null(g.pending_key);
+	store_agent_clear(&g);
+
+	/* An administrator's delete takes a staged attempt with it. */
+	assert_int_equal(store_agent_stage(s, &st, &e), STORE_OK);
+	assert_int_equal(store_agent_delete(s, "node", &e), STORE_OK);
+	assert_int_equal(count_rows(f->path, "registrar_staged"), 0);
+
+	store_agent_clear(&a);
+	store_agent_clear(&st);
+	store_close(s);
+}
+
+/* A database written before staging existed (schema 3, an active enrollment in it) opens,
+ * migrates to the current schema, and keeps its enrollment. */
+static void test_upgrade_from_schema_3(void **state)
+{
+	fixture_t *f = *state;
+	err_t e = {""};
+	sqlite3 *db;
+	store_t *s = store_open(f->url, &e);
+	store_agent_t a = sample("old-node"), g;
+
+	assert_non_null(s);
+	assert_int_equal(store_agent_put(s, &a, &e), STORE_OK);
+	assert_int_equal(store_agent_activate(s, "old-node", &e), STORE_OK);
+	store_close(s);
+	/* Back to what schema 3 looked like. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "DROP TABLE registrar_staged;"
+	                              " DROP INDEX registrar_agents_ek_key;"
+	                              " ALTER TABLE registrar_agents DROP COLUMN ek_key;"
+	                              " DELETE FROM schema_version WHERE version > 3",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	s = store_open(f->url, &e);
+	assert_non_null(s);
+	assert_int_equal(store_schema_version(s), store_schema_latest());
+	assert_int_equal(store_agent_get(s, "old-node", &g, &e), STORE_OK);
+	assert_int_equal(g.active, 1);
+	assert_null(g.ek_key); /* the registrar fills it in at start */
+	store_agent_clear(&g);
+	assert_int_equal(store_agent_stage(s, &a, &e), STORE_OK);
+	store_close(s);
+	store_agent_clear(&a);
+}
+
 static void test_events_append_only(void **state)
 {
 	fixture_t *f = *state;
@@ -283,6 +402,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_crud, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_durable_across_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_events_append_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_staging, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_upgrade_from_schema_3, setup, teardown),
 	};
 	log_init("test_store", 1, 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);
