@@ -153,7 +153,21 @@ static const config_key_t agent_keys[] = {
      "chain to; connections without such a certificate are refused.",
      NULL},
     {"agent", "request_timeout", CFG_INT, "30", 1, 3600,
-     "Seconds a request to the registrar, or an idle or slow client connection, may take.", NULL},
+     "Seconds a request to the registrar may take, and how long a client connection may stay "
+     "silent in the middle of a request or a reply.",
+     NULL},
+    {"agent", "idle_timeout", CFG_INT, "10", 1, 3600,
+     "Seconds a client connection may go without a complete request, from when it opens "
+     "(the TLS handshake included) or from the previous answer; then it is closed. Verifiers "
+     "open a new connection, or reuse an open one, for each request.",
+     NULL},
+    {"agent", "max_conns_per_peer", CFG_INT, "16", 1, 512,
+     "Connections one address (IPv6: one /64) may hold open without a verified client "
+     "certificate. Over it, the oldest such connection that is not serving a request is "
+     "closed for the newcomer, so idle sockets from an address a verifier shares cannot "
+     "lock the verifier out; connections that presented a verified client certificate "
+     "do not count. At most 512 connections are open in all.",
+     NULL},
     {"agent", "api_versions", CFG_STR, "default", 0, 0,
      "Keylime agent API versions to serve and to register with: \"default\" (2.1 to 2.6), "
      "\"latest\" (2.6 only) or a list such as \"2.4, 2.5\".",
@@ -410,6 +424,8 @@ int main(int argc, char **argv)
 	    .key_file = key_file,
 	    .client_ca_file = client_ca,
 	    .timeout_s = (int)config_int(cfg, "agent", "request_timeout"),
+	    .idle_timeout_s = (int)config_int(cfg, "agent", "idle_timeout"),
+	    .max_conns_per_peer = (unsigned)config_int(cfg, "agent", "max_conns_per_peer"),
 	    .uuid = uuid,
 	    .versions = &versions,
 	    .tpm = tpm,

@@ -177,6 +177,8 @@ agent_server_t *agent_server_new(struct event_base *base, const agent_server_opt
 		free(s);
 		return NULL;
 	}
+	http_server_set_idle_timeout(s->http, o->idle_timeout_s);
+	http_server_set_max_per_peer(s->http, o->max_conns_per_peer);
 	return s;
 }
 

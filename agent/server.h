@@ -17,7 +17,9 @@ typedef struct agent_server_opts {
 	const char *cert_file;          /* PEM server certificate */
 	const char *key_file;           /* PEM server key */
 	const char *client_ca_file;     /* PEM CA(s) verifier/tenant client certs chain to */
-	int timeout_s;                  /* idle/slow connection timeout */
+	int timeout_s;                  /* a connection silent mid-request or mid-reply */
+	int idle_timeout_s;             /* deadline for a complete request (http.h) */
+	unsigned max_conns_per_peer;    /* untrusted connections per peer (http.h) */
 	const char *uuid;               /* agent UUID (borrowed) */
 	const api_versions_t *versions; /* versions served (borrowed) */
 	tpm_t *tpm;                     /* the TPM (borrowed) */
