@@ -165,6 +165,9 @@ agent_server_t *agent_server_new(struct event_base *base, const agent_server_opt
 	    .event_log = o->event_log,
 	    .ima_max = o->ima_max,
 	    .event_max = o->event_max,
+	    .logs_pinned = o->logs_pinned,
+	    .ima_fd = o->ima_fd,
+	    .event_fd = o->event_fd,
 	};
 
 	s->o = *o;

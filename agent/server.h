@@ -28,6 +28,9 @@ typedef struct agent_server_opts {
 	const char *event_log;          /* binary UEFI event log path; "" for none */
 	size_t ima_max;                 /* largest IMA list sent, bytes */
 	size_t event_max;               /* largest event log sent, bytes */
+	int logs_pinned;                /* read ima_fd/event_fd, not the paths (quotes.h) */
+	int ima_fd;                     /* IMA list opened before a privilege drop, or -1 */
+	int event_fd;                   /* event log opened before a privilege drop, or -1 */
 } agent_server_opts_t;
 
 /* Start serving on base. The options and what they point to must outlive the server.
