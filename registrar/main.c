@@ -70,6 +70,8 @@ int main(int argc, char **argv)
 	daemon_signals(base);
 	if ((r = registrar_new(base, cfg)) == NULL)
 		goto out;
+	/* The ports and the database are open: the rest runs as registrar.user. */
+	daemon_drop_privileges(cfg);
 	event_base_dispatch(base);
 	log_info("vigil-registrar stopped");
 	rv = 0;
