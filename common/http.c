@@ -659,7 +659,9 @@ static void server_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		http_fd_peer(sc->fd, peer, sizeof(peer));
 		log_debug("http: closing the connection from %s: no complete request within %d s",
 		          peer, s->deadline_s);
-		if (sc->peer != NULL)
+		/* An idle kept-alive connection closing is normal; one that never delivered a
+		 * request is worth a line. */
+		if (sc->peer != NULL && !sc->served)
 			server_peer_note(s, sc->peer, &sc->peer->expired);
 		evhttp_connection_free(sc->evcon);
 		return;
