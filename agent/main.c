@@ -4,6 +4,7 @@
  * UUID and the mTLS certificate, register and activate at the registrar, then serve the
  * Keylime agent API over HTTPS with client-certificate checking until SIGTERM. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,7 +154,21 @@ static const config_key_t agent_keys[] = {
      "chain to; connections without such a certificate are refused.",
      NULL},
     {"agent", "request_timeout", CFG_INT, "30", 1, 3600,
-     "Seconds a request to the registrar, or an idle or slow client connection, may take.", NULL},
+     "Seconds a request to the registrar may take, and how long a client connection may stay "
+     "silent in the middle of a request or a reply.",
+     NULL},
+    {"agent", "idle_timeout", CFG_INT, "10", 1, 3600,
+     "Seconds a client connection may go without a complete request, from when it opens "
+     "(the TLS handshake included) or from the previous answer; then it is closed. Verifiers "
+     "open a new connection, or reuse an open one, for each request.",
+     NULL},
+    {"agent", "max_conns_per_peer", CFG_INT, "16", 1, 512,
+     "Connections one address (IPv6: one /64) may hold open without a verified client "
+     "certificate. Over it, the oldest such connection that is not serving a request is "
+     "closed for the newcomer, so idle sockets from an address a verifier shares cannot "
+     "lock the verifier out; connections that presented a verified client certificate "
+     "do not count. At most 512 connections are open in all.",
+     NULL},
     {"agent", "api_versions", CFG_STR, "default", 0, 0,
      "Keylime agent API versions to serve and to register with: \"default\" (2.1 to 2.6), "
      "\"latest\" (2.6 only) or a list such as \"2.4, 2.5\".",
@@ -250,6 +265,19 @@ out:
 	tpm2_pub_free(k);
 }
 
+/* A log opened before the privilege drop, or -1 (logged: it will not be sent). */
+static int open_log(const char *key, const char *path)
+{
+	int fd;
+
+	if (*path == '\0')
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		log_warn("agent.%s %s cannot be opened before dropping privileges: not sent", key,
+		         path);
+	return fd;
+}
+
 static int ensure_dir(const char *dir)
 {
 	struct stat st;
@@ -282,7 +310,7 @@ int main(int argc, char **argv)
 	uint32_t ek_handle;
 	tpm_t *tpm = NULL;
 	err_t e = {""};
-	int ncerts = 0, created = 0, rv = 1;
+	int ncerts = 0, created = 0, rv = 1, logs_pinned = 0, ima_fd = -1, event_fd = -1;
 
 	/* The table's checks already passed; these only convert. */
 	if (tpm_ek_alg_parse(config_str(cfg, "agent", "ek_alg"), &ek_alg) < 0 ||
@@ -371,6 +399,44 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* What only root may open is opened before the privilege drop: the TPM (above), the
+	 * listening socket (a port below 1024) and, when the agent drops privileges, the logs
+	 * under /sys, which it then keeps open and reads again for each answer. The listener
+	 * takes connections into its backlog until the loop runs after registration, which
+	 * talks to the network and so runs as agent.user already. */
+	if (daemon_will_drop(cfg)) {
+		logs_pinned = 1;
+		ima_fd = open_log("ima_log", config_str(cfg, "agent", "ima_log"));
+		event_fd = open_log("event_log", config_str(cfg, "agent", "event_log"));
+	}
+	if ((base = event_base_new()) == NULL)
+		fatalx("cannot create the event loop");
+	agent_server_opts_t so = {
+	    .listen = config_str(cfg, "agent", "listen"),
+	    .cert_file = cert_file,
+	    .key_file = key_file,
+	    .client_ca_file = client_ca,
+	    .timeout_s = (int)config_int(cfg, "agent", "request_timeout"),
+	    .idle_timeout_s = (int)config_int(cfg, "agent", "idle_timeout"),
+	    .max_conns_per_peer = (unsigned)config_int(cfg, "agent", "max_conns_per_peer"),
+	    .uuid = uuid,
+	    .versions = &versions,
+	    .tpm = tpm,
+	    .pubkey_pem = (const char *)payload_pub.data,
+	    .ima_log = config_str(cfg, "agent", "ima_log"),
+	    .event_log = config_str(cfg, "agent", "event_log"),
+	    .ima_max = (size_t)config_int(cfg, "agent", "ima_log_max_mb") << 20,
+	    .event_max = (size_t)config_int(cfg, "agent", "event_log_max_mb") << 20,
+	    .logs_pinned = logs_pinned,
+	    .ima_fd = ima_fd,
+	    .event_fd = event_fd,
+	};
+	if ((srv = agent_server_new(base, &so, &e)) == NULL) {
+		log_warnx("%s", e.msg);
+		goto out;
+	}
+	daemon_drop_privileges(cfg);
+
 	if (*registrar) {
 		register_opts_t ro = {
 		    .registrar = registrar,
@@ -401,28 +467,6 @@ int main(int argc, char **argv)
 	}
 	if (stop_flag)
 		goto out;
-
-	if ((base = event_base_new()) == NULL)
-		fatalx("cannot create the event loop");
-	agent_server_opts_t so = {
-	    .listen = config_str(cfg, "agent", "listen"),
-	    .cert_file = cert_file,
-	    .key_file = key_file,
-	    .client_ca_file = client_ca,
-	    .timeout_s = (int)config_int(cfg, "agent", "request_timeout"),
-	    .uuid = uuid,
-	    .versions = &versions,
-	    .tpm = tpm,
-	    .pubkey_pem = (const char *)payload_pub.data,
-	    .ima_log = config_str(cfg, "agent", "ima_log"),
-	    .event_log = config_str(cfg, "agent", "event_log"),
-	    .ima_max = (size_t)config_int(cfg, "agent", "ima_log_max_mb") << 20,
-	    .event_max = (size_t)config_int(cfg, "agent", "event_log_max_mb") << 20,
-	};
-	if ((srv = agent_server_new(base, &so, &e)) == NULL) {
-		log_warnx("%s", e.msg);
-		goto out;
-	}
 	daemon_signals(base);
 	log_info("serving the agent API on https://%s (client certificates from %s)", so.listen,
 	         client_ca);
@@ -431,6 +475,10 @@ int main(int argc, char **argv)
 	rv = 0;
 out:
 	agent_server_free(srv);
+	if (ima_fd >= 0)
+		close(ima_fd);
+	if (event_fd >= 0)
+		close(event_fd);
 	if (base)
 		event_base_free(base);
 	tpm_free(tpm);

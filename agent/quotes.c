@@ -311,6 +311,24 @@ static int read_fd(int fd, buf_t *out, size_t max)
 	return 0;
 }
 
+/* A descriptor to read one log through: the pinned one (logs_pinned; a log that could not
+ * be opened before the privilege drop stays unreadable), else the path opened now. -1 with
+ * errno when not readable. */
+static int log_open(const quotes_t *qs, int pinned_fd, const char *path)
+{
+	if (!qs->o.logs_pinned)
+		return open(path, O_RDONLY | O_CLOEXEC);
+	if (pinned_fd < 0)
+		errno = EACCES;
+	return pinned_fd;
+}
+
+static void log_close(const quotes_t *qs, int fd)
+{
+	if (!qs->o.logs_pinned && fd >= 0)
+		close(fd);
+}
+
 static void log_unreadable(const char *key, const char *path, size_t max)
 {
 	if (errno == EFBIG)
@@ -336,14 +354,13 @@ static void add_mb_log(quotes_t *qs, json_t *r)
 
 	if (*qs->o.event_log == '\0')
 		return;
-	if ((fd = open(qs->o.event_log, O_RDONLY | O_CLOEXEC)) < 0 ||
+	if ((fd = log_open(qs, qs->o.event_fd, qs->o.event_log)) < 0 ||
 	    read_all(qs, fd, qs->o.event_max) < 0) {
 		log_unreadable("event_log", qs->o.event_log, qs->o.event_max);
-		if (fd >= 0)
-			close(fd);
+		log_close(qs, fd);
 		return;
 	}
-	close(fd);
+	log_close(qs, fd);
 	buf_reset(&qs->b64);
 	base64_encode(&qs->b64, qs->file.data, qs->file.len);
 	if ((s = json_stringn_nocheck((const char *)qs->b64.data, qs->b64.len)) != NULL)
@@ -397,7 +414,7 @@ static int ima_read(quotes_t *qs, uint64_t entry, const char **text, size_t *len
 	size_t off, n = 0;
 	int fd, rv = -1;
 
-	if ((fd = open(qs->o.ima_log, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)
+	if ((fd = log_open(qs, qs->o.ima_fd, qs->o.ima_log)) < 0 || fstat(fd, &st) < 0)
 		goto out;
 	if (c->valid && c->dev == st.st_dev && c->ino == st.st_ino && entry >= c->lines &&
 	    (!S_ISREG(st.st_mode) || st.st_size >= c->off)) {
@@ -439,8 +456,7 @@ out:
 		log_unreadable("ima_log", qs->o.ima_log, qs->o.ima_max);
 		c->valid = 0;
 	}
-	if (fd >= 0)
-		close(fd);
+	log_close(qs, fd);
 	return rv;
 }
 

@@ -63,6 +63,11 @@ typedef struct quotes_opts {
 	const char *event_log;  /* binary UEFI event log; "" for none */
 	size_t ima_max;         /* largest IMA list read, bytes */
 	size_t event_max;       /* largest event log read, bytes */
+	int logs_pinned;        /* 0: open ima_log and event_log for each answer; 1: read
+	                           ima_fd and event_fd instead (opened before a privilege
+	                           drop; -1: was not readable) */
+	int ima_fd;             /* the IMA list, borrowed (logs_pinned) */
+	int event_fd;           /* the UEFI event log, borrowed (logs_pinned) */
 } quotes_opts_t;
 
 /* The options and what they point to must outlive the result. Never NULL. */

@@ -165,6 +165,9 @@ agent_server_t *agent_server_new(struct event_base *base, const agent_server_opt
 	    .event_log = o->event_log,
 	    .ima_max = o->ima_max,
 	    .event_max = o->event_max,
+	    .logs_pinned = o->logs_pinned,
+	    .ima_fd = o->ima_fd,
+	    .event_fd = o->event_fd,
 	};
 
 	s->o = *o;
@@ -177,6 +180,8 @@ agent_server_t *agent_server_new(struct event_base *base, const agent_server_opt
 		free(s);
 		return NULL;
 	}
+	http_server_set_idle_timeout(s->http, o->idle_timeout_s);
+	http_server_set_max_per_peer(s->http, o->max_conns_per_peer);
 	return s;
 }
 

@@ -17,7 +17,9 @@ typedef struct agent_server_opts {
 	const char *cert_file;          /* PEM server certificate */
 	const char *key_file;           /* PEM server key */
 	const char *client_ca_file;     /* PEM CA(s) verifier/tenant client certs chain to */
-	int timeout_s;                  /* idle/slow connection timeout */
+	int timeout_s;                  /* a connection silent mid-request or mid-reply */
+	int idle_timeout_s;             /* deadline for a complete request (http.h) */
+	unsigned max_conns_per_peer;    /* untrusted connections per peer (http.h) */
 	const char *uuid;               /* agent UUID (borrowed) */
 	const api_versions_t *versions; /* versions served (borrowed) */
 	tpm_t *tpm;                     /* the TPM (borrowed) */
@@ -26,6 +28,9 @@ typedef struct agent_server_opts {
 	const char *event_log;          /* binary UEFI event log path; "" for none */
 	size_t ima_max;                 /* largest IMA list sent, bytes */
 	size_t event_max;               /* largest event log sent, bytes */
+	int logs_pinned;                /* read ima_fd/event_fd, not the paths (quotes.h) */
+	int ima_fd;                     /* IMA list opened before a privilege drop, or -1 */
+	int event_fd;                   /* event log opened before a privilege drop, or -1 */
 } agent_server_opts_t;
 
 /* Start serving on base. The options and what they point to must outlive the server.

@@ -22,6 +22,7 @@
 #include <tss2/tss2_tctildr.h>
 
 #include "common/log.h"
+#include "common/statefile.h"
 #include "common/xmalloc.h"
 
 /* TCG handles and NV indices (EK Credential Profile 2.x, Provisioning Guidance). */
@@ -925,10 +926,8 @@ static int ak_files_write(const char *dir, const TPM2B_PUBLIC *pub, const TPM2B_
 	}
 	/* Private first: a crash between the two leaves an old ak.pub that fails to load with
 	 * the new ak.priv, and the next start makes a fresh pair, never a mixed one that loads. */
-	if (buf_write_file(pv, b, bl, 0600) < 0 || buf_write_file(pp, a, al, 0644) < 0) {
-		err_set(e, "cannot write the AK files in %s: %s", dir, strerror(errno));
+	if (statefile_write(pv, b, bl, 0600, e) < 0 || statefile_write(pp, a, al, 0644, e) < 0)
 		goto out;
-	}
 	rv = 0;
 out:
 	OPENSSL_cleanse(b, sizeof(b));

@@ -1,8 +1,11 @@
 /* daemon: shared command line, config loading and signal handling. */
 #include "common/daemon.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,46 @@
 #include "common/xmalloc.h"
 
 static struct event *sig_int, *sig_term; /* loop-breaking signal events */
+static const char *daemon_section;       /* the daemon's config section, for .user */
+static config_key_t *daemon_keys;        /* its table plus the shared keys; never freed */
+
+static const char *check_user(const char *v)
+{
+	if (*v == '\0')
+		return NULL;
+	errno = 0;
+	return getpwnam(v) != NULL ? NULL : "no such user (getpwnam)";
+}
+
+/* The daemon's table followed by the keys every daemon has. */
+static const config_key_t *daemon_table(const daemon_info_t *info)
+{
+	size_t n = 0;
+
+	if (daemon_keys != NULL)
+		return daemon_keys;
+	while (info->keys[n].section != NULL)
+		n++;
+	if (n == 0)
+		fatalx("%s: empty configuration table", info->name);
+	daemon_section = info->keys[0].section;
+	daemon_keys = xcalloc(n + 2, sizeof(*daemon_keys));
+	memcpy(daemon_keys, info->keys, n * sizeof(*daemon_keys));
+	daemon_keys[n] = (config_key_t){
+	    daemon_section,
+	    "user",
+	    CFG_STR,
+	    "",
+	    0,
+	    0,
+	    "The user to run as. Started as root, the daemon opens what needs root first (TPM "
+	    "device, ports below 1024, logs under /sys, state files), then switches to this "
+	    "user and its groups for good, and checks that root cannot be taken back. Empty: "
+	    "no change. A user that does not exist stops the daemon at start.",
+	    check_user,
+	};
+	return daemon_keys;
+}
 
 static void daemon_usage(const daemon_info_t *info, FILE *out)
 {
@@ -36,6 +79,8 @@ config_t *daemon_start(const daemon_info_t *info, int argc, char **argv)
 	const char *file = NULL;
 	int ch, check = 0, fg = 0, verbose = 0, bad = 0;
 	config_t *c;
+	const char *user;
+	struct passwd *pw;
 	char **ov = calloc((size_t)argc + 1, sizeof(char *));
 	int nov = 0;
 
@@ -63,7 +108,7 @@ config_t *daemon_start(const daemon_info_t *info, int argc, char **argv)
 			char *title = xasprintf("%s. Any key can also be set on the command line "
 			                        "with -o section.key=value.",
 			                        info->name);
-			config_write_sample(info->keys, title, stdout);
+			config_write_sample(daemon_table(info), title, stdout);
 			free(title);
 		}
 			exit(0);
@@ -80,7 +125,7 @@ config_t *daemon_start(const daemon_info_t *info, int argc, char **argv)
 		exit(2);
 	}
 	log_init(info->name, fg || check, verbose);
-	c = config_new(info->keys);
+	c = config_new(daemon_table(info));
 	if (file == NULL && info->default_conf && access(info->default_conf, R_OK) == 0)
 		file = info->default_conf;
 	if (file && config_load_file(c, file) < 0)
@@ -98,7 +143,60 @@ config_t *daemon_start(const daemon_info_t *info, int argc, char **argv)
 		config_free(c);
 		exit(0);
 	}
+	user = config_str(c, daemon_section, "user");
+	if (*user != '\0' && geteuid() != 0 &&
+	    ((pw = getpwnam(user)) == NULL || pw->pw_uid != geteuid())) {
+		fprintf(stderr,
+		        "%s: %s.user = %s needs the daemon started as root or as that user (it "
+		        "runs as uid %u)\n",
+		        info->name, daemon_section, user, (unsigned)geteuid());
+		exit(1);
+	}
 	return c;
+}
+
+int daemon_will_drop(const config_t *cfg)
+{
+	const char *user = config_str(cfg, daemon_section, "user");
+	struct passwd *pw;
+
+	return *user != '\0' && geteuid() == 0 && (pw = getpwnam(user)) != NULL && pw->pw_uid != 0;
+}
+
+void daemon_drop_privileges(const config_t *cfg)
+{
+	const char *user = config_str(cfg, daemon_section, "user");
+	uid_t uid, ru, eu, su;
+	gid_t gid, rg, eg, sg;
+	struct passwd *pw;
+
+	if (*user == '\0')
+		return;
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("%s.user %s: no such user", daemon_section, user);
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	if (geteuid() == uid)
+		return;
+	if (uid == 0) {
+		log_info("%s.user %s is root: running as root", daemon_section, user);
+		return;
+	}
+	if (geteuid() != 0)
+		fatalx("%s.user = %s needs the daemon started as root", daemon_section, user);
+	if (initgroups(user, gid) < 0)
+		fatal("cannot set the groups of %s", user);
+	if (setresgid(gid, gid, gid) < 0)
+		fatal("cannot switch to group %u", (unsigned)gid);
+	if (setresuid(uid, uid, uid) < 0)
+		fatal("cannot switch to user %s (uid %u)", user, (unsigned)uid);
+	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 || ru != uid ||
+	    eu != uid || su != uid || rg != gid || eg != gid || sg != gid)
+		fatalx("switching to user %s left other user or group ids", user);
+	if (setuid(0) == 0 || seteuid(0) == 0 || (gid != 0 && (setgid(0) == 0 || setegid(0) == 0)))
+		fatalx("root privileges could be taken back after switching to user %s", user);
+	log_info("running as user %s (uid %u, gid %u)", user, (unsigned)uid, (unsigned)gid);
 }
 
 static void daemon_on_signal(evutil_socket_t sig, short what, void *arg)

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -47,6 +48,9 @@
 #define HTTP_PEER_LEN         64           /* "[v6 address]:port" */
 #define HTTP_SID_CTX          "vigil-http" /* session id context (resumption with mTLS) */
 #define HTTP_MAX_CONNS        512          /* default cap on a server's open connections */
+#define HTTP_MAX_PER_PEER     16           /* default cap on one peer's untrusted connections */
+#define HTTP_LOG_INTERVAL     60           /* seconds between two summaries about one peer */
+#define HTTP_PEER_KEY         9            /* family byte + IPv4 address or IPv6 /64 */
 #define HTTP_ALLOWED_METHODS                                                                       \
 	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | \
 	 EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS)
@@ -238,6 +242,9 @@ static int http_host_is_ip(const char *host)
 
 /* ---- server ---- */
 
+struct server_conn;
+struct server_peer;
+
 struct http_server {
 	struct event_base *base;        /* borrowed loop */
 	struct evhttp *http;            /* libevent server: parsing, limits, keep-alive */
@@ -252,28 +259,68 @@ struct http_server {
 	struct server_conn *unattached; /* connections accepted, not yet attached */
 	struct server_conn **conns;     /* attached connections by socket fd */
 	size_t conns_len;               /* entries in conns */
+	TAILQ_HEAD(, server_conn) all;  /* attached connections, oldest first */
+	LIST_HEAD(, server_peer) peers; /* peers with at least one attached connection */
 	unsigned nconns;                /* attached connections open */
-	unsigned max_conns;             /* cap; more are closed at once */
+	unsigned max_conns;             /* cap on all connections */
+	unsigned max_per_peer;          /* cap on one peer's untrusted connections */
 	int deadline_s;                 /* a request must be complete this long after the
 	                                   connection opened or the previous reply */
 };
 
-/* Our record of one server connection, for what evhttp 2.1 cannot do: a cap on open
- * connections and a deadline for a whole request (its idle timeout restarts with every
- * byte, so a peer trickling bytes would keep a connection forever).
+/* What a connection is doing, as far as the caps and the deadline care. */
+typedef enum {
+	CONN_ATTACHING, /* accepted; evhttp has not made its connection object yet */
+	CONN_WAITING,   /* no complete request since it opened or since the last reply: the
+	                   deadline runs (a TLS handshake, a request arriving, keep-alive) */
+	CONN_BUSY,      /* a complete request is with the handler: no deadline, never evicted */
+} server_conn_state_t;
+
+/* Our record of one server connection, for what evhttp 2.1 cannot do: caps on open
+ * connections, in total and per peer, and a deadline for a whole request (its idle
+ * timeout restarts with every byte, so a peer trickling bytes would keep a connection
+ * forever).
  *
  * evhttp makes the connection object only after our bufferevent callback returns, so the
  * record is attached from an event activated there: it runs in the same loop pass, before
  * the loop polls the new socket, so the connection cannot be gone by then. From then on,
- * evhttp's close callback tells us when the connection is freed. */
+ * evhttp's close callback tells us when the connection is freed.
+ *
+ * A connection is trusted once its TLS handshake verified a client certificate. The
+ * per-peer cap counts only untrusted connections, and a connection over a cap makes room
+ * by closing the peer's (or, for the total cap, anyone's) oldest untrusted connection
+ * that is not serving a request: so idle sockets, or handshakes that never finish, from
+ * the address a verifier also uses cannot keep the verifier out, and never close a
+ * verifier's connection once its handshake is done. */
 struct server_conn {
-	http_server_t *s;                /* owning server */
-	struct bufferevent *bev;         /* the connection's bufferevent (evhttp owns it) */
-	struct evhttp_connection *evcon; /* evhttp's connection, once attached */
-	struct event *timer;             /* first the attach event, then the deadline */
-	int fd;                          /* socket: index into s->conns */
-	struct server_conn *prev;        /* unattached list links */
-	struct server_conn *next;        /* unattached list links */
+	http_server_t *s;                   /* owning server */
+	struct bufferevent *bev;            /* the connection's bufferevent (evhttp owns it) */
+	struct evhttp_connection *evcon;    /* evhttp's connection, once attached */
+	struct event *timer;                /* first the attach event, then the deadline */
+	int fd;                             /* socket: index into s->conns */
+	server_conn_state_t state;          /* see above */
+	int served;                         /* a reply was sent on it */
+	struct server_peer *peer;           /* where it comes from, once attached */
+	struct server_conn *prev;           /* unattached list links */
+	struct server_conn *next;           /* unattached list links */
+	TAILQ_ENTRY(server_conn) all_link;  /* s->all, once attached */
+	TAILQ_ENTRY(server_conn) peer_link; /* peer->conns, once attached */
+};
+
+/* The attached connections from one address (IPv6: one /64, what one host is usually
+ * given), for the per-peer cap and to log what was closed once per interval rather than
+ * once per socket. */
+struct server_peer {
+	unsigned char key[HTTP_PEER_KEY]; /* family byte, then the address or the /64 */
+	char name[INET6_ADDRSTRLEN + 4];  /* the address, for log lines */
+	TAILQ_HEAD(, server_conn) conns;  /* its attached connections, oldest first */
+	unsigned nconns;                  /* entries in conns */
+	int logged;                       /* a summary was logged at logged_at */
+	time_t logged_at;                 /* when (monotonic seconds) */
+	unsigned evicted;                 /* closed to make room, not logged yet */
+	unsigned refused;                 /* closed at once (no room), not logged yet */
+	unsigned expired;                 /* closed by the deadline, not logged yet */
+	LIST_ENTRY(server_peer) link;     /* s->peers */
 };
 
 struct http_request {
@@ -395,15 +442,126 @@ static void server_conn_free(struct server_conn *sc)
 	free(sc);
 }
 
+static time_t http_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* The peer key of a socket address: IPv4 (also IPv4-mapped IPv6) by address, IPv6 by its
+ * /64. 0, or -1 for other families. */
+static int peer_key(const struct sockaddr_storage *ss, unsigned char key[HTTP_PEER_KEY], char *name,
+                    size_t n)
+{
+	const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)ss;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)ss;
+	struct in6_addr net;
+
+	memset(key, 0, HTTP_PEER_KEY);
+	if (ss->ss_family == AF_INET) {
+		key[0] = 4;
+		memcpy(key + 1, &in->sin_addr, 4);
+		inet_ntop(AF_INET, &in->sin_addr, name, (socklen_t)n);
+	} else if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+		key[0] = 4;
+		memcpy(key + 1, in6->sin6_addr.s6_addr + 12, 4);
+		inet_ntop(AF_INET, key + 1, name, (socklen_t)n);
+	} else if (ss->ss_family == AF_INET6) {
+		key[0] = 6;
+		memcpy(key + 1, in6->sin6_addr.s6_addr, 8);
+		memset(&net, 0, sizeof(net));
+		memcpy(net.s6_addr, in6->sin6_addr.s6_addr, 8);
+		inet_ntop(AF_INET6, &net, name, (socklen_t)n);
+		if (strlen(name) + 4 <= n)
+			strcat(name, "/64");
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* The record of the peer fd comes from, made when it is new; NULL when the socket has no
+ * IP peer (it is then under the total cap only). */
+static struct server_peer *server_peer_get(http_server_t *s, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	unsigned char key[HTTP_PEER_KEY];
+	char name[INET6_ADDRSTRLEN + 4];
+	struct server_peer *p;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0 ||
+	    peer_key(&ss, key, name, sizeof(name)) != 0)
+		return NULL;
+	LIST_FOREACH(p, &s->peers, link)
+	if (memcmp(p->key, key, sizeof(key)) == 0)
+		return p;
+	p = xcalloc(1, sizeof(*p));
+	memcpy(p->key, key, sizeof(key));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	TAILQ_INIT(&p->conns);
+	LIST_INSERT_HEAD(&s->peers, p, link);
+	return p;
+}
+
+/* Log what was closed for p since the last summary, and start a new interval. */
+static void server_peer_log(http_server_t *s, struct server_peer *p)
+{
+	if (p->evicted > 0)
+		log_info("http: closed %u idle connection(s) from %s to make room: over %u "
+		         "connections without a verified client certificate or a request in "
+		         "progress (per-peer cap), or over %u in all",
+		         p->evicted, p->name, s->max_per_peer, s->max_conns);
+	if (p->refused > 0)
+		log_info("http: refused %u connection(s) from %s: the connection cap is reached "
+		         "and no open connection may be closed for it",
+		         p->refused, p->name);
+	if (p->expired > 0)
+		log_info("http: closed %u connection(s) from %s: no complete request within %d s",
+		         p->expired, p->name, s->deadline_s);
+	p->evicted = p->refused = p->expired = 0;
+	p->logged = 1;
+	p->logged_at = http_now();
+}
+
+/* Count one closed connection (*counter of p) and log at most one summary per peer per
+ * HTTP_LOG_INTERVAL: the first at once, the rest with the next one (or when the peer's
+ * last connection goes). */
+static void server_peer_note(http_server_t *s, struct server_peer *p, unsigned *counter)
+{
+	(*counter)++;
+	if (!p->logged || http_now() - p->logged_at >= HTTP_LOG_INTERVAL)
+		server_peer_log(s, p);
+}
+
 /* evhttp is freeing the connection (any reason): forget it. */
 static void server_conn_close_cb(struct evhttp_connection *evcon, void *arg)
 {
 	struct server_conn *sc = arg;
 	http_server_t *s = sc->s;
+	struct server_peer *p = sc->peer;
+	http_request_t *r;
 
 	(void)evcon;
 	if (sc->fd >= 0 && (size_t)sc->fd < s->conns_len && s->conns[sc->fd] == sc)
 		s->conns[sc->fd] = NULL;
+	/* A request whose client went away stays with the handler; it must not reach a
+	 * record that is gone. */
+	for (r = s->pending; r != NULL; r = r->next)
+		if (r->conn == sc)
+			r->conn = NULL;
+	TAILQ_REMOVE(&s->all, sc, all_link);
+	if (p != NULL) {
+		TAILQ_REMOVE(&p->conns, sc, peer_link);
+		if (--p->nconns == 0) {
+			if (p->evicted + p->refused + p->expired > 0)
+				server_peer_log(s, p);
+			LIST_REMOVE(p, link);
+			free(p);
+		}
+	}
 	s->nconns--;
 	server_conn_free(sc);
 }
@@ -415,7 +573,72 @@ static void server_conn_arm(struct server_conn *sc)
 	evtimer_add(sc->timer, &tv);
 }
 
-/* First run: attach the record to evhttp's connection and apply the cap. Later runs: the
+/* A reply is still on its way out. */
+static int server_conn_is_writing(const struct server_conn *sc)
+{
+	return evbuffer_get_length(bufferevent_get_output(sc->bev)) > 0;
+}
+
+/* The TLS handshake is done and verified a client certificate. */
+static int server_conn_is_trusted(const struct server_conn *sc)
+{
+	SSL *ssl;
+
+	if (sc->s->ctx == NULL || (ssl = bufferevent_openssl_get_ssl(sc->bev)) == NULL)
+		return 0;
+	return SSL_is_init_finished(ssl) && SSL_get0_peer_certificate(ssl) != NULL &&
+	       SSL_get_verify_result(ssl) == X509_V_OK;
+}
+
+/* The connection a cap may close for a newcomer: untrusted, not with the handler, not
+ * writing a reply; one that was never served first, then the oldest. NULL when none. */
+static struct server_conn *server_pick_victim(http_server_t *s, struct server_peer *p,
+                                              const struct server_conn *newcomer)
+{
+	struct server_conn *sc, *served = NULL;
+
+	for (sc = p ? TAILQ_FIRST(&p->conns) : TAILQ_FIRST(&s->all); sc != NULL;
+	     sc = p ? TAILQ_NEXT(sc, peer_link) : TAILQ_NEXT(sc, all_link)) {
+		if (sc == newcomer || sc->state != CONN_WAITING || server_conn_is_writing(sc) ||
+		    server_conn_is_trusted(sc))
+			continue;
+		if (!sc->served)
+			return sc;
+		if (served == NULL)
+			served = sc;
+	}
+	return served;
+}
+
+/* sc is over a cap: close a victim for it, or sc itself when there is none. 0 when sc
+ * stays open. */
+static int server_make_room(http_server_t *s, struct server_conn *sc, struct server_peer *p)
+{
+	struct server_conn *victim = server_pick_victim(s, p, sc);
+
+	if (victim != NULL) {
+		if (victim->peer != NULL)
+			server_peer_note(s, victim->peer, &victim->peer->evicted);
+		evhttp_connection_free(victim->evcon);
+		return 0;
+	}
+	if (sc->peer != NULL)
+		server_peer_note(s, sc->peer, &sc->peer->refused);
+	evhttp_connection_free(sc->evcon);
+	return -1;
+}
+
+static unsigned server_peer_untrusted(const struct server_peer *p)
+{
+	const struct server_conn *sc;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(sc, &p->conns, peer_link)
+	n += !server_conn_is_trusted(sc);
+	return n;
+}
+
+/* First run: attach the record to evhttp's connection and apply the caps. Later runs: the
  * request deadline passed. Freeing the connection calls server_conn_close_cb, which frees
  * sc (and this event: libevent allows that from the event's own callback). */
 static void server_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -428,9 +651,19 @@ static void server_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (sc->evcon != NULL) {
+		/* A reply still going out is watched by evhttp's own timeout (nothing moves
+		 * for timeout_s); the deadline is for receiving. */
+		if (server_conn_is_writing(sc)) {
+			server_conn_arm(sc);
+			return;
+		}
 		http_fd_peer(sc->fd, peer, sizeof(peer));
-		log_info("http: closing the connection from %s: no complete request within %d s",
-		         peer, s->deadline_s);
+		log_debug("http: closing the connection from %s: no complete request within %d s",
+		          peer, s->deadline_s);
+		/* An idle kept-alive connection closing is normal; one that never delivered a
+		 * request is worth a line. */
+		if (sc->peer != NULL && !sc->served)
+			server_peer_note(s, sc->peer, &sc->peer->expired);
 		evhttp_connection_free(sc->evcon);
 		return;
 	}
@@ -450,15 +683,19 @@ static void server_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	s->conns[sc->fd] = sc;
 	s->nconns++;
-	evhttp_connection_set_closecb(sc->evcon, server_conn_close_cb, sc);
-	if (s->nconns > s->max_conns) {
-		http_fd_peer(sc->fd, peer, sizeof(peer));
-		log_info("http: refusing the connection from %s: %u connections open", peer,
-		         s->max_conns);
-		evhttp_connection_free(sc->evcon);
-		return;
+	sc->state = CONN_WAITING;
+	TAILQ_INSERT_TAIL(&s->all, sc, all_link);
+	if ((sc->peer = server_peer_get(s, sc->fd)) != NULL) {
+		TAILQ_INSERT_TAIL(&sc->peer->conns, sc, peer_link);
+		sc->peer->nconns++;
 	}
+	evhttp_connection_set_closecb(sc->evcon, server_conn_close_cb, sc);
 	server_conn_arm(sc);
+	if (sc->peer != NULL && server_peer_untrusted(sc->peer) > s->max_per_peer &&
+	    server_make_room(s, sc, sc->peer) < 0)
+		return;
+	if (s->nconns > s->max_conns)
+		server_make_room(s, sc, NULL);
 }
 
 /* The record of the connection a request came on, or NULL. */
@@ -659,8 +896,10 @@ static void server_request_cb(struct evhttp_request *req, void *arg)
 
 	bev = evhttp_connection_get_bufferevent(evcon);
 	/* The request is complete: no deadline while the daemon works on it. */
-	if ((r->conn = server_conn_of(s, bev)) != NULL)
+	if ((r->conn = server_conn_of(s, bev)) != NULL) {
 		evtimer_del(r->conn->timer);
+		r->conn->state = CONN_BUSY;
+	}
 	if (s->ctx != NULL && (ssl = bufferevent_openssl_get_ssl(bev)) != NULL)
 		r->has_cert = SSL_get0_peer_certificate(ssl) != NULL &&
 		              SSL_get_verify_result(ssl) == X509_V_OK;
@@ -720,6 +959,9 @@ http_server_t *http_server_new(struct event_base *base, const char *listen,
 	s->arg = arg;
 	s->max_body = max_body;
 	s->max_conns = HTTP_MAX_CONNS;
+	s->max_per_peer = HTTP_MAX_PER_PEER;
+	TAILQ_INIT(&s->all);
+	LIST_INIT(&s->peers);
 	s->deadline_s = timeout_s > INT_MAX / 2 ? INT_MAX : 2 * timeout_s;
 	if (tls != NULL) {
 		if ((s->ctx = server_ctx_new(tls, &e)) == NULL) {
@@ -798,6 +1040,16 @@ void http_server_set_max_connections(http_server_t *s, unsigned n)
 	s->max_conns = n > 0 ? n : 1;
 }
 
+void http_server_set_max_per_peer(http_server_t *s, unsigned n)
+{
+	s->max_per_peer = n > 0 ? n : 1;
+}
+
+void http_server_set_idle_timeout(http_server_t *s, int seconds)
+{
+	s->deadline_s = seconds > 0 ? seconds : 1;
+}
+
 http_method_t http_request_method(const http_request_t *r)
 {
 	return r->method;
@@ -855,8 +1107,11 @@ void http_reply(http_request_t *r, int code, const char *content_type, const voi
 		log_debug("http: %s %s %s -> %d (%zu bytes)", r->peer, r->method_name, r->path,
 		          code, len);
 		/* The next request on this connection has the deadline again. */
-		if (r->conn != NULL && r->s != NULL)
+		if (r->conn != NULL && r->s != NULL) {
+			r->conn->state = CONN_WAITING;
+			r->conn->served = 1;
 			server_conn_arm(r->conn);
+		}
 		http_replying = 1;
 		evhttp_send_reply(req, code, NULL, NULL);
 		http_replying = 0;

@@ -64,7 +64,8 @@ typedef void (*http_handler_fn)(http_request_t *req, void *arg);
  * connection is closed; a connection on which nothing moves for timeout_s (TLS handshake,
  * request, reply, or idle keep-alive) is closed, and so is one that has not delivered a
  * complete request 2 * timeout_s after it opened or after the previous reply (a peer
- * trickling bytes). The time the handler takes does not count.
+ * trickling bytes; see http_server_set_idle_timeout). The time the handler takes, and
+ * the time a reply takes to go out, do not count.
  * Methods beyond GET/POST/PUT/DELETE/HEAD/PATCH/OPTIONS get 501; a malformed path or
  * query gets a 400 envelope before the handler. Rejections (TLS handshake failures with
  * the reason, 413/400/501) are logged at info with the peer, each request at debug. NULL
@@ -79,9 +80,22 @@ void http_server_free(http_server_t *s);
 int http_server_port(const http_server_t *s);
 /* Connections accepted so far (statistics, tests). */
 unsigned long http_server_accepts(const http_server_t *s);
-/* Cap on open connections (default 512); a connection over it is closed at once (logged).
- * Keep it under the process's file descriptor limit. */
+/* Caps on open connections: n in all (default 512; keep it under the process's file
+ * descriptor limit), and per peer (default 16) counting only the peer's connections that
+ * have not verified a client certificate in their TLS handshake (all of them for plain
+ * HTTP). A peer is one IPv4 address or one IPv6 /64. A connection over a cap makes room:
+ * the oldest connection without a verified client certificate that is between requests
+ * (neither with the handler nor writing a reply; one never served first) of that peer,
+ * or for the total cap of any peer, is closed; only when there is none is the newcomer
+ * closed at once. So idle sockets or stalled handshakes cannot lock a client out of a
+ * new connection, and a connection that verified a client certificate is never closed
+ * for a newcomer. What the caps close is logged once per peer per minute, with counts. */
 void http_server_set_max_connections(http_server_t *s, unsigned n);
+void http_server_set_max_per_peer(http_server_t *s, unsigned n);
+/* The deadline for a complete request, counted from when the connection opened (TLS
+ * handshake included) or from the previous reply (keep-alive idle): a connection that
+ * misses it is closed. Replaces the default of 2 * timeout_s. */
+void http_server_set_idle_timeout(http_server_t *s, int seconds);
 
 http_method_t http_request_method(const http_request_t *r);
 /* Path without the query, percent-decoded (printable ASCII, else the request got 400);

@@ -6,6 +6,8 @@ COMMON_SRCS += common/buf.c
 COMMON_SRCS += common/nonce.c
 COMMON_SRCS += common/config.c
 COMMON_SRCS += common/daemon.c
+# statefile: atomic, no-follow writes of keys and other state files.
+COMMON_SRCS += common/statefile.c
 COMMON_SRCS += common/err.c
 COMMON_SRCS += common/pki.c
 COMMON_SRCS += common/pb.c

@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "common/statefile.h"
 
 #define PKI_KEY_FILE_MAX  (64 * 1024)   /* a PEM private key is a few KiB at most */
 #define PKI_CERT_FILE_MAX (1024 * 1024) /* a PEM bundle; only the first cert is used */
@@ -102,10 +103,12 @@ int pki_key_save(EVP_PKEY *k, const char *path, err_t *e)
 		goto out;
 	}
 	n = BIO_get_mem_data(bio, &p);
-	if (n <= 0 || buf_write_file(path, p, (size_t)n, 0600) < 0) {
-		err_set(e, "%s: %s", path, n <= 0 ? "empty key encoding" : strerror(errno));
+	if (n <= 0) {
+		err_set(e, "%s: empty key encoding", path);
 		goto out;
 	}
+	if (statefile_write(path, p, (size_t)n, 0600, e) < 0)
+		goto out;
 	rv = 0;
 out:
 	BIO_free(bio);
@@ -487,10 +490,8 @@ int pki_cert_save(X509 *c, const char *path, err_t *e)
 		err_set(e, "%s: cannot encode the certificate", path);
 		goto out;
 	}
-	if (buf_write_file(path, b.data, b.len, 0644) < 0) {
-		err_set(e, "%s: %s", path, strerror(errno));
+	if (statefile_write(path, b.data, b.len, 0644, e) < 0)
 		goto out;
-	}
 	rv = 0;
 out:
 	buf_free(&b);

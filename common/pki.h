@@ -35,8 +35,8 @@ typedef enum {
 EVP_PKEY *pki_key_new(pki_key_type_t t); /* caller frees; fatal on failure */
 /* Load an unencrypted PEM private key (PKCS#8 or traditional); NULL on error. */
 EVP_PKEY *pki_key_load(const char *path, err_t *e);
-/* Write a PKCS#8 PEM private key atomically with mode 0600 (the temporary file is
- * created 0600 too, so the key is never readable by others). 0 or -1. */
+/* Write a PKCS#8 PEM private key with mode 0600 through statefile_write (statefile.h:
+ * atomic, never through a file or link someone else made). 0 or -1. */
 int pki_key_save(EVP_PKEY *k, const char *path, err_t *e);
 /* SubjectPublicKeyInfo PEM of k, appended to out. 0 or -1. */
 int pki_pubkey_pem(EVP_PKEY *k, buf_t *out);
@@ -55,7 +55,7 @@ int pki_san_check(const char *san, err_t *e);
 X509 *pki_cert_issue(EVP_PKEY *key, const char *cn, const char *const *sans, int days,
                      pki_cert_kind_t kind, X509 *ca_cert, EVP_PKEY *ca_key, err_t *e);
 X509 *pki_cert_load(const char *path, err_t *e);        /* first PEM cert in file */
-int pki_cert_save(X509 *c, const char *path, err_t *e); /* PEM, atomically, mode 0644 */
+int pki_cert_save(X509 *c, const char *path, err_t *e); /* PEM, statefile_write, 0644 */
 int pki_cert_pem(X509 *c, buf_t *out);                  /* PEM appended to out */
 
 #endif

@@ -44,8 +44,19 @@ static const config_key_t registrar_keys[] = {
     {"registrar", "max_body", CFG_INT, "65536", 4096, 4194304,
      "Largest request body accepted, in bytes; larger ones get 413.", NULL},
     {"registrar", "request_timeout", CFG_INT, "30", 1, 3600,
-     "Seconds a connection may stay silent in the middle of a request (or idle between "
-     "requests) before it is closed; a whole request must arrive within twice that.",
+     "Seconds a connection may stay silent in the middle of a request or a reply before it "
+     "is closed.",
+     NULL},
+    {"registrar", "idle_timeout", CFG_INT, "10", 1, 3600,
+     "Seconds a connection may go without a complete request, from when it opens (TLS "
+     "handshake included) or from the previous answer; then it is closed.",
+     NULL},
+    {"registrar", "max_conns_per_peer", CFG_INT, "64", 1, 512,
+     "Connections one address (IPv6: one /64) may hold open on each listener without a "
+     "verified client certificate. Over it, the oldest such connection that is not serving "
+     "a request is closed for the newcomer, so idle sockets cannot lock others at that "
+     "address out. Many agents behind one NAT registering at once share it. At most 512 "
+     "connections are open in all.",
      NULL},
     {NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
 };
@@ -75,6 +86,8 @@ int main(int argc, char **argv)
 	daemon_signals(base);
 	if ((r = registrar_new(base, cfg)) == NULL)
 		goto out;
+	/* The ports and the database are open: the rest runs as registrar.user. */
+	daemon_drop_privileges(cfg);
 	event_base_dispatch(base);
 	log_info("vigil-registrar stopped");
 	rv = 0;

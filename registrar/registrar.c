@@ -837,6 +837,14 @@ out:
 	return rv;
 }
 
+/* The connection limits of a listener (http.h). */
+static void registrar_limits(http_server_t *h, const config_t *cfg)
+{
+	http_server_set_idle_timeout(h, (int)config_int(cfg, "registrar", "idle_timeout"));
+	http_server_set_max_per_peer(h,
+	                             (unsigned)config_int(cfg, "registrar", "max_conns_per_peer"));
+}
+
 registrar_t *registrar_new(struct event_base *base, const config_t *cfg)
 {
 	registrar_t *r = xcalloc(1, sizeof(*r));
@@ -896,6 +904,7 @@ registrar_t *registrar_new(struct event_base *base, const config_t *cfg)
 	                          timeout, on_request, &r->l_http);
 	if (r->http == NULL)
 		goto out;
+	registrar_limits(r->http, cfg);
 	if (tls_listen && *tls_listen) {
 		tls_server_opts_t tls = {
 		    .cert_file = config_str(cfg, "registrar", "tls_cert"),
@@ -910,6 +919,7 @@ registrar_t *registrar_new(struct event_base *base, const config_t *cfg)
 		                           &r->l_https);
 		if (r->https == NULL)
 			goto out;
+		registrar_limits(r->https, cfg);
 	} else {
 		log_info("registrar.tls_listen is empty: admin routes are disabled");
 	}

@@ -214,6 +214,9 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+	/* Nothing here needs root: switch to verifier.user first, so that the state it
+	 * makes is that user's (the gRPC port must then be one it may bind, >= 1024). */
+	daemon_drop_privileges(cfg);
 	const char *state_dir = config_str(cfg, "verifier", "state_dir");
 	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
 		fatal("cannot create state_dir %s", state_dir);

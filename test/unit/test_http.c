@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <pthread.h>
 #include <arpa/inet.h>
@@ -1185,6 +1186,17 @@ static void test_trickle_deadline(void **state)
 	http_server_free(s);
 }
 
+/* Run the loop until fd is closed by the server, for at most ms. */
+static int wait_closed(int fd, int ms)
+{
+	for (int i = 0; i < ms / 20; i++) {
+		if (raw_is_closed(fd))
+			return 1;
+		idle_for(20);
+	}
+	return raw_is_closed(fd);
+}
+
 static void test_connection_cap(void **state)
 {
 	http_server_t *s = server_start(NULL, 4096, 5);
@@ -1198,19 +1210,121 @@ static void test_connection_cap(void **state)
 		fd[i] = raw_connect(http_server_port(s));
 		idle_for(100);
 	}
-	assert_false(raw_is_closed(fd[0]));
+	/* The third makes room by closing the oldest idle one, not itself. */
+	assert_true(wait_closed(fd[0], 2000));
 	assert_false(raw_is_closed(fd[1]));
-	assert_true(raw_is_closed(fd[2]));
-	/* Room again once one goes. */
-	close(fd[0]);
-	idle_for(100);
+	assert_false(raw_is_closed(fd[2]));
+	/* A client still gets in: the next oldest idle socket goes. */
 	c = client_for(s, NULL, 5);
 	request(c, HTTP_M_GET, "/echo", NULL, &r);
 	assert_int_equal(r.status, 200);
 	result_clear(&r);
+	assert_true(wait_closed(fd[1], 2000));
+	assert_false(raw_is_closed(fd[2]));
+	/* With the handler busy on the client's connection and fd[2] the only other one,
+	 * a newcomer closes fd[2]; the busy connection is never closed for it. */
+	held = NULL;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(http_client_request(c, HTTP_M_GET, "/later", NULL, NULL, 0, result_cb, &r),
+	                 0);
+	while (held == NULL)
+		event_base_loop(base, EVLOOP_ONCE);
+	fd[0] = raw_connect(http_server_port(s));
+	assert_true(wait_closed(fd[2], 2000));
+	/* Now the cap holds the busy connection and fd[0]: fd[0] is closed for the next. */
+	fd[1] = raw_connect(http_server_port(s));
+	assert_true(wait_closed(fd[0], 2000));
+	http_reply(held, 200, "text/plain", "late", 4);
+	held = NULL;
+	pump(&r);
+	assert_int_equal(r.status, 200);
+	result_clear(&r);
 	http_client_free(c);
-	close(fd[1]);
-	close(fd[2]);
+	for (int i = 0; i < 3; i++)
+		close(fd[i]);
+	http_server_free(s);
+}
+
+/* 600 idle sockets from 127.0.0.1, some starting a TLS handshake they never finish: a
+ * client with a verified certificate from the same address keeps its connection and gets
+ * a new one; the flood holds at most the per-peer cap. */
+static void test_peer_cap(void **state)
+{
+	tls_server_opts_t so = server_tls(HTTP_CLIENT_CERT_REQUIRED, "server");
+	tls_client_opts_t co = client_tls("client");
+	http_server_t *s = server_start(&so, 4096, 30);
+	http_client_t *c = client_for(s, &co, 5), *c2;
+	enum { N = 600, CAP = 4 };
+	static int fd[N];
+	int open_ = 0;
+	struct result r;
+	char peer[64];
+
+	(void)state;
+	http_server_set_max_per_peer(s, CAP);
+	request(c, HTTP_M_GET, "/echo", NULL, &r);
+	assert_int_equal(r.status, 200);
+	snprintf(peer, sizeof(peer), "%s", res_str(&r, "peer"));
+	result_clear(&r);
+	for (int i = 0; i < N; i++) {
+		fd[i] = raw_connect(http_server_port(s));
+		if (i % 2)
+			assert_int_equal(send(fd[i], "\x16\x03\x01\x00", 4, MSG_NOSIGNAL), 4);
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	}
+	/* A new verified connection from the same address gets in. */
+	c2 = client_for(s, &co, 5);
+	request(c2, HTTP_M_GET, "/echo", NULL, &r);
+	assert_int_equal(r.status, 200);
+	result_clear(&r);
+	/* The first one was never closed: same connection, same source port. */
+	request(c, HTTP_M_GET, "/echo", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(res_str(&r, "peer"), peer);
+	result_clear(&r);
+	assert_int_equal(http_server_accepts(s), N + 2);
+	for (int i = 0; i < N; i++)
+		open_ += !raw_is_closed(fd[i]);
+	assert_true(open_ >= 1 && open_ <= CAP);
+	assert_false(raw_is_closed(fd[N - 1])); /* the newest stay, the oldest went */
+	for (int i = 0; i < N; i++)
+		close(fd[i]);
+	http_client_free(c);
+	http_client_free(c2);
+	http_server_free(s);
+}
+
+/* The idle timeout replaces the default deadline (2 * timeout_s): a socket that never
+ * starts its TLS handshake is closed after it, and so is an idle kept-alive one. */
+static void test_idle_timeout(void **state)
+{
+	tls_server_opts_t so = server_tls(HTTP_CLIENT_CERT_REQUIRED, "server");
+	tls_client_opts_t co = client_tls("client");
+	http_server_t *s = server_start(&so, 4096, 30);
+	http_client_t *c = client_for(s, &co, 5);
+	struct timespec t0, t1;
+	struct result r;
+	char peer[64];
+	int fd;
+
+	(void)state;
+	http_server_set_idle_timeout(s, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fd = raw_connect(http_server_port(s));
+	assert_true(wait_closed(fd, 3000));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9 >= 0.9);
+	close(fd);
+	request(c, HTTP_M_GET, "/echo", NULL, &r);
+	assert_int_equal(r.status, 200);
+	snprintf(peer, sizeof(peer), "%s", res_str(&r, "peer"));
+	result_clear(&r);
+	idle_for(1600);
+	request(c, HTTP_M_GET, "/echo", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_not_equal(res_str(&r, "peer"), peer);
+	result_clear(&r);
+	http_client_free(c);
 	http_server_free(s);
 }
 
@@ -1257,6 +1371,8 @@ int main(void)
 	    cmocka_unit_test(test_stale_keepalive_resend),
 	    cmocka_unit_test(test_trickle_deadline),
 	    cmocka_unit_test(test_connection_cap),
+	    cmocka_unit_test(test_peer_cap),
+	    cmocka_unit_test(test_idle_timeout),
 	    cmocka_unit_test(test_bad_server_config),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
