@@ -1,7 +1,9 @@
-/* grpc_smoke: serves two vigil.v1.Verifier methods from canned data so the tests can
- * check common/grpcsrv against a real gRPC client (python3-grpcio): plaintext and mutual
- * TLS, unknown methods, undecodable requests.
+/* grpc_smoke: serves two unary vigil.v1.Verifier methods from canned data, and a
+ * server-streaming one fed from another thread, so the tests can check common/grpcsrv
+ * against a real gRPC client (python3-grpcio): plaintext and mutual TLS, unknown methods,
+ * undecodable requests, streams and their cancellation.
  * Usage: grpc_smoke LISTEN [CERT KEY CLIENT_CA]   (runs until SIGTERM) */
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,7 +58,8 @@ static int smoke_get_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, size
 }
 
 /* Server streaming from another thread, as WatchEvents will: the request's first byte is
- * how many messages to send ("message 0", "message 1", ...), then the status is OK. */
+ * how many messages to send ("message 0", "message 1", ...), then the status is OK; 0
+ * means no end: until the client cancels. */
 typedef struct smoke_stream {
 	grpcsrv_call_t *c; /* the taken call */
 	int n;             /* messages to send */
@@ -68,6 +71,7 @@ static void smoke_stream_closed(void *arg)
 	smoke_stream_t *st = arg;
 
 	__atomic_store_n(&st->closed, 1, __ATOMIC_SEQ_CST);
+	log_info("stream closed before it finished");
 }
 
 static void *smoke_stream_run(void *arg)
@@ -75,13 +79,17 @@ static void *smoke_stream_run(void *arg)
 	smoke_stream_t *st = arg;
 	char msg[32];
 
-	for (int i = 0; i < st->n && !__atomic_load_n(&st->closed, __ATOMIC_SEQ_CST); i++) {
+	int i;
+
+	for (i = 0; i < st->n && !__atomic_load_n(&st->closed, __ATOMIC_SEQ_CST); i++) {
 		int len = snprintf(msg, sizeof(msg), "message %d", i);
 		/* A full queue means a slow reader: wait for room (a test tool may poll). */
 		while (grpcsrv_call_send(st->c, (const uint8_t *)msg, (size_t)len) < 0 &&
 		       !__atomic_load_n(&st->closed, __ATOMIC_SEQ_CST))
 			usleep(1000);
 	}
+	if (i < st->n)
+		log_info("stream producer stopped after %d of %d messages", i, st->n);
 	grpcsrv_call_finish(st->c, GRPCSRV_OK, NULL);
 	free(st);
 	return NULL;
@@ -101,7 +109,7 @@ static int smoke_stream(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t
 	}
 	st = calloc(1, sizeof(*st));
 	st->c = c;
-	st->n = req[0];
+	st->n = req[0] ? req[0] : INT_MAX;
 	grpcsrv_call_on_close(c, smoke_stream_closed, st);
 	if (pthread_create(&t, NULL, smoke_stream_run, st) != 0) {
 		free(st);
