@@ -151,8 +151,8 @@ grpcsrv_t *grpcsrv_new(const char *listen, const grpcsrv_tls_t *tls,
 	grpcsrv_t *s = xcalloc(1, sizeof(*s));
 	grpc_server_credentials *creds = NULL;
 	char *cert = NULL, *key = NULL, *ca = NULL;
-	grpc_arg a[2];
-	grpc_channel_args args = {.num_args = 2, .args = a};
+	grpc_arg a[3];
+	grpc_channel_args args = {.num_args = 3, .args = a};
 
 	s->lim = *lim;
 	memset(a, 0, sizeof(a));
@@ -164,6 +164,11 @@ grpcsrv_t *grpcsrv_new(const char *listen, const grpcsrv_tls_t *tls,
 	a[1].type = GRPC_ARG_INTEGER;
 	a[1].key = (char *)(uintptr_t)GRPC_ARG_MAX_CONCURRENT_STREAMS;
 	a[1].value.integer = lim->max_calls;
+	/* A connection that never finishes its TLS handshake and HTTP/2 preface is closed as
+	 * soon as a call that never sends its request would be (gRPC's default: 120 s). */
+	a[2].type = GRPC_ARG_INTEGER;
+	a[2].key = (char *)(uintptr_t)GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS;
+	a[2].value.integer = lim->recv_timeout_ms;
 	grpc_init();
 	pthread_mutex_init(&s->lock, NULL);
 	s->methods = methods;
@@ -411,9 +416,16 @@ static void grpcsrv_on_new(grpcsrv_t *s, grpcsrv_call_t *c, int success)
 	ops[0].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
 	ops[0].data.recv_close_on_server.cancelled = &c->cancelled;
 	grpcsrv_batch(c, ops, 1, OP_CLOSE);
-	refuse = s->nadmitted >= s->lim.max_calls                              ? 1
-	         : grpcsrv_peer_calls(s, c->peer) >= s->lim.max_calls_per_peer ? 2
-	                                                                       : 0;
+	if (__atomic_load_n(&s->shutting_down, __ATOMIC_SEQ_CST)) {
+		grpcsrv_call_close(s, c, GRPCSRV_UNAVAILABLE, "the server is shutting down");
+		return;
+	}
+	if (s->nadmitted >= s->lim.max_calls)
+		refuse = 1;
+	else if (grpcsrv_peer_calls(s, c->peer) >= s->lim.max_calls_per_peer)
+		refuse = 2;
+	else
+		refuse = 0;
 	if (refuse) {
 		int64_t now = grpcsrv_now_ms();
 		if (now - s->last_refusal_log >= 60000 || s->last_refusal_log == 0) {

@@ -12,6 +12,7 @@ Runs at once, for --duration seconds:
            reopened when it ends
   flood    raw HTTP/2 from 127.0.0.2, at the start: --peer-calls calls on one connection
            that open and never send (HEADERS only)
+  silent   a TCP connection from 127.0.0.4 that never sends the HTTP/2 preface
 Then prints "key value" lines: how many calls of each kind, how they ended (gRPC status
 names; "RST" for a stream reset), the slowest normal call in ms, and the statuses of the
 flood calls in the order they were opened. Exits 0; the test judges the numbers.
@@ -243,6 +244,12 @@ def main():
         with reslock:
             res[kind][how] += 1
 
+    # A connection that never sends its HTTP/2 preface: closed by the server or not.
+    host, port = a.addr.rsplit(":", 1)
+    silent = socket.create_connection((host, int(port)), source_address=("127.0.0.4", 0))
+    silent.settimeout(a.duration + 10)
+    silent_t0 = time.monotonic()
+
     # The flood: --peer-calls calls from one other address, never sending a byte of data.
     flood = H2Conn(a.addr, "127.0.0.2")
     fids = [flood.open("/vigil.v1.Verifier/ListNodes") for _ in range(a.peer_calls)]
@@ -336,6 +343,15 @@ def main():
     with flood.lock:
         fl = [flood.ended.get(s, "OPEN") for s in fids]
 
+    try:
+        while silent.recv(4096):  # the server's SETTINGS, then EOF when it gives up
+            pass
+        silent_end = "closed"
+    except socket.timeout:
+        silent_end = "open"
+    except OSError:
+        silent_end = "closed"
+    print("silent_connection %s after %d s" % (silent_end, time.monotonic() - silent_t0))
     print("normal_calls %d" % sum(res["normal"].values()))
     print("normal_failed %d" % (sum(res["normal"].values()) - res["normal"]["OK"]))
     print("normal_max_ms %d" % (max(lat) * 1000 if lat else -1))
