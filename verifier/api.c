@@ -1,57 +1,22 @@
-/* api: vigil.v1.Verifier over gRPC. */
+/* api: vigil.v1.Verifier over gRPC. Handlers run on the gRPC thread and never wait for a
+ * worker there: a request that needs a node's worker is posted to it as an api_job and
+ * answered from the worker once the command ran (grpcsrv_call_reply). Request checks live
+ * in apireq.c. */
 #include "verifier/api.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include "common/log.h"
 #include "common/pb.h"
 #include "common/store.h"
-#include "common/tpm2.h"
 #include "common/xmalloc.h"
+#include "verifier/apireq.h"
 #include "verifier/node.h"
 #include "verifier/policies.h"
 #include "verifier/registry.h"
 #include "verifier/vctx.h"
 #include "verifier/worker.h"
-
-#define API_NAME_MAX 80 /* node UUIDs and policy names */
-
-/* Names: letters, digits, '.', '_' and '-' (Keylime's verifier accepts [\w.-]+). */
-static int api_name_ok(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n == 0 || n > API_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
-/* An agent's contact address: a host name or an IP literal, as the HTTP client takes it
- * (at most 253 characters); nothing that could end up as more than a Host header. */
-static int api_host_ok(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '-' || c == ':'))
-			return 0;
-	}
-	return 1;
-}
 
 static const char *api_status_str(int state)
 {
@@ -111,14 +76,15 @@ static void api_snap_cb(node_t *n, void *arg)
 	node_snapshot(n, arg);
 }
 
-/* Snapshot of a live node (0), or the stored record when no worker holds it, e.g. it
- * failed to load (1); -1 when not found. */
-static int api_node_get(vctx_t *ctx, const char *uuid, node_status_t *out, err_t *e)
+/* Snapshot of a live node (0), or the record in store st when no worker holds it, e.g. it
+ * failed to load (1); -1 when not found. st is the calling thread's store connection. */
+static int api_node_get(vctx_t *ctx, struct store *st, const char *uuid, node_status_t *out,
+                        err_t *e)
 {
 	if (registry_with(ctx->registry, uuid, api_snap_cb, out) == 0)
 		return 0;
 	memset(out, 0, sizeof(*out)); /* not live: no last-quote algorithms to show */
-	if (store_node_get(ctx->api_store, uuid, &out->rec, e) == STORE_OK)
+	if (store_node_get(st, uuid, &out->rec, e) == STORE_OK)
 		return 1;
 	err_set(e, "node %s not found", uuid);
 	return -1;
@@ -136,14 +102,14 @@ static int api_node_is_live(vctx_t *ctx, const char *uuid)
 	return registry_with(ctx->registry, uuid, api_nop_cb, NULL) == 0;
 }
 
-static int api_reply_node(vctx_t *ctx, const char *uuid, buf_t *resp, err_t *e)
+static int api_reply_node(vctx_t *ctx, struct store *st, const char *uuid, buf_t *resp, err_t *e)
 {
 	Vigil__V1__NodeResponse r = VIGIL__V1__NODE_RESPONSE__INIT;
 	Vigil__V1__Node pn;
 	node_status_t s;
 	int stored_only;
 
-	if ((stored_only = api_node_get(ctx, uuid, &s, e)) < 0)
+	if ((stored_only = api_node_get(ctx, st, uuid, &s, e)) < 0)
 		return GRPCSRV_NOT_FOUND;
 	api_node_fill(&pn, &s, ctx);
 	if (stored_only) {
@@ -158,6 +124,79 @@ static int api_reply_node(vctx_t *ctx, const char *uuid, buf_t *resp, err_t *e)
 	pb_pack(&r.base, resp);
 	store_node_clear(&s.rec);
 	return GRPCSRV_OK;
+}
+
+/* What a job answers once its node command ran on the worker. */
+typedef enum {
+	API_ANSWER_NODE,    /* the node's status (StopNode, ReactivateNode) */
+	API_ANSWER_ADDED,   /* the new node's status, or undo the add (AddNode) */
+	API_ANSWER_REMOVED, /* an empty RemoveNodeResponse (RemoveNode) */
+} api_answer_t;
+
+/* A node command for the node's worker, answered from there once it ran. */
+typedef struct api_job {
+	vctx_t *ctx;          /* borrowed */
+	grpcsrv_call_t *call; /* taken; the job answers it */
+	worker_fn fn;         /* the node command */
+	void *arg;            /* its argument (fn takes it) */
+	char *uuid;           /* the node (owned) */
+	api_answer_t answer;  /* what to answer */
+} api_job_t;
+
+static void api_job_run(worker_t *w, void *arg)
+{
+	api_job_t *j = arg;
+	Vigil__V1__RemoveNodeResponse removed = VIGIL__V1__REMOVE_NODE_RESPONSE__INIT;
+	buf_t resp = BUF_INIT;
+	err_t e = {""};
+	int code = GRPCSRV_OK;
+
+	j->fn(w, j->arg);
+	switch (j->answer) {
+	case API_ANSWER_REMOVED:
+		pb_pack(&removed.base, &resp);
+		break;
+	case API_ANSWER_ADDED:
+		if (!api_node_is_live(j->ctx, j->uuid)) {
+			/* The worker could not set it up (its reason is in the log): do not
+			 * keep a node that is stored but never attested. */
+			err_t e2 = {""};
+			if (store_node_delete(worker_store(w), j->uuid, &e2) != STORE_OK)
+				log_warnx("node %s: cannot delete it again: %s", j->uuid, e2.msg);
+			err_set(&e,
+			        "node %s could not be set up for attestation; see the verifier's "
+			        "log",
+			        j->uuid);
+			code = GRPCSRV_INTERNAL;
+			break;
+		}
+		log_info("node %s added to attestation", j->uuid);
+		code = api_reply_node(j->ctx, worker_store(w), j->uuid, &resp, &e);
+		break;
+	case API_ANSWER_NODE:
+		code = api_reply_node(j->ctx, worker_store(w), j->uuid, &resp, &e);
+		break;
+	}
+	grpcsrv_call_reply(j->call, code, resp.data, resp.len, e.msg);
+	buf_free(&resp);
+	free(j->uuid);
+	free(j);
+}
+
+/* Post fn(arg) to uuid's worker and answer c from there. */
+static int api_job_post(vctx_t *ctx, grpcsrv_call_t *c, const char *uuid, worker_fn fn, void *arg,
+                        api_answer_t answer)
+{
+	api_job_t *j = xcalloc(1, sizeof(*j));
+
+	j->ctx = ctx;
+	j->call = c;
+	j->fn = fn;
+	j->arg = arg;
+	j->uuid = xstrdup(uuid);
+	j->answer = answer;
+	worker_post(vctx_worker_for(ctx, uuid), api_job_run, j);
+	return GRPCSRV_DEFERRED;
 }
 
 static int api_check_policy_ref(vctx_t *ctx, const char *name, policy_kind_t k, err_t *e)
@@ -178,48 +217,20 @@ static int api_check_policy_ref(vctx_t *ctx, const char *name, policy_kind_t k, 
 	return rv;
 }
 
-static int api_add_node(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+static int api_add_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len, buf_t *resp,
+                        err_t *e)
 {
 	vctx_t *ctx = arg;
 	Vigil__V1__AddNodeRequest *r = vigil__v1__add_node_request__unpack(NULL, len, req);
 	Vigil__V1__Node *in;
 	store_node_t rec, *copy;
 	buf_t b64 = BUF_INIT;
-	tpm2_pub_t *pub = NULL;
-	EVP_PKEY *pk = NULL;
-	BIO *bio = NULL;
-	X509 *cert = NULL;
-	int code = GRPCSRV_INVALID_ARGUMENT;
+	int code;
 
-	if (r == NULL || (in = r->node) == NULL) {
-		err_set(e, "AddNodeRequest needs a node");
+	(void)resp;
+	if ((code = apireq_add_node(r, e)) != GRPCSRV_OK)
 		goto out;
-	}
-	if (!api_name_ok(in->uuid)) {
-		err_set(e, "node uuid must be 1-%d of [A-Za-z0-9._-]", API_NAME_MAX);
-		goto out;
-	}
-	if (!api_host_ok(in->ip) || in->port == 0 || in->port > 65535) {
-		err_set(e,
-		        "node %s needs a contact ip (an IP address or host name, at most 253 "
-		        "characters) and a port 1-65535",
-		        in->uuid);
-		goto out;
-	}
-	if (in->ak_tpm.len == 0 ||
-	    (pub = tpm2_pub_decode(in->ak_tpm.data, in->ak_tpm.len, e)) == NULL) {
-		if (in->ak_tpm.len == 0)
-			err_set(e, "node %s needs ak_tpm (its enrolled AK)", in->uuid);
-		goto out;
-	}
-	if ((pk = tpm2_pub_to_pkey(pub, e)) == NULL || tpm2_pub_check_ak(pub, e) < 0)
-		goto out;
-	if (in->mtls_cert == NULL || *in->mtls_cert == '\0' ||
-	    (bio = BIO_new_mem_buf(in->mtls_cert, (int)strlen(in->mtls_cert))) == NULL ||
-	    (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
-		err_set(e, "node %s needs mtls_cert: the agent's certificate as PEM", in->uuid);
-		goto out;
-	}
+	in = r->node;
 	if ((code = api_check_policy_ref(ctx, in->pcr_policy, POLICY_PCR, e)) != GRPCSRV_OK ||
 	    (code = api_check_policy_ref(ctx, in->runtime_policy, POLICY_RUNTIME, e)) !=
 	        GRPCSRV_OK ||
@@ -255,25 +266,10 @@ static int api_add_node(void *arg, const uint8_t *req, size_t len, buf_t *resp, 
 		code = GRPCSRV_INTERNAL;
 		goto out;
 	}
-	worker_call(vctx_worker_for(ctx, in->uuid), node_cmd_add, copy);
-	if (!api_node_is_live(ctx, in->uuid)) {
-		/* The worker could not set it up (its reason is in the log): do not keep a
-		 * node that is stored but never attested. */
-		err_t e2 = {""};
-		if (store_node_delete(ctx->api_store, in->uuid, &e2) != STORE_OK)
-			log_warnx("node %s: cannot delete it again: %s", in->uuid, e2.msg);
-		err_set(e, "node %s could not be set up for attestation; see the verifier's log",
-		        in->uuid);
-		code = GRPCSRV_INTERNAL;
-		goto out;
-	}
-	log_info("node %s (%s:%u) added to attestation", in->uuid, in->ip, in->port);
-	code = api_reply_node(ctx, in->uuid, resp, e);
+	log_info("node %s (%s:%u) stored; setting it up for attestation", in->uuid, in->ip,
+	         in->port);
+	code = api_job_post(ctx, c, in->uuid, node_cmd_add, copy, API_ANSWER_ADDED);
 out:
-	X509_free(cert);
-	BIO_free(bio);
-	EVP_PKEY_free(pk);
-	tpm2_pub_free(pub);
 	buf_free(&b64);
 	vigil__v1__add_node_request__free_unpacked(r, NULL);
 	return code;
@@ -284,39 +280,42 @@ static Vigil__V1__NodeRequest *api_node_req(const uint8_t *req, size_t len, err_
 {
 	Vigil__V1__NodeRequest *r = vigil__v1__node_request__unpack(NULL, len, req);
 
-	if (r == NULL || !api_name_ok(r->uuid)) {
-		err_set(e, "NodeRequest needs a valid uuid");
+	if (apireq_node(r, e) != GRPCSRV_OK) {
 		vigil__v1__node_request__free_unpacked(r, NULL);
 		return NULL;
 	}
 	return r;
 }
 
-static int api_get_node(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+static int api_get_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len, buf_t *resp,
+                        err_t *e)
 {
+	vctx_t *ctx = arg;
 	Vigil__V1__NodeRequest *r = api_node_req(req, len, e);
 	int code;
 
+	(void)c;
 	if (r == NULL)
 		return GRPCSRV_INVALID_ARGUMENT;
-	code = api_reply_node(arg, r->uuid, resp, e);
+	code = api_reply_node(ctx, ctx->api_store, r->uuid, resp, e);
 	vigil__v1__node_request__free_unpacked(r, NULL);
 	return code;
 }
 
-static int api_remove_node(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+static int api_remove_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len,
+                           buf_t *resp, err_t *e)
 {
 	vctx_t *ctx = arg;
 	Vigil__V1__NodeRequest *r = api_node_req(req, len, e);
-	Vigil__V1__RemoveNodeResponse out = VIGIL__V1__REMOVE_NODE_RESPONSE__INIT;
-	int code = GRPCSRV_OK;
+	int code;
 
+	(void)resp;
 	if (r == NULL)
 		return GRPCSRV_INVALID_ARGUMENT;
 	switch (store_node_delete(ctx->api_store, r->uuid, e)) {
 	case STORE_OK:
-		worker_call(vctx_worker_for(ctx, r->uuid), node_cmd_remove, xstrdup(r->uuid));
-		pb_pack(&out.base, resp);
+		code = api_job_post(ctx, c, r->uuid, node_cmd_remove, xstrdup(r->uuid),
+		                    API_ANSWER_REMOVED);
 		break;
 	case STORE_NOT_FOUND:
 		err_set(e, "node %s not found", r->uuid);
@@ -329,17 +328,16 @@ static int api_remove_node(void *arg, const uint8_t *req, size_t len, buf_t *res
 	return code;
 }
 
-static int api_node_cmd(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e,
+static int api_node_cmd(vctx_t *ctx, grpcsrv_call_t *c, const uint8_t *req, size_t len, err_t *e,
                         worker_fn fn)
 {
-	vctx_t *ctx = arg;
 	Vigil__V1__NodeRequest *r = api_node_req(req, len, e);
 	node_status_t s;
 	int code = GRPCSRV_NOT_FOUND;
 
 	if (r == NULL)
 		return GRPCSRV_INVALID_ARGUMENT;
-	if (api_node_get(ctx, r->uuid, &s, e) < 0)
+	if (api_node_get(ctx, ctx->api_store, r->uuid, &s, e) < 0)
 		goto out;
 	store_node_clear(&s.rec);
 	if (!api_node_is_live(ctx, r->uuid)) {
@@ -352,21 +350,24 @@ static int api_node_cmd(void *arg, const uint8_t *req, size_t len, buf_t *resp, 
 		code = GRPCSRV_FAILED_PRECONDITION;
 		goto out;
 	}
-	worker_call(vctx_worker_for(ctx, r->uuid), fn, xstrdup(r->uuid));
-	code = api_reply_node(ctx, r->uuid, resp, e);
+	code = api_job_post(ctx, c, r->uuid, fn, xstrdup(r->uuid), API_ANSWER_NODE);
 out:
 	vigil__v1__node_request__free_unpacked(r, NULL);
 	return code;
 }
 
-static int api_stop_node(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+static int api_stop_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len, buf_t *resp,
+                         err_t *e)
 {
-	return api_node_cmd(arg, req, len, resp, e, node_cmd_stop);
+	(void)resp;
+	return api_node_cmd(arg, c, req, len, e, node_cmd_stop);
 }
 
-static int api_reactivate_node(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+static int api_reactivate_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len,
+                               buf_t *resp, err_t *e)
 {
-	return api_node_cmd(arg, req, len, resp, e, node_cmd_reactivate);
+	(void)resp;
+	return api_node_cmd(arg, c, req, len, e, node_cmd_reactivate);
 }
 
 typedef struct api_list {
@@ -385,7 +386,8 @@ static void api_list_cb(node_t *n, void *arg)
 	node_snapshot(n, &l->snaps[l->n++]);
 }
 
-static int api_list_nodes(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+static int api_list_nodes(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len, buf_t *resp,
+                          err_t *e)
 {
 	vctx_t *ctx = arg;
 	Vigil__V1__ListNodesRequest *r = vigil__v1__list_nodes_request__unpack(NULL, len, req);
@@ -393,6 +395,7 @@ static int api_list_nodes(void *arg, const uint8_t *req, size_t len, buf_t *resp
 	api_list_t l = {NULL, 0, 0};
 	Vigil__V1__Node *pn, **pp;
 
+	(void)c;
 	if (r == NULL) {
 		err_set(e, "cannot decode ListNodesRequest");
 		return GRPCSRV_INVALID_ARGUMENT;
@@ -417,23 +420,6 @@ static int api_list_nodes(void *arg, const uint8_t *req, size_t len, buf_t *resp
 }
 
 /* ---- policies ---- */
-
-static int api_kind(Vigil__V1__PolicyKind k, policy_kind_t *out)
-{
-	switch (k) {
-	case VIGIL__V1__POLICY_KIND__POLICY_KIND_PCR:
-		*out = POLICY_PCR;
-		return 0;
-	case VIGIL__V1__POLICY_KIND__POLICY_KIND_RUNTIME:
-		*out = POLICY_RUNTIME;
-		return 0;
-	case VIGIL__V1__POLICY_KIND__POLICY_KIND_MB:
-		*out = POLICY_MB;
-		return 0;
-	default:
-		return -1;
-	}
-}
 
 static Vigil__V1__PolicyKind api_kind_from_store(const char *k)
 {
@@ -460,13 +446,30 @@ static void api_policy_fill(Vigil__V1__Policy *pp, const store_policy_t *p, int 
 	}
 }
 
-static void api_policy_changed(vctx_t *ctx, const char *name)
+/* A replaced policy reaches every worker's nodes before PutPolicy answers: each worker
+ * runs the change, and the last one to finish sends the answer packed beforehand. */
+typedef struct api_fanout {
+	grpcsrv_call_t *call; /* taken; answered by the last worker */
+	buf_t resp;           /* the answer */
+	char *name;           /* the policy (owned) */
+	int left;             /* workers still to run it (atomic) */
+} api_fanout_t;
+
+static void api_fanout_run(worker_t *w, void *arg)
 {
-	for (int i = 0; i < ctx->nworkers; i++)
-		worker_call(ctx->workers[i], node_cmd_policy_changed, xstrdup(name));
+	api_fanout_t *f = arg;
+
+	node_cmd_policy_changed(w, xstrdup(f->name));
+	if (__atomic_sub_fetch(&f->left, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	grpcsrv_call_reply(f->call, GRPCSRV_OK, f->resp.data, f->resp.len, NULL);
+	buf_free(&f->resp);
+	free(f->name);
+	free(f);
 }
 
-static int api_put_policy(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+static int api_put_policy(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len, buf_t *resp,
+                          err_t *e)
 {
 	vctx_t *ctx = arg;
 	Vigil__V1__PutPolicyRequest *r = vigil__v1__put_policy_request__unpack(NULL, len, req);
@@ -474,15 +477,10 @@ static int api_put_policy(void *arg, const uint8_t *req, size_t len, buf_t *resp
 	Vigil__V1__Policy pp;
 	store_policy_t sp;
 	policy_kind_t k;
-	int code = GRPCSRV_INVALID_ARGUMENT;
+	int code;
 
 	memset(&sp, 0, sizeof(sp));
-	if (r == NULL || r->policy == NULL || !api_name_ok(r->policy->name) ||
-	    api_kind(r->policy->kind, &k) < 0) {
-		err_set(e, "PutPolicyRequest needs a policy with a valid name and kind");
-		goto out;
-	}
-	if (policy_validate(k, r->policy->body.data, r->policy->body.len, e) < 0)
+	if ((code = apireq_put_policy(r, &k, e)) != GRPCSRV_OK)
 		goto out;
 	switch (store_policy_put(ctx->api_store, r->policy->name, policy_kind_store_name(k),
 	                         r->policy->body.data, r->policy->body.len, r->replace, &sp, e)) {
@@ -499,19 +497,29 @@ static int api_put_policy(void *arg, const uint8_t *req, size_t len, buf_t *resp
 	}
 	log_info("policy %s (%s, %zu bytes, sha256 %s) %s", sp.name, sp.kind, sp.body_len,
 	         sp.sha256, r->replace ? "stored or replaced" : "stored");
-	if (r->replace)
-		api_policy_changed(ctx, r->policy->name);
 	api_policy_fill(&pp, &sp, 0);
 	out.policy = &pp;
 	pb_pack(&out.base, resp);
 	code = GRPCSRV_OK;
+	if (r->replace && ctx->nworkers > 0) {
+		api_fanout_t *f = xcalloc(1, sizeof(*f));
+		f->call = c;
+		f->resp = *resp;
+		memset(resp, 0, sizeof(*resp));
+		f->name = xstrdup(r->policy->name);
+		f->left = ctx->nworkers;
+		for (int i = 0; i < ctx->nworkers; i++)
+			worker_post(ctx->workers[i], api_fanout_run, f);
+		code = GRPCSRV_DEFERRED;
+	}
 out:
 	store_policy_clear(&sp);
 	vigil__v1__put_policy_request__free_unpacked(r, NULL);
 	return code;
 }
 
-static int api_get_policy(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+static int api_get_policy(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len, buf_t *resp,
+                          err_t *e)
 {
 	vctx_t *ctx = arg;
 	Vigil__V1__PolicyRequest *r = vigil__v1__policy_request__unpack(NULL, len, req);
@@ -520,11 +528,10 @@ static int api_get_policy(void *arg, const uint8_t *req, size_t len, buf_t *resp
 	store_policy_t sp;
 	int code = GRPCSRV_INVALID_ARGUMENT;
 
+	(void)c;
 	memset(&sp, 0, sizeof(sp));
-	if (r == NULL || !api_name_ok(r->name)) {
-		err_set(e, "PolicyRequest needs a valid name");
+	if (apireq_policy(r, e) != GRPCSRV_OK)
 		goto out;
-	}
 	switch (store_policy_get(ctx->api_store, r->name, &sp, e)) {
 	case STORE_OK:
 		api_policy_fill(&pp, &sp, 1);
@@ -544,7 +551,8 @@ out:
 	return code;
 }
 
-static int api_list_policies(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+static int api_list_policies(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len,
+                             buf_t *resp, err_t *e)
 {
 	vctx_t *ctx = arg;
 	Vigil__V1__ListPoliciesRequest *r =
@@ -556,13 +564,14 @@ static int api_list_policies(void *arg, const uint8_t *req, size_t len, buf_t *r
 	policy_kind_t k;
 	int code = GRPCSRV_INVALID_ARGUMENT;
 
+	(void)c;
 	if (r == NULL) {
 		err_set(e, "cannot decode ListPoliciesRequest");
 		goto out;
 	}
 	if (store_policy_list(ctx->api_store,
-	                      api_kind(r->kind, &k) == 0 ? policy_kind_store_name(k) : NULL, &list,
-	                      &n, e) != STORE_OK) {
+	                      apireq_kind(r->kind, &k) == 0 ? policy_kind_store_name(k) : NULL,
+	                      &list, &n, e) != STORE_OK) {
 		code = GRPCSRV_INTERNAL;
 		goto out;
 	}
@@ -584,17 +593,17 @@ out:
 	return code;
 }
 
-static int api_delete_policy(void *arg, const uint8_t *req, size_t len, buf_t *resp, err_t *e)
+static int api_delete_policy(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len,
+                             buf_t *resp, err_t *e)
 {
 	vctx_t *ctx = arg;
 	Vigil__V1__PolicyRequest *r = vigil__v1__policy_request__unpack(NULL, len, req);
 	Vigil__V1__DeletePolicyResponse out = VIGIL__V1__DELETE_POLICY_RESPONSE__INIT;
 	int code = GRPCSRV_INVALID_ARGUMENT;
 
-	if (r == NULL || !api_name_ok(r->name)) {
-		err_set(e, "PolicyRequest needs a valid name");
+	(void)c;
+	if (apireq_policy(r, e) != GRPCSRV_OK)
 		goto out;
-	}
 	switch (store_policy_delete(ctx->api_store, r->name, e)) {
 	case STORE_OK:
 		log_info("policy %s deleted", r->name);

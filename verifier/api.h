@@ -1,5 +1,6 @@
 /* api: the vigil.v1.Verifier gRPC methods. Handlers run on the gRPC thread; they change
- * the store directly and the nodes through their workers. */
+ * the store directly and the nodes through their workers, and a call that needs a worker
+ * is answered from that worker (the gRPC thread never waits for one). */
 #ifndef VIGIL_VERIFIER_API_H
 #define VIGIL_VERIFIER_API_H
 

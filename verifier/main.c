@@ -65,6 +65,20 @@ static const config_key_t verifier_keys[] = {
      "PEM private key of tls_cert.", NULL},
     {"verifier", "trusted_client_ca", CFG_STR, "/etc/vigil/tls/ca.crt", 0, 0,
      "PEM CA that gRPC clients' certificates must chain to.", NULL},
+    {"verifier", "grpc_recv_timeout", CFG_INT, "10", 1, 3600,
+     "Seconds a gRPC client has to send its whole request once it opened a call; then the "
+     "call ends with DEADLINE_EXCEEDED.",
+     NULL},
+    {"verifier", "grpc_send_timeout", CFG_INT, "30", 1, 3600,
+     "Seconds a gRPC client has to take each reply (or stream message) the verifier sends; "
+     "then the call is cancelled.",
+     NULL},
+    {"verifier", "grpc_max_calls", CFG_INT, "64", 1, 4096,
+     "gRPC calls served at once, in total. More are answered RESOURCE_EXHAUSTED at once.", NULL},
+    {"verifier", "grpc_max_calls_per_peer", CFG_INT, "16", 1, 4096,
+     "gRPC calls served at once for one client IP address. More are answered "
+     "RESOURCE_EXHAUSTED at once, so one client cannot use up what others need.",
+     NULL},
     {"verifier", "grpc_insecure", CFG_BOOL, "no", 0, 0,
      "Serve gRPC in plaintext without client certificates. Only for tests on loopback.", NULL},
     {"verifier", "state_dir", CFG_STR, "/var/lib/vigil/verifier", 0, 0,
@@ -197,6 +211,7 @@ int main(int argc, char **argv)
 	config_t *cfg = daemon_start(&verifier_info, argc, argv);
 	vctx_t ctx;
 	grpcsrv_tls_t tls;
+	grpcsrv_limits_t lim;
 	grpcsrv_t *srv;
 	store_node_t *nodes = NULL;
 	size_t nn = 0;
@@ -311,8 +326,14 @@ int main(int argc, char **argv)
 		log_warnx("gRPC API on %s is PLAINTEXT without client certificates "
 		          "(grpc_insecure = yes): for tests only",
 		          listen);
+	grpcsrv_limits_default(&lim);
+	lim.max_msg = 64u << 20; /* a runtime policy may be that large */
+	lim.recv_timeout_ms = (int)config_int(cfg, "verifier", "grpc_recv_timeout") * 1000;
+	lim.send_timeout_ms = (int)config_int(cfg, "verifier", "grpc_send_timeout") * 1000;
+	lim.max_calls = (int)config_int(cfg, "verifier", "grpc_max_calls");
+	lim.max_calls_per_peer = (int)config_int(cfg, "verifier", "grpc_max_calls_per_peer");
 	srv = grpcsrv_new(listen, config_bool(cfg, "verifier", "grpc_insecure") ? NULL : &tls,
-	                  api_methods, &ctx, 64u << 20, &e);
+	                  api_methods, &ctx, &lim, &e);
 	if (srv == NULL || grpcsrv_start(srv) < 0)
 		fatalx("gRPC API: %s", e.msg);
 	log_info("vigil-verifier %s: %d workers, %zu nodes, gRPC on %s, store %s", ctx.verifier_id,

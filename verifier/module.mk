@@ -6,4 +6,5 @@ VERIFIER_SRCS += verifier/registry.c
 VERIFIER_SRCS += verifier/policies.c
 VERIFIER_SRCS += verifier/node.c
 VERIFIER_SRCS += verifier/attest.c
+VERIFIER_SRCS += verifier/apireq.c
 VERIFIER_SRCS += verifier/api.c

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # common/grpcsrv against a real gRPC client (python3-grpcio).
-# Setup: test/tools/grpc_smoke serving two methods, plaintext and then mutual TLS with
+# Setup: test/tools/grpc_smoke serving two unary methods and a streaming one, plaintext and then mutual TLS with
 # certificates made by openssl for this run. Expected: replies decode; NOT_FOUND,
-# UNIMPLEMENTED and INVALID_ARGUMENT come back with their messages; without a client
-# certificate, or with one from another CA, the call fails.
+# UNIMPLEMENTED and INVALID_ARGUMENT come back with their messages; a server stream sent
+# from another thread arrives whole and in order, and a client's cancel reaches its
+# producer; without a client certificate, or with one from another CA, the call fails.
 . "$(dirname "$0")/lib.sh"
 SMOKE=$TOP/build/tools/grpc_smoke
 CLIENT=$TOP/test/integration/grpc_client.py
@@ -31,6 +32,26 @@ check "unknown method is UNIMPLEMENTED" $?
 out=$("$CLIENT" "127.0.0.1:$port" GetNode --raw-hex ffffff)
 [ "$out" = "ERROR INVALID_ARGUMENT cannot decode NodeRequest" ]
 check "undecodable request is INVALID_ARGUMENT" $?
+out=$(/usr/bin/python3 - "127.0.0.1:$port" <<'PY'
+import grpc, sys
+ch = grpc.insecure_channel(sys.argv[1])
+call = ch.unary_stream("/vigil.v1.Verifier/SmokeStream", request_serializer=None,
+                       response_deserializer=None)
+msgs = [m.decode() for m in call(bytes([200]), timeout=10)]
+print("all" if msgs == ["message %d" % i for i in range(200)] else "bad %r" % msgs[:3])
+it = call(bytes([0]), timeout=10)  # no end until we cancel
+next(it), next(it)
+it.cancel()
+msgs = [m.decode() for m in call(bytes([3]), timeout=10)]
+print("after" if msgs == ["message 0", "message 1", "message 2"] else "bad %r" % msgs)
+PY
+)
+[ "$out" = "$(printf 'all\nafter')" ]
+check "server streaming: 200 messages in order through a 64-message send queue" $?
+for _ in $(seq 50); do grep -q "stream producer stopped after" "$T/smoke.log" && break; sleep 0.1; done
+grep -q "stream closed before it finished" "$T/smoke.log" &&
+	grep -q "stream producer stopped after" "$T/smoke.log"
+check "a client that cancels a stream stops its producer (close callback)" $?
 
 # Mutual TLS: a CA, a server cert for 127.0.0.1, a client cert; and a stranger CA.
 mkcert() { # mkcert NAME CA SAN

@@ -1,0 +1,146 @@
+/* apireq: checks of vigil.v1.Verifier requests, apart from the handlers' actions. */
+#include "verifier/apireq.h"
+
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "common/grpcsrv.h"
+#include "common/tpm2.h"
+
+int apireq_name_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > APIREQ_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int apireq_host_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '-' || c == ':'))
+			return 0;
+	}
+	return 1;
+}
+
+int apireq_kind(Vigil__V1__PolicyKind k, policy_kind_t *out)
+{
+	switch (k) {
+	case VIGIL__V1__POLICY_KIND__POLICY_KIND_PCR:
+		*out = POLICY_PCR;
+		return 0;
+	case VIGIL__V1__POLICY_KIND__POLICY_KIND_RUNTIME:
+		*out = POLICY_RUNTIME;
+		return 0;
+	case VIGIL__V1__POLICY_KIND__POLICY_KIND_MB:
+		*out = POLICY_MB;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* A policy reference of a node: empty (none) or a valid name. */
+static int apireq_policy_ref_ok(const char *name)
+{
+	return name == NULL || *name == '\0' || apireq_name_ok(name);
+}
+
+int apireq_add_node(const Vigil__V1__AddNodeRequest *r, err_t *e)
+{
+	const Vigil__V1__Node *in;
+	tpm2_pub_t *pub = NULL;
+	EVP_PKEY *pk = NULL;
+	BIO *bio = NULL;
+	X509 *cert = NULL;
+	int code = GRPCSRV_INVALID_ARGUMENT;
+
+	if (r == NULL || (in = r->node) == NULL) {
+		err_set(e, "AddNodeRequest needs a node");
+		goto out;
+	}
+	if (!apireq_name_ok(in->uuid)) {
+		err_set(e, "node uuid must be 1-%d of [A-Za-z0-9._-]", APIREQ_NAME_MAX);
+		goto out;
+	}
+	if (!apireq_host_ok(in->ip) || in->port == 0 || in->port > 65535) {
+		err_set(e,
+		        "node %s needs a contact ip (an IP address or host name, at most 253 "
+		        "characters) and a port 1-65535",
+		        in->uuid);
+		goto out;
+	}
+	if (in->ak_tpm.len == 0 ||
+	    (pub = tpm2_pub_decode(in->ak_tpm.data, in->ak_tpm.len, e)) == NULL) {
+		if (in->ak_tpm.len == 0)
+			err_set(e, "node %s needs ak_tpm (its enrolled AK)", in->uuid);
+		goto out;
+	}
+	if ((pk = tpm2_pub_to_pkey(pub, e)) == NULL || tpm2_pub_check_ak(pub, e) < 0)
+		goto out;
+	if (in->mtls_cert == NULL || *in->mtls_cert == '\0' ||
+	    (bio = BIO_new_mem_buf(in->mtls_cert, (int)strlen(in->mtls_cert))) == NULL ||
+	    (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+		err_set(e, "node %s needs mtls_cert: the agent's certificate as PEM", in->uuid);
+		goto out;
+	}
+	if (!apireq_policy_ref_ok(in->pcr_policy) || !apireq_policy_ref_ok(in->runtime_policy) ||
+	    !apireq_policy_ref_ok(in->mb_policy)) {
+		err_set(e, "node %s: policy names must be 1-%d of [A-Za-z0-9._-]", in->uuid,
+		        APIREQ_NAME_MAX);
+		goto out;
+	}
+	code = GRPCSRV_OK;
+out:
+	X509_free(cert);
+	BIO_free(bio);
+	EVP_PKEY_free(pk);
+	tpm2_pub_free(pub);
+	return code;
+}
+
+int apireq_node(const Vigil__V1__NodeRequest *r, err_t *e)
+{
+	if (r == NULL || !apireq_name_ok(r->uuid)) {
+		err_set(e, "NodeRequest needs a valid uuid");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	return GRPCSRV_OK;
+}
+
+int apireq_put_policy(const Vigil__V1__PutPolicyRequest *r, policy_kind_t *k, err_t *e)
+{
+	if (r == NULL || r->policy == NULL || !apireq_name_ok(r->policy->name) ||
+	    apireq_kind(r->policy->kind, k) < 0) {
+		err_set(e, "PutPolicyRequest needs a policy with a valid name and kind");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	if (policy_validate(*k, r->policy->body.data, r->policy->body.len, e) < 0)
+		return GRPCSRV_INVALID_ARGUMENT;
+	return GRPCSRV_OK;
+}
+
+int apireq_policy(const Vigil__V1__PolicyRequest *r, err_t *e)
+{
+	if (r == NULL || !apireq_name_ok(r->name)) {
+		err_set(e, "PolicyRequest needs a valid name");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	return GRPCSRV_OK;
+}

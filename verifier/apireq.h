@@ -1,0 +1,33 @@
+/* apireq: the checks every vigil.v1.Verifier request passes before a handler acts on it
+ * (names, addresses, ports, keys, certificates, policy kinds and bodies). They read only
+ * the decoded request: no store, no node, no running verifier, so the fuzz target
+ * (test/fuzz/fuzz_grpc_requests.c) drives exactly what the handlers run. Each returns
+ * GRPCSRV_OK, or the status to answer with and the reason in e. */
+#ifndef VIGIL_VERIFIER_APIREQ_H
+#define VIGIL_VERIFIER_APIREQ_H
+
+#include "common/err.h"
+#include "common/pb.h"
+#include "verifier/policies.h"
+
+#define APIREQ_NAME_MAX 80 /* node UUIDs and policy names */
+
+/* 1 when s is 1-APIREQ_NAME_MAX of [A-Za-z0-9._-] (Keylime's verifier accepts [\w.-]+). */
+int apireq_name_ok(const char *s);
+/* 1 when s is an agent contact address: a host name or IP literal of at most 253
+ * characters, nothing that could become more than a Host header. */
+int apireq_host_ok(const char *s);
+/* The policy kind of k; -1 when unspecified or unknown. */
+int apireq_kind(Vigil__V1__PolicyKind k, policy_kind_t *out);
+
+/* AddNode: uuid, contact ip and port, an AK that is a signing key, a PEM agent
+ * certificate, and well-formed policy names (empty: none). r may be NULL. */
+int apireq_add_node(const Vigil__V1__AddNodeRequest *r, err_t *e);
+/* GetNode, RemoveNode, StopNode, ReactivateNode: a valid uuid. */
+int apireq_node(const Vigil__V1__NodeRequest *r, err_t *e);
+/* PutPolicy: a valid name and kind, and a body that parses as that kind (*k set). */
+int apireq_put_policy(const Vigil__V1__PutPolicyRequest *r, policy_kind_t *k, err_t *e);
+/* GetPolicy, DeletePolicy: a valid name. */
+int apireq_policy(const Vigil__V1__PolicyRequest *r, err_t *e);
+
+#endif
