@@ -90,17 +90,27 @@ spawn() {
 # ---------------------------------------------------------------------------------------
 
 # free_port: print a TCP port on 127.0.0.1 that is free now, with port+1 free too (swtpm
-# takes P for commands and P+1 for control). Ports handed out earlier in this run are
-# never handed out again, so two calls before anything binds cannot collide.
+# takes P for commands and P+1 for control). The port is drawn below the kernel's
+# ephemeral range (ip_local_port_range), so no outgoing connection of this machine can be
+# given it as a source port while its server is down: a daemon or swtpm restarted on the
+# same port finds it free again (ports from bind(port 0) are ephemeral ones, and the many
+# connections of a test run could take one between a stop and a restart). Ports handed
+# out earlier in this run are never handed out again, so two calls before anything binds
+# cannot collide.
 free_port() {
 	local p
 	p=$(/usr/bin/python3 - "$T/.ports" <<'PY'
-import socket, sys
+import random, socket, sys
 used = set()
 try:
     used = {int(l) for l in open(sys.argv[1]) if l.strip()}
 except OSError:
     pass
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
+lo, hi = 10000, max(low - 2, 10002)
 def free(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -110,12 +120,10 @@ def free(port):
         return False
     finally:
         s.close()
-for _ in range(500):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    if p >= 65535 or {p, p + 1} & used or not free(p) or not free(p + 1):
+rng = random.SystemRandom()
+for _ in range(2000):
+    p = rng.randrange(lo, hi)
+    if {p, p + 1} & used or not free(p) or not free(p + 1):
         continue
     with open(sys.argv[1], "a") as f:
         f.write("%d\n%d\n" % (p, p + 1))

@@ -14,22 +14,15 @@
 
 PY=/usr/bin/python3
 
+# Ports come from lib.sh's free_port (below the ephemeral range, never handed out twice).
 reg_free_port() {
-	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	free_port
 }
 
 # reg_free_port_pair: a free port P with P+1 free too (the swtpm TCTI expects its control
-# channel on the next port).
+# channel on the next port): free_port gives pairs.
 reg_free_port_pair() {
-	$PY -c '
-import socket
-while True:
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1)); print(p); break
-    except OSError:
-        pass'
+	free_port
 }
 
 reg_swtpm() {
