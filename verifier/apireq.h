@@ -14,8 +14,9 @@
 
 /* 1 when s is 1-APIREQ_NAME_MAX of [A-Za-z0-9._-] (Keylime's verifier accepts [\w.-]+). */
 int apireq_name_ok(const char *s);
-/* 1 when s is an agent contact address: a host name or IP literal of at most 253
- * characters, nothing that could become more than a Host header. */
+/* 1 when s is an agent contact address: an IPv4 or IPv6 literal. Host names are refused:
+ * resolving one would block the worker thread (and every node on it) on the resolver at
+ * each reconnect, and the registrar records agents by IP (agent.contact_ip) anyway. */
 int apireq_host_ok(const char *s);
 /* The policy kind of k; -1 when unspecified or unknown. */
 int apireq_kind(Vigil__V1__PolicyKind k, policy_kind_t *out);

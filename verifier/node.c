@@ -1,6 +1,7 @@
 /* node: lifecycle of an attested node and its round loop on the owning worker. */
 #include "verifier/node.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,6 +385,21 @@ static node_t *node_new(struct worker *w, store_node_t *rec, err_t *e)
 		n->clock.reset_count = (uint32_t)n->rec.tpm_reset_count;
 		n->clock.restart_count = (uint32_t)n->rec.tpm_restart_count;
 		n->clock.safe = 1;
+	}
+	/* A host name would be resolved with a blocking call on this worker at every
+	 * reconnect, stalling all its nodes; AddNode takes IP literals only, and a record
+	 * stored by an older release with a name is refused here, not resolved. */
+	{
+		struct in6_addr a;
+		if (inet_pton(AF_INET, n->rec.ip, &a) != 1 &&
+		    inet_pton(AF_INET6, n->rec.ip, &a) != 1) {
+			err_set(
+			    e,
+			    "its contact address %s is not an IP address (the verifier does not "
+			    "resolve names): remove it and add it again with its IP",
+			    n->rec.ip);
+			goto fail;
+		}
 	}
 	if ((n->conn = node_conn_new(n, n->rec.mtls_cert)) == NULL) {
 		err_set(e, "cannot set up the TLS client for %s:%d", n->rec.ip, n->rec.port);

@@ -70,6 +70,9 @@ check "AddNode refuses an unknown policy" $?
 out=$(vgrpc AddNode "$(/usr/bin/python3 -c 'import json,sys; print(json.dumps({"node": {"uuid": "n1", "ip": "127.0.0.1\r\nX-Injected: 1", "port": 1, "ak_tpm": sys.argv[1], "mtls_cert": sys.argv[2]}}))' "$akb64" "$mtls")")
 grep -q "^ERROR INVALID_ARGUMENT node n1 needs a contact ip" <<<"$out"
 check "AddNode refuses a contact address that is not a host (CR LF: header injection)" $?
+out=$(vgrpc AddNode "$(/usr/bin/python3 -c 'import json,sys; print(json.dumps({"node": {"uuid": "n1", "ip": "agent1.example", "port": 1, "ak_tpm": sys.argv[1], "mtls_cert": sys.argv[2]}}))' "$akb64" "$mtls")")
+grep -q "^ERROR INVALID_ARGUMENT node n1 needs a contact ip (an IPv4 or IPv6 address; host names are not resolved" <<<"$out"
+check "AddNode refuses a host name: the verifier never blocks a worker on the resolver" $?
 [ "$(vgrpc ListNodes '{}')" = "{}" ]
 check "nothing was stored by the refused AddNode calls" $?
 
