@@ -495,9 +495,9 @@ static struct server_peer *server_peer_get(http_server_t *s, int fd)
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0 ||
 	    peer_key(&ss, key, name, sizeof(name)) != 0)
 		return NULL;
-	LIST_FOREACH(p, &s->peers, link)
-	if (memcmp(p->key, key, sizeof(key)) == 0)
-		return p;
+	for (p = LIST_FIRST(&s->peers); p != NULL; p = LIST_NEXT(p, link))
+		if (memcmp(p->key, key, sizeof(key)) == 0)
+			return p;
 	p = xcalloc(1, sizeof(*p));
 	memcpy(p->key, key, sizeof(key));
 	snprintf(p->name, sizeof(p->name), "%s", name);
@@ -633,8 +633,8 @@ static unsigned server_peer_untrusted(const struct server_peer *p)
 	const struct server_conn *sc;
 	unsigned n = 0;
 
-	TAILQ_FOREACH(sc, &p->conns, peer_link)
-	n += !server_conn_is_trusted(sc);
+	for (sc = TAILQ_FIRST(&p->conns); sc != NULL; sc = TAILQ_NEXT(sc, peer_link))
+		n += !server_conn_is_trusted(sc);
 	return n;
 }
 
