@@ -1346,6 +1346,21 @@ out:
 	return rv;
 }
 
+int http_client_identity_check(const char *cert_pem, const char *key_pem, err_t *e)
+{
+	tls_client_opts_t tls = {.cert_pem = cert_pem, .key_pem = key_pem};
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int rv;
+
+	if (ctx == NULL) {
+		err_set_ssl(e, "SSL_CTX_new");
+		return -1;
+	}
+	rv = client_use_pem_identity(ctx, &tls, e);
+	SSL_CTX_free(ctx);
+	return rv;
+}
+
 static SSL_CTX *client_ctx_new(const tls_client_opts_t *tls, err_t *e)
 {
 	SSL_CTX *ctx;

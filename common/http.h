@@ -182,6 +182,10 @@ int http_client_request(http_client_t *c, http_method_t m, const char *path_quer
                         const char *content_type, const void *body, size_t len, http_response_fn cb,
                         void *arg);
 
+/* Check a client certificate (chain) and key given in memory, as cert_pem/key_pem of
+ * tls_client_opts_t: both parse and the key matches. 0, or -1 with e. */
+int http_client_identity_check(const char *cert_pem, const char *key_pem, err_t *e);
+
 /* Blocking convenience on a private event base: one request, whole response in resp
  * (replaced; may be NULL). Returns the HTTP status, or 0 when there was no response (e says
  * why). */

@@ -280,6 +280,9 @@ int main(int argc, char **argv)
 		if (buf_read_file(&b, ctx.tls_key, 1 << 20) < 0)
 			fatal("cannot read verifier.tls_key %s", ctx.tls_key);
 		ctx.tls_key_pem = (char *)buf_steal(&b, NULL);
+		if (http_client_identity_check(ctx.tls_cert_pem, ctx.tls_key_pem, &e) < 0)
+			fatalx("verifier.tls_cert %s and tls_key %s: %s", ctx.tls_cert, ctx.tls_key,
+			       e.msg);
 	}
 
 	if ((ctx.api_store = store_open(ctx.database, &e)) == NULL)
