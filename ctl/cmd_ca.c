@@ -17,6 +17,7 @@
 
 #include "common/pki.h"
 #include "common/xmalloc.h"
+#include "ctl/args.h"
 #include "ctl/commands.h"
 
 #define CA_DAYS_DEFAULT   3650             /* the CA: ten years */
@@ -280,7 +281,7 @@ static int ca_init(int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, ":h", opts)) != -1) {
 		switch (c) {
 		case 'n':
 			cn = optarg;
@@ -449,7 +450,7 @@ static int ca_issue(int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, ":h", opts)) != -1) {
 		switch (c) {
 		case 's':
 		case 'c':

@@ -14,6 +14,7 @@
 #include "common/eventlog.h"
 #include "common/log.h"
 #include "common/mb_policy.h"
+#include "ctl/args.h"
 #include "ctl/commands.h"
 
 #define SHOW_JSON_VERSION 1 /* "version" of the show --json document */
@@ -753,8 +754,8 @@ static int eventlog_show(int argc, char **argv)
 	err_t e = {""};
 	json_t *doc = NULL;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = ctl_getopt(argc, argv, "jh", opts)) != -1) {
 		if (c == 'j') {
 			as_json = 1;
 		} else if (c == 'h') {
@@ -827,8 +828,8 @@ int cmd_policy_create_mb(int argc, char **argv)
 	eventlog_t *log = NULL;
 	err_t e = {""};
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+e:o:ih", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = ctl_getopt(argc, argv, "e:o:ih", opts)) != -1) {
 		switch (c) {
 		case 'e':
 			in = optarg;

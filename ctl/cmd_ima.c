@@ -12,6 +12,7 @@
 #include "common/runtime_policy.h"
 #include "common/tpm2.h"
 #include "common/xmalloc.h"
+#include "ctl/args.h"
 #include "ctl/commands.h"
 
 #define CTL_MAX_LIST_ITEMS 10000 /* --exclude, --ignored-keyring, --verification-key */
@@ -163,8 +164,8 @@ static int ima_replay_cmd(int argc, char **argv)
 	ctl_policy_ctx_t pc = {NULL, 0};
 	err_t e = {""};
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = ctl_getopt(argc, argv, "qh", opts)) != -1) {
 		switch (c) {
 		case 'b':
 			bank_name = optarg;
@@ -338,8 +339,8 @@ int cmd_policy_create_runtime(int argc, char **argv)
 
 	memset(&go, 0, sizeof(go));
 	go.log_alg = TPM2_ALG_SHA1_ID;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = ctl_getopt(argc, argv, "o:h", opts)) != -1) {
 		switch (c) {
 		case 'i':
 			log_path = optarg;

@@ -13,6 +13,7 @@
 #include "common/http.h"
 #include "common/tpm2.h"
 #include "common/xmalloc.h"
+#include "ctl/args.h"
 #include "ctl/commands.h"
 #include "ctl/ctlconf.h"
 
@@ -97,8 +98,8 @@ static int node_getopt(ctl_conf_t *c, int argc, char **argv, const struct option
 	if (nextra)
 		memcpy(all + CTL_COMMON_OPTION_COUNT, extra, nextra * sizeof(*all));
 	all[CTL_COMMON_OPTION_COUNT + nextra] = (struct option){"help", no_argument, NULL, 'h'};
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "hc:", all, NULL)) != -1) {
+	optind = 0;
+	while ((opt = ctl_getopt(argc, argv, "hc:", all)) != -1) {
 		if (opt == 'h') {
 			printf("%s\n%s", usage, ctl_common_help);
 			exit(0);

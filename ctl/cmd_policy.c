@@ -8,6 +8,7 @@
 
 #include "common/buf.h"
 #include "common/xmalloc.h"
+#include "ctl/args.h"
 #include "ctl/commands.h"
 #include "ctl/ctlconf.h"
 
@@ -86,8 +87,8 @@ static int policy_remote(int argc, char **argv)
 	memcpy(all + CTL_COMMON_OPTION_COUNT, extra, sizeof(extra));
 	if (ctl_conf_init(&c, NULL) < 0)
 		return 1;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "hc:o:", all, NULL)) != -1) {
+	optind = 0;
+	while ((opt = ctl_getopt(argc, argv, "hc:o:", all)) != -1) {
 		if (opt == 'h') {
 			printf("%s\n%s", policy_usage, ctl_common_help);
 			ctl_conf_free(&c);
