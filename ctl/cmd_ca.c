@@ -360,10 +360,10 @@ static int ca_init(int argc, char **argv)
 	       "       vigilctl ca issue %s admin --client\n"
 	       "  2. Copy %s (not the key) to every machine; it is the one trust anchor:\n"
 	       "       registrar.trusted_client_ca = ca.crt   (who may use the admin API)\n"
-	       "       verifier.tls_ca             = ca.crt   (checks the registrar)\n"
 	       "       verifier.trusted_client_ca  = ca.crt   (who may use the gRPC API)\n"
 	       "       agent.trusted_client_ca     = ca.crt   (checks the verifier)\n"
-	       "       vigilctl --cacert ca.crt\n"
+	       "       vigilctl.tls_ca             = ca.crt   (checks the verifier and the\n"
+	       "                                               registrar; or --tls-ca ca.crt)\n"
 	       "  3. Keep %s here, readable by you alone, and back it up offline.\n",
 	       absdir, absdir, absdir, crt, key);
 	rv = 0;
@@ -394,30 +394,33 @@ static void ca_print_next_steps(pki_cert_kind_t kind, const char *dir, const cha
 {
 	printf("\nNext steps (docs/tls.md has the whole recipe):\n");
 	if (kind == PKI_CERT_SERVER)
-		printf("  On the server this certificate is for, e.g. the registrar:\n"
-		       "    registrar.tls_cert          = %s\n"
-		       "    registrar.tls_key           = %s\n"
-		       "    registrar.trusted_client_ca = %s/ca.crt\n"
-		       "  Its clients check it against %s/ca.crt:\n"
-		       "    verifier.tls_ca = %s/ca.crt, vigilctl --cacert %s/ca.crt\n",
-		       crt, key, dir, dir, dir, dir);
+		printf(
+		    "  On the server this certificate is for, e.g. the registrar:\n"
+		    "    registrar.tls_cert          = %s\n"
+		    "    registrar.tls_key           = %s\n"
+		    "    registrar.trusted_client_ca = %s/ca.crt\n"
+		    "  Its clients check it against %s/ca.crt:\n"
+		    "    vigilctl.tls_ca = %s/ca.crt   (or vigilctl COMMAND --tls-ca %s/ca.crt)\n",
+		    crt, key, dir, dir, dir, dir);
 	else if (kind == PKI_CERT_CLIENT)
-		printf("  On the client this certificate is for, e.g. vigilctl:\n"
-		       "    vigilctl --cert %s --key %s --cacert %s/ca.crt ...\n"
-		       "  (or VIGILCTL_CERT, VIGILCTL_KEY and VIGILCTL_CACERT in the environment)\n"
+		printf("  On the client this certificate is for, e.g. vigilctl, in\n"
+		       "  /etc/vigil/vigilctl.conf (or a file named by -c or $VIGILCTL_CONF):\n"
+		       "    vigilctl.tls_cert = %s\n"
+		       "    vigilctl.tls_key  = %s\n"
+		       "    vigilctl.tls_ca   = %s/ca.crt\n"
+		       "  or on its command line:\n"
+		       "    vigilctl COMMAND --tls-cert %s --tls-key %s --tls-ca %s/ca.crt\n"
 		       "  Servers accept it when they trust %s/ca.crt:\n"
 		       "    registrar.trusted_client_ca, verifier.trusted_client_ca\n",
-		       crt, key, dir, dir);
+		       crt, key, dir, crt, key, dir, dir);
 	else
-		printf("  On the verifier (it serves gRPC and is a client of agents and the "
-		       "registrar):\n"
+		printf("  On the verifier (it serves gRPC and is a client of the agents):\n"
 		       "    verifier.tls_cert           = %s\n"
 		       "    verifier.tls_key            = %s\n"
-		       "    verifier.tls_ca             = %s/ca.crt   (checks the registrar)\n"
 		       "    verifier.trusted_client_ca  = %s/ca.crt   (who may use gRPC)\n"
 		       "  On every agent, so that it accepts this verifier:\n"
 		       "    agent.trusted_client_ca     = %s/ca.crt\n",
-		       crt, key, dir, dir, dir);
+		       crt, key, dir, dir);
 	printf("  Copy %s only to the machine that uses it,\n"
 	       "  readable by the daemon's user alone.\n",
 	       key);

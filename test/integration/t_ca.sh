@@ -3,11 +3,12 @@
 # Actions: vigilctl ca init, ca issue for a server, a client and a dual-use certificate;
 # openssl verify them for each purpose; a real mutual-TLS handshake between openssl
 # s_server and s_client with the issued files; a second init, an overwriting issue and
-# bad arguments.
+# bad arguments; every configuration key and option the printed next steps name is tried
+# on the tool it belongs to, and the printed commands are run.
 # Expected: the certificates chain to the CA, serve only their purpose, carry the default
 # or given SANs, complete a handshake in which the server checks the client certificate;
 # an existing CA or certificate is never overwritten (exit 1) and bad arguments exit 2
-# with a message.
+# with a message; every printed key and option exists (daemon -n, vigilctl.conf, vigilctl).
 . "$(dirname "$0")/lib.sh"
 
 V=$BIN/vigilctl
@@ -159,3 +160,59 @@ for h in "--help" "init --help" "issue --help" "help issue"; do
 	out=$("$V" ca $h 2>&1) && grep -q "^SYNOPSIS" <<<"$out" && grep -q "^DESCRIPTION" <<<"$out"
 	check "vigilctl ca $h" $?
 done
+
+# Every configuration key and vigilctl option that 'ca init' and 'ca issue' print exists:
+# each daemon key passes that daemon's -n, each vigilctl key loads from a vigilctl.conf,
+# each printed vigilctl option is accepted (the command gets as far as connecting: exit 1,
+# never a usage error), and the 'ca issue' command lines of step 1 run as printed.
+NS=$T/nextsteps
+"$V" ca init "$NS" >"$T/ns-init.out" 2>&1 &&
+	"$V" ca issue "$NS" srv --server >"$T/ns-srv.out" 2>&1 &&
+	"$V" ca issue "$NS" cli --client >"$T/ns-cli.out" 2>&1 &&
+	"$V" ca issue "$NS" ver --both >"$T/ns-ver.out" 2>&1
+check "next steps: ca init and ca issue --server/--client/--both" $?
+keys=$(cat "$T"/ns-*.out | grep -oE '(^|[[:space:],])(registrar|verifier|agent|vigilctl)\.[a-z_]+' |
+	sed 's/^[[:space:],]*//' | sort -u)
+[ "$(wc -w <<<"$keys")" -ge 8 ]
+check "next steps name configuration keys ($(echo $keys))" $?
+for k in $keys; do
+	sec=${k%%.*}
+	if [ "$sec" = vigilctl ]; then
+		printf '[vigilctl]\n%s = %s\n' "${k#*.}" "$NS/ca.crt" >"$T/ns.conf"
+		out=$("$V" list -c "$T/ns.conf" --verifier 127.0.0.1:1 --insecure 2>&1); rc=$?
+		[ $rc -eq 1 ] && grep -q "unavailable" <<<"$out"
+	else
+		out=$("$BIN/vigil-$sec" -n -o "$k=$NS/ca.crt" 2>&1) && grep -qx "configuration OK" <<<"$out"
+	fi
+	check "next steps: $k is a key $sec knows" $?
+done
+opts=$(sed -s -n '/^Next steps/,$p' "$T"/ns-*.out | grep -v "vigilctl ca issue" |
+	grep -oE -- '--[a-z][a-z-]*' | sort -u)
+[ -n "$opts" ]
+check "next steps name vigilctl options ($(echo $opts))" $?
+for o in $opts; do
+	out=$("$V" list "$o" "$NS/cli.crt" --verifier 127.0.0.1:1 --insecure 2>&1); rc=$?
+	[ $rc -eq 1 ] && grep -q "unavailable" <<<"$out"
+	check "next steps: vigilctl takes $o" $?
+done
+# The note of an issue without --san tells how to reissue: those are 'ca issue' options.
+"$V" ca issue "$NS" local --server >"$T/ns-local.out" 2>&1
+notes=$(grep -A3 "note:" "$T/ns-local.out" | grep -oE -- '--[a-z][a-z-]*' | sort -u)
+[ -n "$notes" ]
+check "ca issue without --san prints a note naming options ($(echo $notes))" $?
+for o in $notes; do
+	"$V" ca issue --help | grep -q -- "^ *$o"
+	check "the note's $o is a 'ca issue' option" $?
+done
+line=$(grep -o "vigilctl COMMAND .*" "$T/ns-cli.out")
+read -r -a w <<<"${line#vigilctl COMMAND }"
+out=$("$V" list "${w[@]}" --verifier 127.0.0.1:1 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q "unavailable" <<<"$out"
+check "next steps: the printed vigilctl command line loads its TLS files and connects" $?
+n=0
+while read -r cmd; do
+	read -r -a w <<<"${cmd//-HOST/}"
+	[ "${w[0]}" = vigilctl ] && "$V" "${w[@]:1}" >/dev/null 2>&1 && n=$((n + 1))
+done < <(grep -E '^ +vigilctl ca issue ' "$T/ns-init.out" | sed 's/^ *//; s/[A-Z]*-HOST/localhost/')
+[ $n -eq 3 ]
+check "next steps: the three 'vigilctl ca issue' lines of ca init run as printed ($n of 3)" $?
