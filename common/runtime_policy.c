@@ -1336,6 +1336,43 @@ out:
 	return rv;
 }
 
+/* What one generation collects, entry by entry. */
+typedef struct gen_ctx {
+	const runtime_policy_gen_opts_t *o; /* the options */
+	json_t *digests;                    /* set of file digests by path */
+	json_t *keyrings;                   /* set of key digests by keyring */
+	json_t *imabuf;                     /* set of other ima-buf digests by name */
+} gen_ctx_t;
+
+/* An ima_entry_cb: one entry that ima_replay parsed and checked into the sets. */
+static int gen_entry(void *arg, const ima_entry_t *ent, ima_failure_t *f)
+{
+	gen_ctx_t *c = arg;
+	const runtime_policy_gen_opts_t *o = c->o;
+	EVP_PKEY *pk = NULL;
+	uint32_t id;
+	int k, ignored = 0;
+
+	(void)f;
+	if (ent->is_violation)
+		return 0;
+	if (ent->tmpl != IMA_TEMPLATE_IMA_BUF) {
+		gen_add(c->digests, ent->name, ent->digest, ent->digest_len);
+		return 0;
+	}
+	k = key_from_bytes(ent->buf, ent->buf_len, &pk, &id);
+	EVP_PKEY_free(pk);
+	for (size_t i = 0; i < o->n_ignored_keyrings; i++)
+		if (strcmp(o->ignored_keyrings[i], "*") == 0 ||
+		    strcmp(o->ignored_keyrings[i], ent->name) == 0)
+			ignored = 1;
+	if (k != 0 && o->with_keyrings && !ignored)
+		gen_add(c->keyrings, ent->name, ent->digest, ent->digest_len);
+	else if (k == 0 && o->with_ima_buf)
+		gen_add(c->imabuf, ent->name, ent->digest, ent->digest_len);
+	return 0;
+}
+
 int runtime_policy_generate(const char *ima_text, size_t len, const runtime_policy_gen_opts_t *o,
                             buf_t *out, err_t *e)
 {
@@ -1343,15 +1380,13 @@ int runtime_policy_generate(const char *ima_text, size_t len, const runtime_poli
 	json_t *root = NULL, *digests = json_object(), *keyrings = json_object(),
 	       *imabuf = json_object();
 	runtime_policy_t *check = NULL;
-	ima_entry_t ent;
+	ima_state_t *st = NULL;
+	ima_replay_result_t res;
+	gen_ctx_t gc;
 	uint16_t log_alg;
-	const char *p = ima_text, *end = ima_text + len;
-	uint64_t line = 0;
 	char ts[64], *txt = NULL;
-	err_t pe = {""};
 	int rv = -1;
 
-	ima_entry_init(&ent);
 	if (o == NULL) {
 		memset(&none, 0, sizeof(none));
 		o = &none;
@@ -1372,39 +1407,20 @@ int runtime_policy_generate(const char *ima_text, size_t len, const runtime_poli
 	for (size_t i = 0; i < o->n_excludes; i++)
 		if (runtime_policy_check_regex(o->excludes[i], e) < 0)
 			goto out;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
-
-		line++;
-		if (ima_entry_parse(&ent, p, ll, &pe) < 0 ||
-		    ima_entry_check_template_hash(&ent, log_alg, &pe) < 0) {
-			err_set(e, "measurement list line %" PRIu64 ": %s", line, pe.msg);
-			goto out;
-		}
-		p = nl ? nl + 1 : end;
-		if (ent.is_violation)
-			continue;
-		if (ent.tmpl != IMA_TEMPLATE_IMA_BUF) {
-			gen_add(digests, ent.name, ent.digest, ent.digest_len);
-			continue;
-		}
-		{
-			EVP_PKEY *pk = NULL;
-			uint32_t id;
-			int k = key_from_bytes(ent.buf, ent.buf_len, &pk, &id);
-			int ignored = 0;
-
-			EVP_PKEY_free(pk);
-			for (size_t i = 0; i < o->n_ignored_keyrings; i++)
-				if (strcmp(o->ignored_keyrings[i], "*") == 0 ||
-				    strcmp(o->ignored_keyrings[i], ent.name) == 0)
-					ignored = 1;
-			if (k != 0 && o->with_keyrings && !ignored)
-				gen_add(keyrings, ent.name, ent.digest, ent.digest_len);
-			else if (k == 0 && o->with_ima_buf)
-				gen_add(imabuf, ent.name, ent.digest, ent.digest_len);
-		}
+	/* The same walk as the verifier's and 'vigilctl ima replay': one parser, one PCR
+	 * rule (only PCR 10 entries: the quote can vouch for nothing else), one template-hash
+	 * check; a list they refuse is refused here with the same reason. */
+	if ((st = ima_state_new(TPM2_ALG_SHA1_ID)) == NULL) {
+		err_set(e, "out of memory");
+		goto out;
+	}
+	gc.o = o;
+	gc.digests = digests;
+	gc.keyrings = keyrings;
+	gc.imabuf = imabuf;
+	if (ima_replay(st, ima_text, len, 0, NULL, 0, log_alg, gen_entry, &gc, &res) != IMA_OK) {
+		err_set(e, "%s", res.failure.reason);
+		goto out;
 	}
 	if (o->timestamp != NULL) {
 		snprintf(ts, sizeof(ts), "%s", o->timestamp);
@@ -1450,6 +1466,6 @@ out:
 	json_decref(digests);
 	json_decref(keyrings);
 	json_decref(imabuf);
-	ima_entry_clear(&ent);
+	ima_state_free(st);
 	return rv;
 }

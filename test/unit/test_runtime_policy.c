@@ -683,7 +683,8 @@ static void test_generate_options(void **state)
 	buf_set(&t, b.data, b.len);
 	t.data[200] ^= 1;
 	assert_int_equal(runtime_policy_generate((char *)t.data, t.len, &o, &out, &e), -1);
-	assert_non_null(strstr(e.msg, "line "));
+	if (strstr(e.msg, "entry 1 (") == NULL)
+		fail_msg("no entry number in \"%s\"", e.msg);
 
 	/* The 826 list's policy without /init: the replay fails on entry 1. */
 	buf_free(&out);
@@ -701,6 +702,36 @@ static void test_generate_options(void **state)
 	buf_free(&t);
 }
 
+/* An entry for another PCR (the PCR column is outside the template hash, so nothing else
+ * gives it away): the verifier's replay and the generator refuse the list alike, with the
+ * same words, instead of the generator allowlisting a digest no quote can vouch for. */
+static void test_generate_pcr_rule(void **state)
+{
+	buf_t b = BUF_INIT, out = BUF_INIT;
+	err_t e = {""};
+	ima_state_t *st = ima_state_new(TPM2_ALG_SHA256_ID);
+	ima_replay_result_t res;
+	char *nl;
+	(void)state;
+
+	load(&b, TESTDATA "keylime-ima-log-sha256");
+	nl = memchr(b.data, '\n', b.len);
+	assert_non_null(nl);
+	assert_memory_equal(nl + 1, "10 ", 3);
+	nl[2] = '1'; /* the second entry now claims PCR 11 */
+	assert_int_equal(runtime_policy_generate((char *)b.data, b.len, NULL, &out, &e), -1);
+	assert_int_equal(
+	    ima_replay(st, (char *)b.data, b.len, 0, NULL, 0, TPM2_ALG_SHA1_ID, NULL, NULL, &res),
+	    IMA_ERR_PCR_COLUMN);
+	assert_string_equal(e.msg, res.failure.reason);
+	if (strstr(e.msg, "entry 1 (") == NULL || strstr(e.msg, "is for PCR 11, not 10") == NULL)
+		fail_msg("reason \"%s\"", e.msg);
+	assert_int_equal(out.len, 0);
+	ima_state_free(st);
+	buf_free(&b);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -712,6 +743,7 @@ int main(void)
 	    cmocka_unit_test(test_dsse_and_hash),
 	    cmocka_unit_test(test_generated_policies_pass),
 	    cmocka_unit_test(test_generate_options),
+	    cmocka_unit_test(test_generate_pcr_rule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
