@@ -303,3 +303,55 @@ int mem_equal_ct(const void *a, const void *b, size_t n)
 {
 	return CRYPTO_memcmp(a, b, n) == 0;
 }
+
+/* One byte as text: itself, "\\", or "\xNN"; returns the length written to t (<= 4). */
+static size_t escape_byte(uint8_t c, char t[5])
+{
+	if (c == '\\') {
+		memcpy(t, "\\\\", 3);
+		return 2;
+	}
+	if (c >= 0x20 && c < 0x7f) {
+		t[0] = (char)c;
+		t[1] = 0;
+		return 1;
+	}
+	snprintf(t, 5, "\\x%02x", c);
+	return 4;
+}
+
+void buf_append_escaped(buf_t *out, const void *p, size_t n)
+{
+	const uint8_t *s = p;
+	char t[5];
+
+	buf_reserve(out, n);
+	for (size_t i = 0; i < n; i++)
+		buf_append(out, t, escape_byte(s[i], t));
+	buf_append(out, "", 0); /* NUL-terminated even when nothing was appended */
+}
+
+char *text_escape(char *out, size_t size, const void *p, size_t n)
+{
+	const uint8_t *s = p;
+	size_t o = 0;
+	char t[5];
+
+	for (size_t i = 0; i < n; i++) {
+		size_t k = escape_byte(s[i], t);
+		/* Room for this escape, and for "..." should more follow. */
+		if (o + k + (i + 1 < n ? 3 : 0) >= size) {
+			if (size >= 4) {
+				while (o + 3 >= size)
+					o--;
+				memcpy(out + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		memcpy(out + o, t, k);
+		o += k;
+	}
+	out[o < size ? o : size - 1] = 0;
+	return out;
+}

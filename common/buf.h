@@ -42,6 +42,16 @@ int hex_digit_value(int c);
 /* Decode hex (either case, even length). Returns 0 or -1 (out unchanged). */
 int hex_decode(buf_t *out, const char *in, size_t len);
 
+/* Text that came from outside (an IMA path, an event log's data, a peer's field) made safe
+ * for a message, a log line or a terminal: bytes 0x20-0x7e stay, a backslash becomes "\\",
+ * every other byte "\xNN" (so an escape sequence cannot reach the operator's terminal and
+ * the exact bytes can still be read back). Appends to out. */
+void buf_append_escaped(buf_t *out, const void *p, size_t n);
+/* The same into a fixed buffer (size > 0), always NUL-terminated; when the text does not
+ * fit it is cut at a whole escape and ends in "...". Returns out, for use as a printf
+ * argument. */
+char *text_escape(char *out, size_t size, const void *p, size_t n);
+
 /* Read a whole file (up to max bytes) into out (replacing). 0 or -1 (errno set; EFBIG
  * when larger than max). */
 int buf_read_file(buf_t *out, const char *path, size_t max);

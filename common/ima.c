@@ -281,14 +281,17 @@ static int parse_digest(ima_entry_t *ent, const char *s, size_t n, int legacy, e
 		hexlen = n;
 	} else {
 		if (colon == NULL) {
-			err_set(e, "digest \"%.*s\" lacks its \"<alg>:\" prefix",
-			        (int)(n > 40 ? 40 : n), s);
+			char t[64];
+			err_set(e, "digest \"%s\" lacks its \"<alg>:\" prefix",
+			        text_escape(t, sizeof(t), s, n > 40 ? 40 : n));
 			return -1;
 		}
 		hi = hash_info_by_name(s, (size_t)(colon - s));
 		if (hi == NULL) {
-			err_set(e, "unknown digest algorithm \"%.*s\"",
-			        (int)((size_t)(colon - s) > 20 ? 20 : (size_t)(colon - s)), s);
+			char t[64];
+			size_t k = (size_t)(colon - s);
+			err_set(e, "unknown digest algorithm \"%s\"",
+			        text_escape(t, sizeof(t), s, k > 20 ? 20 : k));
 			return -1;
 		}
 		hex = colon + 1;
@@ -442,7 +445,9 @@ int ima_entry_parse(ima_entry_t *ent, const char *line, size_t len, err_t *e)
 		ent->tmpl = IMA_TEMPLATE_IMA_BUF;
 		ent->template_name = "ima-buf";
 	} else {
-		err_set(e, "unsupported template \"%.*s\"", (int)(n > 32 ? 32 : n), c);
+		char t[64];
+		err_set(e, "unsupported template \"%s\"",
+		        text_escape(t, sizeof(t), c, n > 32 ? 32 : n));
 		return -1;
 	}
 
@@ -784,6 +789,7 @@ ima_status_t ima_replay(ima_state_t *st, const char *text, size_t len, uint64_t 
 	err_t e = {""};
 	uint8_t running[IMA_DIGEST_MAX], match_val[IMA_DIGEST_MAX], ext[IMA_DIGEST_MAX];
 	char h1[2 * IMA_DIGEST_MAX + 1], h2[2 * IMA_DIGEST_MAX + 1], h3[2 * IMA_DIGEST_MAX + 1];
+	char nm[256]; /* an entry's name, escaped, for a reason */
 	uint64_t base, prev_lag, n = 0, matched = UINT64_MAX;
 	int policy_failed = 0;
 	const char *p, *end;
@@ -855,13 +861,15 @@ ima_status_t ima_replay(ima_state_t *st, const char *text, size_t len, uint64_t 
 		p = nl ? nl + 1 : end;
 		if (ent.pcr != IMA_PCR) {
 			rv = fail(res, IMA_ERR_PCR_COLUMN, idx, "ima.validation.ima_pcr",
-			          "entry %" PRIu64 " (%s) is for PCR %u, not %d", idx, ent.name,
-			          ent.pcr, IMA_PCR);
+			          "entry %" PRIu64 " (%s) is for PCR %u, not %d", idx,
+			          text_escape(nm, sizeof(nm), ent.name, ent.name_len), ent.pcr,
+			          IMA_PCR);
 			goto out;
 		}
 		if (ima_entry_check_template_hash(&ent, log_alg, &e) < 0) {
 			rv = fail(res, IMA_ERR_TEMPLATE_HASH, idx, "ima.validation.ima_hash",
-			          "entry %" PRIu64 " (%s): %s", idx, ent.name, e.msg);
+			          "entry %" PRIu64 " (%s): %s", idx,
+			          text_escape(nm, sizeof(nm), ent.name, ent.name_len), e.msg);
 			goto out;
 		}
 		if (ima_entry_extend_value(&ent, st->bank, ext, &ext_len) < 0 ||

@@ -85,8 +85,10 @@ struct mb_policy {
 	size_t nkernels;       /* entries in kernels */
 };
 
-/* Reasons quote log strings and policy keys; keep them printable ASCII so they can go into
- * logs and JSON as they are. */
+#define TEXT_MAX 88 /* a quoted log string or key in a reason, escaped (text_escape) */
+
+/* Reasons quote log strings and policy keys, escaped where they enter (text_escape); this
+ * last pass only guarantees that no byte a new message forgets can reach a terminal. */
 static void text_clean(char *s)
 {
 	for (; *s; s++)
@@ -765,7 +767,9 @@ mb_policy_t *mb_policy_load(const char *text, size_t len, err_t *e)
 		for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 			known |= strcmp(key, required[i]) == 0;
 		if (!known) {
-			err_set(e, "measured-boot policy: unknown key \"%.64s\"", key);
+			char t[TEXT_MAX];
+			err_set(e, "measured-boot policy: unknown key \"%s\"",
+			        text_escape(t, sizeof(t), key, strlen(key)));
 			goto fail;
 		}
 	}
@@ -1047,8 +1051,9 @@ static int check_efi_action(eval_t *c, const eventlog_event_t *ev)
 				return fail_ev(c, ev, "digests are not the hash of \"%s\"", *ok);
 			return 0;
 		}
-	return fail_ev(c, ev, "\"%.*s\" is not an EFI action the TCG spec defines for PCR %u",
-	               (int)(n > 80 ? 80 : n), (const char *)s, ev->pcr);
+	char t[TEXT_MAX];
+	return fail_ev(c, ev, "\"%s\" is not an EFI action the TCG spec defines for PCR %u",
+	               text_escape(t, sizeof(t), s, n), ev->pcr);
 }
 
 /* Signature lists of a DRIVER_CONFIG key variable: every list of an allowed type and every
@@ -1201,7 +1206,9 @@ static int check_driver_config(eval_t *c, const eventlog_event_t *ev)
 	}
 	char g[37];
 	eventlog_guid_format(v.guid, g);
-	return fail_ev(c, ev, "variable %s %.64s is not one the policy allows", g, v.name);
+	char t[TEXT_MAX];
+	return fail_ev(c, ev, "variable %s %s is not one the policy allows", g,
+	               text_escape(t, sizeof(t), v.name, strlen(v.name)));
 }
 
 static int check_authority(eval_t *c, const eventlog_event_t *ev)
@@ -1248,8 +1255,9 @@ static int check_authority(eval_t *c, const eventlog_event_t *ev)
 		return once(c, ev, ONCE_MOK_RT, "MokListRT");
 	char g[37];
 	eventlog_guid_format(v.guid, g);
-	return fail_ev(c, ev, "authority variable %s %.64s is not one the policy allows", g,
-	               v.name);
+	char t[TEXT_MAX];
+	return fail_ev(c, ev, "authority variable %s %s is not one the policy allows", g,
+	               text_escape(t, sizeof(t), v.name, strlen(v.name)));
 }
 
 static int check_variable_boot(eval_t *c, const eventlog_event_t *ev)
@@ -1265,8 +1273,11 @@ static int check_variable_boot(eval_t *c, const eventlog_event_t *ev)
 	for (size_t i = 4; boot && i < n; i++)
 		boot = isxdigit((unsigned char)v.name[i]);
 	if (memcmp(v.guid, EVENTLOG_GUID_EFI_GLOBAL, 16) != 0 ||
-	    !(strcmp(v.name, "BootOrder") == 0 || boot))
-		return fail_ev(c, ev, "boot variable %.64s is not BootOrder or Boot####", v.name);
+	    !(strcmp(v.name, "BootOrder") == 0 || boot)) {
+		char t[TEXT_MAX];
+		return fail_ev(c, ev, "boot variable %s is not BootOrder or Boot####",
+		               text_escape(t, sizeof(t), v.name, strlen(v.name)));
+	}
 	return 0;
 }
 
@@ -1287,6 +1298,7 @@ static int check_ipl(eval_t *c, const eventlog_event_t *ev)
 	const mb_policy_t *p = c->p;
 	const uint8_t *s;
 	size_t n;
+	char t[TEXT_MAX];
 
 	if (eventlog_event_string(ev, &s, &n) < 0)
 		return fail_ev(c, ev, "the event data is not a string");
@@ -1307,8 +1319,8 @@ static int check_ipl(eval_t *c, const eventlog_event_t *ev)
 		}
 		if (n == 14 && memcmp(s, "MokListTrusted", 14) == 0)
 			return once(c, ev, ONCE_MOK_TRUSTED_IPL, "MokListTrusted");
-		return fail_ev(c, ev, "\"%.*s\" is not MokList, MokListX or MokListTrusted",
-		               (int)(n > 64 ? 64 : n), (const char *)s);
+		return fail_ev(c, ev, "\"%s\" is not MokList, MokListX or MokListTrusted",
+		               text_escape(t, sizeof(t), s, n));
 	}
 	if (ev->pcr == 9) {
 		if (dotstar_has(s, n, "/loader/entries") || dotstar_has(s, n, "/grub"))
@@ -1321,9 +1333,8 @@ static int check_ipl(eval_t *c, const eventlog_event_t *ev)
 			evlist_add(&c->initrd, ev);
 			return 0;
 		}
-		return fail_ev(c, ev,
-		               "\"%.*s\" is not a grub, loader entry, vmlinuz or initrd file",
-		               (int)(n > 80 ? 80 : n), (const char *)s);
+		return fail_ev(c, ev, "\"%s\" is not a grub, loader entry, vmlinuz or initrd file",
+		               text_escape(t, sizeof(t), s, n));
 	}
 	/* PCR 8: grub commands pass; the kernel command line is judged at the end. */
 	if (has_prefix(s, n, "grub_cmd: "))
@@ -1338,8 +1349,8 @@ static int check_ipl(eval_t *c, const eventlog_event_t *ev)
 		evlist_add(&c->cmdline, ev);
 		return 0;
 	}
-	return fail_ev(c, ev, "\"%.*s\" is neither a grub_cmd nor a kernel_cmdline",
-	               (int)(n > 80 ? 80 : n), (const char *)s);
+	return fail_ev(c, ev, "\"%s\" is neither a grub_cmd nor a kernel_cmdline",
+	               text_escape(t, sizeof(t), s, n));
 }
 
 /* One event through the (PCR, type) dispatcher. */
@@ -1506,11 +1517,12 @@ static int kernel_why(eval_t *c, size_t ki, char *why, size_t n, int *ev_out, in
 	if (!match) {
 		*ev_out = (int)ev->index;
 		*pcr_out = 8;
+		char a[176], r[176];
 		snprintf(why, n,
-		         "event %u (PCR 8, EV_IPL): \"%.*s\" does not match kernels[%zu]."
-		         "kernel_cmdline \"%.*s\"",
-		         ev->index, (int)(sl > 160 ? 160 : sl), (const char *)s, ki,
-		         (int)(strlen(k->cmdline) > 160 ? 160 : strlen(k->cmdline)), k->cmdline);
+		         "event %u (PCR 8, EV_IPL): \"%s\" does not match kernels[%zu]."
+		         "kernel_cmdline \"%s\"",
+		         ev->index, text_escape(a, sizeof(a), s, sl), ki,
+		         text_escape(r, sizeof(r), k->cmdline, strlen(k->cmdline)));
 		return -1;
 	}
 	return 0;

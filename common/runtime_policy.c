@@ -428,8 +428,10 @@ int runtime_policy_check_regex(const char *re, err_t *e)
 		PCRE2_UCHAR msg[160];
 
 		pcre2_get_error_message(ec, msg, sizeof(msg));
-		err_set(e, "exclude regex \"%.80s\" does not compile: %s at offset %zu", re,
-		        (const char *)msg, (size_t)off);
+		char t[100];
+		err_set(e, "exclude regex \"%s\" does not compile: %s at offset %zu",
+		        text_escape(t, sizeof(t), re, strnlen(re, 80)), (const char *)msg,
+		        (size_t)off);
 		return -1;
 	}
 	pcre2_code_free(c);
@@ -463,6 +465,7 @@ static int build_dmap(dmap_t *m, json_t *obj, const char *what, err_t *e)
 	buf_reserve(&m->arena, json_object_size(obj) * 80);
 	for (it = json_object_iter(obj); it != NULL; it = json_object_iter_next(obj, it)) {
 		size_t klen, i;
+		char kt[208]; /* the key, escaped, for a reason */
 		uint32_t key_off, dig_off;
 
 		key = json_object_iter_key(it);
@@ -474,12 +477,13 @@ static int build_dmap(dmap_t *m, json_t *obj, const char *what, err_t *e)
 			return -1;
 		}
 		if (!json_is_array(arr) || json_array_size(arr) == 0) {
-			err_set(e, "\"%s\"[\"%.200s\"] must be a non-empty array of digests", what,
-			        key);
+			err_set(e, "\"%s\"[\"%s\"] must be a non-empty array of digests", what,
+			        text_escape(kt, sizeof(kt), key, klen));
 			return -1;
 		}
 		if (json_array_size(arr) > 4096) {
-			err_set(e, "\"%s\"[\"%.200s\"] has more than 4096 digests", what, key);
+			err_set(e, "\"%s\"[\"%s\"] has more than 4096 digests", what,
+			        text_escape(kt, sizeof(kt), key, klen));
 			return -1;
 		}
 		key_off = (uint32_t)m->arena.len;
@@ -493,9 +497,9 @@ static int build_dmap(dmap_t *m, json_t *obj, const char *what, err_t *e)
 
 			if (hx == NULL || hl < 40 || hl > 128 || hl % 2 || !is_lower_hex(hx, hl)) {
 				err_set(e,
-				        "\"%s\"[\"%.200s\"][%zu] must be a string of 40 to 128 "
+				        "\"%s\"[\"%s\"][%zu] must be a string of 40 to 128 "
 				        "lowercase hex digits, even in number",
-				        what, key, i);
+				        what, text_escape(kt, sizeof(kt), key, klen), i);
 				return -1;
 			}
 			for (size_t k = 0; k < hl; k += 2) /* validated lowercase hex */
@@ -526,7 +530,9 @@ static int check_keys(json_t *obj, const char *const *allowed, const char *what,
 			if (strcmp(key, allowed[i]) == 0)
 				ok = 1;
 		if (!ok) {
-			err_set(e, "%s has an unknown key \"%.100s\"", what, key);
+			char t[128];
+			err_set(e, "%s has an unknown key \"%s\"", what,
+			        text_escape(t, sizeof(t), key, strnlen(key, 100)));
 			return -1;
 		}
 	}
@@ -1116,7 +1122,7 @@ static int check_digests(runtime_policy_eval_t *ev, const dmap_t *m, const char 
                          const ima_entry_t *ent, const char *note, ima_failure_t *f)
 {
 	const dmap_slot_t *s;
-	char got[2 * IMA_DIGEST_MAX + 1], want[300];
+	char got[2 * IMA_DIGEST_MAX + 1], want[300], nm[304];
 	int is_ba = m == &ev->pol->digests && ent->name_len == 14 &&
 	            memcmp(ent->name, "boot_aggregate", 14) == 0;
 
@@ -1130,9 +1136,11 @@ static int check_digests(runtime_policy_eval_t *ev, const dmap_t *m, const char 
 	s = dmap_find(m, ent->name, ent->name_len);
 	if (s == NULL && !(is_ba && ev->n_boot_aggs))
 		return fail_entry(f, "ima.validation.ima-ng.not_in_allowlist",
-		                  "%s entry %" PRIu64 ": %.300s is not in the runtime policy's "
+		                  "%s entry %" PRIu64 ": %s is not in the runtime policy's "
 		                  "\"%s\"%s",
-		                  ent->template_name, ent->index, ent->name, table, note);
+		                  ent->template_name, ent->index,
+		                  text_escape(nm, sizeof(nm), ent->name, ent->name_len), table,
+		                  note);
 	if (s != NULL && dmap_slot_has(m, s, ent->digest, ent->digest_len))
 		return 0;
 	for (size_t i = 0; i < ent->digest_len; i++)
@@ -1142,10 +1150,11 @@ static int check_digests(runtime_policy_eval_t *ev, const dmap_t *m, const char 
 	else
 		snprintf(want, sizeof(want), "the node's computed boot_aggregate");
 	return fail_entry(f, "ima.validation.ima-ng.runtime_policy_hash",
-	                  "%s entry %" PRIu64 ": %.300s has %s digest %s, the runtime policy's "
+	                  "%s entry %" PRIu64 ": %s has %s digest %s, the runtime policy's "
 	                  "\"%s\" allows %s%s",
-	                  ent->template_name, ent->index, ent->name, ent->digest_alg, got, table,
-	                  want, note);
+	                  ent->template_name, ent->index,
+	                  text_escape(nm, sizeof(nm), ent->name, ent->name_len), ent->digest_alg,
+	                  got, table, want, note);
 }
 
 static int keyring_ignored(const runtime_policy_t *p, const char *name)
@@ -1162,7 +1171,7 @@ int runtime_policy_check_entry(void *arg, const ima_entry_t *ent, ima_failure_t 
 {
 	runtime_policy_eval_t *ev = arg;
 	runtime_policy_t *p = ev->pol;
-	char why[200], note[260];
+	char why[200], note[260], nm[304];
 	EVP_PKEY *pk = NULL;
 	uint32_t keyid;
 	int rc;
@@ -1171,9 +1180,10 @@ int runtime_policy_check_entry(void *arg, const ima_entry_t *ent, ima_failure_t 
 		if (!ev->fail_violations)
 			return 0;
 		return fail_entry(f, "ima.validation.tomtou",
-		                  "entry %" PRIu64 ": %.300s is a measurement violation (ToMToU or "
+		                  "entry %" PRIu64 ": %s is a measurement violation (ToMToU or "
 		                  "open writers: all-zero template hash)",
-		                  ent->index, ent->name);
+		                  ent->index,
+		                  text_escape(nm, sizeof(nm), ent->name, ent->name_len));
 	}
 	switch (ent->tmpl) {
 	case IMA_TEMPLATE_IMA:
@@ -1194,9 +1204,10 @@ int runtime_policy_check_entry(void *arg, const ima_entry_t *ent, ima_failure_t 
 		rc = key_from_bytes(ent->buf, ent->buf_len, &pk, &keyid);
 		if (rc < 0)
 			return fail_entry(f, "ima.invalid_key",
-			                  "ima-buf entry %" PRIu64 ": key measured into %.200s is "
+			                  "ima-buf entry %" PRIu64 ": key measured into %s is "
 			                  "neither RSA nor EC",
-			                  ent->index, ent->name);
+			                  ent->index,
+			                  text_escape(nm, sizeof(nm), ent->name, ent->name_len));
 		if (rc == 0)
 			return check_digests(ev, &p->imabuf, "ima-buf", ent, "", f);
 		if (keyring_ignored(p, ent->name)) {

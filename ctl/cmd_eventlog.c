@@ -620,6 +620,16 @@ static json_t *log_to_json(const eventlog_t *log)
 
 static void print_value(FILE *out, json_t *v, int indent);
 
+/* Text from the log (names, paths, strings) as printable ASCII: a log may carry escape
+ * sequences for the operator's terminal. */
+static void print_escaped(FILE *out, const char *s, size_t n)
+{
+	buf_t b = BUF_INIT;
+	buf_append_escaped(&b, s, n);
+	fprintf(out, "%s\n", (char *)b.data);
+	buf_free(&b);
+}
+
 static void print_scalar(FILE *out, json_t *v)
 {
 	if (json_is_string(v)) {
@@ -629,7 +639,7 @@ static void print_scalar(FILE *out, json_t *v)
 		if (n > 100 && strspn(s, "0123456789abcdef") == n)
 			fprintf(out, "%.64s... (%zu hex digits)\n", s, n);
 		else
-			fprintf(out, "%s\n", s);
+			print_escaped(out, s, n);
 	} else if (json_is_integer(v)) {
 		fprintf(out, "%lld\n", (long long)json_integer_value(v));
 	} else if (json_is_boolean(v)) {
@@ -711,9 +721,12 @@ static void print_text(FILE *out, const eventlog_t *log, json_t *doc)
 		}
 		if (dec != NULL)
 			print_value(out, dec, 2);
-		else if (err != NULL)
-			fprintf(out, "  (cannot decode: %s)\n", json_string_value(err));
-		else if (e->data_len)
+		else if (err != NULL) {
+			buf_t m = BUF_INIT;
+			buf_append_escaped(&m, json_string_value(err), json_string_length(err));
+			fprintf(out, "  (cannot decode: %s)\n", (char *)m.data);
+			buf_free(&m);
+		} else if (e->data_len)
 			fprintf(out, "  data: %s\n",
 			        json_string_value(json_object_get(ev, "data")));
 	}

@@ -79,6 +79,36 @@ static void test_file_roundtrip(void **state)
 	buf_free(&b);
 }
 
+/* A path with an ESC sequence (clear screen, set the title) and other bytes a terminal would
+ * act on comes out as plain printable ASCII, reversibly. */
+static void test_text_escape(void **state)
+{
+	static const char path[] = "/tmp/\x1b]0;owned\x07\x1b[2J\\x\tok\xc3\xa9\x7f";
+	static const char want[] = "/tmp/\\x1b]0;owned\\x07\\x1b[2J\\\\x\\x09ok\\xc3\\xa9\\x7f";
+	buf_t b = BUF_INIT;
+	char small[16], out[128];
+	(void)state;
+
+	buf_append_escaped(&b, path, sizeof(path) - 1);
+	assert_string_equal((char *)b.data, want);
+	for (size_t i = 0; i < b.len; i++)
+		assert_true(b.data[i] >= 0x20 && b.data[i] < 0x7f);
+	assert_string_equal(text_escape(out, sizeof(out), path, sizeof(path) - 1), want);
+	/* Cut at a whole escape, marked. */
+	assert_string_equal(text_escape(small, sizeof(small), path, sizeof(path) - 1),
+	                    "/tmp/\\x1b]0;...");
+	assert_string_equal(text_escape(small, sizeof(small), "abc", 3), "abc");
+	assert_string_equal(text_escape(small, 1, "abc", 3), "");
+	buf_reset(&b);
+	buf_append_escaped(&b, "", 0);
+	assert_non_null(b.data);
+	assert_string_equal((char *)b.data, "");
+	buf_free(&b);
+	buf_append_escaped(&b, "", 0); /* a fresh buffer: still a string */
+	assert_string_equal((char *)b.data, "");
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -86,6 +116,7 @@ int main(void)
 	    cmocka_unit_test(test_base64_rejects),
 	    cmocka_unit_test(test_hex),
 	    cmocka_unit_test(test_file_roundtrip),
+	    cmocka_unit_test(test_text_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -219,6 +219,20 @@ static void test_edited_logs(void **state)
 	raw.data[(size_t)(q - raw.data)] = 'T';
 	expect_fail(p, &raw, (long)c, 8, "kernel command line does not match the event's digests");
 
+	/* An escape sequence in the command line: the reason shows it escaped, and holds no
+	 * byte a terminal would act on. */
+	buf_set(&raw, orig.data, orig.len);
+	q = raw.data + off + 16;
+	memcpy(q, "\x1b[2J\x07x", 6);
+	remeasure(&raw, c, raw.data + off + 16, dlen - 17);
+	expect_fail(p, &raw, (long)c, 8, "\\x1b[2J\\x07");
+	{
+		mb_failure_t f;
+		assert_int_equal(judge(p, &raw, &f), -1);
+		for (const char *ch = f.reason; *ch; ch++)
+			assert_true(*ch >= 0x20 && *ch < 0x7f);
+	}
+
 	/* Secure Boot off. */
 	buf_set(&raw, orig.data, orig.len);
 	off = data_off(&raw, 4);

@@ -732,6 +732,42 @@ static void test_generate_pcr_rule(void **state)
 	buf_free(&out);
 }
 
+/* A path with an ESC sequence in it (IMA logs what the file system holds): every failure
+ * reason that names it, the policy's and the replay's, shows it escaped and carries no
+ * byte a terminal would act on. */
+static void test_escaped_paths(void **state)
+{
+	err_t e = {""};
+	runtime_policy_t *p = policy("\"/usr/bin/a\": [\"" DIG_A "\"]", "", NULL, &e);
+	runtime_policy_eval_t *ev;
+	ima_failure_t f;
+	ima_state_t *st = ima_state_new(TPM2_ALG_SHA1_ID);
+	ima_replay_result_t res;
+	char line[512];
+	(void)state;
+
+	assert_non_null(p);
+	ev = runtime_policy_eval_new(p);
+	assert_int_equal(judge(ev, L1 "ima-ng sha256:" DIG_A " /tmp/\x1b]0;owned\x07\x1b[2Jx", &f),
+	                 -1);
+	if (strstr(f.reason, "/tmp/\\x1b]0;owned\\x07\\x1b[2Jx is not in") == NULL)
+		fail_msg("reason \"%s\"", f.reason);
+	for (const char *c = f.reason; *c; c++)
+		assert_true(*c >= 0x20 && *c < 0x7f);
+	/* The same path in an entry for PCR 11: the replay's own reason. */
+	snprintf(line, sizeof(line),
+	         "11 0000000000000000000000000000000000000000 ima-ng sha256:" DIG_A
+	         " /tmp/\x1b[2Jy\n");
+	assert_int_equal(
+	    ima_replay(st, line, strlen(line), 0, NULL, 0, TPM2_ALG_SHA1_ID, NULL, NULL, &res),
+	    IMA_ERR_PCR_COLUMN);
+	if (strstr(res.failure.reason, "entry 0 (/tmp/\\x1b[2Jy) is for PCR 11") == NULL)
+		fail_msg("reason \"%s\"", res.failure.reason);
+	ima_state_free(st);
+	runtime_policy_eval_free(ev);
+	runtime_policy_unref(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -744,6 +780,7 @@ int main(void)
 	    cmocka_unit_test(test_generated_policies_pass),
 	    cmocka_unit_test(test_generate_options),
 	    cmocka_unit_test(test_generate_pcr_rule),
+	    cmocka_unit_test(test_escaped_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
