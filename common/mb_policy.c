@@ -880,7 +880,6 @@ typedef struct eval {
 } eval_t;
 
 enum {
-	ONCE_NO_ACTION,
 	ONCE_MICROCODE,
 	ONCE_HANDOFF,
 	ONCE_HANDOFF2,
@@ -1096,35 +1095,38 @@ static int check_keys_subset(eval_t *c, const eventlog_event_t *ev, const eventl
 	return 0;
 }
 
-/* dbx: exactly one SHA256 list holding at least every required entry (KeySuperset). */
+/* dbx: at least every required entry, in whichever of its signature lists (Keylime's
+ * KeySuperset). Firmware and dbx updates write several lists (SHA256 hashes, X509
+ * certificates, one list per update); every entry of any list only revokes more, so the
+ * number and types of the lists do not matter, and an empty dbx passes an empty set. */
 static int check_dbx(eval_t *c, const eventlog_event_t *ev, const eventlog_efi_var_t *v)
 {
 	const uint8_t *p = v->data;
-	size_t left = v->data_len;
-	eventlog_siglist_t l, extra;
+	size_t left = v->data_len, n = 0, cap = 0;
+	eventlog_siglist_t l;
 	err_t why = {""};
 	int r, rv = -1;
 	mb_sigset_t have = {NULL, 0};
 
-	r = eventlog_siglist_next(&p, &left, &l, &why);
-	if (r < 0)
-		return fail_ev(c, ev, "dbx: %s", why.msg);
-	if (r == 0)
-		return fail_ev(c, ev, "dbx is empty; the policy expects one SHA256 signature list");
-	r = eventlog_siglist_next(&p, &left, &extra, &why);
-	if (r != 0)
-		return fail_ev(c, ev, "dbx must hold exactly one signature list (SHA256)");
-	if (memcmp(l.type, EVENTLOG_GUID_CERT_SHA256, 16) != 0)
-		return fail_ev(c, ev, "dbx signature list is not of type SHA256");
-	have.v = xcalloc(l.count + 1, sizeof(*have.v));
-	for (uint32_t i = 0; i < l.count; i++) {
-		const uint8_t *s = l.sigs + (size_t)i * l.sig_size;
-		memcpy(have.v[i].owner, s, 16);
-		have.v[i].data = (uint8_t *)(uintptr_t)(s + 16); /* borrowed, read only */
-		have.v[i].len = l.sig_size - 16u;
+	while ((r = eventlog_siglist_next(&p, &left, &l, &why)) == 1)
+		for (uint32_t i = 0; i < l.count; i++) {
+			const uint8_t *s = l.sigs + (size_t)i * l.sig_size;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 64;
+				have.v = xrealloc(have.v, cap * sizeof(*have.v));
+			}
+			memcpy(have.v[n].owner, s, 16);
+			have.v[n].data = (uint8_t *)(uintptr_t)(s + 16); /* borrowed, read only */
+			have.v[n].len = l.sig_size - 16u;
+			n++;
+		}
+	if (r < 0) {
+		fail_ev(c, ev, "dbx: %s", why.msg);
+		goto out;
 	}
-	have.n = l.count;
-	qsort(have.v, have.n, sizeof(*have.v), sig_cmp);
+	have.n = n;
+	if (n)
+		qsort(have.v, have.n, sizeof(*have.v), sig_cmp);
 	for (size_t i = 0; i < c->p->dbx.n; i++) {
 		const mb_sig_t *need = &c->p->dbx.v[i];
 		if (!sigset_has(&have, need->owner, need->data, need->len)) {
@@ -1358,12 +1360,16 @@ static int check_event(eval_t *c, const eventlog_event_t *ev)
 {
 	uint32_t pcr = ev->pcr, t = ev->type;
 
+	/* EV_NO_ACTION events are extended into no PCR, so the quote vouches for none of them
+	 * and there is nothing to judge: firmware writes several (the Spec ID header, the
+	 * StartupLocality of locality-3 machines, SP800-155 reference events), and the one that
+	 * matters, StartupLocality, already had to replay to the quoted PCR 0. */
+	if (t == EV_NO_ACTION)
+		return 0;
 	if (t == EV_SEPARATOR && pcr <= 7)
 		return check_separator(c, ev);
 	switch (pcr) {
 	case 0:
-		if (t == EV_NO_ACTION)
-			return once(c, ev, ONCE_NO_ACTION, "EV_NO_ACTION");
 		if (t == EV_S_CRTM_VERSION) {
 			evlist_add(&c->scrtm, ev);
 			return 0;
@@ -1734,6 +1740,8 @@ int mb_policy_create(const eventlog_t *log, int without_secureboot, buf_t *out, 
 	size_t nbsa = 0, n = eventlog_count(log);
 	int has_sb = -1, rv = -1;
 	char *text = NULL;
+	mb_policy_t *self = NULL;
+	mb_failure_t f;
 	const uint8_t *s;
 	size_t sl;
 
@@ -1907,10 +1915,24 @@ int mb_policy_create(const eventlog_t *log, int without_secureboot, buf_t *out, 
 		err_set(e, "cannot serialise the policy");
 		goto out;
 	}
+	/* Never hand out a policy that fails the very log it was made from: judge the log with
+	 * it, as the verifier will. What fails here is an event the refstate format has no
+	 * place for (EV_POST_CODE, EV_S_CRTM_CONTENTS or EV_NONHOST_INFO in PCR 0, for one):
+	 * allowing it unchecked would let it change unnoticed, so the log is refused. */
+	if ((self = mb_policy_load(text, strlen(text), e)) == NULL)
+		goto out;
+	if (mb_policy_evaluate(self, log, &f) < 0) {
+		err_set(e,
+		        "no measured-boot policy can describe this boot; the one made from the log "
+		        "fails it at %s",
+		        f.reason);
+		goto out;
+	}
 	buf_append_str(out, text);
 	buf_append_str(out, "\n");
 	rv = 0;
 out:
+	mb_policy_free(self);
 	free(text);
 	for (int i = 0; i < 4; i++)
 		json_decref(keys[i]);

@@ -60,7 +60,8 @@ int mb_policy_evaluate(const mb_policy_t *p, const eventlog_t *log, mb_failure_t
  * Secure Boot off is refused unless without_secureboot is set (a warning is logged when it
  * is set but Secure Boot is on). Refuses, with the reason in e, a log from which no
  * passing policy can be made (no sha256 bank, no S-CRTM event, not 3-4 boot applications
- * with Secure Boot or 2 without, no initrd, no kernel command line). Appends the JSON text
+ * with Secure Boot or 2 without, no initrd, no kernel command line, or any event the made
+ * policy fails: it is judged against the log before it is returned). Appends the JSON text
  * (2-space indent, Keylime's key order) to out. 0 or -1. */
 int mb_policy_create(const eventlog_t *log, int without_secureboot, buf_t *out, err_t *e);
 

@@ -187,8 +187,22 @@ check "vigilctl policy create mb writes a Keylime refstate" $?
 out=$("$VC" policy create mb -e "$DATA/coreos_36_shielded_vm_no_secure_boot_eventlog" 2>&1)
 [ $? -eq 1 ] && grep -q "use --without-secureboot" <<<"$out"
 check "vigilctl policy create mb refuses a Secure Boot-off log without -i" $?
-"$VC" policy create mb -i -e "$DATA/coreos_36_shielded_vm_no_secure_boot_eventlog" | \
-	grep -q '"vmlinuz_plain_sha256"'
+out=$("$VC" policy create mb -i -e "$DATA/coreos_36_shielded_vm_no_secure_boot_eventlog" 2>&1)
+[ $? -eq 1 ] && grep -q "no measured-boot policy can describe this boot; .* at event 2 (PCR 0, EV_NONHOST_INFO)" <<<"$out" &&
+	! grep -q "has_secureboot" <<<"$out"
+check "vigilctl policy create mb -i refuses the GCP log: the refstate has no place for EV_NONHOST_INFO" $?
+# A variant made here without the two events the format cannot describe (GCP's
+# EV_NONHOST_INFO, Ignition's first-boot flag file in PCR 9), turned into EV_NO_ACTION.
+$PY - "$DATA/coreos_36_shielded_vm_no_secure_boot_eventlog" "$T/coreos-variant.bin" "$VC" <<'EOF2'
+import json, subprocess, sys
+d = bytearray(open(sys.argv[1], "rb").read())
+ev = json.loads(subprocess.run([sys.argv[3], "eventlog", "show", "--json", sys.argv[1]],
+                               capture_output=True, check=True).stdout)["events"]
+for i in (2, 59):
+    d[ev[i]["offset"] + 4] = 3
+open(sys.argv[2], "wb").write(d)
+EOF2
+"$VC" policy create mb -i -e "$T/coreos-variant.bin" | grep -q '"vmlinuz_plain_sha256"'
 check "vigilctl policy create mb -i makes a measured-boot-only refstate" $?
 
 # A log whose SecureBoot variable name carries an escape character (a variant made here; the
