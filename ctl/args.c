@@ -26,6 +26,8 @@ int ctl_getopt(int argc, char **argv, const char *shortopts, const struct option
 		free(args_ops);
 		args_ops = xcalloc((size_t)argc + 1, sizeof(char *));
 		args_nops = 0;
+	} else if (args_ops == NULL) {
+		fatalx("ctl_getopt: a parse must start with optind = 0");
 	}
 	/* '-': getopt returns each operand in place as option 1 and never permutes, whatever
 	 * POSIXLY_CORRECT says; options and their arguments keep their order and errors are

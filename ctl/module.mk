@@ -1,2 +1,15 @@
 CTL_SRCS += ctl/main.c ctl/cmd_ca.c ctl/cmd_eventlog.c ctl/cmd_ima.c ctl/cmd_policy.c
-CTL_SRCS += ctl/ctlconf.c ctl/cmd_node.c ctl/args.c
+CTL_SRCS += ctl/ctlconf.c ctl/cmd_node.c ctl/args.c ctl/eventlog_json.c
+
+# Fuzz targets of vigilctl's decoders link the module they test (it is not in libvigil), as
+# the agent's do (agent/module.mk).
+CTL_FUZZ_OBJS := $(OBJ)/ctl/eventlog_json.o
+$(BUILD)/fuzz-replay/fuzz_ctl_%: $(OBJ)/test/fuzz/fuzz_ctl_%.o $(OBJ)/test/fuzz/replay_main.o \
+		$(CTL_FUZZ_OBJS) $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/libfuzzer/fuzz_ctl_%: $(OBJ)/test/fuzz/fuzz_ctl_%.o $(CTL_FUZZ_OBJS) $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
