@@ -99,6 +99,11 @@ store_rc_t store_agent_delete(store_t *s, const char *agent_id, err_t *e)
 	return s->ops->agent_delete(s->h, agent_id, e);
 }
 
+store_rc_t store_agent_delete_pending(store_t *s, const char *agent_id, err_t *e)
+{
+	return s->ops->agent_delete_pending(s->h, agent_id, e);
+}
+
 store_rc_t store_agent_activate(store_t *s, const char *agent_id, err_t *e)
 {
 	return s->ops->agent_activate(s->h, agent_id, e);

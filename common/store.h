@@ -68,6 +68,9 @@ store_rc_t store_agent_get(store_t *s, const char *agent_id, store_agent_t *out,
  * store_ids_free); *n its length. */
 store_rc_t store_agent_list(store_t *s, char ***ids, size_t *n, err_t *e);
 store_rc_t store_agent_delete(store_t *s, const char *agent_id, err_t *e);
+/* Delete the record only while it was never activated (a first registration whose
+ * challenge was answered wrongly); STORE_NOT_FOUND when there is none or it is active. */
+store_rc_t store_agent_delete_pending(store_t *s, const char *agent_id, err_t *e);
 /* Mark the record active and forget its pending key. STORE_NOT_FOUND when there is no
  * record, or it is already active. */
 store_rc_t store_agent_activate(store_t *s, const char *agent_id, err_t *e);

@@ -18,6 +18,7 @@ typedef struct store_ops {
 	store_rc_t (*agent_list)(void *h, char ***ids, size_t *n, err_t *e);
 	store_rc_t (*agent_delete)(void *h, const char *agent_id, err_t *e);
 	store_rc_t (*agent_activate)(void *h, const char *agent_id, err_t *e);
+	store_rc_t (*agent_delete_pending)(void *h, const char *agent_id, err_t *e);
 	store_rc_t (*agent_stage)(void *h, const store_agent_t *a, err_t *e);
 	store_rc_t (*agent_get_staged)(void *h, const char *agent_id, store_agent_t *out, err_t *e);
 	store_rc_t (*agent_unstage)(void *h, const char *agent_id, err_t *e);

@@ -491,6 +491,12 @@ static store_rc_t sq_agent_delete(void *h, const char *agent_id, err_t *e)
 	                       "deleting agent");
 }
 
+static store_rc_t sq_agent_delete_pending(void *h, const char *agent_id, err_t *e)
+{
+	return sq_agent_change(h, "DELETE FROM registrar_agents WHERE agent_id = ?1 AND active = 0",
+	                       agent_id, e, "deleting a pending registration");
+}
+
 static store_rc_t sq_agent_activate(void *h, const char *agent_id, err_t *e)
 {
 	return sq_agent_change(h,
@@ -1236,6 +1242,7 @@ const store_ops_t store_sqlite_ops = {
     .agent_list = sq_agent_list,
     .agent_delete = sq_agent_delete,
     .agent_activate = sq_agent_activate,
+    .agent_delete_pending = sq_agent_delete_pending,
     .agent_stage = sq_agent_stage,
     .agent_get_staged = sq_agent_get_staged,
     .agent_unstage = sq_agent_unstage,

@@ -559,7 +559,7 @@ static void do_activate(registrar_t *r, http_request_t *req, const char *id)
 		 * stays exactly as it was. A first registration that was never activated is
 		 * no enrollment yet; it is removed, as Keylime does. */
 		rc = staged ? store_agent_unstage(r->store, id, &e)
-		            : store_agent_delete(r->store, id, &e);
+		            : store_agent_delete_pending(r->store, id, &e);
 		if (rc == STORE_ERROR) {
 			reply_error(req, 500, "registrar storage error");
 			goto out;

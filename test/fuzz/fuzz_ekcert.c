@@ -1,5 +1,6 @@
 /* Fuzz target: the registration's ekcert text (PEM chain or base64 DER). A parsed EK
- * certificate must survive the round trip through the registrar's base64 DER form. */
+ * certificate must survive the round trip through the registrar's base64 DER form, and
+ * the EK profile checks (extensions, key type) must give a verdict with a reason. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
+	e.msg[0] = 0;
+	if (ekcert_check_profile(leaf, &e) < 0 && e.msg[0] == 0)
+		abort();
 	if (ekcert_to_b64der(leaf, &b64) == 0) {
 		if (ekcert_parse(b64, strlen(b64), &again, &chain2, &e) < 0 ||
 		    X509_cmp(leaf, again) != 0 || sk_X509_num(chain2) != 0)

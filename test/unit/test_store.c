@@ -204,6 +204,9 @@ static void test_crud(void **state)
 	assert_int_equal(g.regcount, 2);
 	store_agent_clear(&g);
 
+	/* A wrong first answer removes a pending registration, never an active one. */
+	assert_int_equal(store_agent_delete_pending(s, "nobody", &e), STORE_NOT_FOUND);
+
 	/* Activation clears the pending key, and only happens once. */
 	assert_int_equal(store_agent_activate(s, "agent-b", &e), STORE_OK);
 	assert_int_equal(store_agent_activate(s, "agent-b", &e), STORE_NOT_FOUND);
@@ -212,6 +215,11 @@ static void test_crud(void **state)
 	assert_int_equal(g.active, 1);
 	assert_null(g.pending_key);
 	store_agent_clear(&g);
+	assert_int_equal(store_agent_delete_pending(s, "agent-b", &e), STORE_NOT_FOUND);
+	assert_int_equal(store_agent_get(s, "agent-b", &g, &e), STORE_OK);
+	store_agent_clear(&g);
+	assert_int_equal(store_agent_delete_pending(s, "agent-a", &e), STORE_OK);
+	assert_int_equal(store_agent_put(s, &b, &e), STORE_OK);
 
 	/* Delete. */
 	assert_int_equal(store_agent_delete(s, "agent-a", &e), STORE_OK);
