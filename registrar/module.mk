@@ -1,5 +1,5 @@
 # registrar/: vigil-registrar
-REGISTRAR_SRCS += registrar/main.c registrar/registrar.c registrar/enroll.c
+REGISTRAR_SRCS += registrar/main.c registrar/registrar.c registrar/enroll.c registrar/route.c
 
 # The registration parser's fuzz target links the parser itself (it is not in libvigil),
 # before libvigil so that the archive resolves its symbols.
@@ -9,5 +9,15 @@ $(BUILD)/fuzz-replay/fuzz_registration: $(OBJ)/test/fuzz/fuzz_registration.o \
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/libfuzzer/fuzz_registration: $(OBJ)/test/fuzz/fuzz_registration.o \
 	$(OBJ)/registrar/enroll.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+# The URL routing's fuzz target links the router alone.
+$(BUILD)/fuzz-replay/fuzz_registrar_route: $(OBJ)/test/fuzz/fuzz_registrar_route.o \
+	$(OBJ)/test/fuzz/replay_main.o $(OBJ)/registrar/route.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/libfuzzer/fuzz_registrar_route: $(OBJ)/test/fuzz/fuzz_registrar_route.o \
+	$(OBJ)/registrar/route.o $(LIBVIGIL)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)

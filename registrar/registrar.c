@@ -13,7 +13,6 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
@@ -23,10 +22,12 @@
 #include "common/http.h"
 #include "common/log.h"
 #include "common/makecred.h"
+#include "common/nonce.h"
 #include "common/store.h"
 #include "common/tpm2.h"
 #include "common/xmalloc.h"
 #include "registrar/enroll.h"
+#include "registrar/route.h"
 
 #define CRED_LEN 32 /* credential: 32 characters of [A-Za-z0-9], as Keylime makes it */
 
@@ -39,8 +40,6 @@
 #define ACTFAIL_MAX_IDS 65536 /* ids tracked at once; beyond that, activations get 429 */
 
 /* The API versions served; the last is the current one. */
-static const char *const api_versions[] = {"2.1", "2.2", "2.3", "2.4", "2.5", "2.6"};
-#define N_API_VERSIONS (sizeof(api_versions) / sizeof(api_versions[0]))
 
 /* Failed activations of one agent id in the current window. */
 typedef struct actfail {
@@ -68,40 +67,11 @@ struct registrar {
 	listener_t l_https;     /* callback context of https */
 };
 
-/* What a request path names. */
-typedef enum {
-	ROUTE_NONE,       /* no such route: 404 */
-	ROUTE_VERSION,    /* /version */
-	ROUTE_BAD_API,    /* /vX.Y/... with X.Y not served: 400 */
-	ROUTE_COLLECTION, /* /vX.Y/agents[/] */
-	ROUTE_AGENT,      /* /vX.Y/agents/{id} */
-	ROUTE_ACTIVATE,   /* /vX.Y/agents/{id}/activate */
-} route_t;
-
 /* ---- helpers ---- */
 
 static void reply_error(http_request_t *req, int code, const char *status)
 {
 	http_reply_envelope(req, code, status, NULL);
-}
-
-/* 32 characters uniformly from [A-Za-z0-9], by rejection sampling over CSPRNG bytes. */
-static void make_credential(char out[CRED_LEN + 1])
-{
-	static const char alnum[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-	unsigned char rnd[64];
-	size_t n = 0;
-
-	while (n < CRED_LEN) {
-		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-			fatalx("the random generator failed");
-		for (size_t i = 0; i < sizeof(rnd) && n < CRED_LEN; i++)
-			if (rnd[i] < 248) /* 248 = 4 * 62: keeps the choice uniform */
-				out[n++] = alnum[rnd[i] % 62];
-	}
-	out[CRED_LEN] = '\0';
-	OPENSSL_cleanse(rnd, sizeof(rnd));
 }
 
 static int str_eq_null(const char *a, const char *b)
@@ -176,79 +146,14 @@ static void actfail_count(registrar_t *r, const char *id)
 
 /* ---- routes ---- */
 
-/* Split the path into a route, the agent id (borrowed into idbuf) and the API version. */
-static route_t route_parse(const char *path, char *idbuf, size_t idsz, char *ver, size_t versz)
-{
-	const char *p = path, *rest, *slash;
-	unsigned maj = 0, min = 0;
-	int nmin = -1, k = 0;
-	size_t n;
-
-	idbuf[0] = '\0';
-	ver[0] = '\0';
-	if (strcmp(p, "/version") == 0 || strcmp(p, "/version/") == 0)
-		return ROUTE_VERSION;
-	if (strncmp(p, "/v", 2) != 0)
-		return ROUTE_NONE;
-	p += 2;
-	/* "/v<major>.<minor>/" or "/v<major>/" (the latest minor, as Keylime accepts). */
-	while (*p >= '0' && *p <= '9' && k < 3)
-		maj = maj * 10 + (unsigned)(*p++ - '0'), k++;
-	if (k == 0 || (*p != '.' && *p != '/'))
-		return ROUTE_NONE;
-	if (*p == '.') {
-		p++;
-		nmin = 0;
-		for (k = 0; *p >= '0' && *p <= '9' && k < 3; k++)
-			min = min * 10 + (unsigned)(*p++ - '0'), nmin++;
-		if (nmin == 0)
-			return ROUTE_NONE;
-	}
-	if (*p != '/')
-		return ROUTE_NONE;
-	rest = p + 1;
-	if (nmin < 0)
-		snprintf(ver, versz, "%u", maj);
-	else
-		snprintf(ver, versz, "%u.%u", maj, min);
-	if (nmin < 0 && maj == 2) {
-		snprintf(ver, versz, "%s", api_versions[N_API_VERSIONS - 1]);
-	} else {
-		size_t i;
-		for (i = 0; i < N_API_VERSIONS; i++)
-			if (strcmp(ver, api_versions[i]) == 0)
-				break;
-		if (i == N_API_VERSIONS)
-			return ROUTE_BAD_API;
-	}
-	if (strncmp(rest, "agents", 6) != 0)
-		return ROUTE_NONE;
-	rest += 6;
-	if (*rest == '\0' || strcmp(rest, "/") == 0)
-		return ROUTE_COLLECTION;
-	if (*rest != '/')
-		return ROUTE_NONE;
-	rest++;
-	slash = strchr(rest, '/');
-	n = slash ? (size_t)(slash - rest) : strlen(rest);
-	if (n == 0 || n >= idsz)
-		return n == 0 ? ROUTE_NONE : ROUTE_AGENT; /* too long: caught as invalid id */
-	memcpy(idbuf, rest, n);
-	idbuf[n] = '\0';
-	if (slash == NULL || strcmp(slash, "/") == 0)
-		return ROUTE_AGENT;
-	if (strcmp(slash, "/activate") == 0 || strcmp(slash, "/activate/") == 0)
-		return ROUTE_ACTIVATE;
-	return ROUTE_NONE;
-}
-
 static void do_version(http_request_t *req)
 {
 	json_t *res = json_object(), *list = json_array();
 
-	for (size_t i = 0; i < N_API_VERSIONS; i++)
-		json_array_append_new(list, json_string(api_versions[i]));
-	json_object_set_new(res, "current_version", json_string(api_versions[N_API_VERSIONS - 1]));
+	for (size_t i = 0; i < REGISTRAR_API_COUNT; i++)
+		json_array_append_new(list, json_string(registrar_api_versions[i]));
+	json_object_set_new(res, "current_version",
+	                    json_string(registrar_api_versions[REGISTRAR_API_COUNT - 1]));
 	json_object_set_new(res, "supported_versions", list);
 	http_reply_envelope(req, 200, "Success", res);
 }
@@ -430,7 +335,7 @@ static void do_register(registrar_t *r, http_request_t *req, const char *path_id
 		reply_error(req, 400, e.msg);
 		goto out;
 	}
-	make_credential(cred);
+	nonce_alnum(cred, CRED_LEN);
 	if (makecred_blob(q->ek, name.data, name.len, (const uint8_t *)cred, CRED_LEN, &blob, &e) <
 	    0) {
 		char msg[300];
@@ -733,7 +638,8 @@ static void on_request(http_request_t *req, void *arg)
 	registrar_t *r = l->r;
 	http_method_t m = http_request_method(req);
 	char id[ENROLL_MAX_ID + 2], ver[16], msg[200];
-	route_t rt = route_parse(http_request_path(req), id, sizeof(id), ver, sizeof(ver));
+	route_t rt =
+	    registrar_route_parse(http_request_path(req), id, sizeof(id), ver, sizeof(ver));
 
 	if (rt == ROUTE_NONE) {
 		reply_error(req, 404, "Not Found");
