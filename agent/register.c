@@ -2,7 +2,9 @@
  * (keylime-wire §1.3, §3), so either registrar accepts either agent.
  *
  * One attempt = GET /version, POST the identity, ActivateCredential, PUT the auth_tag.
- * An attempt that fails because the registrar is unreachable (no answer, or 5xx) is
+ * An attempt that fails because the registrar is unreachable (no answer, or 5xx), or
+ * because it refused an activation our TPM answered correctly (its challenge was replaced
+ * by another registration of this UUID, or activations are rate-limited: 400/404/429), is
  * repeated after an exponentially growing wait; any other refusal ends registration with
  * an explanation for the operator. */
 #include "agent/register.h"
@@ -219,8 +221,11 @@ static step_t reg_post(reg_t *r, const char *ver, int fallback, buf_t *blob, err
 		/* The operator's answer to this one is always the same; say it plainly. */
 		err_set(e,
 		        "403 Forbidden: the registrar holds a record for this UUID with a "
-		        "different EK, EK certificate or AK. An admin must delete the old record "
-		        "at the registrar before this node can register again");
+		        "different EK, EK certificate or AK (an admin must delete the old record "
+		        "at the registrar before this node can register again), or this TPM is "
+		        "already enrolled under another UUID (one TPM, one node: the registrar's "
+		        "log names it), or its EK certificate was refused (%s)",
+		        envelope_status(j));
 		goto out;
 	}
 	if (fallback && (status == 400 || status == 404 || status == 405)) {
@@ -279,14 +284,21 @@ static step_t reg_activate(reg_t *r, const char *ver, const buf_t *blob, err_t *
 	}
 	if (status != 200) {
 		j = envelope_parse(r->resp.data, r->resp.len);
-		if (status == 400)
+		if (status == 400 || status == 404 || status == 429) {
+			/* Our TPM answered its own challenge, so the registrar holds another one:
+			 * a registration of this UUID from elsewhere replaced it (the registrar
+			 * stages re-registrations), or too many wrong activations were tried for
+			 * this UUID (429). Neither is ours to fix: register again, with backoff. */
 			err_set(e,
-			        "the registrar rejected the activation (HTTP 400 %s); it deletes "
-			        "the record after a wrong auth_tag",
-			        envelope_status(j));
-		else
+			        "the registrar refused the activation (HTTP %d %s): another "
+			        "registration of this UUID may have replaced our challenge; "
+			        "registering again",
+			        status, envelope_status(j));
+			rv = STEP_TRANSIENT;
+		} else {
 			err_set(e, "the registrar refused the activation: HTTP %d %s", status,
 			        envelope_status(j));
+		}
 		goto out;
 	}
 	rv = STEP_OK;
@@ -378,7 +390,7 @@ int register_agent(const register_opts_t *o, tpm_t *tpm, char *version, size_t v
 			break;
 		}
 		attempt++;
-		log_warnx("registrar %s unreachable (%s); retrying in %d s (attempt %d of %d)",
+		log_warnx("registration at %s failed (%s); retrying in %d s (attempt %d of %d)",
 		          o->registrar, e ? e->msg : "", wait, attempt + 1, o->retries + 1);
 		if (reg_wait(o, wait) < 0) {
 			err_set(e, "registration interrupted");

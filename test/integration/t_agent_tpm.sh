@@ -355,7 +355,7 @@ if [ -n "$REG" ]; then
 	mkdir -p "$T/agentd/old" && mv "$T/agentd/ak.pub" "$T/agentd/ak.priv" "$T/agentd/old/"
 	"$AGENT" -d -c "$T/agent.conf" >"$T/agentd3.log" 2>&1
 	rc=$?
-	[ $rc -ne 0 ] && grep -q "403 Forbidden.*An admin must delete the old record" "$T/agentd3.log"
+	[ $rc -ne 0 ] && grep -q "403 Forbidden.*an admin must delete the old record" "$T/agentd3.log"
 	check agent_403_says_admin_must_delete $?
 fi
 exit 0

@@ -81,3 +81,18 @@ check "agent restart re-registers and activates (regcount 2, same AK, no 403)" $
 c=$(count)
 wait_count $((${c:-0} + 2))
 check "node attests after the agent restart" $?
+
+# The agent restarts again, and its first activation is refused (400) as when another
+# registration of its UUID replaced its challenge: it registers again, with backoff, and
+# activates (it used to give up).
+stop_pid "$AGENT_PID_n1"
+: >"$T/agent-n1.log"
+pport=$(free_port)
+spawn "$T/flaky.out" "$PY" "$TOP/test/integration/flaky_registrar.py" "$pport" "$REGISTRAR_ADDR" 1
+for _ in $(seq 50); do grep -q ready "$T/flaky.out" && break; sleep 0.1; done
+real_registrar=$REGISTRAR_ADDR
+REGISTRAR_ADDR=127.0.0.1:$pport
+fleet_agent_start n1 && grep -q "another registration of this UUID may have replaced our challenge; registering again" "$T/agent-n1.log" &&
+	admin_get | $PY -c 'import json,sys; r = json.load(sys.stdin); assert r["regcount"] == 3, r'
+check "an activation refused as replaced: the agent registers again and activates" $?
+REGISTRAR_ADDR=$real_registrar
