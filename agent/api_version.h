@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "common/err.h"
+#include "common/base/err.h"
 
 #define API_VERSIONS_MAX 8
 

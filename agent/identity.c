@@ -12,10 +12,10 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#include "common/log.h"
-#include "common/pki.h"
-#include "common/tpm2.h"
-#include "common/xmalloc.h"
+#include "common/base/log.h"
+#include "common/crypto/pki.h"
+#include "common/crypto/tpm2.h"
+#include "common/base/xmalloc.h"
 
 #define TLS_CERT_DAYS  365
 #define TLS_RENEW_SECS (7 * 24 * 3600)

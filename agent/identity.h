@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/buf.h"
-#include "common/err.h"
+#include "common/base/buf.h"
+#include "common/base/err.h"
 
 /* Config check for agent.uuid: NULL when it is a UUID, "generate" or "hash_ek". */
 const char *identity_uuid_check(const char *v);

@@ -20,14 +20,14 @@
 #include "agent/register.h"
 #include "agent/server.h"
 #include "agent/tpm.h"
-#include "common/config.h"
-#include "common/daemon.h"
-#include "common/ekcert.h"
-#include "common/http.h"
-#include "common/pki.h"
-#include "common/tpm2.h"
-#include "common/log.h"
-#include "common/xmalloc.h"
+#include "common/base/config.h"
+#include "common/base/daemon.h"
+#include "common/crypto/ekcert.h"
+#include "common/net/http.h"
+#include "common/crypto/pki.h"
+#include "common/crypto/tpm2.h"
+#include "common/base/log.h"
+#include "common/base/xmalloc.h"
 
 int main(int argc, char **argv);
 

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common/log.h"
-#include "common/pki.h"
-#include "common/xmalloc.h"
+#include "common/base/log.h"
+#include "common/crypto/pki.h"
+#include "common/base/xmalloc.h"
 
 EVP_PKEY *payload_key_ensure(const char *dir, buf_t *pub_pem, err_t *e)
 {

@@ -7,8 +7,8 @@
 
 #include <openssl/evp.h>
 
-#include "common/buf.h"
-#include "common/err.h"
+#include "common/base/buf.h"
+#include "common/base/err.h"
 
 /* Load dir/payload-private.pem, or generate and save it when missing. A key that is not
  * RSA-2048 is refused (Keylime's tenants only encrypt to RSA). The public key PEM replaces

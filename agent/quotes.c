@@ -11,11 +11,11 @@
 
 #include <openssl/evp.h>
 
-#include "common/buf.h"
-#include "common/log.h"
-#include "common/quote.h"
-#include "common/tpm2.h"
-#include "common/xmalloc.h"
+#include "common/base/buf.h"
+#include "common/base/log.h"
+#include "common/evidence/quote.h"
+#include "common/crypto/tpm2.h"
+#include "common/base/xmalloc.h"
 
 #define QUOTES_ATTEMPTS 5 /* quote + PCR read rounds before giving up */
 #define QUOTES_BANK     TPM2_ALG_SHA256_ID

@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "agent/tpm.h"
-#include "common/err.h"
+#include "common/base/err.h"
 
 #define QUOTES_NONCE_MAX 64               /* TPM2B_DATA qualifyingData limit */
 #define QUOTES_QUERY_MAX 4096             /* longest query string parsed */

@@ -17,11 +17,11 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
-#include "common/authtag.h"
-#include "common/http.h"
-#include "common/log.h"
-#include "common/makecred.h"
-#include "common/xmalloc.h"
+#include "common/crypto/authtag.h"
+#include "common/net/http.h"
+#include "common/base/log.h"
+#include "common/crypto/makecred.h"
+#include "common/base/xmalloc.h"
 
 #define REG_MAX_RESPONSE (256 * 1024) /* a blob answer is well under 1 KiB */
 #define REG_MAX_BLOB     8192         /* decoded credential blob */

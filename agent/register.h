@@ -9,8 +9,8 @@
 
 #include "agent/api_version.h"
 #include "agent/tpm.h"
-#include "common/buf.h"
-#include "common/err.h"
+#include "common/base/buf.h"
+#include "common/base/err.h"
 
 typedef struct register_opts {
 	const char *registrar;          /* "host:port" of the registrar's agent (HTTP) port */

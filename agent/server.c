@@ -16,9 +16,9 @@
 #include <jansson.h>
 
 #include "agent/quotes.h"
-#include "common/http.h"
-#include "common/log.h"
-#include "common/xmalloc.h"
+#include "common/net/http.h"
+#include "common/base/log.h"
+#include "common/base/xmalloc.h"
 
 #define SERVER_MAX_BODY (1024 * 1024) /* largest request (a payload, later) */
 

@@ -6,7 +6,7 @@
 
 #include "agent/api_version.h"
 #include "agent/tpm.h"
-#include "common/err.h"
+#include "common/base/err.h"
 
 struct event_base;
 

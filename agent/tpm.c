@@ -21,9 +21,9 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
-#include "common/log.h"
-#include "common/statefile.h"
-#include "common/xmalloc.h"
+#include "common/base/log.h"
+#include "common/base/statefile.h"
+#include "common/base/xmalloc.h"
 
 /* TCG handles and NV indices (EK Credential Profile 2.x, Provisioning Guidance). */
 #define EK_HANDLE_RSA2048  0x81010001u

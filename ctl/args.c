@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
-#include "common/xmalloc.h"
+#include "common/base/log.h"
+#include "common/base/xmalloc.h"
 
 #define ARGS_SHORTOPTS_MAX 64 /* characters of a command's short option string */
 

@@ -15,8 +15,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "common/pki.h"
-#include "common/xmalloc.h"
+#include "common/crypto/pki.h"
+#include "common/base/xmalloc.h"
 #include "ctl/args.h"
 #include "ctl/commands.h"
 

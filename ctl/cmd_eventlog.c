@@ -9,10 +9,10 @@
 
 #include <jansson.h>
 
-#include "common/buf.h"
-#include "common/eventlog.h"
-#include "common/log.h"
-#include "common/mb_policy.h"
+#include "common/base/buf.h"
+#include "common/evidence/eventlog.h"
+#include "common/base/log.h"
+#include "common/policy/mb_policy.h"
 #include "ctl/args.h"
 #include "ctl/commands.h"
 #include "ctl/eventlog_json.h"

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/ima.h"
-#include "common/runtime_policy.h"
-#include "common/tpm2.h"
-#include "common/xmalloc.h"
+#include "common/base/buf.h"
+#include "common/evidence/ima.h"
+#include "common/policy/runtime_policy.h"
+#include "common/crypto/tpm2.h"
+#include "common/base/xmalloc.h"
 #include "ctl/args.h"
 #include "ctl/commands.h"
 

@@ -9,10 +9,10 @@
 #include <jansson.h>
 #include <openssl/x509.h>
 
-#include "common/ekcert.h"
-#include "common/http.h"
-#include "common/tpm2.h"
-#include "common/xmalloc.h"
+#include "common/crypto/ekcert.h"
+#include "common/net/http.h"
+#include "common/crypto/tpm2.h"
+#include "common/base/xmalloc.h"
 #include "ctl/args.h"
 #include "ctl/commands.h"
 #include "ctl/ctlconf.h"

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/buf.h"
-#include "common/xmalloc.h"
+#include "common/base/buf.h"
+#include "common/base/xmalloc.h"
 #include "ctl/args.h"
 #include "ctl/commands.h"
 #include "ctl/ctlconf.h"

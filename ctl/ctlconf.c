@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/grpccli.h"
-#include "common/log.h"
+#include "common/net/grpccli.h"
+#include "common/base/log.h"
 #include "ctl/commands.h"
 
 static const config_key_t ctl_keys[] = {

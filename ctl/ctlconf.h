@@ -8,8 +8,8 @@
 
 #include <getopt.h>
 
-#include "common/config.h"
-#include "common/pb.h"
+#include "common/base/config.h"
+#include "common/net/pb.h"
 
 typedef struct ctl_conf {
 	config_t *cfg;         /* loaded configuration (owned) */

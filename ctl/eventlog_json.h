@@ -12,8 +12,8 @@
 
 #include <jansson.h>
 
-#include "common/err.h"
-#include "common/eventlog.h"
+#include "common/base/err.h"
+#include "common/evidence/eventlog.h"
 
 #define EVENTLOG_JSON_VERSION 1 /* "version" of the document */
 

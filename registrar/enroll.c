@@ -12,9 +12,9 @@
 #include <openssl/x509.h>
 #include <tss2/tss2_tpm2_types.h>
 
-#include "common/buf.h"
-#include "common/log.h"
-#include "common/xmalloc.h"
+#include "common/base/buf.h"
+#include "common/base/log.h"
+#include "common/base/xmalloc.h"
 
 int enroll_id_is_valid(const char *id)
 {

@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/ekcert.h"
-#include "common/err.h"
-#include "common/tpm2.h"
+#include "common/crypto/ekcert.h"
+#include "common/base/err.h"
+#include "common/crypto/tpm2.h"
 
 /* Size limits of the registration fields, in characters of their JSON string value. */
 #define ENROLL_MAX_ID      80    /* agent_id: [A-Za-z0-9._-]{1,80} */

@@ -3,9 +3,9 @@
 
 #include <event2/event.h>
 
-#include "common/config.h"
-#include "common/daemon.h"
-#include "common/log.h"
+#include "common/base/config.h"
+#include "common/base/daemon.h"
+#include "common/base/log.h"
 #include "registrar/registrar.h"
 
 int main(int argc, char **argv);

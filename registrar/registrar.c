@@ -16,16 +16,16 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
-#include "common/authtag.h"
-#include "common/buf.h"
-#include "common/ekcert.h"
-#include "common/http.h"
-#include "common/log.h"
-#include "common/makecred.h"
-#include "common/nonce.h"
-#include "common/store.h"
-#include "common/tpm2.h"
-#include "common/xmalloc.h"
+#include "common/crypto/authtag.h"
+#include "common/base/buf.h"
+#include "common/crypto/ekcert.h"
+#include "common/net/http.h"
+#include "common/base/log.h"
+#include "common/crypto/makecred.h"
+#include "common/base/nonce.h"
+#include "common/store/store.h"
+#include "common/crypto/tpm2.h"
+#include "common/base/xmalloc.h"
 #include "registrar/enroll.h"
 #include "registrar/route.h"
 

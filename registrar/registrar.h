@@ -3,7 +3,7 @@
 #ifndef VIGIL_REGISTRAR_REGISTRAR_H
 #define VIGIL_REGISTRAR_REGISTRAR_H
 
-#include "common/config.h"
+#include "common/base/config.h"
 
 struct event_base;
 

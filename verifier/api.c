@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
-#include "common/pb.h"
-#include "common/store.h"
-#include "common/xmalloc.h"
+#include "common/base/log.h"
+#include "common/net/pb.h"
+#include "common/store/store.h"
+#include "common/base/xmalloc.h"
 #include "verifier/apireq.h"
 #include "verifier/node.h"
 #include "verifier/policies.h"

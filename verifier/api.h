@@ -4,7 +4,7 @@
 #ifndef VIGIL_VERIFIER_API_H
 #define VIGIL_VERIFIER_API_H
 
-#include "common/grpcsrv.h"
+#include "common/net/grpcsrv.h"
 
 /* The method table; the handler argument is the vctx_t. */
 extern const grpcsrv_method_t api_methods[];

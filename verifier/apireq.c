@@ -7,8 +7,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "common/grpcsrv.h"
-#include "common/tpm2.h"
+#include "common/net/grpcsrv.h"
+#include "common/crypto/tpm2.h"
 
 int apireq_name_ok(const char *s)
 {

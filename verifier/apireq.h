@@ -6,8 +6,8 @@
 #ifndef VIGIL_VERIFIER_APIREQ_H
 #define VIGIL_VERIFIER_APIREQ_H
 
-#include "common/err.h"
-#include "common/pb.h"
+#include "common/base/err.h"
+#include "common/net/pb.h"
 #include "verifier/policies.h"
 
 #define APIREQ_NAME_MAX 80 /* node UUIDs and policy names */

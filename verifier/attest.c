@@ -9,14 +9,14 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "common/eventlog.h"
-#include "common/ima.h"
-#include "common/log.h"
-#include "common/mb_policy.h"
-#include "common/pcr_policy.h"
-#include "common/runtime_policy.h"
-#include "common/tpm2.h"
-#include "common/xmalloc.h"
+#include "common/evidence/eventlog.h"
+#include "common/evidence/ima.h"
+#include "common/base/log.h"
+#include "common/policy/mb_policy.h"
+#include "common/policy/pcr_policy.h"
+#include "common/policy/runtime_policy.h"
+#include "common/crypto/tpm2.h"
+#include "common/base/xmalloc.h"
 #include "verifier/node.h"
 #include "verifier/policies.h"
 #include "verifier/vctx.h"

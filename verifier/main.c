@@ -14,13 +14,13 @@
 #include <event2/thread.h>
 #include <openssl/crypto.h>
 
-#include "common/config.h"
-#include "common/daemon.h"
-#include "common/grpcsrv.h"
-#include "common/http.h"
-#include "common/log.h"
-#include "common/store.h"
-#include "common/xmalloc.h"
+#include "common/base/config.h"
+#include "common/base/daemon.h"
+#include "common/net/grpcsrv.h"
+#include "common/net/http.h"
+#include "common/base/log.h"
+#include "common/store/store.h"
+#include "common/base/xmalloc.h"
 #include "verifier/api.h"
 #include "verifier/node.h"
 #include "verifier/policies.h"

@@ -10,14 +10,14 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "common/ima.h"
-#include "common/log.h"
-#include "common/mb_policy.h"
-#include "common/nonce.h"
-#include "common/pcr_policy.h"
-#include "common/runtime_policy.h"
-#include "common/tpm2.h"
-#include "common/xmalloc.h"
+#include "common/evidence/ima.h"
+#include "common/base/log.h"
+#include "common/policy/mb_policy.h"
+#include "common/base/nonce.h"
+#include "common/policy/pcr_policy.h"
+#include "common/policy/runtime_policy.h"
+#include "common/crypto/tpm2.h"
+#include "common/base/xmalloc.h"
 #include "verifier/attest.h"
 #include "verifier/policies.h"
 #include "verifier/registry.h"

@@ -21,9 +21,9 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "common/http.h"
-#include "common/quote.h"
-#include "common/store.h"
+#include "common/net/http.h"
+#include "common/evidence/quote.h"
+#include "common/store/store.h"
 
 struct worker;
 struct event;

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/mb_policy.h"
-#include "common/pcr_policy.h"
-#include "common/runtime_policy.h"
-#include "common/store.h"
-#include "common/xmalloc.h"
+#include "common/policy/mb_policy.h"
+#include "common/policy/pcr_policy.h"
+#include "common/policy/runtime_policy.h"
+#include "common/store/store.h"
+#include "common/base/xmalloc.h"
 
 struct policies {
 	pthread_mutex_t lock; /* guards objs and every object's refs */

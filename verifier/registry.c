@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/xmalloc.h"
+#include "common/base/xmalloc.h"
 #include "verifier/node.h"
 
 struct registry {

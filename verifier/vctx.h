@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/http.h"
+#include "common/net/http.h"
 
 struct registry;
 struct policies;

@@ -7,9 +7,9 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
-#include "common/log.h"
-#include "common/store.h"
-#include "common/xmalloc.h"
+#include "common/base/log.h"
+#include "common/store/store.h"
+#include "common/base/xmalloc.h"
 #include "verifier/node.h"
 #include "verifier/vctx.h"
 

@@ -12,10 +12,10 @@
 
 #include <openssl/pem.h>
 
-#include "common/buf.h"
-#include "common/err.h"
-#include "common/log.h"
-#include "common/quote.h"
+#include "common/base/buf.h"
+#include "common/base/err.h"
+#include "common/base/log.h"
+#include "common/evidence/quote.h"
 
 int main(int argc, char **argv);
 

@@ -1,6 +1,6 @@
 /* round_bench: wall-clock latency of whole agent rounds as the verifier makes them: GET
  * /v{VER}/quotes/integrity?nonce=<20 fresh characters>&QUERY over one kept-alive mutual-TLS
- * connection (common/http.h's client, the verifier's own), one request at a time.
+ * connection (common/net/http.h's client, the verifier's own), one request at a time.
  *
  *   round_bench -p PORT -c AGENT_CERT -C CLIENT_CERT -k CLIENT_KEY -q QUERY
  *               [-H HOST] [-v VER] [-n N] [-w WARMUP] [-o FILE]
@@ -19,10 +19,10 @@
 
 #include <event2/event.h>
 
-#include "common/buf.h"
-#include "common/http.h"
-#include "common/log.h"
-#include "common/nonce.h"
+#include "common/base/buf.h"
+#include "common/net/http.h"
+#include "common/base/log.h"
+#include "common/base/nonce.h"
 
 int main(int argc, char **argv);
 

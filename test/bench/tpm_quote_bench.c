@@ -20,9 +20,9 @@
 #include <unistd.h>
 
 #include "agent/tpm.h"
-#include "common/buf.h"
-#include "common/err.h"
-#include "common/log.h"
+#include "common/base/buf.h"
+#include "common/base/err.h"
+#include "common/base/log.h"
 
 int main(int argc, char **argv);
 

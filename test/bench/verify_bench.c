@@ -27,13 +27,13 @@
 
 #include <jansson.h>
 
-#include "common/buf.h"
-#include "common/err.h"
-#include "common/ima.h"
-#include "common/log.h"
-#include "common/quote.h"
-#include "common/runtime_policy.h"
-#include "common/tpm2.h"
+#include "common/base/buf.h"
+#include "common/base/err.h"
+#include "common/evidence/ima.h"
+#include "common/base/log.h"
+#include "common/evidence/quote.h"
+#include "common/policy/runtime_policy.h"
+#include "common/crypto/tpm2.h"
 #include "verifier/attest.h"
 #include "verifier/node.h"
 #include "verifier/policies.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "agent/quotes.h"
-#include "common/xmalloc.h"
+#include "common/base/xmalloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,9 +8,9 @@
 
 #include "agent/api_version.h"
 #include "agent/register.h"
-#include "common/buf.h"
-#include "common/makecred.h"
-#include "common/xmalloc.h"
+#include "common/base/buf.h"
+#include "common/crypto/makecred.h"
+#include "common/base/xmalloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

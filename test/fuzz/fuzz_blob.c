@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/makecred.h"
+#include "common/base/buf.h"
+#include "common/crypto/makecred.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

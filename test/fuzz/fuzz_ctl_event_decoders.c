@@ -12,8 +12,8 @@
 
 #include <jansson.h>
 
-#include "common/buf.h"
-#include "common/eventlog.h"
+#include "common/base/buf.h"
+#include "common/evidence/eventlog.h"
 #include "ctl/eventlog_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

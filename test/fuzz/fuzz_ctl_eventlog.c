@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "common/eventlog.h"
+#include "common/evidence/eventlog.h"
 #include "ctl/eventlog_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -9,7 +9,7 @@
 
 #include <openssl/err.h>
 
-#include "common/pb.h"
+#include "common/net/pb.h"
 #include "verifier/apireq.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/ima.h"
-#include "common/runtime_policy.h"
-#include "common/tpm2.h"
+#include "common/evidence/ima.h"
+#include "common/policy/runtime_policy.h"
+#include "common/crypto/tpm2.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

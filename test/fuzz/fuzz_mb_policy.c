@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/eventlog.h"
-#include "common/mb_policy.h"
+#include "common/base/buf.h"
+#include "common/evidence/eventlog.h"
+#include "common/policy/mb_policy.h"
 #include "test/fuzz/mb_policy_log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "common/pcr_policy.h"
+#include "common/policy/pcr_policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/quote.h"
+#include "common/base/buf.h"
+#include "common/evidence/quote.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

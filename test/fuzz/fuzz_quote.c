@@ -10,8 +10,8 @@
 
 #include <openssl/pem.h>
 
-#include "common/buf.h"
-#include "common/quote.h"
+#include "common/base/buf.h"
+#include "common/evidence/quote.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

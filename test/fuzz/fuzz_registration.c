@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/ekcert.h"
-#include "common/log.h"
+#include "common/crypto/ekcert.h"
+#include "common/base/log.h"
 #include "registrar/enroll.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

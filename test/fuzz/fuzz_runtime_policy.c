@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/ima.h"
-#include "common/runtime_policy.h"
+#include "common/evidence/ima.h"
+#include "common/policy/runtime_policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/ima.h"
-#include "common/runtime_policy.h"
-#include "common/tpm2.h"
+#include "common/base/buf.h"
+#include "common/evidence/ima.h"
+#include "common/policy/runtime_policy.h"
+#include "common/crypto/tpm2.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/tpm2.h"
+#include "common/base/buf.h"
+#include "common/crypto/tpm2.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

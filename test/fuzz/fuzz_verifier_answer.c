@@ -14,12 +14,12 @@
 
 #include <openssl/pem.h>
 
-#include "common/buf.h"
-#include "common/eventlog.h"
-#include "common/ima.h"
-#include "common/mb_policy.h"
-#include "common/quote.h"
-#include "common/runtime_policy.h"
+#include "common/base/buf.h"
+#include "common/evidence/eventlog.h"
+#include "common/evidence/ima.h"
+#include "common/policy/mb_policy.h"
+#include "common/evidence/quote.h"
+#include "common/policy/runtime_policy.h"
 #include "verifier/attest.h"
 #include "verifier/node.h"
 #include "verifier/policies.h"

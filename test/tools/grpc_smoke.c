@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/grpcsrv.h"
-#include "common/log.h"
-#include "common/pb.h"
+#include "common/net/grpcsrv.h"
+#include "common/base/log.h"
+#include "common/net/pb.h"
 
 int main(int argc, char **argv);
 

@@ -10,9 +10,9 @@
 
 #include <event2/event.h>
 
-#include "common/daemon.h"
-#include "common/http.h"
-#include "common/log.h"
+#include "common/base/daemon.h"
+#include "common/net/http.h"
+#include "common/base/log.h"
 
 int main(int argc, char **argv);
 

@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
-#include "common/ekcert.h"
-#include "common/log.h"
-#include "common/makecred.h"
-#include "common/tpm2.h"
+#include "common/base/buf.h"
+#include "common/crypto/ekcert.h"
+#include "common/base/log.h"
+#include "common/crypto/makecred.h"
+#include "common/crypto/tpm2.h"
 
 int main(int argc, char **argv);
 

@@ -36,11 +36,11 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
-#include "common/buf.h"
-#include "common/err.h"
-#include "common/eventlog.h"
-#include "common/ima.h"
-#include "common/tpm2.h"
+#include "common/base/buf.h"
+#include "common/base/err.h"
+#include "common/evidence/eventlog.h"
+#include "common/evidence/ima.h"
+#include "common/crypto/tpm2.h"
 
 #define NODESIM_MAX_BANKS 8 /* active banks we handle (a TPM has at most a handful) */
 #define NODESIM_NUM_PCRS  24

@@ -15,8 +15,8 @@
 #include <openssl/x509v3.h>
 
 #include "agent/identity.h"
-#include "common/buf.h"
-#include "common/pki.h"
+#include "common/base/buf.h"
+#include "common/crypto/pki.h"
 
 int main(void);
 

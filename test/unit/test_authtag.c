@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "common/authtag.h"
+#include "common/crypto/authtag.h"
 
 int main(void);
 

@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "common/config.h"
-#include "common/log.h"
+#include "common/base/config.h"
+#include "common/base/log.h"
 
 int main(void);
 

@@ -24,9 +24,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "common/buf.h"
-#include "common/ekcert.h"
-#include "common/ekcert_priv.h"
+#include "common/base/buf.h"
+#include "common/crypto/ekcert.h"
+#include "common/crypto/ekcert_priv.h"
 
 int main(void);
 

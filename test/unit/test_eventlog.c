@@ -13,8 +13,8 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "common/buf.h"
-#include "common/eventlog.h"
+#include "common/base/buf.h"
+#include "common/evidence/eventlog.h"
 
 int main(void);
 

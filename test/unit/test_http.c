@@ -28,10 +28,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "common/buf.h"
-#include "common/http.h"
-#include "common/log.h"
-#include "common/xmalloc.h"
+#include "common/base/buf.h"
+#include "common/net/http.h"
+#include "common/base/log.h"
+#include "common/base/xmalloc.h"
 
 int main(void);
 

@@ -11,9 +11,9 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "common/buf.h"
-#include "common/ima.h"
-#include "common/tpm2.h"
+#include "common/base/buf.h"
+#include "common/evidence/ima.h"
+#include "common/crypto/tpm2.h"
 
 int main(void);
 

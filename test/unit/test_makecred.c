@@ -20,10 +20,10 @@
 
 #include <tss2/tss2_mu.h>
 
-#include "common/buf.h"
-#include "common/makecred.h"
-#include "common/makecred_priv.h"
-#include "common/tpm2.h"
+#include "common/base/buf.h"
+#include "common/crypto/makecred.h"
+#include "common/crypto/makecred_priv.h"
+#include "common/crypto/tpm2.h"
 
 int main(void);
 

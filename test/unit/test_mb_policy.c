@@ -16,9 +16,9 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "common/buf.h"
-#include "common/eventlog.h"
-#include "common/mb_policy.h"
+#include "common/base/buf.h"
+#include "common/evidence/eventlog.h"
+#include "common/policy/mb_policy.h"
 
 int main(void);
 

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "common/pcr_policy.h"
+#include "common/policy/pcr_policy.h"
 
 int main(void);
 

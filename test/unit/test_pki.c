@@ -17,8 +17,8 @@
 #include <openssl/bn.h>
 #include <openssl/x509v3.h>
 
-#include "common/pki.h"
-#include "common/xmalloc.h"
+#include "common/crypto/pki.h"
+#include "common/base/xmalloc.h"
 
 int main(void);
 

@@ -14,9 +14,9 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "common/buf.h"
-#include "common/err.h"
-#include "common/quote.h"
+#include "common/base/buf.h"
+#include "common/base/err.h"
+#include "common/evidence/quote.h"
 
 int main(void);
 

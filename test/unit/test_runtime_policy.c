@@ -16,10 +16,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "common/buf.h"
-#include "common/ima.h"
-#include "common/runtime_policy.h"
-#include "common/tpm2.h"
+#include "common/base/buf.h"
+#include "common/evidence/ima.h"
+#include "common/policy/runtime_policy.h"
+#include "common/crypto/tpm2.h"
 
 int main(void);
 

@@ -14,9 +14,9 @@
 
 #include <cmocka.h>
 
-#include "common/buf.h"
-#include "common/statefile.h"
-#include "common/xmalloc.h"
+#include "common/base/buf.h"
+#include "common/base/statefile.h"
+#include "common/base/xmalloc.h"
 
 int main(void);
 

@@ -13,9 +13,9 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "common/log.h"
-#include "common/store.h"
-#include "common/xmalloc.h"
+#include "common/base/log.h"
+#include "common/store/store.h"
+#include "common/base/xmalloc.h"
 
 int main(void);
 

@@ -12,8 +12,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "common/log.h"
-#include "common/store.h"
+#include "common/base/log.h"
+#include "common/store/store.h"
 
 int main(void);
 

@@ -13,8 +13,8 @@
 #include <openssl/core_names.h>
 #include <openssl/x509.h>
 
-#include "common/buf.h"
-#include "common/tpm2.h"
+#include "common/base/buf.h"
+#include "common/crypto/tpm2.h"
 
 int main(void);
 

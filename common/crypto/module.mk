@@ -1,0 +1,6 @@
+# common/crypto: TPM 2.0 structures and algorithms, MakeCredential, EK certificates, PKI, auth_tag.
+COMMON_SRCS += common/crypto/tpm2.c
+COMMON_SRCS += common/crypto/makecred.c
+COMMON_SRCS += common/crypto/ekcert.c
+COMMON_SRCS += common/crypto/pki.c
+COMMON_SRCS += common/crypto/authtag.c

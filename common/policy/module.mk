@@ -1,0 +1,4 @@
+# common/policy: judge evidence: PCR, runtime (IMA) and measured-boot policies.
+COMMON_SRCS += common/policy/pcr_policy.c
+COMMON_SRCS += common/policy/runtime_policy.c
+COMMON_SRCS += common/policy/mb_policy.c

@@ -1,0 +1,3 @@
+# common/store: the storage interface (store.c) and its SQLite backend.
+COMMON_SRCS += common/store/store.c
+COMMON_SRCS += common/store/store_sqlite.c

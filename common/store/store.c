@@ -1,0 +1,324 @@
+/* store: URL dispatch to a backend, argument checks, and record helpers. The backends
+ * (store_sqlite.c, later store_pg.c) hold the SQL. */
+#include "common/store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+
+#include "common/base/log.h"
+#include "common/store/store_backend.h"
+#include "common/base/xmalloc.h"
+
+struct store {
+	const store_ops_t *ops; /* the backend's functions */
+	void *h;                /* the backend's handle */
+};
+
+store_t *store_open(const char *url, err_t *e)
+{
+	const store_ops_t *ops = NULL;
+	const char *where = NULL;
+	store_t *s;
+	void *h;
+
+	if (url == NULL || *url == '\0') {
+		err_set(e, "no database URL given (expected sqlite:PATH)");
+		return NULL;
+	}
+	if (strncmp(url, "sqlite:", 7) == 0) {
+		ops = &store_sqlite_ops;
+		where = url + 7;
+		/* Accept sqlite:///abs/path too, as other tools spell it. */
+		if (strncmp(where, "//", 2) == 0)
+			where += 2;
+	} else if (strncmp(url, "postgresql:", 11) == 0 || strncmp(url, "postgres:", 9) == 0) {
+		err_set(e, "database \"%s\": the PostgreSQL backend is not built yet", url);
+		return NULL;
+	} else {
+		err_set(e, "database \"%s\": unknown scheme (expected sqlite:PATH)", url);
+		return NULL;
+	}
+	if (*where == '\0') {
+		err_set(e, "database \"%s\": empty path", url);
+		return NULL;
+	}
+	if ((h = ops->open(where, e)) == NULL)
+		return NULL;
+	s = xcalloc(1, sizeof(*s));
+	s->ops = ops;
+	s->h = h;
+	return s;
+}
+
+void store_close(store_t *s)
+{
+	if (s == NULL)
+		return;
+	s->ops->close(s->h);
+	free(s);
+}
+
+int store_schema_version(store_t *s)
+{
+	return s->ops->schema_version(s->h);
+}
+
+int store_schema_latest(void)
+{
+	return STORE_SCHEMA_LATEST;
+}
+
+store_rc_t store_agent_put(store_t *s, const store_agent_t *a, err_t *e)
+{
+	if (a->agent_id == NULL || a->ek_tpm == NULL || a->aik_tpm == NULL) {
+		err_set(e, "store: agent record lacks agent_id, ek_tpm or aik_tpm");
+		return STORE_ERROR;
+	}
+	return s->ops->agent_put(s->h, a, e);
+}
+
+store_rc_t store_agent_get(store_t *s, const char *agent_id, store_agent_t *out, err_t *e)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->agent_get(s->h, agent_id, out, e);
+}
+
+store_rc_t store_agent_list(store_t *s, char ***ids, size_t *n, err_t *e)
+{
+	*ids = NULL;
+	*n = 0;
+	return s->ops->agent_list(s->h, ids, n, e);
+}
+
+store_rc_t store_agent_delete(store_t *s, const char *agent_id, err_t *e)
+{
+	return s->ops->agent_delete(s->h, agent_id, e);
+}
+
+store_rc_t store_agent_delete_pending(store_t *s, const char *agent_id, err_t *e)
+{
+	return s->ops->agent_delete_pending(s->h, agent_id, e);
+}
+
+store_rc_t store_agent_activate(store_t *s, const char *agent_id, err_t *e)
+{
+	return s->ops->agent_activate(s->h, agent_id, e);
+}
+
+store_rc_t store_agent_stage(store_t *s, const store_agent_t *a, err_t *e)
+{
+	if (a->agent_id == NULL || a->ek_tpm == NULL || a->aik_tpm == NULL ||
+	    a->pending_key == NULL) {
+		err_set(e, "store: staged attempt lacks agent_id, ek_tpm, aik_tpm or pending_key");
+		return STORE_ERROR;
+	}
+	return s->ops->agent_stage(s->h, a, e);
+}
+
+store_rc_t store_agent_get_staged(store_t *s, const char *agent_id, store_agent_t *out, err_t *e)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->agent_get_staged(s->h, agent_id, out, e);
+}
+
+store_rc_t store_agent_unstage(store_t *s, const char *agent_id, err_t *e)
+{
+	return s->ops->agent_unstage(s->h, agent_id, e);
+}
+
+store_rc_t store_agent_promote(store_t *s, const char *agent_id, err_t *e)
+{
+	return s->ops->agent_promote(s->h, agent_id, e);
+}
+
+store_rc_t store_agent_find_ek(store_t *s, const char *ek_key, const char *exclude_id,
+                               int active_only, char **other, err_t *e)
+{
+	*other = NULL;
+	if (ek_key == NULL)
+		return STORE_NOT_FOUND;
+	return s->ops->agent_find_ek(s->h, ek_key, exclude_id ? exclude_id : "", active_only, other,
+	                             e);
+}
+
+void store_agent_clear(store_agent_t *a)
+{
+	if (a == NULL)
+		return;
+	free(a->agent_id);
+	free(a->ek_tpm);
+	free(a->ek_key);
+	free(a->ekcert);
+	free(a->aik_tpm);
+	free(a->mtls_cert);
+	free(a->ip);
+	if (a->pending_key)
+		xfree_secret(a->pending_key, strlen(a->pending_key));
+	memset(a, 0, sizeof(*a));
+}
+
+void store_ids_free(char **ids)
+{
+	if (ids == NULL)
+		return;
+	for (char **p = ids; *p; p++)
+		free(*p);
+	free(ids);
+}
+
+/* ---- verifier ---- */
+
+store_rc_t store_node_add(store_t *s, const store_node_t *n, err_t *e)
+{
+	if (n->uuid == NULL || n->ak_tpm == NULL || n->ip == NULL) {
+		err_set(e, "store: node record lacks uuid, ak_tpm or ip");
+		return STORE_ERROR;
+	}
+	return s->ops->node_add(s->h, n, e);
+}
+
+store_rc_t store_node_get(store_t *s, const char *uuid, store_node_t *out, err_t *e)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->node_get(s->h, uuid, out, e);
+}
+
+store_rc_t store_node_list(store_t *s, store_node_t **nodes, size_t *n, err_t *e)
+{
+	*nodes = NULL;
+	*n = 0;
+	return s->ops->node_list(s->h, nodes, n, e);
+}
+
+store_rc_t store_node_delete(store_t *s, const char *uuid, err_t *e)
+{
+	return s->ops->node_delete(s->h, uuid, e);
+}
+
+store_rc_t store_node_save(store_t *s, const store_node_t *const *nodes, size_t n, err_t *e)
+{
+	if (n == 0)
+		return STORE_OK;
+	return s->ops->node_save(s->h, nodes, n, e);
+}
+
+store_rc_t store_node_set_mtls_cert(store_t *s, const char *uuid, const char *pem, err_t *e)
+{
+	if (uuid == NULL || pem == NULL) {
+		err_set(e, "store: a certificate change needs a uuid and a PEM");
+		return STORE_ERROR;
+	}
+	return s->ops->node_set_mtls_cert(s->h, uuid, pem, e);
+}
+
+void store_node_clear(store_node_t *n)
+{
+	if (n == NULL)
+		return;
+	free(n->uuid);
+	free(n->ak_tpm);
+	free(n->ip);
+	free(n->mtls_cert);
+	free(n->api_version);
+	free(n->pcr_policy);
+	free(n->runtime_policy);
+	free(n->mb_policy);
+	free(n->last_event_id);
+	free(n->failure_reason);
+	free(n->ima_state);
+	free(n->ima_keys);
+	free(n->mb_log_digest);
+	memset(n, 0, sizeof(*n));
+}
+
+void store_nodes_free(store_node_t *nodes, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_node_clear(&nodes[i]);
+	free(nodes);
+}
+
+static int store_kind_ok(const char *kind)
+{
+	return kind && (strcmp(kind, "tpm_pcr") == 0 || strcmp(kind, "runtime") == 0 ||
+	                strcmp(kind, "measured_boot") == 0);
+}
+
+store_rc_t store_policy_put(store_t *s, const char *name, const char *kind, const uint8_t *body,
+                            size_t len, int replace, store_policy_t *out, err_t *e)
+{
+	unsigned char md[32];
+	char hex[65];
+	store_rc_t rc;
+
+	if (name == NULL || *name == '\0' || !store_kind_ok(kind)) {
+		err_set(e, "store: policy needs a name and a known kind");
+		return STORE_ERROR;
+	}
+	SHA256(body, len, md);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	rc = s->ops->policy_put(s->h, name, kind, body, len, hex, replace, e);
+	if (rc == STORE_OK && out) {
+		memset(out, 0, sizeof(*out));
+		rc = s->ops->policy_get(s->h, name, 0, out, e);
+	}
+	return rc;
+}
+
+store_rc_t store_policy_get(store_t *s, const char *name, store_policy_t *out, err_t *e)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->policy_get(s->h, name, 1, out, e);
+}
+
+store_rc_t store_policy_list(store_t *s, const char *kind, store_policy_t **out, size_t *n,
+                             err_t *e)
+{
+	*out = NULL;
+	*n = 0;
+	return s->ops->policy_list(s->h, kind, out, n, e);
+}
+
+store_rc_t store_policy_delete(store_t *s, const char *name, err_t *e)
+{
+	return s->ops->policy_delete(s->h, name, e);
+}
+
+void store_policy_clear(store_policy_t *p)
+{
+	if (p == NULL)
+		return;
+	free(p->name);
+	free(p->kind);
+	free(p->body);
+	memset(p, 0, sizeof(*p));
+}
+
+void store_policies_free(store_policy_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_policy_clear(&p[i]);
+	free(p);
+}
+
+store_rc_t store_event_append(store_t *s, const char *node_uuid, const char *type,
+                              const char *severity, const char *body_json, char id_out[40],
+                              err_t *e)
+{
+	/* The backends hash these as strings: refuse NULL here rather than crash there. */
+	if (type == NULL || body_json == NULL) {
+		err_set(e, "store: an event needs a type and a body");
+		return STORE_ERROR;
+	}
+	return s->ops->event_append(s->h, node_uuid, type, severity, body_json, id_out, e);
+}
+
+store_rc_t store_event_verify_chain(store_t *s, err_t *e)
+{
+	return s->ops->event_verify_chain(s->h, e);
+}

@@ -1,0 +1,193 @@
+/* store: durable state behind one small interface with typed operations (no SQL in the
+ * daemons). Backends are chosen by URL: "sqlite:PATH" now; "postgresql://..." (libpq) for a
+ * verifier pool later. Every state-changing call has committed durably (SQLite: WAL with
+ * synchronous=FULL) when it returns 0, so a daemon may reply right after it.
+ *
+ * The schema is a list of numbered migrations, each applied once in its own transaction
+ * and recorded in the schema_version table; opening a store applies the missing ones and
+ * refuses a database written by a newer vigil. */
+#ifndef VIGIL_STORE_H
+#define VIGIL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/base/err.h"
+
+typedef struct store store_t;
+
+/* Outcomes of lookups and conditional changes. */
+typedef enum {
+	STORE_ERROR = -1,    /* the backend failed; err says why (already logged) */
+	STORE_OK = 0,        /* done */
+	STORE_NOT_FOUND = 1, /* no such record; nothing changed */
+	STORE_EXISTS = 2,    /* a record with that key exists; nothing changed */
+	STORE_IN_USE = 3     /* still referenced (a policy a node uses); nothing changed */
+} store_rc_t;
+
+/* A registrar enrollment. Every string is NUL-terminated text exactly as received (the
+ * base64 of TPM2B_PUBLICs, the ekcert PEM or base64 DER). Records returned by the store are
+ * owned by the caller: release them with store_agent_clear(). */
+typedef struct store_agent {
+	char *agent_id;    /* the node's UUID or name; primary key */
+	char *ek_tpm;      /* base64 TPM2B_PUBLIC of the EK */
+	char *ek_key;      /* hex SHA-256 of the EK's DER SubjectPublicKeyInfo: one TPM's EK
+	                      however ek_tpm spells it; NULL in records written before
+	                      schema 4 until the registrar fills it in */
+	char *ekcert;      /* EK certificate text as received, or NULL when none was sent */
+	char *aik_tpm;     /* base64 TPM2B_PUBLIC of the AK */
+	char *mtls_cert;   /* agent's HTTPS certificate PEM, "disabled", or NULL */
+	char *ip;          /* contact address for verifiers, or NULL */
+	int port;          /* contact port, 0 when none */
+	int regcount;      /* registrations seen for this identity (1 on the first) */
+	int active;        /* 1 once the credential challenge was answered */
+	char *pending_key; /* base64(credential): HMAC key of the open challenge; NULL once
+	                      active. A secret: cleared with the record. */
+	int64_t created;   /* unix seconds of the first registration */
+	int64_t updated;   /* unix seconds of the last change */
+} store_agent_t;
+
+/* Open (creating if needed) the store named by url and bring its schema up to date.
+ * NULL on error (e says why: unknown scheme, cannot open, newer schema, failed
+ * migration). */
+store_t *store_open(const char *url, err_t *e);
+void store_close(store_t *s); /* NULL does nothing */
+
+/* The schema version the store is at, and the newest one this build knows. */
+int store_schema_version(store_t *s);
+int store_schema_latest(void);
+
+/* ---- registrar enrollments ---- */
+
+/* Insert the record, or replace every field of the one with the same agent_id. a is
+ * borrowed. created is kept from an existing record; updated is set to now. */
+store_rc_t store_agent_put(store_t *s, const store_agent_t *a, err_t *e);
+/* Fill *out (caller clears) with the record of agent_id. */
+store_rc_t store_agent_get(store_t *s, const char *agent_id, store_agent_t *out, err_t *e);
+/* All agent ids in ascending order. *ids is a NULL-terminated array (caller frees with
+ * store_ids_free); *n its length. */
+store_rc_t store_agent_list(store_t *s, char ***ids, size_t *n, err_t *e);
+store_rc_t store_agent_delete(store_t *s, const char *agent_id, err_t *e);
+/* Delete the record only while it was never activated (a first registration whose
+ * challenge was answered wrongly); STORE_NOT_FOUND when there is none or it is active. */
+store_rc_t store_agent_delete_pending(store_t *s, const char *agent_id, err_t *e);
+/* Mark the record active and forget its pending key. STORE_NOT_FOUND when there is no
+ * record, or it is already active. */
+store_rc_t store_agent_activate(store_t *s, const char *agent_id, err_t *e);
+
+/* Re-registrations of an active enrollment are staged beside it (registrar_staged), so
+ * that an unauthenticated request never changes what an authenticated one made: the
+ * enrollment changes only when the staged attempt is activated. One staged attempt per
+ * agent_id; an administrator's delete of the enrollment removes it too. */
+
+/* Insert or replace the staged attempt of a->agent_id (ek_tpm, ekcert, aik_tpm,
+ * mtls_cert, ip, port, pending_key; the rest is ignored). STORE_NOT_FOUND when there is
+ * no active enrollment of that id. */
+store_rc_t store_agent_stage(store_t *s, const store_agent_t *a, err_t *e);
+/* Fill *out (caller clears) with the staged attempt of agent_id: the fields above, and
+ * created. */
+store_rc_t store_agent_get_staged(store_t *s, const char *agent_id, store_agent_t *out, err_t *e);
+/* Discard the staged attempt; the enrollment stays as it is. */
+store_rc_t store_agent_unstage(store_t *s, const char *agent_id, err_t *e);
+/* In one transaction: copy the staged attempt's mtls_cert, ip and port into the active
+ * enrollment, count the registration (regcount + 1) and discard the attempt.
+ * STORE_NOT_FOUND (nothing changed) when there is no staged attempt, or the enrollment is
+ * no longer active with the same EK, EK certificate and AK. */
+store_rc_t store_agent_promote(store_t *s, const char *agent_id, err_t *e);
+/* The id of another enrollment (not exclude_id) whose ek_key is this one, active ones
+ * only when active_only: *other (caller frees), or STORE_NOT_FOUND. */
+store_rc_t store_agent_find_ek(store_t *s, const char *ek_key, const char *exclude_id,
+                               int active_only, char **other, err_t *e);
+
+/* Free the fields of a (wiping the pending key) and zero it; the struct itself is the
+ * caller's. */
+void store_agent_clear(store_agent_t *a);
+void store_ids_free(char **ids); /* NULL does nothing */
+
+/* ---- verifier: nodes ---- */
+
+/* A node under attestation: identity, contact, policies and the durable copy of its
+ * attestation progress. Strings are caller-owned when returned (store_node_clear). */
+typedef struct store_node {
+	char *uuid;                          /* primary key */
+	char *ak_tpm;                        /* base64 TPM2B_PUBLIC of the enrolled AK */
+	char *ip;                            /* agent contact address */
+	int port;                            /* agent contact port */
+	char *mtls_cert;                     /* agent's self-signed HTTPS certificate PEM */
+	char *api_version;                   /* agent API version in use, or NULL */
+	char *pcr_policy;                    /* policy names, NULL for none */
+	char *runtime_policy;                /* "" */
+	char *mb_policy;                     /* "" */
+	int operational_state;               /* Keylime operational_state number */
+	int64_t attestation_count;           /* successful rounds */
+	int64_t last_received_quote;         /* unix seconds, 0 = never */
+	int64_t last_successful_attestation; /* unix seconds, 0 = never */
+	char *last_event_id;                 /* last failure's event id, or NULL */
+	char *failure_reason;                /* last failure's text, or NULL */
+	char *ima_state;                     /* IMA replay position (ima_state_format), or NULL */
+	char *ima_keys; /* keys learned from keyring measurements, one per line as
+	                   runtime_policy_eval_keys_export writes them, or NULL */
+	char
+	    *mb_log_digest; /* hex SHA-256 of the UEFI log (base64 text as sent) that last passed */
+	int has_clock;      /* 1 when the three clock fields are set */
+	int64_t tpm_clock;  /* TPMS_CLOCK_INFO of the last good quote */
+	int64_t tpm_reset_count;   /* "" */
+	int64_t tpm_restart_count; /* "" */
+	int64_t created;           /* unix seconds */
+	int64_t updated;           /* unix seconds */
+} store_node_t;
+
+/* Insert a new node (progress fields as given). STORE_EXISTS when the uuid is taken;
+ * STORE_NOT_FOUND when a named policy does not exist. */
+store_rc_t store_node_add(store_t *s, const store_node_t *n, err_t *e);
+store_rc_t store_node_get(store_t *s, const char *uuid, store_node_t *out, err_t *e);
+/* Every node, ordered by uuid; free with store_nodes_free. */
+store_rc_t store_node_list(store_t *s, store_node_t **nodes, size_t *n, err_t *e);
+store_rc_t store_node_delete(store_t *s, const char *uuid, err_t *e);
+/* Write the progress fields (operational_state .. tpm_restart_count, and api_version) of
+ * n nodes in one transaction: the verifier's batched durable copy. Nodes no longer in
+ * the store are skipped. */
+store_rc_t store_node_save(store_t *s, const store_node_t *const *nodes, size_t n, err_t *e);
+/* Replace a node's pinned agent certificate (PEM), at once. STORE_NOT_FOUND when the node
+ * is not stored. */
+store_rc_t store_node_set_mtls_cert(store_t *s, const char *uuid, const char *pem, err_t *e);
+void store_node_clear(store_node_t *n);
+void store_nodes_free(store_node_t *nodes, size_t n);
+
+/* ---- verifier: policies (content-addressed, named) ---- */
+
+/* Kinds as stored: "tpm_pcr", "runtime", "measured_boot". */
+typedef struct store_policy {
+	char *name;      /* operator's name */
+	char *kind;      /* one of the kinds above */
+	char sha256[65]; /* hex SHA-256 of body */
+	uint8_t *body;   /* the document (NULL in lists) */
+	size_t body_len; /* its size */
+	int64_t created; /* unix seconds the name was first used */
+} store_policy_t;
+
+/* Store body under name. With replace = 0 an existing name is STORE_EXISTS; with
+ * replace = 1 the name moves to the new content (which must be of the same kind). The
+ * stored record (without body) is written to out when non-NULL. */
+store_rc_t store_policy_put(store_t *s, const char *name, const char *kind, const uint8_t *body,
+                            size_t len, int replace, store_policy_t *out, err_t *e);
+store_rc_t store_policy_get(store_t *s, const char *name, store_policy_t *out, err_t *e);
+/* Policies of one kind (NULL: all), by name, without bodies; free with store_policies_free. */
+store_rc_t store_policy_list(store_t *s, const char *kind, store_policy_t **out, size_t *n,
+                             err_t *e);
+/* STORE_IN_USE while a node names the policy. */
+store_rc_t store_policy_delete(store_t *s, const char *name, err_t *e);
+void store_policy_clear(store_policy_t *p);
+void store_policies_free(store_policy_t *p, size_t n);
+
+/* ---- verifier: events (append-only, hash-chained) ---- */
+
+/* Append an event; its hash covers the previous event's hash and this row, so an edit or
+ * removal anywhere breaks the chain. id_out (40 bytes) receives the event's public id. */
+store_rc_t store_event_append(store_t *s, const char *node_uuid, const char *type,
+                              const char *severity, const char *body_json, char id_out[40],
+                              err_t *e);
+/* Re-hash the whole chain; STORE_OK when intact, STORE_ERROR naming the first bad seq. */
+store_rc_t store_event_verify_chain(store_t *s, err_t *e);
+
+#endif

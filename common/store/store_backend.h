@@ -1,0 +1,54 @@
+/* store_backend: what a storage backend provides to common/store/store.c. Only store.c and the
+ * backends include this; daemons use store.h. A backend is one table of functions over its
+ * own handle type, so SQLite and PostgreSQL differ only behind it. */
+#ifndef VIGIL_STORE_BACKEND_H
+#define VIGIL_STORE_BACKEND_H
+
+#include "common/store/store.h"
+
+typedef struct store_ops {
+	const char *name; /* "sqlite", "postgresql": for messages */
+	/* Open the backend from the URL text after the scheme (for sqlite: the path), then
+	 * apply missing migrations. Returns the backend handle or NULL (e set). */
+	void *(*open)(const char *where, err_t *e);
+	void (*close)(void *h);
+	int (*schema_version)(void *h);
+	store_rc_t (*agent_put)(void *h, const store_agent_t *a, err_t *e);
+	store_rc_t (*agent_get)(void *h, const char *agent_id, store_agent_t *out, err_t *e);
+	store_rc_t (*agent_list)(void *h, char ***ids, size_t *n, err_t *e);
+	store_rc_t (*agent_delete)(void *h, const char *agent_id, err_t *e);
+	store_rc_t (*agent_activate)(void *h, const char *agent_id, err_t *e);
+	store_rc_t (*agent_delete_pending)(void *h, const char *agent_id, err_t *e);
+	store_rc_t (*agent_stage)(void *h, const store_agent_t *a, err_t *e);
+	store_rc_t (*agent_get_staged)(void *h, const char *agent_id, store_agent_t *out, err_t *e);
+	store_rc_t (*agent_unstage)(void *h, const char *agent_id, err_t *e);
+	store_rc_t (*agent_promote)(void *h, const char *agent_id, err_t *e);
+	store_rc_t (*agent_find_ek)(void *h, const char *ek_key, const char *exclude_id,
+	                            int active_only, char **other, err_t *e);
+	/* verifier */
+	store_rc_t (*node_add)(void *h, const store_node_t *n, err_t *e);
+	store_rc_t (*node_get)(void *h, const char *uuid, store_node_t *out, err_t *e);
+	store_rc_t (*node_list)(void *h, store_node_t **nodes, size_t *n, err_t *e);
+	store_rc_t (*node_delete)(void *h, const char *uuid, err_t *e);
+	store_rc_t (*node_save)(void *h, const store_node_t *const *nodes, size_t n, err_t *e);
+	store_rc_t (*node_set_mtls_cert)(void *h, const char *uuid, const char *pem, err_t *e);
+	store_rc_t (*policy_put)(void *h, const char *name, const char *kind, const uint8_t *body,
+	                         size_t len, const char *sha256, int replace, err_t *e);
+	store_rc_t (*policy_get)(void *h, const char *name, int with_body, store_policy_t *out,
+	                         err_t *e);
+	store_rc_t (*policy_list)(void *h, const char *kind, store_policy_t **out, size_t *n,
+	                          err_t *e);
+	store_rc_t (*policy_delete)(void *h, const char *name, err_t *e);
+	store_rc_t (*event_append)(void *h, const char *node_uuid, const char *type,
+	                           const char *severity, const char *body_json, char id_out[40],
+	                           err_t *e);
+	store_rc_t (*event_verify_chain)(void *h, err_t *e);
+} store_ops_t;
+
+extern const store_ops_t store_sqlite_ops;
+
+/* The newest migration number (shared by every backend: each backend carries its own
+ * dialect of the same numbered migrations). */
+#define STORE_SCHEMA_LATEST 4
+
+#endif
