@@ -1,3 +1,5 @@
 # common/store: the storage interface (store.c) and its SQLite backend.
 COMMON_SRCS += common/store/store.c
 COMMON_SRCS += common/store/store_sqlite.c
+COMMON_SRCS += common/store/store_sqlite_registrar.c
+COMMON_SRCS += common/store/store_sqlite_verifier.c

@@ -1,0 +1,59 @@
+/* store_sqlite_priv: what the SQLite backend's files share: the connection handle, the
+ * small helpers, and the operations each file implements (store_sqlite.c puts them in
+ * store_sqlite_ops). Only the store_sqlite*.c files include it. */
+#ifndef VIGIL_STORE_SQLITE_PRIV_H
+#define VIGIL_STORE_SQLITE_PRIV_H
+
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "common/store/store_backend.h"
+
+typedef struct sq {
+	sqlite3 *db; /* the connection */
+	char *path;  /* database file, for messages */
+	int version; /* schema version after open */
+} sq_t;
+
+/* Helpers (store_sqlite.c). */
+int64_t sq_now(void);
+store_rc_t sq_fail(sq_t *q, err_t *e, const char *what);
+int sq_exec(sq_t *q, const char *sql, err_t *e, const char *what);
+int sq_bind_text(sqlite3_stmt *st, int i, const char *v);
+char *sq_col_dup(sqlite3_stmt *st, int i); /* a text column, copied (NULL for NULL) */
+int64_t sq_col_i64(sqlite3_stmt *st, int i);
+/* Run sql with ?1 = id (and ?2 = now when the statement has it); STORE_NOT_FOUND when no
+ * row changed. */
+store_rc_t sq_change_by_id(sq_t *q, const char *sql, const char *id, err_t *e, const char *what);
+
+/* Registrar enrollments (store_sqlite_registrar.c) and verifier nodes, policies and events
+ * (store_sqlite_verifier.c). */
+store_rc_t sq_agent_put(void *h, const store_agent_t *a, err_t *e);
+store_rc_t sq_agent_get(void *h, const char *agent_id, store_agent_t *out, err_t *e);
+store_rc_t sq_agent_list(void *h, char ***ids, size_t *n, err_t *e);
+store_rc_t sq_agent_delete(void *h, const char *agent_id, err_t *e);
+store_rc_t sq_agent_delete_pending(void *h, const char *agent_id, err_t *e);
+store_rc_t sq_agent_activate(void *h, const char *agent_id, err_t *e);
+store_rc_t sq_agent_stage(void *h, const store_agent_t *a, err_t *e);
+store_rc_t sq_agent_get_staged(void *h, const char *agent_id, store_agent_t *out, err_t *e);
+store_rc_t sq_agent_unstage(void *h, const char *agent_id, err_t *e);
+store_rc_t sq_agent_promote(void *h, const char *agent_id, err_t *e);
+store_rc_t sq_agent_find_ek(void *h, const char *ek_key, const char *exclude_id, int active_only,
+                            char **other, err_t *e);
+store_rc_t sq_node_add(void *h, const store_node_t *n, err_t *e);
+store_rc_t sq_node_get(void *h, const char *uuid, store_node_t *out, err_t *e);
+store_rc_t sq_node_list(void *h, store_node_t **nodes, size_t *n, err_t *e);
+store_rc_t sq_node_set_mtls_cert(void *h, const char *uuid, const char *pem, err_t *e);
+store_rc_t sq_node_delete(void *h, const char *uuid, err_t *e);
+store_rc_t sq_node_save(void *h, const store_node_t *const *nodes, size_t n, err_t *e);
+store_rc_t sq_policy_put(void *h, const char *name, const char *kind, const uint8_t *body,
+                         size_t len, const char *sha256, int replace, err_t *e);
+store_rc_t sq_policy_get(void *h, const char *name, int with_body, store_policy_t *out, err_t *e);
+store_rc_t sq_policy_list(void *h, const char *kind, store_policy_t **out, size_t *n, err_t *e);
+store_rc_t sq_policy_delete(void *h, const char *name, err_t *e);
+store_rc_t sq_event_append(void *h, const char *node_uuid, const char *type, const char *severity,
+                           const char *body_json, char id_out[40], err_t *e);
+store_rc_t sq_event_verify_chain(void *h, err_t *e);
+
+#endif

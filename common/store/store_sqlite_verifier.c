@@ -1,0 +1,574 @@
+/* store_sqlite_verifier: the verifier's nodes (and their batched progress), its
+ * content-addressed policies and its hash-chained event log, in SQLite. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "common/base/log.h"
+#include "common/base/xmalloc.h"
+#include "common/store/store_sqlite_priv.h"
+
+/* ---- verifier: nodes ---- */
+
+#define SQ_NODE_COLS                                                                               \
+	"uuid, ak_tpm, ip, port, mtls_cert, api_version, tpm_policy, runtime_policy, mb_policy,"   \
+	" operational_state, attestation_count, last_received_quote,"                              \
+	" last_successful_attestation, last_event_id, failure_reason, ima_state,"                  \
+	" mb_log_digest, tpm_clock, tpm_reset_count, tpm_restart_count, created, updated,"         \
+	" ima_keys"
+
+static void sq_node_row(sqlite3_stmt *st, store_node_t *n)
+{
+	n->uuid = sq_col_dup(st, 0);
+	n->ak_tpm = sq_col_dup(st, 1);
+	n->ip = sq_col_dup(st, 2);
+	n->port = sqlite3_column_int(st, 3);
+	n->mtls_cert = sq_col_dup(st, 4);
+	n->api_version = sq_col_dup(st, 5);
+	n->pcr_policy = sq_col_dup(st, 6);
+	n->runtime_policy = sq_col_dup(st, 7);
+	n->mb_policy = sq_col_dup(st, 8);
+	n->operational_state = sqlite3_column_int(st, 9);
+	n->attestation_count = sq_col_i64(st, 10);
+	n->last_received_quote = sq_col_i64(st, 11);
+	n->last_successful_attestation = sq_col_i64(st, 12);
+	n->last_event_id = sq_col_dup(st, 13);
+	n->failure_reason = sq_col_dup(st, 14);
+	n->ima_state = sq_col_dup(st, 15);
+	n->mb_log_digest = sq_col_dup(st, 16);
+	n->has_clock = sqlite3_column_type(st, 17) != SQLITE_NULL;
+	n->tpm_clock = sq_col_i64(st, 17);
+	n->tpm_reset_count = sq_col_i64(st, 18);
+	n->tpm_restart_count = sq_col_i64(st, 19);
+	n->created = sq_col_i64(st, 20);
+	n->updated = sq_col_i64(st, 21);
+	n->ima_keys = sq_col_dup(st, 22);
+}
+
+/* Bind the progress fields of n to ?2..?14 and ?22 (shared by add and save). */
+static int sq_bind_progress(sqlite3_stmt *st, const store_node_t *n)
+{
+	return sqlite3_bind_int(st, 2, n->operational_state) ||
+	       sqlite3_bind_int64(st, 3, n->attestation_count) ||
+	       sqlite3_bind_int64(st, 4, n->last_received_quote) ||
+	       sqlite3_bind_int64(st, 5, n->last_successful_attestation) ||
+	       sq_bind_text(st, 6, n->last_event_id) || sq_bind_text(st, 7, n->failure_reason) ||
+	       sq_bind_text(st, 8, n->ima_state) || sq_bind_text(st, 9, n->mb_log_digest) ||
+	       (n->has_clock ? sqlite3_bind_int64(st, 10, n->tpm_clock) ||
+	                           sqlite3_bind_int64(st, 11, n->tpm_reset_count) ||
+	                           sqlite3_bind_int64(st, 12, n->tpm_restart_count)
+	                     : sqlite3_bind_null(st, 10) || sqlite3_bind_null(st, 11) ||
+	                           sqlite3_bind_null(st, 12)) ||
+	       sq_bind_text(st, 13, n->api_version) || sqlite3_bind_int64(st, 14, sq_now()) ||
+	       sq_bind_text(st, 22, n->ima_keys);
+}
+
+store_rc_t sq_node_add(void *h, const store_node_t *n, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	int r;
+
+	if (sqlite3_prepare_v2(
+	        q->db,
+	        "INSERT INTO nodes (uuid, operational_state, attestation_count,"
+	        " last_received_quote, last_successful_attestation, last_event_id,"
+	        " failure_reason, ima_state, mb_log_digest, tpm_clock, tpm_reset_count,"
+	        " tpm_restart_count, api_version, created, updated, ak_tpm, ip, port,"
+	        " mtls_cert, tpm_policy, runtime_policy, mb_policy, ima_keys)"
+	        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+	        " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+	        -1, &st, NULL) != SQLITE_OK) {
+		sq_fail(q, e, "preparing node insert");
+		goto out;
+	}
+	if (sq_bind_text(st, 1, n->uuid) || sq_bind_progress(st, n) ||
+	    sq_bind_text(st, 15, n->ak_tpm) || sq_bind_text(st, 16, n->ip) ||
+	    sqlite3_bind_int(st, 17, n->port) || sq_bind_text(st, 18, n->mtls_cert) ||
+	    sq_bind_text(st, 19, n->pcr_policy) || sq_bind_text(st, 20, n->runtime_policy) ||
+	    sq_bind_text(st, 21, n->mb_policy)) {
+		sq_fail(q, e, "binding node insert");
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_CONSTRAINT_PRIMARYKEY) {
+		err_set(e, "node %s already exists", n->uuid);
+		rc = STORE_EXISTS;
+	} else if (r == SQLITE_CONSTRAINT_FOREIGNKEY) {
+		err_set(e, "a policy named for node %s does not exist", n->uuid);
+		rc = STORE_NOT_FOUND;
+	} else if (r != SQLITE_DONE) {
+		sq_fail(q, e, "storing node");
+	} else {
+		rc = STORE_OK;
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+store_rc_t sq_node_get(void *h, const char *uuid, store_node_t *out, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	int r;
+
+	if (sqlite3_prepare_v2(q->db, "SELECT " SQ_NODE_COLS " FROM nodes WHERE uuid = ?1", -1, &st,
+	                       NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, uuid)) {
+		sq_fail(q, e, "preparing node lookup");
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		rc = STORE_NOT_FOUND;
+	} else if (r != SQLITE_ROW) {
+		sq_fail(q, e, "reading node");
+	} else {
+		sq_node_row(st, out);
+		rc = STORE_OK;
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+store_rc_t sq_node_list(void *h, store_node_t **nodes, size_t *n, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	store_node_t *v = NULL;
+	size_t k = 0, cap = 0;
+	int r;
+
+	if (sqlite3_prepare_v2(q->db, "SELECT " SQ_NODE_COLS " FROM nodes ORDER BY uuid", -1, &st,
+	                       NULL) != SQLITE_OK) {
+		sq_fail(q, e, "preparing node list");
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (k == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		memset(&v[k], 0, sizeof(v[k]));
+		sq_node_row(st, &v[k++]);
+	}
+	if (r != SQLITE_DONE) {
+		sq_fail(q, e, "listing nodes");
+		store_nodes_free(v, k);
+		goto out;
+	}
+	*nodes = v;
+	*n = k;
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+store_rc_t sq_node_set_mtls_cert(void *h, const char *uuid, const char *pem, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+
+	if (sqlite3_prepare_v2(q->db,
+	                       "UPDATE nodes SET mtls_cert = ?2, updated = ?3 WHERE uuid = ?1", -1,
+	                       &st, NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, uuid) || sq_bind_text(st, 2, pem) ||
+	    sqlite3_bind_int64(st, 3, sq_now()) || sqlite3_step(st) != SQLITE_DONE) {
+		sq_fail(q, e, "changing a node's certificate");
+		goto out;
+	}
+	rc = sqlite3_changes(q->db) > 0 ? STORE_OK : STORE_NOT_FOUND;
+	if (rc == STORE_NOT_FOUND)
+		err_set(e, "node %s not found", uuid);
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+store_rc_t sq_node_delete(void *h, const char *uuid, err_t *e)
+{
+	return sq_change_by_id(h, "DELETE FROM nodes WHERE uuid = ?1", uuid, e, "deleting node");
+}
+
+store_rc_t sq_node_save(void *h, const store_node_t *const *nodes, size_t n, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+
+	if (sq_exec(q, "BEGIN IMMEDIATE", e, "starting node save") < 0)
+		return STORE_ERROR;
+	if (sqlite3_prepare_v2(q->db,
+	                       "UPDATE nodes SET operational_state = ?2, attestation_count = ?3,"
+	                       " last_received_quote = ?4, last_successful_attestation = ?5,"
+	                       " last_event_id = ?6, failure_reason = ?7, ima_state = ?8,"
+	                       " mb_log_digest = ?9, tpm_clock = ?10, tpm_reset_count = ?11,"
+	                       " tpm_restart_count = ?12, api_version = ?13, updated = ?14,"
+	                       " ima_keys = ?22"
+	                       " WHERE uuid = ?1",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		sq_fail(q, e, "preparing node save");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (sq_bind_text(st, 1, nodes[i]->uuid) || sq_bind_progress(st, nodes[i]) ||
+		    sqlite3_step(st) != SQLITE_DONE) {
+			sq_fail(q, e, "saving node");
+			goto out;
+		}
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sq_exec(q, "COMMIT", e, "committing node save") < 0)
+		goto out;
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	if (rc != STORE_OK)
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* ---- verifier: policies ---- */
+
+store_rc_t sq_policy_put(void *h, const char *name, const char *kind, const uint8_t *body,
+                         size_t len, const char *sha256, int replace, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	int r;
+
+	if (sq_exec(q, "BEGIN IMMEDIATE", e, "starting policy put") < 0)
+		return STORE_ERROR;
+	/* An existing name: refuse, or check the kind before moving it. */
+	if (sqlite3_prepare_v2(q->db, "SELECT kind FROM policy_names WHERE name = ?1", -1, &st,
+	                       NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, name)) {
+		sq_fail(q, e, "preparing policy lookup");
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		if (!replace) {
+			err_set(e, "a policy named %s exists (replace it explicitly)", name);
+			rc = STORE_EXISTS;
+			goto out;
+		}
+		if (strcmp((const char *)sqlite3_column_text(st, 0), kind) != 0) {
+			err_set(e, "policy %s is of kind %s, not %s", name,
+			        (const char *)sqlite3_column_text(st, 0), kind);
+			rc = STORE_EXISTS;
+			goto out;
+		}
+	} else if (r != SQLITE_DONE) {
+		sq_fail(q, e, "looking up policy");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(
+	        q->db,
+	        "INSERT INTO policies (sha256, kind, body, created) VALUES (?1, ?2, ?3, ?4)"
+	        " ON CONFLICT (sha256) DO NOTHING",
+	        -1, &st, NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, sha256) || sq_bind_text(st, 2, kind) ||
+	    sqlite3_bind_blob(st, 3, body, (int)len, SQLITE_TRANSIENT) ||
+	    sqlite3_bind_int64(st, 4, sq_now()) || sqlite3_step(st) != SQLITE_DONE) {
+		sq_fail(q, e, "storing policy body");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(q->db,
+	                       "INSERT INTO policy_names (name, kind, sha256, created, updated)"
+	                       " VALUES (?1, ?2, ?3, ?4, ?4)"
+	                       " ON CONFLICT (name) DO UPDATE SET sha256 = ?3, updated = ?4",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, name) || sq_bind_text(st, 2, kind) || sq_bind_text(st, 3, sha256) ||
+	    sqlite3_bind_int64(st, 4, sq_now()) || sqlite3_step(st) != SQLITE_DONE) {
+		sq_fail(q, e, "storing policy name");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sq_exec(q, "DELETE FROM policies WHERE sha256 NOT IN (SELECT sha256 FROM policy_names)",
+	            e, "removing unused policy bodies") < 0 ||
+	    sq_exec(q, "COMMIT", e, "committing policy") < 0)
+		goto out;
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	if (rc != STORE_OK)
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static void sq_policy_row(sqlite3_stmt *st, store_policy_t *p, int with_body)
+{
+	const unsigned char *sha = sqlite3_column_text(st, 2);
+
+	p->name = sq_col_dup(st, 0);
+	p->kind = sq_col_dup(st, 1);
+	snprintf(p->sha256, sizeof(p->sha256), "%s", sha ? (const char *)sha : "");
+	p->created = sq_col_i64(st, 3);
+	p->body_len = (size_t)sqlite3_column_bytes(st, 4);
+	if (with_body)
+		p->body = xmemdup(sqlite3_column_blob(st, 4), p->body_len);
+}
+
+store_rc_t sq_policy_get(void *h, const char *name, int with_body, store_policy_t *out, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	int r;
+
+	if (sqlite3_prepare_v2(
+	        q->db,
+	        "SELECT n.name, n.kind, n.sha256, n.created, p.body FROM policy_names n"
+	        " JOIN policies p ON p.sha256 = n.sha256 WHERE n.name = ?1",
+	        -1, &st, NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, name)) {
+		sq_fail(q, e, "preparing policy get");
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		err_set(e, "no policy named %s", name);
+		rc = STORE_NOT_FOUND;
+	} else if (r != SQLITE_ROW) {
+		sq_fail(q, e, "reading policy");
+	} else {
+		sq_policy_row(st, out, with_body);
+		rc = STORE_OK;
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+store_rc_t sq_policy_list(void *h, const char *kind, store_policy_t **out, size_t *n, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	store_policy_t *v = NULL;
+	size_t k = 0, cap = 0;
+	int r;
+
+	if (sqlite3_prepare_v2(
+	        q->db,
+	        "SELECT n.name, n.kind, n.sha256, n.created, p.body FROM policy_names n"
+	        " JOIN policies p ON p.sha256 = n.sha256"
+	        " WHERE ?1 IS NULL OR n.kind = ?1 ORDER BY n.name",
+	        -1, &st, NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, kind)) {
+		sq_fail(q, e, "preparing policy list");
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (k == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		memset(&v[k], 0, sizeof(v[k]));
+		sq_policy_row(st, &v[k++], 0);
+	}
+	if (r != SQLITE_DONE) {
+		sq_fail(q, e, "listing policies");
+		store_policies_free(v, k);
+		goto out;
+	}
+	*out = v;
+	*n = k;
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+store_rc_t sq_policy_delete(void *h, const char *name, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+
+	if (sq_exec(q, "BEGIN IMMEDIATE", e, "starting policy delete") < 0)
+		return STORE_ERROR;
+	if (sqlite3_prepare_v2(q->db,
+	                       "SELECT uuid FROM nodes WHERE tpm_policy = ?1 OR runtime_policy = ?1"
+	                       " OR mb_policy = ?1 LIMIT 1",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, name)) {
+		sq_fail(q, e, "preparing policy use check");
+		goto out;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		err_set(e, "policy %s is in use by node %s", name,
+		        (const char *)sqlite3_column_text(st, 0));
+		rc = STORE_IN_USE;
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	rc = sq_change_by_id(q, "DELETE FROM policy_names WHERE name = ?1", name, e,
+	                     "deleting policy");
+	if (rc != STORE_OK)
+		goto out;
+	rc = STORE_ERROR;
+	if (sq_exec(q, "DELETE FROM policies WHERE sha256 NOT IN (SELECT sha256 FROM policy_names)",
+	            e, "removing unused policy bodies") < 0 ||
+	    sq_exec(q, "COMMIT", e, "committing policy delete") < 0)
+		goto out;
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	if (rc != STORE_OK)
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	if (rc == STORE_NOT_FOUND)
+		err_set(e, "no policy named %s", name);
+	return rc;
+}
+
+/* ---- verifier: events ---- */
+
+/* SHA-256 over the previous hash and every field of the row, hex into out[65]. */
+static void sq_event_hash(const char *prev, int64_t seq, int64_t t, const char *node,
+                          const char *type, const char *severity, const char *body, char out[65])
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	unsigned char md[32];
+	char num[64];
+
+	if (c == NULL)
+		fatalx("out of memory");
+	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+	snprintf(num, sizeof(num), "%lld\n%lld\n", (long long)seq, (long long)t);
+	EVP_DigestUpdate(c, prev, strlen(prev));
+	EVP_DigestUpdate(c, "\n", 1);
+	EVP_DigestUpdate(c, num, strlen(num));
+	/* Lengths first, so field boundaries cannot be moved without changing the hash. */
+	const char *f[4] = {node ? node : "", type, severity ? severity : "", body};
+	for (int i = 0; i < 4; i++) {
+		snprintf(num, sizeof(num), "%zu:", strlen(f[i]));
+		EVP_DigestUpdate(c, num, strlen(num));
+		EVP_DigestUpdate(c, f[i], strlen(f[i]));
+	}
+	EVP_DigestFinal_ex(c, md, NULL);
+	EVP_MD_CTX_free(c);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+store_rc_t sq_event_append(void *h, const char *node_uuid, const char *type, const char *severity,
+                           const char *body_json, char id_out[40], err_t *e)
+{
+	static const char zeros[65] =
+	    "0000000000000000000000000000000000000000000000000000000000000000";
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	char prev[65], hash[65], id[40];
+	int64_t seq = 1, t;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (sq_exec(q, "BEGIN IMMEDIATE", e, "starting event append") < 0)
+		return STORE_ERROR;
+	memcpy(prev, zeros, sizeof(prev));
+	if (sqlite3_prepare_v2(q->db, "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", -1,
+	                       &st, NULL) != SQLITE_OK) {
+		sq_fail(q, e, "reading the last event");
+		goto out;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		seq = sqlite3_column_int64(st, 0) + 1;
+		snprintf(prev, sizeof(prev), "%s", (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	sq_event_hash(prev, seq, t, node_uuid, type, severity, body_json, hash);
+	snprintf(id, sizeof(id), "%lld-%.16s", (long long)seq, hash);
+	if (sqlite3_prepare_v2(q->db,
+	                       "INSERT INTO events (seq, id, time, node_uuid, type, severity, body,"
+	                       " prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 1, seq) || sq_bind_text(st, 2, id) ||
+	    sqlite3_bind_int64(st, 3, t) || sq_bind_text(st, 4, node_uuid) ||
+	    sq_bind_text(st, 5, type) || sq_bind_text(st, 6, severity) ||
+	    sq_bind_text(st, 7, body_json) || sq_bind_text(st, 8, prev) ||
+	    sq_bind_text(st, 9, hash) || sqlite3_step(st) != SQLITE_DONE) {
+		sq_fail(q, e, "appending event");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sq_exec(q, "COMMIT", e, "committing event") < 0)
+		goto out;
+	if (id_out)
+		memcpy(id_out, id, sizeof(id));
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	if (rc != STORE_OK)
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+store_rc_t sq_event_verify_chain(void *h, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	char prev[65] = "0000000000000000000000000000000000000000000000000000000000000000";
+	char hash[65];
+	int64_t expect = 1;
+	int r;
+
+	if (sqlite3_prepare_v2(q->db,
+	                       "SELECT seq, time, node_uuid, type, severity, body, prev_hash, hash"
+	                       " FROM events ORDER BY seq",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		sq_fail(q, e, "reading events");
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(st, 0);
+		const char *stored_prev = (const char *)sqlite3_column_text(st, 6);
+		const char *stored = (const char *)sqlite3_column_text(st, 7);
+
+		sq_event_hash(prev, seq, sqlite3_column_int64(st, 1),
+		              (const char *)sqlite3_column_text(st, 2),
+		              (const char *)sqlite3_column_text(st, 3),
+		              (const char *)sqlite3_column_text(st, 4),
+		              (const char *)sqlite3_column_text(st, 5), hash);
+		if (seq != expect || stored_prev == NULL || strcmp(stored_prev, prev) != 0 ||
+		    stored == NULL || strcmp(stored, hash) != 0) {
+			err_set(e, "event chain broken at seq %lld", (long long)seq);
+			goto out;
+		}
+		memcpy(prev, hash, sizeof(prev));
+		expect++;
+	}
+	if (r != SQLITE_DONE) {
+		sq_fail(q, e, "reading events");
+		goto out;
+	}
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
