@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/base/buf.h"
+#include "common/evidence/devpath.h"
 
 /* ---- JSON helpers ---- */
 

@@ -222,12 +222,6 @@ typedef struct eventlog_image_load {
 } eventlog_image_load_t;
 int eventlog_image_load_decode(const eventlog_event_t *ev, eventlog_image_load_t *out, err_t *e);
 
-/* Render a UEFI device path as text appended to out: "PciRoot(0x0)/Pci(0x2,0x3)/
- * HD(1,GPT,<guid>,0x800,0x12c000)/\EFI\redhat\shimx64.efi". Nodes we do not know are
- * shown generically as "Path(type,subtype,hex)". 0, or -1 for a malformed path (out may
- * then hold a prefix). */
-int eventlog_devpath_format(const uint8_t *dp, size_t len, buf_t *out, err_t *e);
-
 /* UEFI_PLATFORM_FIRMWARE_BLOB (and BLOB2 with its description, appended to desc if given). */
 int eventlog_fw_blob_decode(const eventlog_event_t *ev, uint64_t *base, uint64_t *length,
                             buf_t *desc, err_t *e);

@@ -2,3 +2,4 @@
 COMMON_SRCS += common/evidence/quote.c
 COMMON_SRCS += common/evidence/eventlog.c
 COMMON_SRCS += common/evidence/ima.c
+COMMON_SRCS += common/evidence/devpath.c

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "common/base/log.h"
+#include "common/evidence/devpath.h"
 #include "common/policy/mb_policy.h"
 #include "common/base/xmalloc.h"
 

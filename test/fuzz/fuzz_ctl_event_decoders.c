@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "common/base/buf.h"
+#include "common/evidence/devpath.h"
 #include "common/evidence/eventlog.h"
 #include "ctl/eventlog_json.h"
 

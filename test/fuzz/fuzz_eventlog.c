@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/base/buf.h"
+#include "common/evidence/devpath.h"
 #include "common/evidence/eventlog.h"
 #include "common/policy/mb_policy.h"
 

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "common/base/buf.h"
+#include "common/evidence/devpath.h"
 #include "common/evidence/eventlog.h"
 
 int main(void);
