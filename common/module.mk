@@ -26,7 +26,12 @@ COMMON_SRCS += common/makecred.c
 # authtag: the Keylime activation HMAC, for the agent and the registrar.
 COMMON_SRCS += common/authtag.c
 COMMON_SRCS += common/ekcert.c
-# eventlog: UEFI event log parse and replay; mb_policy: Keylime measured-boot policies.
+# eventlog: UEFI event log parse and replay; mb_policy: Keylime measured-boot policies
+# (loaded in mb_policy.c, judged in mb_policy_eval.c, made from a golden log in
+# mb_policy_gen.c); pyregex: the Python regex dialect of Keylime's policies.
 COMMON_SRCS += common/eventlog.c
+COMMON_SRCS += common/pyregex.c
 COMMON_SRCS += common/mb_policy.c
+COMMON_SRCS += common/mb_policy_eval.c
+COMMON_SRCS += common/mb_policy_gen.c
 COMMON_SRCS += common/http.c

@@ -12,7 +12,7 @@
 #include "common/buf.h"
 #include "common/eventlog.h"
 #include "common/log.h"
-#include "common/mb_policy.h"
+#include "common/mb_policy_gen.h"
 #include "ctl/args.h"
 #include "ctl/commands.h"
 #include "ctl/eventlog_json.h"

@@ -7,7 +7,7 @@
 
 #include "common/buf.h"
 #include "common/eventlog.h"
-#include "common/mb_policy.h"
+#include "common/mb_policy_gen.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,6 +18,7 @@
 #include "common/eventlog.h"
 #include "common/ima.h"
 #include "common/mb_policy.h"
+#include "common/mb_policy_gen.h"
 #include "common/quote.h"
 #include "common/runtime_policy.h"
 #include "verifier/attest.h"
