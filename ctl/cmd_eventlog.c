@@ -12,7 +12,7 @@
 #include "common/base/buf.h"
 #include "common/evidence/eventlog.h"
 #include "common/base/log.h"
-#include "common/policy/mb_policy.h"
+#include "common/policy/mb_policy_gen.h"
 #include "ctl/args.h"
 #include "ctl/commands.h"
 #include "ctl/eventlog_json.h"

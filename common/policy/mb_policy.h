@@ -11,6 +11,9 @@
  *
  * The policy only judges the events; the caller must first check that the log replays to
  * the quoted PCRs (eventlog_check_pcr) for MB_POLICY_PCRS.
+ *
+ * Loading is in mb_policy.c, judging in mb_policy_eval.c; making a policy from a golden log
+ * is mb_policy_gen.h, the kernel_cmdline regex dialect pyregex.h.
  */
 #ifndef VIGIL_MB_POLICY_H
 #define VIGIL_MB_POLICY_H
@@ -54,22 +57,5 @@ typedef struct mb_failure {
  * one loaded policy may judge logs in several threads at once. Cost: one pass over the log;
  * key lookups are binary searches in the sorted policy sets. */
 int mb_policy_evaluate(const mb_policy_t *p, const eventlog_t *log, mb_failure_t *f);
-
-/* Build a refstate from a golden machine's log, the way keylime-policy create
- * measured-boot does: the log's Secure Boot state decides has_secureboot; a log with
- * Secure Boot off is refused unless without_secureboot is set (a warning is logged when it
- * is set but Secure Boot is on). Refuses, with the reason in e, a log from which no
- * passing policy can be made (no sha256 bank, no S-CRTM event, not 3-4 boot applications
- * with Secure Boot or 2 without, no initrd, no kernel command line, or any event the made
- * policy fails: it is judged against the log before it is returned). Appends the JSON text
- * (2-space indent, Keylime's key order) to out. 0 or -1. */
-int mb_policy_create(const eventlog_t *log, int without_secureboot, buf_t *out, err_t *e);
-
-/* Translate a Python re pattern (the dialect Keylime's refstates use) into an anchored POSIX
- * extended regex with the same fullmatch meaning, appended to out. Supports literals and
- * escapes, classes (\d \s \w and negations), bracket sets, groups, (?:...), alternation,
- * greedy and lazy quantifiers; refuses lookaround, backreferences and inline flags. Exposed
- * for tests. 0 or -1 with the reason in e. */
-int mb_policy_regex_translate(const char *py, buf_t *out, err_t *e);
 
 #endif

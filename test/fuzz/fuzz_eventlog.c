@@ -8,7 +8,7 @@
 #include "common/base/buf.h"
 #include "common/evidence/devpath.h"
 #include "common/evidence/eventlog.h"
-#include "common/policy/mb_policy.h"
+#include "common/policy/mb_policy_gen.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,6 +8,7 @@
 #include "common/base/buf.h"
 #include "common/evidence/eventlog.h"
 #include "common/policy/mb_policy.h"
+#include "common/policy/pyregex.h"
 #include "test/fuzz/mb_policy_log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -34,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		regex_t rx;
 		memcpy(s, data, size);
 		s[size] = 0;
-		if (mb_policy_regex_translate(s, &re, NULL) == 0 &&
+		if (pyregex_translate(s, &re, NULL) == 0 &&
 		    regcomp(&rx, (char *)re.data, REG_EXTENDED | REG_NOSUB) == 0) {
 			(void)regexec(&rx, s, 0, NULL, 0);
 			regfree(&rx);

@@ -18,6 +18,7 @@
 #include "common/evidence/eventlog.h"
 #include "common/evidence/ima.h"
 #include "common/policy/mb_policy.h"
+#include "common/policy/mb_policy_gen.h"
 #include "common/evidence/quote.h"
 #include "common/policy/runtime_policy.h"
 #include "verifier/attest.h"
