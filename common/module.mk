@@ -18,9 +18,13 @@ COMMON_SRCS += common/pcr_policy.c
 COMMON_SRCS += common/store.c
 COMMON_SRCS += common/store_sqlite.c
 COMMON_SRCS += common/quote.c
-# ima: IMA list replay; runtime_policy: Keylime runtime (IMA) policies.
+# ima: IMA list replay; runtime_policy: Keylime runtime (IMA) policies, compiled;
+# runtime_policy_eval: judging IMA entries against one, per node, with learned keys;
+# runtime_policy_gen: writing one from a golden list (vigilctl policy create runtime).
 COMMON_SRCS += common/ima.c
 COMMON_SRCS += common/runtime_policy.c
+COMMON_SRCS += common/runtime_policy_eval.c
+COMMON_SRCS += common/runtime_policy_gen.c
 COMMON_SRCS += common/tpm2.c
 COMMON_SRCS += common/makecred.c
 # authtag: the Keylime activation HMAC, for the agent and the registrar.

@@ -10,6 +10,8 @@
 #include "common/buf.h"
 #include "common/ima.h"
 #include "common/runtime_policy.h"
+#include "common/runtime_policy_eval.h"
+#include "common/runtime_policy_gen.h"
 #include "common/tpm2.h"
 #include "common/xmalloc.h"
 #include "ctl/args.h"

@@ -15,7 +15,7 @@
 #include "common/mb_policy.h"
 #include "common/nonce.h"
 #include "common/pcr_policy.h"
-#include "common/runtime_policy.h"
+#include "common/runtime_policy_eval.h"
 #include "common/tpm2.h"
 #include "common/xmalloc.h"
 #include "verifier/attest.h"

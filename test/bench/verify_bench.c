@@ -33,6 +33,7 @@
 #include "common/log.h"
 #include "common/quote.h"
 #include "common/runtime_policy.h"
+#include "common/runtime_policy_eval.h"
 #include "common/tpm2.h"
 #include "verifier/attest.h"
 #include "verifier/node.h"

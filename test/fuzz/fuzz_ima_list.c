@@ -8,6 +8,7 @@
 
 #include "common/ima.h"
 #include "common/runtime_policy.h"
+#include "common/runtime_policy_eval.h"
 #include "common/tpm2.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

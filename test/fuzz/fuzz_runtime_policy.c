@@ -6,6 +6,7 @@
 
 #include "common/ima.h"
 #include "common/runtime_policy.h"
+#include "common/runtime_policy_eval.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -20,6 +20,7 @@
 #include "common/mb_policy.h"
 #include "common/quote.h"
 #include "common/runtime_policy.h"
+#include "common/runtime_policy_eval.h"
 #include "verifier/attest.h"
 #include "verifier/node.h"
 #include "verifier/policies.h"

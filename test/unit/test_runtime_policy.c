@@ -19,6 +19,8 @@
 #include "common/buf.h"
 #include "common/ima.h"
 #include "common/runtime_policy.h"
+#include "common/runtime_policy_eval.h"
+#include "common/runtime_policy_gen.h"
 #include "common/tpm2.h"
 
 int main(void);
