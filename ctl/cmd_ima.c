@@ -12,6 +12,8 @@
 #include "common/policy/runtime_policy.h"
 #include "common/crypto/tpm2.h"
 #include "common/base/xmalloc.h"
+#include "common/policy/runtime_policy_eval.h"
+#include "common/policy/runtime_policy_gen.h"
 #include "ctl/args.h"
 #include "ctl/commands.h"
 

@@ -17,6 +17,7 @@
 #include "common/policy/runtime_policy.h"
 #include "common/crypto/tpm2.h"
 #include "common/base/xmalloc.h"
+#include "common/policy/runtime_policy_eval.h"
 #include "verifier/node.h"
 #include "verifier/policies.h"
 #include "verifier/vctx.h"

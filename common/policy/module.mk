@@ -5,3 +5,5 @@ COMMON_SRCS += common/policy/mb_policy.c
 COMMON_SRCS += common/policy/mb_policy_eval.c
 COMMON_SRCS += common/policy/mb_policy_gen.c
 COMMON_SRCS += common/policy/pyregex.c
+COMMON_SRCS += common/policy/runtime_policy_eval.c
+COMMON_SRCS += common/policy/runtime_policy_gen.c

@@ -34,6 +34,7 @@
 #include "common/evidence/quote.h"
 #include "common/policy/runtime_policy.h"
 #include "common/crypto/tpm2.h"
+#include "common/policy/runtime_policy_eval.h"
 #include "verifier/attest.h"
 #include "verifier/node.h"
 #include "verifier/policies.h"

@@ -12,6 +12,8 @@
 #include "common/evidence/ima.h"
 #include "common/policy/runtime_policy.h"
 #include "common/crypto/tpm2.h"
+#include "common/policy/runtime_policy_eval.h"
+#include "common/policy/runtime_policy_gen.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -21,6 +21,7 @@
 #include "common/policy/mb_policy_gen.h"
 #include "common/evidence/quote.h"
 #include "common/policy/runtime_policy.h"
+#include "common/policy/runtime_policy_eval.h"
 #include "verifier/attest.h"
 #include "verifier/node.h"
 #include "verifier/policies.h"
