@@ -29,4 +29,7 @@ COMMON_SRCS += common/ekcert.c
 # eventlog: UEFI event log parse and replay; mb_policy: Keylime measured-boot policies.
 COMMON_SRCS += common/eventlog.c
 COMMON_SRCS += common/mb_policy.c
-COMMON_SRCS += common/http.c
+# http: the HTTP server and client of http.h; http_common: what both share (http_priv.h).
+COMMON_SRCS += common/http_common.c
+COMMON_SRCS += common/http_server.c
+COMMON_SRCS += common/http_client.c
