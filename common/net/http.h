@@ -2,7 +2,11 @@
  * asked), request size limits and timeouts on every wait. TLS >= 1.2 both ways. Each
  * server and client belongs to the thread running its event_base. The first server or
  * client made sets SIGPIPE to ignored if it was at its default, and routes libevent's own
- * log messages to ours (errors as warnings, the rest at debug). */
+ * log messages to ours (errors as warnings, the rest at debug).
+ *
+ * One header for both halves, which share the method enum, the TLS options and
+ * http_parse_hostport: the server is common/net/http_server.c, the client and http_fetch
+ * common/net/http_client.c, and what both use inside common/net/http_common.c (http_priv.h). */
 #ifndef VIGIL_HTTP_H
 #define VIGIL_HTTP_H
 
@@ -49,7 +53,7 @@ typedef enum {
 	HTTP_M_OTHER, /* server side: HEAD, PATCH, OPTIONS (for a 405); not for the client */
 } http_method_t;
 
-/* ---- server ---- */
+/* ---- server (common/net/http_server.c) ---- */
 
 typedef struct http_server http_server_t;
 typedef struct http_request http_request_t; /* valid until the reply is sent */
@@ -125,7 +129,7 @@ void http_reply_json(http_request_t *r, int code, json_t *j);
  * (NULL means {}). */
 void http_reply_envelope(http_request_t *r, int code, const char *status, json_t *results);
 
-/* ---- client ---- */
+/* ---- client (common/net/http_client.c) ---- */
 
 /* One persistent (keep-alive) connection to one server, reconnected when needed. An idle
  * connection stays open until the server closes it. */
@@ -192,6 +196,8 @@ int http_client_identity_check(const char *cert_pem, const char *key_pem, err_t 
 int http_fetch(const char *host, int port, const tls_client_opts_t *tls, int timeout_s,
                http_method_t m, const char *path_query, const char *content_type, const void *body,
                size_t len, buf_t *resp, err_t *e);
+
+/* ---- shared (common/net/http_common.c) ---- */
 
 /* Split "host:port" / "[v6]:port" into host (caller frees) and port (0..65535). Hosts are
  * names of [A-Za-z0-9._-] or bracketed IPv6 literals. 0 or -1 (*host NULL). */
