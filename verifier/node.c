@@ -19,8 +19,10 @@
 #include "common/tpm2.h"
 #include "common/xmalloc.h"
 #include "verifier/attest.h"
+#include "verifier/events.h"
 #include "verifier/policies.h"
 #include "verifier/registry.h"
+#include "verifier/utf8.h"
 #include "verifier/vctx.h"
 
 /* Agent API versions we speak, oldest first (keylime-wire.md section 1). */
@@ -424,79 +426,15 @@ static void node_free_later(node_t *n)
 
 /* ---- events and verdicts ---- */
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one: the rules of
- * RFC 3629 (no overlong forms, no surrogates, nothing past U+10FFFF), which jansson and
- * protobuf readers enforce. */
-static size_t node_utf8_len(const unsigned char *p)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
-/* A copy of s that is valid UTF-8: failure reasons quote the node's own text (file
- * paths, boot entries) cut to a length, which can split a character; the event body
- * (JSON), the store and gRPC all need UTF-8. Bytes of a broken sequence become '?'. */
-static char *node_utf8_dup(const char *s)
-{
-	char *d = xstrdup(s);
-	unsigned char *p = (unsigned char *)d;
-
-	while (*p) {
-		size_t n = node_utf8_len(p);
-		if (n == 0)
-			*p++ = '?';
-		else
-			p += n;
-	}
-	return d;
-}
-
+/* An event for the operator's history, from the node's record. */
 static void node_record_event(node_t *n, const char *type, const char *event_id, const char *reason)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "type", type, "agent_id",
-	                      n->rec.uuid, "event_id", event_id, "context", reason, "ip", n->rec.ip,
-	                      "port", n->rec.port, "severity_label", "emergency");
-	char *body = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	char id[40] = "";
-	err_t e = {""};
-
-	if (body == NULL)
-		log_warnx("node %s: cannot encode the %s event (%s)", n->rec.uuid, type, event_id);
-	else if (store_event_append(n->host->store, n->rec.uuid, type, "emergency", body, id, &e) !=
-	         STORE_OK)
-		log_warnx("node %s: cannot record the %s event: %s", n->rec.uuid, type, e.msg);
-	free(body);
-	json_decref(j);
+	events_record(n->host->store, &n->rec, type, event_id, reason);
 }
 
 static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, const char *why)
 {
-	char *reason = node_utf8_dup(why);
+	char *reason = utf8_sanitize_dup(why);
 
 	pthread_mutex_lock(&n->lock);
 	node_publish_locked(n, out);
