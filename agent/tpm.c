@@ -24,6 +24,7 @@
 #include "common/base/log.h"
 #include "common/base/statefile.h"
 #include "common/base/xmalloc.h"
+#include "common/crypto/tpm2.h"
 
 /* TCG handles and NV indices (EK Credential Profile 2.x, Provisioning Guidance). */
 #define EK_HANDLE_RSA2048  0x81010001u
@@ -112,22 +113,6 @@ static void tss_err(err_t *e, TSS2_RC rc, const char *fmt, ...)
 		err_set(e, "%s: %s", what, Tss2_RC_Decode(rc));
 }
 
-static const EVP_MD *hash_md(TPMI_ALG_HASH alg)
-{
-	switch (alg) {
-	case TPM2_ALG_SHA1:
-		return EVP_sha1();
-	case TPM2_ALG_SHA256:
-		return EVP_sha256();
-	case TPM2_ALG_SHA384:
-		return EVP_sha384();
-	case TPM2_ALG_SHA512:
-		return EVP_sha512();
-	default:
-		return NULL;
-	}
-}
-
 /* One policy-digest update: digest = H(digest || cc || data). */
 static void policy_update(const EVP_MD *md, uint8_t *digest, uint32_t cc, const uint8_t *data,
                           size_t len)
@@ -150,7 +135,7 @@ static void policy_update(const EVP_MD *md, uint8_t *digest, uint32_t cc, const 
 static size_t policy_a(TPMI_ALG_HASH alg, uint8_t *out)
 {
 	static const uint8_t rh_endorsement[4] = {0x40, 0x00, 0x00, 0x0b};
-	const EVP_MD *md = hash_md(alg);
+	const EVP_MD *md = tpm2_alg_md(alg);
 	size_t n;
 	unsigned int l = 0;
 
@@ -191,7 +176,7 @@ static size_t policy_b(TPMI_ALG_HASH alg, uint8_t *out)
 	memcpy(cat, a, n);
 	memcpy(cat + n, c, n);
 	memset(out, 0, n);
-	policy_update(hash_md(alg), out, TPM2_CC_PolicyOR, cat, 2 * n);
+	policy_update(tpm2_alg_md(alg), out, TPM2_CC_PolicyOR, cat, 2 * n);
 	return n;
 }
 
@@ -1148,7 +1133,7 @@ static void pcr_select(TPML_PCR_SELECTION *sel, uint16_t bank, uint32_t mask)
 
 int tpm_pcr_read(tpm_t *t, uint16_t bank, uint32_t mask, tpm_pcrs_t *out, err_t *e)
 {
-	const EVP_MD *md = hash_md(bank);
+	const EVP_MD *md = tpm2_alg_md(bank);
 	uint32_t todo = mask & 0xffffffu;
 	int first = 1;
 
@@ -1235,7 +1220,7 @@ int tpm_pcr_reset(tpm_t *t, int pcr, err_t *e)
 
 int tpm_pcr_extend(tpm_t *t, int pcr, uint16_t bank, const uint8_t *digest, size_t len, err_t *e)
 {
-	const EVP_MD *md = hash_md(bank);
+	const EVP_MD *md = tpm2_alg_md(bank);
 	TPML_DIGEST_VALUES v;
 	TSS2_RC rc;
 
@@ -1281,7 +1266,7 @@ int tpm_quote(tpm_t *t, const uint8_t *nonce, size_t nonce_len, uint16_t bank, u
 		err_set(e, "nonce of %zu bytes is too long", nonce_len);
 		return -1;
 	}
-	if (hash_md(bank) == NULL || (mask & ~0xffffffu)) {
+	if (tpm2_alg_md(bank) == NULL || (mask & ~0xffffffu)) {
 		err_set(e, "bad PCR selection (bank 0x%04x, mask 0x%x)", bank, mask);
 		return -1;
 	}

@@ -71,7 +71,7 @@ static void api_node_fill(Vigil__V1__Node *pn, const node_status_t *st, const vc
 	pn->sign_alg = (char *)(uintptr_t)st->sign_alg;
 }
 
-static void api_snap_cb(node_t *n, void *arg)
+static void api_snap_cb(void *n, void *arg)
 {
 	node_snapshot(n, arg);
 }
@@ -90,7 +90,7 @@ static int api_node_get(vctx_t *ctx, struct store *st, const char *uuid, node_st
 	return -1;
 }
 
-static void api_nop_cb(node_t *n, void *arg)
+static void api_nop_cb(void *n, void *arg)
 {
 	(void)n;
 	(void)arg;
@@ -137,7 +137,7 @@ typedef enum {
 typedef struct api_job {
 	vctx_t *ctx;          /* borrowed */
 	grpcsrv_call_t *call; /* taken; the job answers it */
-	worker_fn fn;         /* the node command */
+	node_cmd_fn fn;       /* the node command */
 	void *arg;            /* its argument (fn takes it) */
 	char *uuid;           /* the node (owned) */
 	api_answer_t answer;  /* what to answer */
@@ -151,7 +151,7 @@ static void api_job_run(worker_t *w, void *arg)
 	err_t e = {""};
 	int code = GRPCSRV_OK;
 
-	j->fn(w, j->arg);
+	j->fn(worker_host(w), j->arg);
 	switch (j->answer) {
 	case API_ANSWER_REMOVED:
 		pb_pack(&removed.base, &resp);
@@ -184,7 +184,7 @@ static void api_job_run(worker_t *w, void *arg)
 }
 
 /* Post fn(arg) to uuid's worker and answer c from there. */
-static int api_job_post(vctx_t *ctx, grpcsrv_call_t *c, const char *uuid, worker_fn fn, void *arg,
+static int api_job_post(vctx_t *ctx, grpcsrv_call_t *c, const char *uuid, node_cmd_fn fn, void *arg,
                         api_answer_t answer)
 {
 	api_job_t *j = xcalloc(1, sizeof(*j));
@@ -329,7 +329,7 @@ static int api_remove_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, siz
 }
 
 static int api_node_cmd(vctx_t *ctx, grpcsrv_call_t *c, const uint8_t *req, size_t len, err_t *e,
-                        worker_fn fn)
+                        node_cmd_fn fn)
 {
 	Vigil__V1__NodeRequest *r = api_node_req(req, len, e);
 	node_status_t s;
@@ -375,7 +375,7 @@ typedef struct api_list {
 	size_t n, cap;        /* used, allocated */
 } api_list_t;
 
-static void api_list_cb(node_t *n, void *arg)
+static void api_list_cb(void *n, void *arg)
 {
 	api_list_t *l = arg;
 
@@ -459,7 +459,7 @@ static void api_fanout_run(worker_t *w, void *arg)
 {
 	api_fanout_t *f = arg;
 
-	node_cmd_policy_changed(w, xstrdup(f->name));
+	node_cmd_policy_changed(worker_host(w), xstrdup(f->name));
 	if (__atomic_sub_fetch(&f->left, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	grpcsrv_call_reply(f->call, GRPCSRV_OK, f->resp.data, f->resp.len, NULL);

@@ -18,10 +18,6 @@
 #include "common/crypto/tpm2.h"
 #include "common/base/xmalloc.h"
 #include "common/policy/runtime_policy_eval.h"
-#include "verifier/node.h"
-#include "verifier/policies.h"
-#include "verifier/vctx.h"
-#include "verifier/worker.h"
 
 /* A payload public key PEM (RSA-4096 is about 800 bytes) is never larger than this. */
 #define ATTEST_PUBKEY_MAX 16384
@@ -40,21 +36,45 @@ static int attest_failf(attest_out_t *out, const char *event_id, const char *fmt
 	return -1;
 }
 
+/* 1 when name is in the comma-separated list (spaces around items ignored). */
+static int attest_list_has(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		while (len && *p == ' ')
+			p++, len--;
+		while (len && p[len - 1] == ' ')
+			len--;
+		if (len == n && strncmp(p, name, n) == 0)
+			return 1;
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	return 0;
+}
+
 typedef struct attest_lookup {
-	struct node *n; /* the node */
-	uint16_t bank;  /* quoted bank */
+	quote_t *q;    /* the decoded quote */
+	uint16_t bank; /* quoted bank */
 } attest_lookup_t;
 
 static const uint8_t *attest_pcr(void *arg, int pcr, size_t *len)
 {
 	attest_lookup_t *l = arg;
 
-	return quote_pcr_value(l->n->q, l->bank, (unsigned)pcr, len);
+	return quote_pcr_value(l->q, l->bank, (unsigned)pcr, len);
 }
 
 /* Measured boot: the log replays to the quoted PCRs 0-9/11-15 and passes the policy. The
  * policy verdict is cached by log content: an unchanged log is only compared again. */
-static int attest_mb(node_t *n, json_t *res, uint16_t bank, attest_out_t *out)
+static int attest_mb(const attest_input_t *in, attest_state_t *st, json_t *res, uint16_t bank,
+                     attest_out_t *out)
 {
 	const char *b64 = json_string_value(json_object_get(res, "mb_measurement_list"));
 	uint8_t md[32];
@@ -73,16 +93,16 @@ static int attest_mb(node_t *n, json_t *res, uint16_t bank, attest_out_t *out)
 	EVP_Digest(b64, strlen(b64), md, NULL, EVP_sha256(), NULL);
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	if (n->mb_pcrs_mask && n->mb_bank == bank && n->rec.mb_log_digest &&
-	    strcmp(n->rec.mb_log_digest, hex) == 0) {
+	if (st->mb_pcrs_mask && st->mb_bank == bank && in->mb_log_digest &&
+	    strcmp(in->mb_log_digest, hex) == 0) {
 		/* Same log as last time: only the quoted values need comparing. */
 		for (unsigned pcr = 0; pcr < 24; pcr++) {
 			size_t vl;
 			const uint8_t *v;
-			if (!(n->mb_pcrs_mask & (1u << pcr)))
+			if (!(st->mb_pcrs_mask & (1u << pcr)))
 				continue;
-			v = quote_pcr_value(n->q, bank, pcr, &vl);
-			if (v == NULL || vl > 64 || memcmp(v, n->mb_pcrs[pcr], vl) != 0) {
+			v = quote_pcr_value(st->q, bank, pcr, &vl);
+			if (v == NULL || vl > 64 || memcmp(v, st->mb_pcrs[pcr], vl) != 0) {
 				attest_failf(
 				    out, "measured_boot.invalid_pcr",
 				    "PCR %u no longer matches the UEFI event log it replayed "
@@ -106,9 +126,9 @@ static int attest_mb(node_t *n, json_t *res, uint16_t bank, attest_out_t *out)
 	for (unsigned pcr = 0; pcr < 16; pcr++) {
 		size_t vl;
 		const uint8_t *v;
-		if (pcr == 10 || !(n->mask & (1u << pcr)))
+		if (pcr == 10 || !(in->mask & (1u << pcr)))
 			continue;
-		if ((v = quote_pcr_value(n->q, bank, pcr, &vl)) == NULL) {
+		if ((v = quote_pcr_value(st->q, bank, pcr, &vl)) == NULL) {
 			/* The agent chose to quote less than asked: the log's events for this
 			 * PCR would be judged by the policy but bound to nothing in the TPM. */
 			attest_failf(out, "measured_boot.invalid_pcr",
@@ -121,18 +141,18 @@ static int attest_mb(node_t *n, json_t *res, uint16_t bank, attest_out_t *out)
 			attest_failf(out, "measured_boot.invalid_pcr", "%s", e.msg);
 			goto out;
 		}
-		memcpy(n->mb_pcrs[pcr], v, vl);
+		memcpy(st->mb_pcrs[pcr], v, vl);
 		checked |= 1u << pcr;
 	}
-	if (mb_policy_evaluate(n->mb->mb, log, &f) < 0) {
+	if (mb_policy_evaluate(in->mb, log, &f) < 0) {
 		attest_failf(out, "measured_boot.policy", "%s", f.reason);
 		goto out;
 	}
-	n->mb_pcrs_mask = checked;
-	n->mb_bank = bank;
+	st->mb_pcrs_mask = checked;
+	st->mb_bank = bank;
 	snprintf(out->mb_log_digest, sizeof(out->mb_log_digest), "%s", hex);
-	log_info("node %s: UEFI event log (%zu events) passed the measured-boot policy",
-	         n->rec.uuid, eventlog_count(log));
+	log_info("node %s: UEFI event log (%zu events) passed the measured-boot policy", in->uuid,
+	         eventlog_count(log));
 	rv = 0;
 out:
 	eventlog_free(log);
@@ -145,8 +165,8 @@ out:
  * entry 0 unasked once per boot (Keylime's "list restarted"), not every round, which would
  * make the verifier replay the whole list each time. Keys learned from keyring entries are
  * kept only when the replay matched, and only from the entries the quote covers. */
-static int attest_ima(node_t *n, json_t *res, uint16_t bank, uint32_t reset_count,
-                      attest_out_t *out)
+static int attest_ima(const attest_input_t *in, attest_state_t *st, json_t *res, uint16_t bank,
+                      uint32_t reset_count, attest_out_t *out)
 {
 	json_t *jl = json_object_get(res, "ima_measurement_list");
 	json_t *je = json_object_get(res, "ima_measurement_list_entry");
@@ -155,7 +175,7 @@ static int attest_ima(node_t *n, json_t *res, uint16_t bank, uint32_t reset_coun
 	uint64_t first;
 	ima_replay_result_t rr;
 
-	if ((pcr10 = quote_pcr_value(n->q, bank, 10, &pcr10_len)) == NULL)
+	if ((pcr10 = quote_pcr_value(st->q, bank, 10, &pcr10_len)) == NULL)
 		return attest_failf(out, "ima.missing_pcr", "the quote does not cover PCR 10");
 	if (!json_is_string(jl))
 		return attest_failf(out, "ima.missing_list",
@@ -163,25 +183,25 @@ static int attest_ima(node_t *n, json_t *res, uint16_t bank, uint32_t reset_coun
 	first = json_is_integer(je) && json_integer_value(je) >= 0
 	            ? (uint64_t)json_integer_value(je)
 	            : 0;
-	if (n->ima == NULL || ima_state_bank(n->ima) != bank) {
-		ima_state_free(n->ima);
-		if ((n->ima = ima_state_new(bank)) == NULL)
+	if (st->ima == NULL || ima_state_bank(st->ima) != bank) {
+		ima_state_free(st->ima);
+		if ((st->ima = ima_state_new(bank)) == NULL)
 			return attest_failf(out, "ima.bank", "cannot replay IMA in this bank");
 	}
-	if (first == 0 && ima_state_next_entry(n->ima) != 0) {
+	if (first == 0 && ima_state_next_entry(st->ima) != 0) {
 		/* The agent restarted its list without a reboot (a new agent, a list asked past
 		 * its end). Once per boot; a second time is an agent making us replay. */
-		if (n->ima_restarted && n->ima_restart_boot == reset_count)
+		if (st->ima_restarted && st->ima_restart_boot == reset_count)
 			return attest_failf(
 			    out, "ima.list_restarted",
 			    "the agent sent its IMA list from entry 0 when entry %llu was asked, a "
 			    "second time in this boot (TPM reset count %u) without a reboot",
-			    (unsigned long long)ima_state_next_entry(n->ima), reset_count);
-		n->ima_restarted = 1;
-		n->ima_restart_boot = reset_count;
+			    (unsigned long long)ima_state_next_entry(st->ima), reset_count);
+		st->ima_restarted = 1;
+		st->ima_restart_boot = reset_count;
 		log_info("node %s: IMA list restarted at entry 0 without a reboot; replaying it "
 		         "whole (accepted once per boot)",
-		         n->rec.uuid);
+		         in->uuid);
 	}
 	if (first == 0) {
 		/* A replay from entry 0 judges with a fresh evaluator: no key learned from an
@@ -189,28 +209,28 @@ static int attest_ima(node_t *n, json_t *res, uint16_t bank, uint32_t reset_coun
 		 * most 8: adding one per restart filled it, and the 9th boot's was refused).
 		 * The boot_aggregate of this boot comes from the quoted PCRs when they are
 		 * all there. */
-		runtime_policy_eval_free(n->rt_eval);
-		n->rt_eval = runtime_policy_eval_new(n->runtime->runtime);
+		runtime_policy_eval_free(st->rt_eval);
+		st->rt_eval = runtime_policy_eval_new(in->runtime);
 		unsigned np = bank == TPM2_ALG_SHA1_ID ? 8 : 10;
 		size_t dl = ima_alg_size(bank), vl;
 		uint8_t pcrs[10 * 64], agg[64];
 		unsigned i;
 		for (i = 0; i < np; i++) {
-			const uint8_t *v = quote_pcr_value(n->q, bank, i, &vl);
+			const uint8_t *v = quote_pcr_value(st->q, bank, i, &vl);
 			if (v == NULL || vl != dl)
 				break;
 			memcpy(pcrs + i * dl, v, dl);
 		}
 		if (i == np && ima_boot_aggregate(bank, pcrs, np * dl, agg) == 0)
-			runtime_policy_eval_add_boot_aggregate(n->rt_eval, agg, dl);
+			runtime_policy_eval_add_boot_aggregate(st->rt_eval, agg, dl);
 	}
-	runtime_policy_eval_begin(n->rt_eval);
-	ima_replay(n->ima, json_string_value(jl), json_string_length(jl), first, pcr10, pcr10_len,
-	           runtime_policy_log_hash_alg(n->runtime->runtime), runtime_policy_check_entry,
-	           n->rt_eval, &rr);
+	runtime_policy_eval_begin(st->rt_eval);
+	ima_replay(st->ima, json_string_value(jl), json_string_length(jl), first, pcr10, pcr10_len,
+	           runtime_policy_log_hash_alg(in->runtime), runtime_policy_check_entry,
+	           st->rt_eval, &rr);
 	/* On success the state's next entry is the first one the quote does not cover. */
-	runtime_policy_eval_commit(n->rt_eval,
-	                           rr.status == IMA_OK ? ima_state_next_entry(n->ima) : 0);
+	runtime_policy_eval_commit(st->rt_eval,
+	                           rr.status == IMA_OK ? ima_state_next_entry(st->ima) : 0);
 	if (rr.status != IMA_OK)
 		return attest_failf(out,
 		                    rr.failure.event_id[0] ? rr.failure.event_id : "ima.replay",
@@ -218,15 +238,15 @@ static int attest_ima(node_t *n, json_t *res, uint16_t bank, uint32_t reset_coun
 	return 0;
 }
 
-int attest_check(node_t *n, const uint8_t *body, size_t len, attest_out_t *out)
+int attest_check(const attest_input_t *in, attest_state_t *st, const uint8_t *body, size_t len,
+                 attest_out_t *out)
 {
-	vctx_t *ctx = worker_ctx(n->w);
 	json_error_t je;
 	json_t *root, *res;
 	const char *quote, *hash_alg, *sign_alg, *pubkey;
 	uint16_t bank;
 	err_t e = {""};
-	quote_status_t st;
+	quote_status_t qs;
 	quote_clock_t clock;
 	attest_lookup_t lk;
 	const char *pe;
@@ -250,17 +270,17 @@ int attest_check(node_t *n, const uint8_t *body, size_t len, attest_out_t *out)
 		             "the quote response lacks quote, hash_alg or sign_alg");
 		goto out;
 	}
-	if (!vctx_list_has(ctx->accept_hash, hash_alg) ||
+	if (!attest_list_has(in->accept_hash, hash_alg) ||
 	    (bank = tpm2_alg_from_name(hash_alg)) == 0) {
 		attest_failf(out, "quote_validation.hash_algorithm",
 		             "hash algorithm %.32s is not accepted (accepted: %s)", hash_alg,
-		             ctx->accept_hash);
+		             in->accept_hash);
 		goto out;
 	}
-	if (!vctx_list_has(ctx->accept_sign, sign_alg)) {
+	if (!attest_list_has(in->accept_sign, sign_alg)) {
 		attest_failf(out, "quote_validation.signature_algorithm",
 		             "signature scheme %.32s is not accepted (accepted: %s)", sign_alg,
-		             ctx->accept_sign);
+		             in->accept_sign);
 		goto out;
 	}
 	if (pubkey && strlen(pubkey) > ATTEST_PUBKEY_MAX) {
@@ -270,71 +290,71 @@ int attest_check(node_t *n, const uint8_t *body, size_t len, attest_out_t *out)
 		             strlen(pubkey), ATTEST_PUBKEY_MAX);
 		goto out;
 	}
-	if (pubkey == NULL && n->pubkey == NULL) {
+	if (pubkey == NULL && st->pubkey == NULL) {
 		attest_failf(out, "quote_validation.no_pubkey",
 		             "the agent sent no payload public key and none is cached");
 		goto out;
 	}
-	if ((st = quote_decode(n->q, quote, strlen(quote), &e)) != QUOTE_OK ||
-	    (st = quote_verify(n->q, n->ak, bank, n->nonce, strlen(n->nonce), &e)) != QUOTE_OK) {
-		attest_failf(out, quote_status_event(st), "%s", e.msg);
+	if ((qs = quote_decode(st->q, quote, strlen(quote), &e)) != QUOTE_OK ||
+	    (qs = quote_verify(st->q, st->ak, bank, in->nonce, strlen(in->nonce), &e)) !=
+	        QUOTE_OK) {
+		attest_failf(out, quote_status_event(qs), "%s", e.msg);
 		goto out;
 	}
-	pe = pubkey ? pubkey : n->pubkey;
-	if ((st = quote_check_pcr16(n->q, bank, pe, strlen(pe), &e)) != QUOTE_OK) {
-		attest_failf(out, quote_status_event(st), "%s", e.msg);
+	pe = pubkey ? pubkey : st->pubkey;
+	if ((qs = quote_check_pcr16(st->q, bank, pe, strlen(pe), &e)) != QUOTE_OK) {
+		attest_failf(out, quote_status_event(qs), "%s", e.msg);
 		goto out;
 	}
-	if ((st = quote_check_clock(n->q, n->has_clock ? &n->clock : NULL, &e)) != QUOTE_OK) {
-		attest_failf(out, quote_status_event(st), "%s", e.msg);
+	if ((qs = quote_check_clock(st->q, st->has_clock ? &st->clock : NULL, &e)) != QUOTE_OK) {
+		attest_failf(out, quote_status_event(qs), "%s", e.msg);
 		goto out;
 	}
-	quote_clock_info(n->q, &clock);
-	if (n->has_clock && clock.reset_count != n->clock.reset_count) {
+	quote_clock_info(st->q, &clock);
+	if (st->has_clock && clock.reset_count != st->clock.reset_count) {
 		/* The TPM was reset: the node rebooted. Its IMA list and UEFI log are new;
 		 * entries asked for by position in the old list mean nothing in the new one. */
 		json_t *entry = json_object_get(res, "ima_measurement_list_entry");
 		/* The clock reference moves only when this round passes; until then each
 		 * round of the new boot lands here, and the logs start over only once. */
-		if (!n->reboot_seen || n->reboot_reset != clock.reset_count) {
+		if (!st->reboot_seen || st->reboot_reset != clock.reset_count) {
 			log_info("node %s: rebooted (TPM reset count %u -> %u); replaying its IMA "
 			         "list from the start",
-			         n->rec.uuid, n->clock.reset_count, clock.reset_count);
-			n->reboot_seen = 1;
-			n->reboot_reset = clock.reset_count;
-			n->mb_pcrs_mask = 0;
-			if (n->ima)
-				ima_state_reset(n->ima, ima_state_bank(n->ima));
-			if (n->rt_eval)
-				runtime_policy_eval_reset(n->rt_eval);
+			         in->uuid, st->clock.reset_count, clock.reset_count);
+			st->reboot_seen = 1;
+			st->reboot_reset = clock.reset_count;
+			st->mb_pcrs_mask = 0;
+			if (st->ima)
+				ima_state_reset(st->ima, ima_state_bank(st->ima));
+			if (st->rt_eval)
+				runtime_policy_eval_reset(st->rt_eval);
 		}
-		if (n->runtime && json_is_integer(entry) && json_integer_value(entry) != 0) {
+		if (in->runtime && json_is_integer(entry) && json_integer_value(entry) != 0) {
 			rv = 1; /* ask again, from entry 0 */
 			goto out;
 		}
 	}
-	lk.n = n;
+	lk.q = st->q;
 	lk.bank = bank;
-	if (n->pcr) {
+	if (in->pcr) {
 		const char *id = NULL;
-		if (pcr_policy_check(n->pcr->pcr, attest_pcr, &lk, &id, &e) < 0) {
+		if (pcr_policy_check(in->pcr, attest_pcr, &lk, &id, &e) < 0) {
 			attest_failf(out, id, "%s", e.msg);
 			goto out;
 		}
 	}
-	if (n->mb && !mb_policy_is_empty(n->mb->mb) && attest_mb(n, res, bank, out) < 0)
+	if (in->mb && !mb_policy_is_empty(in->mb) && attest_mb(in, st, res, bank, out) < 0)
 		goto out;
-	if (n->runtime && attest_ima(n, res, bank, clock.reset_count, out) < 0)
+	if (in->runtime && attest_ima(in, st, res, bank, clock.reset_count, out) < 0)
 		goto out;
 	/* Everything passed: keep what the next round compares against. */
-	n->clock = clock;
-	n->has_clock = 1;
-	n->reboot_seen = 0;
-	if (pubkey && (n->pubkey == NULL || strcmp(n->pubkey, pubkey) != 0)) {
-		free(n->pubkey);
-		n->pubkey = xstrdup(pubkey);
+	st->clock = clock;
+	st->has_clock = 1;
+	st->reboot_seen = 0;
+	if (pubkey && (st->pubkey == NULL || strcmp(st->pubkey, pubkey) != 0)) {
+		free(st->pubkey);
+		st->pubkey = xstrdup(pubkey);
 	}
-	n->partial = 1;
 	snprintf(out->hash_alg, sizeof(out->hash_alg), "%s", hash_alg);
 	snprintf(out->sign_alg, sizeof(out->sign_alg), "%s", sign_alg);
 	rv = 0;

@@ -317,7 +317,7 @@ int main(int argc, char **argv)
 		store_node_t *copy = xcalloc(1, sizeof(*copy));
 		*copy = nodes[i];
 		memset(&nodes[i], 0, sizeof(nodes[i]));
-		worker_post(vctx_worker_for(&ctx, copy->uuid), node_cmd_add, copy);
+		worker_post_node(vctx_worker_for(&ctx, copy->uuid), node_cmd_add, copy);
 	}
 	store_nodes_free(nodes, nn);
 

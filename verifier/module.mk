@@ -5,6 +5,13 @@ VERIFIER_SRCS += verifier/worker.c
 VERIFIER_SRCS += verifier/registry.c
 VERIFIER_SRCS += verifier/policies.c
 VERIFIER_SRCS += verifier/node.c
+VERIFIER_SRCS += verifier/events.c
+VERIFIER_SRCS += verifier/utf8.c
 VERIFIER_SRCS += verifier/attest.c
 VERIFIER_SRCS += verifier/apireq.c
 VERIFIER_SRCS += verifier/api.c
+$(BUILD)/test/test_verifier_utf8: $(OBJ)/test/unit/test_verifier_utf8.o $(OBJ)/verifier/utf8.o \
+		$(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)

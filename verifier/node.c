@@ -20,10 +20,11 @@
 #include "common/base/xmalloc.h"
 #include "common/policy/runtime_policy_eval.h"
 #include "verifier/attest.h"
+#include "verifier/events.h"
 #include "verifier/policies.h"
 #include "verifier/registry.h"
+#include "verifier/utf8.h"
 #include "verifier/vctx.h"
-#include "verifier/worker.h"
 
 /* Agent API versions we speak, oldest first (keylime-wire.md section 1). */
 static const char *const node_api_versions[] = {"2.1", "2.2", "2.3", "2.4", "2.5", "2.6"};
@@ -32,11 +33,6 @@ static const char *const node_api_versions[] = {"2.1", "2.2", "2.3", "2.4", "2.5
 static void node_round_start(node_t *n);
 static void node_schedule(node_t *n, int delay_ms);
 
-const char *node_uuid(const node_t *n)
-{
-	return n->rec.uuid;
-}
-
 static int64_t node_now(void)
 {
 	return (int64_t)time(NULL);
@@ -44,22 +40,22 @@ static int64_t node_now(void)
 
 static vctx_t *node_ctx(node_t *n)
 {
-	return worker_ctx(n->w);
+	return n->host->ctx;
 }
 
 /* ---- the worker's list ---- */
 
-static node_t **node_head(struct worker *w)
+static node_t **node_head(node_host_t *h)
 {
-	return (node_t **)worker_nodes(w);
+	return &h->nodes;
 }
 
 /* The live node named uuid. A node being removed stays in the list until its request in
  * flight ends, but it is gone for every command: a new node of the same UUID may be added
  * meanwhile, and stop or reactivate must not write it back. */
-static node_t *node_find(struct worker *w, const char *uuid)
+static node_t *node_find(node_host_t *h, const char *uuid)
 {
-	for (node_t *n = *node_head(w); n; n = n->next)
+	for (node_t *n = *node_head(h); n; n = n->next)
 		if (!n->removing && strcmp(n->rec.uuid, uuid) == 0)
 			return n;
 	return NULL;
@@ -67,7 +63,7 @@ static node_t *node_find(struct worker *w, const char *uuid)
 
 static void node_link(node_t *n)
 {
-	node_t **head = node_head(n->w);
+	node_t **head = node_head(n->host);
 
 	n->next = *head;
 	if (*head)
@@ -80,7 +76,7 @@ static void node_unlink(node_t *n)
 	if (n->prev)
 		n->prev->next = n->next;
 	else
-		*node_head(n->w) = n->next;
+		*node_head(n->host) = n->next;
 	if (n->next)
 		n->next->prev = n->prev;
 	n->next = n->prev = NULL;
@@ -138,16 +134,16 @@ void node_snapshot(node_t *n, node_status_t *st)
  * round that ended before any evidence was checked. */
 static void node_publish_locked(node_t *n, const attest_out_t *out)
 {
-	if (n->ima) {
+	if (n->ev.ima) {
 		buf_t b = BUF_INIT;
-		ima_state_format(n->ima, &b);
+		ima_state_format(n->ev.ima, &b);
 		node_set_str(&n->rec.ima_state, (const char *)b.data);
 		buf_free(&b);
 	}
-	n->rec.has_clock = n->has_clock;
-	n->rec.tpm_clock = (int64_t)n->clock.clock;
-	n->rec.tpm_reset_count = n->clock.reset_count;
-	n->rec.tpm_restart_count = n->clock.restart_count;
+	n->rec.has_clock = n->ev.has_clock;
+	n->rec.tpm_clock = (int64_t)n->ev.clock.clock;
+	n->rec.tpm_reset_count = n->ev.clock.reset_count;
+	n->rec.tpm_restart_count = n->ev.clock.restart_count;
 	if (n->answered_at)
 		n->rec.last_received_quote = n->answered_at;
 	if (out && out->mb_log_digest[0])
@@ -164,9 +160,9 @@ static void node_sync_rec(node_t *n)
 {
 	buf_t b = BUF_INIT;
 
-	if (n->rt_eval == NULL)
+	if (n->ev.rt_eval == NULL)
 		return;
-	runtime_policy_eval_keys_export(n->rt_eval, &b);
+	runtime_policy_eval_keys_export(n->ev.rt_eval, &b);
 	pthread_mutex_lock(&n->lock);
 	node_set_str(&n->rec.ima_keys, b.len ? (const char *)b.data : NULL);
 	pthread_mutex_unlock(&n->lock);
@@ -183,19 +179,19 @@ static void node_save_now(node_t *n)
 	/* Dirty until written: when this write fails, the next flush tries again. */
 	n->dirty = 1;
 	node_sync_rec(n);
-	if (store_node_save(worker_store(n->w), one, 1, &e) != STORE_OK)
+	if (store_node_save(n->host->store, one, 1, &e) != STORE_OK)
 		log_warnx("node %s: cannot save its state: %s", n->rec.uuid, e.msg);
 	else
 		n->dirty = 0;
 }
 
-void node_worker_tick(struct worker *w)
+void node_worker_tick(node_host_t *h)
 {
 	const store_node_t **v = NULL;
 	size_t k = 0, cap = 0;
 	err_t e = {""};
 
-	for (node_t *n = *node_head(w); n; n = n->next) {
+	for (node_t *n = *node_head(h); n; n = n->next) {
 		if (!n->dirty || n->removing)
 			continue;
 		if (k == cap) {
@@ -205,12 +201,11 @@ void node_worker_tick(struct worker *w)
 		node_sync_rec(n);
 		v[k++] = &n->rec;
 	}
-	if (k && store_node_save(worker_store(w), v, k, &e) == STORE_OK) {
-		for (node_t *n = *node_head(w); n; n = n->next)
+	if (k && store_node_save(h->store, v, k, &e) == STORE_OK) {
+		for (node_t *n = *node_head(h); n; n = n->next)
 			n->dirty = 0;
 	} else if (k) {
-		log_warnx("worker %d: cannot save the progress of %zu nodes: %s", worker_id(w), k,
-		          e.msg);
+		log_warnx("worker %d: cannot save the progress of %zu nodes: %s", h->id, k, e.msg);
 	}
 	free(v);
 }
@@ -221,8 +216,8 @@ static void node_release_policies(node_t *n)
 {
 	policies_t *pc = node_ctx(n)->policies;
 
-	runtime_policy_eval_free(n->rt_eval);
-	n->rt_eval = NULL;
+	runtime_policy_eval_free(n->ev.rt_eval);
+	n->ev.rt_eval = NULL;
 	policies_release(pc, n->pcr);
 	policies_release(pc, n->runtime);
 	policies_release(pc, n->mb);
@@ -233,7 +228,7 @@ static void node_free(node_t *n)
 {
 	if (n == NULL)
 		return;
-	registry_remove(node_ctx(n)->registry, n);
+	registry_remove(node_ctx(n)->registry, n->rec.uuid, n);
 	node_unlink(n);
 	if (n->timer)
 		event_free(n->timer);
@@ -241,11 +236,11 @@ static void node_free(node_t *n)
 	http_client_free(n->reg);
 	free(n->repin_why);
 	node_release_policies(n);
-	ima_state_free(n->ima);
-	quote_free(n->q);
-	quote_ak_free(n->ak);
+	ima_state_free(n->ev.ima);
+	quote_free(n->ev.q);
+	quote_ak_free(n->ev.ak);
 	EVP_PKEY_free(n->ak_pkey);
-	free(n->pubkey);
+	free(n->ev.pubkey);
 	store_node_clear(&n->rec);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
@@ -258,7 +253,7 @@ static void node_free(node_t *n)
 static int node_load_policies(node_t *n, err_t *e)
 {
 	vctx_t *ctx = node_ctx(n);
-	struct store *s = worker_store(n->w);
+	struct store *s = n->host->store;
 	policy_obj_t *pcr = NULL, *rt = NULL, *mb = NULL;
 	struct runtime_policy_eval *ev;
 	uint32_t mask = 0;
@@ -283,17 +278,17 @@ static int node_load_policies(node_t *n, err_t *e)
 	/* The cache shares one object per content, so a new pointer means new content. A
 	 * new measured-boot policy must judge the UEFI log again, even an unchanged one. */
 	if (mb != n->mb)
-		n->mb_pcrs_mask = 0;
+		n->ev.mb_pcrs_mask = 0;
 	/* Keys learned from keyring measurements were trusted by the old runtime policy and
 	 * live in its evaluator: only a replay of the list under the new policy gets them
 	 * back, consistently. Without learned keys nothing is lost: keep the position. */
-	if (n->runtime && rt != n->runtime && n->rt_eval &&
-	    runtime_policy_eval_learned_count(n->rt_eval) > 0 && n->ima) {
+	if (n->runtime && rt != n->runtime && n->ev.rt_eval &&
+	    runtime_policy_eval_learned_count(n->ev.rt_eval) > 0 && n->ev.ima) {
 		log_info("node %s: new runtime policy; its IMA list is replayed from the start "
 		         "to learn its keyring keys again",
 		         n->rec.uuid);
-		ima_state_free(n->ima);
-		n->ima = NULL;
+		ima_state_free(n->ev.ima);
+		n->ev.ima = NULL;
 		pthread_mutex_lock(&n->lock);
 		node_set_str(&n->rec.ima_state, NULL);
 		pthread_mutex_unlock(&n->lock);
@@ -303,17 +298,17 @@ static int node_load_policies(node_t *n, err_t *e)
 	 * it while the runtime policy's content is the same. */
 	if (rt != n->runtime) {
 		ev = rt ? runtime_policy_eval_new(rt->runtime) : NULL;
-		runtime_policy_eval_free(n->rt_eval);
+		runtime_policy_eval_free(n->ev.rt_eval);
 	} else {
-		ev = n->rt_eval;
+		ev = n->ev.rt_eval;
 	}
-	n->rt_eval = NULL;
+	n->ev.rt_eval = NULL;
 	node_release_policies(n);
 	n->pcr = pcr;
 	n->runtime = rt;
 	n->mb = mb;
 	n->mask = mask;
-	n->rt_eval = ev;
+	n->ev.rt_eval = ev;
 	return 0;
 }
 
@@ -330,17 +325,16 @@ static http_client_t *node_conn_new(node_t *n, const char *pem)
 	tls.cert_pem = ctx->tls_cert_pem;
 	tls.key_pem = ctx->tls_key_pem;
 	tls.check_hostname = 0;
-	c = http_client_new(worker_base(n->w), n->rec.ip, n->rec.port, &tls,
-	                    ctx->request_timeout_s);
+	c = http_client_new(n->host->base, n->rec.ip, n->rec.port, &tls, ctx->request_timeout_s);
 	if (c == NULL)
 		return NULL;
 	http_client_set_max_response(c, ctx->max_response);
 	http_client_set_phase_timeouts(c, ctx->connect_timeout_ms, ctx->answer_timeout_ms);
-	http_client_set_budget(c, worker_budget(n->w));
+	http_client_set_budget(c, n->host->budget);
 	return c;
 }
 
-static node_t *node_new(struct worker *w, store_node_t *rec, err_t *e)
+static node_t *node_new(node_host_t *h, store_node_t *rec, err_t *e)
 {
 	node_t *n = xcalloc(1, sizeof(*n));
 	tpm2_pub_t *pub = NULL;
@@ -348,7 +342,7 @@ static node_t *node_new(struct worker *w, store_node_t *rec, err_t *e)
 
 	n->rec = *rec; /* takes the strings */
 	memset(rec, 0, sizeof(*rec));
-	n->w = w;
+	n->host = h;
 	pthread_mutex_init(&n->lock, NULL);
 	node_link(n);
 	if (base64_decode(&raw, n->rec.ak_tpm, strlen(n->rec.ak_tpm)) < 0) {
@@ -357,15 +351,15 @@ static node_t *node_new(struct worker *w, store_node_t *rec, err_t *e)
 	}
 	if ((pub = tpm2_pub_decode(raw.data, raw.len, e)) == NULL ||
 	    (n->ak_pkey = tpm2_pub_to_pkey(pub, e)) == NULL ||
-	    (n->ak = quote_ak_new(n->ak_pkey, e)) == NULL)
+	    (n->ev.ak = quote_ak_new(n->ak_pkey, e)) == NULL)
 		goto fail;
-	n->q = quote_new();
+	n->ev.q = quote_new();
 	if (node_load_policies(n, e) < 0)
 		goto fail;
 	/* Keys learned before a restart go with the stored IMA position: without them,
 	 * ima-sig entries signed by those keys would fail after the restart. */
-	if (n->rec.ima_keys && n->rt_eval &&
-	    runtime_policy_eval_keys_import(n->rt_eval, n->rec.ima_keys, strlen(n->rec.ima_keys),
+	if (n->rec.ima_keys && n->ev.rt_eval &&
+	    runtime_policy_eval_keys_import(n->ev.rt_eval, n->rec.ima_keys, strlen(n->rec.ima_keys),
 	                                    e) < 0) {
 		log_warnx("node %s: stored learned keys unreadable (%s); replaying its IMA list "
 		          "from the start",
@@ -373,19 +367,19 @@ static node_t *node_new(struct worker *w, store_node_t *rec, err_t *e)
 		node_set_str(&n->rec.ima_state, NULL);
 	}
 	if (n->rec.ima_state && n->runtime) {
-		n->ima = ima_state_parse(n->rec.ima_state, strlen(n->rec.ima_state), e);
-		if (n->ima == NULL)
+		n->ev.ima = ima_state_parse(n->rec.ima_state, strlen(n->rec.ima_state), e);
+		if (n->ev.ima == NULL)
 			log_warnx(
 			    "node %s: stored IMA position unreadable (%s); replaying from the "
 			    "start",
 			    n->rec.uuid, e->msg);
 	}
 	if (n->rec.has_clock) {
-		n->has_clock = 1;
-		n->clock.clock = (uint64_t)n->rec.tpm_clock;
-		n->clock.reset_count = (uint32_t)n->rec.tpm_reset_count;
-		n->clock.restart_count = (uint32_t)n->rec.tpm_restart_count;
-		n->clock.safe = 1;
+		n->ev.has_clock = 1;
+		n->ev.clock.clock = (uint64_t)n->rec.tpm_clock;
+		n->ev.clock.reset_count = (uint32_t)n->rec.tpm_reset_count;
+		n->ev.clock.restart_count = (uint32_t)n->rec.tpm_restart_count;
+		n->ev.clock.safe = 1;
 	}
 	/* A host name would be resolved with a blocking call on this worker at every
 	 * reconnect, stalling all its nodes; AddNode takes IP literals only, and a record
@@ -406,7 +400,7 @@ static node_t *node_new(struct worker *w, store_node_t *rec, err_t *e)
 		err_set(e, "cannot set up the TLS client for %s:%d", n->rec.ip, n->rec.port);
 		goto fail;
 	}
-	n->timer = evtimer_new(worker_base(w), NULL, NULL);
+	n->timer = evtimer_new(h->base, NULL, NULL);
 	tpm2_pub_free(pub);
 	buf_free(&raw);
 	return n;
@@ -428,84 +422,20 @@ static void node_on_deferred_free(evutil_socket_t fd, short what, void *arg)
 
 static void node_free_later(node_t *n)
 {
-	event_base_once(worker_base(n->w), -1, EV_TIMEOUT, node_on_deferred_free, n, NULL);
+	event_base_once(n->host->base, -1, EV_TIMEOUT, node_on_deferred_free, n, NULL);
 }
 
 /* ---- events and verdicts ---- */
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one: the rules of
- * RFC 3629 (no overlong forms, no surrogates, nothing past U+10FFFF), which jansson and
- * protobuf readers enforce. */
-static size_t node_utf8_len(const unsigned char *p)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
-/* A copy of s that is valid UTF-8: failure reasons quote the node's own text (file
- * paths, boot entries) cut to a length, which can split a character; the event body
- * (JSON), the store and gRPC all need UTF-8. Bytes of a broken sequence become '?'. */
-static char *node_utf8_dup(const char *s)
-{
-	char *d = xstrdup(s);
-	unsigned char *p = (unsigned char *)d;
-
-	while (*p) {
-		size_t n = node_utf8_len(p);
-		if (n == 0)
-			*p++ = '?';
-		else
-			p += n;
-	}
-	return d;
-}
-
+/* An event for the operator's history, from the node's record. */
 static void node_record_event(node_t *n, const char *type, const char *event_id, const char *reason)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "type", type, "agent_id",
-	                      n->rec.uuid, "event_id", event_id, "context", reason, "ip", n->rec.ip,
-	                      "port", n->rec.port, "severity_label", "emergency");
-	char *body = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	char id[40] = "";
-	err_t e = {""};
-
-	if (body == NULL)
-		log_warnx("node %s: cannot encode the %s event (%s)", n->rec.uuid, type, event_id);
-	else if (store_event_append(worker_store(n->w), n->rec.uuid, type, "emergency", body, id,
-	                            &e) != STORE_OK)
-		log_warnx("node %s: cannot record the %s event: %s", n->rec.uuid, type, e.msg);
-	free(body);
-	json_decref(j);
+	events_record(n->host->store, &n->rec, type, event_id, reason);
 }
 
 static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, const char *why)
 {
-	char *reason = node_utf8_dup(why);
+	char *reason = utf8_sanitize_dup(why);
 
 	pthread_mutex_lock(&n->lock);
 	node_publish_locked(n, out);
@@ -595,7 +525,7 @@ static void node_schedule(node_t *n, int delay_ms)
 {
 	struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
 
-	event_assign(n->timer, worker_base(n->w), -1, 0, node_on_timer, n);
+	event_assign(n->timer, n->host->base, -1, 0, node_on_timer, n);
 	evtimer_add(n->timer, &tv);
 }
 
@@ -609,6 +539,24 @@ static int node_polling(const node_t *n)
 
 static void node_on_version(int status, const uint8_t *body, size_t len, const char *err,
                             void *arg);
+/* What attest_check judges this node's round against: its nonce, policies and the
+ * verifier's accepted algorithms. */
+static void node_attest_input(node_t *n, attest_input_t *in)
+{
+	vctx_t *ctx = node_ctx(n);
+
+	memset(in, 0, sizeof(*in));
+	in->uuid = n->rec.uuid;
+	in->nonce = n->nonce;
+	in->mask = n->mask;
+	in->accept_hash = ctx->accept_hash;
+	in->accept_sign = ctx->accept_sign;
+	in->pcr = n->pcr ? n->pcr->pcr : NULL;
+	in->mb = n->mb ? n->mb->mb : NULL;
+	in->runtime = n->runtime ? n->runtime->runtime : NULL;
+	in->mb_log_digest = n->rec.mb_log_digest;
+}
+
 static void node_on_quote(int status, const uint8_t *body, size_t len, const char *err, void *arg);
 
 static void node_request(node_t *n, const char *path, http_response_fn cb)
@@ -624,7 +572,7 @@ static void node_request(node_t *n, const char *path, http_response_fn cb)
 static void node_round_start(node_t *n)
 {
 	char path[256];
-	uint64_t entry = n->ima ? ima_state_next_entry(n->ima) : 0;
+	uint64_t entry = n->ev.ima ? ima_state_next_entry(n->ev.ima) : 0;
 
 	if (!node_polling(n) || n->in_flight)
 		return;
@@ -746,7 +694,7 @@ static void node_on_registrar(int status, const uint8_t *body, size_t len, const
 		snprintf(why, sizeof(why), "the registrar's certificate is not usable");
 		goto refuse;
 	}
-	if (store_node_set_mtls_cert(worker_store(n->w), n->rec.uuid, pem, &e) != STORE_OK) {
+	if (store_node_set_mtls_cert(n->host->store, n->rec.uuid, pem, &e) != STORE_OK) {
 		http_client_free(conn);
 		snprintf(why, sizeof(why), "cannot store the new certificate: %s", e.msg);
 		goto refuse;
@@ -793,7 +741,7 @@ static int node_repin_start(node_t *n, const char *why)
 	tls.cert_file = ctx->tls_cert;
 	tls.key_file = ctx->tls_key;
 	tls.check_hostname = 1;
-	n->reg = http_client_new(worker_base(n->w), ctx->registrar_host, ctx->registrar_port, &tls,
+	n->reg = http_client_new(n->host->base, ctx->registrar_host, ctx->registrar_port, &tls,
 	                         ctx->request_timeout_s);
 	if (n->reg == NULL) {
 		log_warnx("node %s: cannot reach the registrar to re-pin its certificate",
@@ -847,6 +795,7 @@ static void node_on_version(int status, const uint8_t *body, size_t len, const c
 static void node_on_quote(int status, const uint8_t *body, size_t len, const char *err, void *arg)
 {
 	node_t *n = arg;
+	attest_input_t in;
 	attest_out_t out;
 
 	if (!node_answer_begin(n))
@@ -882,8 +831,10 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 		node_fail(n, NULL, "quote_request", why);
 		return;
 	}
-	switch (attest_check(n, body, len, &out)) {
+	node_attest_input(n, &in);
+	switch (attest_check(&in, &n->ev, body, len, &out)) {
 	case 0:
+		n->partial = 1; /* the agent's payload key is cached now */
 		node_pass(n, &out);
 		break;
 	case 1:
@@ -903,20 +854,20 @@ static void node_start_polling(node_t *n)
 	node_schedule(n, 0);
 }
 
-void node_cmd_add(struct worker *w, void *arg)
+void node_cmd_add(node_host_t *h, void *arg)
 {
 	store_node_t *rec = arg;
 	err_t e = {""};
 	node_t *n;
 	char *uuid = xstrdup(rec->uuid);
 
-	if (node_find(w, uuid)) {
+	if (node_find(h, uuid)) {
 		store_node_clear(rec);
 		free(rec);
 		free(uuid);
 		return;
 	}
-	if ((n = node_new(w, rec, &e)) == NULL) {
+	if ((n = node_new(h, rec, &e)) == NULL) {
 		log_warnx("node %s: cannot be attested: %s", uuid, e.msg);
 		store_node_clear(rec);
 		free(rec);
@@ -925,7 +876,7 @@ void node_cmd_add(struct worker *w, void *arg)
 	}
 	free(rec);
 	free(uuid);
-	if (registry_add(worker_ctx(w)->registry, n) < 0) {
+	if (registry_add(h->ctx->registry, n->rec.uuid, n) < 0) {
 		log_warnx("node %s: already registered", n->rec.uuid);
 		node_free(n);
 		return;
@@ -937,39 +888,39 @@ void node_cmd_add(struct worker *w, void *arg)
 		         n->rec.operational_state);
 		break;
 	default:
-		if (n->ima)
+		if (n->ev.ima)
 			log_info("node %s: resuming at IMA entry %llu", n->rec.uuid,
-			         (unsigned long long)ima_state_next_entry(n->ima));
+			         (unsigned long long)ima_state_next_entry(n->ev.ima));
 		if (n->rec.operational_state != NODE_FAILED)
 			node_set_state(n, NODE_START);
 		node_start_polling(n);
 		/* A FAILED node's retries are used up: its next miss keeps it FAILED, probed
 		 * at the longest delay, and records no second comm_error for one outage. */
 		if (n->rec.operational_state == NODE_FAILED)
-			n->retries = worker_ctx(w)->max_retries;
+			n->retries = h->ctx->max_retries;
 	}
 }
 
-void node_cmd_remove(struct worker *w, void *arg)
+void node_cmd_remove(node_host_t *h, void *arg)
 {
 	char *uuid = arg;
-	node_t *n = node_find(w, uuid);
+	node_t *n = node_find(h, uuid);
 
 	free(uuid);
 	if (n == NULL)
 		return;
 	n->removing = 1;
 	node_set_state(n, NODE_TERMINATED);
-	registry_remove(worker_ctx(w)->registry, n);
+	registry_remove(h->ctx->registry, n->rec.uuid, n);
 	log_info("node %s: removed from attestation", n->rec.uuid);
 	if (!n->in_flight)
 		node_free(n);
 }
 
-void node_cmd_stop(struct worker *w, void *arg)
+void node_cmd_stop(node_host_t *h, void *arg)
 {
 	char *uuid = arg;
-	node_t *n = node_find(w, uuid);
+	node_t *n = node_find(h, uuid);
 
 	free(uuid);
 	if (n == NULL)
@@ -981,10 +932,10 @@ void node_cmd_stop(struct worker *w, void *arg)
 	log_info("node %s: stopped by an operator", n->rec.uuid);
 }
 
-void node_cmd_reactivate(struct worker *w, void *arg)
+void node_cmd_reactivate(node_host_t *h, void *arg)
 {
 	char *uuid = arg;
-	node_t *n = node_find(w, uuid);
+	node_t *n = node_find(h, uuid);
 	err_t e = {""};
 
 	free(uuid);
@@ -1000,9 +951,9 @@ void node_cmd_reactivate(struct worker *w, void *arg)
 	if (node_load_policies(n, &e) < 0)
 		log_warnx("node %s: cannot reload its policies (%s); it keeps its previous ones",
 		          n->rec.uuid, e.msg);
-	ima_state_free(n->ima);
-	n->ima = NULL;
-	n->mb_pcrs_mask = 0;
+	ima_state_free(n->ev.ima);
+	n->ev.ima = NULL;
+	n->ev.mb_pcrs_mask = 0;
 	n->partial = 0;
 	pthread_mutex_lock(&n->lock);
 	node_set_str(&n->rec.last_event_id, NULL);
@@ -1017,12 +968,12 @@ void node_cmd_reactivate(struct worker *w, void *arg)
 		node_start_polling(n);
 }
 
-void node_cmd_policy_changed(struct worker *w, void *arg)
+void node_cmd_policy_changed(node_host_t *h, void *arg)
 {
 	char *name = arg;
 	err_t e = {""};
 
-	for (node_t *n = *node_head(w); n; n = n->next) {
+	for (node_t *n = *node_head(h); n; n = n->next) {
 		const char *names[3] = {n->rec.pcr_policy, n->rec.runtime_policy, n->rec.mb_policy};
 		if (n->removing) /* waiting for its request to end, then freed */
 			continue;
@@ -1040,11 +991,11 @@ void node_cmd_policy_changed(struct worker *w, void *arg)
 	free(name);
 }
 
-void node_worker_stop(struct worker *w)
+void node_worker_stop(node_host_t *h)
 {
 	node_t *n;
 
-	node_worker_tick(w);
-	while ((n = *node_head(w)) != NULL)
+	node_worker_tick(h);
+	while ((n = *node_head(h)) != NULL)
 		node_free(n);
 }

@@ -24,12 +24,25 @@
 #include "common/net/http.h"
 #include "common/evidence/quote.h"
 #include "common/store/store.h"
+#include "verifier/attest.h"
 
-struct worker;
 struct event;
+struct event_base;
+struct http_budget;
 struct policy_obj;
-struct ima_state;
-struct runtime_policy_eval;
+struct store;
+struct vctx;
+
+/* What the owning worker lends the nodes it drives, filled in by the worker. A node uses
+ * only this and never calls back into the worker: calls go worker -> node -> attest. */
+typedef struct node_host {
+	int id;                     /* the worker's number, for log lines */
+	struct vctx *ctx;           /* shared settings, registry and policy cache; borrowed */
+	struct event_base *base;    /* the worker's loop; borrowed */
+	struct store *store;        /* the worker's store connection (set on its thread) */
+	struct http_budget *budget; /* memory budget of the agents' answers on this worker */
+	struct node *nodes;         /* head of the worker's node list (node.c keeps it) */
+} node_host_t;
 
 enum {
 	NODE_REGISTERED = 0,
@@ -45,30 +58,17 @@ enum {
 typedef struct node {
 	store_node_t rec;         /* durable record; progress fields guarded by lock */
 	pthread_mutex_t lock;     /* guards rec's progress fields against the API reader */
-	struct worker *w;         /* owning worker */
+	node_host_t *host;        /* what the owning worker lends its nodes */
 	struct node *next, *prev; /* the worker's list of nodes */
 	/* evidence checking */
-	EVP_PKEY *ak_pkey;                   /* enrolled AK */
-	quote_ak_t *ak;                      /* prepared for repeated signature checks */
-	quote_t *q;                          /* reusable decoder */
-	struct policy_obj *pcr;              /* static PCR policy, or NULL */
-	struct policy_obj *runtime;          /* runtime (IMA) policy, or NULL */
-	struct policy_obj *mb;               /* measured-boot policy, or NULL */
-	struct runtime_policy_eval *rt_eval; /* per-node IMA evaluator, with runtime */
-	struct ima_state *ima;               /* IMA replay position, with runtime */
-	uint32_t mask;                       /* PCRs requested (PCR 16 is added by the agent) */
-	char *pubkey;                        /* payload public key PEM last sent by the agent */
-	quote_clock_t clock;                 /* clock info of the last good quote */
-	int has_clock;                       /* clock is set */
-	int reboot_seen;                     /* a reboot seen, no round passed since */
-	uint32_t reboot_reset;               /* its TPM reset count */
-	int ima_restarted;                   /* the agent restarted its IMA list unasked... */
-	uint32_t ima_restart_boot;           /* ...in the boot of this TPM reset count */
-	uint8_t mb_pcrs[24][64]; /* PCRs the last good UEFI log replays to (hash bank) */
-	uint32_t mb_pcrs_mask;   /* which of mb_pcrs are valid */
-	uint16_t mb_bank;        /* bank of mb_pcrs */
-	char hash_alg[16];       /* hash_alg of the last good quote; published under lock */
-	char sign_alg[16];       /* sign_alg of the last good quote; published under lock */
+	EVP_PKEY *ak_pkey;          /* enrolled AK */
+	attest_state_t ev;          /* evidence state, read and advanced by attest_check */
+	struct policy_obj *pcr;     /* static PCR policy, or NULL */
+	struct policy_obj *runtime; /* runtime (IMA) policy, or NULL */
+	struct policy_obj *mb;      /* measured-boot policy, or NULL */
+	uint32_t mask;              /* PCRs requested (PCR 16 is added by the agent) */
+	char hash_alg[16];          /* hash_alg of the last good quote; published under lock */
+	char sign_alg[16];          /* sign_alg of the last good quote; published under lock */
 	/* the round */
 	http_client_t *conn; /* persistent mTLS connection to the agent */
 	http_client_t *reg;  /* registrar lookup in flight (re-pinning), or NULL */
@@ -87,19 +87,19 @@ typedef struct node {
 	int64_t answered_at; /* when the agent last answered a quote request (unix s) */
 } node_t;
 
-const char *node_uuid(const node_t *n);
-
-/* Worker commands (run on the owning worker's thread through worker_post/worker_call). */
-void node_cmd_add(struct worker *w, void *rec);             /* takes a store_node_t* (heap) */
-void node_cmd_remove(struct worker *w, void *uuid);         /* takes a char* */
-void node_cmd_stop(struct worker *w, void *uuid);           /* takes a char* */
-void node_cmd_reactivate(struct worker *w, void *uuid);     /* takes a char* */
-void node_cmd_policy_changed(struct worker *w, void *name); /* takes a char* */
+/* Node commands, run on the owning worker's thread (through worker_post/worker_call) with
+ * that worker's host. */
+typedef void (*node_cmd_fn)(node_host_t *h, void *arg);
+void node_cmd_add(node_host_t *h, void *rec);             /* takes a store_node_t* (heap) */
+void node_cmd_remove(node_host_t *h, void *uuid);         /* takes a char* */
+void node_cmd_stop(node_host_t *h, void *uuid);           /* takes a char* */
+void node_cmd_reactivate(node_host_t *h, void *uuid);     /* takes a char* */
+void node_cmd_policy_changed(node_host_t *h, void *name); /* takes a char* */
 
 /* Called by the worker: write dirty nodes' progress in one transaction; release every
  * node at shutdown (after a last flush). */
-void node_worker_tick(struct worker *w);
-void node_worker_stop(struct worker *w);
+void node_worker_tick(node_host_t *h);
+void node_worker_stop(node_host_t *h);
 
 /* What the API shows of a node: its record's status fields and the algorithms of its
  * last quote. */

@@ -8,12 +8,16 @@
 #include <string.h>
 
 #include "common/base/xmalloc.h"
-#include "verifier/node.h"
+
+typedef struct registry_entry {
+	const char *key; /* borrowed: the item's UUID */
+	void *item;      /* borrowed */
+} registry_entry_t;
 
 struct registry {
-	pthread_mutex_t lock; /* guards everything below */
-	struct node **nodes;  /* borrowed, sorted by uuid */
-	size_t n, cap;        /* used and allocated slots */
+	pthread_mutex_t lock;    /* guards everything below */
+	registry_entry_t *nodes; /* sorted by key */
+	size_t n, cap;           /* used and allocated slots */
 };
 
 registry_t *registry_new(void)
@@ -40,7 +44,7 @@ static size_t registry_find(registry_t *r, const char *uuid, int *found)
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		int c = strcmp(node_uuid(r->nodes[mid]), uuid);
+		int c = strcmp(r->nodes[mid].key, uuid);
 		if (c == 0) {
 			*found = 1;
 			return mid;
@@ -54,13 +58,13 @@ static size_t registry_find(registry_t *r, const char *uuid, int *found)
 	return lo;
 }
 
-int registry_add(registry_t *r, struct node *n)
+int registry_add(registry_t *r, const char *key, void *item)
 {
 	int found;
 	size_t i;
 
 	pthread_mutex_lock(&r->lock);
-	i = registry_find(r, node_uuid(n), &found);
+	i = registry_find(r, key, &found);
 	if (found) {
 		pthread_mutex_unlock(&r->lock);
 		return -1;
@@ -70,44 +74,45 @@ int registry_add(registry_t *r, struct node *n)
 		r->nodes = xrealloc(r->nodes, r->cap * sizeof(*r->nodes));
 	}
 	memmove(&r->nodes[i + 1], &r->nodes[i], (r->n - i) * sizeof(*r->nodes));
-	r->nodes[i] = n;
+	r->nodes[i].key = key;
+	r->nodes[i].item = item;
 	r->n++;
 	pthread_mutex_unlock(&r->lock);
 	return 0;
 }
 
-void registry_remove(registry_t *r, struct node *n)
+void registry_remove(registry_t *r, const char *key, const void *item)
 {
 	int found;
 	size_t i;
 
 	pthread_mutex_lock(&r->lock);
-	i = registry_find(r, node_uuid(n), &found);
-	if (found && r->nodes[i] == n) {
+	i = registry_find(r, key, &found);
+	if (found && r->nodes[i].item == item) {
 		memmove(&r->nodes[i], &r->nodes[i + 1], (r->n - i - 1) * sizeof(*r->nodes));
 		r->n--;
 	}
 	pthread_mutex_unlock(&r->lock);
 }
 
-int registry_with(registry_t *r, const char *uuid, void (*fn)(struct node *n, void *arg), void *arg)
+int registry_with(registry_t *r, const char *key, registry_fn fn, void *arg)
 {
 	int found;
 	size_t i;
 
 	pthread_mutex_lock(&r->lock);
-	i = registry_find(r, uuid, &found);
+	i = registry_find(r, key, &found);
 	if (found)
-		fn(r->nodes[i], arg);
+		fn(r->nodes[i].item, arg);
 	pthread_mutex_unlock(&r->lock);
 	return found ? 0 : -1;
 }
 
-void registry_each(registry_t *r, void (*fn)(struct node *n, void *arg), void *arg)
+void registry_each(registry_t *r, registry_fn fn, void *arg)
 {
 	pthread_mutex_lock(&r->lock);
 	for (size_t i = 0; i < r->n; i++)
-		fn(r->nodes[i], arg);
+		fn(r->nodes[i].item, arg);
 	pthread_mutex_unlock(&r->lock);
 }
 

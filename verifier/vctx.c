@@ -19,25 +19,3 @@ struct worker *vctx_worker_for(vctx_t *ctx, const char *uuid)
 {
 	return ctx->workers[vctx_hash(uuid) % (uint32_t)ctx->nworkers];
 }
-
-int vctx_list_has(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-	const char *p = list;
-
-	while (*p) {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		while (len && *p == ' ')
-			p++, len--;
-		while (len && p[len - 1] == ' ')
-			len--;
-		if (len == n && strncmp(p, name, n) == 0)
-			return 1;
-		if (end == NULL)
-			break;
-		p = end + 1;
-	}
-	return 0;
-}

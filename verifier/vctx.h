@@ -46,7 +46,5 @@ typedef struct vctx {
 
 /* The worker that owns node uuid (a stable hash of the UUID). */
 struct worker *vctx_worker_for(vctx_t *ctx, const char *uuid);
-/* 1 when name is in the comma-separated list. */
-int vctx_list_has(const char *list, const char *name);
 
 #endif

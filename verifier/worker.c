@@ -29,9 +29,8 @@ struct worker {
 	int started;               /* thread running */
 	pthread_mutex_t lock;      /* guards the queue */
 	worker_cmd_t *head, *tail; /* queued commands */
-	struct store *store;       /* this worker's store connection */
-	void *nodes;               /* head of the worker's node list (node.c's) */
 	http_budget_t *budget;     /* bytes of agents' answers arriving on this worker */
+	node_host_t host;          /* lent to this worker's nodes: loop, store, node list */
 };
 
 static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
@@ -58,7 +57,7 @@ static void worker_on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	node_worker_tick(w);
+	node_worker_tick(&w->host);
 }
 
 worker_t *worker_new(int id, struct vctx *ctx)
@@ -72,6 +71,10 @@ worker_t *worker_new(int id, struct vctx *ctx)
 	pthread_mutex_init(&w->lock, NULL);
 	if ((w->base = event_base_new()) == NULL)
 		fatalx("worker %d: cannot create an event base", id);
+	w->host.id = id;
+	w->host.ctx = ctx;
+	w->host.base = w->base;
+	w->host.budget = w->budget;
 	w->wake = event_new(w->base, -1, 0, worker_on_wake, w);
 	w->tick = event_new(w->base, -1, EV_PERSIST, worker_on_tick, w);
 	tv.tv_sec = ctx->flush_interval_ms / 1000;
@@ -85,12 +88,12 @@ static void *worker_main(void *arg)
 	worker_t *w = arg;
 	err_t e = {""};
 
-	if ((w->store = store_open(w->ctx->database, &e)) == NULL)
+	if ((w->host.store = store_open(w->ctx->database, &e)) == NULL)
 		fatalx("worker %d: cannot open the store: %s", w->id, e.msg);
 	event_base_dispatch(w->base);
-	node_worker_stop(w);
-	store_close(w->store);
-	w->store = NULL;
+	node_worker_stop(&w->host);
+	store_close(w->host.store);
+	w->host.store = NULL;
 	return NULL;
 }
 
@@ -165,7 +168,7 @@ struct vctx *worker_ctx(worker_t *w)
 
 struct store *worker_store(worker_t *w)
 {
-	return w->store;
+	return w->host.store;
 }
 
 http_budget_t *worker_budget(worker_t *w)
@@ -173,9 +176,31 @@ http_budget_t *worker_budget(worker_t *w)
 	return w->budget;
 }
 
-void **worker_nodes(worker_t *w)
+node_host_t *worker_host(worker_t *w)
 {
-	return &w->nodes;
+	return &w->host;
+}
+
+typedef struct worker_node_cmd {
+	node_cmd_fn fn; /* the node command */
+	void *arg;      /* its argument (fn takes it) */
+} worker_node_cmd_t;
+
+static void worker_run_node_cmd(worker_t *w, void *arg)
+{
+	worker_node_cmd_t *c = arg;
+
+	c->fn(&w->host, c->arg);
+	free(c);
+}
+
+void worker_post_node(worker_t *w, node_cmd_fn fn, void *arg)
+{
+	worker_node_cmd_t *c = xcalloc(1, sizeof(*c));
+
+	c->fn = fn;
+	c->arg = arg;
+	worker_post(w, worker_run_node_cmd, c);
 }
 
 typedef struct worker_sync {

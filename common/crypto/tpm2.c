@@ -2,6 +2,7 @@
  * attestation-key rules. Pure data handling: nothing here talks to a TPM. */
 #include "common/crypto/tpm2.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -27,54 +28,111 @@ struct tpm2_pub {
 	size_t len;       /* length of bytes */
 };
 
-static const struct {
-	uint16_t alg;     /* TPM_ALG_ID */
-	const char *name; /* our spelling, also OpenSSL's digest name */
-	size_t size;      /* digest bytes */
-} hash_algs[] = {
-    {TPM2_ALG_SHA1_ID, "sha1", 20},
-    {TPM2_ALG_SHA256_ID, "sha256", 32},
-    {TPM2_ALG_SHA384_ID, "sha384", 48},
-    {TPM2_ALG_SHA512_ID, "sha512", 64},
+/* The one table of TPM hash algorithms. The first TPM2_HASH_BANKS rows are the SHA-1 and
+ * SHA-2 banks vigil quotes, replays and checks, and the only ones tpm2_alg_* answer for;
+ * the rest may appear in a UEFI event log, which names and replays them but checks nothing
+ * against them. */
+static const tpm2_hash_alg_t hash_algs[] = {
+    {TPM2_ALG_SHA1_ID, "sha1", 20, "SHA1", EVP_sha1},
+    {TPM2_ALG_SHA256_ID, "sha256", 32, "SHA256", EVP_sha256},
+    {TPM2_ALG_SHA384_ID, "sha384", 48, "SHA384", EVP_sha384},
+    {TPM2_ALG_SHA512_ID, "sha512", 64, "SHA512", EVP_sha512},
+    {TPM2_ALG_SM3_256_ID, "sm3_256", 32, "SM3", NULL},
+    {TPM2_ALG_SHA3_256_ID, "sha3_256", 32, "SHA3-256", NULL},
+    {TPM2_ALG_SHA3_384_ID, "sha3_384", 48, "SHA3-384", NULL},
+    {TPM2_ALG_SHA3_512_ID, "sha3_512", 64, "SHA3-512", NULL},
 };
+#define N_HASH_ALGS (sizeof(hash_algs) / sizeof(hash_algs[0]))
+
+/* Digests fetched once per process and never freed, because the implicit fetch behind
+ * EVP_sha256() takes a lock and a lookup on every EVP_DigestInit. NULL where this OpenSSL
+ * lacks the algorithm (SM3 in some builds). */
+static EVP_MD *hash_md[N_HASH_ALGS];
+static pthread_once_t hash_md_once = PTHREAD_ONCE_INIT;
+
+static void hash_md_fetch(void)
+{
+	/* A digest this OpenSSL lacks is not an error of whoever asked first: leave nothing
+	 * on its thread's error queue for a later err_set_ssl to report. */
+	ERR_set_mark();
+	for (size_t i = 0; i < N_HASH_ALGS; i++)
+		hash_md[i] = EVP_MD_fetch(NULL, hash_algs[i].ossl, NULL);
+	ERR_pop_to_mark();
+}
+
+static int hash_index(uint16_t alg)
+{
+	for (size_t i = 0; i < N_HASH_ALGS; i++)
+		if (hash_algs[i].alg == alg)
+			return (int)i;
+	return -1;
+}
+
+const tpm2_hash_alg_t *tpm2_hash_alg(uint16_t alg)
+{
+	int i = hash_index(alg);
+
+	return i < 0 ? NULL : &hash_algs[i];
+}
+
+const tpm2_hash_alg_t *tpm2_hash_alg_by_name(const char *name)
+{
+	if (name == NULL)
+		return NULL;
+	for (size_t i = 0; i < N_HASH_ALGS; i++)
+		if (strcmp(hash_algs[i].name, name) == 0)
+			return &hash_algs[i];
+	return NULL;
+}
+
+const EVP_MD *tpm2_hash_alg_fetched(uint16_t alg)
+{
+	int i = hash_index(alg);
+
+	if (i < 0)
+		return NULL;
+	pthread_once(&hash_md_once, hash_md_fetch);
+	return hash_md[i];
+}
+
+int tpm2_alg_bank(uint16_t alg)
+{
+	int i = hash_index(alg);
+
+	return i < TPM2_HASH_BANKS ? i : -1;
+}
 
 const EVP_MD *tpm2_alg_md(uint16_t alg)
 {
-	switch (alg) {
-	case TPM2_ALG_SHA1_ID:
-		return EVP_sha1();
-	case TPM2_ALG_SHA256_ID:
-		return EVP_sha256();
-	case TPM2_ALG_SHA384_ID:
-		return EVP_sha384();
-	case TPM2_ALG_SHA512_ID:
-		return EVP_sha512();
-	default:
-		return NULL;
-	}
+	int i = tpm2_alg_bank(alg);
+
+	return i < 0 ? NULL : hash_algs[i].builtin();
+}
+
+const EVP_MD *tpm2_alg_md_fetched(uint16_t alg)
+{
+	return tpm2_alg_bank(alg) < 0 ? NULL : tpm2_hash_alg_fetched(alg);
 }
 
 size_t tpm2_alg_size(uint16_t alg)
 {
-	for (size_t i = 0; i < sizeof(hash_algs) / sizeof(hash_algs[0]); i++)
-		if (hash_algs[i].alg == alg)
-			return hash_algs[i].size;
-	return 0;
+	int i = tpm2_alg_bank(alg);
+
+	return i < 0 ? 0 : hash_algs[i].size;
 }
 
 const char *tpm2_alg_name(uint16_t alg)
 {
-	for (size_t i = 0; i < sizeof(hash_algs) / sizeof(hash_algs[0]); i++)
-		if (hash_algs[i].alg == alg)
-			return hash_algs[i].name;
-	return NULL;
+	int i = tpm2_alg_bank(alg);
+
+	return i < 0 ? NULL : hash_algs[i].name;
 }
 
 uint16_t tpm2_alg_from_name(const char *name)
 {
 	if (name == NULL)
 		return 0;
-	for (size_t i = 0; i < sizeof(hash_algs) / sizeof(hash_algs[0]); i++)
+	for (size_t i = 0; i < TPM2_HASH_BANKS; i++)
 		if (strcasecmp(hash_algs[i].name, name) == 0)
 			return hash_algs[i].alg;
 	return 0;

@@ -16,12 +16,16 @@
 typedef struct tpm2_pub tpm2_pub_t; /* a decoded TPM2B_PUBLIC */
 
 /* TPM_ALG_ID values used across vigil. */
-#define TPM2_ALG_SHA1_ID   0x0004
-#define TPM2_ALG_SHA256_ID 0x000B
-#define TPM2_ALG_SHA384_ID 0x000C
-#define TPM2_ALG_SHA512_ID 0x000D
-#define TPM2_ALG_RSA_ID    0x0001
-#define TPM2_ALG_ECC_ID    0x0023
+#define TPM2_ALG_SHA1_ID     0x0004
+#define TPM2_ALG_SHA256_ID   0x000B
+#define TPM2_ALG_SHA384_ID   0x000C
+#define TPM2_ALG_SHA512_ID   0x000D
+#define TPM2_ALG_SM3_256_ID  0x0012
+#define TPM2_ALG_SHA3_256_ID 0x0027
+#define TPM2_ALG_SHA3_384_ID 0x0028
+#define TPM2_ALG_SHA3_512_ID 0x0029
+#define TPM2_ALG_RSA_ID      0x0001
+#define TPM2_ALG_ECC_ID      0x0023
 
 /* Decode a marshalled TPM2B_PUBLIC (with its 2-byte size); the whole input must be
  * consumed and the size field must match the contents exactly. Only RSA and ECC keys with
@@ -57,8 +61,30 @@ int tpm2_pub_matches_pkey(const tpm2_pub_t *k, EVP_PKEY *pkey);
  * 0 when fine, else -1 with the first failing rule in e. */
 int tpm2_pub_check_ak(const tpm2_pub_t *k, err_t *e);
 
-/* Digest helpers keyed by TPM_ALG_ID. NULL / 0 for an unknown algorithm. */
-const EVP_MD *tpm2_alg_md(uint16_t alg);
+/* The one table of TPM hash algorithms: TPM_ALG_ID, name, digest size, OpenSSL digest.
+ * Every place that names, sizes or hashes by TPM_ALG_ID asks here. */
+typedef struct tpm2_hash_alg {
+	uint16_t alg;                   /* TPM_ALG_ID */
+	const char *name;               /* tpm2-tools spelling: "sha256", "sm3_256" */
+	size_t size;                    /* digest bytes */
+	const char *ossl;               /* OpenSSL fetch name: "SHA256", "SM3" */
+	const EVP_MD *(*builtin)(void); /* OpenSSL's constant (EVP_sha256); banks only */
+} tpm2_hash_alg_t;
+
+/* Every algorithm in the table: SHA-1, SHA-2, SM3-256, SHA-3. Borrowed, static; NULL
+ * when unknown. by_name matches the tpm2-tools spelling exactly (case matters). */
+const tpm2_hash_alg_t *tpm2_hash_alg(uint16_t alg);
+const tpm2_hash_alg_t *tpm2_hash_alg_by_name(const char *name);
+/* The digest for any algorithm in the table, fetched once per process and shared (do not
+ * free); NULL when unknown or when this OpenSSL lacks it. */
+const EVP_MD *tpm2_hash_alg_fetched(uint16_t alg);
+
+/* The banks vigil quotes, replays and checks: SHA-1, SHA-256, SHA-384, SHA-512. The
+ * helpers below answer for these only: NULL / 0 / -1 for any other algorithm. */
+#define TPM2_HASH_BANKS 4
+int tpm2_alg_bank(uint16_t alg);                 /* 0 .. TPM2_HASH_BANKS - 1, or -1 */
+const EVP_MD *tpm2_alg_md(uint16_t alg);         /* OpenSSL's constant (EVP_sha256()) */
+const EVP_MD *tpm2_alg_md_fetched(uint16_t alg); /* prefetched, shared; do not free */
 size_t tpm2_alg_size(uint16_t alg);
 const char *tpm2_alg_name(uint16_t alg);       /* "sha256", ...; NULL when unknown */
 uint16_t tpm2_alg_from_name(const char *name); /* 0 when unknown; case-insensitive */

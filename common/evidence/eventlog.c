@@ -7,6 +7,7 @@
 
 #include "common/evidence/eventlog.h"
 #include "common/base/xmalloc.h"
+#include "common/crypto/tpm2.h"
 
 struct eventlog {
 	uint8_t *raw;                              /* our copy of the log */
@@ -102,40 +103,22 @@ const char *eventlog_type_name(uint32_t type)
 	return NULL;
 }
 
-static const struct {
-	uint16_t alg;        /* TPM_ALG_ID */
-	uint16_t size;       /* digest bytes */
-	const char *name;    /* tpm2-tools spelling */
-	const char *md_name; /* OpenSSL digest name */
-} algs[] = {
-    {EVENTLOG_ALG_SHA1, 20, "sha1", "SHA1"},       {EVENTLOG_ALG_SHA256, 32, "sha256", "SHA256"},
-    {EVENTLOG_ALG_SHA384, 48, "sha384", "SHA384"}, {EVENTLOG_ALG_SHA512, 64, "sha512", "SHA512"},
-    {EVENTLOG_ALG_SM3_256, 32, "sm3_256", "SM3"},  {0x0027, 32, "sha3_256", "SHA3-256"},
-    {0x0028, 48, "sha3_384", "SHA3-384"},          {0x0029, 64, "sha3_512", "SHA3-512"},
-};
-
-static int alg_index(uint16_t alg)
-{
-	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
-		if (algs[i].alg == alg)
-			return (int)i;
-	return -1;
-}
-
+/* Algorithms come from common/tpm2's table, all of it: a log may carry SM3 or SHA-3 banks,
+ * which we name and replay though no quote check uses them. */
 const char *eventlog_alg_name(uint16_t alg)
 {
-	int i = alg_index(alg);
-	return i < 0 ? NULL : algs[i].name;
+	const tpm2_hash_alg_t *h = tpm2_hash_alg(alg);
+	return h == NULL ? NULL : h->name;
 }
 
 int eventlog_alg_from_name(const char *name, uint16_t *alg)
 {
-	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
-		if (strcmp(algs[i].name, name) == 0) {
-			*alg = algs[i].alg;
-			return 0;
-		}
-	return -1;
+	const tpm2_hash_alg_t *h = tpm2_hash_alg_by_name(name);
+
+	if (h == NULL)
+		return -1;
+	*alg = h->alg;
+	return 0;
 }
 
 /* ---- little-endian readers over a bounded buffer ---- */
@@ -363,14 +346,14 @@ static int read_spec_id(parse_t *ps, const eventlog_event_t *ev)
 	}
 	for (uint32_t i = 0; i < nalgs; i++, off += 4) {
 		uint16_t alg = le16(p + off), size = le16(p + off + 2);
-		int k = alg_index(alg);
+		const tpm2_hash_alg_t *k = tpm2_hash_alg(alg);
 		if (size == 0 || size > EVENTLOG_MAX_DIGEST) {
 			PERR(ps, "Spec ID event: digest size %u for algorithm 0x%04x", size, alg);
 			return -1;
 		}
-		if (k >= 0 && algs[k].size != size) {
-			PERR(ps, "Spec ID event: %s digests are %u bytes, not %u", algs[k].name,
-			     algs[k].size, size);
+		if (k != NULL && k->size != size) {
+			PERR(ps, "Spec ID event: %s digests are %zu bytes, not %u", k->name,
+			     k->size, size);
 			return -1;
 		}
 		for (size_t b = 0; b < log->nbanks; b++)
@@ -444,7 +427,6 @@ static int start_hcrtm(eventlog_t *log, const eventlog_event_t *ev, err_t *e)
 static int replay(eventlog_t *log, err_t *e)
 {
 	const EVP_MD *md[EVENTLOG_MAX_BANKS] = {0};
-	EVP_MD *fetched[EVENTLOG_MAX_BANKS] = {0};
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int rv = -1;
 
@@ -453,10 +435,7 @@ static int replay(eventlog_t *log, err_t *e)
 		return -1;
 	}
 	for (size_t b = 0; b < log->nbanks; b++) {
-		int k = alg_index(log->banks[b].alg);
-		if (k >= 0)
-			fetched[b] = EVP_MD_fetch(NULL, algs[k].md_name, NULL);
-		md[b] = fetched[b];
+		md[b] = tpm2_hash_alg_fetched(log->banks[b].alg);
 		log->banks[b].replayable = md[b] != NULL;
 		for (unsigned i = 0; i < EVENTLOG_NUM_PCRS; i++)
 			memset(log->pcrs[b][i], (i >= 17 && i <= 22) ? 0xff : 0x00,
@@ -511,8 +490,6 @@ static int replay(eventlog_t *log, err_t *e)
 	}
 	rv = 0;
 out:
-	for (size_t b = 0; b < log->nbanks; b++)
-		EVP_MD_free(fetched[b]);
 	EVP_MD_CTX_free(ctx);
 	return rv;
 }
@@ -707,16 +684,15 @@ int eventlog_check_pcr(const eventlog_t *log, uint16_t alg, unsigned pcr, const 
 int eventlog_boot_aggregate(const eventlog_t *log, uint16_t alg, unsigned npcrs, uint8_t *out,
                             size_t *outlen)
 {
-	int b = bank_index(log, alg), k = alg_index(alg), rv = -1;
+	int b = bank_index(log, alg), rv = -1;
 	unsigned n = 0;
-	EVP_MD *md = NULL;
+	const EVP_MD *md = tpm2_hash_alg_fetched(alg);
 	EVP_MD_CTX *ctx = NULL;
 
-	if (b < 0 || k < 0 || !log->banks[b].replayable || npcrs > EVENTLOG_NUM_PCRS)
+	if (b < 0 || md == NULL || !log->banks[b].replayable || npcrs > EVENTLOG_NUM_PCRS)
 		return -1;
-	md = EVP_MD_fetch(NULL, algs[k].md_name, NULL);
 	ctx = EVP_MD_CTX_new();
-	if (md == NULL || ctx == NULL || !EVP_DigestInit_ex(ctx, md, NULL))
+	if (ctx == NULL || !EVP_DigestInit_ex(ctx, md, NULL))
 		goto out;
 	for (unsigned i = 0; i < npcrs; i++)
 		if (!EVP_DigestUpdate(ctx, log->pcrs[b][i], log->banks[b].size))
@@ -727,7 +703,6 @@ int eventlog_boot_aggregate(const eventlog_t *log, uint16_t alg, unsigned npcrs,
 	rv = 0;
 out:
 	EVP_MD_CTX_free(ctx);
-	EVP_MD_free(md);
 	return rv;
 }
 

@@ -75,58 +75,29 @@ const EVP_MD *ima_hash_id_md(int hash_info_id)
 	return NULL;
 }
 
-/* The banks and template-hash algorithms we compute, by TPM_ALG_ID. */
-static int alg_index(uint16_t alg)
-{
-	switch (alg) {
-	case TPM2_ALG_SHA1_ID:
-		return 2;
-	case TPM2_ALG_SHA256_ID:
-		return 4;
-	case TPM2_ALG_SHA384_ID:
-		return 5;
-	case TPM2_ALG_SHA512_ID:
-		return 6;
-	default:
-		return -1;
-	}
-}
-
+/* The banks and template-hash algorithms we compute, by TPM_ALG_ID: the SHA-1/SHA-2 banks
+ * of common/tpm2's table. Their names there are the kernel's too. */
 size_t ima_alg_size(uint16_t alg)
 {
-	int i = alg_index(alg);
-
-	return i < 0 ? 0 : hash_infos[i].size;
+	return tpm2_alg_size(alg);
 }
 
 const char *ima_alg_name(uint16_t alg)
 {
-	int i = alg_index(alg);
-
-	return i < 0 ? NULL : hash_infos[i].name;
+	return tpm2_alg_name(alg);
 }
 
+/* Exact spelling only: "SHA256" in a saved IMA state is not ours. */
 uint16_t ima_alg_from_name(const char *name)
 {
-	static const uint16_t algs[] = {TPM2_ALG_SHA1_ID, TPM2_ALG_SHA256_ID, TPM2_ALG_SHA384_ID,
-	                                TPM2_ALG_SHA512_ID};
+	const tpm2_hash_alg_t *h = tpm2_hash_alg_by_name(name);
 
-	if (name == NULL)
-		return 0;
-	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
-		if (strcmp(name, ima_alg_name(algs[i])) == 0)
-			return algs[i];
-	return 0;
+	return h != NULL && tpm2_alg_bank(h->alg) >= 0 ? h->alg : 0;
 }
 
 const EVP_MD *ima_alg_md(uint16_t alg)
 {
-	int i = alg_index(alg);
-
-	if (i < 0)
-		return NULL;
-	pthread_once(&md_once, md_fetch_all);
-	return md_cache[i];
+	return tpm2_alg_md_fetched(alg);
 }
 
 static int md_digest(EVP_MD_CTX *c, const EVP_MD *md, const void *a, size_t alen, const void *b,
@@ -231,7 +202,7 @@ void ima_entry_clear(ima_entry_t *ent)
 	buf_free(&ent->s_sig);
 	buf_free(&ent->s_buf);
 	buf_free(&ent->s_tdata);
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < TPM2_HASH_BANKS; i++)
 		EVP_MD_CTX_free(ent->mctx[i]);
 	memset(ent, 0, sizeof(*ent));
 }
@@ -240,10 +211,9 @@ void ima_entry_clear(ima_entry_t *ent)
  * its provider state, switching digests would free and allocate it every time. */
 static EVP_MD_CTX *entry_mctx(ima_entry_t *ent, uint16_t alg)
 {
-	int i = alg_index(alg);
-	size_t k = i == 2 ? 0 : i == 4 ? 1 : i == 5 ? 2 : 3;
+	int k = tpm2_alg_bank(alg);
 
-	if (i < 0)
+	if (k < 0)
 		return NULL;
 	if (ent->mctx[k] == NULL)
 		ent->mctx[k] = EVP_MD_CTX_new();

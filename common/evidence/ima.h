@@ -21,6 +21,7 @@
 
 #include "common/base/buf.h"
 #include "common/base/err.h"
+#include "common/crypto/tpm2.h"
 
 #define IMA_PCR           10           /* the PCR IMA extends */
 #define IMA_LINE_MAX      (128 * 1024) /* one ascii line, without its newline */
@@ -70,7 +71,7 @@ typedef struct ima_entry {
 	buf_t s_sig;                       /* owns sig */
 	buf_t s_buf;                       /* owns buf */
 	buf_t s_tdata;                     /* owns tdata */
-	EVP_MD_CTX *mctx[4];               /* reused digest contexts, one per algorithm */
+	EVP_MD_CTX *mctx[TPM2_HASH_BANKS]; /* reused digest contexts, one per bank algorithm */
 	uint16_t cache_alg;                /* algorithm of cache_val, 0 when none */
 	uint8_t cache_val[IMA_DIGEST_MAX]; /* H_cache_alg(template data) */
 } ima_entry_t;

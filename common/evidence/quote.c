@@ -3,7 +3,6 @@
  * structures are small, and a hand parser needs no large tss2 structs per round. */
 #include "common/evidence/quote.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -13,6 +12,7 @@
 
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
+#include "common/crypto/tpm2.h"
 
 #define TPM_GENERATED_VALUE 0xff544347u
 #define TPM_ST_ATTEST_QUOTE 0x8018
@@ -32,58 +32,11 @@
 
 /* ---- hash algorithms ---- */
 
-enum { ALG_SHA1, ALG_SHA256, ALG_SHA384, ALG_SHA512, ALG_N };
-
-static const struct {
-	uint16_t id;      /* TPM_ALG_ID */
-	const char *name; /* OpenSSL and Keylime name, lowercase */
-	size_t size;      /* digest bytes */
-} algs[ALG_N] = {
-    {0x0004, "sha1", 20},
-    {0x000B, "sha256", 32},
-    {0x000C, "sha384", 48},
-    {0x000D, "sha512", 64},
-};
-
-static EVP_MD *alg_md[ALG_N]; /* fetched once per process; never freed */
-static pthread_once_t alg_once = PTHREAD_ONCE_INIT;
-
-static void alg_fetch(void)
-{
-	for (int i = 0; i < ALG_N; i++)
-		alg_md[i] = EVP_MD_fetch(NULL, algs[i].name, NULL);
-}
-
-static int alg_index(uint16_t id)
-{
-	for (int i = 0; i < ALG_N; i++)
-		if (algs[i].id == id)
-			return i;
-	return -1;
-}
-
-static size_t alg_size(uint16_t id)
-{
-	int i = alg_index(id);
-	return i < 0 ? 0 : algs[i].size;
-}
-
+/* Quotes know the SHA-1/SHA-2 banks of common/tpm2's table and no others. */
 static const char *alg_name(uint16_t id)
 {
-	int i = alg_index(id);
-	return i < 0 ? "unknown" : algs[i].name;
-}
-
-/* Explicitly fetched digests, because the implicit fetch behind EVP_sha256() takes a
- * lock and a lookup on every init. */
-static const EVP_MD *alg_evp(uint16_t id)
-{
-	int i = alg_index(id);
-
-	if (i < 0)
-		return NULL;
-	pthread_once(&alg_once, alg_fetch);
-	return alg_md[i];
+	const char *n = tpm2_alg_name(id);
+	return n ? n : "unknown";
 }
 
 /* ---- status names ---- */
@@ -231,7 +184,7 @@ size_t quote_pcrsel_values_len(const quote_pcrsel_t *sel)
 	if (sel->count > QUOTE_BANKS_MAX)
 		return 0;
 	for (unsigned b = 0; b < sel->count; b++) {
-		size_t sz = alg_size(sel->bank[b].alg);
+		size_t sz = tpm2_alg_size(sel->bank[b].alg);
 		if (sz == 0)
 			return 0;
 		n += popcount24(sel->bank[b].mask) * sz;
@@ -293,7 +246,7 @@ int quote_pcrblob_encode(buf_t *out, const quote_pcrsel_t *sel, const uint8_t *v
 		return -1;
 	}
 	for (unsigned b = 0; b < sel->count; b++) {
-		if (alg_size(sel->bank[b].alg) == 0) {
+		if (tpm2_alg_size(sel->bank[b].alg) == 0) {
 			err_set(e, "PCR bank 0x%04x is not a known hash", sel->bank[b].alg);
 			return -1;
 		}
@@ -331,7 +284,7 @@ int quote_pcrblob_encode(buf_t *out, const quote_pcrsel_t *sel, const uint8_t *v
 	 * successive PCR_Read calls. */
 	size_t k = 0, off = 0;
 	for (unsigned b = 0; b < sel->count; b++) {
-		size_t sz = alg_size(sel->bank[b].alg);
+		size_t sz = tpm2_alg_size(sel->bank[b].alg);
 		for (unsigned n = popcount24(sel->bank[b].mask); n > 0; n--, k++) {
 			uint8_t *g = p + BLOB_HEAD_BYTES + (k / BLOB_PER_GROUP) * BLOB_GROUP;
 			uint8_t *d = g + 4 + (k % BLOB_PER_GROUP) * BLOB_DIG_SLOT;
@@ -397,7 +350,7 @@ quote_status_t quote_pcrblob_decode(const uint8_t *p, size_t len, quote_pcrsel_t
 			continue;
 		}
 		uint16_t alg = le16(s);
-		if (alg_size(alg) == 0) {
+		if (tpm2_alg_size(alg) == 0) {
 			err_set(e, "PCR blob: bank 0x%04x is not a known hash", alg);
 			goto bad;
 		}
@@ -445,11 +398,12 @@ quote_status_t quote_pcrblob_decode(const uint8_t *p, size_t len, quote_pcrsel_t
 				goto bad;
 			}
 			uint16_t alg = sel->bank[it.bank].alg;
-			if (sz != alg_size(alg) || !all_zero(d + 2 + sz, QUOTE_DIGEST_MAX - sz)) {
+			if (sz != tpm2_alg_size(alg) ||
+			    !all_zero(d + 2 + sz, QUOTE_DIGEST_MAX - sz)) {
 				err_set(
 				    e,
 				    "PCR blob: %s PCR %u value is %u bytes (or unpadded), not %zu",
-				    alg_name(alg), it.pcr, sz, alg_size(alg));
+				    alg_name(alg), it.pcr, sz, tpm2_alg_size(alg));
 				goto bad;
 			}
 			buf_append(values, d + 2, sz);
@@ -646,7 +600,7 @@ static quote_status_t sig_parse(quote_t *q, err_t *e)
 		        q->sig_alg);
 		return QUOTE_ERR_SIG_ALG;
 	}
-	if (alg_size(q->sig_hash) == 0) {
+	if (tpm2_alg_size(q->sig_hash) == 0) {
 		err_set(e, "quote signature hash 0x%04x is not supported", q->sig_hash);
 		return QUOTE_ERR_HASH_ALG;
 	}
@@ -710,7 +664,7 @@ static quote_status_t blob_parse(quote_t *q, err_t *e)
 	memset(q->value_off, 0, sizeof(q->value_off));
 	while (sel_next(&it)) {
 		q->value_off[it.bank][it.pcr] = (uint16_t)(off + 1);
-		off += alg_size(q->bsel.bank[it.bank].alg);
+		off += tpm2_alg_size(q->bsel.bank[it.bank].alg);
 	}
 	return QUOTE_OK;
 }
@@ -931,7 +885,7 @@ const uint8_t *quote_pcr_value(const quote_t *q, uint16_t alg, unsigned pcr, siz
 			continue;
 		if (q->value_off[b][pcr] == 0)
 			return NULL;
-		*len = alg_size(alg);
+		*len = tpm2_alg_size(alg);
 		return q->values.data + q->value_off[b][pcr] - 1;
 	}
 	return NULL;
@@ -940,10 +894,10 @@ const uint8_t *quote_pcr_value(const quote_t *q, uint16_t alg, unsigned pcr, siz
 /* ---- checks ---- */
 
 struct quote_ak {
-	EVP_PKEY *pkey;           /* own reference */
-	int type;                 /* EVP_PKEY_RSA or EVP_PKEY_EC */
-	size_t ec_bytes;          /* EC: bytes of a coordinate; bound on r and s */
-	EVP_PKEY_CTX *ctx[ALG_N]; /* verify contexts per hash, made on first use */
+	EVP_PKEY *pkey;                     /* own reference */
+	int type;                           /* EVP_PKEY_RSA or EVP_PKEY_EC */
+	size_t ec_bytes;                    /* EC: bytes of a coordinate; bound on r and s */
+	EVP_PKEY_CTX *ctx[TPM2_HASH_BANKS]; /* verify contexts per hash, made on first use */
 };
 
 quote_ak_t *quote_ak_new(EVP_PKEY *pkey, err_t *e)
@@ -976,7 +930,7 @@ void quote_ak_free(quote_ak_t *ak)
 {
 	if (ak == NULL)
 		return;
-	for (int i = 0; i < ALG_N; i++)
+	for (int i = 0; i < TPM2_HASH_BANKS; i++)
 		EVP_PKEY_CTX_free(ak->ctx[i]);
 	EVP_PKEY_free(ak->pkey);
 	free(ak);
@@ -986,7 +940,7 @@ void quote_ak_free(quote_ak_t *ak)
  * every round (RSA and ECDSA verification keep no state between calls). */
 static EVP_PKEY_CTX *ak_ctx(quote_ak_t *ak, uint16_t hash, err_t *e)
 {
-	int i = alg_index(hash);
+	int i = tpm2_alg_bank(hash);
 	EVP_PKEY_CTX *c;
 
 	if (ak->ctx[i])
@@ -994,7 +948,7 @@ static EVP_PKEY_CTX *ak_ctx(quote_ak_t *ak, uint16_t hash, err_t *e)
 	c = EVP_PKEY_CTX_new_from_pkey(NULL, ak->pkey, NULL);
 	if (c == NULL || EVP_PKEY_verify_init(c) <= 0 ||
 	    (ak->type == EVP_PKEY_RSA && EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) <= 0) ||
-	    EVP_PKEY_CTX_set_signature_md(c, alg_evp(hash)) <= 0) {
+	    EVP_PKEY_CTX_set_signature_md(c, tpm2_alg_md_fetched(hash)) <= 0) {
 		err_set_ssl(e, "preparing the %s signature check", alg_name(hash));
 		EVP_PKEY_CTX_free(c);
 		return NULL;
@@ -1006,7 +960,7 @@ static EVP_PKEY_CTX *ak_ctx(quote_ak_t *ak, uint16_t hash, err_t *e)
 static int digest(quote_t *q, uint16_t alg, const uint8_t *p, size_t n, uint8_t *out,
                   unsigned *outlen)
 {
-	const EVP_MD *md = alg_evp(alg);
+	const EVP_MD *md = tpm2_alg_md_fetched(alg);
 
 	if (md == NULL || EVP_DigestInit_ex2(q->md, md, NULL) != 1 ||
 	    EVP_DigestUpdate(q->md, p, n) != 1 || EVP_DigestFinal_ex(q->md, out, outlen) != 1) {
@@ -1153,7 +1107,7 @@ quote_status_t quote_check_pcr16(quote_t *q, uint16_t hash_alg, const void *pem,
 	uint8_t buf[2 * EVP_MAX_MD_SIZE], want[EVP_MAX_MD_SIZE];
 	unsigned hlen = 0, wlen = 0;
 	const uint8_t *got;
-	size_t glen, sz = alg_size(hash_alg);
+	size_t glen, sz = tpm2_alg_size(hash_alg);
 
 	if (need_quote(q, e) != QUOTE_OK)
 		return QUOTE_ERR_INTERNAL;

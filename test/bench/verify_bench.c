@@ -36,10 +36,6 @@
 #include "common/crypto/tpm2.h"
 #include "common/policy/runtime_policy_eval.h"
 #include "verifier/attest.h"
-#include "verifier/node.h"
-#include "verifier/policies.h"
-#include "verifier/vctx.h"
-#include "verifier/worker.h"
 
 int main(int argc, char **argv);
 
@@ -110,50 +106,53 @@ static void answer_load(answer_t *a, const char *dir, const char *name)
 	json_decref(root);
 }
 
-/* One round on n; any failure ends the benchmark (it would measure an error path). */
-static void round_check(node_t *n, answer_t *a)
+/* One round on the node's state n; any failure ends the benchmark (it would measure an
+ * error path). in is the round's input, its nonce set here. */
+static void round_check(attest_input_t *in, attest_state_t *n, answer_t *a)
 {
 	attest_out_t out;
 
-	snprintf(n->nonce, sizeof(n->nonce), "%s", a->nonce);
-	if (attest_check(n, a->body.data, a->body.len, &out) < 0)
+	in->nonce = a->nonce;
+	if (attest_check(in, n, a->body.data, a->body.len, &out) < 0)
 		die("%s: %s", a->tag, out.reason);
 }
 
-/* The verifier's node after AddNode, as node_new() and node_load_policies() set it up. */
-static void node_setup(node_t *n, worker_t *w, policy_obj_t *rt, const char *ak_path)
+/* The verifier's node after AddNode, as node_new() and node_load_policies() set it up:
+ * the input of its rounds and its evidence state. */
+static void node_setup(attest_input_t *in, attest_state_t *n, EVP_PKEY **ak_pkey,
+                       runtime_policy_t *rt, const char *ak_path)
 {
-	static char uuid[] = "bench";
 	buf_t raw = BUF_INIT;
 	tpm2_pub_t *pub;
 	err_t e = {""};
 
+	memset(in, 0, sizeof(*in));
+	in->uuid = "bench";
+	in->mask = 1u << 10;
+	in->accept_hash = "sha256,sha384,sha512"; /* the verifier's defaults */
+	in->accept_sign = "rsassa,ecdsa";
+	in->runtime = rt;
 	memset(n, 0, sizeof(*n));
-	n->w = w;
-	pthread_mutex_init(&n->lock, NULL);
-	n->rec.uuid = uuid;
 	if (buf_read_file(&raw, ak_path, 4096) < 0)
 		die("cannot read %s", ak_path);
 	if ((pub = tpm2_pub_decode(raw.data, raw.len, &e)) == NULL ||
-	    (n->ak_pkey = tpm2_pub_to_pkey(pub, &e)) == NULL ||
-	    (n->ak = quote_ak_new(n->ak_pkey, &e)) == NULL)
+	    (*ak_pkey = tpm2_pub_to_pkey(pub, &e)) == NULL ||
+	    (n->ak = quote_ak_new(*ak_pkey, &e)) == NULL)
 		die("AK %s: %s", ak_path, e.msg);
 	tpm2_pub_free(pub);
 	buf_free(&raw);
 	n->q = quote_new();
-	n->runtime = rt;
-	n->rt_eval = runtime_policy_eval_new(rt->runtime);
-	n->mask = 1u << 10;
+	n->rt_eval = runtime_policy_eval_new(rt);
 }
 
 int main(int argc, char **argv)
 {
 	const char *ak_path = NULL, *pol_path = NULL, *list_path = NULL, *dir = NULL;
 	long iters = 300;
-	vctx_t ctx;
-	worker_t *w;
-	policy_obj_t rt;
-	node_t n;
+	runtime_policy_t *rt;
+	attest_input_t in;
+	attest_state_t n;
+	EVP_PKEY *ak_pkey = NULL;
 	answer_t first, fresh, none;
 	buf_t list = BUF_INIT;
 	err_t e = {""};
@@ -192,16 +191,9 @@ int main(int argc, char **argv)
 		usage();
 	log_init("verify_bench", 1, 0);
 
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.flush_interval_ms = 1000;
-	snprintf(ctx.accept_hash, sizeof(ctx.accept_hash), "sha256,sha384,sha512");
-	snprintf(ctx.accept_sign, sizeof(ctx.accept_sign), "rsassa,ecdsa");
-	w = worker_new(0, &ctx); /* never started: only its context is used */
-	memset(&rt, 0, sizeof(rt));
-	rt.kind = POLICY_RUNTIME;
-	if ((rt.runtime = runtime_policy_load(pol_path, 0, &e)) == NULL)
+	if ((rt = runtime_policy_load(pol_path, 0, &e)) == NULL)
 		die("runtime policy %s: %s", pol_path, e.msg);
-	node_setup(&n, w, &rt, ak_path);
+	node_setup(&in, &n, &ak_pkey, rt, ak_path);
 	answer_load(&first, dir, "first.json");
 	answer_load(&fresh, dir, "new.json");
 	answer_load(&none, dir, "none.json");
@@ -219,7 +211,7 @@ int main(int argc, char **argv)
 	}
 	if ((at_new = ima_state_new(BANK_SHA256)) == NULL ||
 	    ima_replay(at_new, (const char *)list.data, off, 0, NULL, 0,
-	               runtime_policy_log_hash_alg(rt.runtime), NULL, NULL, &rr) != IMA_OK ||
+	               runtime_policy_log_hash_alg(rt), NULL, NULL, &rr) != IMA_OK ||
 	    ima_state_next_entry(at_new) != fresh.entry)
 		die("cannot replay the first entries of %s", list_path);
 	pcr = ima_state_pcr(at_new, &pcr_len);
@@ -227,7 +219,7 @@ int main(int argc, char **argv)
 	ima_state_free(at_new);
 
 	/* First round: fresh node, whole list, payload key learned, clock stored. */
-	round_check(&n, &first);
+	round_check(&in, &n, &first);
 	clock0 = n.clock;
 
 	/* First round again and again: node state back to "never attested". */
@@ -236,16 +228,16 @@ int main(int argc, char **argv)
 		ima_state_reset(n.ima, BANK_SHA256);
 		runtime_policy_eval_reset(n.rt_eval);
 		n.has_clock = 0;
-		round_check(&n, &first);
+		round_check(&in, &n, &first);
 	}
 	t_first = (cpu_us() - t0) / (double)iters;
 
 	/* No new entry: the node is at the end of the list, last clock from the first round. */
-	round_check(&n, &none);
+	round_check(&in, &n, &none);
 	t0 = cpu_us();
 	for (long i = 0; i < iters; i++) {
 		n.clock = clock0;
-		round_check(&n, &none);
+		round_check(&in, &n, &none);
 	}
 	t_none = (cpu_us() - t0) / (double)iters;
 
@@ -254,7 +246,7 @@ int main(int argc, char **argv)
 	for (long i = 0; i < iters; i++) {
 		ima_state_set(n.ima, BANK_SHA256, fresh.entry, pcr_new, pcr_len, 0);
 		n.clock = clock0;
-		round_check(&n, &fresh);
+		round_check(&in, &n, &fresh);
 	}
 	t_new = (cpu_us() - t0) / (double)iters;
 
@@ -266,14 +258,12 @@ int main(int argc, char **argv)
 	printf("round_first_us %.1f\n", t_first);
 
 	runtime_policy_eval_free(n.rt_eval);
-	runtime_policy_unref(rt.runtime);
+	runtime_policy_unref(rt);
 	ima_state_free(n.ima);
 	quote_free(n.q);
 	quote_ak_free(n.ak);
-	EVP_PKEY_free(n.ak_pkey);
+	EVP_PKEY_free(ak_pkey);
 	free(n.pubkey);
-	pthread_mutex_destroy(&n.lock);
-	worker_free(w);
 	buf_free(&list);
 	buf_free(&first.body);
 	buf_free(&fresh.body);

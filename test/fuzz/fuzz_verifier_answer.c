@@ -23,10 +23,6 @@
 #include "common/policy/runtime_policy.h"
 #include "common/policy/runtime_policy_eval.h"
 #include "verifier/attest.h"
-#include "verifier/node.h"
-#include "verifier/policies.h"
-#include "verifier/vctx.h"
-#include "verifier/worker.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -46,8 +42,8 @@ static const char rt_json[] =
     "\"ima\": {\"ignored_keyrings\": [], \"log_hash_alg\": \"sha1\", \"dm_policy\": null}, "
     "\"ima-buf\": {}, \"verification-keys\": \"\"}";
 
-static vctx_t ctx;
-static policy_obj_t rt_obj, mb_obj;
+static runtime_policy_t *rt;
+static mb_policy_t *mb;
 static EVP_PKEY *ak_pkey;
 static quote_ak_t *ak;
 
@@ -62,24 +58,14 @@ static void setup(void)
 	BIO_free(b);
 	if (ak_pkey == NULL || (ak = quote_ak_new(ak_pkey, &e)) == NULL)
 		abort();
-	snprintf(ctx.accept_hash, sizeof(ctx.accept_hash), "sha256,sha384,sha512,sha1");
-	snprintf(ctx.accept_sign, sizeof(ctx.accept_sign), "rsassa,ecdsa,rsapss");
-	ctx.flush_interval_ms = 1000;
-	ctx.answer_budget = 1u << 20;
-	ctx.nworkers = 1;
-	ctx.workers = calloc(1, sizeof(*ctx.workers));
-	ctx.workers[0] = worker_new(0, &ctx);
-	rt_obj.kind = POLICY_RUNTIME;
-	rt_obj.runtime = runtime_policy_parse(rt_json, strlen(rt_json), 0, &e);
-	if (rt_obj.runtime == NULL)
+	rt = runtime_policy_parse(rt_json, strlen(rt_json), 0, &e);
+	if (rt == NULL)
 		abort();
 	if (buf_read_file(&log, "test/data/eventlog/kl_binary_bios_measurements-secureboot",
 	                  1 << 20) == 0 &&
 	    (ev = eventlog_parse(log.data, log.len, &e)) != NULL) {
-		if (mb_policy_create(ev, 0, &pol, &e) == 0) {
-			mb_obj.kind = POLICY_MB;
-			mb_obj.mb = mb_policy_load((const char *)pol.data, pol.len, &e);
-		}
+		if (mb_policy_create(ev, 0, &pol, &e) == 0)
+			mb = mb_policy_load((const char *)pol.data, pol.len, &e);
 		eventlog_free(ev);
 	}
 	buf_free(&log);
@@ -89,32 +75,34 @@ static void setup(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int ready;
-	node_t n;
+	/* The node's round as verifier/node.c sets it up (node_attest_input), with every
+	 * algorithm the verifier can be told to accept. */
+	attest_input_t in = {
+	    .uuid = "fuzz",
+	    .nonce = "kl1Rq8vigilNonce2024",
+	    .mask = 0x403 | (1u << 16),
+	    .accept_hash = "sha256,sha384,sha512,sha1",
+	    .accept_sign = "rsassa,ecdsa,rsapss",
+	};
+	attest_state_t st;
 	attest_out_t out;
 
 	if (!ready) {
 		setup();
 		ready = 1;
 	}
-	memset(&n, 0, sizeof(n));
-	pthread_mutex_init(&n.lock, NULL);
-	n.w = ctx.workers[0];
-	n.rec.uuid = "fuzz";
-	n.ak_pkey = ak_pkey;
-	n.ak = ak;
-	n.q = quote_new();
-	n.runtime = &rt_obj;
-	n.rt_eval = runtime_policy_eval_new(rt_obj.runtime);
-	n.mb = mb_obj.mb ? &mb_obj : NULL;
-	n.mask = 0x403 | (1u << 16);
-	snprintf(n.nonce, sizeof(n.nonce), "kl1Rq8vigilNonce2024");
+	in.runtime = rt;
+	in.mb = mb;
+	memset(&st, 0, sizeof(st));
+	st.ak = ak;
+	st.q = quote_new();
+	st.rt_eval = runtime_policy_eval_new(rt);
 	/* Twice: the second round sees the state the first one left (position, clock, key). */
 	for (int round = 0; round < 2; round++)
-		attest_check(&n, data, size, &out);
-	ima_state_free(n.ima);
-	runtime_policy_eval_free(n.rt_eval);
-	quote_free(n.q);
-	free(n.pubkey);
-	pthread_mutex_destroy(&n.lock);
+		attest_check(&in, &st, data, size, &out);
+	ima_state_free(st.ima);
+	runtime_policy_eval_free(st.rt_eval);
+	quote_free(st.q);
+	free(st.pubkey);
 	return 0;
 }

@@ -398,6 +398,21 @@ static void test_alg_helpers(void **state)
 	assert_int_equal(tpm2_alg_from_name("SHA384"), TPM2_ALG_SHA384_ID);
 	assert_int_equal(tpm2_alg_from_name("sm3_256"), 0);
 	assert_int_equal(tpm2_alg_from_name(NULL), 0);
+	/* The whole table, as the event log sees it: SM3 and SHA-3 named, exact spelling. */
+	assert_string_equal(tpm2_hash_alg(TPM2_ALG_SM3_256_ID)->name, "sm3_256");
+	assert_int_equal(tpm2_hash_alg(TPM2_ALG_SHA3_384_ID)->size, 48);
+	assert_null(tpm2_hash_alg(0x1234));
+	assert_int_equal(tpm2_hash_alg_by_name("sha3_512")->alg, TPM2_ALG_SHA3_512_ID);
+	assert_null(tpm2_hash_alg_by_name("SHA256"));
+	assert_null(tpm2_hash_alg_by_name(NULL));
+	assert_int_equal(EVP_MD_get_size(tpm2_hash_alg_fetched(TPM2_ALG_SHA3_256_ID)), 32);
+	/* Banks only: the fetched digest is shared and matches the table's size. */
+	assert_int_equal(tpm2_alg_bank(TPM2_ALG_SHA512_ID), 3);
+	assert_int_equal(tpm2_alg_bank(TPM2_ALG_SM3_256_ID), -1);
+	assert_int_equal(EVP_MD_get_size(tpm2_alg_md_fetched(TPM2_ALG_SHA384_ID)), 48);
+	assert_ptr_equal(tpm2_alg_md_fetched(TPM2_ALG_SHA1_ID),
+	                 tpm2_alg_md_fetched(TPM2_ALG_SHA1_ID));
+	assert_null(tpm2_alg_md_fetched(TPM2_ALG_SHA3_256_ID));
 	size_t fb = 0;
 	assert_string_equal(tpm2_curve_group(0x0005, &fb), "P-521");
 	assert_int_equal(fb, 66);
