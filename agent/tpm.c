@@ -5,6 +5,7 @@
  * ActivateCredential with the EK policy, PCR read/reset/extend and Quote. Everything that
  * crosses the interface is plain bytes so the module can become a separate process. */
 #include "agent/tpm.h"
+#include "agent/tpm_priv.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -27,18 +28,15 @@
 #include "common/crypto/tpm2.h"
 
 /* TCG handles and NV indices (EK Credential Profile 2.x, Provisioning Guidance). */
-#define EK_HANDLE_RSA2048  0x81010001u
-#define EK_HANDLE_ECC256   0x81010002u
-#define EK_HANDLE_ECC384   0x81010016u
-#define EK_NV_RSA2048      0x01c00002u
-#define EK_NV_ECC256       0x01c0000au
-#define EK_NV_RSA2048_H1   0x01c00012u
-#define EK_NV_ECC256_H2    0x01c00014u
-#define EK_NV_ECC384       0x01c00016u
-#define EK_NV_CHAIN_FIRST  0x01c00100u
-#define EK_NV_CHAIN_LAST   0x01c001ffu
-#define EK_CHAIN_MAX_INDEX 16   /* chain indices we read at most */
-#define AK_FILE_MAX        4096 /* ak.pub / ak.priv are a few hundred bytes */
+#define EK_HANDLE_RSA2048 0x81010001u
+#define EK_HANDLE_ECC256  0x81010002u
+#define EK_HANDLE_ECC384  0x81010016u
+#define EK_NV_RSA2048     0x01c00002u
+#define EK_NV_ECC256      0x01c0000au
+#define EK_NV_RSA2048_H1  0x01c00012u
+#define EK_NV_ECC256_H2   0x01c00014u
+#define EK_NV_ECC384      0x01c00016u
+#define AK_FILE_MAX       4096 /* ak.pub / ak.priv are a few hundred bytes */
 #define EK_ATTRS_LOW                                                                               \
 	0x000300b2u               /* fixedTPM fixedParent sensitiveDataOrigin                      \
 	                             adminWithPolicy restricted decrypt */
@@ -57,26 +55,6 @@ static const uint8_t policy_c_sha384[48] = {
     0x2b, 0x6a, 0x16, 0xf4, 0x29, 0x3c, 0x22, 0xb4, 0x55, 0xe2, 0x61, 0xcf, 0xfd, 0x21, 0x7a, 0xd5,
     0xb4, 0x94, 0x7c, 0x2d, 0x73, 0xe6, 0x30, 0x05, 0xee, 0xd2, 0xdc, 0x2b, 0x35, 0x93, 0xd1, 0x65};
 
-/* How the EK's authPolicy is satisfied. */
-typedef enum {
-	EK_POLICY_UNKNOWN, /* not a TCG EK policy we know: activation is refused */
-	EK_POLICY_A,       /* PolicySecret(TPM_RH_ENDORSEMENT) (low-range templates) */
-	EK_POLICY_B,       /* PolicyOR(PolicyA, PolicyC) (high-range templates) */
-} ek_policy_t;
-
-struct tpm {
-	TSS2_TCTI_CONTEXT *tcti; /* owned transport */
-	ESYS_CONTEXT *esys;      /* owned ESAPI context */
-	ESYS_TR ek;              /* EK object, ESYS_TR_NONE until tpm_ek_load */
-	int ek_persistent;       /* 1: ek is a persistent key (close, never flush) */
-	TPM2B_PUBLIC ek_pub;     /* EK public area */
-	ek_policy_t ek_policy;   /* how to authorise the EK */
-	uint32_t ek_cert_nv;     /* NV index of the EK certificate for this EK kind */
-	ESYS_TR ak;              /* AK object, ESYS_TR_NONE until loaded */
-	TPM2B_PUBLIC ak_pub;     /* AK public area */
-	uint32_t ak_handle;      /* AK's TPM handle */
-};
-
 /* ---- helpers ---- */
 
 /* The tss2 response code without the layer bits, for comparisons with TPM2_RC_*. */
@@ -88,11 +66,8 @@ static TSS2_RC rc_base(TSS2_RC rc)
 	return rc;
 }
 
-static void tss_err(err_t *e, TSS2_RC rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Put our text and tss2's decoding of rc into e, and a debug line in the log. */
-static void tss_err(err_t *e, TSS2_RC rc, const char *fmt, ...)
+void tpm_tss_err(err_t *e, TSS2_RC rc, const char *fmt, ...)
 {
 	char what[160];
 	va_list ap;
@@ -293,7 +268,7 @@ static int public_marshal(const TPM2B_PUBLIC *p, buf_t *out)
 
 /* 1 when handle is listed by GetCapability(TPM_CAP_HANDLES), 0 when not, -1 on error.
  * Asking first keeps tss2 from logging errors for handles that simply are not there. */
-static int handle_exists(tpm_t *t, uint32_t handle, err_t *e)
+int tpm_handle_exists(tpm_t *t, uint32_t handle, err_t *e)
 {
 	TPMS_CAPABILITY_DATA *cap = NULL;
 	TPMI_YES_NO more = 0;
@@ -303,7 +278,7 @@ static int handle_exists(tpm_t *t, uint32_t handle, err_t *e)
 	rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES,
 	                        handle, 1, &more, &cap);
 	if (rc != TSS2_RC_SUCCESS) {
-		tss_err(e, rc, "GetCapability(handles 0x%08x)", handle);
+		tpm_tss_err(e, rc, "GetCapability(handles 0x%08x)", handle);
 		return -1;
 	}
 	if (cap->data.handles.count > 0 && cap->data.handles.handle[0] == handle)
@@ -329,7 +304,7 @@ static int ek_policy_session(tpm_t *t, ESYS_TR *s, err_t *e)
 	rc = Esys_StartAuthSession(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
 	                           ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym, alg, s);
 	if (rc != TSS2_RC_SUCCESS) {
-		tss_err(e, rc, "StartAuthSession(policy)");
+		tpm_tss_err(e, rc, "StartAuthSession(policy)");
 		*s = ESYS_TR_NONE;
 		return -1;
 	}
@@ -339,8 +314,9 @@ static int ek_policy_session(tpm_t *t, ESYS_TR *s, err_t *e)
 	rc = Esys_PolicySecret(t->esys, ESYS_TR_RH_ENDORSEMENT, *s, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 	                       ESYS_TR_NONE, NULL, NULL, NULL, 0, NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
-		tss_err(e, rc,
-		        "PolicySecret(endorsement) (is the endorsement hierarchy password set?)");
+		tpm_tss_err(
+		    e, rc,
+		    "PolicySecret(endorsement) (is the endorsement hierarchy password set?)");
 		goto fail;
 	}
 	if (t->ek_policy == EK_POLICY_B) {
@@ -364,7 +340,7 @@ static int ek_policy_session(tpm_t *t, ESYS_TR *s, err_t *e)
 		memcpy(list.digests[1].buffer, c, clen);
 		rc = Esys_PolicyOR(t->esys, *s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &list);
 		if (rc != TSS2_RC_SUCCESS) {
-			tss_err(e, rc, "PolicyOR(PolicyA, PolicyC)");
+			tpm_tss_err(e, rc, "PolicyOR(PolicyA, PolicyC)");
 			goto fail;
 		}
 	}
@@ -420,19 +396,19 @@ tpm_t *tpm_open(const char *tcti, err_t *e)
 	setenv("TSS2_LOG", "all+none", 0);
 	rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti);
 	if (rc != TSS2_RC_SUCCESS) {
-		tss_err(e, rc, "cannot open the TPM through TCTI \"%s\"", tcti);
+		tpm_tss_err(e, rc, "cannot open the TPM through TCTI \"%s\"", tcti);
 		free(t);
 		return NULL;
 	}
 	rc = Esys_Initialize(&t->esys, t->tcti, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
-		tss_err(e, rc, "cannot start ESAPI on TCTI \"%s\"", tcti);
+		tpm_tss_err(e, rc, "cannot start ESAPI on TCTI \"%s\"", tcti);
 		Tss2_TctiLdr_Finalize(&t->tcti);
 		free(t);
 		return NULL;
 	}
 	/* One harmless command proves the TPM answers (a socket TCTI connects lazily). */
-	if (handle_exists(t, EK_HANDLE_RSA2048, e) < 0) {
+	if (tpm_handle_exists(t, EK_HANDLE_RSA2048, e) < 0) {
 		char why[sizeof(e->msg)];
 		snprintf(why, sizeof(why), "%s", e ? e->msg : "");
 		err_set(e, "TPM at \"%s\" does not answer: %s", tcti, why);
@@ -470,13 +446,13 @@ static int ek_open_persistent(tpm_t *t, uint32_t handle, ESYS_TR *obj, TPM2B_PUB
 
 	rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, obj);
 	if (rc != TSS2_RC_SUCCESS) {
-		tss_err(e, rc, "cannot open persistent key 0x%08x", handle);
+		tpm_tss_err(e, rc, "cannot open persistent key 0x%08x", handle);
 		return -1;
 	}
 	rc = Esys_ReadPublic(t->esys, *obj, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &out, NULL,
 	                     NULL);
 	if (rc != TSS2_RC_SUCCESS) {
-		tss_err(e, rc, "ReadPublic(0x%08x)", handle);
+		tpm_tss_err(e, rc, "ReadPublic(0x%08x)", handle);
 		Esys_TR_Close(t->esys, obj);
 		return -1;
 	}
@@ -513,7 +489,7 @@ int tpm_ek_load(tpm_t *t, tpm_ek_alg_t alg, uint32_t handle, err_t *e)
 	}
 	if (handle != 0) {
 		/* The operator named the EK: use it as it is, whatever template made it. */
-		if ((ex = handle_exists(t, handle, e)) < 0)
+		if ((ex = tpm_handle_exists(t, handle, e)) < 0)
 			return -1;
 		if (ex == 0) {
 			err_set(e, "no persistent key at agent.ek_handle 0x%08x", handle);
@@ -526,7 +502,7 @@ int tpm_ek_load(tpm_t *t, tpm_ek_alg_t alg, uint32_t handle, err_t *e)
 	}
 	ek_template(alg, &tmpl);
 	handle = ek_template_handle(alg);
-	if ((ex = handle_exists(t, handle, e)) < 0)
+	if ((ex = tpm_handle_exists(t, handle, e)) < 0)
 		return -1;
 	if (ex) {
 		if (ek_open_persistent(t, handle, &obj, &pub, e) < 0)
@@ -548,7 +524,7 @@ int tpm_ek_load(tpm_t *t, tpm_ek_alg_t alg, uint32_t handle, err_t *e)
 	                        ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs, &obj, &out, NULL, NULL,
 	                        NULL);
 	if (rc != TSS2_RC_SUCCESS) {
-		tss_err(e, rc, "CreatePrimary(EK)");
+		tpm_tss_err(e, rc, "CreatePrimary(EK)");
 		return -1;
 	}
 	pub = *out;
@@ -605,225 +581,6 @@ const char *tpm_ek_key_alg(const tpm_t *t)
 int tpm_ek_is_persistent(const tpm_t *t)
 {
 	return t->ek_persistent;
-}
-
-/* Read the whole NV index into out (replacing). 0 or -1. */
-static int nv_read_all(tpm_t *t, uint32_t index, buf_t *out, err_t *e)
-{
-	TPMS_CAPABILITY_DATA *cap = NULL;
-	TPM2B_NV_PUBLIC *np = NULL;
-	TPM2B_MAX_NV_BUFFER *data = NULL;
-	TPMI_YES_NO more = 0;
-	ESYS_TR nv = ESYS_TR_NONE, auth;
-	uint32_t chunk = 512;
-	uint16_t size, off = 0;
-	TSS2_RC rc;
-	int rv = -1;
-
-	buf_reset(out);
-	rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-	                        TPM2_CAP_TPM_PROPERTIES, TPM2_PT_NV_BUFFER_MAX, 1, &more, &cap);
-	if (rc == TSS2_RC_SUCCESS && cap->data.tpmProperties.count == 1 &&
-	    cap->data.tpmProperties.tpmProperty[0].property == TPM2_PT_NV_BUFFER_MAX &&
-	    cap->data.tpmProperties.tpmProperty[0].value > 0)
-		chunk = cap->data.tpmProperties.tpmProperty[0].value;
-	Esys_Free(cap);
-	if (chunk > TPM2_MAX_NV_BUFFER_SIZE)
-		chunk = TPM2_MAX_NV_BUFFER_SIZE;
-	rc = Esys_TR_FromTPMPublic(t->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
-	if (rc != TSS2_RC_SUCCESS) {
-		tss_err(e, rc, "cannot open NV index 0x%08x", index);
-		return -1;
-	}
-	rc = Esys_NV_ReadPublic(t->esys, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &np, NULL);
-	if (rc != TSS2_RC_SUCCESS) {
-		tss_err(e, rc, "NV_ReadPublic(0x%08x)", index);
-		goto out;
-	}
-	size = np->nvPublic.dataSize;
-	/* EK certificate indices are readable with their own (empty) auth or the owner's. */
-	if (np->nvPublic.attributes & TPMA_NV_AUTHREAD)
-		auth = nv;
-	else if (np->nvPublic.attributes & TPMA_NV_OWNERREAD)
-		auth = ESYS_TR_RH_OWNER;
-	else {
-		err_set(e, "NV index 0x%08x is readable neither with its auth nor the owner's",
-		        index);
-		goto out;
-	}
-	while (off < size) {
-		uint32_t left = (uint32_t)(size - off);
-		uint16_t n = (uint16_t)(left < chunk ? left : chunk);
-
-		rc = Esys_NV_Read(t->esys, auth, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-		                  n, off, &data);
-		if (rc != TSS2_RC_SUCCESS) {
-			tss_err(e, rc, "NV_Read(0x%08x, offset %u)", index, off);
-			goto out;
-		}
-		if (data->size != n) {
-			err_set(e, "NV_Read(0x%08x) returned %u bytes, asked %u", index, data->size,
-			        n);
-			goto out;
-		}
-		buf_append(out, data->buffer, data->size);
-		Esys_Free(data);
-		data = NULL;
-		off = (uint16_t)(off + n);
-	}
-	rv = 0;
-out:
-	Esys_Free(data);
-	Esys_Free(np);
-	if (nv != ESYS_TR_NONE)
-		Esys_TR_Close(t->esys, &nv);
-	return rv;
-}
-
-/* Parse DER certificates laid end to end in an NV index (zero padding after the last is
- * tolerated, as vendors pad) and append each as PEM. Returns the count, or -1. */
-static int der_certs_to_pem(const uint8_t *p, size_t len, int max, uint32_t index, buf_t *pem,
-                            err_t *e)
-{
-	const uint8_t *q = p, *end = p + len;
-	int n = 0;
-
-	while (q < end && *q == 0x30 && (max == 0 || n < max)) {
-		const uint8_t *start = q;
-		X509 *x = d2i_X509(NULL, &q, (long)(end - q));
-		BIO *bio;
-		char *text;
-		long tl;
-
-		if (x == NULL) {
-			err_set_ssl(e, "NV index 0x%08x: certificate %d does not parse", index,
-			            n + 1);
-			return -1;
-		}
-		bio = BIO_new(BIO_s_mem());
-		if (bio == NULL || !PEM_write_bio_X509(bio, x)) {
-			BIO_free(bio);
-			X509_free(x);
-			err_set_ssl(e, "cannot write a certificate as PEM");
-			return -1;
-		}
-		tl = BIO_get_mem_data(bio, &text);
-		buf_append(pem, text, (size_t)tl);
-		BIO_free(bio);
-		X509_free(x);
-		n++;
-		if (q <= start)
-			break;
-	}
-	return n;
-}
-
-/* NV indices in [first, last] that exist, in ascending order; at most max. */
-static int nv_list(tpm_t *t, uint32_t first, uint32_t last, uint32_t *out, int max, err_t *e)
-{
-	TPMS_CAPABILITY_DATA *cap = NULL;
-	TPMI_YES_NO more = 1;
-	uint32_t next = first;
-	int n = 0;
-
-	while (more && n < max) {
-		TSS2_RC rc =
-		    Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-		                       TPM2_CAP_HANDLES, next, TPM2_MAX_CAP_HANDLES, &more, &cap);
-		uint32_t i;
-
-		if (rc != TSS2_RC_SUCCESS) {
-			tss_err(e, rc, "GetCapability(NV indices)");
-			return -1;
-		}
-		if (cap->data.handles.count == 0) {
-			Esys_Free(cap);
-			break;
-		}
-		for (i = 0; i < cap->data.handles.count; i++) {
-			uint32_t h = cap->data.handles.handle[i];
-			if (h > last) {
-				more = 0;
-				break;
-			}
-			if (h >= first && n < max)
-				out[n++] = h;
-			next = h + 1;
-		}
-		Esys_Free(cap);
-		cap = NULL;
-	}
-	return n;
-}
-
-int tpm_ek_cert_chain_pem(tpm_t *t, buf_t *out, int *ncerts, err_t *e)
-{
-	uint32_t idx[EK_CHAIN_MAX_INDEX];
-	buf_t raw = BUF_INIT, pem = BUF_INIT;
-	err_t ce = {""};
-	int ex, n, total = 0, rv = -1;
-
-	buf_reset(out);
-	if (ncerts)
-		*ncerts = 0;
-	if (t->ek == ESYS_TR_NONE || t->ek_cert_nv == 0) {
-		err_set(e, "EK not loaded");
-		return -1;
-	}
-	if ((ex = handle_exists(t, t->ek_cert_nv, e)) < 0)
-		return -1;
-	if (ex == 0) {
-		log_debug("tpm: no EK certificate at NV 0x%08x", t->ek_cert_nv);
-		rv = 0;
-		goto out;
-	}
-	if (nv_read_all(t, t->ek_cert_nv, &raw, e) < 0)
-		goto out;
-	/* The EK certificate index holds exactly one certificate (possibly zero-padded). A
-	 * vendor certificate OpenSSL cannot parse is reported and left out: the registrar's
-	 * policy then decides about an EK without a certificate. */
-	n = der_certs_to_pem(raw.data, raw.len, 1, t->ek_cert_nv, out, &ce);
-	if (n <= 0) {
-		log_warnx("the EK certificate in NV 0x%08x is unusable (%s); going on without it",
-		          t->ek_cert_nv, n < 0 ? ce.msg : "no DER certificate in it");
-		buf_reset(out);
-		rv = 0;
-		goto out;
-	}
-	total = n;
-	/* Chain certificates only help the registrar build a path; one that cannot be read
-	 * or parsed is reported and skipped, never fatal. */
-	n = nv_list(t, EK_NV_CHAIN_FIRST, EK_NV_CHAIN_LAST, idx, EK_CHAIN_MAX_INDEX, &ce);
-	if (n < 0) {
-		log_warnx("cannot list the EK certificate chain indices: %s", ce.msg);
-		n = 0;
-	}
-	for (int i = 0; i < n; i++) {
-		int c;
-
-		buf_reset(&pem);
-		if (nv_read_all(t, idx[i], &raw, &ce) < 0 ||
-		    (c = der_certs_to_pem(raw.data, raw.len, 0, idx[i], &pem, &ce)) < 0) {
-			log_warnx("skipping EK chain index 0x%08x: %s", idx[i], ce.msg);
-			continue;
-		}
-		if (c == 0) {
-			log_warnx("skipping EK chain index 0x%08x: no DER certificate in it",
-			          idx[i]);
-			continue;
-		}
-		buf_append(out, pem.data, pem.len);
-		total += c;
-	}
-	rv = 0;
-out:
-	buf_free(&raw);
-	buf_free(&pem);
-	if (rv < 0)
-		buf_reset(out);
-	else if (ncerts)
-		*ncerts = total;
-	return rv;
 }
 
 /* ---- AK ---- */
@@ -935,7 +692,7 @@ static int ak_load(tpm_t *t, const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv,
 	session_flush(t, &s);
 	if (rc != TSS2_RC_SUCCESS) {
 		*tpm_rc = rc;
-		tss_err(e, rc, "Load(AK) under the EK");
+		tpm_tss_err(e, rc, "Load(AK) under the EK");
 		return -1;
 	}
 	rc = Esys_TR_GetTpmHandle(t->esys, obj, &t->ak_handle);
@@ -1010,7 +767,7 @@ int tpm_ak_load_or_create(tpm_t *t, tpm_ak_alg_t alg, const char *state_dir, int
 	                 &pcrs, &opriv, &opub, NULL, NULL, NULL);
 	session_flush(t, &s);
 	if (rc != TSS2_RC_SUCCESS) {
-		tss_err(e, rc, "Create(AK) under the EK");
+		tpm_tss_err(e, rc, "Create(AK) under the EK");
 		goto out;
 	}
 	if (ak_files_write(state_dir, opub, opriv, e) < 0)
@@ -1109,7 +866,7 @@ int tpm_activate_credential(tpm_t *t, const uint8_t *id_object, size_t id_len,
 	                             &sec, &info);
 	session_flush(t, &s);
 	if (rc != TSS2_RC_SUCCESS) {
-		tss_err(e, rc, "ActivateCredential");
+		tpm_tss_err(e, rc, "ActivateCredential");
 		return -1;
 	}
 	buf_set(cred, info->buffer, info->size);
@@ -1161,7 +918,7 @@ int tpm_pcr_read(tpm_t *t, uint16_t bank, uint32_t mask, tpm_pcrs_t *out, err_t 
 		rc = Esys_PCR_Read(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel,
 		                   &counter, &osel, &vals);
 		if (rc != TSS2_RC_SUCCESS) {
-			tss_err(e, rc, "PCR_Read");
+			tpm_tss_err(e, rc, "PCR_Read");
 			return -1;
 		}
 		if (osel->count == 1 && osel->pcrSelections[0].hash == bank)
@@ -1212,7 +969,7 @@ int tpm_pcr_reset(tpm_t *t, int pcr, err_t *e)
 	rc = Esys_PCR_Reset(t->esys, ESYS_TR_PCR0 + (ESYS_TR)pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 	                    ESYS_TR_NONE);
 	if (rc != TSS2_RC_SUCCESS) {
-		tss_err(e, rc, "PCR_Reset(%d)", pcr);
+		tpm_tss_err(e, rc, "PCR_Reset(%d)", pcr);
 		return -1;
 	}
 	return 0;
@@ -1239,7 +996,7 @@ int tpm_pcr_extend(tpm_t *t, int pcr, uint16_t bank, const uint8_t *digest, size
 	rc = Esys_PCR_Extend(t->esys, ESYS_TR_PCR0 + (ESYS_TR)pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 	                     ESYS_TR_NONE, &v);
 	if (rc != TSS2_RC_SUCCESS) {
-		tss_err(e, rc, "PCR_Extend(%d)", pcr);
+		tpm_tss_err(e, rc, "PCR_Extend(%d)", pcr);
 		return -1;
 	}
 	return 0;
@@ -1279,7 +1036,7 @@ int tpm_quote(tpm_t *t, const uint8_t *nonce, size_t nonce_len, uint16_t bank, u
 	rc = Esys_Quote(t->esys, t->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qd, &scheme,
 	                &sel, &quoted, &signature);
 	if (rc != TSS2_RC_SUCCESS) {
-		tss_err(e, rc, "Quote");
+		tpm_tss_err(e, rc, "Quote");
 		goto out;
 	}
 	if (Tss2_MU_TPMT_SIGNATURE_Marshal(signature, tmp, sizeof(tmp), &off) != TSS2_RC_SUCCESS) {

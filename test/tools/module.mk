@@ -23,14 +23,14 @@ all: $(BENCH_BINS)
 
 # tpm_probe drives the agent's TPM module, which lives outside libvigil (an explicit rule
 # wins over the pattern, and keeps agent/tpm.o before the library on the link line).
-$(BUILD)/tools/tpm_probe: $(OBJ)/test/tools/tpm_probe.o $(OBJ)/agent/tpm.o $(LIBVIGIL)
+$(BUILD)/tools/tpm_probe: $(OBJ)/test/tools/tpm_probe.o $(OBJ)/agent/tpm.o $(OBJ)/agent/tpm_nv.o $(LIBVIGIL)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # Benchmarks that drive the agent's TPM module or the verifier's own round checks: the
 # objects they need are outside libvigil (explicit rules, listed before the library).
-$(BUILD)/bench/tpm_quote_bench: $(OBJ)/test/bench/tpm_quote_bench.o $(OBJ)/agent/tpm.o $(LIBVIGIL)
+$(BUILD)/bench/tpm_quote_bench: $(OBJ)/test/bench/tpm_quote_bench.o $(OBJ)/agent/tpm.o $(OBJ)/agent/tpm_nv.o $(LIBVIGIL)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
