@@ -6,23 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/base/bytes.h"
 #include "common/evidence/eventlog.h"
-
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | ((uint64_t)le32(p + 4) << 32);
-}
 
 #define DEVPATH_MAX_TEXT  8192 /* characters of rendered text */
 #define DEVPATH_MAX_NODES 512  /* nodes in one path */
@@ -57,7 +42,7 @@ static void devpath_node(buf_t *out, const uint8_t *d, uint16_t len)
 		}
 		buf_append_str(out, ")");
 	} else if (type == 2 && sub == 1 && len == 12) {
-		uint32_t hid = le32(d + 4), uid = le32(d + 8);
+		uint32_t hid = bytes_le32(d + 4), uid = bytes_le32(d + 8);
 		if ((hid & 0xffff) == 0x41d0 && (hid >> 16) == 0x0a03)
 			buf_appendf(out, "PciRoot(0x%x)", uid);
 		else if ((hid & 0xffff) == 0x41d0 && (hid >> 16) == 0x0a08)
@@ -67,34 +52,37 @@ static void devpath_node(buf_t *out, const uint8_t *d, uint16_t len)
 		else
 			buf_appendf(out, "Acpi(0x%08x,0x%x)", hid, uid);
 	} else if (type == 3 && sub == 2 && len == 8) {
-		buf_appendf(out, "Scsi(0x%x,0x%x)", le16(d + 4), le16(d + 6));
+		buf_appendf(out, "Scsi(0x%x,0x%x)", bytes_le16(d + 4), bytes_le16(d + 6));
 	} else if (type == 3 && sub == 5 && len == 6) {
 		buf_appendf(out, "USB(0x%x,0x%x)", d[4], d[5]);
 	} else if (type == 3 && sub == 0x12 && len == 10) {
-		buf_appendf(out, "Sata(0x%x,0x%x,0x%x)", le16(d + 4), le16(d + 6), le16(d + 8));
+		buf_appendf(out, "Sata(0x%x,0x%x,0x%x)", bytes_le16(d + 4), bytes_le16(d + 6),
+		            bytes_le16(d + 8));
 	} else if (type == 3 && sub == 0x17 && len == 16) {
-		buf_appendf(out, "NVMe(0x%x,%02X-%02X-%02X-%02X-%02X-%02X-%02X-%02X)", le32(d + 4),
-		            d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
+		buf_appendf(out, "NVMe(0x%x,%02X-%02X-%02X-%02X-%02X-%02X-%02X-%02X)",
+		            bytes_le32(d + 4), d[8], d[9], d[10], d[11], d[12], d[13], d[14],
+		            d[15]);
 	} else if (type == 3 && sub == 10 && len >= 20) {
 		buf_append_str(out, "VenMsg(");
 		devpath_guid(out, d + 4);
 		buf_append_str(out, ")");
 	} else if (type == 4 && sub == 1 && len == 42) {
 		uint8_t sigtype = d[41];
-		buf_appendf(out, "HD(%u,", le32(d + 4));
+		buf_appendf(out, "HD(%u,", bytes_le32(d + 4));
 		if (sigtype == 2) {
 			buf_append_str(out, "GPT,");
 			devpath_guid(out, d + 24);
 		} else if (sigtype == 1) {
-			buf_appendf(out, "MBR,0x%08x", le32(d + 24));
+			buf_appendf(out, "MBR,0x%08x", bytes_le32(d + 24));
 		} else {
 			buf_appendf(out, "%u,0", sigtype);
 		}
-		buf_appendf(out, ",0x%llx,0x%llx)", (unsigned long long)le64(d + 8),
-		            (unsigned long long)le64(d + 16));
+		buf_appendf(out, ",0x%llx,0x%llx)", (unsigned long long)bytes_le64(d + 8),
+		            (unsigned long long)bytes_le64(d + 16));
 	} else if (type == 4 && sub == 2 && len == 24) {
-		buf_appendf(out, "CDROM(0x%x,0x%llx,0x%llx)", le32(d + 4),
-		            (unsigned long long)le64(d + 8), (unsigned long long)le64(d + 16));
+		buf_appendf(out, "CDROM(0x%x,0x%llx,0x%llx)", bytes_le32(d + 4),
+		            (unsigned long long)bytes_le64(d + 8),
+		            (unsigned long long)bytes_le64(d + 16));
 	} else if (type == 4 && sub == 3 && len >= 20) {
 		buf_append_str(out, "VenMedia(");
 		devpath_guid(out, d + 4);
@@ -110,8 +98,8 @@ static void devpath_node(buf_t *out, const uint8_t *d, uint16_t len)
 		devpath_guid(out, d + 4);
 		buf_append_str(out, ")");
 	} else if (type == 4 && sub == 8 && len == 24) {
-		buf_appendf(out, "Offset(0x%llx,0x%llx)", (unsigned long long)le64(d + 8),
-		            (unsigned long long)le64(d + 16));
+		buf_appendf(out, "Offset(0x%llx,0x%llx)", (unsigned long long)bytes_le64(d + 8),
+		            (unsigned long long)bytes_le64(d + 16));
 	} else {
 		devpath_generic(out, d, len);
 	}
@@ -128,7 +116,7 @@ int eventlog_devpath_format(const uint8_t *dp, size_t len, buf_t *out, err_t *e)
 			return -1;
 		}
 		const uint8_t *d = dp + off;
-		uint16_t nlen = le16(d + 2);
+		uint16_t nlen = bytes_le16(d + 2);
 		if (nlen < 4 || nlen > len - off) {
 			err_set(e, "device path node at byte %zu has length %u (%zu bytes left)",
 			        off, nlen, len - off);

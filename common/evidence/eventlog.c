@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include "common/evidence/eventlog.h"
+#include "common/base/bytes.h"
 #include "common/base/xmalloc.h"
 #include "common/crypto/tpm2.h"
 
@@ -123,22 +124,6 @@ int eventlog_alg_from_name(const char *name, uint16_t *alg)
 
 /* ---- little-endian readers over a bounded buffer ---- */
 
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | ((uint64_t)le32(p + 4) << 32);
-}
-
 /* ---- parsing ---- */
 
 /* Context for one parse: where we are, for error messages. */
@@ -215,7 +200,7 @@ static int read_data(parse_t *ps, eventlog_event_t *ev)
 	const uint8_t *p = take(ps, 4, "the event data size");
 	if (p == NULL)
 		return -1;
-	uint32_t n = le32(p);
+	uint32_t n = bytes_le32(p);
 	if (n > left(ps)) {
 		PERR(ps, "event data size %u exceeds the %zu bytes left", n, left(ps));
 		return -1;
@@ -243,7 +228,7 @@ static int read_legacy_event(parse_t *ps, eventlog_event_t **out)
 	const uint8_t *h = take(ps, 28, "the event header");
 	if (h == NULL)
 		return -1;
-	uint32_t pcr = le32(h), type = le32(h + 4);
+	uint32_t pcr = bytes_le32(h), type = bytes_le32(h + 4);
 	if (check_pcr_index(ps, pcr, type) < 0)
 		return -1;
 	eventlog_event_t *ev = event_add(ps);
@@ -266,7 +251,7 @@ static int read_agile_event(parse_t *ps)
 	const uint8_t *h = take(ps, 12, "the event header");
 	if (h == NULL)
 		return -1;
-	uint32_t pcr = le32(h), type = le32(h + 4), count = le32(h + 8);
+	uint32_t pcr = bytes_le32(h), type = bytes_le32(h + 4), count = bytes_le32(h + 8);
 	if (check_pcr_index(ps, pcr, type) < 0)
 		return -1;
 	if (count != log->nbanks) {
@@ -285,7 +270,7 @@ static int read_agile_event(parse_t *ps)
 		const uint8_t *a = take(ps, 2, "a digest algorithm");
 		if (a == NULL)
 			return -1;
-		uint16_t alg = le16(a);
+		uint16_t alg = bytes_le16(a);
 		size_t b;
 		for (b = 0; b < log->nbanks; b++)
 			if (log->banks[b].alg == alg)
@@ -328,12 +313,12 @@ static int read_spec_id(parse_t *ps, const eventlog_event_t *ev)
 		PERR(ps, "Spec ID event too short (%zu bytes)", n);
 		return -1;
 	}
-	log->spec_id.platform_class = le32(p + off);
+	log->spec_id.platform_class = bytes_le32(p + off);
 	log->spec_id.version_minor = p[off + 4];
 	log->spec_id.version_major = p[off + 5];
 	log->spec_id.errata = p[off + 6];
 	log->spec_id.uintn_size = p[off + 7];
-	uint32_t nalgs = le32(p + off + 8);
+	uint32_t nalgs = bytes_le32(p + off + 8);
 	off += 12;
 	if (nalgs == 0 || nalgs > EVENTLOG_MAX_BANKS) {
 		PERR(ps, "Spec ID event declares %u algorithms (1-%u allowed)", nalgs,
@@ -345,7 +330,7 @@ static int read_spec_id(parse_t *ps, const eventlog_event_t *ev)
 		return -1;
 	}
 	for (uint32_t i = 0; i < nalgs; i++, off += 4) {
-		uint16_t alg = le16(p + off), size = le16(p + off + 2);
+		uint16_t alg = bytes_le16(p + off), size = bytes_le16(p + off + 2);
 		const tpm2_hash_alg_t *k = tpm2_hash_alg(alg);
 		if (size == 0 || size > EVENTLOG_MAX_DIGEST) {
 			PERR(ps, "Spec ID event: digest size %u for algorithm 0x%04x", size, alg);
@@ -718,8 +703,9 @@ const eventlog_digest_t *eventlog_event_digest(const eventlog_event_t *ev, uint1
 
 void eventlog_guid_format(const uint8_t g[16], char out[37])
 {
-	snprintf(out, 37, "%08x-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x", le32(g), le16(g + 4),
-	         le16(g + 6), g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+	snprintf(out, 37, "%08x-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x", bytes_le32(g),
+	         bytes_le16(g + 4), bytes_le16(g + 6), g[8], g[9], g[10], g[11], g[12], g[13],
+	         g[14], g[15]);
 }
 
 int eventlog_guid_parse(const char *s, uint8_t g[16])
@@ -781,11 +767,11 @@ int eventlog_ucs2_to_utf8(const uint8_t *p, size_t n, buf_t *out)
 	if (n % 2)
 		return -1;
 	for (size_t i = 0; i < n; i += 2) {
-		uint32_t c = le16(p + i);
+		uint32_t c = bytes_le16(p + i);
 		if (c == 0)
 			break;
 		if (c >= 0xd800 && c <= 0xdbff && i + 3 < n) {
-			uint32_t lo = le16(p + i + 2);
+			uint32_t lo = bytes_le16(p + i + 2);
 			if (lo >= 0xdc00 && lo <= 0xdfff) {
 				utf8_put(out, 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00));
 				i += 2;
@@ -811,7 +797,7 @@ int eventlog_efi_var_decode(const eventlog_event_t *ev, eventlog_efi_var_t *out,
 		err_set(e, "UEFI_VARIABLE_DATA too short (%zu bytes)", n);
 		return -1;
 	}
-	uint64_t nlen = le64(p + 16), dlen = le64(p + 24);
+	uint64_t nlen = bytes_le64(p + 16), dlen = bytes_le64(p + 24);
 	if (nlen > EVENTLOG_VAR_NAME_MAX) {
 		err_set(e, "UEFI variable name of %llu characters (at most %u)",
 		        (unsigned long long)nlen, EVENTLOG_VAR_NAME_MAX);
@@ -827,7 +813,7 @@ int eventlog_efi_var_decode(const eventlog_event_t *ev, eventlog_efi_var_t *out,
 		return -1;
 	}
 	for (uint64_t i = 0; i < nlen; i++)
-		if (le16(p + 32 + 2 * i) == 0) {
+		if (bytes_le16(p + 32 + 2 * i) == 0) {
 			err_set(e, "UEFI variable name contains a NUL character");
 			return -1;
 		}
@@ -853,7 +839,7 @@ int eventlog_siglist_next(const uint8_t **pp, size_t *leftp, eventlog_siglist_t 
 		err_set(e, "EFI_SIGNATURE_LIST header truncated (%zu bytes left)", n);
 		return -1;
 	}
-	uint32_t lsize = le32(p + 16), hsize = le32(p + 20), ssize = le32(p + 24);
+	uint32_t lsize = bytes_le32(p + 16), hsize = bytes_le32(p + 20), ssize = bytes_le32(p + 24);
 	if (lsize > n || (uint64_t)lsize < 28 + (uint64_t)hsize) {
 		err_set(e, "EFI_SIGNATURE_LIST size %u does not fit (%zu bytes left, header %u)",
 		        lsize, n, hsize);
@@ -888,15 +874,15 @@ int eventlog_image_load_decode(const eventlog_event_t *ev, eventlog_image_load_t
 		err_set(e, "UEFI_IMAGE_LOAD_EVENT too short (%zu bytes)", n);
 		return -1;
 	}
-	uint64_t dplen = le64(p + 24);
+	uint64_t dplen = bytes_le64(p + 24);
 	if (dplen > n - 32) {
 		err_set(e, "UEFI_IMAGE_LOAD_EVENT device path of %llu bytes exceeds the %zu left",
 		        (unsigned long long)dplen, n - 32);
 		return -1;
 	}
-	out->location = le64(p);
-	out->length = le64(p + 8);
-	out->link_time_address = le64(p + 16);
+	out->location = bytes_le64(p);
+	out->length = bytes_le64(p + 8);
+	out->link_time_address = bytes_le64(p + 16);
 	out->devpath = dplen ? p + 32 : NULL;
 	out->devpath_len = dplen;
 	out->trailing = n - 32 - dplen;
@@ -921,8 +907,8 @@ int eventlog_fw_blob_decode(const eventlog_event_t *ev, uint64_t *base, uint64_t
 		err_set(e, "UEFI_PLATFORM_FIRMWARE_BLOB of %zu bytes (16 expected)", n);
 		return -1;
 	}
-	*base = le64(p);
-	*length = le64(p + 8);
+	*base = bytes_le64(p);
+	*length = bytes_le64(p + 8);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
+#include "common/base/bytes.h"
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
 #include "common/crypto/tpm2.h"
@@ -139,28 +140,6 @@ static uint64_t rd_u64be(rd_t *r)
 	return hi << 32 | rd_u32be(r);
 }
 
-static uint16_t le16(const uint8_t *b)
-{
-	return (uint16_t)(b[0] | b[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static void put_le16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)v;
-	b[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *b, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-
 static bool all_zero(const uint8_t *p, size_t n)
 {
 	uint8_t acc = 0;
@@ -270,16 +249,16 @@ int quote_pcrblob_encode(buf_t *out, const quote_pcrsel_t *sel, const uint8_t *v
 	buf_reserve(out, need);
 	p = out->data + out->len;
 	memset(p, 0, need);
-	put_le32(p, sel->count);
+	bytes_put_le32(p, sel->count);
 	for (unsigned b = 0; b < sel->count; b++) {
 		uint8_t *s = p + 4 + b * BLOB_SEL_SLOT;
-		put_le16(s, sel->bank[b].alg);
+		bytes_put_le16(s, sel->bank[b].alg);
 		s[2] = 3;
 		s[3] = (uint8_t)sel->bank[b].mask;
 		s[4] = (uint8_t)(sel->bank[b].mask >> 8);
 		s[5] = (uint8_t)(sel->bank[b].mask >> 16);
 	}
-	put_le32(p + BLOB_SEL_BYTES, (uint32_t)groups);
+	bytes_put_le32(p + BLOB_SEL_BYTES, (uint32_t)groups);
 	/* Values fill groups of 8 in order, across banks, as the TPM returns them from
 	 * successive PCR_Read calls. */
 	size_t k = 0, off = 0;
@@ -288,8 +267,8 @@ int quote_pcrblob_encode(buf_t *out, const quote_pcrsel_t *sel, const uint8_t *v
 		for (unsigned n = popcount24(sel->bank[b].mask); n > 0; n--, k++) {
 			uint8_t *g = p + BLOB_HEAD_BYTES + (k / BLOB_PER_GROUP) * BLOB_GROUP;
 			uint8_t *d = g + 4 + (k % BLOB_PER_GROUP) * BLOB_DIG_SLOT;
-			put_le32(g, (uint32_t)(k % BLOB_PER_GROUP + 1));
-			put_le16(d, (uint16_t)sz);
+			bytes_put_le32(g, (uint32_t)(k % BLOB_PER_GROUP + 1));
+			bytes_put_le16(d, (uint16_t)sz);
 			memcpy(d + 2, values + off, sz);
 			off += sz;
 		}
@@ -334,7 +313,7 @@ quote_status_t quote_pcrblob_decode(const uint8_t *p, size_t len, quote_pcrsel_t
 		return QUOTE_ERR_PCR_BLOB;
 	}
 	groups = (len - BLOB_HEAD_BYTES) / BLOB_GROUP;
-	uint32_t count = le32(p);
+	uint32_t count = bytes_le32(p);
 	if (count > QUOTE_BANKS_MAX) {
 		err_set(e, "PCR blob selects %u banks (max %d)", count, QUOTE_BANKS_MAX);
 		return QUOTE_ERR_PCR_BLOB;
@@ -349,7 +328,7 @@ quote_status_t quote_pcrblob_decode(const uint8_t *p, size_t len, quote_pcrsel_t
 			}
 			continue;
 		}
-		uint16_t alg = le16(s);
+		uint16_t alg = bytes_le16(s);
 		if (tpm2_alg_size(alg) == 0) {
 			err_set(e, "PCR blob: bank 0x%04x is not a known hash", alg);
 			goto bad;
@@ -369,22 +348,22 @@ quote_status_t quote_pcrblob_decode(const uint8_t *p, size_t len, quote_pcrsel_t
 		sel->bank[b].alg = alg;
 		sel->bank[b].mask = (uint32_t)s[3] | (uint32_t)s[4] << 8 | (uint32_t)s[5] << 16;
 	}
-	if (le32(p + BLOB_SEL_BYTES) != groups) {
+	if (bytes_le32(p + BLOB_SEL_BYTES) != groups) {
 		err_set(e, "PCR blob: says %u value groups, its length holds %zu",
-		        le32(p + BLOB_SEL_BYTES), groups);
+		        bytes_le32(p + BLOB_SEL_BYTES), groups);
 		goto bad;
 	}
 	buf_reserve(values, quote_pcrsel_values_len(sel));
 	for (size_t g = 0; g < groups; g++) {
 		const uint8_t *gp = p + BLOB_HEAD_BYTES + g * BLOB_GROUP;
-		uint32_t n = le32(gp);
+		uint32_t n = bytes_le32(gp);
 		if (n == 0 || n > BLOB_PER_GROUP) {
 			err_set(e, "PCR blob: value group %zu has count %u (1..8)", g, n);
 			goto bad;
 		}
 		for (unsigned j = 0; j < BLOB_PER_GROUP; j++) {
 			const uint8_t *d = gp + 4 + j * BLOB_DIG_SLOT;
-			uint16_t sz = le16(d);
+			uint16_t sz = bytes_le16(d);
 			if (j >= n) {
 				if (!all_zero(d, BLOB_DIG_SLOT)) {
 					err_set(e, "PCR blob: unused value slot %zu/%u is not zero",
