@@ -144,6 +144,21 @@ static char *grpcsrv_read_pem(const char *path, err_t *e)
 	return (char *)buf_steal(&b, NULL);
 }
 
+/* The end of a server whose core has stopped (shut down, no call left): destroy it, drain
+ * and destroy its queue, and free it. */
+static void grpcsrv_destroy(grpcsrv_t *s)
+{
+	grpc_server_destroy(s->server);
+	grpc_completion_queue_shutdown(s->cq);
+	while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+	       GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(s->cq);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	grpc_shutdown();
+}
+
 grpcsrv_t *grpcsrv_new(const char *listen, const grpcsrv_tls_t *tls,
                        const grpcsrv_method_t *methods, void *arg, const grpcsrv_limits_t *lim,
                        err_t *e)
@@ -217,15 +232,7 @@ fail:
 	/* Never started: shut down and drain so core frees everything. */
 	grpc_server_shutdown_and_notify(s->server, s->cq, &s->tag_shutdown);
 	grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-	grpc_server_destroy(s->server);
-	grpc_completion_queue_shutdown(s->cq);
-	while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-	       GRPC_QUEUE_SHUTDOWN)
-		;
-	grpc_completion_queue_destroy(s->cq);
-	pthread_mutex_destroy(&s->lock);
-	free(s);
-	grpc_shutdown();
+	grpcsrv_destroy(s);
 	return NULL;
 }
 
@@ -676,15 +683,7 @@ void grpcsrv_free(grpcsrv_t *s)
 		pthread_join(s->thread, NULL);
 	else
 		grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-	grpc_server_destroy(s->server);
-	grpc_completion_queue_shutdown(s->cq);
-	while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-	       GRPC_QUEUE_SHUTDOWN)
-		;
-	grpc_completion_queue_destroy(s->cq);
-	pthread_mutex_destroy(&s->lock);
-	free(s);
-	grpc_shutdown();
+	grpcsrv_destroy(s);
 }
 
 /* ---- a taken call, from any thread ---- */
