@@ -7,6 +7,16 @@
 #include "common/base/xmalloc.h"
 #include "common/store/store_sqlite_priv.h"
 
+/* Bind an enrollment's identity and contact (agent_id, ek_tpm, ekcert, aik_tpm, mtls_cert,
+ * ip, port) to ?1..?7, as both the enrollment and the staged attempt store them. */
+static int sq_bind_identity(sqlite3_stmt *st, const store_agent_t *a)
+{
+	return sq_bind_text(st, 1, a->agent_id) || sq_bind_text(st, 2, a->ek_tpm) ||
+	       sq_bind_text(st, 3, a->ekcert) || sq_bind_text(st, 4, a->aik_tpm) ||
+	       sq_bind_text(st, 5, a->mtls_cert) || sq_bind_text(st, 6, a->ip) ||
+	       sqlite3_bind_int(st, 7, a->port);
+}
+
 store_rc_t sq_agent_put(void *h, const store_agent_t *a, err_t *e)
 {
 	sq_t *q = h;
@@ -27,10 +37,7 @@ store_rc_t sq_agent_put(void *h, const store_agent_t *a, err_t *e)
 		sq_fail(q, e, "preparing agent insert");
 		goto out;
 	}
-	if (sq_bind_text(st, 1, a->agent_id) || sq_bind_text(st, 2, a->ek_tpm) ||
-	    sq_bind_text(st, 3, a->ekcert) || sq_bind_text(st, 4, a->aik_tpm) ||
-	    sq_bind_text(st, 5, a->mtls_cert) || sq_bind_text(st, 6, a->ip) ||
-	    sqlite3_bind_int(st, 7, a->port) || sqlite3_bind_int(st, 8, a->regcount) ||
+	if (sq_bind_identity(st, a) || sqlite3_bind_int(st, 8, a->regcount) ||
 	    sqlite3_bind_int(st, 9, a->active ? 1 : 0) || sq_bind_text(st, 10, a->pending_key) ||
 	    sqlite3_bind_int64(st, 11, now) || sq_bind_text(st, 12, a->ek_key)) {
 		sq_fail(q, e, "binding agent insert");
@@ -176,10 +183,7 @@ store_rc_t sq_agent_stage(void *h, const store_agent_t *a, err_t *e)
 		sq_fail(q, e, "preparing staged insert");
 		goto out;
 	}
-	if (sq_bind_text(st, 1, a->agent_id) || sq_bind_text(st, 2, a->ek_tpm) ||
-	    sq_bind_text(st, 3, a->ekcert) || sq_bind_text(st, 4, a->aik_tpm) ||
-	    sq_bind_text(st, 5, a->mtls_cert) || sq_bind_text(st, 6, a->ip) ||
-	    sqlite3_bind_int(st, 7, a->port) || sq_bind_text(st, 8, a->pending_key) ||
+	if (sq_bind_identity(st, a) || sq_bind_text(st, 8, a->pending_key) ||
 	    sqlite3_bind_int64(st, 9, sq_now())) {
 		sq_fail(q, e, "binding staged insert");
 		goto out;
