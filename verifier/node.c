@@ -317,7 +317,7 @@ static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, 
 	pthread_mutex_unlock(&n->lock);
 	/* Durable first, then recorded, then announced. */
 	node_save_now(n);
-	node_record_event(n, "revocation", event_id, reason);
+	node_record_event(n, EVENT_REVOCATION, event_id, reason);
 	log_warnx("node %s: attestation FAILED (%s): %s; polling stopped until reactivated",
 	          n->rec.uuid, event_id, reason);
 	free(reason);
@@ -326,6 +326,7 @@ static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, 
 static void node_pass(node_t *n, const attest_out_t *out)
 {
 	int was = n->rec.operational_state;
+	int recovered = n->unreachable;
 
 	pthread_mutex_lock(&n->lock);
 	node_publish_locked(n, out);
@@ -337,8 +338,13 @@ static void node_pass(node_t *n, const attest_out_t *out)
 	n->retries = 0;
 	n->renegotiated = 0;
 	n->repin_tried = 0;
+	n->unreachable = 0;
 	if (was != NODE_GET_QUOTE) {
 		node_save_now(n);
+		if (recovered)
+			node_record_event(n, EVENT_RECOVERED, NULL, "the agent answers again");
+		else if (was == NODE_START)
+			node_record_event(n, EVENT_ATTESTED, NULL, "the first round passed");
 		log_info("node %s: attested (%s), polling every %d ms", n->rec.uuid,
 		         was == NODE_START ? "first round" : "recovered",
 		         node_ctx(n)->quote_interval_ms);
@@ -370,7 +376,8 @@ void node_comm_error(node_t *n, const char *why)
 			pthread_mutex_unlock(&n->lock);
 			node_set_state(n, state);
 			node_save_now(n);
-			node_record_event(n, "comm_error", "comm_error", why);
+			n->unreachable = 1;
+			node_record_event(n, EVENT_COMM_ERROR, "comm_error", why);
 			log_warnx("node %s: unreachable after %d retries (%s); still probing every "
 			          "%d ms",
 			          n->rec.uuid, ctx->max_retries, why, delay);
@@ -544,6 +551,7 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 	node_t *n = arg;
 	attest_input_t in;
 	attest_out_t out;
+	int rv;
 
 	if (!node_answer_begin(n))
 		return;
@@ -579,7 +587,14 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 		return;
 	}
 	node_attest_input(n, &in);
-	switch (attest_check(&in, &n->ev, body, len, &out)) {
+	rv = attest_check(&in, &n->ev, body, len, &out);
+	if (out.rebooted) {
+		char why[120];
+		snprintf(why, sizeof(why), "TPM reset count %u -> %u", out.reset_from,
+		         out.reset_to);
+		node_record_event(n, EVENT_REBOOT, NULL, why);
+	}
+	switch (rv) {
 	case 0:
 		n->partial = 1; /* the agent's payload key is cached now */
 		node_pass(n, &out);
@@ -643,8 +658,10 @@ void node_cmd_add(node_host_t *h, void *arg)
 		node_start_polling(n);
 		/* A FAILED node's retries are used up: its next miss keeps it FAILED, probed
 		 * at the longest delay, and records no second comm_error for one outage. */
-		if (n->rec.operational_state == NODE_FAILED)
+		if (n->rec.operational_state == NODE_FAILED) {
 			n->retries = h->ctx->max_retries;
+			n->unreachable = 1;
+		}
 	}
 }
 
@@ -676,6 +693,7 @@ void node_cmd_stop(node_host_t *h, void *arg)
 	n->gen++; /* an answer still on its way is not acted on */
 	node_set_state(n, NODE_TENANT_FAILED);
 	node_save_now(n);
+	node_record_event(n, EVENT_NODE_STOPPED, NULL, "stopped by an operator");
 	log_info("node %s: stopped by an operator", n->rec.uuid);
 }
 
@@ -709,7 +727,9 @@ void node_cmd_reactivate(node_host_t *h, void *arg)
 	node_set_str(&n->rec.mb_log_digest, NULL);
 	n->rec.operational_state = NODE_START;
 	pthread_mutex_unlock(&n->lock);
+	n->unreachable = 0;
 	node_save_now(n);
+	node_record_event(n, EVENT_NODE_REACTIVATED, NULL, "reactivated by an operator");
 	log_info("node %s: reactivated", n->rec.uuid);
 	if (!n->in_flight)
 		node_start_polling(n);

@@ -11,6 +11,7 @@
 #include "common/base/buf.h"
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
+#include "verifier/events.h"
 #include "verifier/node_priv.h"
 #include "verifier/vctx.h"
 
@@ -75,7 +76,7 @@ static void node_on_registrar(int status, const uint8_t *body, size_t len, const
 	pthread_mutex_lock(&n->lock);
 	node_set_str(&n->rec.mtls_cert, pem);
 	pthread_mutex_unlock(&n->lock);
-	node_record_event(n, "agent_cert_repinned", "tls.repinned",
+	node_record_event(n, EVENT_CERT_REPINNED, "tls.repinned",
 	                  "the agent renewed its TLS certificate; the registrar holds the new "
 	                  "one for the same AK");
 	log_info("node %s: the agent shows a new TLS certificate and the registrar holds it for "
