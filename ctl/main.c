@@ -27,6 +27,12 @@ static const struct ctl_group {
      "  policy get NAME | list [--kind K] | delete NAME\n"
      "  policy create runtime --ima-log FILE   runtime policy from a golden machine\n"
      "  policy create mb --event-log FILE      measured-boot policy from a golden machine\n"},
+    {"events", cmd_events,
+     "  events list [--node UUID] [--type T] [--since ID] [--json]\n"
+     "                                     the verifier's trust events, in order\n"
+     "  events show ID | key | export --out FILE\n"
+     "  events verify [--export FILE] [--key PUB.pem]\n"
+     "                                     check the hash chain and its seals\n"},
     {"eventlog", cmd_eventlog,
      "  eventlog show FILE [--json]        decode a UEFI event log, replay its PCRs\n"},
     {"ima", cmd_ima,

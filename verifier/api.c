@@ -11,6 +11,7 @@
 #include "common/net/pb.h"
 #include "common/store/store.h"
 #include "common/base/xmalloc.h"
+#include "verifier/api_events.h"
 #include "verifier/apireq.h"
 #include "verifier/events.h"
 #include "verifier/node.h"
@@ -650,5 +651,9 @@ const grpcsrv_method_t api_methods[] = {
     {"/vigil.v1.Verifier/GetPolicy", api_get_policy},
     {"/vigil.v1.Verifier/ListPolicies", api_list_policies},
     {"/vigil.v1.Verifier/DeletePolicy", api_delete_policy},
+    {"/vigil.v1.Verifier/ListEvents", api_list_events},
+    {"/vigil.v1.Verifier/GetEvent", api_get_event},
+    {"/vigil.v1.Verifier/GetAuditKey", api_get_audit_key},
+    {"/vigil.v1.Verifier/ExportEvents", api_export_events},
     {NULL, NULL},
 };

@@ -2,6 +2,7 @@
 #include "verifier/apireq.h"
 
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <openssl/pem.h>
@@ -136,5 +137,95 @@ int apireq_policy(const Vigil__V1__PolicyRequest *r, err_t *e)
 		err_set(e, "PolicyRequest needs a valid name");
 		return GRPCSRV_INVALID_ARGUMENT;
 	}
+	return GRPCSRV_OK;
+}
+
+int apireq_event_id_ok(const char *s)
+{
+	size_t n = 0, h = 0;
+
+	if (s == NULL)
+		return 0;
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	if (n == 0 || n > 19 || s[n] != '-')
+		return 0;
+	for (s += n + 1; (s[h] >= '0' && s[h] <= '9') || (s[h] >= 'a' && s[h] <= 'f'); h++)
+		;
+	return h == 16 && s[h] == '\0';
+}
+
+/* A page token: the decimal seq of the last event of the previous page. */
+static int apireq_page_token(const char *t, int64_t *seq)
+{
+	int64_t v = 0;
+
+	if (*t == '\0' || strlen(t) > 18)
+		return -1;
+	for (; *t; t++) {
+		if (*t < '0' || *t > '9')
+			return -1;
+		v = v * 10 + (*t - '0');
+	}
+	*seq = v;
+	return 0;
+}
+
+int apireq_list_events(const Vigil__V1__ListEventsRequest *r, store_event_filter_t *f, err_t *e)
+{
+	int64_t tok = 0;
+
+	memset(f, 0, sizeof(*f));
+	if (r == NULL) {
+		err_set(e, "cannot decode ListEventsRequest");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	if ((*r->node_uuid && !apireq_name_ok(r->node_uuid)) ||
+	    (*r->type && !apireq_name_ok(r->type))) {
+		err_set(e,
+		        "ListEventsRequest: node_uuid and type must be empty or 1-%d of "
+		        "[A-Za-z0-9._-]",
+		        APIREQ_NAME_MAX);
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	if (*r->since_id && !apireq_event_id_ok(r->since_id)) {
+		err_set(e, "ListEventsRequest: since_id is not an event id (SEQ-HEX16)");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	if (*r->page_token && apireq_page_token(r->page_token, &tok) < 0) {
+		err_set(e, "ListEventsRequest: page_token is not one this verifier issued");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	if (r->after_seq > INT64_MAX / 2) {
+		err_set(e, "ListEventsRequest: after_seq out of range");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	f->node_uuid = *r->node_uuid ? r->node_uuid : NULL;
+	f->type = *r->type ? r->type : NULL;
+	f->after_seq = (int64_t)r->after_seq > tok ? (int64_t)r->after_seq : tok;
+	f->limit = r->page_size == 0                       ? APIREQ_EVENTS_PAGE
+	           : r->page_size > APIREQ_EVENTS_PAGE_MAX ? APIREQ_EVENTS_PAGE_MAX
+	                                                   : r->page_size;
+	return GRPCSRV_OK;
+}
+
+int apireq_event(const Vigil__V1__EventRequest *r, err_t *e)
+{
+	if (r == NULL || !apireq_event_id_ok(r->id)) {
+		err_set(e, "EventRequest needs an event id (SEQ-HEX16)");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	return GRPCSRV_OK;
+}
+
+int apireq_export_events(const Vigil__V1__ExportEventsRequest *r, size_t *limit, err_t *e)
+{
+	if (r == NULL || r->after_seq > INT64_MAX / 2) {
+		err_set(e, "cannot decode ExportEventsRequest, or after_seq out of range");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	*limit = r->max_records == 0                       ? APIREQ_EXPORT_PAGE
+	         : r->max_records > APIREQ_EXPORT_PAGE_MAX ? APIREQ_EXPORT_PAGE_MAX
+	                                                   : r->max_records;
 	return GRPCSRV_OK;
 }

@@ -8,6 +8,7 @@
 
 #include "common/base/err.h"
 #include "common/net/pb.h"
+#include "common/store/store.h"
 #include "verifier/policies.h"
 
 #define APIREQ_NAME_MAX 80 /* node UUIDs and policy names */
@@ -30,5 +31,21 @@ int apireq_node(const Vigil__V1__NodeRequest *r, err_t *e);
 int apireq_put_policy(const Vigil__V1__PutPolicyRequest *r, policy_kind_t *k, err_t *e);
 /* GetPolicy, DeletePolicy: a valid name. */
 int apireq_policy(const Vigil__V1__PolicyRequest *r, err_t *e);
+
+#define APIREQ_EVENTS_PAGE     100  /* ListEvents page_size when none is asked */
+#define APIREQ_EVENTS_PAGE_MAX 1000 /* ... and the most it answers */
+#define APIREQ_EXPORT_PAGE     1000 /* ExportEvents max_records when none is asked */
+#define APIREQ_EXPORT_PAGE_MAX 5000 /* ... and the most it answers */
+
+/* 1 when s is an event id: decimal seq, '-', 16 lowercase hex digits. */
+int apireq_event_id_ok(const char *s);
+/* ListEvents: node and type empty or names, since_id empty or an event id, page_token
+ * empty or one this API issued. Sets f (strings borrowed from r; "" as NULL) with
+ * after_seq the greater of after_seq and page_token's, and limit the page size. */
+int apireq_list_events(const Vigil__V1__ListEventsRequest *r, store_event_filter_t *f, err_t *e);
+/* GetEvent: a valid event id. */
+int apireq_event(const Vigil__V1__EventRequest *r, err_t *e);
+/* ExportEvents: decodable; *limit the page size. */
+int apireq_export_events(const Vigil__V1__ExportEventsRequest *r, size_t *limit, err_t *e);
 
 #endif

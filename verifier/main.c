@@ -19,12 +19,14 @@
 #include "common/net/grpcsrv.h"
 #include "common/net/http.h"
 #include "common/base/log.h"
+#include "common/store/audit.h"
 #include "common/store/store.h"
 #include "common/base/xmalloc.h"
 #include "verifier/api.h"
 #include "verifier/node.h"
 #include "verifier/policies.h"
 #include "verifier/registry.h"
+#include "verifier/sealer.h"
 #include "verifier/vctx.h"
 #include "verifier/worker.h"
 
@@ -147,6 +149,15 @@ static const config_key_t verifier_keys[] = {
      "PEM CA that the registrar's server certificate must chain to (its name must match "
      "the host of 'registrar'). The verifier shows tls_cert as its client certificate.",
      NULL},
+    {"verifier", "audit_seal_records", CFG_INT, "100", 1, 1000000,
+     "Seal the event log once this many records are unsealed: sign the newest record's "
+     "hash, and with it the whole chain, with the audit key (ECDSA P-256, made at first "
+     "start as STATE_DIR/audit.key; 'vigilctl events key' prints its public half).",
+     NULL},
+    {"verifier", "audit_seal_interval", CFG_INT, "60", 1, 86400,
+     "Seconds after the last seal when anything unsealed in the event log is sealed. The "
+     "log is also sealed once at a clean shutdown.",
+     NULL},
     {"verifier", "accept_hash_algs", CFG_STR, "sha256,sha384,sha512", 0, 0,
      "Quote hash algorithms accepted, comma-separated.", NULL},
     {"verifier", "accept_sign_algs", CFG_STR, "rsassa,ecdsa", 0, 0,
@@ -206,6 +217,48 @@ static int seconds_ms(const char *v)
 	return (int)(strtod(v, NULL) * 1000.0 + 0.5);
 }
 
+/* Load the audit key from STATE_DIR/audit.key (made on first start) and start the sealer
+ * on the store; the public half goes to ctx for GetAuditKey. */
+static sealer_t *audit_start(vctx_t *ctx, config_t *cfg, const char *state_dir)
+{
+	char *path = xasprintf("%s/audit.key", state_dir);
+	EVP_PKEY *key;
+	sealer_t *s;
+	err_t e = {""};
+	int created;
+
+	if ((key = audit_key_load_or_create(path, &created, &e)) == NULL)
+		fatalx("%s", e.msg);
+	ctx->audit_pub_pem = audit_key_public_pem(key);
+	if (audit_key_id(key, ctx->audit_key_id) < 0)
+		fatalx("audit key %s: cannot encode its public key", path);
+	log_info("audit key %s %s (key id %.16s...)", path, created ? "created" : "loaded",
+	         ctx->audit_key_id);
+	s = sealer_new(ctx->database, key, (int)config_int(cfg, "verifier", "audit_seal_records"),
+	               (int)config_int(cfg, "verifier", "audit_seal_interval") * 1000, &e);
+	if (s == NULL)
+		fatalx("audit sealer: %s", e.msg);
+	free(path);
+	return s;
+}
+
+/* The main thread's loop: wait for SIGINT/SIGTERM, sealing the event log on its timer
+ * meanwhile. Returns the signal. */
+static int main_loop(const sigset_t *set, sealer_t *sealer)
+{
+	int ms = sealer_tick_ms(sealer);
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	int sig;
+
+	for (;;) {
+		sig = sigtimedwait(set, NULL, &ts);
+		if (sig > 0)
+			return sig;
+		if (errno == EAGAIN)
+			sealer_tick(sealer);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	config_t *cfg = daemon_start(&verifier_info, argc, argv);
@@ -213,6 +266,7 @@ int main(int argc, char **argv)
 	grpcsrv_tls_t tls;
 	grpcsrv_limits_t lim;
 	grpcsrv_t *srv;
+	sealer_t *sealer;
 	store_node_t *nodes = NULL;
 	size_t nn = 0;
 	err_t e = {""};
@@ -287,6 +341,7 @@ int main(int argc, char **argv)
 
 	if ((ctx.api_store = store_open(ctx.database, &e)) == NULL)
 		fatalx("cannot open the store: %s", e.msg);
+	sealer = audit_start(&ctx, cfg, state_dir);
 	ctx.registry = registry_new();
 	ctx.policies = policies_new();
 	nw = (int)config_int(cfg, "verifier", "workers");
@@ -342,12 +397,16 @@ int main(int argc, char **argv)
 	log_info("vigil-verifier %s: %d workers, %zu nodes, gRPC on %s, store %s", ctx.verifier_id,
 	         ctx.nworkers, nn, listen, ctx.database);
 
-	sigwait(&set, &sig);
+	sig = main_loop(&set, sealer);
 	log_info("received %s, shutting down", strsignal(sig));
 	grpcsrv_free(srv);
 	for (int i = 0; i < ctx.nworkers; i++)
 		worker_free(ctx.workers[i]);
 	free(ctx.workers);
+	/* No worker appends any more: seal what they wrote. */
+	sealer_flush(sealer);
+	sealer_free(sealer);
+	free(ctx.audit_pub_pem);
 	policies_free(ctx.policies);
 	registry_free(ctx.registry);
 	store_close(ctx.api_store);

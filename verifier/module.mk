@@ -17,3 +17,5 @@ $(BUILD)/test/test_verifier_utf8: $(OBJ)/test/unit/test_verifier_utf8.o $(OBJ)/v
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+VERIFIER_SRCS += verifier/sealer.c
+VERIFIER_SRCS += verifier/api_events.c

@@ -42,6 +42,8 @@ typedef struct vctx {
 	struct worker **workers;   /* the worker threads */
 	int nworkers;              /* how many */
 	struct store *api_store;   /* the gRPC thread's store connection */
+	char *audit_pub_pem;       /* public half of the audit key (PEM), for GetAuditKey */
+	char audit_key_id[65];     /* its id: hex SHA-256 of its DER SubjectPublicKeyInfo */
 } vctx_t;
 
 /* The worker that owns node uuid (a stable hash of the UUID). */

@@ -322,3 +322,87 @@ store_rc_t store_event_verify_chain(store_t *s, err_t *e)
 {
 	return s->ops->event_verify_chain(s->h, e);
 }
+
+store_rc_t store_event_list(store_t *s, const store_event_filter_t *f, store_event_t **out,
+                            size_t *n, err_t *e)
+{
+	static const store_event_filter_t all = {NULL, NULL, 0, 0};
+
+	*out = NULL;
+	*n = 0;
+	return s->ops->event_list(s->h, f ? f : &all, out, n, e);
+}
+
+store_rc_t store_event_get(store_t *s, const char *id, store_event_t *out, err_t *e)
+{
+	memset(out, 0, sizeof(*out));
+	if (id == NULL) {
+		err_set(e, "store: an event lookup needs an id");
+		return STORE_ERROR;
+	}
+	return s->ops->event_get(s->h, id, out, e);
+}
+
+store_rc_t store_event_last(store_t *s, store_event_t *out, err_t *e)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->event_last(s->h, out, e);
+}
+
+void store_event_clear(store_event_t *ev)
+{
+	if (ev == NULL)
+		return;
+	free(ev->node_uuid);
+	free(ev->type);
+	free(ev->severity);
+	free(ev->body);
+	memset(ev, 0, sizeof(*ev));
+}
+
+void store_events_free(store_event_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_event_clear(&v[i]);
+	free(v);
+}
+
+store_rc_t store_seal_append(store_t *s, const store_seal_t *seal, err_t *e)
+{
+	if (seal->seq < 1 || seal->sig == NULL || strlen(seal->hash) != 64 ||
+	    strlen(seal->key_id) != 64) {
+		err_set(e,
+		        "store: a seal needs a seq, the record's hash, a key id and a signature");
+		return STORE_ERROR;
+	}
+	return s->ops->seal_append(s->h, seal, e);
+}
+
+store_rc_t store_seal_list(store_t *s, int64_t after_seq, int64_t upto_seq, store_seal_t **out,
+                           size_t *n, err_t *e)
+{
+	*out = NULL;
+	*n = 0;
+	return s->ops->seal_list(s->h, after_seq, upto_seq, out, n, e);
+}
+
+store_rc_t store_seal_last(store_t *s, store_seal_t *out, err_t *e)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->seal_last(s->h, out, e);
+}
+
+void store_seal_clear(store_seal_t *seal)
+{
+	if (seal == NULL)
+		return;
+	free(seal->sig);
+	memset(seal, 0, sizeof(*seal));
+}
+
+void store_seals_free(store_seal_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_seal_clear(&v[i]);
+	free(v);
+}

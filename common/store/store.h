@@ -190,4 +190,60 @@ store_rc_t store_event_append(store_t *s, const char *node_uuid, const char *typ
 /* Re-hash the whole chain; STORE_OK when intact, STORE_ERROR naming the first bad seq. */
 store_rc_t store_event_verify_chain(store_t *s, err_t *e);
 
+/* One record of the event log, as stored (common/store/audit.h defines its canonical
+ * bytes and hash). Returned records are the caller's: store_event_clear / store_events_free. */
+typedef struct store_event {
+	int64_t seq;        /* 1, 2, 3, ...: its place in the chain */
+	char id[40];        /* public id: "<seq>-<first 16 hex digits of hash>" */
+	int64_t time;       /* unix milliseconds when appended */
+	char *node_uuid;    /* subject node, or NULL */
+	char *type;         /* "revocation", "comm_error", ... */
+	char *severity;     /* or NULL */
+	char *body;         /* JSON document, the exact bytes hashed */
+	char prev_hash[65]; /* hex SHA-256 of record seq - 1 (64 zeros for the first) */
+	char hash[65];      /* hex SHA-256 of this record's canonical bytes */
+} store_event_t;
+
+/* Which events store_event_list returns: all of them match (NULL/0 = no condition), in
+ * ascending seq, at most limit (0: no limit). */
+typedef struct store_event_filter {
+	const char *node_uuid; /* only this node's, or NULL (borrowed) */
+	const char *type;      /* only this type, or NULL (borrowed) */
+	int64_t after_seq;     /* only seq > after_seq */
+	size_t limit;          /* at most this many, 0 = all */
+} store_event_filter_t;
+
+store_rc_t store_event_list(store_t *s, const store_event_filter_t *f, store_event_t **out,
+                            size_t *n, err_t *e);
+/* The event with public id id (STORE_NOT_FOUND, named in e, when none). */
+store_rc_t store_event_get(store_t *s, const char *id, store_event_t *out, err_t *e);
+/* The newest event; STORE_NOT_FOUND when the log is empty. */
+store_rc_t store_event_last(store_t *s, store_event_t *out, err_t *e);
+void store_event_clear(store_event_t *ev);
+void store_events_free(store_event_t *v, size_t n);
+
+/* ---- verifier: audit seals ---- */
+
+/* A seal: the verifier's audit key signed the chain up to record seq (whose hash it
+ * names), so that a later rewrite of the log, however consistent, shows. */
+typedef struct store_seal {
+	int64_t seq;     /* last record covered */
+	char hash[65];   /* that record's hash */
+	int64_t time;    /* unix milliseconds when sealed */
+	char key_id[65]; /* hex SHA-256 of the signing key's DER SubjectPublicKeyInfo */
+	char *sig;       /* base64 DER ECDSA P-256 signature (SHA-256) of the seal's
+	                    canonical bytes (audit_seal_canonical) */
+} store_seal_t;
+
+/* Append a seal (s->sig borrowed). STORE_EXISTS when seq is sealed already;
+ * STORE_NOT_FOUND when there is no record seq. */
+store_rc_t store_seal_append(store_t *s, const store_seal_t *seal, err_t *e);
+/* Seals with after_seq < seq <= upto_seq (upto_seq 0: no upper bound), ascending. */
+store_rc_t store_seal_list(store_t *s, int64_t after_seq, int64_t upto_seq, store_seal_t **out,
+                           size_t *n, err_t *e);
+/* The newest seal; STORE_NOT_FOUND when none. */
+store_rc_t store_seal_last(store_t *s, store_seal_t *out, err_t *e);
+void store_seal_clear(store_seal_t *seal);
+void store_seals_free(store_seal_t *v, size_t n);
+
 #endif

@@ -43,12 +43,20 @@ typedef struct store_ops {
 	                           const char *severity, const char *body_json, char id_out[40],
 	                           err_t *e);
 	store_rc_t (*event_verify_chain)(void *h, err_t *e);
+	store_rc_t (*event_list)(void *h, const store_event_filter_t *f, store_event_t **out,
+	                         size_t *n, err_t *e);
+	store_rc_t (*event_get)(void *h, const char *id, store_event_t *out, err_t *e);
+	store_rc_t (*event_last)(void *h, store_event_t *out, err_t *e);
+	store_rc_t (*seal_append)(void *h, const store_seal_t *seal, err_t *e);
+	store_rc_t (*seal_list)(void *h, int64_t after_seq, int64_t upto_seq, store_seal_t **out,
+	                        size_t *n, err_t *e);
+	store_rc_t (*seal_last)(void *h, store_seal_t *out, err_t *e);
 } store_ops_t;
 
 extern const store_ops_t store_sqlite_ops;
 
 /* The newest migration number (shared by every backend: each backend carries its own
  * dialect of the same numbered migrations). */
-#define STORE_SCHEMA_LATEST 4
+#define STORE_SCHEMA_LATEST 5
 
 #endif

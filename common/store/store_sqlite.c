@@ -160,6 +160,23 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     ");"
     "ALTER TABLE registrar_agents ADD COLUMN ek_key TEXT;"
     "CREATE INDEX registrar_agents_ek_key ON registrar_agents (ek_key);",
+
+    /* 5: seals of the event log (common/store/audit.h): the verifier's audit key signs
+     * the hash of record seq, and with it the whole chain up to there. Append-only like
+     * the events; one seal per record at most. The events' canonical form is unchanged,
+     * so records stored before still verify. The index finds a type's events. */
+    "CREATE TABLE audit_seals ("
+    " seq INTEGER PRIMARY KEY NOT NULL REFERENCES events (seq)," /* last record covered */
+    " hash TEXT NOT NULL,"                                       /* that record's hash */
+    " time INTEGER NOT NULL,"                                    /* unix milliseconds */
+    " key_id TEXT NOT NULL," /* hex SHA-256 of the key's DER SubjectPublicKeyInfo */
+    " sig TEXT NOT NULL"     /* base64 DER ECDSA signature */
+    ");"
+    "CREATE TRIGGER audit_seals_no_update BEFORE UPDATE ON audit_seals"
+    " BEGIN SELECT RAISE(ABORT, 'seals are append-only'); END;"
+    "CREATE TRIGGER audit_seals_no_delete BEFORE DELETE ON audit_seals"
+    " BEGIN SELECT RAISE(ABORT, 'seals are append-only'); END;"
+    "CREATE INDEX events_type ON events (type, seq);",
 };
 
 int64_t sq_now(void)
@@ -419,4 +436,10 @@ const store_ops_t store_sqlite_ops = {
     .policy_delete = sq_policy_delete,
     .event_append = sq_event_append,
     .event_verify_chain = sq_event_verify_chain,
+    .event_list = sq_event_list,
+    .event_get = sq_event_get,
+    .event_last = sq_event_last,
+    .seal_append = sq_seal_append,
+    .seal_list = sq_seal_list,
+    .seal_last = sq_seal_last,
 };

@@ -63,5 +63,14 @@ store_rc_t sq_policy_delete(void *h, const char *name, err_t *e);
 store_rc_t sq_event_append(void *h, const char *node_uuid, const char *type, const char *severity,
                            const char *body_json, char id_out[40], err_t *e);
 store_rc_t sq_event_verify_chain(void *h, err_t *e);
+/* Reading the event log and its seals (store_sqlite_audit.c). */
+store_rc_t sq_event_list(void *h, const store_event_filter_t *f, store_event_t **out, size_t *n,
+                         err_t *e);
+store_rc_t sq_event_get(void *h, const char *id, store_event_t *out, err_t *e);
+store_rc_t sq_event_last(void *h, store_event_t *out, err_t *e);
+store_rc_t sq_seal_append(void *h, const store_seal_t *seal, err_t *e);
+store_rc_t sq_seal_list(void *h, int64_t after_seq, int64_t upto_seq, store_seal_t **out, size_t *n,
+                        err_t *e);
+store_rc_t sq_seal_last(void *h, store_seal_t *out, err_t *e);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
+#include "common/store/audit.h"
 #include "common/store/store_sqlite_priv.h"
 
 /* ---- verifier: nodes ---- */
@@ -430,34 +431,6 @@ out:
 
 /* ---- verifier: events ---- */
 
-/* SHA-256 over the previous hash and every field of the row, hex into out[65]. */
-static void sq_event_hash(const char *prev, int64_t seq, int64_t t, const char *node,
-                          const char *type, const char *severity, const char *body, char out[65])
-{
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	unsigned char md[32];
-	char num[64];
-
-	if (c == NULL)
-		fatalx("out of memory");
-	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-	snprintf(num, sizeof(num), "%lld\n%lld\n", (long long)seq, (long long)t);
-	EVP_DigestUpdate(c, prev, strlen(prev));
-	EVP_DigestUpdate(c, "\n", 1);
-	EVP_DigestUpdate(c, num, strlen(num));
-	/* Lengths first, so field boundaries cannot be moved without changing the hash. */
-	const char *f[4] = {node ? node : "", type, severity ? severity : "", body};
-	for (int i = 0; i < 4; i++) {
-		snprintf(num, sizeof(num), "%zu:", strlen(f[i]));
-		EVP_DigestUpdate(c, num, strlen(num));
-		EVP_DigestUpdate(c, f[i], strlen(f[i]));
-	}
-	EVP_DigestFinal_ex(c, md, NULL);
-	EVP_MD_CTX_free(c);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 store_rc_t sq_event_append(void *h, const char *node_uuid, const char *type, const char *severity,
                            const char *body_json, char id_out[40], err_t *e)
 {
@@ -486,7 +459,7 @@ store_rc_t sq_event_append(void *h, const char *node_uuid, const char *type, con
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	sq_event_hash(prev, seq, t, node_uuid, type, severity, body_json, hash);
+	audit_record_hash(prev, seq, t, node_uuid, type, severity, body_json, hash);
 	snprintf(id, sizeof(id), "%lld-%.16s", (long long)seq, hash);
 	if (sqlite3_prepare_v2(q->db,
 	                       "INSERT INTO events (seq, id, time, node_uuid, type, severity, body,"
@@ -536,11 +509,11 @@ store_rc_t sq_event_verify_chain(void *h, err_t *e)
 		const char *stored_prev = (const char *)sqlite3_column_text(st, 6);
 		const char *stored = (const char *)sqlite3_column_text(st, 7);
 
-		sq_event_hash(prev, seq, sqlite3_column_int64(st, 1),
-		              (const char *)sqlite3_column_text(st, 2),
-		              (const char *)sqlite3_column_text(st, 3),
-		              (const char *)sqlite3_column_text(st, 4),
-		              (const char *)sqlite3_column_text(st, 5), hash);
+		audit_record_hash(prev, seq, sqlite3_column_int64(st, 1),
+		                  (const char *)sqlite3_column_text(st, 2),
+		                  (const char *)sqlite3_column_text(st, 3),
+		                  (const char *)sqlite3_column_text(st, 4),
+		                  (const char *)sqlite3_column_text(st, 5), hash);
 		if (seq != expect || stored_prev == NULL || strcmp(stored_prev, prev) != 0 ||
 		    stored == NULL || strcmp(stored, hash) != 0) {
 			err_set(e, "event chain broken at seq %lld", (long long)seq);

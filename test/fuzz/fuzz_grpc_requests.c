@@ -1,7 +1,8 @@
 /* Fuzz target: the verifier API's request checks (verifier/apireq.c) on every vigil.v1
  * request message decoded from arbitrary bytes: names, contact addresses, ports, the AK
  * (TPM2B_PUBLIC decode and AK attribute checks), the agent certificate (PEM), policy
- * kinds and policy bodies (each kind's parser) — exactly what the handlers run before
+ * kinds and policy bodies (each kind's parser), event log queries (ids, filters, page
+ * tokens and sizes) — exactly what the handlers run before
  * they touch the store or a node. The first byte picks the message type. What decodes
  * must also encode again. */
 #include <stdint.h>
@@ -15,9 +16,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const ProtobufCMessageDescriptor *const fuzz_msgs[] = {
-    &vigil__v1__add_node_request__descriptor,   &vigil__v1__node_request__descriptor,
-    &vigil__v1__list_nodes_request__descriptor, &vigil__v1__put_policy_request__descriptor,
-    &vigil__v1__policy_request__descriptor,     &vigil__v1__list_policies_request__descriptor,
+    &vigil__v1__add_node_request__descriptor,      &vigil__v1__node_request__descriptor,
+    &vigil__v1__list_nodes_request__descriptor,    &vigil__v1__put_policy_request__descriptor,
+    &vigil__v1__policy_request__descriptor,        &vigil__v1__list_policies_request__descriptor,
+    &vigil__v1__list_events_request__descriptor,   &vigil__v1__event_request__descriptor,
+    &vigil__v1__get_audit_key_request__descriptor, &vigil__v1__export_events_request__descriptor,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -25,11 +28,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ProtobufCMessage *m;
 	err_t e = {""};
 	policy_kind_t k;
+	store_event_filter_t f;
+	size_t limit;
 	int which;
 
 	if (size < 1)
 		return 0;
-	which = data[0] % 6;
+	which = data[0] % 10;
 	m = protobuf_c_message_unpack(fuzz_msgs[which], NULL, size - 1, data + 1);
 	/* The checks take NULL (undecodable) too, as the handlers pass it. */
 	switch (which) {
@@ -48,6 +53,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 5:
 		if (m)
 			(void)apireq_kind(((Vigil__V1__ListPoliciesRequest *)m)->kind, &k);
+		break;
+	case 6:
+		(void)apireq_list_events((Vigil__V1__ListEventsRequest *)m, &f, &e);
+		break;
+	case 7:
+		(void)apireq_event((Vigil__V1__EventRequest *)m, &e);
+		break;
+	case 9:
+		(void)apireq_export_events((Vigil__V1__ExportEventsRequest *)m, &limit, &e);
 		break;
 	default:
 		break;
