@@ -169,7 +169,9 @@ static int ca_usage_error(const char *sub, const char *fmt, ...)
 }
 
 /* Strict decimal day count in 1..PKI_DAYS_MAX. */
-static int ca_parse_days(const char *s, int *days)
+/* --days of subcommand sub: a whole number from 1 to PKI_DAYS_MAX into *days; 0, or the
+ * usage error's exit code (printed). */
+static int ca_parse_days(const char *sub, const char *s, int *days)
 {
 	char *end;
 	long v;
@@ -177,7 +179,9 @@ static int ca_parse_days(const char *s, int *days)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || end == s || *end || s[0] == '-' || s[0] == '+' || v < 1 || v > PKI_DAYS_MAX)
-		return -1;
+		return ca_usage_error(
+		    sub, "--days needs a whole number of days from 1 to %d, not \"%s\"",
+		    PKI_DAYS_MAX, s);
 	*days = (int)v;
 	return 0;
 }
@@ -287,11 +291,8 @@ static int ca_init(int argc, char **argv)
 			cn = optarg;
 			break;
 		case 'd':
-			if (ca_parse_days(optarg, &days) < 0)
-				return ca_usage_error("init",
-				                      "--days needs a whole number of days "
-				                      "from 1 to %d, not \"%s\"",
-				                      PKI_DAYS_MAX, optarg);
+			if (ca_parse_days("init", optarg, &days) != 0)
+				return 2;
 			break;
 		case 'r':
 			rsa = 1;
@@ -477,11 +478,8 @@ static int ca_issue(int argc, char **argv)
 			break;
 		}
 		case 'd':
-			if (ca_parse_days(optarg, &days) < 0)
-				return ca_usage_error("issue",
-				                      "--days needs a whole number of days "
-				                      "from 1 to %d, not \"%s\"",
-				                      PKI_DAYS_MAX, optarg);
+			if (ca_parse_days("issue", optarg, &days) != 0)
+				return 2;
 			break;
 		case 'r':
 			rsa = 1;

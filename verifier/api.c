@@ -13,6 +13,7 @@
 #include "common/base/xmalloc.h"
 #include "verifier/api_events.h"
 #include "verifier/apireq.h"
+#include "verifier/events.h"
 #include "verifier/node.h"
 #include "verifier/policies.h"
 #include "verifier/registry.h"
@@ -267,6 +268,7 @@ static int api_add_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t
 		code = GRPCSRV_INTERNAL;
 		goto out;
 	}
+	events_record(ctx->api_store, copy, EVENT_NODE_ADDED, NULL, "added by an operator");
 	log_info("node %s (%s:%u) stored; setting it up for attestation", in->uuid, in->ip,
 	         in->port);
 	code = api_job_post(ctx, c, in->uuid, node_cmd_add, copy, API_ANSWER_ADDED);
@@ -315,6 +317,8 @@ static int api_remove_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, siz
 		return GRPCSRV_INVALID_ARGUMENT;
 	switch (store_node_delete(ctx->api_store, r->uuid, e)) {
 	case STORE_OK:
+		events_record(ctx->api_store, &(store_node_t){.uuid = r->uuid}, EVENT_NODE_REMOVED,
+		              NULL, "removed by an operator");
 		code = api_job_post(ctx, c, r->uuid, node_cmd_remove, xstrdup(r->uuid),
 		                    API_ANSWER_REMOVED);
 		break;
@@ -478,11 +482,19 @@ static int api_put_policy(void *arg, grpcsrv_call_t *c, const uint8_t *req, size
 	Vigil__V1__Policy pp;
 	store_policy_t sp;
 	policy_kind_t k;
-	int code;
+	int code, existed = 0;
 
 	memset(&sp, 0, sizeof(sp));
 	if ((code = apireq_put_policy(r, &k, e)) != GRPCSRV_OK)
 		goto out;
+	if (r->replace) {
+		store_policy_t old;
+		err_t ignored = {""};
+		memset(&old, 0, sizeof(old));
+		existed =
+		    store_policy_get(ctx->api_store, r->policy->name, &old, &ignored) == STORE_OK;
+		store_policy_clear(&old);
+	}
 	switch (store_policy_put(ctx->api_store, r->policy->name, policy_kind_store_name(k),
 	                         r->policy->body.data, r->policy->body.len, r->replace, &sp, e)) {
 	case STORE_OK:
@@ -496,8 +508,10 @@ static int api_put_policy(void *arg, grpcsrv_call_t *c, const uint8_t *req, size
 		code = GRPCSRV_INTERNAL;
 		goto out;
 	}
+	events_record_policy(ctx->api_store, existed ? EVENT_POLICY_REPLACED : EVENT_POLICY_PUT,
+	                     sp.name, sp.kind, sp.sha256);
 	log_info("policy %s (%s, %zu bytes, sha256 %s) %s", sp.name, sp.kind, sp.body_len,
-	         sp.sha256, r->replace ? "stored or replaced" : "stored");
+	         sp.sha256, existed ? "replaced" : "stored");
 	api_policy_fill(&pp, &sp, 0);
 	out.policy = &pp;
 	pb_pack(&out.base, resp);
@@ -607,6 +621,7 @@ static int api_delete_policy(void *arg, grpcsrv_call_t *c, const uint8_t *req, s
 		goto out;
 	switch (store_policy_delete(ctx->api_store, r->name, e)) {
 	case STORE_OK:
+		events_record_policy(ctx->api_store, EVENT_POLICY_DELETED, r->name, NULL, NULL);
 		log_info("policy %s deleted", r->name);
 		pb_pack(&out.base, resp);
 		code = GRPCSRV_OK;

@@ -323,6 +323,9 @@ int attest_check(const attest_input_t *in, attest_state_t *st, const uint8_t *bo
 			         in->uuid, st->clock.reset_count, clock.reset_count);
 			st->reboot_seen = 1;
 			st->reboot_reset = clock.reset_count;
+			out->rebooted = 1;
+			out->reset_from = st->clock.reset_count;
+			out->reset_to = clock.reset_count;
 			st->mb_pcrs_mask = 0;
 			if (st->ima)
 				ima_state_reset(st->ima, ima_state_bank(st->ima));

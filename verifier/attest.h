@@ -60,6 +60,9 @@ typedef struct attest_out {
 	char hash_alg[16];      /* on a pass: the quote's hash algorithm */
 	char sign_alg[16];      /* on a pass: the quote's signature algorithm */
 	char mb_log_digest[65]; /* SHA-256 hex of a UEFI log newly judged good, else "" */
+	int rebooted;           /* 1 when this round first saw the TPM reset: a reboot */
+	uint32_t reset_from;    /* then: the reset count before ... */
+	uint32_t reset_to;      /* ... and after */
 } attest_out_t;
 
 /* 0 pass, -1 fail (out filled), 1 the node rebooted since the last round: its new logs

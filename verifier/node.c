@@ -1,5 +1,5 @@
 /* node: lifecycle of an attested node and its round loop on the owning worker. */
-#include "verifier/node.h"
+#include "verifier/node_priv.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -30,7 +30,7 @@
 static const char *const node_api_versions[] = {"2.1", "2.2", "2.3", "2.4", "2.5", "2.6"};
 #define NODE_API_COUNT 6
 
-static void node_round_start(node_t *n);
+void node_round_start(node_t *n);
 static void node_schedule(node_t *n, int delay_ms);
 
 static int64_t node_now(void)
@@ -80,134 +80,6 @@ static void node_unlink(node_t *n)
 	if (n->next)
 		n->next->prev = n->prev;
 	n->next = n->prev = NULL;
-}
-
-/* ---- status (shared with the API thread) ---- */
-
-static void node_set_str(char **dst, const char *v)
-{
-	free(*dst);
-	*dst = v ? xstrdup(v) : NULL;
-}
-
-static void node_set_state(node_t *n, int state)
-{
-	pthread_mutex_lock(&n->lock);
-	n->rec.operational_state = state;
-	pthread_mutex_unlock(&n->lock);
-	n->dirty = 1;
-}
-
-void node_snapshot(node_t *n, node_status_t *st)
-{
-	store_node_t *out = &st->rec;
-
-	memset(st, 0, sizeof(*st));
-	pthread_mutex_lock(&n->lock);
-	out->uuid = xstrdup(n->rec.uuid);
-	out->ip = xstrdup(n->rec.ip);
-	out->port = n->rec.port;
-	out->api_version = n->rec.api_version ? xstrdup(n->rec.api_version) : NULL;
-	out->pcr_policy = n->rec.pcr_policy ? xstrdup(n->rec.pcr_policy) : NULL;
-	out->runtime_policy = n->rec.runtime_policy ? xstrdup(n->rec.runtime_policy) : NULL;
-	out->mb_policy = n->rec.mb_policy ? xstrdup(n->rec.mb_policy) : NULL;
-	out->operational_state = n->rec.operational_state;
-	out->attestation_count = n->rec.attestation_count;
-	out->last_received_quote = n->rec.last_received_quote;
-	out->last_successful_attestation = n->rec.last_successful_attestation;
-	out->last_event_id = n->rec.last_event_id ? xstrdup(n->rec.last_event_id) : NULL;
-	out->failure_reason = n->rec.failure_reason ? xstrdup(n->rec.failure_reason) : NULL;
-	out->ima_state = n->rec.ima_state ? xstrdup(n->rec.ima_state) : NULL;
-	out->mb_log_digest = n->rec.mb_log_digest ? xstrdup(n->rec.mb_log_digest) : NULL;
-	out->has_clock = n->rec.has_clock;
-	out->tpm_clock = n->rec.tpm_clock;
-	memcpy(st->hash_alg, n->hash_alg, sizeof(st->hash_alg));
-	memcpy(st->sign_alg, n->sign_alg, sizeof(st->sign_alg));
-	pthread_mutex_unlock(&n->lock);
-}
-
-/* Publish what a finished round leaves behind (its IMA position, the TPM clock it
- * accepted, the quote's algorithms, a newly judged UEFI log) into rec. The caller holds
- * n->lock and changes the verdict fields (state, count, times) in the same section: the
- * API thread reads rec under that lock, so it sees one whole round or the one before,
- * never a count from this round beside a position from an older one. out is NULL for a
- * round that ended before any evidence was checked. */
-static void node_publish_locked(node_t *n, const attest_out_t *out)
-{
-	if (n->ev.ima) {
-		buf_t b = BUF_INIT;
-		ima_state_format(n->ev.ima, &b);
-		node_set_str(&n->rec.ima_state, (const char *)b.data);
-		buf_free(&b);
-	}
-	n->rec.has_clock = n->ev.has_clock;
-	n->rec.tpm_clock = (int64_t)n->ev.clock.clock;
-	n->rec.tpm_reset_count = n->ev.clock.reset_count;
-	n->rec.tpm_restart_count = n->ev.clock.restart_count;
-	if (n->answered_at)
-		n->rec.last_received_quote = n->answered_at;
-	if (out && out->mb_log_digest[0])
-		node_set_str(&n->rec.mb_log_digest, out->mb_log_digest);
-	if (out && out->hash_alg[0]) {
-		snprintf(n->hash_alg, sizeof(n->hash_alg), "%s", out->hash_alg);
-		snprintf(n->sign_alg, sizeof(n->sign_alg), "%s", out->sign_alg);
-	}
-}
-
-/* Copy what the store keeps but the API never shows (the keys learned from keyring
- * measurements) into rec before a write (owner thread). */
-static void node_sync_rec(node_t *n)
-{
-	buf_t b = BUF_INIT;
-
-	if (n->ev.rt_eval == NULL)
-		return;
-	runtime_policy_eval_keys_export(n->ev.rt_eval, &b);
-	pthread_mutex_lock(&n->lock);
-	node_set_str(&n->rec.ima_keys, b.len ? (const char *)b.data : NULL);
-	pthread_mutex_unlock(&n->lock);
-	buf_free(&b);
-}
-
-/* Write this node's progress now (a verdict change must be durable before it is
- * announced). */
-static void node_save_now(node_t *n)
-{
-	const store_node_t *one[1] = {&n->rec};
-	err_t e = {""};
-
-	/* Dirty until written: when this write fails, the next flush tries again. */
-	n->dirty = 1;
-	node_sync_rec(n);
-	if (store_node_save(n->host->store, one, 1, &e) != STORE_OK)
-		log_warnx("node %s: cannot save its state: %s", n->rec.uuid, e.msg);
-	else
-		n->dirty = 0;
-}
-
-void node_worker_tick(node_host_t *h)
-{
-	const store_node_t **v = NULL;
-	size_t k = 0, cap = 0;
-	err_t e = {""};
-
-	for (node_t *n = *node_head(h); n; n = n->next) {
-		if (!n->dirty || n->removing)
-			continue;
-		if (k == cap) {
-			cap = cap ? cap * 2 : 64;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		node_sync_rec(n);
-		v[k++] = &n->rec;
-	}
-	if (k && store_node_save(h->store, v, k, &e) == STORE_OK) {
-		for (node_t *n = *node_head(h); n; n = n->next)
-			n->dirty = 0;
-	} else if (k) {
-		log_warnx("worker %d: cannot save the progress of %zu nodes: %s", h->id, k, e.msg);
-	}
-	free(v);
 }
 
 /* ---- creation and release ---- */
@@ -314,7 +186,7 @@ static int node_load_policies(node_t *n, err_t *e)
 
 /* The mutual-TLS connection to the agent, pinned to its certificate pem (the agent's
  * self-signed certificate is its own trust anchor). NULL on error (logged). */
-static http_client_t *node_conn_new(node_t *n, const char *pem)
+http_client_t *node_conn_new(node_t *n, const char *pem)
 {
 	vctx_t *ctx = node_ctx(n);
 	tls_client_opts_t tls;
@@ -428,7 +300,7 @@ static void node_free_later(node_t *n)
 /* ---- events and verdicts ---- */
 
 /* An event for the operator's history, from the node's record. */
-static void node_record_event(node_t *n, const char *type, const char *event_id, const char *reason)
+void node_record_event(node_t *n, const char *type, const char *event_id, const char *reason)
 {
 	events_record(n->host->store, &n->rec, type, event_id, reason);
 }
@@ -445,7 +317,7 @@ static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, 
 	pthread_mutex_unlock(&n->lock);
 	/* Durable first, then recorded, then announced. */
 	node_save_now(n);
-	node_record_event(n, "revocation", event_id, reason);
+	node_record_event(n, EVENT_REVOCATION, event_id, reason);
 	log_warnx("node %s: attestation FAILED (%s): %s; polling stopped until reactivated",
 	          n->rec.uuid, event_id, reason);
 	free(reason);
@@ -454,6 +326,7 @@ static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, 
 static void node_pass(node_t *n, const attest_out_t *out)
 {
 	int was = n->rec.operational_state;
+	int recovered = n->unreachable;
 
 	pthread_mutex_lock(&n->lock);
 	node_publish_locked(n, out);
@@ -465,8 +338,13 @@ static void node_pass(node_t *n, const attest_out_t *out)
 	n->retries = 0;
 	n->renegotiated = 0;
 	n->repin_tried = 0;
+	n->unreachable = 0;
 	if (was != NODE_GET_QUOTE) {
 		node_save_now(n);
+		if (recovered)
+			node_record_event(n, EVENT_RECOVERED, NULL, "the agent answers again");
+		else if (was == NODE_START)
+			node_record_event(n, EVENT_ATTESTED, NULL, "the first round passed");
 		log_info("node %s: attested (%s), polling every %d ms", n->rec.uuid,
 		         was == NODE_START ? "first round" : "recovered",
 		         node_ctx(n)->quote_interval_ms);
@@ -475,7 +353,7 @@ static void node_pass(node_t *n, const attest_out_t *out)
 }
 
 /* The agent did not answer (or answered with a retryable error). */
-static void node_comm_error(node_t *n, const char *why)
+void node_comm_error(node_t *n, const char *why)
 {
 	vctx_t *ctx = node_ctx(n);
 	int delay = ctx->retry_interval_ms, state, steps;
@@ -498,7 +376,8 @@ static void node_comm_error(node_t *n, const char *why)
 			pthread_mutex_unlock(&n->lock);
 			node_set_state(n, state);
 			node_save_now(n);
-			node_record_event(n, "comm_error", "comm_error", why);
+			n->unreachable = 1;
+			node_record_event(n, EVENT_COMM_ERROR, "comm_error", why);
 			log_warnx("node %s: unreachable after %d retries (%s); still probing every "
 			          "%d ms",
 			          n->rec.uuid, ctx->max_retries, why, delay);
@@ -569,7 +448,7 @@ static void node_request(node_t *n, const char *path, http_response_fn cb)
 	}
 }
 
-static void node_round_start(node_t *n)
+void node_round_start(node_t *n)
 {
 	char path[256];
 	uint64_t entry = n->ev.ima ? ima_state_next_entry(n->ev.ima) : 0;
@@ -631,7 +510,7 @@ static int node_answer_is_stale(node_t *n)
 /* An answer (or its failure) arrived: the request is no longer in flight. 1 when it is to
  * be judged; 0 when the node is being removed (freed on the next loop turn), or the answer
  * belongs to a request made before a stop or reactivate, or the node no longer polls. */
-static int node_answer_begin(node_t *n)
+int node_answer_begin(node_t *n)
 {
 	n->in_flight = 0;
 	if (n->removing) {
@@ -639,131 +518,6 @@ static int node_answer_begin(node_t *n)
 		return 0;
 	}
 	return !node_answer_is_stale(n) && node_polling(n);
-}
-
-/* ---- re-pinning a renewed agent certificate ---- */
-
-/* 1 when two base64 texts decode to the same bytes. */
-static int node_same_b64(const char *a, const char *b)
-{
-	buf_t x = BUF_INIT, y = BUF_INIT;
-	int same = base64_decode(&x, a, strlen(a)) == 0 && base64_decode(&y, b, strlen(b)) == 0 &&
-	           x.len == y.len && memcmp(x.data, y.data, x.len) == 0;
-
-	buf_free(&x);
-	buf_free(&y);
-	return same;
-}
-
-/* The registrar's answer about a node whose agent showed another certificate. Its record
- * is bound to the AK (the agent proved it holds that TPM when it activated), so a
- * certificate it holds for the same AK is the agent's own: pin it and ask again at once. */
-static void node_on_registrar(int status, const uint8_t *body, size_t len, const char *err,
-                              void *arg)
-{
-	node_t *n = arg;
-	json_t *root = NULL, *res;
-	const char *ak, *pem;
-	http_client_t *conn;
-	char why[300];
-	err_t e = {""};
-
-	if (!node_answer_begin(n))
-		goto out;
-	if (status != 200) {
-		snprintf(why, sizeof(why), "the registrar answered %s",
-		         status ? (status == 404 ? "404: no activated record" : "an error") : err);
-		goto refuse;
-	}
-	root = json_loadb((const char *)body, len, 0, NULL);
-	res = json_object_get(root, "results");
-	ak = json_string_value(json_object_get(res, "aik_tpm"));
-	pem = json_string_value(json_object_get(res, "mtls_cert"));
-	if (ak == NULL || pem == NULL || !node_same_b64(ak, n->rec.ak_tpm)) {
-		snprintf(why, sizeof(why), "the registrar's record has %s",
-		         ak && pem ? "another AK" : "no AK or certificate");
-		goto refuse;
-	}
-	if (n->rec.mtls_cert && strcmp(pem, n->rec.mtls_cert) == 0) {
-		snprintf(why, sizeof(why),
-		         "the registrar holds the pinned certificate, not the "
-		         "one the agent shows");
-		goto refuse;
-	}
-	if ((conn = node_conn_new(n, pem)) == NULL) {
-		snprintf(why, sizeof(why), "the registrar's certificate is not usable");
-		goto refuse;
-	}
-	if (store_node_set_mtls_cert(n->host->store, n->rec.uuid, pem, &e) != STORE_OK) {
-		http_client_free(conn);
-		snprintf(why, sizeof(why), "cannot store the new certificate: %s", e.msg);
-		goto refuse;
-	}
-	http_client_free(n->conn);
-	n->conn = conn;
-	pthread_mutex_lock(&n->lock);
-	node_set_str(&n->rec.mtls_cert, pem);
-	pthread_mutex_unlock(&n->lock);
-	node_record_event(n, "agent_cert_repinned", "tls.repinned",
-	                  "the agent renewed its TLS certificate; the registrar holds the new "
-	                  "one for the same AK");
-	log_info("node %s: the agent shows a new TLS certificate and the registrar holds it for "
-	         "the same AK: re-pinned, asking again",
-	         n->rec.uuid);
-	node_round_start(n);
-	goto out;
-refuse:
-	log_warnx("node %s: the agent's TLS certificate is not the pinned one, and it was not "
-	          "re-pinned: %s",
-	          n->rec.uuid, why);
-	node_comm_error(n, n->repin_why ? n->repin_why : "server certificate rejected");
-out:
-	json_decref(root);
-	/* Freeing the client inside its own callback is allowed (http.h). */
-	http_client_free(n->reg);
-	n->reg = NULL;
-}
-
-/* The agent's certificate did not verify against the pin: ask the registrar for the
- * node's record, once per good round. 1 when the lookup is under way (the round goes on
- * in node_on_registrar), 0 when not (no registrar configured, already tried). */
-static int node_repin_start(node_t *n, const char *why)
-{
-	vctx_t *ctx = node_ctx(n);
-	tls_client_opts_t tls;
-	char path[160];
-
-	if (n->repin_tried || ctx->registrar_host == NULL)
-		return 0;
-	n->repin_tried = 1;
-	memset(&tls, 0, sizeof(tls));
-	tls.ca_file = ctx->registrar_ca;
-	tls.cert_file = ctx->tls_cert;
-	tls.key_file = ctx->tls_key;
-	tls.check_hostname = 1;
-	n->reg = http_client_new(n->host->base, ctx->registrar_host, ctx->registrar_port, &tls,
-	                         ctx->request_timeout_s);
-	if (n->reg == NULL) {
-		log_warnx("node %s: cannot reach the registrar to re-pin its certificate",
-		          n->rec.uuid);
-		return 0;
-	}
-	free(n->repin_why);
-	n->repin_why = xstrdup(why ? why : "server certificate rejected");
-	snprintf(path, sizeof(path), "/v2.6/agents/%s", n->rec.uuid);
-	log_info("node %s: the agent shows another TLS certificate than the pinned one; asking "
-	         "the registrar",
-	         n->rec.uuid);
-	n->in_flight = 1;
-	n->req_gen = n->gen;
-	if (http_client_request(n->reg, HTTP_M_GET, path, NULL, NULL, 0, node_on_registrar, n) <
-	    0) {
-		n->in_flight = 0;
-		http_client_free(n->reg);
-		n->reg = NULL;
-		return 0;
-	}
-	return 1;
 }
 
 static void node_on_version(int status, const uint8_t *body, size_t len, const char *err, void *arg)
@@ -797,6 +551,7 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 	node_t *n = arg;
 	attest_input_t in;
 	attest_out_t out;
+	int rv;
 
 	if (!node_answer_begin(n))
 		return;
@@ -832,7 +587,14 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 		return;
 	}
 	node_attest_input(n, &in);
-	switch (attest_check(&in, &n->ev, body, len, &out)) {
+	rv = attest_check(&in, &n->ev, body, len, &out);
+	if (out.rebooted) {
+		char why[120];
+		snprintf(why, sizeof(why), "TPM reset count %u -> %u", out.reset_from,
+		         out.reset_to);
+		node_record_event(n, EVENT_REBOOT, NULL, why);
+	}
+	switch (rv) {
 	case 0:
 		n->partial = 1; /* the agent's payload key is cached now */
 		node_pass(n, &out);
@@ -896,8 +658,10 @@ void node_cmd_add(node_host_t *h, void *arg)
 		node_start_polling(n);
 		/* A FAILED node's retries are used up: its next miss keeps it FAILED, probed
 		 * at the longest delay, and records no second comm_error for one outage. */
-		if (n->rec.operational_state == NODE_FAILED)
+		if (n->rec.operational_state == NODE_FAILED) {
 			n->retries = h->ctx->max_retries;
+			n->unreachable = 1;
+		}
 	}
 }
 
@@ -929,6 +693,7 @@ void node_cmd_stop(node_host_t *h, void *arg)
 	n->gen++; /* an answer still on its way is not acted on */
 	node_set_state(n, NODE_TENANT_FAILED);
 	node_save_now(n);
+	node_record_event(n, EVENT_NODE_STOPPED, NULL, "stopped by an operator");
 	log_info("node %s: stopped by an operator", n->rec.uuid);
 }
 
@@ -962,7 +727,9 @@ void node_cmd_reactivate(node_host_t *h, void *arg)
 	node_set_str(&n->rec.mb_log_digest, NULL);
 	n->rec.operational_state = NODE_START;
 	pthread_mutex_unlock(&n->lock);
+	n->unreachable = 0;
 	node_save_now(n);
+	node_record_event(n, EVENT_NODE_REACTIVATED, NULL, "reactivated by an operator");
 	log_info("node %s: reactivated", n->rec.uuid);
 	if (!n->in_flight)
 		node_start_polling(n);

@@ -84,6 +84,7 @@ typedef struct node {
 	int removing;        /* free as soon as nothing is in flight */
 	int partial;         /* 1 once the agent's pubkey is cached */
 	int renegotiated;    /* asked /version again after a 400 since the last good round */
+	int unreachable;     /* comm_error recorded, no good round since */
 	int64_t answered_at; /* when the agent last answered a quote request (unix s) */
 } node_t;
 

@@ -204,6 +204,33 @@ int sq_exec(sq_t *q, const char *sql, err_t *e, const char *what)
 	return 0;
 }
 
+store_rc_t sq_rows(sq_t *q, sqlite3_stmt *st, size_t sz, sq_row_fn row, void *arg,
+                   void (*release)(void *array, size_t n), void **out, size_t *n, err_t *e,
+                   const char *what)
+{
+	unsigned char *v = NULL;
+	size_t k = 0, cap = 0;
+	int r;
+
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (k == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sz);
+		}
+		memset(v + k * sz, 0, sz);
+		row(st, v + k * sz, arg);
+		k++;
+	}
+	if (r != SQLITE_DONE) {
+		sq_fail(q, e, what);
+		release(v, k);
+		return STORE_ERROR;
+	}
+	*out = v;
+	*n = k;
+	return STORE_OK;
+}
+
 /* Current schema version, 0 for a new database; -1 on error. */
 static int sq_read_version(sq_t *q, err_t *e)
 {

@@ -26,6 +26,14 @@ int64_t sq_col_i64(sqlite3_stmt *st, int i);
 /* Run sql with ?1 = id (and ?2 = now when the statement has it); STORE_NOT_FOUND when no
  * row changed. */
 store_rc_t sq_change_by_id(sq_t *q, const char *sql, const char *id, err_t *e, const char *what);
+/* Read every row of the prepared st into a new array of elements of size sz, each zeroed
+ * and then filled by row(st, elem, arg). STORE_OK: *out (NULL when empty) and *n are the
+ * caller's. STORE_ERROR: the rows read so far are released with release(array, count),
+ * and what names the read in the error. st stays the caller's to finalize. */
+typedef void (*sq_row_fn)(sqlite3_stmt *st, void *elem, void *arg);
+store_rc_t sq_rows(sq_t *q, sqlite3_stmt *st, size_t sz, sq_row_fn row, void *arg,
+                   void (*release)(void *array, size_t n), void **out, size_t *n, err_t *e,
+                   const char *what);
 
 /* Registrar enrollments (store_sqlite_registrar.c) and verifier nodes, policies and events
  * (store_sqlite_verifier.c). */

@@ -138,37 +138,30 @@ out:
 	return rc;
 }
 
+static void sq_node_row_cb(sqlite3_stmt *st, void *elem, void *arg)
+{
+	(void)arg;
+	sq_node_row(st, elem);
+}
+
+static void sq_nodes_release(void *v, size_t n)
+{
+	store_nodes_free(v, n);
+}
+
 store_rc_t sq_node_list(void *h, store_node_t **nodes, size_t *n, err_t *e)
 {
 	sq_t *q = h;
 	sqlite3_stmt *st = NULL;
 	store_rc_t rc = STORE_ERROR;
-	store_node_t *v = NULL;
-	size_t k = 0, cap = 0;
-	int r;
+	void *v = NULL;
 
 	if (sqlite3_prepare_v2(q->db, "SELECT " SQ_NODE_COLS " FROM nodes ORDER BY uuid", -1, &st,
-	                       NULL) != SQLITE_OK) {
+	                       NULL) != SQLITE_OK)
 		sq_fail(q, e, "preparing node list");
-		goto out;
-	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if (k == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		memset(&v[k], 0, sizeof(v[k]));
-		sq_node_row(st, &v[k++]);
-	}
-	if (r != SQLITE_DONE) {
-		sq_fail(q, e, "listing nodes");
-		store_nodes_free(v, k);
-		goto out;
-	}
-	*nodes = v;
-	*n = k;
-	rc = STORE_OK;
-out:
+	else if ((rc = sq_rows(q, st, sizeof(store_node_t), sq_node_row_cb, NULL, sq_nodes_release,
+	                       &v, n, e, "listing nodes")) == STORE_OK)
+		*nodes = v;
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -360,14 +353,23 @@ out:
 	return rc;
 }
 
+static void sq_policy_row_cb(sqlite3_stmt *st, void *elem, void *arg)
+{
+	(void)arg;
+	sq_policy_row(st, elem, 0);
+}
+
+static void sq_policies_release(void *v, size_t n)
+{
+	store_policies_free(v, n);
+}
+
 store_rc_t sq_policy_list(void *h, const char *kind, store_policy_t **out, size_t *n, err_t *e)
 {
 	sq_t *q = h;
 	sqlite3_stmt *st = NULL;
 	store_rc_t rc = STORE_ERROR;
-	store_policy_t *v = NULL;
-	size_t k = 0, cap = 0;
-	int r;
+	void *v = NULL;
 
 	if (sqlite3_prepare_v2(
 	        q->db,
@@ -375,27 +377,11 @@ store_rc_t sq_policy_list(void *h, const char *kind, store_policy_t **out, size_
 	        " JOIN policies p ON p.sha256 = n.sha256"
 	        " WHERE ?1 IS NULL OR n.kind = ?1 ORDER BY n.name",
 	        -1, &st, NULL) != SQLITE_OK ||
-	    sq_bind_text(st, 1, kind)) {
+	    sq_bind_text(st, 1, kind))
 		sq_fail(q, e, "preparing policy list");
-		goto out;
-	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if (k == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		memset(&v[k], 0, sizeof(v[k]));
-		sq_policy_row(st, &v[k++], 0);
-	}
-	if (r != SQLITE_DONE) {
-		sq_fail(q, e, "listing policies");
-		store_policies_free(v, k);
-		goto out;
-	}
-	*out = v;
-	*n = k;
-	rc = STORE_OK;
-out:
+	else if ((rc = sq_rows(q, st, sizeof(store_policy_t), sq_policy_row_cb, NULL,
+	                       sq_policies_release, &v, n, e, "listing policies")) == STORE_OK)
+		*out = v;
 	sqlite3_finalize(st);
 	return rc;
 }

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The trust events a node's life leaves in the verifier's event log.
+# Setup: a fleet on loopback with one simulated node under a runtime policy made from its
+# own IMA list; a spare PCR policy.
+# Action: add the node, stop it, reactivate it, tamper with it (an unknown file runs),
+# put, replace and delete a policy, remove the node.
+# Expected: the events table holds, in this order: policy_put (rt), node_added, attested,
+# node_stopped, node_reactivated, attested, revocation (with the check's event id),
+# policy_put, policy_replaced, policy_deleted, node_removed; each with its severity; and
+# the chain verifies.
+. "$(dirname "$0")/lib.sh"
+fleet_start || exit 1
+"$BIN/vigilctl" policy create runtime --ima-log "$NODE_IMA_LIST" --output "$T/rt.json" >/dev/null &&
+	fctl policy put rt --kind runtime "$T/rt.json" >/dev/null
+check "a runtime policy from the golden IMA list" $?
+
+fleet_node u || exit 1
+fctl add "$NODE_UUID_u" --runtime-policy rt >/dev/null &&
+	wait_node_state "$NODE_UUID_u" GET_QUOTE 20 >/dev/null
+check "the node attests" $?
+
+fctl stop "$NODE_UUID_u" >/dev/null && wait_node_state "$NODE_UUID_u" TENANT_FAILED 10 >/dev/null
+check "stopped" $?
+fctl reactivate "$NODE_UUID_u" >/dev/null && wait_node_state "$NODE_UUID_u" GET_QUOTE 20 >/dev/null
+check "reactivated and attested again" $?
+
+"$NODESIM" "$TCTI_u" ima-append "$NODE_IMA_u" /usr/bin/evil \
+	"$(printf evil | sha256sum | cut -d' ' -f1)" >/dev/null &&
+	wait_node_state "$NODE_UUID_u" INVALID_QUOTE 10 >/dev/null
+check "a tamper fails the node" $?
+
+printf '{"15": ["%064d"]}\n' 0 >"$T/pcr.json"
+fctl policy put spare --kind pcr "$T/pcr.json" >/dev/null &&
+	printf '{"15": ["%064d"]}\n' 1 >"$T/pcr.json" &&
+	fctl policy put spare --kind pcr --replace "$T/pcr.json" >/dev/null &&
+	fctl policy delete spare >/dev/null
+check "a policy put, replaced and deleted" $?
+fctl remove "$NODE_UUID_u" >/dev/null
+check "the node removed" $?
+
+/usr/bin/python3 - "$T/fleet-verifier/verifier.db" "$NODE_UUID_u" <<'PY'
+import json, sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute(
+    "SELECT type, severity, node_uuid, body FROM events ORDER BY seq").fetchall()
+got = [r[0] for r in rows]
+want = ["policy_put", "node_added", "attested", "node_stopped", "node_reactivated", "attested",
+        "revocation", "policy_put", "policy_replaced", "policy_deleted", "node_removed"]
+if got != want:
+    print("# events:", got)
+    sys.exit(1)
+sev = dict((r[0], r[1]) for r in rows)
+body = dict((r[0], json.loads(r[3])) for r in rows)
+ok = (sev["revocation"] == "emergency" and sev["node_added"] == "info"
+      and body["revocation"]["event_id"] == "ima.validation.ima-ng.not_in_allowlist"
+      and body["revocation"]["agent_id"] == sys.argv[2]
+      and body["policy_replaced"]["policy"] == "spare"
+      and all(r[2] == sys.argv[2] for r in rows if not r[0].startswith("policy_")))
+if not ok:
+    print("# severities:", sev)
+sys.exit(0 if ok else 1)
+PY
+check "the event log holds the catalogue in order, with severities and bodies" $?

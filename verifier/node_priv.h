@@ -1,0 +1,43 @@
+/* node_priv: what the three files of a node share and nothing else includes.
+ *   node.c      the node's life (creation, commands, release) and its round loop
+ *   progress.c  what a round leaves behind: published to the API under the node's lock,
+ *               written to the store now (a verdict change) or in the worker's batch
+ *   repin.c     re-pinning a renewed agent certificate from the registrar
+ * All run on the owning worker's thread. */
+#ifndef VIGIL_VERIFIER_NODE_PRIV_H
+#define VIGIL_VERIFIER_NODE_PRIV_H
+
+#include "verifier/node.h"
+
+/* ---- progress.c ---- */
+
+/* Replace *dst with a copy of v (NULL clears it). Callers hold n->lock for rec's fields. */
+void node_set_str(char **dst, const char *v);
+/* Set operational_state under the lock and mark the node dirty. */
+void node_set_state(node_t *n, int state);
+/* Publish what a finished round leaves behind into rec (the caller holds n->lock and
+ * sets the verdict fields in the same section). out is NULL for a round that ended
+ * before any evidence was checked. */
+void node_publish_locked(node_t *n, const attest_out_t *out);
+/* Write this node's progress now (a verdict change is durable before it is announced). */
+void node_save_now(node_t *n);
+
+/* ---- node.c ---- */
+
+/* An answer (or its failure) arrived: 1 when it is to be judged (see node.c). */
+int node_answer_begin(node_t *n);
+/* The mutual-TLS connection to the agent pinned to pem; NULL on error (logged). */
+http_client_t *node_conn_new(node_t *n, const char *pem);
+/* An event for the operator's history, from the node's record. */
+void node_record_event(node_t *n, const char *type, const char *event_id, const char *reason);
+void node_round_start(node_t *n);
+/* The agent did not answer, or answered with a retryable error. */
+void node_comm_error(node_t *n, const char *why);
+
+/* ---- repin.c ---- */
+
+/* The agent's certificate did not verify against the pin: ask the registrar for the
+ * node's record, once per good round. 1 when the lookup is under way, 0 when not. */
+int node_repin_start(node_t *n, const char *why);
+
+#endif
