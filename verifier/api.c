@@ -18,6 +18,7 @@
 #include "verifier/policies.h"
 #include "verifier/registry.h"
 #include "verifier/vctx.h"
+#include "verifier/watch.h"
 #include "verifier/worker.h"
 
 static const char *api_status_str(int state)
@@ -655,5 +656,6 @@ const grpcsrv_method_t api_methods[] = {
     {"/vigil.v1.Verifier/GetEvent", api_get_event},
     {"/vigil.v1.Verifier/GetAuditKey", api_get_audit_key},
     {"/vigil.v1.Verifier/ExportEvents", api_export_events},
+    {"/vigil.v1.Verifier/WatchEvents", watch_events},
     {NULL, NULL},
 };

@@ -31,8 +31,7 @@ static char *api_events_str(const char *s)
 	return (char *)(uintptr_t)(s ? s : "");
 }
 
-/* Fill pe from ev (borrowing its strings). */
-static void api_event_fill(Vigil__V1__Event *pe, const store_event_t *ev)
+void api_event_fill(Vigil__V1__Event *pe, const store_event_t *ev)
 {
 	vigil__v1__event__init(pe);
 	pe->seq = (uint64_t)ev->seq;

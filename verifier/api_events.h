@@ -6,6 +6,11 @@
 
 #include "common/net/grpcsrv.h"
 
+struct store_event;
+struct Vigil__V1__Event;
+/* Fill pe from ev (borrowing its strings). */
+void api_event_fill(struct Vigil__V1__Event *pe, const struct store_event *ev);
+
 /* Handlers (grpcsrv_handler_fn); arg is the vctx_t. */
 int api_list_events(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len, buf_t *resp,
                     err_t *e);

@@ -209,6 +209,31 @@ int apireq_list_events(const Vigil__V1__ListEventsRequest *r, store_event_filter
 	return GRPCSRV_OK;
 }
 
+int apireq_watch_events(const Vigil__V1__WatchEventsRequest *r, err_t *e)
+{
+	if (r == NULL) {
+		err_set(e, "cannot decode WatchEventsRequest");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	if ((*r->node_uuid && !apireq_name_ok(r->node_uuid)) ||
+	    (*r->type && !apireq_name_ok(r->type))) {
+		err_set(e,
+		        "WatchEventsRequest: node_uuid and type must be empty or 1-%d of "
+		        "[A-Za-z0-9._-]",
+		        APIREQ_NAME_MAX);
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	if (*r->since_id && !apireq_event_id_ok(r->since_id)) {
+		err_set(e, "WatchEventsRequest: since_id is not an event id (SEQ-HEX16)");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	if (r->after_seq > INT64_MAX / 2) {
+		err_set(e, "WatchEventsRequest: after_seq out of range");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	return GRPCSRV_OK;
+}
+
 int apireq_event(const Vigil__V1__EventRequest *r, err_t *e)
 {
 	if (r == NULL || !apireq_event_id_ok(r->id)) {

@@ -43,6 +43,9 @@ int apireq_event_id_ok(const char *s);
  * empty or one this API issued. Sets f (strings borrowed from r; "" as NULL) with
  * after_seq the greater of after_seq and page_token's, and limit the page size. */
 int apireq_list_events(const Vigil__V1__ListEventsRequest *r, store_event_filter_t *f, err_t *e);
+/* WatchEventsRequest: node_uuid and type empty or names, since_id empty or an event id,
+ * after_seq in range. */
+int apireq_watch_events(const Vigil__V1__WatchEventsRequest *r, err_t *e);
 /* GetEvent: a valid event id. */
 int apireq_event(const Vigil__V1__EventRequest *r, err_t *e);
 /* ExportEvents: decodable; *limit the page size. */

@@ -31,6 +31,15 @@ const char *events_severity(const char *type)
 	return "info";
 }
 
+static void (*events_listener)(void *arg);
+static void *events_listener_arg;
+
+void events_set_listener(void (*fn)(void *arg), void *arg)
+{
+	events_listener = fn;
+	events_listener_arg = arg;
+}
+
 /* Append body (taken) as an event of type about node_uuid (NULL: none). */
 static void events_append(struct store *st, const char *node_uuid, const char *type, json_t *j)
 {
@@ -44,7 +53,10 @@ static void events_append(struct store *st, const char *node_uuid, const char *t
 	if (body == NULL)
 		log_warnx("cannot encode a %s event%s%s", type, node_uuid ? " of node " : "",
 		          node_uuid ? node_uuid : "");
-	else if (store_event_append(st, node_uuid, type, sev, body, id, &e) != STORE_OK)
+	else if (store_event_append(st, node_uuid, type, sev, body, id, &e) == STORE_OK) {
+		if (events_listener)
+			events_listener(events_listener_arg);
+	} else
 		log_warnx("cannot record a %s event%s%s: %s", type, node_uuid ? " of node " : "",
 		          node_uuid ? node_uuid : "", e.msg);
 	free(body);

@@ -38,6 +38,10 @@
 #define EVENT_POLICY_DELETED   "policy_deleted"
 #define EVENT_CERT_REPINNED    "agent_cert_repinned"
 
+/* Call fn(arg) after each event appended (from the appending thread, so fn must not
+ * block): how WatchEvents learns of new events. Set once before any thread appends. */
+void events_set_listener(void (*fn)(void *arg), void *arg);
+
 /* The severity label of an event type ("info" for one not in the catalogue). */
 const char *events_severity(const char *type);
 

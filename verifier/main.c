@@ -26,7 +26,9 @@
 #include "verifier/node.h"
 #include "verifier/policies.h"
 #include "verifier/registry.h"
+#include "verifier/events.h"
 #include "verifier/sealer.h"
+#include "verifier/watch.h"
 #include "verifier/vctx.h"
 #include "verifier/worker.h"
 
@@ -80,6 +82,15 @@ static const config_key_t verifier_keys[] = {
     {"verifier", "grpc_max_calls_per_peer", CFG_INT, "16", 1, 4096,
      "gRPC calls served at once for one client IP address. More are answered "
      "RESOURCE_EXHAUSTED at once, so one client cannot use up what others need.",
+     NULL},
+    {"verifier", "max_watchers", CFG_INT, "32", 1, 4096,
+     "WatchEvents streams open at once. Each also counts as a gRPC call against "
+     "grpc_max_calls and grpc_max_calls_per_peer.",
+     NULL},
+    {"verifier", "watch_max_stall", CFG_INT, "5", 1, 3600,
+     "Seconds a WatchEvents stream may leave its send queue full while events wait. A "
+     "watcher that reads slower than that is ended with RESOURCE_EXHAUSTED and the id to "
+     "resume after; it never delays verdicts or other watchers.",
      NULL},
     {"verifier", "grpc_insecure", CFG_BOOL, "no", 0, 0,
      "Serve gRPC in plaintext without client certificates. Only for tests on loopback.", NULL},
@@ -244,6 +255,12 @@ static sealer_t *audit_start(vctx_t *ctx, config_t *cfg, const char *state_dir)
 
 /* The main thread's loop: wait for SIGINT/SIGTERM, sealing the event log on its timer
  * meanwhile. Returns the signal. */
+/* An event was appended (any thread): WatchEvents serves it now. */
+static void main_on_event(void *hub)
+{
+	watch_hub_notify(hub);
+}
+
 static int main_loop(const sigset_t *set, sealer_t *sealer)
 {
 	int ms = sealer_tick_ms(sealer);
@@ -342,6 +359,11 @@ int main(int argc, char **argv)
 	if ((ctx.api_store = store_open(ctx.database, &e)) == NULL)
 		fatalx("cannot open the store: %s", e.msg);
 	sealer = audit_start(&ctx, cfg, state_dir);
+	ctx.watch = watch_hub_new(ctx.database, (int)config_int(cfg, "verifier", "max_watchers"),
+	                          (int)config_int(cfg, "verifier", "watch_max_stall") * 1000, &e);
+	if (ctx.watch == NULL)
+		fatalx("WatchEvents: %s", e.msg);
+	events_set_listener(main_on_event, ctx.watch);
 	ctx.registry = registry_new();
 	ctx.policies = policies_new();
 	nw = (int)config_int(cfg, "verifier", "workers");
@@ -399,10 +421,11 @@ int main(int argc, char **argv)
 
 	sig = main_loop(&set, sealer);
 	log_info("received %s, shutting down", strsignal(sig));
-	grpcsrv_free(srv);
+	grpcsrv_free(srv); /* the hub still runs: it gives back the streams being cancelled */
 	for (int i = 0; i < ctx.nworkers; i++)
 		worker_free(ctx.workers[i]);
 	free(ctx.workers);
+	watch_hub_free(ctx.watch);
 	/* No worker appends any more: seal what they wrote. */
 	sealer_flush(sealer);
 	sealer_free(sealer);

@@ -13,6 +13,7 @@ struct registry;
 struct policies;
 struct worker;
 struct store;
+struct watch_hub;
 
 typedef struct vctx {
 	char *verifier_id;         /* this instance's name (config or hostname) */
@@ -44,6 +45,7 @@ typedef struct vctx {
 	struct store *api_store;   /* the gRPC thread's store connection */
 	char *audit_pub_pem;       /* public half of the audit key (PEM), for GetAuditKey */
 	char audit_key_id[65];     /* its id: hex SHA-256 of its DER SubjectPublicKeyInfo */
+	struct watch_hub *watch;   /* WatchEvents' thread */
 } vctx_t;
 
 /* The worker that owns node uuid (a stable hash of the UUID). */

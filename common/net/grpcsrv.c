@@ -731,6 +731,19 @@ out:
 	return rv;
 }
 
+int grpcsrv_call_room(grpcsrv_call_t *c)
+{
+	int room;
+
+	pthread_mutex_lock(&c->s->lock);
+	if (c->ended || c->finish)
+		room = -1;
+	else
+		room = c->qlen < c->s->lim.send_queue ? c->s->lim.send_queue - c->qlen : 0;
+	pthread_mutex_unlock(&c->s->lock);
+	return room;
+}
+
 void grpcsrv_call_finish(grpcsrv_call_t *c, int code, const char *details)
 {
 	pthread_mutex_lock(&c->s->lock);

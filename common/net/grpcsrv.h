@@ -97,6 +97,9 @@ void grpcsrv_call_reply(grpcsrv_call_t *c, int code, const uint8_t *msg, size_t 
  * (lim.send_queue messages not yet taken by the client: a slow reader; drop or finish)
  * or the call has ended (client gone, deadline, shutdown). Never blocks. */
 int grpcsrv_call_send(grpcsrv_call_t *c, const uint8_t *msg, size_t len);
+/* Streaming: how many more messages grpcsrv_call_send would take now (the send queue's
+ * free places), or -1 when the call has ended. */
+int grpcsrv_call_room(grpcsrv_call_t *c);
 /* Streaming: end the call with this status after the queued messages went out. Gives
  * the call back. */
 void grpcsrv_call_finish(grpcsrv_call_t *c, int code, const char *details);
