@@ -25,6 +25,7 @@
 #include "common/crypto/ekcert.h"
 #include "common/net/http.h"
 #include "common/crypto/pki.h"
+#include "common/crypto/revnotice.h"
 #include "common/crypto/tpm2.h"
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
@@ -188,6 +189,23 @@ static const config_key_t agent_keys[] = {
      NULL},
     {"agent", "event_log_max_mb", CFG_INT, "16", 1, 1024,
      "Largest UEFI event log the agent reads, in MiB (real ones are well under 1 MiB).", NULL},
+    {"agent", "revocation_cert", CFG_STR, "", 0, 0,
+     "PEM certificate of the RevocationNotifier (an RSA key of at least 2048 bits): the "
+     "revocation notices verifiers POST to /v{ver}/notifications/revocation must be signed "
+     "with its key. Read once at start. Empty: every notice is refused and logged (\"no "
+     "revocation certificate configured\").",
+     NULL},
+    {"agent", "revocation_actions_dir", CFG_STR, "", 0, 0,
+     "Directory of the actions run for each valid revocation notice: every executable "
+     "regular file in it, in name order, one after the other, as '<action> <file.json>' "
+     "where the file holds the notice's message. Links are followed only to files inside "
+     "the directory; other entries, and files anyone may write, are skipped and logged. "
+     "Empty: nothing is run (the notice is still checked and logged).",
+     NULL},
+    {"agent", "revocation_action_timeout", CFG_INT, "30", 1, 86400,
+     "Seconds each revocation action may run; then it is killed with its process group and "
+     "the next one runs. The agent answers requests meanwhile.",
+     NULL},
     {NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
 };
 
@@ -300,7 +318,8 @@ int main(int argc, char **argv)
 	const char *registrar = config_str(cfg, "agent", "registrar");
 	char *cert_file = NULL, *key_file = NULL, *uuid = NULL;
 	buf_t ek_pub = BUF_INIT, ak_pub = BUF_INIT, ekcert = BUF_INIT, mtls = BUF_INIT;
-	buf_t payload_pub = BUF_INIT;
+	buf_t payload_pub = BUF_INIT, rev_cert = BUF_INIT;
+	const char *rev_cert_file = config_str(cfg, "agent", "revocation_cert");
 	EVP_PKEY *payload_key = NULL;
 	struct event_base *base = NULL;
 	agent_server_t *srv = NULL;
@@ -328,6 +347,18 @@ int main(int argc, char **argv)
 	    (*tls_cert && (check_readable("tls_cert", tls_cert, "PEM certificate") < 0 ||
 	                   check_readable("tls_key", tls_key, "PEM private key") < 0)))
 		goto out;
+	/* Read before the privilege drop, and checked now, so that a bad file stops the start
+	 * instead of every notice later. */
+	if (*rev_cert_file) {
+		if (buf_read_file(&rev_cert, rev_cert_file, 1 << 20) < 0) {
+			log_warn("cannot read agent.revocation_cert %s", rev_cert_file);
+			goto out;
+		}
+		if (revnotice_cert_check((const char *)rev_cert.data, &e) < 0) {
+			log_warnx("agent.revocation_cert %s: %s", rev_cert_file, e.msg);
+			goto out;
+		}
+	}
 	startup_signals();
 	if (ensure_dir(state) < 0) {
 		log_warn("cannot use agent.state_dir %s", state);
@@ -430,7 +461,14 @@ int main(int argc, char **argv)
 	    .logs_pinned = logs_pinned,
 	    .ima_fd = ima_fd,
 	    .event_fd = event_fd,
+	    .revocation_cert_pem = rev_cert.len ? (const char *)rev_cert.data : NULL,
+	    .revocation_actions_dir = config_str(cfg, "agent", "revocation_actions_dir"),
+	    .revocation_work_dir = state,
+	    .revocation_action_timeout_s =
+	        (int)config_int(cfg, "agent", "revocation_action_timeout"),
 	};
+	if (*rev_cert_file == '\0')
+		log_info("agent.revocation_cert is not set: revocation notices will be refused");
 	if ((srv = agent_server_new(base, &so, &e)) == NULL) {
 		log_warnx("%s", e.msg);
 		goto out;
@@ -487,6 +525,7 @@ out:
 	buf_free(&ekcert);
 	buf_free(&mtls);
 	buf_free(&payload_pub);
+	buf_free(&rev_cert);
 	EVP_PKEY_free(payload_key);
 	free(uuid);
 	free(cert_file);

@@ -1,6 +1,6 @@
 # agent/: vigil-agent
 AGENT_SRCS += agent/main.c agent/tpm.c agent/tpm_nv.c agent/api_version.c agent/identity.c agent/register.c \
-	agent/server.c agent/quotes.c agent/payload.c
+	agent/server.c agent/quotes.c agent/payload.c agent/revocation.c
 
 # Unit tests of agent modules link the agent objects they test (an explicit rule wins over
 # test/unit's pattern and keeps the objects before libvigil on the link line).

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "agent/quotes.h"
+#include "agent/revocation.h"
 #include "common/net/http.h"
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
@@ -26,6 +27,7 @@ struct agent_server {
 	agent_server_opts_t o; /* copied options; pointers borrowed */
 	http_server_t *http;   /* the listener */
 	quotes_t *quotes;      /* the quote engine and its buffers */
+	revocation_t *rev;     /* revocation notices and their actions */
 };
 
 typedef void (*route_fn)(agent_server_t *s, http_request_t *req, int minor);
@@ -88,10 +90,49 @@ static void on_quote_identity(agent_server_t *s, http_request_t *req, int minor)
 	on_quote(s, req, minor, QUOTES_IDENTITY);
 }
 
+/* A verifier's revocation notice (keylime-wire §6.2): 200 once it verified and its
+ * actions are queued (they run afterwards, off this request); a refusal says why, in the
+ * envelope's status, and runs nothing. */
+static void on_revocation(agent_server_t *s, http_request_t *req, int minor)
+{
+	size_t len;
+	const uint8_t *body = http_request_body(req, &len);
+	err_t e = {""};
+	char msg[sizeof(e.msg) + 32];
+	const char *what;
+	int code;
+
+	(void)minor;
+	code = revocation_receive(s->rev, body, len, http_request_peer(req), &e);
+	switch (code) {
+	case 200:
+		http_reply_envelope(req, 200, "Success", NULL);
+		return;
+	case 403:
+		what = "Forbidden";
+		break;
+	case 413:
+		what = "Payload Too Large";
+		break;
+	case 500:
+		what = "Internal Server Error";
+		break;
+	case 503:
+		what = "Service Unavailable";
+		break;
+	default:
+		what = "Bad Request";
+		break;
+	}
+	snprintf(msg, sizeof(msg), "%s: %s", what, e.msg);
+	http_reply_envelope(req, code, msg, NULL);
+}
+
 static const route_t routes[] = {
     {"/agent/info", HTTP_M_GET, 2, on_agent_info},
     {"/quotes/integrity", HTTP_M_GET, 0, on_quote_integrity},
     {"/quotes/identity", HTTP_M_GET, 0, on_quote_identity},
+    {"/notifications/revocation", HTTP_M_POST, 0, on_revocation},
 };
 
 static void on_version(agent_server_t *s, http_request_t *req)
@@ -170,13 +211,25 @@ agent_server_t *agent_server_new(struct event_base *base, const agent_server_opt
 	    .event_fd = o->event_fd,
 	};
 
+	revocation_opts_t ro = {
+	    .cert_pem = o->revocation_cert_pem,
+	    .actions_dir = o->revocation_actions_dir,
+	    .work_dir = o->revocation_work_dir,
+	    .timeout_s = o->revocation_action_timeout_s,
+	};
+
 	s->o = *o;
+	if ((s->rev = revocation_new(base, &ro, e)) == NULL) {
+		free(s);
+		return NULL;
+	}
 	s->quotes = quotes_new(&qo);
 	s->http =
 	    http_server_new(base, o->listen, &tls, SERVER_MAX_BODY, o->timeout_s, on_request, s);
 	if (s->http == NULL) {
 		err_set(e, "cannot serve HTTPS on %s (see the messages above)", o->listen);
 		quotes_free(s->quotes);
+		revocation_free(s->rev);
 		free(s);
 		return NULL;
 	}
@@ -191,5 +244,6 @@ void agent_server_free(agent_server_t *s)
 		return;
 	http_server_free(s->http);
 	quotes_free(s->quotes);
+	revocation_free(s->rev);
 	free(s);
 }

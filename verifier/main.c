@@ -20,6 +20,7 @@
 #include "common/net/http.h"
 #include "common/base/log.h"
 #include "common/store/audit.h"
+#include "common/crypto/revnotice.h"
 #include "common/store/store.h"
 #include "common/base/xmalloc.h"
 #include "verifier/api.h"
@@ -171,6 +172,17 @@ static const config_key_t verifier_keys[] = {
      NULL},
     {"verifier", "accept_hash_algs", CFG_STR, "sha256,sha384,sha512", 0, 0,
      "Quote hash algorithms accepted, comma-separated.", NULL},
+    {"verifier", "revocation_key", CFG_STR, "", 0, 0,
+     "PEM RSA private key (at least 2048 bits) that signs the Keylime revocation notices "
+     "sent to agents (/v{ver}/notifications/revocation): the RevocationNotifier key, whose "
+     "certificate agents hold as agent.revocation_cert. Empty: notices are sent UNSIGNED "
+     "(signature \"\"), as Keylime does without a key, and agents that check signatures "
+     "refuse them.",
+     NULL},
+    {"verifier", "notice_timeout", CFG_INT, "10", 1, 3600,
+     "Seconds each revocation notice to one agent may take, connection and TLS included; "
+     "each agent has its own, and none delays verdicts or other agents.",
+     NULL},
     {"verifier", "accept_sign_algs", CFG_STR, "rsassa,ecdsa", 0, 0,
      "Quote signature schemes accepted, comma-separated.", NULL},
     {NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
@@ -356,6 +368,25 @@ int main(int argc, char **argv)
 			       e.msg);
 	}
 
+	ctx.notice_timeout_s = (int)config_int(cfg, "verifier", "notice_timeout");
+	{
+		const char *rk = config_str(cfg, "verifier", "revocation_key");
+		buf_t b = BUF_INIT;
+		if (*rk == '\0') {
+			log_info(
+			    "verifier.revocation_key is not set: revocation notices to agents go "
+			    "unsigned");
+		} else {
+			if (buf_read_file(&b, rk, 1 << 20) < 0)
+				fatal("cannot read verifier.revocation_key %s", rk);
+			if (revnotice_key_check((const char *)b.data, &e) < 0) {
+				buf_free_secret(&b);
+				fatalx("verifier.revocation_key %s: %s", rk, e.msg);
+			}
+			ctx.revocation_key_pem = (char *)buf_steal(&b, NULL);
+		}
+	}
+
 	if ((ctx.api_store = store_open(ctx.database, &e)) == NULL)
 		fatalx("cannot open the store: %s", e.msg);
 	sealer = audit_start(&ctx, cfg, state_dir);
@@ -441,6 +472,9 @@ int main(int argc, char **argv)
 	if (ctx.tls_key_pem)
 		OPENSSL_cleanse(ctx.tls_key_pem, strlen(ctx.tls_key_pem));
 	free(ctx.tls_key_pem);
+	if (ctx.revocation_key_pem)
+		OPENSSL_cleanse(ctx.revocation_key_pem, strlen(ctx.revocation_key_pem));
+	free(ctx.revocation_key_pem);
 	free(ctx.registrar_host);
 	free(ctx.registrar_ca);
 	config_free(cfg);

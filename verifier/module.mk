@@ -13,6 +13,7 @@ VERIFIER_SRCS += verifier/attest.c
 VERIFIER_SRCS += verifier/apireq.c
 VERIFIER_SRCS += verifier/api.c
 VERIFIER_SRCS += verifier/watch.c
+VERIFIER_SRCS += verifier/notices.c
 $(BUILD)/test/test_verifier_utf8: $(OBJ)/test/unit/test_verifier_utf8.o $(OBJ)/verifier/utf8.o \
 		$(LIBVIGIL)
 	@mkdir -p $(@D)

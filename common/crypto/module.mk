@@ -4,3 +4,4 @@ COMMON_SRCS += common/crypto/makecred.c
 COMMON_SRCS += common/crypto/ekcert.c
 COMMON_SRCS += common/crypto/pki.c
 COMMON_SRCS += common/crypto/authtag.c
+COMMON_SRCS += common/crypto/revnotice.c

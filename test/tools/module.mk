@@ -39,3 +39,9 @@ $(BUILD)/bench/verify_bench: $(OBJ)/test/bench/verify_bench.o $(BENCH_VERIFIER_O
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+# notice_send drives the verifier's revocation-notice sender (verifier/notices.c and what
+# it links against in the verifier), without verifier/main.c.
+$(BUILD)/tools/notice_send: $(OBJ)/test/tools/notice_send.o $(BENCH_VERIFIER_OBJS) $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)

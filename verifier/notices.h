@@ -1,0 +1,53 @@
+/* notices: Keylime-format signed revocation notices sent to agents (keylime-wire §6.2,
+ * the "agent" channel): the verifier POSTs one signed body to /v{ver}/notifications/
+ * revocation of every agent it knows, over mutual TLS with its client certificate and
+ * each agent's pinned certificate, as the node rounds connect.
+ *
+ * Sending never blocks the caller: requests are started from the event loop a slice at a
+ * time, each has its own timeout (vctx.notice_timeout_s), at most NOTICES_MAX_INFLIGHT are
+ * open at once, and each outcome is logged and counted. A batch frees itself when its
+ * last request has ended. */
+#ifndef VIGIL_VERIFIER_NOTICES_H
+#define VIGIL_VERIFIER_NOTICES_H
+
+#include <stddef.h>
+
+#include "common/base/buf.h"
+#include "common/base/err.h"
+#include "common/crypto/revnotice.h"
+#include "verifier/node.h"
+
+struct event_base;
+struct vctx;
+
+#define NOTICES_SLICE        32  /* requests set up per loop turn (each makes a TLS context) */
+#define NOTICES_MAX_INFLIGHT 128 /* requests open at once per batch */
+#define NOTICES_MAX_ANSWER   (64 * 1024) /* an agent's answer is read up to this, then cut */
+
+/* One agent to notify; the strings are copied by notices_send. */
+typedef struct notice_target {
+	const char *uuid;        /* the node's UUID, for log lines */
+	const char *ip;          /* its agent's contact address */
+	int port;                /* and port */
+	const char *mtls_cert;   /* the agent's pinned certificate (PEM) */
+	const char *api_version; /* "2.x" in use with it, or NULL: 2.1 */
+} notice_target_t;
+
+/* Called once from the loop when every request of a batch has ended. */
+typedef void (*notices_done_fn)(size_t ok, size_t failed, void *arg);
+
+/* The signed notice for f, with the verifier's revocation key (ctx->revocation_key_pem),
+ * or unsigned (signature "") when there is none, as Keylime does. Replaces out. 0 or -1. */
+int notices_sign(const struct vctx *ctx, const revnotice_fields_t *f, buf_t *out, err_t *e);
+
+/* POST body (a notice, NUL-terminated; copied) to the n targets (copied) on base, whose
+ * thread must run the loop; returns at once. ctx (borrowed; must outlive the batch) gives
+ * the client certificate and the timeout. done (may be NULL) is told the counts. */
+void notices_send(struct event_base *base, const struct vctx *ctx, const notice_target_t *t,
+                  size_t n, const char *body, notices_done_fn done, void *arg);
+
+/* Send body to every live node of worker h (h->nodes; not the ones being removed), from
+ * the worker's own thread. */
+void notices_fanout(node_host_t *h, const char *body);
+
+#endif
