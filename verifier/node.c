@@ -21,6 +21,7 @@
 #include "common/policy/runtime_policy_eval.h"
 #include "verifier/attest.h"
 #include "verifier/events.h"
+#include "verifier/notices.h"
 #include "verifier/policies.h"
 #include "verifier/registry.h"
 #include "verifier/utf8.h"
@@ -305,6 +306,33 @@ void node_record_event(node_t *n, const char *type, const char *event_id, const 
 	events_record(n->host->store, &n->rec, type, event_id, reason);
 }
 
+/* Tell every agent of the verifier, as Keylime's verifier does after a failure (type
+ * "revocation") or an outage ("comm_error"): a signed notice, sent by each worker. */
+static void node_announce(node_t *n, const char *type, const char *event_id, const char *reason)
+{
+	json_t *ctxj = json_pack("{s:s}", "message", reason ? reason : "");
+	char *context = ctxj ? json_dumps(ctxj, JSON_COMPACT) : NULL;
+	revnotice_fields_t f = {.type = type,
+	                        .ip = n->rec.ip,
+	                        .agent_id = n->rec.uuid,
+	                        .port = n->rec.port,
+	                        .tpm_policy = "{}",
+	                        .meta_data = "{}",
+	                        .event_id = event_id,
+	                        .severity_label = events_severity(type),
+	                        .context = context};
+	buf_t body = BUF_INIT;
+	err_t e = {""};
+
+	if (notices_sign(node_ctx(n), &f, &body, &e) < 0)
+		log_warnx("node %s: cannot build its revocation notice: %s", n->rec.uuid, e.msg);
+	else if (n->host->announce)
+		n->host->announce(n->host, (const char *)body.data);
+	buf_free(&body);
+	free(context);
+	json_decref(ctxj);
+}
+
 static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, const char *why)
 {
 	char *reason = utf8_sanitize_dup(why);
@@ -318,6 +346,7 @@ static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, 
 	/* Durable first, then recorded, then announced. */
 	node_save_now(n);
 	node_record_event(n, EVENT_REVOCATION, event_id, reason);
+	node_announce(n, EVENT_REVOCATION, event_id, reason);
 	log_warnx("node %s: attestation FAILED (%s): %s; polling stopped until reactivated",
 	          n->rec.uuid, event_id, reason);
 	free(reason);
@@ -378,6 +407,7 @@ void node_comm_error(node_t *n, const char *why)
 			node_save_now(n);
 			n->unreachable = 1;
 			node_record_event(n, EVENT_COMM_ERROR, "comm_error", why);
+			node_announce(n, EVENT_COMM_ERROR, "comm_error", why);
 			log_warnx("node %s: unreachable after %d retries (%s); still probing every "
 			          "%d ms",
 			          n->rec.uuid, ctx->max_retries, why, delay);

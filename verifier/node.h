@@ -42,6 +42,9 @@ typedef struct node_host {
 	struct store *store;        /* the worker's store connection (set on its thread) */
 	struct http_budget *budget; /* memory budget of the agents' answers on this worker */
 	struct node *nodes;         /* head of the worker's node list (node.c keeps it) */
+	/* Send a signed revocation notice (body, borrowed) to every agent of the verifier:
+	 * the worker posts it to each worker's nodes. Never blocks. */
+	void (*announce)(struct node_host *h, const char *body);
 } node_host_t;
 
 enum {

@@ -11,6 +11,7 @@
 #include "common/store/store.h"
 #include "common/base/xmalloc.h"
 #include "verifier/node.h"
+#include "verifier/notices.h"
 #include "verifier/vctx.h"
 
 typedef struct worker_cmd {
@@ -32,6 +33,20 @@ struct worker {
 	http_budget_t *budget;     /* bytes of agents' answers arriving on this worker */
 	node_host_t host;          /* lent to this worker's nodes: loop, store, node list */
 };
+
+static void worker_run_fanout(node_host_t *h, void *body)
+{
+	notices_fanout(h, body);
+	free(body);
+}
+
+/* A node's revocation notice goes to the agents of every worker, each sent from the
+ * worker that owns them. */
+static void worker_announce(node_host_t *h, const char *body)
+{
+	for (int i = 0; i < h->ctx->nworkers; i++)
+		worker_post_node(h->ctx->workers[i], worker_run_fanout, xstrdup(body));
+}
 
 static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
 {
@@ -75,6 +90,7 @@ worker_t *worker_new(int id, struct vctx *ctx)
 	w->host.ctx = ctx;
 	w->host.base = w->base;
 	w->host.budget = w->budget;
+	w->host.announce = worker_announce;
 	w->wake = event_new(w->base, -1, 0, worker_on_wake, w);
 	w->tick = event_new(w->base, -1, EV_PERSIST, worker_on_tick, w);
 	tv.tv_sec = ctx->flush_interval_ms / 1000;

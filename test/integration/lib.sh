@@ -435,6 +435,7 @@ fctl() {
 		--ek-ca-dir "$EK_CA_DIR"
 }
 
+# fleet_agent_start NAME: start node NAME's agent (more -o options in $FLEET_AGENT_ARGS).
 fleet_agent_start() {
 	local name=$1 tcti=TCTI_$1 port=AGENT_PORT_$1 uuid=NODE_UUID_$1 ek=NODE_EK_$1 ak=NODE_AK_$1
 	local ima=NODE_IMA_$1 ev=NODE_EVENTLOG_$1
@@ -443,7 +444,7 @@ fleet_agent_start() {
 		-o agent.state_dir="$T/agent-$name" -o agent.registrar="$REGISTRAR_ADDR" \
 		-o agent.listen="127.0.0.1:${!port}" -o agent.contact_port="${!port}" \
 		-o agent.trusted_client_ca="$T/ca/ca.crt" -o agent.ima_log="${!ima}" \
-		-o agent.event_log="${!ev}"
+		-o agent.event_log="${!ev}" ${FLEET_AGENT_ARGS:-}
 	printf -v "AGENT_PID_$name" '%s' "$!"
 	local i
 	for i in $(seq 300); do
