@@ -3,3 +3,4 @@ COMMON_SRCS += common/store/store.c
 COMMON_SRCS += common/store/store_sqlite.c
 COMMON_SRCS += common/store/store_sqlite_registrar.c
 COMMON_SRCS += common/store/store_sqlite_verifier.c
+COMMON_SRCS += common/store/store_sqlite_outbox.c

@@ -160,6 +160,25 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     ");"
     "ALTER TABLE registrar_agents ADD COLUMN ek_key TEXT;"
     "CREATE INDEX registrar_agents_ek_key ON registrar_agents (ek_key);",
+
+    /* 5: reserved for the audit log's seals (branch audit). A placeholder here so that
+     * the outbox can take 6; at the merge it is replaced by that branch's migration 5.
+     * Only development databases of this branch ever recorded the placeholder. */
+    "SELECT 1;",
+
+    /* 6: the webhook outbox as the delivery thread uses it. node_uuid keeps deliveries of
+     * one node in order (a row waits while an older pending row of the same node and URL
+     * exists); since starts the max-age window (insert, or an operator's retry); dead is
+     * when a row was given up (dead-lettered), NULL while it is pending or delivered. */
+    "ALTER TABLE webhook_outbox ADD COLUMN node_uuid TEXT;"
+    "ALTER TABLE webhook_outbox ADD COLUMN since INTEGER;"
+    "ALTER TABLE webhook_outbox ADD COLUMN last_attempt INTEGER;"
+    "ALTER TABLE webhook_outbox ADD COLUMN dead INTEGER;"
+    "UPDATE webhook_outbox SET since = created,"
+    " node_uuid = (SELECT node_uuid FROM events WHERE seq = event_seq);"
+    "CREATE INDEX webhook_outbox_order ON webhook_outbox (url, node_uuid, id)"
+    " WHERE delivered IS NULL AND dead IS NULL;"
+    "CREATE INDEX webhook_outbox_dead ON webhook_outbox (dead) WHERE dead IS NOT NULL;",
 };
 
 int64_t sq_now(void)
@@ -392,4 +411,12 @@ const store_ops_t store_sqlite_ops = {
     .policy_delete = sq_policy_delete,
     .event_append = sq_event_append,
     .event_verify_chain = sq_event_verify_chain,
+    .event_commit = sq_event_commit,
+    .outbox_due = sq_outbox_due,
+    .outbox_next_due = sq_outbox_next_due,
+    .outbox_delivered = sq_outbox_delivered,
+    .outbox_failed = sq_outbox_failed,
+    .outbox_dead = sq_outbox_dead,
+    .outbox_list = sq_outbox_list,
+    .outbox_retry = sq_outbox_retry,
 };
