@@ -6,6 +6,7 @@ VERIFIER_SRCS += verifier/registry.c
 VERIFIER_SRCS += verifier/policies.c
 VERIFIER_SRCS += verifier/node.c
 VERIFIER_SRCS += verifier/events.c
+VERIFIER_SRCS += verifier/outbox.c
 VERIFIER_SRCS += verifier/utf8.c
 VERIFIER_SRCS += verifier/attest.c
 VERIFIER_SRCS += verifier/apireq.c
