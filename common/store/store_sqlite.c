@@ -295,12 +295,18 @@ static void *sq_open(const char *path, err_t *e)
 
 	q->path = xstrdup(path);
 	/* Pending credentials are secrets: create the file private before SQLite does (its
-	 * -wal and -shm files copy the database's permissions). */
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+	 * -wal and -shm files copy the database's permissions). Only when it does not exist
+	 * yet (O_EXCL): closing a descriptor of a file drops every POSIX lock this process
+	 * holds on it, so an open and close of a database that another connection of this
+	 * process has open (a worker's, the webhook thread's) would release that
+	 * connection's locks. Another process could then take the database as unused,
+	 * checkpoint and delete the WAL under us, and later commits would be lost. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0) {
+		close(fd);
+	} else if (errno != EEXIST) {
 		err_set(e, "database %s: %s", path, strerror(errno));
 		goto out;
 	}
-	close(fd);
 	if (sqlite3_open_v2(path, &q->db,
 	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 	                    NULL) != SQLITE_OK) {
