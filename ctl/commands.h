@@ -11,6 +11,7 @@ int cmd_policy(int argc, char **argv);   /* ctl/cmd_policy.c: policy create|put|
 /* ctl/cmd_node.c: add | remove | status | list | stop | reactivate (argv[0] says which) */
 int cmd_node(int argc, char **argv);
 int cmd_config(int argc, char **argv); /* ctl/ctlconf.c: config (print the sample) */
+int cmd_outbox(int argc, char **argv); /* ctl/cmd_outbox.c: outbox list | retry */
 
 /* policy create runtime --ima-log FILE ... (ctl/cmd_ima.c); argv[0] = "runtime" */
 int cmd_policy_create_runtime(int argc, char **argv);

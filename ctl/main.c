@@ -27,6 +27,9 @@ static const struct ctl_group {
      "  policy get NAME | list [--kind K] | delete NAME\n"
      "  policy create runtime --ima-log FILE   runtime policy from a golden machine\n"
      "  policy create mb --event-log FILE      measured-boot policy from a golden machine\n"},
+    {"outbox", cmd_outbox,
+     "  outbox list [--dead] [--json]      webhook deliveries pending or dead-lettered\n"
+     "  outbox retry ID | --all            send dead-lettered deliveries again\n"},
     {"eventlog", cmd_eventlog,
      "  eventlog show FILE [--json]        decode a UEFI event log, replay its PCRs\n"},
     {"ima", cmd_ima,

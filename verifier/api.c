@@ -3,6 +3,7 @@
  * answered from the worker once the command ran (grpcsrv_call_reply). Request checks live
  * in apireq.c. */
 #include "verifier/api.h"
+#include "verifier/api_outbox.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -635,5 +636,7 @@ const grpcsrv_method_t api_methods[] = {
     {"/vigil.v1.Verifier/GetPolicy", api_get_policy},
     {"/vigil.v1.Verifier/ListPolicies", api_list_policies},
     {"/vigil.v1.Verifier/DeletePolicy", api_delete_policy},
+    {"/vigil.v1.Verifier/ListOutbox", api_list_outbox},
+    {"/vigil.v1.Verifier/RetryOutbox", api_retry_outbox},
     {NULL, NULL},
 };

@@ -31,4 +31,11 @@ int apireq_put_policy(const Vigil__V1__PutPolicyRequest *r, policy_kind_t *k, er
 /* GetPolicy, DeletePolicy: a valid name. */
 int apireq_policy(const Vigil__V1__PolicyRequest *r, err_t *e);
 
+#define APIREQ_OUTBOX_PAGE     100  /* ListOutbox's page_size when 0 */
+#define APIREQ_OUTBOX_PAGE_MAX 1000 /* its largest */
+/* ListOutbox: after_id >= 0, page_size <= APIREQ_OUTBOX_PAGE_MAX. */
+int apireq_list_outbox(const Vigil__V1__ListOutboxRequest *r, err_t *e);
+/* RetryOutbox: exactly one of a positive id or all_dead. */
+int apireq_retry_outbox(const Vigil__V1__RetryOutboxRequest *r, err_t *e);
+
 #endif

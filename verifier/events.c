@@ -25,6 +25,12 @@ void events_set_webhooks(const char *const *urls, size_t n, void (*kick)(void *)
 	ev_kick_arg = arg;
 }
 
+void events_kick(void)
+{
+	if (ev_kick != NULL)
+		ev_kick(ev_kick_arg);
+}
+
 void events_set_msg_signer(events_msg_signer_fn fn, void *arg)
 {
 	ev_signer = fn;

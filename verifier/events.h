@@ -18,6 +18,10 @@
  * thread-safe). n = 0: events are recorded without deliveries. */
 void events_set_webhooks(const char *const *urls, size_t n, void (*kick)(void *), void *arg);
 
+/* Wake the delivery thread (after an operator queued dead deliveries again); nothing
+ * when there are no webhooks. */
+void events_kick(void);
+
 /* Commit the node's record rec (its progress fields, as store_node_save writes them) with
  * an event of type with event_id and reason (valid UTF-8) and its webhook deliveries, in
  * the store st (the calling worker's connection). A failure is logged and returned

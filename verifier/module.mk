@@ -11,6 +11,7 @@ VERIFIER_SRCS += verifier/utf8.c
 VERIFIER_SRCS += verifier/attest.c
 VERIFIER_SRCS += verifier/apireq.c
 VERIFIER_SRCS += verifier/api.c
+VERIFIER_SRCS += verifier/api_outbox.c
 $(BUILD)/test/test_verifier_utf8: $(OBJ)/test/unit/test_verifier_utf8.o $(OBJ)/verifier/utf8.o \
 		$(LIBVIGIL)
 	@mkdir -p $(@D)

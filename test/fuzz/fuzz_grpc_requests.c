@@ -15,9 +15,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const ProtobufCMessageDescriptor *const fuzz_msgs[] = {
-    &vigil__v1__add_node_request__descriptor,   &vigil__v1__node_request__descriptor,
-    &vigil__v1__list_nodes_request__descriptor, &vigil__v1__put_policy_request__descriptor,
-    &vigil__v1__policy_request__descriptor,     &vigil__v1__list_policies_request__descriptor,
+    &vigil__v1__add_node_request__descriptor,    &vigil__v1__node_request__descriptor,
+    &vigil__v1__list_nodes_request__descriptor,  &vigil__v1__put_policy_request__descriptor,
+    &vigil__v1__policy_request__descriptor,      &vigil__v1__list_policies_request__descriptor,
+    &vigil__v1__list_outbox_request__descriptor, &vigil__v1__retry_outbox_request__descriptor,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -29,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	which = data[0] % 6;
+	which = data[0] % 8;
 	m = protobuf_c_message_unpack(fuzz_msgs[which], NULL, size - 1, data + 1);
 	/* The checks take NULL (undecodable) too, as the handlers pass it. */
 	switch (which) {
@@ -48,6 +49,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 5:
 		if (m)
 			(void)apireq_kind(((Vigil__V1__ListPoliciesRequest *)m)->kind, &k);
+		break;
+	case 6:
+		(void)apireq_list_outbox((Vigil__V1__ListOutboxRequest *)m, &e);
+		break;
+	case 7:
+		(void)apireq_retry_outbox((Vigil__V1__RetryOutboxRequest *)m, &e);
 		break;
 	default:
 		break;

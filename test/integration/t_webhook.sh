@@ -9,7 +9,7 @@
 #     fails again (revocation): both events arrive in order with valid signatures and
 #     Keylime's revocation fields;
 #  2. the receiver is stopped (not listening) and the node fails again: the verifier
-#     retries (at least two failed attempts recorded), and after the receiver is back
+#     retries (at least three failed attempts recorded), and after the receiver is back
 #     the event arrives;
 #  3. with the receiver down, another failure is stored and the verifier is killed with
 #     SIGKILL before it can deliver; after restart every event id arrives (duplicates
@@ -119,7 +119,7 @@ stop_pid "$RECEIVER_PID"
 before=$(event_count)
 fctl reactivate "$NODE_UUID_u" >/dev/null &&
 	wait_for 10 events_over "$before" &&
-	wait_for 30 retried 2 &&
+	wait_for 30 retried 3 &&
 	receiver_start && wait_for 10 all_arrived
 check "receiver down: retried with backoff, everything arrives once it is back" $?
 
@@ -139,3 +139,33 @@ receiver_start && verifier_start fleet-verifier -o verifier.registrar="$REGISTRA
 rc=$?
 [ $stored -eq 0 ] && [ $rc -eq 0 ]
 check "SIGKILL before delivery: after restart every event id arrives ($(DUPS=1 all_arrived))" $?
+
+# 4. A dead letter (webhook_max_age = 1 s, the receiver answers 503), listed and retried.
+dead_id() {
+	vctl outbox list --dead --json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+rows = json.load(sys.stdin)
+sys.exit(1) if not rows else print(rows[0]["id"], rows[0]["last_error"])'
+}
+echo 503 >"$MODE"
+stop_pid "$VERIFIER_PID"
+verifier_start fleet-verifier -o verifier.registrar="$REGISTRAR_TLS_ADDR" \
+	-o verifier.registrar_ca="$T/ca/ca.crt" "${HOOK_OPTS[@]}" -o verifier.webhook_max_age=1 ||
+	exit 1
+before=$(event_count)
+fctl reactivate "$NODE_UUID_u" >/dev/null &&
+	wait_for 10 events_over "$before" &&
+	wait_for 15 dead_id >/dev/null &&
+	read -r id why < <(dead_id) &&
+	[ "$why" = "HTTP 503" ] &&
+	vctl outbox list --dead | grep -q "^$id .*http://127.0.0.1:$RPORT/hook" &&
+	! all_arrived
+check "a delivery refused past webhook_max_age is dead-lettered and listed (outbox list --dead)" $?
+
+rm -f "$MODE"
+! vctl outbox retry 999999 >/dev/null 2>&1 &&
+	vctl outbox retry "$id" | grep -q "^1 delivery queued again" &&
+	wait_for 10 all_arrived &&
+	! dead_id >/dev/null &&
+	! vctl outbox list | grep -q "^$id "
+check "outbox retry ID sends it again: every event has arrived ($(DUPS=1 all_arrived))" $?

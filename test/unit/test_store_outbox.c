@@ -172,7 +172,7 @@ static void test_order_and_outcomes(void **state)
 	commit(s, "A", "revocation"); /* rows 1, 2 */
 	commit(s, "A", "comm_error"); /* rows 3, 4 */
 	commit(s, "B", "revocation"); /* rows 5, 6 */
-	assert_int_equal(store_outbox_due(s, now + 1000, 10, &r, &n, &e), STORE_OK);
+	assert_int_equal(store_outbox_due(s, NULL, now + 1000, 10, &r, &n, &e), STORE_OK);
 	/* A's second event waits behind its first, per URL. */
 	assert_int_equal(n, 4);
 	assert_int_equal(r[0].id, 1);
@@ -186,8 +186,14 @@ static void test_order_and_outcomes(void **state)
 	assert_true(strncmp(r[0].event_id, "1-", 2) == 0);
 	assert_string_equal(r[0].event_body, "{}");
 	store_outbox_free(r, n);
+	/* One URL's rows only. */
+	assert_int_equal(store_outbox_due(s, urls[1], now + 1000, 10, &r, &n, &e), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(r[0].id, 2);
+	assert_int_equal(r[1].id, 6);
+	store_outbox_free(r, n);
 	/* Not due yet at an earlier time. */
-	assert_int_equal(store_outbox_due(s, now - 60000, 10, &r, &n, &e), STORE_OK);
+	assert_int_equal(store_outbox_due(s, NULL, now - 60000, 10, &r, &n, &e), STORE_OK);
 	assert_int_equal(n, 0);
 	store_outbox_free(r, n);
 
@@ -196,7 +202,7 @@ static void test_order_and_outcomes(void **state)
 	assert_int_equal(store_outbox_failed(s, 1, now + 5000, "HTTP 503", &e), STORE_OK);
 	assert_int_equal(store_outbox_delivered(s, 2, &e), STORE_OK);
 	assert_int_equal(store_outbox_delivered(s, 2, &e), STORE_NOT_FOUND);
-	assert_int_equal(store_outbox_due(s, now + 1000, 10, &r, &n, &e), STORE_OK);
+	assert_int_equal(store_outbox_due(s, NULL, now + 1000, 10, &r, &n, &e), STORE_OK);
 	assert_int_equal(n, 3);
 	assert_int_equal(r[0].id, 4);
 	assert_int_equal(r[1].id, 5);
@@ -209,7 +215,7 @@ static void test_order_and_outcomes(void **state)
 	assert_int_equal(store_outbox_delivered(s, 6, &e), STORE_OK);
 	assert_int_equal(store_outbox_next_due(s, &when, &e), STORE_OK);
 	assert_int_equal(when, now + 5000);
-	assert_int_equal(store_outbox_due(s, now + 5000, 10, &r, &n, &e), STORE_OK);
+	assert_int_equal(store_outbox_due(s, NULL, now + 5000, 10, &r, &n, &e), STORE_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(r[0].id, 1);
 	assert_int_equal(r[0].attempts, 1);
@@ -229,7 +235,7 @@ static void test_order_and_outcomes(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(r[0].id, 3);
 	store_outbox_free(r, n);
-	assert_int_equal(store_outbox_due(s, now + 1000, 10, &r, &n, &e), STORE_OK);
+	assert_int_equal(store_outbox_due(s, NULL, now + 1000, 10, &r, &n, &e), STORE_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(r[0].id, 3);
 	store_outbox_free(r, n);
@@ -239,7 +245,7 @@ static void test_order_and_outcomes(void **state)
 	assert_int_equal(store_outbox_retry(s, 1, &cnt, &e), STORE_OK);
 	assert_int_equal(cnt, 1);
 	assert_int_equal(store_outbox_retry(s, 1, &cnt, &e), STORE_NOT_FOUND);
-	assert_int_equal(store_outbox_due(s, now_ms() + 10, 10, &r, &n, &e), STORE_OK);
+	assert_int_equal(store_outbox_due(s, NULL, now_ms() + 10, 10, &r, &n, &e), STORE_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(r[0].id, 1);
 	assert_int_equal(r[0].attempts, 0);
