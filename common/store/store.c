@@ -346,12 +346,12 @@ store_rc_t store_event_commit(store_t *s, const store_node_t *node, const char *
 	                            id_out, seq_out, e);
 }
 
-store_rc_t store_outbox_due(store_t *s, int64_t now, size_t limit, store_outbox_t **rows, size_t *n,
-                            err_t *e)
+store_rc_t store_outbox_due(store_t *s, const char *url, int64_t now, size_t limit,
+                            store_outbox_t **rows, size_t *n, err_t *e)
 {
 	*rows = NULL;
 	*n = 0;
-	return s->ops->outbox_due(s->h, now, limit, rows, n, e);
+	return s->ops->outbox_due(s->h, url, now, limit, rows, n, e);
 }
 
 store_rc_t store_outbox_next_due(store_t *s, int64_t *when, err_t *e)

@@ -232,11 +232,11 @@ typedef enum {
 	STORE_OUTBOX_DEAD = 1,    /* dead-lettered, waiting for an operator */
 } store_outbox_kind_t;
 
-/* Rows due at now (ms): pending, next_attempt <= now, and no older pending row of the
- * same node and URL (per-node order; a dead-lettered row does not hold later ones back).
- * At most limit, by id; *rows (free with store_outbox_free), *n. */
-store_rc_t store_outbox_due(store_t *s, int64_t now, size_t limit, store_outbox_t **rows, size_t *n,
-                            err_t *e);
+/* Rows due at now (ms) for url (NULL: every URL): pending, next_attempt <= now, and no older
+ * pending row of the same node and URL (per-node order; a dead-lettered row does not hold later
+ * ones back). At most limit, by id; *rows (free with store_outbox_free), *n. */
+store_rc_t store_outbox_due(store_t *s, const char *url, int64_t now, size_t limit,
+                            store_outbox_t **rows, size_t *n, err_t *e);
 /* The earliest next_attempt of a pending row not held back by an older one, in *when;
  * STORE_NOT_FOUND when nothing is pending. */
 store_rc_t store_outbox_next_due(store_t *s, int64_t *when, err_t *e);

@@ -47,8 +47,8 @@ typedef struct store_ops {
 	                           const char *type, const char *severity, const char *body_json,
 	                           const char *const *urls, size_t nurls, char id_out[40],
 	                           int64_t *seq_out, err_t *e);
-	store_rc_t (*outbox_due)(void *h, int64_t now, size_t limit, store_outbox_t **rows,
-	                         size_t *n, err_t *e);
+	store_rc_t (*outbox_due)(void *h, const char *url, int64_t now, size_t limit,
+	                         store_outbox_t **rows, size_t *n, err_t *e);
 	store_rc_t (*outbox_next_due)(void *h, int64_t *when, err_t *e);
 	store_rc_t (*outbox_delivered)(void *h, int64_t id, err_t *e);
 	store_rc_t (*outbox_failed)(void *h, int64_t id, int64_t next_attempt, const char *err_text,

@@ -127,8 +127,8 @@ static store_rc_t sq_outbox_collect(sq_t *q, sqlite3_stmt *st, store_outbox_t **
 	return STORE_OK;
 }
 
-store_rc_t sq_outbox_due(void *h, int64_t now, size_t limit, store_outbox_t **rows, size_t *n,
-                         err_t *e)
+store_rc_t sq_outbox_due(void *h, const char *url, int64_t now, size_t limit, store_outbox_t **rows,
+                         size_t *n, err_t *e)
 {
 	sq_t *q = h;
 	sqlite3_stmt *st = NULL;
@@ -137,10 +137,11 @@ store_rc_t sq_outbox_due(void *h, int64_t now, size_t limit, store_outbox_t **ro
 	if (sqlite3_prepare_v2(q->db,
 	                       "SELECT " SQ_OUTBOX_COLS " FROM webhook_outbox o"
 	                       " JOIN events e ON e.seq = o.event_seq"
-	                       " WHERE o.next_attempt <= ?1 AND " SQ_OUTBOX_UNBLOCKED
-	                       " ORDER BY o.id LIMIT ?2",
+	                       " WHERE o.next_attempt <= ?1 AND (?3 IS NULL OR o.url = ?3) "
+	                       "AND " SQ_OUTBOX_UNBLOCKED " ORDER BY o.id LIMIT ?2",
 	                       -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 1, now) || sqlite3_bind_int64(st, 2, (sqlite3_int64)limit)) {
+	    sqlite3_bind_int64(st, 1, now) || sqlite3_bind_int64(st, 2, (sqlite3_int64)limit) ||
+	    sq_bind_text(st, 3, url)) {
 		sq_fail(q, e, "preparing the due outbox rows");
 		goto out;
 	}
