@@ -10,9 +10,10 @@ int cmd_ima(int argc, char **argv);      /* ctl/cmd_ima.c: ima replay */
 int cmd_policy(int argc, char **argv);   /* ctl/cmd_policy.c: policy create|put|get|list|delete */
 /* ctl/cmd_node.c: add | remove | status | list | stop | reactivate (argv[0] says which) */
 int cmd_node(int argc, char **argv);
-int cmd_config(int argc, char **argv);
+int cmd_config(int argc, char **argv); /* ctl/ctlconf.c: config (print the sample) */
 /* ctl/cmd_events.c: events list | show | key | verify | export */
-int cmd_events(int argc, char **argv); /* ctl/ctlconf.c: config (print the sample) */
+int cmd_events(int argc, char **argv);
+int cmd_outbox(int argc, char **argv); /* ctl/cmd_outbox.c: outbox list | retry */
 
 /* policy create runtime --ima-log FILE ... (ctl/cmd_ima.c); argv[0] = "runtime" */
 int cmd_policy_create_runtime(int argc, char **argv);

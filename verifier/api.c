@@ -12,6 +12,7 @@
 #include "common/store/store.h"
 #include "common/base/xmalloc.h"
 #include "verifier/api_events.h"
+#include "verifier/api_outbox.h"
 #include "verifier/apireq.h"
 #include "verifier/events.h"
 #include "verifier/node.h"
@@ -269,7 +270,7 @@ static int api_add_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t
 		code = GRPCSRV_INTERNAL;
 		goto out;
 	}
-	events_record(ctx->api_store, copy, EVENT_NODE_ADDED, NULL, "added by an operator");
+	events_record(ctx->api_store, copy, 0, EVENT_NODE_ADDED, NULL, "added by an operator");
 	log_info("node %s (%s:%u) stored; setting it up for attestation", in->uuid, in->ip,
 	         in->port);
 	code = api_job_post(ctx, c, in->uuid, node_cmd_add, copy, API_ANSWER_ADDED);
@@ -318,8 +319,8 @@ static int api_remove_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, siz
 		return GRPCSRV_INVALID_ARGUMENT;
 	switch (store_node_delete(ctx->api_store, r->uuid, e)) {
 	case STORE_OK:
-		events_record(ctx->api_store, &(store_node_t){.uuid = r->uuid}, EVENT_NODE_REMOVED,
-		              NULL, "removed by an operator");
+		events_record(ctx->api_store, &(store_node_t){.uuid = r->uuid}, 0,
+		              EVENT_NODE_REMOVED, NULL, "removed by an operator");
 		code = api_job_post(ctx, c, r->uuid, node_cmd_remove, xstrdup(r->uuid),
 		                    API_ANSWER_REMOVED);
 		break;
@@ -657,5 +658,7 @@ const grpcsrv_method_t api_methods[] = {
     {"/vigil.v1.Verifier/GetAuditKey", api_get_audit_key},
     {"/vigil.v1.Verifier/ExportEvents", api_export_events},
     {"/vigil.v1.Verifier/WatchEvents", watch_events},
+    {"/vigil.v1.Verifier/ListOutbox", api_list_outbox},
+    {"/vigil.v1.Verifier/RetryOutbox", api_retry_outbox},
     {NULL, NULL},
 };

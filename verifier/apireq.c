@@ -254,3 +254,23 @@ int apireq_export_events(const Vigil__V1__ExportEventsRequest *r, size_t *limit,
 	                                                   : r->max_records;
 	return GRPCSRV_OK;
 }
+
+int apireq_list_outbox(const Vigil__V1__ListOutboxRequest *r, err_t *e)
+{
+	if (r == NULL || r->after_id < 0 || r->page_size > APIREQ_OUTBOX_PAGE_MAX) {
+		err_set(e, "ListOutboxRequest needs after_id >= 0 and page_size <= %d",
+		        APIREQ_OUTBOX_PAGE_MAX);
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	return GRPCSRV_OK;
+}
+
+int apireq_retry_outbox(const Vigil__V1__RetryOutboxRequest *r, err_t *e)
+{
+	if (r == NULL || r->id < 0 || (r->id > 0) == (r->all_dead != 0)) {
+		err_set(e, "RetryOutboxRequest needs exactly one of a delivery id (> 0) or "
+		           "all_dead");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	return GRPCSRV_OK;
+}

@@ -50,5 +50,11 @@ int apireq_watch_events(const Vigil__V1__WatchEventsRequest *r, err_t *e);
 int apireq_event(const Vigil__V1__EventRequest *r, err_t *e);
 /* ExportEvents: decodable; *limit the page size. */
 int apireq_export_events(const Vigil__V1__ExportEventsRequest *r, size_t *limit, err_t *e);
+#define APIREQ_OUTBOX_PAGE     100  /* ListOutbox's page_size when 0 */
+#define APIREQ_OUTBOX_PAGE_MAX 1000 /* its largest */
+/* ListOutbox: after_id >= 0, page_size <= APIREQ_OUTBOX_PAGE_MAX. */
+int apireq_list_outbox(const Vigil__V1__ListOutboxRequest *r, err_t *e);
+/* RetryOutbox: exactly one of a positive id or all_dead. */
+int apireq_retry_outbox(const Vigil__V1__RetryOutboxRequest *r, err_t *e);
 
 #endif

@@ -24,10 +24,11 @@
 #include "common/store/store.h"
 #include "common/base/xmalloc.h"
 #include "verifier/api.h"
+#include "verifier/events.h"
+#include "verifier/outbox.h"
 #include "verifier/node.h"
 #include "verifier/policies.h"
 #include "verifier/registry.h"
-#include "verifier/events.h"
 #include "verifier/sealer.h"
 #include "verifier/watch.h"
 #include "verifier/vctx.h"
@@ -57,6 +58,18 @@ static const char *check_hostport(const char *v)
 		return "not HOST:PORT";
 	free(host);
 	return NULL;
+}
+
+/* verifier.webhook_url: whitespace-separated URLs, each one outbox_url_check accepts. */
+static const char *check_webhook_urls(const char *v)
+{
+	char *copy = xstrdup(v), *save = NULL;
+	const char *why = NULL;
+
+	for (char *u = strtok_r(copy, " \t", &save); u && !why; u = strtok_r(NULL, " \t", &save))
+		why = outbox_url_check(u);
+	free(copy);
+	return why;
 }
 
 static const config_key_t verifier_keys[] = {
@@ -185,6 +198,41 @@ static const config_key_t verifier_keys[] = {
      NULL},
     {"verifier", "accept_sign_algs", CFG_STR, "rsassa,ecdsa", 0, 0,
      "Quote signature schemes accepted, comma-separated.", NULL},
+    {"verifier", "webhook_url", CFG_STR, "", 0, 0,
+     "Webhook receivers, separated by spaces: every trust event (docs/revocation.md lists them) "
+     "is POSTed to each as JSON, signed the "
+     "Standard Webhooks way (headers webhook-id, webhook-timestamp, webhook-signature). "
+     "https:// URLs are checked against the system CAs or webhook_ca; http:// is allowed "
+     "only to a loopback address (127.0.0.0/8, [::1], localhost). Deliveries are kept in "
+     "the store and retried until a 2xx, across restarts, in order per node. Empty: no "
+     "webhooks. See docs/revocation.md.",
+     check_webhook_urls},
+    {"verifier", "webhook_secret_file", CFG_STR, "/etc/vigil/webhook.secret", 0, 0,
+     "File holding the webhook signing secret in the Standard Webhooks form whsec_<base64 "
+     "of 24 to 64 random bytes>, e.g. made with: echo whsec_$(head -c 32 /dev/urandom | "
+     "base64). Read at start; required when webhook_url is set.",
+     NULL},
+    {"verifier", "webhook_ca", CFG_STR, "", 0, 0,
+     "PEM CA(s) that https webhook receivers' certificates must chain to. Empty: the "
+     "system's CAs.",
+     NULL},
+    {"verifier", "webhook_cert", CFG_STR, "", 0, 0,
+     "PEM client certificate shown to https webhook receivers that ask for one. Empty: "
+     "none.",
+     NULL},
+    {"verifier", "webhook_key", CFG_STR, "", 0, 0, "PEM private key of webhook_cert.", NULL},
+    {"verifier", "webhook_timeout", CFG_INT, "10", 1, 300,
+     "Seconds one webhook delivery may take, connection and TLS included; past it the "
+     "attempt failed and is retried. A hung receiver holds at most 4 connections per URL, "
+     "each for this long, and never delays verdicts or other receivers.",
+     NULL},
+    {"verifier", "webhook_max_age", CFG_INT, "86400", 1, 2592000,
+     "Seconds a webhook delivery is retried (1 s, doubling, with jitter) before it is "
+     "dead-lettered: logged, listed by 'vigilctl outbox list --dead', and sent again only "
+     "after 'vigilctl outbox retry'.",
+     NULL},
+    {"verifier", "webhook_backoff_max", CFG_INT, "300", 1, 3600,
+     "Longest wait in seconds between two attempts of a webhook delivery.", NULL},
     {NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
 };
 
@@ -386,6 +434,7 @@ int main(int argc, char **argv)
 			ctx.revocation_key_pem = (char *)buf_steal(&b, NULL);
 		}
 	}
+	events_set_revocation_key(ctx.revocation_key_pem);
 
 	if ((ctx.api_store = store_open(ctx.database, &e)) == NULL)
 		fatalx("cannot open the store: %s", e.msg);
@@ -395,6 +444,40 @@ int main(int argc, char **argv)
 	if (ctx.watch == NULL)
 		fatalx("WatchEvents: %s", e.msg);
 	events_set_listener(main_on_event, ctx.watch);
+
+	/* Webhooks: the delivery thread starts before the workers, so that every event they
+	 * record can wake it. */
+	char *hook_text = xstrdup(config_str(cfg, "verifier", "webhook_url")), *save = NULL;
+	char **hook_urls = xcalloc(strlen(hook_text) / 2 + 2, sizeof(*hook_urls));
+	size_t nhooks = 0;
+	outbox_t *outbox = NULL;
+	for (char *u = strtok_r(hook_text, " \t", &save); u; u = strtok_r(NULL, " \t", &save))
+		hook_urls[nhooks++] = u;
+	if (nhooks > 0) {
+		outbox_conf_t oc = {
+		    .database = ctx.database,
+		    .urls = (const char *const *)hook_urls,
+		    .nurls = nhooks,
+		    .secret_file = config_str(cfg, "verifier", "webhook_secret_file"),
+		    .ca_file = config_str(cfg, "verifier", "webhook_ca"),
+		    .cert_file = config_str(cfg, "verifier", "webhook_cert"),
+		    .key_file = config_str(cfg, "verifier", "webhook_key"),
+		    .timeout_s = (int)config_int(cfg, "verifier", "webhook_timeout"),
+		    .max_age_ms = config_int(cfg, "verifier", "webhook_max_age") * 1000,
+		    .backoff_max_ms =
+		        (int)config_int(cfg, "verifier", "webhook_backoff_max") * 1000,
+		};
+		if ((*oc.cert_file != '\0') != (*oc.key_file != '\0'))
+			fatalx("verifier.webhook_cert and webhook_key go together: set both or "
+			       "neither");
+		if ((outbox = outbox_new(&oc, &e)) == NULL)
+			fatalx("webhooks: %s", e.msg);
+		if (outbox_start(outbox) < 0)
+			fatalx("webhooks: cannot start the delivery thread");
+		events_set_webhooks((const char *const *)hook_urls, nhooks, outbox_kick, outbox);
+		log_info("webhooks: %zu receiver(s), deliveries retried for %lld s", nhooks,
+		         (long long)config_int(cfg, "verifier", "webhook_max_age"));
+	}
 	ctx.registry = registry_new();
 	ctx.policies = policies_new();
 	nw = (int)config_int(cfg, "verifier", "workers");
@@ -461,6 +544,11 @@ int main(int argc, char **argv)
 	sealer_flush(sealer);
 	sealer_free(sealer);
 	free(ctx.audit_pub_pem);
+	/* After the workers: nothing records an event, and so kicks it, any more. */
+	events_set_webhooks(NULL, 0, NULL, NULL);
+	outbox_free(outbox);
+	free(hook_urls);
+	free(hook_text);
 	policies_free(ctx.policies);
 	registry_free(ctx.registry);
 	store_close(ctx.api_store);

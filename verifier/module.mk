@@ -8,12 +8,14 @@ VERIFIER_SRCS += verifier/node.c
 VERIFIER_SRCS += verifier/progress.c
 VERIFIER_SRCS += verifier/repin.c
 VERIFIER_SRCS += verifier/events.c
+VERIFIER_SRCS += verifier/outbox.c
 VERIFIER_SRCS += verifier/utf8.c
 VERIFIER_SRCS += verifier/attest.c
 VERIFIER_SRCS += verifier/apireq.c
 VERIFIER_SRCS += verifier/api.c
 VERIFIER_SRCS += verifier/watch.c
 VERIFIER_SRCS += verifier/notices.c
+VERIFIER_SRCS += verifier/api_outbox.c
 $(BUILD)/test/test_verifier_utf8: $(OBJ)/test/unit/test_verifier_utf8.o $(OBJ)/verifier/utf8.o \
 		$(LIBVIGIL)
 	@mkdir -p $(@D)

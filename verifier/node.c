@@ -303,7 +303,7 @@ static void node_free_later(node_t *n)
 /* An event for the operator's history, from the node's record. */
 void node_record_event(node_t *n, const char *type, const char *event_id, const char *reason)
 {
-	events_record(n->host->store, &n->rec, type, event_id, reason);
+	events_record(n->host->store, &n->rec, 0, type, event_id, reason);
 }
 
 /* Tell every agent of the verifier, as Keylime's verifier does after a failure (type
@@ -343,9 +343,8 @@ static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, 
 	node_set_str(&n->rec.last_event_id, event_id);
 	node_set_str(&n->rec.failure_reason, reason);
 	pthread_mutex_unlock(&n->lock);
-	/* Durable first, then recorded, then announced. */
-	node_save_now(n);
-	node_record_event(n, EVENT_REVOCATION, event_id, reason);
+	/* Durable with its event and deliveries first, then logged and announced. */
+	node_commit_verdict(n, EVENT_REVOCATION, event_id, reason);
 	node_announce(n, EVENT_REVOCATION, event_id, reason);
 	log_warnx("node %s: attestation FAILED (%s): %s; polling stopped until reactivated",
 	          n->rec.uuid, event_id, reason);
@@ -369,11 +368,12 @@ static void node_pass(node_t *n, const attest_out_t *out)
 	n->repin_tried = 0;
 	n->unreachable = 0;
 	if (was != NODE_GET_QUOTE) {
-		node_save_now(n);
 		if (recovered)
-			node_record_event(n, EVENT_RECOVERED, NULL, "the agent answers again");
+			node_commit_verdict(n, EVENT_RECOVERED, NULL, "the agent answers again");
 		else if (was == NODE_START)
-			node_record_event(n, EVENT_ATTESTED, NULL, "the first round passed");
+			node_commit_verdict(n, EVENT_ATTESTED, NULL, "the first round passed");
+		else
+			node_save_now(n);
 		log_info("node %s: attested (%s), polling every %d ms", n->rec.uuid,
 		         was == NODE_START ? "first round" : "recovered",
 		         node_ctx(n)->quote_interval_ms);
@@ -404,9 +404,8 @@ void node_comm_error(node_t *n, const char *why)
 			node_set_str(&n->rec.failure_reason, why);
 			pthread_mutex_unlock(&n->lock);
 			node_set_state(n, state);
-			node_save_now(n);
 			n->unreachable = 1;
-			node_record_event(n, EVENT_COMM_ERROR, "comm_error", why);
+			node_commit_verdict(n, EVENT_COMM_ERROR, "comm_error", why);
 			node_announce(n, EVENT_COMM_ERROR, "comm_error", why);
 			log_warnx("node %s: unreachable after %d retries (%s); still probing every "
 			          "%d ms",
@@ -722,8 +721,7 @@ void node_cmd_stop(node_host_t *h, void *arg)
 	event_del(n->timer);
 	n->gen++; /* an answer still on its way is not acted on */
 	node_set_state(n, NODE_TENANT_FAILED);
-	node_save_now(n);
-	node_record_event(n, EVENT_NODE_STOPPED, NULL, "stopped by an operator");
+	node_commit_verdict(n, EVENT_NODE_STOPPED, NULL, "stopped by an operator");
 	log_info("node %s: stopped by an operator", n->rec.uuid);
 }
 
@@ -758,8 +756,7 @@ void node_cmd_reactivate(node_host_t *h, void *arg)
 	n->rec.operational_state = NODE_START;
 	pthread_mutex_unlock(&n->lock);
 	n->unreachable = 0;
-	node_save_now(n);
-	node_record_event(n, EVENT_NODE_REACTIVATED, NULL, "reactivated by an operator");
+	node_commit_verdict(n, EVENT_NODE_REACTIVATED, NULL, "reactivated by an operator");
 	log_info("node %s: reactivated", n->rec.uuid);
 	if (!n->in_flight)
 		node_start_polling(n);

@@ -19,8 +19,12 @@ void node_set_state(node_t *n, int state);
  * sets the verdict fields in the same section). out is NULL for a round that ended
  * before any evidence was checked. */
 void node_publish_locked(node_t *n, const attest_out_t *out);
-/* Write this node's progress now (a verdict change is durable before it is announced). */
+/* Write this node's progress now (a state change that records no event). */
 void node_save_now(node_t *n);
+/* A verdict change: the node's progress, its event (type, event_id, reason) and the
+ * event's webhook deliveries in one transaction, before anything is logged or announced
+ * (a failure is logged; the progress is then saved by the next flush). */
+void node_commit_verdict(node_t *n, const char *type, const char *event_id, const char *reason);
 
 /* ---- node.c ---- */
 

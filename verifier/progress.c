@@ -9,6 +9,7 @@
 #include "common/base/xmalloc.h"
 #include "common/evidence/ima.h"
 #include "common/policy/runtime_policy_eval.h"
+#include "verifier/events.h"
 #include "verifier/node_priv.h"
 
 void node_set_str(char **dst, const char *v)
@@ -109,6 +110,15 @@ void node_save_now(node_t *n)
 	if (store_node_save(n->host->store, one, 1, &e) != STORE_OK)
 		log_warnx("node %s: cannot save its state: %s", n->rec.uuid, e.msg);
 	else
+		n->dirty = 0;
+}
+
+void node_commit_verdict(node_t *n, const char *type, const char *event_id, const char *reason)
+{
+	/* Dirty until written: when this commit fails, the next flush saves the progress. */
+	n->dirty = 1;
+	node_sync_rec(n);
+	if (events_record(n->host->store, &n->rec, 1, type, event_id, reason) == 0)
 		n->dirty = 0;
 }
 

@@ -185,6 +185,17 @@ void http_client_set_max_response(http_client_t *c, size_t max);
 int http_client_request(http_client_t *c, http_method_t m, const char *path_query,
                         const char *content_type, const void *body, size_t len, http_response_fn cb,
                         void *arg);
+/* One extra request header (both strings borrowed for the call). */
+typedef struct http_header {
+	const char *name;  /* a token: printable ASCII, no spaces or ':' */
+	const char *value; /* printable ASCII (spaces allowed) */
+} http_header_t;
+/* http_client_request with extra headers (copied; sent on a resend too). -1 also when a
+ * name or value is not acceptable. */
+int http_client_request_headers(http_client_t *c, http_method_t m, const char *path_query,
+                                const char *content_type, const http_header_t *headers,
+                                size_t nheaders, const void *body, size_t len, http_response_fn cb,
+                                void *arg);
 
 /* Check a client certificate (chain) and key given in memory, as cert_pem/key_pem of
  * tls_client_opts_t: both parse and the key matches. 0, or -1 with e. */

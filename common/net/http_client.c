@@ -97,6 +97,7 @@ struct http_client {
 	enum evhttp_cmd_type cmd; /* the request, kept for one resend */
 	char *path;               /* owned */
 	char *content_type;       /* owned, or NULL */
+	buf_t extra_headers;      /* "name\0value\0" pairs sent with this request */
 	buf_t req_body;           /* request body copy */
 	http_response_fn cb;      /* caller's callback */
 	void *cb_arg;             /* its argument */
@@ -738,6 +739,12 @@ static int client_send(http_client_t *c)
 	evhttp_add_header(h, "Host", c->host_header);
 	if (c->content_type != NULL)
 		evhttp_add_header(h, "Content-Type", c->content_type);
+	for (size_t off = 0; off < c->extra_headers.len;) {
+		const char *name = (const char *)c->extra_headers.data + off;
+		const char *value = name + strlen(name) + 1;
+		evhttp_add_header(h, name, value);
+		off += strlen(name) + strlen(value) + 2;
+	}
 	if (c->req_body.len > 0 || c->cmd == EVHTTP_REQ_POST || c->cmd == EVHTTP_REQ_PUT) {
 		snprintf(len, sizeof(len), "%zu", c->req_body.len);
 		evhttp_add_header(h, "Content-Length", len);
@@ -771,11 +778,30 @@ int http_client_request(http_client_t *c, http_method_t m, const char *path_quer
                         const char *content_type, const void *body, size_t len, http_response_fn cb,
                         void *arg)
 {
+	return http_client_request_headers(c, m, path_query, content_type, NULL, 0, body, len, cb,
+	                                   arg);
+}
+
+int http_client_request_headers(http_client_t *c, http_method_t m, const char *path_query,
+                                const char *content_type, const http_header_t *headers,
+                                size_t nheaders, const void *body, size_t len, http_response_fn cb,
+                                void *arg)
+{
 	struct timeval tv = {c->timeout_s, 0};
 
 	if (c->busy || !http_token_ok(path_query, 0) || path_query[0] != '/' || cb == NULL ||
 	    (content_type != NULL && !http_token_ok(content_type, 1)))
 		return -1;
+	for (size_t i = 0; i < nheaders; i++)
+		if (headers[i].name == NULL || headers[i].value == NULL ||
+		    !http_token_ok(headers[i].name, 0) || !http_token_ok(headers[i].value, 1) ||
+		    strchr(headers[i].name, ':') != NULL)
+			return -1;
+	buf_reset(&c->extra_headers);
+	for (size_t i = 0; i < nheaders; i++) {
+		buf_append(&c->extra_headers, headers[i].name, strlen(headers[i].name) + 1);
+		buf_append(&c->extra_headers, headers[i].value, strlen(headers[i].value) + 1);
+	}
 	switch (m) {
 	case HTTP_M_GET:
 		c->cmd = EVHTTP_REQ_GET;
@@ -916,6 +942,7 @@ void http_client_free(http_client_t *c)
 	SSL_SESSION_free(c->session);
 	SSL_CTX_free(c->ctx);
 	buf_free(&c->req_body);
+	buf_free(&c->extra_headers);
 	buf_free(&c->resp);
 	free(c->path);
 	free(c->content_type);

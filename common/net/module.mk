@@ -5,3 +5,4 @@ COMMON_SRCS += common/net/http_client.c
 COMMON_SRCS += common/net/grpcsrv.c
 COMMON_SRCS += common/net/grpccli.c
 COMMON_SRCS += common/net/pb.c
+COMMON_SRCS += common/net/webhook.c

@@ -5,3 +5,4 @@ COMMON_SRCS += common/store/store_sqlite_registrar.c
 COMMON_SRCS += common/store/store_sqlite_verifier.c
 COMMON_SRCS += common/store/store_sqlite_audit.c
 COMMON_SRCS += common/store/audit.c
+COMMON_SRCS += common/store/store_sqlite_outbox.c

@@ -406,3 +406,91 @@ void store_seals_free(store_seal_t *v, size_t n)
 		store_seal_clear(&v[i]);
 	free(v);
 }
+
+store_rc_t store_event_commit(store_t *s, const store_node_t *node, const char *node_uuid,
+                              const char *type, const char *severity, const char *body_json,
+                              const char *const *urls, size_t nurls, char id_out[40],
+                              int64_t *seq_out, err_t *e)
+{
+	if (type == NULL || body_json == NULL || (nurls > 0 && urls == NULL)) {
+		err_set(e, "store: an event needs a type and a body");
+		return STORE_ERROR;
+	}
+	for (size_t i = 0; i < nurls; i++)
+		if (urls[i] == NULL || *urls[i] == '\0') {
+			err_set(e, "store: an empty webhook URL");
+			return STORE_ERROR;
+		}
+	if (node != NULL &&
+	    (node->uuid == NULL || node_uuid == NULL || strcmp(node->uuid, node_uuid) != 0)) {
+		err_set(e, "store: the event's node is not the node record given");
+		return STORE_ERROR;
+	}
+	return s->ops->event_commit(s->h, node, node_uuid, type, severity, body_json, urls, nurls,
+	                            id_out, seq_out, e);
+}
+
+store_rc_t store_outbox_due(store_t *s, const char *url, int64_t now, size_t limit,
+                            store_outbox_t **rows, size_t *n, err_t *e)
+{
+	*rows = NULL;
+	*n = 0;
+	return s->ops->outbox_due(s->h, url, now, limit, rows, n, e);
+}
+
+store_rc_t store_outbox_next_due(store_t *s, int64_t *when, err_t *e)
+{
+	return s->ops->outbox_next_due(s->h, when, e);
+}
+
+store_rc_t store_outbox_delivered(store_t *s, int64_t id, err_t *e)
+{
+	return s->ops->outbox_delivered(s->h, id, e);
+}
+
+store_rc_t store_outbox_failed(store_t *s, int64_t id, int64_t next_attempt, const char *err_text,
+                               err_t *e)
+{
+	return s->ops->outbox_failed(s->h, id, next_attempt, err_text, e);
+}
+
+store_rc_t store_outbox_dead(store_t *s, int64_t id, const char *err_text, err_t *e)
+{
+	return s->ops->outbox_dead(s->h, id, err_text, e);
+}
+
+store_rc_t store_outbox_list(store_t *s, store_outbox_kind_t kind, int64_t after, size_t limit,
+                             store_outbox_t **rows, size_t *n, err_t *e)
+{
+	*rows = NULL;
+	*n = 0;
+	if (kind != STORE_OUTBOX_PENDING && kind != STORE_OUTBOX_DEAD) {
+		err_set(e, "store: unknown outbox list kind");
+		return STORE_ERROR;
+	}
+	return s->ops->outbox_list(s->h, kind, after, limit, rows, n, e);
+}
+
+store_rc_t store_outbox_retry(store_t *s, int64_t id, int64_t *count, err_t *e)
+{
+	if (id < 0) {
+		err_set(e, "store: outbox row ids are positive");
+		return STORE_ERROR;
+	}
+	return s->ops->outbox_retry(s->h, id, count, e);
+}
+
+void store_outbox_free(store_outbox_t *rows, size_t n)
+{
+	if (rows == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].url);
+		free(rows[i].node_uuid);
+		free(rows[i].last_error);
+		free(rows[i].event_type);
+		free(rows[i].event_severity);
+		free(rows[i].event_body);
+	}
+	free(rows);
+}

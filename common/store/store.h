@@ -245,5 +245,71 @@ store_rc_t store_seal_list(store_t *s, int64_t after_seq, int64_t upto_seq, stor
 store_rc_t store_seal_last(store_t *s, store_seal_t *out, err_t *e);
 void store_seal_clear(store_seal_t *seal);
 void store_seals_free(store_seal_t *v, size_t n);
+/* ---- verifier: the webhook outbox (durable deliveries of events) ---- */
+
+/* In ONE transaction: write the progress fields of node (as store_node_save does; NULL:
+ * none), append an event (as store_event_append) and insert one pending outbox row per
+ * URL of urls[0..nurls) for it. So a verdict, its event and its deliveries are durable
+ * together or not at all. id_out (40 bytes) and seq_out (may be NULL) receive the event's
+ * id and sequence number. */
+store_rc_t store_event_commit(store_t *s, const store_node_t *node, const char *node_uuid,
+                              const char *type, const char *severity, const char *body_json,
+                              const char *const *urls, size_t nurls, char id_out[40],
+                              int64_t *seq_out, err_t *e);
+
+/* One delivery of one event to one URL, with the event it carries. Times are unix
+ * milliseconds, 0 for "not yet". Strings are owned (store_outbox_free). */
+typedef struct store_outbox {
+	int64_t id;           /* row id: the order of deliveries */
+	char *url;            /* where it goes */
+	char *node_uuid;      /* the event's node, or NULL: deliveries of one node and URL go
+	                         in id order */
+	int attempts;         /* failed or successful POSTs so far (since the last retry) */
+	int64_t next_attempt; /* not tried before this */
+	int64_t since;        /* when the current run of attempts began (insert, or an
+	                         operator's retry): webhook_max_age counts from it */
+	int64_t created;      /* when the row was written */
+	int64_t last_attempt; /* when it was last tried */
+	int64_t delivered;    /* when a 2xx came */
+	int64_t dead;         /* when it was dead-lettered */
+	char *last_error;     /* why the last attempt failed, or NULL */
+	int64_t event_seq;    /* the event: its sequence number */
+	char event_id[40];    /* its public id (the webhook-id) */
+	int64_t event_time;   /* when it was recorded */
+	char *event_type;     /* its type */
+	char *event_severity; /* its severity, or NULL */
+	char *event_body;     /* its JSON body */
+} store_outbox_t;
+
+/* Which rows store_outbox_list returns. */
+typedef enum {
+	STORE_OUTBOX_PENDING = 0, /* neither delivered nor dead-lettered */
+	STORE_OUTBOX_DEAD = 1,    /* dead-lettered, waiting for an operator */
+} store_outbox_kind_t;
+
+/* Rows due at now (ms) for url (NULL: every URL): pending, next_attempt <= now, and no older
+ * pending row of the same node and URL (per-node order; a dead-lettered row does not hold later
+ * ones back). At most limit, by id; *rows (free with store_outbox_free), *n. */
+store_rc_t store_outbox_due(store_t *s, const char *url, int64_t now, size_t limit,
+                            store_outbox_t **rows, size_t *n, err_t *e);
+/* The earliest next_attempt of a pending row not held back by an older one, in *when;
+ * STORE_NOT_FOUND when nothing is pending. */
+store_rc_t store_outbox_next_due(store_t *s, int64_t *when, err_t *e);
+/* A 2xx came: the row is done. STORE_NOT_FOUND when it is not pending. */
+store_rc_t store_outbox_delivered(store_t *s, int64_t id, err_t *e);
+/* An attempt failed: count it, keep why (err_text, copied) and try again at next_attempt
+ * (ms). STORE_NOT_FOUND when the row is not pending. */
+store_rc_t store_outbox_failed(store_t *s, int64_t id, int64_t next_attempt, const char *err_text,
+                               err_t *e);
+/* Give up on a pending row (counting the attempt that failed, with why). */
+store_rc_t store_outbox_dead(store_t *s, int64_t id, const char *err_text, err_t *e);
+/* Rows of one kind with id > after, by id, at most limit. */
+store_rc_t store_outbox_list(store_t *s, store_outbox_kind_t kind, int64_t after, size_t limit,
+                             store_outbox_t **rows, size_t *n, err_t *e);
+/* Put dead-lettered rows back in the queue, due now, with a fresh max-age window: the
+ * row id, or every dead row when id is 0. *count (may be NULL) says how many;
+ * STORE_NOT_FOUND when id names no dead-lettered row. */
+store_rc_t store_outbox_retry(store_t *s, int64_t id, int64_t *count, err_t *e);
+void store_outbox_free(store_outbox_t *rows, size_t n); /* NULL does nothing */
 
 #endif

@@ -51,12 +51,26 @@ typedef struct store_ops {
 	store_rc_t (*seal_list)(void *h, int64_t after_seq, int64_t upto_seq, store_seal_t **out,
 	                        size_t *n, err_t *e);
 	store_rc_t (*seal_last)(void *h, store_seal_t *out, err_t *e);
+	store_rc_t (*event_commit)(void *h, const store_node_t *node, const char *node_uuid,
+	                           const char *type, const char *severity, const char *body_json,
+	                           const char *const *urls, size_t nurls, char id_out[40],
+	                           int64_t *seq_out, err_t *e);
+	store_rc_t (*outbox_due)(void *h, const char *url, int64_t now, size_t limit,
+	                         store_outbox_t **rows, size_t *n, err_t *e);
+	store_rc_t (*outbox_next_due)(void *h, int64_t *when, err_t *e);
+	store_rc_t (*outbox_delivered)(void *h, int64_t id, err_t *e);
+	store_rc_t (*outbox_failed)(void *h, int64_t id, int64_t next_attempt, const char *err_text,
+	                            err_t *e);
+	store_rc_t (*outbox_dead)(void *h, int64_t id, const char *err_text, err_t *e);
+	store_rc_t (*outbox_list)(void *h, store_outbox_kind_t kind, int64_t after, size_t limit,
+	                          store_outbox_t **rows, size_t *n, err_t *e);
+	store_rc_t (*outbox_retry)(void *h, int64_t id, int64_t *count, err_t *e);
 } store_ops_t;
 
 extern const store_ops_t store_sqlite_ops;
 
 /* The newest migration number (shared by every backend: each backend carries its own
  * dialect of the same numbered migrations). */
-#define STORE_SCHEMA_LATEST 5
+#define STORE_SCHEMA_LATEST 6
 
 #endif

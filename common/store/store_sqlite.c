@@ -177,6 +177,20 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     "CREATE TRIGGER audit_seals_no_delete BEFORE DELETE ON audit_seals"
     " BEGIN SELECT RAISE(ABORT, 'seals are append-only'); END;"
     "CREATE INDEX events_type ON events (type, seq);",
+
+    /* 6: the webhook outbox as the delivery thread uses it. node_uuid keeps deliveries of
+     * one node in order (a row waits while an older pending row of the same node and URL
+     * exists); since starts the max-age window (insert, or an operator's retry); dead is
+     * when a row was given up (dead-lettered), NULL while it is pending or delivered. */
+    "ALTER TABLE webhook_outbox ADD COLUMN node_uuid TEXT;"
+    "ALTER TABLE webhook_outbox ADD COLUMN since INTEGER;"
+    "ALTER TABLE webhook_outbox ADD COLUMN last_attempt INTEGER;"
+    "ALTER TABLE webhook_outbox ADD COLUMN dead INTEGER;"
+    "UPDATE webhook_outbox SET since = created,"
+    " node_uuid = (SELECT node_uuid FROM events WHERE seq = event_seq);"
+    "CREATE INDEX webhook_outbox_order ON webhook_outbox (url, node_uuid, id)"
+    " WHERE delivered IS NULL AND dead IS NULL;"
+    "CREATE INDEX webhook_outbox_dead ON webhook_outbox (dead) WHERE dead IS NOT NULL;",
 };
 
 int64_t sq_now(void)
@@ -320,12 +334,18 @@ static void *sq_open(const char *path, err_t *e)
 
 	q->path = xstrdup(path);
 	/* Pending credentials are secrets: create the file private before SQLite does (its
-	 * -wal and -shm files copy the database's permissions). */
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+	 * -wal and -shm files copy the database's permissions). Only when it does not exist
+	 * yet (O_EXCL): closing a descriptor of a file drops every POSIX lock this process
+	 * holds on it, so an open and close of a database that another connection of this
+	 * process has open (a worker's, the webhook thread's) would release that
+	 * connection's locks. Another process could then take the database as unused,
+	 * checkpoint and delete the WAL under us, and later commits would be lost. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0) {
+		close(fd);
+	} else if (errno != EEXIST) {
 		err_set(e, "database %s: %s", path, strerror(errno));
 		goto out;
 	}
-	close(fd);
 	if (sqlite3_open_v2(path, &q->db,
 	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 	                    NULL) != SQLITE_OK) {
@@ -442,4 +462,12 @@ const store_ops_t store_sqlite_ops = {
     .seal_append = sq_seal_append,
     .seal_list = sq_seal_list,
     .seal_last = sq_seal_last,
+    .event_commit = sq_event_commit,
+    .outbox_due = sq_outbox_due,
+    .outbox_next_due = sq_outbox_next_due,
+    .outbox_delivered = sq_outbox_delivered,
+    .outbox_failed = sq_outbox_failed,
+    .outbox_dead = sq_outbox_dead,
+    .outbox_list = sq_outbox_list,
+    .outbox_retry = sq_outbox_retry,
 };

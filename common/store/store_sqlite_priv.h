@@ -72,5 +72,26 @@ store_rc_t sq_seal_append(void *h, const store_seal_t *seal, err_t *e);
 store_rc_t sq_seal_list(void *h, int64_t after_seq, int64_t upto_seq, store_seal_t **out, size_t *n,
                         err_t *e);
 store_rc_t sq_seal_last(void *h, store_seal_t *out, err_t *e);
+/* The bodies of sq_node_save and sq_event_append without their transaction, for callers
+ * that write more in the same one (store_sqlite_outbox.c). 0 or -1 (logged, e set). */
+int sq_node_save_rows(sq_t *q, const store_node_t *const *nodes, size_t n, err_t *e);
+int sq_event_insert(sq_t *q, const char *node_uuid, const char *type, const char *severity,
+                    const char *body_json, char id_out[40], int64_t *seq_out, err_t *e);
+
+/* The webhook outbox (store_sqlite_outbox.c). */
+store_rc_t sq_event_commit(void *h, const store_node_t *node, const char *node_uuid,
+                           const char *type, const char *severity, const char *body_json,
+                           const char *const *urls, size_t nurls, char id_out[40], int64_t *seq_out,
+                           err_t *e);
+store_rc_t sq_outbox_due(void *h, const char *url, int64_t now, size_t limit, store_outbox_t **rows,
+                         size_t *n, err_t *e);
+store_rc_t sq_outbox_next_due(void *h, int64_t *when, err_t *e);
+store_rc_t sq_outbox_delivered(void *h, int64_t id, err_t *e);
+store_rc_t sq_outbox_failed(void *h, int64_t id, int64_t next_attempt, const char *err_text,
+                            err_t *e);
+store_rc_t sq_outbox_dead(void *h, int64_t id, const char *err_text, err_t *e);
+store_rc_t sq_outbox_list(void *h, store_outbox_kind_t kind, int64_t after, size_t limit,
+                          store_outbox_t **rows, size_t *n, err_t *e);
+store_rc_t sq_outbox_retry(void *h, int64_t id, int64_t *count, err_t *e);
 
 #endif

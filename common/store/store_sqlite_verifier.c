@@ -193,14 +193,11 @@ store_rc_t sq_node_delete(void *h, const char *uuid, err_t *e)
 	return sq_change_by_id(h, "DELETE FROM nodes WHERE uuid = ?1", uuid, e, "deleting node");
 }
 
-store_rc_t sq_node_save(void *h, const store_node_t *const *nodes, size_t n, err_t *e)
+int sq_node_save_rows(sq_t *q, const store_node_t *const *nodes, size_t n, err_t *e)
 {
-	sq_t *q = h;
 	sqlite3_stmt *st = NULL;
-	store_rc_t rc = STORE_ERROR;
+	int rv = -1;
 
-	if (sq_exec(q, "BEGIN IMMEDIATE", e, "starting node save") < 0)
-		return STORE_ERROR;
 	if (sqlite3_prepare_v2(q->db,
 	                       "UPDATE nodes SET operational_state = ?2, attestation_count = ?3,"
 	                       " last_received_quote = ?4, last_successful_attestation = ?5,"
@@ -222,13 +219,25 @@ store_rc_t sq_node_save(void *h, const store_node_t *const *nodes, size_t n, err
 			goto out;
 		}
 	}
+	rv = 0;
+out:
 	sqlite3_finalize(st);
-	st = NULL;
+	return rv;
+}
+
+store_rc_t sq_node_save(void *h, const store_node_t *const *nodes, size_t n, err_t *e)
+{
+	sq_t *q = h;
+	store_rc_t rc = STORE_ERROR;
+
+	if (sq_exec(q, "BEGIN IMMEDIATE", e, "starting node save") < 0)
+		return STORE_ERROR;
+	if (sq_node_save_rows(q, nodes, n, e) < 0)
+		goto out;
 	if (sq_exec(q, "COMMIT", e, "committing node save") < 0)
 		goto out;
 	rc = STORE_OK;
 out:
-	sqlite3_finalize(st);
 	if (rc != STORE_OK)
 		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
@@ -431,22 +440,19 @@ out:
 
 /* ---- verifier: events ---- */
 
-store_rc_t sq_event_append(void *h, const char *node_uuid, const char *type, const char *severity,
-                           const char *body_json, char id_out[40], err_t *e)
+int sq_event_insert(sq_t *q, const char *node_uuid, const char *type, const char *severity,
+                    const char *body_json, char id_out[40], int64_t *seq_out, err_t *e)
 {
 	static const char zeros[65] =
 	    "0000000000000000000000000000000000000000000000000000000000000000";
-	sq_t *q = h;
 	sqlite3_stmt *st = NULL;
-	store_rc_t rc = STORE_ERROR;
 	char prev[65], hash[65], id[40];
 	int64_t seq = 1, t;
 	struct timespec ts;
+	int rv = -1;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	t = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	if (sq_exec(q, "BEGIN IMMEDIATE", e, "starting event append") < 0)
-		return STORE_ERROR;
 	memcpy(prev, zeros, sizeof(prev));
 	if (sqlite3_prepare_v2(q->db, "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", -1,
 	                       &st, NULL) != SQLITE_OK) {
@@ -473,15 +479,30 @@ store_rc_t sq_event_append(void *h, const char *node_uuid, const char *type, con
 		sq_fail(q, e, "appending event");
 		goto out;
 	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (sq_exec(q, "COMMIT", e, "committing event") < 0)
-		goto out;
 	if (id_out)
 		memcpy(id_out, id, sizeof(id));
-	rc = STORE_OK;
+	if (seq_out)
+		*seq_out = seq;
+	rv = 0;
 out:
 	sqlite3_finalize(st);
+	return rv;
+}
+
+store_rc_t sq_event_append(void *h, const char *node_uuid, const char *type, const char *severity,
+                           const char *body_json, char id_out[40], err_t *e)
+{
+	sq_t *q = h;
+	store_rc_t rc = STORE_ERROR;
+
+	if (sq_exec(q, "BEGIN IMMEDIATE", e, "starting event append") < 0)
+		return STORE_ERROR;
+	if (sq_event_insert(q, node_uuid, type, severity, body_json, id_out, NULL, e) < 0)
+		goto out;
+	if (sq_exec(q, "COMMIT", e, "committing event") < 0)
+		goto out;
+	rc = STORE_OK;
+out:
 	if (rc != STORE_OK)
 		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;

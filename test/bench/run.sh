@@ -87,6 +87,15 @@ else
 	na quote_verify "us CPU" "quote_bench failed: $(head -c 200 "$T/qb.err" 2>/dev/null)"
 fi
 
+# ---- a verdict's event with its webhook outbox rows, in one transaction ----
+if [ -x "$BB/outbox_bench" ] && "$BB/outbox_bench" -n 500 -u 2 -d "$T" >"$T/ob.out" 2>"$T/ob.err"; then
+	row event_commit_2_webhooks "$(kv "$T/ob.out" event_commit_us)" "us wall" \
+		"outbox_bench: node record + hash-chained event + 2 outbox rows in one SQLite transaction (WAL, synchronous=FULL: one fsync each), 500x"
+else
+	na event_commit_2_webhooks "us wall" "outbox_bench failed: $(head -c 200 "$T/ob.err" 2>/dev/null)"
+fi
+na webhook_deliveries_per_s "1/s" "no project-owned C receiver yet (see the webhooks report)"
+
 # ---- prerequisites of everything that runs a TPM ----
 missing=
 for tool in swtpm swtpm_setup swtpm_localca tpm2_getcap; do

@@ -2,8 +2,8 @@
  * request message decoded from arbitrary bytes: names, contact addresses, ports, the AK
  * (TPM2B_PUBLIC decode and AK attribute checks), the agent certificate (PEM), policy
  * kinds and policy bodies (each kind's parser), event log queries (ids, filters, page
- * tokens and sizes) — exactly what the handlers run before
- * they touch the store or a node. The first byte picks the message type. What decodes
+ * tokens and sizes), webhook outbox queries and WatchEvents requests — exactly what the handlers
+ * run before they touch the store or a node. The first byte picks the message type. What decodes
  * must also encode again. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,7 +21,10 @@ static const ProtobufCMessageDescriptor *const fuzz_msgs[] = {
     &vigil__v1__policy_request__descriptor,        &vigil__v1__list_policies_request__descriptor,
     &vigil__v1__list_events_request__descriptor,   &vigil__v1__event_request__descriptor,
     &vigil__v1__get_audit_key_request__descriptor, &vigil__v1__export_events_request__descriptor,
+    &vigil__v1__list_outbox_request__descriptor,   &vigil__v1__retry_outbox_request__descriptor,
+    &vigil__v1__watch_events_request__descriptor,
 };
+#define FUZZ_NMSGS (sizeof(fuzz_msgs) / sizeof(fuzz_msgs[0]))
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -34,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	which = data[0] % 10;
+	which = data[0] % FUZZ_NMSGS;
 	m = protobuf_c_message_unpack(fuzz_msgs[which], NULL, size - 1, data + 1);
 	/* The checks take NULL (undecodable) too, as the handlers pass it. */
 	switch (which) {
@@ -62,6 +65,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 9:
 		(void)apireq_export_events((Vigil__V1__ExportEventsRequest *)m, &limit, &e);
+		break;
+	case 10:
+		(void)apireq_list_outbox((Vigil__V1__ListOutboxRequest *)m, &e);
+		break;
+	case 11:
+		(void)apireq_retry_outbox((Vigil__V1__RetryOutboxRequest *)m, &e);
+		break;
+	case 12:
+		(void)apireq_watch_events((Vigil__V1__WatchEventsRequest *)m, &e);
 		break;
 	default:
 		break;

@@ -50,3 +50,16 @@ $(BUILD)/libfuzzer/fuzz_grpc_requests: $(OBJ)/test/fuzz/fuzz_grpc_requests.o $(F
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+# fuzz_webhook drives the webhook signature code (libvigil) and the webhook body the
+# verifier builds from a stored event (verifier/events.c, outside libvigil).
+FUZZ_WEBHOOK_OBJS := $(OBJ)/verifier/events.o
+$(BUILD)/fuzz-replay/fuzz_webhook: $(OBJ)/test/fuzz/fuzz_webhook.o \
+		$(OBJ)/test/fuzz/replay_main.o $(FUZZ_WEBHOOK_OBJS) $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/libfuzzer/fuzz_webhook: $(OBJ)/test/fuzz/fuzz_webhook.o $(FUZZ_WEBHOOK_OBJS) $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)

@@ -365,6 +365,12 @@ static void test_upgrade_from_schema_3(void **state)
 	                              " DROP TABLE registrar_staged;"
 	                              " DROP INDEX registrar_agents_ek_key;"
 	                              " ALTER TABLE registrar_agents DROP COLUMN ek_key;"
+	                              " DROP INDEX webhook_outbox_order;"
+	                              " DROP INDEX webhook_outbox_dead;"
+	                              " ALTER TABLE webhook_outbox DROP COLUMN node_uuid;"
+	                              " ALTER TABLE webhook_outbox DROP COLUMN since;"
+	                              " ALTER TABLE webhook_outbox DROP COLUMN last_attempt;"
+	                              " ALTER TABLE webhook_outbox DROP COLUMN dead;"
 	                              " DELETE FROM schema_version WHERE version > 3",
 	                              NULL, NULL, NULL),
 	                 SQLITE_OK);

@@ -1,0 +1,84 @@
+#!/usr/bin/python3
+"""A webhook receiver for the integration tests, standard library only.
+
+Usage: webhook_receiver.py PORT SECRET_FILE LOG [MODE_FILE]
+
+Listens on 127.0.0.1:PORT. Each POST is checked the Standard Webhooks way: the secret
+file holds whsec_<base64>; webhook-signature must carry "v1,<base64 HMAC-SHA256(key,
+id.timestamp.body)>" for the webhook-id and webhook-timestamp headers. Each delivery is
+appended to LOG as one JSON line: {"id", "valid", "dup", "seq", "node", "type", "status"}
+("dup": the id was seen before). The answer is 204, or what MODE_FILE says when it exists
+and holds a number (e.g. 503: the delivery is refused and recorded with that status). To
+be "down", the test stops this process; a restart on the same port appends to LOG and
+still counts duplicates (it reads LOG back). Prints "listening" once it accepts."""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+PORT, SECRET_FILE, LOG = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+MODE_FILE = sys.argv[4] if len(sys.argv) > 4 else None
+secret = open(SECRET_FILE).read().strip()
+assert secret.startswith("whsec_")
+KEY = base64.b64decode(secret[len("whsec_"):])
+seen = set()
+if os.path.exists(LOG):
+    for line in open(LOG):
+        d = json.loads(line)
+        if d["status"] < 300:
+            seen.add(d["id"])
+
+
+def verify(headers, body):
+    wid = headers.get("webhook-id")
+    ts = headers.get("webhook-timestamp")
+    sig = headers.get("webhook-signature")
+    if not wid or not ts or not sig:
+        return False
+    mac = hmac.new(KEY, wid.encode() + b"." + ts.encode() + b"." + body, hashlib.sha256)
+    want = base64.b64encode(mac.digest()).decode()
+    return any(p.startswith("v1,") and hmac.compare_digest(p[3:], want) for p in sig.split(" "))
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        status = 204
+        if MODE_FILE and os.path.exists(MODE_FILE):
+            text = open(MODE_FILE).read().strip()
+            if text.isdigit():
+                status = int(text)
+        wid = self.headers.get("webhook-id", "")
+        rec = {"id": wid, "valid": verify(self.headers, body), "dup": wid in seen,
+               "status": status, "seq": None, "node": None, "type": None}
+        try:
+            d = json.loads(body)
+            ev = d["event"]
+            rec.update(seq=ev["seq"], node=ev["node"], type=ev["type"],
+                       keylime=all(k in d for k in ("type", "agent_id", "event_id",
+                                                    "severity", "context", "ip", "port",
+                                                    "msg", "signature"))
+                       and json.loads(d["msg"])["agent_id"] == (ev["node"] or "")
+                       and ev["id"] == wid)
+        except (ValueError, KeyError, TypeError):
+            rec["keylime"] = False
+        if status < 300:
+            seen.add(wid)
+        with open(LOG, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, fmt, *args):
+        pass
+
+
+srv = HTTPServer(("127.0.0.1", PORT), Handler)
+print("listening", flush=True)
+srv.serve_forever()
