@@ -2,10 +2,11 @@
 # The trust events a node's life leaves in the verifier's event log.
 # Setup: a fleet on loopback with one simulated node under a runtime policy made from its
 # own IMA list; a spare PCR policy.
-# Action: add the node, stop it, reactivate it, tamper with it (an unknown file runs),
+# Action: add the node, stop it, reactivate it, stop its agent until the node is FAILED
+# and start it again, tamper with it (an unknown file runs),
 # put, replace and delete a policy, remove the node.
 # Expected: the events table holds, in this order: policy_put (rt), node_added, attested,
-# node_stopped, node_reactivated, attested, revocation (with the check's event id),
+# node_stopped, node_reactivated, attested, comm_error, recovered, revocation (with the check's event id),
 # policy_put, policy_replaced, policy_deleted, node_removed; each with its severity; and
 # the chain verifies.
 . "$(dirname "$0")/lib.sh"
@@ -23,6 +24,11 @@ fctl stop "$NODE_UUID_u" >/dev/null && wait_node_state "$NODE_UUID_u" TENANT_FAI
 check "stopped" $?
 fctl reactivate "$NODE_UUID_u" >/dev/null && wait_node_state "$NODE_UUID_u" GET_QUOTE 20 >/dev/null
 check "reactivated and attested again" $?
+
+stop_pid "$AGENT_PID_u" && wait_node_state "$NODE_UUID_u" FAILED 20 >/dev/null
+check "its agent stopped: FAILED past max_retries" $?
+fleet_agent_start u && wait_node_state "$NODE_UUID_u" GET_QUOTE 20 >/dev/null
+check "its agent back: attested again" $?
 
 "$NODESIM" "$TCTI_u" ima-append "$NODE_IMA_u" /usr/bin/evil \
 	"$(printf evil | sha256sum | cut -d' ' -f1)" >/dev/null &&
@@ -44,7 +50,7 @@ rows = sqlite3.connect(sys.argv[1]).execute(
     "SELECT type, severity, node_uuid, body FROM events ORDER BY seq").fetchall()
 got = [r[0] for r in rows]
 want = ["policy_put", "node_added", "attested", "node_stopped", "node_reactivated", "attested",
-        "revocation", "policy_put", "policy_replaced", "policy_deleted", "node_removed"]
+        "comm_error", "recovered", "revocation", "policy_put", "policy_replaced", "policy_deleted", "node_removed"]
 if got != want:
     print("# events:", got)
     sys.exit(1)
