@@ -10,7 +10,9 @@ appended to LOG as one JSON line: {"id", "valid", "dup", "seq", "node", "type", 
 ("dup": the id was seen before). The answer is 204, or what MODE_FILE says when it exists
 and holds a number (e.g. 503: the delivery is refused and recorded with that status). To
 be "down", the test stops this process; a restart on the same port appends to LOG and
-still counts duplicates (it reads LOG back). Prints "listening" once it accepts."""
+still counts duplicates (it reads LOG back). With WEBHOOK_BODIES set to a directory, each
+delivery's body is also written there as <webhook-id>.json. Prints "listening" once it
+accepts."""
 import base64
 import hashlib
 import hmac
@@ -69,6 +71,9 @@ class Handler(BaseHTTPRequestHandler):
             rec["keylime"] = False
         if status < 300:
             seen.add(wid)
+        if os.environ.get("WEBHOOK_BODIES") and wid.replace("-", "").isalnum():
+            with open(os.path.join(os.environ["WEBHOOK_BODIES"], wid + ".json"), "wb") as f:
+                f.write(body)
         with open(LOG, "a") as f:
             f.write(json.dumps(rec) + "\n")
         self.send_response(status)
