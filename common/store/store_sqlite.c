@@ -218,7 +218,7 @@ int sq_exec(sq_t *q, const char *sql, err_t *e, const char *what)
 	return 0;
 }
 
-store_rc_t sq_rows(sq_t *q, sqlite3_stmt *st, size_t sz, sq_row_fn row, void *arg,
+store_rc_t sq_rows(sq_t *q, sqlite3_stmt *st, size_t sz, sq_row_fn row,
                    void (*release)(void *array, size_t n), void **out, size_t *n, err_t *e,
                    const char *what)
 {
@@ -226,13 +226,15 @@ store_rc_t sq_rows(sq_t *q, sqlite3_stmt *st, size_t sz, sq_row_fn row, void *ar
 	size_t k = 0, cap = 0;
 	int r;
 
+	*out = NULL;
+	*n = 0;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		if (k == cap) {
 			cap = cap ? cap * 2 : 16;
 			v = xrealloc(v, cap * sz);
 		}
 		memset(v + k * sz, 0, sz);
-		row(st, v + k * sz, arg);
+		row(st, v + k * sz);
 		k++;
 	}
 	if (r != SQLITE_DONE) {
@@ -242,6 +244,19 @@ store_rc_t sq_rows(sq_t *q, sqlite3_stmt *st, size_t sz, sq_row_fn row, void *ar
 	}
 	*out = v;
 	*n = k;
+	return STORE_OK;
+}
+
+store_rc_t sq_row_one(sq_t *q, sqlite3_stmt *st, sq_row_fn row, void *elem, err_t *e,
+                      const char *what)
+{
+	int r = sqlite3_step(st);
+
+	if (r == SQLITE_DONE)
+		return STORE_NOT_FOUND;
+	if (r != SQLITE_ROW)
+		return sq_fail(q, e, what);
+	row(st, elem);
 	return STORE_OK;
 }
 

@@ -32,33 +32,14 @@ static void sq_event_row(sqlite3_stmt *st, store_event_t *ev)
 }
 
 /* Run the prepared st and collect every row into *out with row() (size bytes each). */
-static store_rc_t sq_collect(sq_t *q, sqlite3_stmt *st, size_t size,
-                             void (*row)(sqlite3_stmt *, void *), void **out, size_t *n, err_t *e,
-                             const char *what)
-{
-	uint8_t *v = NULL;
-	size_t k = 0, cap = 0;
-	int r;
-
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if (k == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xrealloc(v, cap * size);
-		}
-		memset(v + k * size, 0, size);
-		row(st, v + k * size);
-		k++;
-	}
-	*out = v;
-	*n = k;
-	if (r != SQLITE_DONE)
-		return sq_fail(q, e, what);
-	return STORE_OK;
-}
-
 static void sq_event_row_cb(sqlite3_stmt *st, void *p)
 {
 	sq_event_row(st, p);
+}
+
+static void sq_events_release(void *v, size_t n)
+{
+	store_events_free(v, n);
 }
 
 store_rc_t sq_event_list(void *h, const store_event_filter_t *f, store_event_t **out, size_t *n,
@@ -80,13 +61,9 @@ store_rc_t sq_event_list(void *h, const store_event_filter_t *f, store_event_t *
 		sq_fail(q, e, "preparing event list");
 		goto out;
 	}
-	rc = sq_collect(q, st, sizeof(store_event_t), sq_event_row_cb, &v, n, e, "listing events");
-	if (rc != STORE_OK) {
-		store_events_free(v, *n);
-		*n = 0;
-		goto out;
-	}
-	*out = v;
+	if ((rc = sq_rows(q, st, sizeof(store_event_t), sq_event_row_cb, sq_events_release, &v, n,
+	                  e, "listing events")) == STORE_OK)
+		*out = v;
 out:
 	sqlite3_finalize(st);
 	return rc;
@@ -98,23 +75,12 @@ static store_rc_t sq_event_one(sq_t *q, const char *sql, const char *arg, store_
 {
 	sqlite3_stmt *st = NULL;
 	store_rc_t rc = STORE_ERROR;
-	int r;
 
 	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK ||
-	    (arg && sq_bind_text(st, 1, arg))) {
+	    (arg && sq_bind_text(st, 1, arg)))
 		sq_fail(q, e, "preparing event lookup");
-		goto out;
-	}
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		sq_event_row(st, out);
-		rc = STORE_OK;
-	} else if (r == SQLITE_DONE) {
-		rc = STORE_NOT_FOUND;
-	} else {
-		sq_fail(q, e, "reading event");
-	}
-out:
+	else
+		rc = sq_row_one(q, st, sq_event_row_cb, out, e, "reading event");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -151,6 +117,11 @@ static void sq_seal_row(sqlite3_stmt *st, store_seal_t *s)
 static void sq_seal_row_cb(sqlite3_stmt *st, void *p)
 {
 	sq_seal_row(st, p);
+}
+
+static void sq_seals_release(void *v, size_t n)
+{
+	store_seals_free(v, n);
 }
 
 store_rc_t sq_seal_append(void *h, const store_seal_t *seal, err_t *e)
@@ -203,13 +174,9 @@ store_rc_t sq_seal_list(void *h, int64_t after_seq, int64_t upto_seq, store_seal
 		sq_fail(q, e, "preparing seal list");
 		goto out;
 	}
-	rc = sq_collect(q, st, sizeof(store_seal_t), sq_seal_row_cb, &v, n, e, "listing seals");
-	if (rc != STORE_OK) {
-		store_seals_free(v, *n);
-		*n = 0;
-		goto out;
-	}
-	*out = v;
+	if ((rc = sq_rows(q, st, sizeof(store_seal_t), sq_seal_row_cb, sq_seals_release, &v, n, e,
+	                  "listing seals")) == STORE_OK)
+		*out = v;
 out:
 	sqlite3_finalize(st);
 	return rc;
@@ -220,24 +187,13 @@ store_rc_t sq_seal_last(void *h, store_seal_t *out, err_t *e)
 	sq_t *q = h;
 	sqlite3_stmt *st = NULL;
 	store_rc_t rc = STORE_ERROR;
-	int r;
 
 	if (sqlite3_prepare_v2(q->db,
 	                       "SELECT " SQ_SEAL_COLS " FROM audit_seals ORDER BY seq DESC LIMIT 1",
-	                       -1, &st, NULL) != SQLITE_OK) {
+	                       -1, &st, NULL) != SQLITE_OK)
 		sq_fail(q, e, "preparing seal lookup");
-		goto out;
-	}
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		sq_seal_row(st, out);
-		rc = STORE_OK;
-	} else if (r == SQLITE_DONE) {
-		rc = STORE_NOT_FOUND;
-	} else {
-		sq_fail(q, e, "reading the last seal");
-	}
-out:
+	else
+		rc = sq_row_one(q, st, sq_seal_row_cb, out, e, "reading the last seal");
 	sqlite3_finalize(st);
 	return rc;
 }

@@ -103,28 +103,26 @@ static void sq_outbox_row(sqlite3_stmt *st, store_outbox_t *r)
 }
 
 /* Run a prepared SELECT of SQ_OUTBOX_COLS into *rows. */
+static void sq_outbox_row_cb(sqlite3_stmt *st, void *elem)
+{
+	sq_outbox_row(st, elem);
+}
+
+static void sq_outbox_release(void *v, size_t n)
+{
+	store_outbox_free(v, n);
+}
+
+/* Every row of st as outbox rows. */
 static store_rc_t sq_outbox_collect(sq_t *q, sqlite3_stmt *st, store_outbox_t **rows, size_t *n,
                                     err_t *e)
 {
-	store_outbox_t *v = NULL;
-	size_t k = 0, cap = 0;
-	int r;
+	void *v = NULL;
+	store_rc_t rc = sq_rows(q, st, sizeof(store_outbox_t), sq_outbox_row_cb, sq_outbox_release,
+	                        &v, n, e, "reading the outbox");
 
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if (k == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		memset(&v[k], 0, sizeof(v[k]));
-		sq_outbox_row(st, &v[k++]);
-	}
-	if (r != SQLITE_DONE) {
-		store_outbox_free(v, k);
-		return sq_fail(q, e, "reading the outbox");
-	}
 	*rows = v;
-	*n = k;
-	return STORE_OK;
+	return rc;
 }
 
 store_rc_t sq_outbox_due(void *h, const char *url, int64_t now, size_t limit, store_outbox_t **rows,

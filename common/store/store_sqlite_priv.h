@@ -27,13 +27,17 @@ int64_t sq_col_i64(sqlite3_stmt *st, int i);
  * row changed. */
 store_rc_t sq_change_by_id(sq_t *q, const char *sql, const char *id, err_t *e, const char *what);
 /* Read every row of the prepared st into a new array of elements of size sz, each zeroed
- * and then filled by row(st, elem, arg). STORE_OK: *out (NULL when empty) and *n are the
+ * and then filled by row(st, elem). STORE_OK: *out (NULL when empty) and *n are the
  * caller's. STORE_ERROR: the rows read so far are released with release(array, count),
  * and what names the read in the error. st stays the caller's to finalize. */
-typedef void (*sq_row_fn)(sqlite3_stmt *st, void *elem, void *arg);
-store_rc_t sq_rows(sq_t *q, sqlite3_stmt *st, size_t sz, sq_row_fn row, void *arg,
+typedef void (*sq_row_fn)(sqlite3_stmt *st, void *elem);
+store_rc_t sq_rows(sq_t *q, sqlite3_stmt *st, size_t sz, sq_row_fn row,
                    void (*release)(void *array, size_t n), void **out, size_t *n, err_t *e,
                    const char *what);
+/* Step the prepared st once: STORE_OK with row(st, elem) filled in, STORE_NOT_FOUND when
+ * it yields no row, STORE_ERROR naming what. st stays the caller's to finalize. */
+store_rc_t sq_row_one(sq_t *q, sqlite3_stmt *st, sq_row_fn row, void *elem, err_t *e,
+                      const char *what);
 
 /* Registrar enrollments (store_sqlite_registrar.c) and verifier nodes, policies and events
  * (store_sqlite_verifier.c). */

@@ -111,37 +111,25 @@ out:
 	return rc;
 }
 
+static void sq_node_row_cb(sqlite3_stmt *st, void *elem)
+{
+	sq_node_row(st, elem);
+}
+
 store_rc_t sq_node_get(void *h, const char *uuid, store_node_t *out, err_t *e)
 {
 	sq_t *q = h;
 	sqlite3_stmt *st = NULL;
 	store_rc_t rc = STORE_ERROR;
-	int r;
 
 	if (sqlite3_prepare_v2(q->db, "SELECT " SQ_NODE_COLS " FROM nodes WHERE uuid = ?1", -1, &st,
 	                       NULL) != SQLITE_OK ||
-	    sq_bind_text(st, 1, uuid)) {
+	    sq_bind_text(st, 1, uuid))
 		sq_fail(q, e, "preparing node lookup");
-		goto out;
-	}
-	r = sqlite3_step(st);
-	if (r == SQLITE_DONE) {
-		rc = STORE_NOT_FOUND;
-	} else if (r != SQLITE_ROW) {
-		sq_fail(q, e, "reading node");
-	} else {
-		sq_node_row(st, out);
-		rc = STORE_OK;
-	}
-out:
+	else
+		rc = sq_row_one(q, st, sq_node_row_cb, out, e, "reading node");
 	sqlite3_finalize(st);
 	return rc;
-}
-
-static void sq_node_row_cb(sqlite3_stmt *st, void *elem, void *arg)
-{
-	(void)arg;
-	sq_node_row(st, elem);
 }
 
 static void sq_nodes_release(void *v, size_t n)
@@ -159,8 +147,8 @@ store_rc_t sq_node_list(void *h, store_node_t **nodes, size_t *n, err_t *e)
 	if (sqlite3_prepare_v2(q->db, "SELECT " SQ_NODE_COLS " FROM nodes ORDER BY uuid", -1, &st,
 	                       NULL) != SQLITE_OK)
 		sq_fail(q, e, "preparing node list");
-	else if ((rc = sq_rows(q, st, sizeof(store_node_t), sq_node_row_cb, NULL, sq_nodes_release,
-	                       &v, n, e, "listing nodes")) == STORE_OK)
+	else if ((rc = sq_rows(q, st, sizeof(store_node_t), sq_node_row_cb, sq_nodes_release, &v, n,
+	                       e, "listing nodes")) == STORE_OK)
 		*nodes = v;
 	sqlite3_finalize(st);
 	return rc;
@@ -331,41 +319,34 @@ static void sq_policy_row(sqlite3_stmt *st, store_policy_t *p, int with_body)
 		p->body = xmemdup(sqlite3_column_blob(st, 4), p->body_len);
 }
 
+static void sq_policy_row_body(sqlite3_stmt *st, void *elem)
+{
+	sq_policy_row(st, elem, 1);
+}
+
+static void sq_policy_row_nobody(sqlite3_stmt *st, void *elem)
+{
+	sq_policy_row(st, elem, 0);
+}
+
 store_rc_t sq_policy_get(void *h, const char *name, int with_body, store_policy_t *out, err_t *e)
 {
 	sq_t *q = h;
 	sqlite3_stmt *st = NULL;
 	store_rc_t rc = STORE_ERROR;
-	int r;
 
 	if (sqlite3_prepare_v2(
 	        q->db,
 	        "SELECT n.name, n.kind, n.sha256, n.created, p.body FROM policy_names n"
 	        " JOIN policies p ON p.sha256 = n.sha256 WHERE n.name = ?1",
 	        -1, &st, NULL) != SQLITE_OK ||
-	    sq_bind_text(st, 1, name)) {
+	    sq_bind_text(st, 1, name))
 		sq_fail(q, e, "preparing policy get");
-		goto out;
-	}
-	r = sqlite3_step(st);
-	if (r == SQLITE_DONE) {
+	else if ((rc = sq_row_one(q, st, with_body ? sq_policy_row_body : sq_policy_row_nobody, out,
+	                          e, "reading policy")) == STORE_NOT_FOUND)
 		err_set(e, "no policy named %s", name);
-		rc = STORE_NOT_FOUND;
-	} else if (r != SQLITE_ROW) {
-		sq_fail(q, e, "reading policy");
-	} else {
-		sq_policy_row(st, out, with_body);
-		rc = STORE_OK;
-	}
-out:
 	sqlite3_finalize(st);
 	return rc;
-}
-
-static void sq_policy_row_cb(sqlite3_stmt *st, void *elem, void *arg)
-{
-	(void)arg;
-	sq_policy_row(st, elem, 0);
 }
 
 static void sq_policies_release(void *v, size_t n)
@@ -388,7 +369,7 @@ store_rc_t sq_policy_list(void *h, const char *kind, store_policy_t **out, size_
 	        -1, &st, NULL) != SQLITE_OK ||
 	    sq_bind_text(st, 1, kind))
 		sq_fail(q, e, "preparing policy list");
-	else if ((rc = sq_rows(q, st, sizeof(store_policy_t), sq_policy_row_cb, NULL,
+	else if ((rc = sq_rows(q, st, sizeof(store_policy_t), sq_policy_row_nobody,
 	                       sq_policies_release, &v, n, e, "listing policies")) == STORE_OK)
 		*out = v;
 	sqlite3_finalize(st);
