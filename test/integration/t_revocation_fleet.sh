@@ -4,7 +4,8 @@
 # two simulated nodes, each agent holding the notifier's certificate and an actions dir
 # whose one action copies the notice it is given.
 # Action: an unknown file runs on node u.
-# Also: a webhook receiver (webhook_receiver.py).
+# Also: a webhook receiver (webhook_receiver.py) over HTTPS, its certificate from its own
+# CA (verifier.webhook_ca).
 # Expected: u fails (revocation); v's agent verifies the notice and runs its action with
 # Keylime's message (type revocation, u's agent_id, the failed check's event_id); the
 # verifier logs the notices sent; the webhook body carries the same msg, its signature
@@ -15,12 +16,15 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/notifier.key" -out "$T/not
 check "a RevocationNotifier key and certificate" $?
 echo "whsec_$(head -c 32 /dev/urandom | base64 -w0)" >"$T/webhook.secret"
 RPORT=$(free_port)
-mkdir -p "$T/bodies"
-WEBHOOK_BODIES=$T/bodies spawn "$T/receiver.log" /usr/bin/python3 \
+mkdir -p "$T/bodies" "$T/hookca"
+"$BIN/vigilctl" ca init "$T/hookca" >/dev/null &&
+	"$BIN/vigilctl" ca issue "$T/hookca" receiver --server --san 127.0.0.1 >/dev/null
+WEBHOOK_BODIES=$T/bodies WEBHOOK_TLS_CERT=$T/hookca/receiver.crt WEBHOOK_TLS_KEY=$T/hookca/receiver.key \
+	spawn "$T/receiver.log" /usr/bin/python3 \
 	"$TOP/test/integration/webhook_receiver.py" "$RPORT" "$T/webhook.secret" "$T/hooks.jsonl"
 for _ in $(seq 100); do grep -q listening "$T/receiver.log" && break; sleep 0.1; done
 fleet_start -o verifier.revocation_key="$T/notifier.key" \
-	-o verifier.webhook_url="http://127.0.0.1:$RPORT/hook" \
+	-o verifier.webhook_url="https://127.0.0.1:$RPORT/hook" -o verifier.webhook_ca="$T/hookca/ca.crt" \
 	-o verifier.webhook_secret_file="$T/webhook.secret" || exit 1
 "$BIN/vigilctl" policy create runtime --ima-log "$NODE_IMA_LIST" --output "$T/rt.json" >/dev/null &&
 	fctl policy put rt --kind runtime "$T/rt.json" >/dev/null

@@ -11,7 +11,8 @@ appended to LOG as one JSON line: {"id", "valid", "dup", "seq", "node", "type", 
 and holds a number (e.g. 503: the delivery is refused and recorded with that status). To
 be "down", the test stops this process; a restart on the same port appends to LOG and
 still counts duplicates (it reads LOG back). With WEBHOOK_BODIES set to a directory, each
-delivery's body is also written there as <webhook-id>.json. Prints "listening" once it
+delivery's body is also written there as <webhook-id>.json; with WEBHOOK_TLS_CERT and
+WEBHOOK_TLS_KEY (PEM files) it serves HTTPS. Prints "listening" once it
 accepts."""
 import base64
 import hashlib
@@ -85,5 +86,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 srv = HTTPServer(("127.0.0.1", PORT), Handler)
+if os.environ.get("WEBHOOK_TLS_CERT"):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.environ["WEBHOOK_TLS_CERT"], os.environ["WEBHOOK_TLS_KEY"])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 print("listening", flush=True)
 srv.serve_forever()
