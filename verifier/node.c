@@ -198,6 +198,8 @@ http_client_t *node_conn_new(node_t *n, const char *pem)
 	tls.cert_pem = ctx->tls_cert_pem;
 	tls.key_pem = ctx->tls_key_pem;
 	tls.check_hostname = 0;
+	tls.shared = n->host->agent_tls;
+	tls.pin_pem = pem;
 	c = http_client_new(n->host->base, n->rec.ip, n->rec.port, &tls, ctx->request_timeout_s);
 	if (c == NULL)
 		return NULL;

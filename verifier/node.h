@@ -41,7 +41,8 @@ typedef struct node_host {
 	struct event_base *base;    /* the worker's loop; borrowed */
 	struct store *store;        /* the worker's store connection (set on its thread) */
 	struct http_budget *budget; /* memory budget of the agents' answers on this worker */
-	struct node *nodes;         /* head of the worker's node list (node.c keeps it) */
+	struct http_tls_pinned *agent_tls; /* the worker's one TLS context for its agents */
+	struct node *nodes;                /* head of the worker's node list (node.c keeps it) */
 	/* Send a signed revocation notice (body, borrowed) to every agent of the verifier:
 	 * the worker posts it to each worker's nodes. Never blocks. */
 	void (*announce)(struct node_host *h, const char *body);

@@ -37,19 +37,20 @@ typedef struct notice_req {
 } notice_req_t;
 
 struct notice_batch {
-	struct event_base *base; /* the loop; borrowed */
-	const struct vctx *ctx;  /* client certificate and timeout; borrowed */
-	char *body;              /* the notice */
-	size_t len;              /* its length */
-	owned_target_t *t;       /* targets */
-	notice_req_t *reqs;      /* one per target */
-	size_t n;                /* how many */
-	size_t next;             /* first target not started */
-	size_t inflight;         /* requests open */
-	size_t ok, failed;       /* outcomes so far */
-	struct event *kick;      /* starts requests, and frees the batch at the end */
-	notices_done_fn done;    /* told the counts at the end, or NULL */
-	void *arg;               /* for done */
+	struct event_base *base;              /* the loop; borrowed */
+	const struct vctx *ctx;               /* client certificate and timeout; borrowed */
+	const struct http_tls_pinned *shared; /* the worker's pinned TLS context, or NULL */
+	char *body;                           /* the notice */
+	size_t len;                           /* its length */
+	owned_target_t *t;                    /* targets */
+	notice_req_t *reqs;                   /* one per target */
+	size_t n;                             /* how many */
+	size_t next;                          /* first target not started */
+	size_t inflight;                      /* requests open */
+	size_t ok, failed;                    /* outcomes so far */
+	struct event *kick;                   /* starts requests, and frees the batch at the end */
+	notices_done_fn done;                 /* told the counts at the end, or NULL */
+	void *arg;                            /* for done */
 };
 
 int notices_sign(const struct vctx *ctx, const revnotice_fields_t *f, buf_t *out, err_t *e)
@@ -144,6 +145,8 @@ static void req_start(notice_batch_t *b, size_t i)
 	tls.cert_pem = b->ctx->tls_cert_pem;
 	tls.key_pem = b->ctx->tls_key_pem;
 	tls.check_hostname = 0; /* the agent's certificate is pinned */
+	tls.shared = b->shared;
+	tls.pin_pem = t->mtls_cert;
 	if (t->mtls_cert == NULL || *t->mtls_cert == '\0') {
 		req_failed(r, "no pinned agent certificate");
 		return;
@@ -192,13 +195,15 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 	batch_free(b);
 }
 
-void notices_send(struct event_base *base, const struct vctx *ctx, const notice_target_t *t,
-                  size_t n, const char *body, notices_done_fn done, void *arg)
+void notices_send(struct event_base *base, const struct vctx *ctx,
+                  const struct http_tls_pinned *shared, const notice_target_t *t, size_t n,
+                  const char *body, notices_done_fn done, void *arg)
 {
 	notice_batch_t *b = xcalloc(1, sizeof(*b));
 
 	b->base = base;
 	b->ctx = ctx;
+	b->shared = shared;
 	b->body = xstrdup(body);
 	b->len = strlen(body);
 	b->n = n;
@@ -238,6 +243,6 @@ void notices_fanout(node_host_t *h, const char *body)
 		};
 	}
 	if (i > 0)
-		notices_send(h->base, h->ctx, t, i, body, NULL, NULL);
+		notices_send(h->base, h->ctx, h->agent_tls, t, i, body, NULL, NULL);
 	free(t);
 }

@@ -42,9 +42,12 @@ int notices_sign(const struct vctx *ctx, const revnotice_fields_t *f, buf_t *out
 
 /* POST body (a notice, NUL-terminated; copied) to the n targets (copied) on base, whose
  * thread must run the loop; returns at once. ctx (borrowed; must outlive the batch) gives
- * the client certificate and the timeout. done (may be NULL) is told the counts. */
-void notices_send(struct event_base *base, const struct vctx *ctx, const notice_target_t *t,
-                  size_t n, const char *body, notices_done_fn done, void *arg);
+ * the client certificate and the timeout; shared (may be NULL: a TLS context per request)
+ * is the calling worker's pinned-connection context, also borrowed. done (may be NULL) is told the
+ * counts. */
+void notices_send(struct event_base *base, const struct vctx *ctx,
+                  const struct http_tls_pinned *shared, const notice_target_t *t, size_t n,
+                  const char *body, notices_done_fn done, void *arg);
 
 /* Send body to every live node of worker h (h->nodes; not the ones being removed), from
  * the worker's own thread. */

@@ -90,6 +90,12 @@ worker_t *worker_new(int id, struct vctx *ctx)
 	w->host.ctx = ctx;
 	w->host.base = w->base;
 	w->host.budget = w->budget;
+	{
+		tls_client_opts_t me = {.cert_pem = ctx->tls_cert_pem, .key_pem = ctx->tls_key_pem};
+		err_t e = {""};
+		if ((w->host.agent_tls = http_tls_pinned_new(&me, &e)) == NULL)
+			fatalx("worker %d: the TLS client context for agents: %s", id, e.msg);
+	}
 	w->host.announce = worker_announce;
 	w->wake = event_new(w->base, -1, 0, worker_on_wake, w);
 	w->tick = event_new(w->base, -1, EV_PERSIST, worker_on_tick, w);
@@ -147,6 +153,7 @@ void worker_free(worker_t *w)
 	event_free(w->tick);
 	event_base_free(w->base);
 	http_budget_free(w->budget);
+	http_tls_pinned_free(w->host.agent_tls);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }

@@ -43,7 +43,20 @@ typedef struct tls_client_opts {
 	                          file opened per client, so a verifier with many nodes reads
 	                          its certificate once */
 	const char *key_pem;   /* its key, in memory */
+	/* Pinned mode (the verifier's agent connections): shared is a context made once by
+	 * http_tls_pinned_new and lent to many clients, and pin_pem the one certificate the
+	 * server must show (its DER compared byte for byte, and its validity dates checked).
+	 * The fields above are then ignored: the identity is the shared context's. */
+	const struct http_tls_pinned *shared;
+	const char *pin_pem;
 } tls_client_opts_t;
+
+/* A client TLS context for pinned connections, holding the client identity (cert_pem and
+ * key_pem of opts; nothing else of opts is used): one per thread, however many servers it
+ * talks to, instead of one per client. NULL on error (e). Free it after its clients. */
+typedef struct http_tls_pinned http_tls_pinned_t;
+http_tls_pinned_t *http_tls_pinned_new(const tls_client_opts_t *opts, err_t *e);
+void http_tls_pinned_free(http_tls_pinned_t *p); /* NULL does nothing */
 
 typedef enum {
 	HTTP_M_GET,

@@ -73,6 +73,8 @@ struct http_client {
 	int answer_ms;           /* deadline from the request sent to the answer's first byte */
 	size_t max_response;     /* response body limit */
 	SSL_SESSION *session;    /* last TLS session, to resume on reconnect */
+	uint8_t *pin;            /* pinned mode: the DER of the one certificate accepted */
+	size_t pin_len;          /* its length */
 
 	struct evhttp_connection *evcon; /* current connection, or NULL */
 	struct bufferevent *bev;         /* its bufferevent (owned by evcon) */
@@ -272,7 +274,91 @@ int http_client_identity_check(const char *cert_pem, const char *key_pem, err_t 
 	return rv;
 }
 
-static SSL_CTX *client_ctx_new(const tls_client_opts_t *tls, err_t *e)
+struct http_tls_pinned {
+	SSL_CTX *ctx; /* shared by the clients (each holds a reference) */
+};
+
+/* Pinned mode's whole-chain check (it replaces OpenSSL's chain building): the server's
+ * certificate must be the pinned one, byte for byte, and within its validity dates. */
+static int client_pin_verify_cb(X509_STORE_CTX *xs, void *arg)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	http_client_t *c = ssl ? SSL_get_ex_data(ssl, http_ssl_idx_client) : NULL;
+	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+	unsigned char *der = NULL;
+	int len, err = X509_V_OK;
+
+	(void)arg;
+	if (c == NULL || leaf == NULL || c->pin == NULL)
+		err = X509_V_ERR_UNSPECIFIED;
+	else if ((len = i2d_X509(leaf, &der)) < 0 || (size_t)len != c->pin_len ||
+	         memcmp(der, c->pin, c->pin_len) != 0)
+		err = X509_V_ERR_CERT_UNTRUSTED;
+	else if (X509_cmp_current_time(X509_get0_notBefore(leaf)) >= 0)
+		err = X509_V_ERR_CERT_NOT_YET_VALID;
+	else if (X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0)
+		err = X509_V_ERR_CERT_HAS_EXPIRED;
+	OPENSSL_free(der);
+	if (err == X509_V_OK)
+		return 1;
+	X509_STORE_CTX_set_error(xs, err);
+	if (c != NULL && c->verify_err[0] == '\0')
+		snprintf(c->verify_err, sizeof(c->verify_err), "%s",
+		         err == X509_V_ERR_CERT_UNTRUSTED ? "not the pinned certificate"
+		                                          : X509_verify_cert_error_string(err));
+	return 0;
+}
+
+static SSL_CTX *client_ctx_new(const tls_client_opts_t *tls, int pinned, err_t *e);
+
+http_tls_pinned_t *http_tls_pinned_new(const tls_client_opts_t *opts, err_t *e)
+{
+	tls_client_opts_t id = {.cert_pem = opts->cert_pem, .key_pem = opts->key_pem};
+	http_tls_pinned_t *p;
+	SSL_CTX *ctx;
+
+	http_init();
+	/* No anchors: the pin is checked by client_pin_verify_cb, not by chain building. */
+	if ((ctx = client_ctx_new(&id, 1, e)) == NULL)
+		return NULL;
+	SSL_CTX_set_cert_verify_callback(ctx, client_pin_verify_cb, NULL);
+	p = xcalloc(1, sizeof(*p));
+	p->ctx = ctx;
+	return p;
+}
+
+void http_tls_pinned_free(http_tls_pinned_t *p)
+{
+	if (p == NULL)
+		return;
+	SSL_CTX_free(p->ctx);
+	free(p);
+}
+
+/* The pin's DER into c. 0 or -1 (e). */
+static int client_set_pin(http_client_t *c, const char *pem, err_t *e)
+{
+	BIO *bio = pem ? BIO_new_mem_buf(pem, -1) : NULL;
+	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	unsigned char *der = NULL;
+	int len = x ? i2d_X509(x, &der) : -1;
+
+	BIO_free(bio);
+	X509_free(x);
+	if (len <= 0) {
+		ERR_clear_error();
+		err_set(e, "the pinned certificate is not a PEM certificate");
+		return -1;
+	}
+	c->pin = xmemdup(der, (size_t)len);
+	c->pin_len = (size_t)len;
+	OPENSSL_free(der);
+	return 0;
+}
+
+/* A client context from tls; pinned: no trust anchors at all (the caller installs the
+ * pin check). */
+static SSL_CTX *client_ctx_new(const tls_client_opts_t *tls, int pinned, err_t *e)
 {
 	SSL_CTX *ctx;
 
@@ -295,7 +381,7 @@ static SSL_CTX *client_ctx_new(const tls_client_opts_t *tls, err_t *e)
 	} else if (tls->ca_pem != NULL) {
 		if (client_load_pem_anchors(ctx, tls->ca_pem, e) != 0)
 			goto fail;
-	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+	} else if (!pinned && SSL_CTX_set_default_verify_paths(ctx) != 1) {
 		err_set_ssl(e, "cannot load the system trust store");
 		goto fail;
 	}
@@ -360,8 +446,13 @@ static http_client_t *client_create(struct event_base *base, const char *host, i
 	c->timeout_s = timeout_s;
 	c->max_response = HTTP_MAX_RESPONSE;
 	c->ev_error = -1;
-	if (tls != NULL) {
-		if ((c->ctx = client_ctx_new(tls, e)) == NULL)
+	if (tls != NULL && tls->shared != NULL) {
+		if (client_set_pin(c, tls->pin_pem, e) < 0)
+			goto fail;
+		SSL_CTX_up_ref(tls->shared->ctx);
+		c->ctx = tls->shared->ctx;
+	} else if (tls != NULL) {
+		if ((c->ctx = client_ctx_new(tls, 0, e)) == NULL)
 			goto fail;
 		c->check_hostname = tls->check_hostname;
 	}
@@ -941,6 +1032,7 @@ void http_client_free(http_client_t *c)
 		event_free(c->deliver);
 	SSL_SESSION_free(c->session);
 	SSL_CTX_free(c->ctx);
+	free(c->pin);
 	buf_free(&c->req_body);
 	buf_free(&c->extra_headers);
 	buf_free(&c->resp);

@@ -83,7 +83,7 @@ int main(int argc, char **argv)
 		ctx.tls_cert_pem = slurp(argv[3]);
 		ctx.tls_key_pem = slurp(argv[4]);
 		ctx.notice_timeout_s = argc == 9 ? atoi(argv[8]) : 10;
-		notices_send(base, &ctx, &t, 1, body, on_done, base);
+		notices_send(base, &ctx, NULL, &t, 1, body, on_done, base);
 		event_base_dispatch(base);
 		printf("ok %zu failed %zu\n", got_ok, got_failed);
 		event_base_free(base);

@@ -644,6 +644,48 @@ static void keepalive_run(const tls_server_opts_t *so, const tls_client_opts_t *
 	http_server_free(s);
 }
 
+/* Pinned mode: one shared context for many clients, each with its own pin. */
+static void test_pinned_shared(void **state)
+{
+	tls_server_opts_t so = server_tls(HTTP_CLIENT_CERT_NONE, "self");
+	http_server_t *s = server_start(&so, 4096, 5);
+	tls_client_opts_t none = {0};
+	err_t e = {""};
+	http_tls_pinned_t *shared = http_tls_pinned_new(&none, &e);
+	tls_client_opts_t co = {.shared = shared};
+	http_client_t *c, *c2;
+	struct result r;
+
+	(void)state;
+	assert_non_null(shared);
+	co.pin_pem = self_pem;
+	c = client_for(s, &co, 5);
+	co.pin_pem = other_pem;
+	c2 = client_for(s, &co, 5);
+	request(c, HTTP_M_GET, "/echo", NULL, &r);
+	assert_int_equal(r.status, 200);
+	result_clear(&r);
+	request(c2, HTTP_M_GET, "/echo", NULL, &r);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "not the pinned certificate"));
+	assert_true(http_client_cert_rejected(c2));
+	result_clear(&r);
+	/* The context outlives its maker's reference while a client holds it. */
+	http_tls_pinned_free(shared);
+	request(c, HTTP_M_GET, "/echo", NULL, &r);
+	assert_int_equal(r.status, 200);
+	result_clear(&r);
+	http_client_free(c);
+	http_client_free(c2);
+	/* A pin that is not a certificate: no client. */
+	shared = http_tls_pinned_new(&none, &e);
+	co.shared = shared;
+	co.pin_pem = "not a certificate";
+	assert_null(http_client_new(base, "127.0.0.1", http_server_port(s), &co, 5));
+	http_tls_pinned_free(shared);
+	http_server_free(s);
+}
+
 static void test_keepalive_outlives_client_timeout(void **state)
 {
 	tls_server_opts_t so = server_tls(HTTP_CLIENT_CERT_REQUIRED, "server");
@@ -1356,6 +1398,7 @@ int main(void)
 	    cmocka_unit_test(test_mtls_required),
 	    cmocka_unit_test(test_mtls_optional),
 	    cmocka_unit_test(test_server_cert_checks),
+	    cmocka_unit_test(test_pinned_shared),
 	    cmocka_unit_test(test_keepalive_plain),
 	    cmocka_unit_test(test_keepalive_tls),
 	    cmocka_unit_test(test_keepalive_outlives_client_timeout),
