@@ -1,7 +1,7 @@
 /* outbox_bench: the cost of recording one event as a verdict does: the node's progress
  * record, the hash-chained event and one webhook outbox row per URL, in one transaction
  * (store_event_commit) on a SQLite store in a temp dir (WAL, synchronous=FULL, so every
- * commit is an fsync). Prints key=value lines for test/bench/run.sh.
+ * commit is an fsync). Prints "KEY VALUE" lines, which test/bench/run.sh reads.
  * Usage: outbox_bench [-n COUNT] [-u URLS] [-d DIR] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +72,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	t1 = now_us();
-	printf("event_commit_us=%.1f\n", (t1 - t0) / n);
+	printf("event_commit_us %.1f\n", (t1 - t0) / n);
 	store_close(s);
 	unlink(path);
 	snprintf(url, sizeof(url), "%s-wal", path);

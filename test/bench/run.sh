@@ -94,7 +94,21 @@ if [ -x "$BB/outbox_bench" ] && "$BB/outbox_bench" -n 500 -u 2 -d "$T" >"$T/ob.o
 else
 	na event_commit_2_webhooks "us wall" "outbox_bench failed: $(head -c 200 "$T/ob.err" 2>/dev/null)"
 fi
-na webhook_deliveries_per_s "1/s" "no project-owned C receiver yet (see the webhooks report)"
+
+# ---- webhooks: the verifier's delivery thread to a receiver of ours on 127.0.0.1 ----
+if [ -x "$BB/webhook_bench" ] && timeout 100 "$BB/webhook_bench" -d "$T" -N 1000 -k 2000 -v 1000 -r 200 -t 40 \
+	>"$T/wb.out" 2>"$T/wb.err"; then
+	row webhook_deliveries_per_s "$(kv "$T/wb.out" deliveries_per_s)" "1/s" \
+		"webhook_bench: $(kv "$T/wb.out" throughput_events) events over 1000 node UUIDs committed back to back (store_event_commit, as a verdict) while verifier/outbox.c delivers them to an http_server receiver on loopback that checks every Standard Webhooks signature; first commit to last valid arrival ($(kv "$T/wb.out" throughput_seconds) s; commits alone $(kv "$T/wb.out" commits_per_s)/s); SQLite WAL synchronous=FULL"
+	how_l="webhook_bench: 1000 simulated nodes' failure verdicts (no TPM rounds), one per node UUID, committed at $(kv "$T/wb.out" latency_rate_per_s)/s from 2 threads with their own store connections; from just before the commit to the valid signed delivery's arrival at a loopback receiver; SQLite WAL synchronous=FULL (the commit itself: p50 $(kv "$T/wb.out" latency_commit_p50_ms), p99 $(kv "$T/wb.out" latency_commit_p99_ms) ms); max $(kv "$T/wb.out" latency_max_ms) ms, $(kv "$T/wb.out" latency_duplicates) duplicates"
+	row verdict_to_webhook_p50_ms "$(kv "$T/wb.out" latency_p50_ms)" ms "$how_l"
+	row verdict_to_webhook_p99_ms "$(kv "$T/wb.out" latency_p99_ms)" ms "$how_l"
+else
+	reason="webhook_bench failed: $(grep -v 'schema migrated' "$T/wb.err" 2>/dev/null | tail -c 200)"
+	na webhook_deliveries_per_s "1/s" "$reason"
+	na verdict_to_webhook_p50_ms ms "$reason"
+	na verdict_to_webhook_p99_ms ms "$reason"
+fi
 
 # ---- prerequisites of everything that runs a TPM ----
 missing=

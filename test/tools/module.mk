@@ -45,3 +45,9 @@ $(BUILD)/tools/notice_send: $(OBJ)/test/tools/notice_send.o $(BENCH_VERIFIER_OBJ
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+# webhook_bench drives the verifier's webhook delivery thread (verifier/outbox.c and the
+# event bodies of verifier/events.c).
+$(BUILD)/bench/webhook_bench: $(OBJ)/test/bench/webhook_bench.o $(OBJ)/verifier/outbox.o $(OBJ)/verifier/events.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
