@@ -1,5 +1,5 @@
 /* api_version: the Keylime agent API versions vigil-agent serves, and the version
- * negotiation with the registrar (keylime-wire §1.3). */
+ * negotiation with the registrar (docs/wire.md §1.3). */
 #ifndef VIGIL_AGENT_API_VERSION_H
 #define VIGIL_AGENT_API_VERSION_H
 

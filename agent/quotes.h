@@ -1,4 +1,4 @@
-/* quotes: the agent's quote endpoints (keylime-wire.md §2.1-2.4):
+/* quotes: the agent's quote endpoints (docs/wire.md §2.1-2.4):
  *   GET /v{ver}/quotes/integrity?nonce=N&mask=M&partial=P[&ima_ml_entry=E]
  *   GET /v{ver}/quotes/identity?nonce=N
  * The query parser and the IMA list slicing are plain functions (unit tested, fuzzed);

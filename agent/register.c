@@ -1,5 +1,5 @@
 /* register: enroll this node at the registrar, the way the Rust Keylime agent does it
- * (keylime-wire §1.3, §3), so either registrar accepts either agent.
+ * (docs/wire.md §1.3, §3), so either registrar accepts either agent.
  *
  * One attempt = GET /version, POST the identity, ActivateCredential, PUT the auth_tag.
  * An attempt that fails because the registrar is unreachable (no answer, or 5xx), or

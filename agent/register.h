@@ -1,4 +1,4 @@
-/* register: enrollment at the registrar (Keylime registrar API v2.x, keylime-wire §3):
+/* register: enrollment at the registrar (Keylime registrar API v2.x, docs/wire.md §3):
  * version negotiation, POST of the TPM identity, ActivateCredential on the returned
  * blob and the PUT that proves it with auth_tag. */
 #ifndef VIGIL_AGENT_REGISTER_H

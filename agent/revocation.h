@@ -1,4 +1,4 @@
-/* revocation: what the agent does with a Keylime revocation notice (keylime-wire §6.3),
+/* revocation: what the agent does with a Keylime revocation notice (docs/wire.md §6.3),
  * POSTed by a verifier to /v{ver}/notifications/revocation: check its signature with the
  * RevocationNotifier certificate, then run every executable of the actions directory, in
  * name order, one after the other, each as `<action> <tempfile.json>` with the notice's

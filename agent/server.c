@@ -90,7 +90,7 @@ static void on_quote_identity(agent_server_t *s, http_request_t *req, int minor)
 	on_quote(s, req, minor, QUOTES_IDENTITY);
 }
 
-/* A verifier's revocation notice (keylime-wire §6.2): 200 once it verified and its
+/* A verifier's revocation notice (docs/wire.md §6.2): 200 once it verified and its
  * actions are queued (they run afterwards, off this request); a refusal says why, in the
  * envelope's status, and runs nothing. */
 static void on_revocation(agent_server_t *s, http_request_t *req, int minor)

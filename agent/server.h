@@ -1,4 +1,4 @@
-/* server: the agent's HTTPS API (Keylime agent API v2.1-2.6, keylime-wire §2) with
+/* server: the agent's HTTPS API (Keylime agent API v2.1-2.6, docs/wire.md §2) with
  * mutual TLS: /version, /v{ver}/agent/info, /v{ver}/quotes/integrity and
  * /v{ver}/quotes/identity, and POST /v{ver}/notifications/revocation (agent/revocation.h);
  * the key routes join the route table in agent/server.c. */

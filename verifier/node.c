@@ -27,7 +27,7 @@
 #include "verifier/utf8.h"
 #include "verifier/vctx.h"
 
-/* Agent API versions we speak, oldest first (keylime-wire.md section 1). */
+/* Agent API versions we speak, oldest first (docs/wire.md §1). */
 static const char *const node_api_versions[] = {"2.1", "2.2", "2.3", "2.4", "2.5", "2.6"};
 #define NODE_API_COUNT 6
 

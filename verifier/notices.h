@@ -1,4 +1,4 @@
-/* notices: Keylime-format signed revocation notices sent to agents (keylime-wire §6.2,
+/* notices: Keylime-format signed revocation notices sent to agents (docs/wire.md §6.2,
  * the "agent" channel): the verifier POSTs one signed body to /v{ver}/notifications/
  * revocation of every agent it knows, over mutual TLS with its client certificate and
  * each agent's pinned certificate, as the node rounds connect.

@@ -1,6 +1,6 @@
 /* authtag: the Keylime activation proof, written once for both sides. The agent computes
  * it from the credential TPM2_ActivateCredential recovered; the registrar, from the key
- * it kept when it issued the challenge (keylime-wire §3.3). */
+ * it kept when it issued the challenge (docs/wire.md §3.3). */
 #ifndef VIGIL_AUTHTAG_H
 #define VIGIL_AUTHTAG_H
 

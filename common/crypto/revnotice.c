@@ -1,4 +1,4 @@
-/* revnotice: build, sign and verify Keylime revocation messages (keylime-wire §6.1). */
+/* revnotice: build, sign and verify Keylime revocation messages (docs/wire.md §6.1). */
 #include "common/crypto/revnotice.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* revnotice: Keylime's signed revocation message (keylime-wire §6.1), both ends.
+/* revnotice: Keylime's signed revocation message (docs/wire.md §6.1), both ends.
  *
  * A notice is the JSON object {"msg": "<inner JSON object, serialised>", "signature":
  * "<base64>"}; the signature is RSA-PSS with SHA-256, MGF1-SHA-256 and the longest salt

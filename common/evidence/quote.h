@@ -1,5 +1,5 @@
 /* quote: the Keylime quote string 'r' b64(TPMS_ATTEST) ':' b64(TPMT_SIGNATURE) ':'
- * b64(PCR blob) (keylime-wire.md §2.3). The agent encodes it from raw TPM outputs; the
+ * b64(PCR blob) (docs/wire.md §2.3). The agent encodes it from raw TPM outputs; the
  * verifier decodes it strictly and checks it every round, so the decoder keeps its buffers
  * in a reusable quote_t and the signature check reuses one prepared OpenSSL context per
  * attestation key (quote_ak_t): after the first round a check allocates next to nothing.
@@ -75,7 +75,7 @@ typedef struct quote_clock {
 	uint8_t safe;           /* 1 when clock never went back */
 } quote_clock_t;
 
-/* ---- PCR blob: tpm2-tools' little-endian struct dump (keylime-wire.md §2.3) ---- */
+/* ---- PCR blob: tpm2-tools' little-endian struct dump (docs/wire.md §2.3) ---- */
 
 /* Bytes of the values of a selection: sum of popcount(mask) * digest size. 0 when a bank's
  * algorithm is unknown. */
@@ -159,14 +159,14 @@ quote_status_t quote_check_pcrs(quote_t *q, err_t *e);
 quote_status_t quote_verify(quote_t *q, quote_ak_t *ak, uint16_t hash_alg, const void *nonce,
                             size_t nonce_len, err_t *e);
 
-/* PCR 16 binding (keylime-wire.md §2.4): PCR 16 of bank hash_alg must equal
+/* PCR 16 binding (docs/wire.md §2.4): PCR 16 of bank hash_alg must equal
  * H(0^n || H(pem)), pem being the exact pubkey string the agent sent. Missing PCR 16 is
  * QUOTE_ERR_PCR16_MISSING, a different value QUOTE_ERR_PCR16. */
 quote_status_t quote_check_pcr16(quote_t *q, uint16_t hash_alg, const void *pem, size_t pem_len,
                                  err_t *e);
 
 /* Clock check against the clock info stored after the previous good round (prev NULL on
- * the first round: only safe is checked). As keylime-wire.md §5.2 item 7: safe must be 1,
+ * the first round: only safe is checked). As docs/wire.md §5.2 item 7: safe must be 1,
  * resetCount must not decrease, restartCount must not decrease, and when either count
  * is unchanged the clock must strictly increase. One deliberate difference from Keylime:
  * restartCount may drop when resetCount grew, because a TPM Reset (reboot) sets

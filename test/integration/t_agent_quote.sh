@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# vigil-agent's quote endpoints (keylime-wire.md §2.1-2.4) against independent checkers.
+# vigil-agent's quote endpoints (docs/wire.md §2.1-2.4) against independent checkers.
 # Setup: a simulated node from lib.sh (swtpm with the real 826-entry IMA list in PCR 10 and
 # a real UEFI log in PCRs 0-9/14), vigil-agent serving it over mTLS (no registrar), a
 # client certificate from `vigilctl ca`.
@@ -186,7 +186,7 @@ check mb_list_is_event_log $?
 		-g sha256 -q "78${NONCE_HEX:2}" >/dev/null 2>&1
 check checkers_reject_other_nonce $?
 
-# --- IMA entry offsets (keylime-wire §2.2).
+# --- IMA entry offsets (docs/wire.md §2.2).
 get e826 "/v2.6/quotes/integrity?nonce=$NONCE&mask=0x400&partial=1&ima_ml_entry=826"
 split e826 && [ ! -s "$T/e826/ima.txt" ] && [ "$(cat "$T/e826/entry")" = 826 ]
 check ima_entry_826_empty_list $?

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Keylime revocation notices, both ends (keylime-wire §6; docs/agent.md "Revocation notices").
+# Keylime revocation notices, both ends (docs/wire.md §6; docs/agent.md "Revocation notices").
 # Setup: a swtpm, vigil-agent on it (no registrar) with agent.revocation_cert = a fresh
 # RevocationNotifier certificate, agent.revocation_action_timeout = 3 and an actions dir
 # holding: 10-record (copies its argument's file to $T/record.json, writes to stdout and

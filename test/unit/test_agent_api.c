@@ -1,5 +1,5 @@
 /* Unit tests for the agent's API versions and registration encodings: the negotiation
- * rules of keylime-wire §1.3, the path split the server routes on, and the auth_tag and
+ * rules of docs/wire.md §1.3, the path split the server routes on, and the auth_tag and
  * registration body bytes of §3. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for the agent's quote request parsing (keylime-wire §2.1: nonce, mask,
+/* Unit tests for the agent's quote request parsing (docs/wire.md §2.1: nonce, mask,
  * partial, ima_ml_entry, each strict) and the IMA list slicing (§2.2: entry offsets,
  * restart at 0 past the end, empty at exactly the end). */
 #include <setjmp.h>
