@@ -374,6 +374,10 @@ int outbox_start(outbox_t *o)
 		log_warnx("webhooks: cannot open the store: %s", e.msg);
 		return -1;
 	}
+	/* This connection only marks deliveries done, failed or dead: a mark lost to a power
+	 * failure sends the delivery again (at least once), so it need not wait for the disk
+	 * at every delivery. The events and their rows are written durably by the others. */
+	store_relax_durability(o->store);
 	if (pthread_create(&o->thread, NULL, outbox_main, o) != 0) {
 		log_warnx("webhooks: cannot start the delivery thread");
 		return -1;

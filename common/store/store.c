@@ -62,6 +62,12 @@ void store_close(store_t *s)
 	free(s);
 }
 
+void store_relax_durability(store_t *s)
+{
+	if (s->ops->relax_durability != NULL)
+		s->ops->relax_durability(s->h);
+}
+
 int store_schema_version(store_t *s)
 {
 	return s->ops->schema_version(s->h);

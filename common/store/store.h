@@ -52,6 +52,12 @@ typedef struct store_agent {
  * migration). */
 store_t *store_open(const char *url, err_t *e);
 void store_close(store_t *s); /* NULL does nothing */
+/* From now on this connection's commits need not reach the disk before they return: one
+ * may be lost on a power failure or an OS crash (never on a crash of the process). Only
+ * for a writer whose lost commit merely repeats work, such as the webhook delivery thread
+ * marking a delivery done (the delivery is then sent again: at least once holds). SQLite:
+ * synchronous=NORMAL in WAL mode. */
+void store_relax_durability(store_t *s);
 
 /* The schema version the store is at, and the newest one this build knows. */
 int store_schema_version(store_t *s);

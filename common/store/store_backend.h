@@ -13,6 +13,9 @@ typedef struct store_ops {
 	void *(*open)(const char *where, err_t *e);
 	void (*close)(void *h);
 	int (*schema_version)(void *h);
+	/* Optional (NULL: stay durable): commits of this connection may be lost on a power
+	 * failure, never on a crash of the process; see store_relax_durability. */
+	void (*relax_durability)(void *h);
 	store_rc_t (*agent_put)(void *h, const store_agent_t *a, err_t *e);
 	store_rc_t (*agent_get)(void *h, const char *agent_id, store_agent_t *out, err_t *e);
 	store_rc_t (*agent_list)(void *h, char ***ids, size_t *n, err_t *e);

@@ -341,6 +341,14 @@ static void sq_close(void *h)
 	free(q);
 }
 
+static void sq_relax_durability(void *h)
+{
+	sq_t *q = h;
+	err_t e = {""};
+
+	sq_exec(q, "PRAGMA synchronous=NORMAL", &e, "relaxing durability");
+}
+
 static void *sq_open(const char *path, err_t *e)
 {
 	sq_t *q = xcalloc(1, sizeof(*q));
@@ -446,6 +454,7 @@ out:
 const store_ops_t store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
+    .relax_durability = sq_relax_durability,
     .close = sq_close,
     .schema_version = sq_schema_version,
     .agent_put = sq_agent_put,
