@@ -116,6 +116,12 @@ static const config_key_t verifier_keys[] = {
      "Name of this verifier instance, shown with every node it owns. Empty means the host "
      "name.",
      NULL},
+    {"verifier", "first_rounds_per_s", CFG_INT, "100", 1, 100000,
+     "Costly first rounds (a node's whole IMA list replayed, or its UEFI log judged: a few "
+     "ms of CPU each) started per second, shared by the workers. Nodes beyond it wait "
+     "their turn, so that thousands of new or reloaded nodes never stall the rounds of the "
+     "nodes already attested.",
+     NULL},
     {"verifier", "workers", CFG_INT, "0", 0, 256,
      "Worker threads, each with its own event loop and share of the nodes. 0 means one per "
      "CPU core.",
@@ -373,6 +379,7 @@ int main(int argc, char **argv)
 		vid = host;
 	ctx.verifier_id = xstrdup(*vid ? vid : "verifier");
 	ctx.quote_interval_ms = seconds_ms(config_str(cfg, "verifier", "quote_interval"));
+	ctx.first_rounds_per_s = (int)config_int(cfg, "verifier", "first_rounds_per_s");
 	ctx.retry_interval_ms = seconds_ms(config_str(cfg, "verifier", "retry_interval"));
 	ctx.exponential_backoff = config_bool(cfg, "verifier", "exponential_backoff");
 	ctx.max_retries = (int)config_int(cfg, "verifier", "max_retries");
@@ -508,7 +515,7 @@ int main(int argc, char **argv)
 		store_node_t *copy = xcalloc(1, sizeof(*copy));
 		*copy = nodes[i];
 		memset(&nodes[i], 0, sizeof(nodes[i]));
-		worker_post_node(vctx_worker_for(&ctx, copy->uuid), node_cmd_add, copy);
+		worker_post_node(vctx_worker_for(&ctx, copy->uuid), node_cmd_load, copy);
 	}
 	store_nodes_free(nodes, nn);
 

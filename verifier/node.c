@@ -479,12 +479,56 @@ static void node_request(node_t *n, const char *path, http_response_fn cb)
 	}
 }
 
+static int64_t node_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A costly round (a whole IMA list, a UEFI log to judge) takes a token of the worker's
+ * bucket; without one the node waits until the next token and asks again. 1 when
+ * admitted. */
+static int node_first_round_admitted(node_t *n)
+{
+	node_host_t *h = n->host;
+	vctx_t *ctx = node_ctx(n);
+	double rate = (double)ctx->first_rounds_per_s / (ctx->nworkers > 0 ? ctx->nworkers : 1);
+	double burst = rate < 1 ? 1 : rate; /* one second's worth, at least one */
+	int64_t now = node_mono_ms();
+	int wait;
+
+	if (h->first_tokens_at == 0)
+		h->first_tokens = burst;
+	else
+		h->first_tokens += (double)(now - h->first_tokens_at) * rate / 1000.0;
+	if (h->first_tokens > burst)
+		h->first_tokens = burst;
+	h->first_tokens_at = now;
+	if (h->first_tokens >= 1) {
+		h->first_tokens -= 1;
+		return 1;
+	}
+	/* Until the next token, plus a little so that waiting nodes do not come back together. */
+	wait = (int)((1 - h->first_tokens) * 1000.0 / rate) + (int)(random() % 50);
+	if (n->deferred++ == 0)
+		log_info("node %s: its first round waits its turn (verifier.first_rounds_per_s = "
+		         "%d); next try in %d ms",
+		         n->rec.uuid, ctx->first_rounds_per_s, wait);
+	node_schedule(n, wait);
+	return 0;
+}
+
 void node_round_start(node_t *n)
 {
 	char path[256];
 	uint64_t entry = n->ev.ima ? ima_state_next_entry(n->ev.ima) : 0;
 
 	if (!node_polling(n) || n->in_flight)
+		return;
+	if (((n->runtime && entry == 0) || (n->mb && n->ev.mb_pcrs_mask == 0)) &&
+	    !node_first_round_admitted(n))
 		return;
 	if (n->rec.api_version == NULL) {
 		node_request(n, "/version", node_on_version);
@@ -641,15 +685,29 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 
 /* ---- commands from the API thread ---- */
 
-static void node_start_polling(node_t *n)
+/* Start the rounds: at once, or (spread) at a random point of one quote interval. */
+static void node_start_polling(node_t *n, int spread)
 {
+	int iv = node_ctx(n)->quote_interval_ms;
+
 	n->retries = 0;
-	node_schedule(n, 0);
+	node_schedule(n, spread && iv > 0 ? (int)(random() % iv) : 0);
 }
+
+static void node_add(node_host_t *h, store_node_t *rec, int spread);
 
 void node_cmd_add(node_host_t *h, void *arg)
 {
-	store_node_t *rec = arg;
+	node_add(h, arg, 0);
+}
+
+void node_cmd_load(node_host_t *h, void *arg)
+{
+	node_add(h, arg, 1);
+}
+
+static void node_add(node_host_t *h, store_node_t *rec, int spread)
+{
 	err_t e = {""};
 	node_t *n;
 	char *uuid = xstrdup(rec->uuid);
@@ -686,7 +744,7 @@ void node_cmd_add(node_host_t *h, void *arg)
 			         (unsigned long long)ima_state_next_entry(n->ev.ima));
 		if (n->rec.operational_state != NODE_FAILED)
 			node_set_state(n, NODE_START);
-		node_start_polling(n);
+		node_start_polling(n, spread);
 		/* A FAILED node's retries are used up: its next miss keeps it FAILED, probed
 		 * at the longest delay, and records no second comm_error for one outage. */
 		if (n->rec.operational_state == NODE_FAILED) {
@@ -761,7 +819,7 @@ void node_cmd_reactivate(node_host_t *h, void *arg)
 	node_commit_verdict(n, EVENT_NODE_REACTIVATED, NULL, "reactivated by an operator");
 	log_info("node %s: reactivated", n->rec.uuid);
 	if (!n->in_flight)
-		node_start_polling(n);
+		node_start_polling(n, 0);
 }
 
 void node_cmd_policy_changed(node_host_t *h, void *arg)

@@ -42,7 +42,11 @@ typedef struct node_host {
 	struct store *store;        /* the worker's store connection (set on its thread) */
 	struct http_budget *budget; /* memory budget of the agents' answers on this worker */
 	struct http_tls_pinned *agent_tls; /* the worker's one TLS context for its agents */
-	struct node *nodes;                /* head of the worker's node list (node.c keeps it) */
+	/* Admission of costly first rounds (a whole IMA list replayed, a UEFI log judged):
+	 * a token bucket of this worker's share of verifier.first_rounds_per_s. */
+	double first_tokens;     /* tokens now (at most first_burst) */
+	int64_t first_tokens_at; /* when they were counted (monotonic ms), 0: never */
+	struct node *nodes;      /* head of the worker's node list (node.c keeps it) */
 	/* Send a signed revocation notice (body, borrowed) to every agent of the verifier:
 	 * the worker posts it to each worker's nodes. Never blocks. */
 	void (*announce)(struct node_host *h, const char *body);
@@ -89,13 +93,18 @@ typedef struct node {
 	int partial;         /* 1 once the agent's pubkey is cached */
 	int renegotiated;    /* asked /version again after a 400 since the last good round */
 	int unreachable;     /* comm_error recorded, no good round since */
+	unsigned deferred;   /* first-round admissions refused so far (a count for the log) */
 	int64_t answered_at; /* when the agent last answered a quote request (unix s) */
 } node_t;
 
 /* Node commands, run on the owning worker's thread (through worker_post/worker_call) with
  * that worker's host. */
 typedef void (*node_cmd_fn)(node_host_t *h, void *arg);
-void node_cmd_add(node_host_t *h, void *rec);             /* takes a store_node_t* (heap) */
+void node_cmd_add(node_host_t *h, void *rec); /* takes a store_node_t* (heap) */
+/* The same for a node loaded from the store at start (or, later, taken over): its first
+ * round comes at a random point of one quote interval, so that thousands of nodes loaded
+ * together do not all ask at once. */
+void node_cmd_load(node_host_t *h, void *rec);            /* takes a store_node_t* (heap) */
 void node_cmd_remove(node_host_t *h, void *uuid);         /* takes a char* */
 void node_cmd_stop(node_host_t *h, void *uuid);           /* takes a char* */
 void node_cmd_reactivate(node_host_t *h, void *uuid);     /* takes a char* */
