@@ -2,8 +2,8 @@
 # vigil-loadgen, the load generator, against the real verifier.
 # Setup: a verifier (quote_interval 0.5 s, answer_timeout 1 s, 3 retries); the loadgen
 #   with 50 ECC nodes on consecutive free ports of 127.0.0.1, IMA growing at 2 entries/s,
-#   node 7 turning bad at 10 s (an IMA entry no policy allows), node 21 turning bad at
-#   10 s (PCR 7 changes), node 13 going silent at 10 s; every node added over gRPC with
+#   node 7 turning bad at 15 s (an IMA entry no policy allows), node 21 turning bad at
+#   15 s (PCR 7 changes), node 13 going silent at 15 s; every node added over gRPC with
 #   the runtime policy the loadgen wrote, and the loadgen's PCR policy (PCRs 0-7).
 # Actions and expected outcome:
 #   - a quote the loadgen dumps passes tpm2_checkquote (the independent second opinion,
@@ -51,7 +51,7 @@ verifier_start v -o verifier.answer_timeout=1 -o verifier.connect_timeout=1 || e
 "$BIN/vigilctl" ca issue "$T/ca" loadgen --server --san 127.0.0.1 >/dev/null
 BASE=$(free_port_range $N) || exit 1
 spawn "$T/loadgen.log" "$LG" -n $N --port "$BASE" --threads 2 --ima-rate 2 \
-	--bad 7@10 --bad 21@10:pcr --silent 13@10 \
+	--bad 7@15 --bad 21@15:pcr --silent 13@15 \
 	--cert "$T/ca/loadgen.crt" --key "$T/ca/loadgen.key" --client-ca "$T/ca/ca.crt" \
 	--nodes-out "$T/nodes.jsonl" --runtime-policy-out "$T/rt.json" \
 	--pcr-policy-out "$T/pcr.json"
@@ -83,17 +83,17 @@ until_states() {
 	return 1
 }
 
-# All attested twice, IMA position past entry 1, before the faults (at 10 s) can strike.
-until_states '$3 != "GET_QUOTE" || $4 < 2 || $6 < 2 { bad = 1 } END { exit bad }' 9
+# All attested twice, IMA position past entry 1, before the faults (at 15 s) can strike.
+until_states '$3 != "GET_QUOTE" || $4 < 2 || $6 < 2 { bad = 1 } END { exit bad }' 14
 check "all $N nodes attested (GET_QUOTE, >= 2 rounds, IMA list growing)" $?
 cp "$T/states" "$T/states.before"
 
 until_states '$1 == 7 && $3 == "INVALID_QUOTE" && $5 == "ima.validation.ima-ng.not_in_allowlist" { ok = 1 } END { exit !ok }' 30
-check "node 7 (--bad 7@10) fails with ima.validation.ima-ng.not_in_allowlist" $?
+check "node 7 (--bad 7@15) fails with ima.validation.ima-ng.not_in_allowlist" $?
 until_states '$1 == 21 && $3 == "INVALID_QUOTE" && $5 == "pcr_validation.invalid_pcr_7" { ok = 1 } END { exit !ok }' 30
-check "node 21 (--bad 21@10:pcr) fails with pcr_validation.invalid_pcr_7" $?
+check "node 21 (--bad 21@15:pcr) fails with pcr_validation.invalid_pcr_7" $?
 until_states '$1 == 13 && $3 == "FAILED" && $5 == "comm_error" { ok = 1 } END { exit !ok }' 30
-check "node 13 (--silent 13@10) goes to FAILED with comm_error" $?
+check "node 13 (--silent 13@15) goes to FAILED with comm_error" $?
 
 # The others go on: each two more rounds than before the faults, none failed.
 cp "$T/states" "$T/states.after"
