@@ -46,6 +46,7 @@ PROGRAMS :=
 
 include $(sort $(wildcard */module.mk))
 include $(sort $(wildcard test/tools/module.mk))
+include $(sort $(wildcard test/loadgen/module.mk))
 include test/unit/module.mk
 include test/fuzz/module.mk
 

@@ -14,7 +14,7 @@
 
 #include <event2/event.h>
 
-#include "agent/api_version.h"
+#include "common/base/api_version.h"
 #include "agent/identity.h"
 #include "agent/payload.h"
 #include "agent/register.h"

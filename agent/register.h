@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/api_version.h"
+#include "common/base/api_version.h"
 #include "agent/tpm.h"
 #include "common/base/buf.h"
 #include "common/base/err.h"

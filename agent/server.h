@@ -5,7 +5,7 @@
 #ifndef VIGIL_AGENT_SERVER_H
 #define VIGIL_AGENT_SERVER_H
 
-#include "agent/api_version.h"
+#include "common/base/api_version.h"
 #include "agent/tpm.h"
 #include "common/base/err.h"
 

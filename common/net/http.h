@@ -90,6 +90,12 @@ typedef void (*http_handler_fn)(http_request_t *req, void *arg);
 http_server_t *http_server_new(struct event_base *base, const char *listen,
                                const tls_server_opts_t *tls, size_t max_body, int timeout_s,
                                http_handler_fn fn, void *arg);
+/* Listen on one more "host:port" (port 0 is refused: nothing would say which port it
+ * became) with the same handler, TLS context and limits; the caps count the connections
+ * of every address together. One server, and one TLS context, can so serve many
+ * addresses: the load generator's simulated agents, told apart by
+ * http_request_local_port. 0, or -1 (logged). */
+int http_server_listen(http_server_t *s, const char *listen);
 /* Stops listening and closes every connection. A request handed out and not answered yet
  * stays valid for http_reply*(), which then only frees it. */
 void http_server_free(http_server_t *s);
@@ -132,6 +138,9 @@ const char *http_request_header(const http_request_t *r, const char *name);
 int http_request_has_client_cert(const http_request_t *r);
 /* "ip:port" or "[v6]:port" of the peer; borrowed. */
 const char *http_request_peer(const http_request_t *r);
+/* Our port the request's connection came in on (which of the server's addresses it
+ * reached); 0 when unknown. */
+int http_request_local_port(const http_request_t *r);
 
 /* Each reply ends the request: r is freed (also when the client is gone). */
 void http_reply(http_request_t *r, int code, const char *content_type, const void *body,

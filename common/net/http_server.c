@@ -151,6 +151,7 @@ struct http_request {
 	size_t body_len;            /* its length */
 	char peer[HTTP_PEER_LEN];   /* "ip:port" of the client */
 	int has_cert;               /* 1: a verified client certificate was presented */
+	int local_port;             /* our port the connection came in on, 0 if unknown */
 };
 
 /* Logs the one line for a failed TLS handshake on the server side. Called by OpenSSL for
@@ -236,6 +237,21 @@ static void server_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info
 	}
 	http_fd_peer(bufferevent_getfd(bev), peer, sizeof(peer));
 	log_info("http: rejected a request from %s: %d, %s", peer, code, why);
+}
+
+/* Our port of a connected or listening socket, 0 when unknown. */
+static int http_fd_local_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
 }
 
 static void server_conn_unlink(struct server_conn *sc)
@@ -708,6 +724,7 @@ static void server_request_cb(struct evhttp_request *req, void *arg)
 		snprintf(r->peer, sizeof(r->peer), "%s:%u", addr ? addr : "?", port);
 
 	bev = evhttp_connection_get_bufferevent(evcon);
+	r->local_port = http_fd_local_port(bufferevent_getfd(bev));
 	/* The request is complete: no deadline while the daemon works on it. */
 	if ((r->conn = server_conn_of(s, bev)) != NULL) {
 		evtimer_del(r->conn->timer);
@@ -743,14 +760,32 @@ static void server_request_cb(struct evhttp_request *req, void *arg)
 	s->fn(r, s->arg);
 }
 
+/* Bind one more listening socket; its port when fine, -1 when not (logged). */
+static int server_bind(http_server_t *s, const char *listen)
+{
+	struct evhttp_bound_socket *sock;
+	char *host = NULL;
+	int port;
+
+	if (http_parse_hostport(listen, &host, &port) != 0) {
+		log_warnx("http: bad listen address \"%s\" (want host:port or [v6]:port)",
+		          listen ? listen : "");
+		return -1;
+	}
+	sock = evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)port);
+	free(host);
+	if (sock == NULL) {
+		log_warn("http: cannot listen on %s", listen);
+		return -1;
+	}
+	return http_fd_local_port(evhttp_bound_socket_get_fd(sock));
+}
+
 http_server_t *http_server_new(struct event_base *base, const char *listen,
                                const tls_server_opts_t *tls, size_t max_body, int timeout_s,
                                http_handler_fn fn, void *arg)
 {
 	http_server_t *s;
-	struct evhttp_bound_socket *sock;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
 	char *host = NULL;
 	int port;
 	err_t e = {""};
@@ -761,9 +796,9 @@ http_server_t *http_server_new(struct event_base *base, const char *listen,
 		          listen ? listen : "");
 		return NULL;
 	}
+	free(host);
 	if (max_body == 0 || max_body > SSIZE_MAX || timeout_s <= 0) {
 		log_warnx("http: bad limits for %s", listen);
-		free(host);
 		return NULL;
 	}
 	s = xcalloc(1, sizeof(*s));
@@ -794,19 +829,26 @@ http_server_t *http_server_new(struct event_base *base, const char *listen,
 	evhttp_set_default_content_type(s->http, "application/json");
 	evhttp_set_bevcb(s->http, server_bevcb, s);
 	evhttp_set_gencb(s->http, server_request_cb, s);
-	if ((sock = evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)port)) == NULL) {
-		log_warn("http: cannot listen on %s", listen);
+	if ((s->port = server_bind(s, listen)) < 0)
 		goto fail;
-	}
-	if (getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &sl) == 0)
-		s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-		                                         : ((struct sockaddr_in *)&ss)->sin_port);
-	free(host);
 	return s;
 fail:
-	free(host);
 	http_server_free(s);
 	return NULL;
+}
+
+int http_server_listen(http_server_t *s, const char *listen)
+{
+	char *host = NULL;
+	int port = 0;
+
+	if (http_parse_hostport(listen, &host, &port) == 0 && port == 0) {
+		log_warnx("http: %s: an added address needs its port", listen);
+		free(host);
+		return -1;
+	}
+	free(host);
+	return server_bind(s, listen) < 0 ? -1 : 0;
 }
 
 void http_server_free(http_server_t *s)
@@ -905,6 +947,11 @@ int http_request_has_client_cert(const http_request_t *r)
 const char *http_request_peer(const http_request_t *r)
 {
 	return r->peer;
+}
+
+int http_request_local_port(const http_request_t *r)
+{
+	return r->local_port;
 }
 
 void http_reply(http_request_t *r, int code, const char *content_type, const void *body, size_t len)

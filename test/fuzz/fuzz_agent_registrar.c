@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/api_version.h"
+#include "common/base/api_version.h"
 #include "agent/register.h"
 #include "common/base/buf.h"
 #include "common/crypto/makecred.h"

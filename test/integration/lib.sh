@@ -135,6 +135,46 @@ PY
 	echo "$p"
 }
 
+# free_port_range N: print the first of N consecutive TCP ports on 127.0.0.1 that are free
+# now, drawn and remembered as free_port does (below the ephemeral range, never handed out
+# twice in a run): for vigil-loadgen, whose simulated agents take one port each.
+free_port_range() {
+	/usr/bin/python3 - "$T/.ports" "$1" <<'PY'
+import random, socket, sys
+used = set()
+try:
+    used = {int(l) for l in open(sys.argv[1]) if l.strip()}
+except OSError:
+    pass
+n = int(sys.argv[2])
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
+lo, hi = 10000, max(low - n - 1, 10001)
+def free(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+rng = random.SystemRandom()
+for _ in range(200):
+    p = rng.randrange(lo, hi)
+    ports = range(p, p + n)
+    if used & set(ports) or not all(free(q) for q in ports):
+        continue
+    with open(sys.argv[1], "a") as f:
+        f.write("".join("%d\n" % q for q in ports))
+    print(p)
+    sys.exit(0)
+sys.exit("free_port_range: no %d free consecutive ports found" % n)
+PY
+}
+
 # swtpm_ca_init: the EK CA for this run, made by swtpm_localca from config files in
 # $T/swtpm-ca (never /etc or /var/lib). swtpm_localca makes a root CA and an intermediate
 # the first time it runs; we run it once here on a dummy key so both exist before any TPM

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "agent/api_version.h"
+#include "common/base/api_version.h"
 #include "agent/register.h"
 
 int main(void);

@@ -210,6 +210,8 @@ static void handler(http_request_t *r, void *arg)
 		held = r; /* answered from the test's loop, after the handler returned */
 	} else if (strcmp(path, "/raw") == 0) {
 		http_reply_json(r, 201, json_pack("[i,i]", 1, 2));
+	} else if (strcmp(path, "/local-port") == 0) {
+		http_reply_json(r, 200, json_pack("{s:i}", "port", http_request_local_port(r)));
 	} else {
 		http_reply_envelope(r, 404, "Not Found", NULL);
 	}
@@ -372,6 +374,53 @@ static void test_plain_get_post(void **state)
 	assert_memory_equal(r.body.data, "[1,2]", 5);
 	result_clear(&r);
 	http_client_free(c);
+	http_server_free(s);
+}
+
+/* A port nobody listens on now (bound, read, closed). */
+static int unused_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+/* One server on two addresses: both answer, each request knows which port it came in on,
+ * and an added address without a port is refused. */
+static void test_listen_more(void **state)
+{
+	http_server_t *s = server_start(NULL, 4096, 5);
+	int p2 = unused_port();
+	char addr[32];
+	http_client_t *c1, *c2;
+	struct result r;
+
+	(void)state;
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", p2);
+	assert_int_equal(http_server_listen(s, addr), 0);
+	assert_int_equal(http_server_listen(s, "127.0.0.1:0"), -1);
+	assert_int_equal(http_server_listen(s, "nonsense"), -1);
+	c1 = client_for(s, NULL, 5);
+	c2 = http_client_new(base, "127.0.0.1", p2, NULL, 5);
+	assert_non_null(c2);
+	request(c1, HTTP_M_GET, "/local-port", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "port")), http_server_port(s));
+	result_clear(&r);
+	request(c2, HTTP_M_GET, "/local-port", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "port")), p2);
+	result_clear(&r);
+	assert_int_equal(http_server_accepts(s), 2);
+	http_client_free(c1);
+	http_client_free(c2);
 	http_server_free(s);
 }
 
@@ -1392,6 +1441,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_hostport),
 	    cmocka_unit_test(test_plain_get_post),
+	    cmocka_unit_test(test_listen_more),
 	    cmocka_unit_test(test_envelope),
 	    cmocka_unit_test(test_404_405),
 	    cmocka_unit_test(test_body_limit),

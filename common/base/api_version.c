@@ -1,5 +1,5 @@
 /* api_version: which Keylime agent API versions we serve and how we pick one. */
-#include "agent/api_version.h"
+#include "common/base/api_version.h"
 
 #include <ctype.h>
 #include <stdio.h>

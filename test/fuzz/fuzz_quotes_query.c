@@ -2,12 +2,12 @@
  * client sends), and the IMA list slicing over arbitrary text. The first byte picks the
  * quote kind (odd: identity) and, with the second, the IMA entry asked for; the rest is the
  * query string (up to the first NUL) and the list. Every accepted query must satisfy the
- * grammar quotes.h promises; every slice must start at a line boundary. */
+ * grammar quotes_query.h promises; every slice must start at a line boundary. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/quotes.h"
+#include "common/evidence/quotes_query.h"
 #include "common/base/xmalloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

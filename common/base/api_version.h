@@ -1,7 +1,8 @@
-/* api_version: the Keylime agent API versions vigil-agent serves, and the version
- * negotiation with the registrar (docs/wire.md §1.3). */
-#ifndef VIGIL_AGENT_API_VERSION_H
-#define VIGIL_AGENT_API_VERSION_H
+/* api_version: the Keylime agent API versions an agent serves (vigil-agent, the load
+ * generator's simulated agents), and the version negotiation with the registrar
+ * (docs/wire.md §1.3). */
+#ifndef VIGIL_API_VERSION_H
+#define VIGIL_API_VERSION_H
 
 #include <stddef.h>
 

@@ -1,16 +1,17 @@
-/* Unit tests for the agent's quote request parsing (docs/wire.md §2.1: nonce, mask,
- * partial, ima_ml_entry, each strict) and the IMA list slicing (§2.2: entry offsets,
- * restart at 0 past the end, empty at exactly the end). */
+/* Unit tests for the quote request parsing (common/evidence/quotes_query; docs/wire.md
+ * §2.1: nonce, mask, partial, ima_ml_entry, each strict) and the IMA list slicing (§2.2:
+ * entry offsets, restart at 0 past the end, empty at exactly the end). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
-#include "agent/quotes.h"
+#include "common/evidence/quotes_query.h"
 
 int main(void);
 

@@ -1,0 +1,310 @@
+/* softtpm: see softtpm.h. The structures are filled in as tss2 types and marshalled by
+ * tss2-mu, the library tpm2-tools itself uses, so the bytes are a TPM's bytes; the AK
+ * Name comes from common/crypto/tpm2 and the PCR blob from common/evidence/quote, the
+ * code the verifier decodes with. */
+#include "test/loadgen/softtpm.h"
+
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <tss2/tss2_mu.h>
+
+#include "common/base/xmalloc.h"
+#include "common/crypto/tpm2.h"
+#include "common/evidence/quote.h"
+
+#define SOFTTPM_NONCE_MAX 64 /* TPM2B_DATA: qualifyingData */
+
+struct softtpm {
+	int rsa;                                   /* 1: RSA-2048 AK, 0: ECC P-256 */
+	EVP_PKEY *ak;                              /* the AK's private key */
+	EVP_PKEY_CTX *sctx;                        /* signing context, prepared once */
+	buf_t pub;                                 /* marshalled TPM2B_PUBLIC */
+	buf_t name;                                /* AK Name: nameAlg || SHA-256 */
+	uint8_t pcr[SOFTTPM_PCRS][SOFTTPM_DIGEST]; /* SHA-256 bank */
+	uint64_t clock_base;                       /* ms, the monotonic clock at start */
+	uint64_t last_clock;                       /* clock of the last quote */
+	uint32_t reset_count;                      /* TPM Resets (boots) */
+	buf_t values;                              /* scratch: selected PCR values */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The AK public area a TPM would report for a restricted signing key. */
+static int ak_public(softtpm_t *t, err_t *e)
+{
+	TPM2B_PUBLIC p;
+	uint8_t out[sizeof(TPM2B_PUBLIC)];
+	size_t off = 0;
+	BIGNUM *bn = NULL;
+	int rv = -1;
+
+	memset(&p, 0, sizeof(p));
+	p.publicArea.nameAlg = TPM2_ALG_SHA256;
+	p.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+	                                TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+	                                TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT;
+	if (t->rsa) {
+		TPMS_RSA_PARMS *r = &p.publicArea.parameters.rsaDetail;
+		p.publicArea.type = TPM2_ALG_RSA;
+		r->symmetric.algorithm = TPM2_ALG_NULL;
+		r->scheme.scheme = TPM2_ALG_RSASSA;
+		r->scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
+		r->keyBits = 2048;
+		r->exponent = 0; /* 65537 */
+		if (EVP_PKEY_get_bn_param(t->ak, OSSL_PKEY_PARAM_RSA_N, &bn) != 1 ||
+		    BN_bn2binpad(bn, p.publicArea.unique.rsa.buffer, 256) != 256) {
+			err_set_ssl(e, "RSA modulus");
+			goto out;
+		}
+		p.publicArea.unique.rsa.size = 256;
+	} else {
+		TPMS_ECC_PARMS *c = &p.publicArea.parameters.eccDetail;
+		uint8_t pt[65];
+		size_t ptlen = 0;
+		p.publicArea.type = TPM2_ALG_ECC;
+		c->symmetric.algorithm = TPM2_ALG_NULL;
+		c->scheme.scheme = TPM2_ALG_ECDSA;
+		c->scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
+		c->curveID = TPM2_ECC_NIST_P256;
+		c->kdf.scheme = TPM2_ALG_NULL;
+		if (EVP_PKEY_get_octet_string_param(t->ak, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt),
+		                                    &ptlen) != 1 ||
+		    ptlen != 65 || pt[0] != 0x04) {
+			err_set_ssl(e, "EC public point");
+			goto out;
+		}
+		memcpy(p.publicArea.unique.ecc.x.buffer, pt + 1, 32);
+		memcpy(p.publicArea.unique.ecc.y.buffer, pt + 33, 32);
+		p.publicArea.unique.ecc.x.size = p.publicArea.unique.ecc.y.size = 32;
+	}
+	if (Tss2_MU_TPM2B_PUBLIC_Marshal(&p, out, sizeof(out), &off) != TSS2_RC_SUCCESS) {
+		err_set(e, "cannot marshal the AK's TPM2B_PUBLIC");
+		goto out;
+	}
+	buf_set(&t->pub, out, off);
+	rv = 0;
+out:
+	BN_free(bn);
+	return rv;
+}
+
+softtpm_t *softtpm_new(int rsa, uint32_t reset_count, err_t *e)
+{
+	softtpm_t *t = xcalloc(1, sizeof(*t));
+	tpm2_pub_t *pub = NULL;
+
+	t->rsa = rsa;
+	t->reset_count = reset_count;
+	t->clock_base = now_ms();
+	t->ak = rsa ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
+	            : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	if (t->ak == NULL) {
+		err_set_ssl(e, "AK key generation");
+		goto fail;
+	}
+	if ((t->sctx = EVP_PKEY_CTX_new(t->ak, NULL)) == NULL || EVP_PKEY_sign_init(t->sctx) != 1 ||
+	    (rsa && EVP_PKEY_CTX_set_rsa_padding(t->sctx, RSA_PKCS1_PADDING) != 1) ||
+	    EVP_PKEY_CTX_set_signature_md(t->sctx, EVP_sha256()) != 1) {
+		err_set_ssl(e, "AK signing context");
+		goto fail;
+	}
+	if (ak_public(t, e) < 0)
+		goto fail;
+	/* The Name as the verifier computes it from what it is given. */
+	if ((pub = tpm2_pub_decode(t->pub.data, t->pub.len, e)) == NULL ||
+	    tpm2_pub_check_ak(pub, e) < 0 || tpm2_pub_name(pub, &t->name, e) < 0)
+		goto fail;
+	tpm2_pub_free(pub);
+	return t;
+fail:
+	tpm2_pub_free(pub);
+	softtpm_free(t);
+	return NULL;
+}
+
+void softtpm_free(softtpm_t *t)
+{
+	if (t == NULL)
+		return;
+	EVP_PKEY_CTX_free(t->sctx);
+	EVP_PKEY_free(t->ak);
+	buf_free(&t->pub);
+	buf_free(&t->name);
+	buf_free(&t->values);
+	free(t);
+}
+
+const buf_t *softtpm_ak_public(const softtpm_t *t)
+{
+	return &t->pub;
+}
+
+int softtpm_ak_pem(const softtpm_t *t, buf_t *out)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *p;
+	long n;
+	int rv = -1;
+
+	if (bio != NULL && PEM_write_bio_PUBKEY(bio, t->ak) == 1 &&
+	    (n = BIO_get_mem_data(bio, &p)) > 0) {
+		buf_set(out, p, (size_t)n);
+		rv = 0;
+	}
+	BIO_free(bio);
+	return rv;
+}
+
+const char *softtpm_sign_alg(const softtpm_t *t)
+{
+	return t->rsa ? "rsassa" : "ecdsa";
+}
+
+const char *softtpm_key_alg(const softtpm_t *t, int legacy)
+{
+	if (legacy)
+		return t->rsa ? "rsa" : "ecc";
+	return t->rsa ? "rsa2048" : "ecc256";
+}
+
+void softtpm_pcr_extend(softtpm_t *t, unsigned pcr, const uint8_t digest[SOFTTPM_DIGEST])
+{
+	uint8_t in[2 * SOFTTPM_DIGEST];
+
+	if (pcr >= SOFTTPM_PCRS)
+		return;
+	memcpy(in, t->pcr[pcr], SOFTTPM_DIGEST);
+	memcpy(in + SOFTTPM_DIGEST, digest, SOFTTPM_DIGEST);
+	EVP_Digest(in, sizeof(in), t->pcr[pcr], NULL, EVP_sha256(), NULL);
+}
+
+void softtpm_pcr_reset(softtpm_t *t, unsigned pcr)
+{
+	if (pcr < SOFTTPM_PCRS)
+		memset(t->pcr[pcr], 0, SOFTTPM_DIGEST);
+}
+
+const uint8_t *softtpm_pcr(const softtpm_t *t, unsigned pcr)
+{
+	return pcr < SOFTTPM_PCRS ? t->pcr[pcr] : NULL;
+}
+
+/* Sign H(attest) with the AK into a marshalled TPMT_SIGNATURE. */
+static int sign(softtpm_t *t, const uint8_t *attest, size_t len, buf_t *sig, err_t *e)
+{
+	uint8_t md[32], der[512], out[sizeof(TPMT_SIGNATURE)];
+	size_t dlen = sizeof(der), off = 0;
+	TPMT_SIGNATURE s;
+	ECDSA_SIG *es = NULL;
+	const uint8_t *dp = der;
+	int rv = -1;
+
+	memset(&s, 0, sizeof(s));
+	if (EVP_Digest(attest, len, md, NULL, EVP_sha256(), NULL) != 1 ||
+	    EVP_PKEY_sign(t->sctx, der, &dlen, md, sizeof(md)) != 1) {
+		err_set_ssl(e, "AK signature");
+		goto out;
+	}
+	if (t->rsa) {
+		s.sigAlg = TPM2_ALG_RSASSA;
+		s.signature.rsassa.hash = TPM2_ALG_SHA256;
+		memcpy(s.signature.rsassa.sig.buffer, der, dlen);
+		s.signature.rsassa.sig.size = (UINT16)dlen;
+	} else {
+		const BIGNUM *r, *ss;
+		if ((es = d2i_ECDSA_SIG(NULL, &dp, (long)dlen)) == NULL) {
+			err_set_ssl(e, "ECDSA signature");
+			goto out;
+		}
+		ECDSA_SIG_get0(es, &r, &ss);
+		s.sigAlg = TPM2_ALG_ECDSA;
+		s.signature.ecdsa.hash = TPM2_ALG_SHA256;
+		if (BN_bn2binpad(r, s.signature.ecdsa.signatureR.buffer, 32) != 32 ||
+		    BN_bn2binpad(ss, s.signature.ecdsa.signatureS.buffer, 32) != 32) {
+			err_set(e, "ECDSA signature too large");
+			goto out;
+		}
+		s.signature.ecdsa.signatureR.size = s.signature.ecdsa.signatureS.size = 32;
+	}
+	if (Tss2_MU_TPMT_SIGNATURE_Marshal(&s, out, sizeof(out), &off) != TSS2_RC_SUCCESS) {
+		err_set(e, "cannot marshal TPMT_SIGNATURE");
+		goto out;
+	}
+	buf_set(sig, out, off);
+	rv = 0;
+out:
+	ECDSA_SIG_free(es);
+	return rv;
+}
+
+int softtpm_quote(softtpm_t *t, const uint8_t *nonce, size_t nonce_len, uint32_t mask,
+                  buf_t *attest, buf_t *sig, buf_t *blob, err_t *e)
+{
+	TPMS_ATTEST a;
+	uint8_t out[sizeof(TPMS_ATTEST)];
+	size_t off = 0;
+	uint64_t clock;
+	quote_pcrsel_t sel = {.count = 1};
+
+	if (nonce_len > SOFTTPM_NONCE_MAX || (mask & ~0xffffffu)) {
+		err_set(e, "quote: nonce over 64 bytes or a PCR above 23");
+		return -1;
+	}
+	buf_reset(&t->values);
+	for (unsigned i = 0; i < SOFTTPM_PCRS; i++)
+		if (mask & (1u << i))
+			buf_append(&t->values, t->pcr[i], SOFTTPM_DIGEST);
+	clock = now_ms() - t->clock_base;
+	if (clock <= t->last_clock)
+		clock = t->last_clock + 1;
+	t->last_clock = clock;
+
+	memset(&a, 0, sizeof(a));
+	a.magic = TPM2_GENERATED_VALUE;
+	a.type = TPM2_ST_ATTEST_QUOTE;
+	memcpy(a.qualifiedSigner.name, t->name.data, t->name.len);
+	a.qualifiedSigner.size = (UINT16)t->name.len;
+	memcpy(a.extraData.buffer, nonce, nonce_len);
+	a.extraData.size = (UINT16)nonce_len;
+	a.clockInfo.clock = clock;
+	a.clockInfo.resetCount = t->reset_count;
+	a.clockInfo.restartCount = 0;
+	a.clockInfo.safe = TPM2_YES;
+	a.firmwareVersion = 0x2023051900000000ull;
+	a.attested.quote.pcrSelect.count = 1;
+	a.attested.quote.pcrSelect.pcrSelections[0].hash = TPM2_ALG_SHA256;
+	a.attested.quote.pcrSelect.pcrSelections[0].sizeofSelect = 3;
+	for (int i = 0; i < 3; i++)
+		a.attested.quote.pcrSelect.pcrSelections[0].pcrSelect[i] =
+		    (uint8_t)(mask >> (8 * i));
+	if (EVP_Digest(t->values.data ? t->values.data : (const uint8_t *)"", t->values.len,
+	               a.attested.quote.pcrDigest.buffer, NULL, EVP_sha256(), NULL) != 1) {
+		err_set_ssl(e, "pcrDigest");
+		return -1;
+	}
+	a.attested.quote.pcrDigest.size = 32;
+	if (Tss2_MU_TPMS_ATTEST_Marshal(&a, out, sizeof(out), &off) != TSS2_RC_SUCCESS) {
+		err_set(e, "cannot marshal TPMS_ATTEST");
+		return -1;
+	}
+	buf_set(attest, out, off);
+	if (sign(t, out, off, sig, e) < 0)
+		return -1;
+	sel.bank[0].alg = TPM2_ALG_SHA256_ID;
+	sel.bank[0].mask = mask;
+	buf_reset(blob);
+	return quote_pcrblob_encode(blob, &sel, t->values.data, t->values.len, e);
+}
