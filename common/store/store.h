@@ -1,7 +1,8 @@
 /* store: durable state behind one small interface with typed operations (no SQL in the
- * daemons). Backends are chosen by URL: "sqlite:PATH" now; "postgresql://..." (libpq) for a
- * verifier pool later. Every state-changing call has committed durably (SQLite: WAL with
- * synchronous=FULL) when it returns 0, so a daemon may reply right after it.
+ * daemons). Backends are chosen by URL: "sqlite:PATH" (embedded), or a libpq URI
+ * "postgresql://..." (one database shared by a verifier pool). Every state-changing call
+ * has committed durably (SQLite: WAL with synchronous=FULL; PostgreSQL: a synchronous
+ * commit) when it returns 0, so a daemon may reply right after it.
  *
  * The schema is a list of numbered migrations, each applied once in its own transaction
  * and recorded in the schema_version table; opening a store applies the missing ones and
@@ -52,6 +53,10 @@ typedef struct store_agent {
  * migration). */
 store_t *store_open(const char *url, err_t *e);
 void store_close(store_t *s); /* NULL does nothing */
+/* The URL as it may be shown in logs and errors: a password in the userinfo
+ * (postgresql://user:SECRET@host/db) or a password= query parameter replaced by "***".
+ * Caller frees. */
+char *store_url_redact(const char *url);
 
 /* The schema version the store is at, and the newest one this build knows. */
 int store_schema_version(store_t *s);
