@@ -169,6 +169,10 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     "CREATE INDEX webhook_outbox_dead ON webhook_outbox (dead) WHERE dead IS NOT NULL;",
 };
 
+/* Session settings of every connection: plain UTF-8 text in and out, whatever the
+ * server's defaults. */
+#define PG_SESSION_SQL "SET client_encoding = 'UTF8'; SET standard_conforming_strings = on"
+
 int64_t pg_now(void)
 {
 	return (int64_t)time(NULL);
@@ -209,6 +213,15 @@ static PGresult *pg_check(pg_t *p, PGresult *r)
 	while (len > 0 && (p->errmsg[len - 1] == '\n' || p->errmsg[len - 1] == '\r'))
 		p->errmsg[--len] = '\0';
 	PQclear(r);
+	/* A lost connection (server restart, failover): this call fails, the next one runs
+	 * on a new connection. The statements prepared on the old one are gone with it. */
+	if (PQstatus(p->conn) == CONNECTION_BAD) {
+		log_warnx("database %s: connection lost (%s), reconnecting", p->name, p->errmsg);
+		PQreset(p->conn);
+		p->prepared = 0;
+		if (PQstatus(p->conn) == CONNECTION_OK)
+			PQclear(PQexec(p->conn, PG_SESSION_SQL));
+	}
 	return NULL;
 }
 
@@ -436,10 +449,7 @@ static void *pg_open(const char *url, err_t *e)
 		return NULL;
 	}
 	PQsetNoticeProcessor(p->conn, pg_notice, NULL);
-	/* Plain text in and out, whatever the server's defaults; timestamps are ours. */
-	if (pg_exec(p, "SET client_encoding = 'UTF8'; SET standard_conforming_strings = on", e,
-	            "setting the session") < 0 ||
-	    pg_migrate(p, e) < 0) {
+	if (pg_exec(p, PG_SESSION_SQL, e, "setting the session") < 0 || pg_migrate(p, e) < 0) {
 		pg_close(p);
 		return NULL;
 	}

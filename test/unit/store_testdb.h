@@ -59,7 +59,7 @@ static inline int tdb_admin(const tdb_t *t, const char *sql)
 		goto out;
 	}
 	r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "# %s: %s", sql, PQerrorMessage(c));
 		goto out;
 	}

@@ -394,6 +394,32 @@ static void test_events_append_only(void **state)
 	assert_int_equal(count_rows(&f->db, "events"), 1);
 }
 
+/* PostgreSQL: a connection the server dropped (a restart, a failover) fails the call that
+ * finds it gone, and the next call runs on a new connection, prepared statements included. */
+static void test_reconnect(void **state)
+{
+	fixture_t *f = *state;
+	err_t e = {""};
+	store_t *s;
+	store_agent_t g;
+	char sql[256], id[40];
+
+	if (!f->db.pg)
+		skip();
+	s = store_open(f->url, &e);
+	assert_non_null(s);
+	assert_int_equal(store_event_append(s, NULL, "t", NULL, "{}", id, &e), STORE_OK);
+	snprintf(sql, sizeof(sql),
+	         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'",
+	         f->db.name);
+	assert_int_equal(tdb_admin(&f->db, sql), 0);
+	assert_int_equal(store_agent_get(s, "x", &g, &e), STORE_ERROR);
+	assert_int_equal(store_agent_get(s, "x", &g, &e), STORE_NOT_FOUND);
+	assert_int_equal(store_event_append(s, NULL, "t", NULL, "{}", id, &e), STORE_OK);
+	assert_int_equal(strncmp(id, "2-", 2), 0);
+	store_close(s);
+}
+
 static void test_url_redact(void **state)
 {
 	static const char *const cases[][2] = {
@@ -429,6 +455,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_events_append_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_staging, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_upgrade_from_schema_3, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 	    cmocka_unit_test(test_url_redact),
 	};
 	log_init("test_store", 1, 0);
