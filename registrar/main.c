@@ -40,7 +40,9 @@ static const config_key_t registrar_keys[] = {
     {"registrar", "state_dir", CFG_STR, "/var/lib/vigil/registrar", 0, 0,
      "Directory for the registrar's state (created with mode 0700 if missing).", NULL},
     {"registrar", "database", CFG_STR, "", 0, 0,
-     "Enrollment database URL: sqlite:PATH. Empty: sqlite:STATE_DIR/registrar.db.", NULL},
+     "Enrollment database URL: sqlite:PATH, or a PostgreSQL (libpq) URI such as "
+     "postgresql://vigil@/vigil?host=/run/postgresql. Empty: sqlite:STATE_DIR/registrar.db.",
+     NULL},
     {"registrar", "max_body", CFG_INT, "65536", 4096, 4194304,
      "Largest request body accepted, in bytes; larger ones get 413.", NULL},
     {"registrar", "request_timeout", CFG_INT, "30", 1, 3600,

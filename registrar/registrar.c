@@ -760,7 +760,7 @@ registrar_t *registrar_new(struct event_base *base, const config_t *cfg)
 	const char *tls_listen = config_str(cfg, "registrar", "tls_listen");
 	size_t max_body = (size_t)config_int(cfg, "registrar", "max_body");
 	int timeout = (int)config_int(cfg, "registrar", "request_timeout");
-	char *url = NULL;
+	char *url = NULL, *shown; /* shown: url without a password, for the log */
 	err_t e = {""};
 	int ok = 0;
 
@@ -829,10 +829,12 @@ registrar_t *registrar_new(struct event_base *base, const config_t *cfg)
 	} else {
 		log_info("registrar.tls_listen is empty: admin routes are disabled");
 	}
+	shown = store_url_redact(url);
 	log_info("registrar ready: agents on http://%s%s%s, database %s",
 	         config_str(cfg, "registrar", "listen"),
 	         tls_listen && *tls_listen ? ", admin on https://" : "",
-	         tls_listen && *tls_listen ? tls_listen : "", url);
+	         tls_listen && *tls_listen ? tls_listen : "", shown);
+	free(shown);
 	ok = 1;
 out:
 	free(url);

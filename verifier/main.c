@@ -111,7 +111,10 @@ static const config_key_t verifier_keys[] = {
     {"verifier", "state_dir", CFG_STR, "/var/lib/vigil/verifier", 0, 0,
      "Directory for the verifier's state (the default database lives here).", NULL},
     {"verifier", "database", CFG_STR, "", 0, 0,
-     "Store URL, sqlite:PATH. Empty means sqlite:STATE_DIR/verifier.db.", NULL},
+     "Store URL: sqlite:PATH, or a PostgreSQL (libpq) URI such as "
+     "postgresql://vigil@/vigil?host=/run/postgresql, the database a verifier pool shares. "
+     "Empty means sqlite:STATE_DIR/verifier.db.",
+     NULL},
     {"verifier", "verifier_id", CFG_STR, "", 0, 0,
      "Name of this verifier instance, shown with every node it owns. Empty means the host "
      "name.",
@@ -520,6 +523,7 @@ int main(int argc, char **argv)
 	store_nodes_free(nodes, nn);
 
 	const char *listen = config_str(cfg, "verifier", "grpc_listen");
+	char *shown; /* the store URL without a password, for the log */
 	tls.cert_file = ctx.tls_cert;
 	tls.key_file = ctx.tls_key;
 	tls.client_ca_file = config_str(cfg, "verifier", "trusted_client_ca");
@@ -537,8 +541,10 @@ int main(int argc, char **argv)
 	                  api_methods, &ctx, &lim, &e);
 	if (srv == NULL || grpcsrv_start(srv) < 0)
 		fatalx("gRPC API: %s", e.msg);
+	shown = store_url_redact(ctx.database);
 	log_info("vigil-verifier %s: %d workers, %zu nodes, gRPC on %s, store %s", ctx.verifier_id,
-	         ctx.nworkers, nn, listen, ctx.database);
+	         ctx.nworkers, nn, listen, shown);
+	free(shown);
 
 	sig = main_loop(&set, sealer);
 	log_info("received %s, shutting down", strsignal(sig));

@@ -1,5 +1,5 @@
 /* store: URL dispatch to a backend, argument checks, and record helpers. The backends
- * (store_sqlite.c, later store_pg.c) hold the SQL. */
+ * (store_sqlite*.c, store_pg*.c) hold the SQL. */
 #include "common/store/store.h"
 
 #include <stdlib.h>
@@ -18,6 +18,49 @@ struct store {
 	void *h;                /* the backend's handle */
 };
 
+char *store_url_redact(const char *url)
+{
+	const char *auth, *end, *at, *colon, *q;
+	char *out, *pw;
+	size_t len;
+
+	if (url == NULL)
+		return xstrdup("");
+	/* userinfo: scheme://user:PASSWORD@host... (the last '@' before the path). */
+	if ((auth = strstr(url, "://")) == NULL)
+		return xstrdup(url);
+	auth += 3;
+	end = auth + strcspn(auth, "/?");
+	at = NULL;
+	for (const char *c = auth; c < end; c++)
+		if (*c == '@')
+			at = c;
+	colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (colon)
+		out = xasprintf("%.*s:***%s", (int)(colon - url), url, at);
+	else
+		out = xstrdup(url);
+	/* A password=... query parameter: its value up to the next '&'. */
+	q = strchr(out, '?');
+	while (q && (pw = strstr(q, "password=")) != NULL) {
+		char *v = pw + 9, *rest;
+
+		if (pw[-1] != '?' && pw[-1] != '&') {
+			q = v;
+			continue;
+		}
+		len = strcspn(v, "&");
+		rest = xstrdup(v + len);
+		*v = '\0';
+		pw = xasprintf("%s***%s", out, rest);
+		q = pw + (v - out) + 3;
+		free(rest);
+		free(out);
+		out = pw;
+	}
+	return out;
+}
+
 store_t *store_open(const char *url, err_t *e)
 {
 	const store_ops_t *ops = NULL;
@@ -26,7 +69,7 @@ store_t *store_open(const char *url, err_t *e)
 	void *h;
 
 	if (url == NULL || *url == '\0') {
-		err_set(e, "no database URL given (expected sqlite:PATH)");
+		err_set(e, "no database URL given (expected sqlite:PATH or postgresql://...)");
 		return NULL;
 	}
 	if (strncmp(url, "sqlite:", 7) == 0) {
@@ -35,15 +78,22 @@ store_t *store_open(const char *url, err_t *e)
 		/* Accept sqlite:///abs/path too, as other tools spell it. */
 		if (strncmp(where, "//", 2) == 0)
 			where += 2;
-	} else if (strncmp(url, "postgresql:", 11) == 0 || strncmp(url, "postgres:", 9) == 0) {
-		err_set(e, "database \"%s\": the PostgreSQL backend is not built yet", url);
-		return NULL;
+		if (*where == '\0') {
+			err_set(e, "database \"%s\": empty path", url);
+			return NULL;
+		}
+	} else if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
+		/* libpq takes the whole URI as given (host, port, dbname, query parameters). */
+		ops = &store_pg_ops;
+		where = url;
 	} else {
-		err_set(e, "database \"%s\": unknown scheme (expected sqlite:PATH)", url);
-		return NULL;
-	}
-	if (*where == '\0') {
-		err_set(e, "database \"%s\": empty path", url);
+		char *shown = store_url_redact(url);
+
+		err_set(e,
+		        "database \"%s\": unknown scheme (expected sqlite:PATH or "
+		        "postgresql://...)",
+		        shown);
+		free(shown);
 		return NULL;
 	}
 	if ((h = ops->open(where, e)) == NULL)

@@ -1,7 +1,8 @@
 /* store: durable state behind one small interface with typed operations (no SQL in the
- * daemons). Backends are chosen by URL: "sqlite:PATH" now; "postgresql://..." (libpq) for a
- * verifier pool later. Every state-changing call has committed durably (SQLite: WAL with
- * synchronous=FULL) when it returns 0, so a daemon may reply right after it.
+ * daemons). Backends are chosen by URL: "sqlite:PATH" (embedded), or a libpq URI
+ * "postgresql://..." (one database shared by a verifier pool). Every state-changing call
+ * has committed durably (SQLite: WAL with synchronous=FULL; PostgreSQL: a synchronous
+ * commit) when it returns 0, so a daemon may reply right after it.
  *
  * The schema is a list of numbered migrations, each applied once in its own transaction
  * and recorded in the schema_version table; opening a store applies the missing ones and
@@ -56,8 +57,12 @@ void store_close(store_t *s); /* NULL does nothing */
  * may be lost on a power failure or an OS crash (never on a crash of the process). Only
  * for a writer whose lost commit merely repeats work, such as the webhook delivery thread
  * marking a delivery done (the delivery is then sent again: at least once holds). SQLite:
- * synchronous=NORMAL in WAL mode. */
+ * synchronous=NORMAL in WAL mode; PostgreSQL: synchronous_commit=off. */
 void store_relax_durability(store_t *s);
+/* The URL as it may be shown in logs and errors: a password in the userinfo
+ * (postgresql://user:SECRET@host/db) or a password= query parameter replaced by "***".
+ * Caller frees. */
+char *store_url_redact(const char *url);
 
 /* The schema version the store is at, and the newest one this build knows. */
 int store_schema_version(store_t *s);

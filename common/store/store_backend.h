@@ -8,8 +8,9 @@
 
 typedef struct store_ops {
 	const char *name; /* "sqlite", "postgresql": for messages */
-	/* Open the backend from the URL text after the scheme (for sqlite: the path), then
-	 * apply missing migrations. Returns the backend handle or NULL (e set). */
+	/* Open the backend from the URL text after the scheme (for sqlite: the path; for
+	 * postgresql: the whole URI), then apply missing migrations. Returns the backend handle or
+	 * NULL (e set). */
 	void *(*open)(const char *where, err_t *e);
 	void (*close)(void *h);
 	int (*schema_version)(void *h);
@@ -71,6 +72,7 @@ typedef struct store_ops {
 } store_ops_t;
 
 extern const store_ops_t store_sqlite_ops;
+extern const store_ops_t store_pg_ops;
 
 /* The newest migration number (shared by every backend: each backend carries its own
  * dialect of the same numbered migrations). */

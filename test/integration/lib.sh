@@ -21,6 +21,8 @@ cleanup() {
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null
 	done
+	# After the daemons, which hold connections to it.
+	pg_server_stop
 	if [ "$CHECK_FAILED" -ne 0 ]; then
 		echo "# a check failed: logs kept in $T"
 	elif [ -z "${KEEP_TMP:-}" ]; then
@@ -28,6 +30,49 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+
+# A PostgreSQL server of this test's own, when one is needed (pg_server.sh):
+# VIGIL_TEST_DB=pg puts every verifier started with verifier_start on it, each verifier
+# name in a database of its own (kept across restarts of that name).
+. "$TOP/test/integration/pg_server.sh"
+PG_DIR=
+
+# verifier_db NAME: the store URL of verifier NAME's database (with VIGIL_TEST_DB=pg, once
+# verifier_start made it).
+verifier_db() {
+	if [ "${VIGIL_TEST_DB:-sqlite}" = pg ]; then
+		echo "postgresql://vigil@/v_${1//[^a-zA-Z0-9]/_}?host=$PG_DIR&port=5432"
+	else
+		echo "sqlite:$T/$1/verifier.db"
+	fi
+}
+
+# vdb_query NAME SQL: the rows SQL yields from verifier NAME's database, one line each, the
+# columns separated by "|" (read-only for SQLite: this process never checkpoints or removes
+# the verifier's WAL).
+vdb_query() {
+	local url
+	url=$(verifier_db "$1")
+	case $url in
+	sqlite:*)
+		/usr/bin/python3 -c 'import sqlite3, sys
+for r in sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute(sys.argv[2]):
+    print("|".join("" if v is None else str(v) for v in r))' "${url#sqlite:}" "$2" ;;
+	*) "$PG_BIN/psql" -qAtX -v ON_ERROR_STOP=1 "$url" -c "$2" ;;
+	esac
+}
+
+# _verifier_db_ready NAME: with VIGIL_TEST_DB=pg, the server running and NAME's database
+# made (once).
+_verifier_db_ready() {
+	[ "${VIGIL_TEST_DB:-sqlite}" = pg ] || return 0
+	if [ -z "$PG_DIR" ]; then
+		pg_server_start || return 1
+	fi
+	local db=v_${1//[^a-zA-Z0-9]/_}
+	[ "$("$PG_BIN/psql" -qAtX "$PG_ADMIN_URL" -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" = 1 ] ||
+		"$PG_BIN/psql" -qAtX "$PG_ADMIN_URL" -c "CREATE DATABASE $db" >/dev/null
+}
 
 # check NAME STATUS: report one test result in the runner's format; returns STATUS != 0.
 # On failure, the last lines of each daemon's log follow, as "#   " lines (test/run.sh
@@ -335,13 +380,22 @@ verifier_start() {
 	fi
 	[ -n "${VERIFIER_PORT:-}" ] || VERIFIER_PORT=$(free_port)
 	VERIFIER_ADDR=127.0.0.1:$VERIFIER_PORT
+	# The database: the test's own choice (-o verifier.database=...), else VIGIL_TEST_DB's.
+	local dbopt=()
+	case " $* " in
+	*" verifier.database="*) ;;
+	*) if [ "${VIGIL_TEST_DB:-sqlite}" = pg ]; then
+		_verifier_db_ready "$name" || return 1
+		dbopt=(-o verifier.database="$(verifier_db "$name")")
+	fi ;;
+	esac
 	local insecure=yes
 	[ -z "${VERIFIER_MTLS:-}" ] || insecure=no
 	spawn "$T/$name.log" "$BIN/vigil-verifier" -d -o verifier.grpc_insecure=$insecure \
 		-o verifier.grpc_listen="$VERIFIER_ADDR" -o verifier.state_dir="$T/$name" \
 		-o verifier.tls_cert="$T/ca/verifier.crt" -o verifier.tls_key="$T/ca/verifier.key" \
 		-o verifier.trusted_client_ca="$T/ca/ca.crt" -o verifier.quote_interval=0.5 \
-		-o verifier.retry_interval=0.2 -o verifier.max_retries=3 "$@"
+		-o verifier.retry_interval=0.2 -o verifier.max_retries=3 "${dbopt[@]}" "$@"
 	VERIFIER_PID=$!
 	for _ in $(seq 100); do
 		grep -q "gRPC on" "$T/$name.log" && return 0

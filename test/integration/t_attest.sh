@@ -189,12 +189,11 @@ check "after a reboot with a new, different IMA list the node is attested again,
 /usr/bin/python3 -c 'import json,sys; n=json.load(open(sys.argv[1])); sys.exit(0 if n["ima_next_entry"] == 825 else "count %d beside IMA entry %d" % (n["attestation_count"], n["ima_next_entry"]))' "$T/r-moved.json"
 check "the first status after the count moves shows that round's IMA position" $?
 
-/usr/bin/python3 - "$T/fleet-verifier/verifier.db" "$NODE_UUID_r" <<'PY'
-import json, sqlite3, sys
-rows = sqlite3.connect(sys.argv[1]).execute(
-    "SELECT body FROM events WHERE node_uuid = ? AND type = 'reboot'", (sys.argv[2],)).fetchall()
-sys.exit(0 if len(rows) == 1 and json.loads(rows[0][0])["context"].startswith("TPM reset count ") else rows)
-PY
+vdb_query fleet-verifier "SELECT body FROM events WHERE node_uuid = '$NODE_UUID_r' AND type = 'reboot'" |
+	/usr/bin/python3 -c '
+import json, sys
+rows = [l for l in sys.stdin.read().splitlines() if l]
+sys.exit(0 if len(rows) == 1 and json.loads(rows[0])["context"].startswith("TPM reset count ") else rows)'
 check "one reboot event recorded, with the TPM reset counts" $?
 
 # ---- faults ----

@@ -27,11 +27,10 @@ long=/$(printf 'a%.0s' $(seq 298))é
 check "a path cut inside a UTF-8 character: INVALID_QUOTE with the reason" $?
 kill -0 "$VERIFIER_PID" && vgrpc GetNode "{\"uuid\": \"$NODE_UUID_u\"}" | grep -q '"failure_reason": "ima-ng entry 826: /aaa'
 check "the verifier is still running and GetNode reads the reason back" $?
-/usr/bin/python3 - "$T/fleet-verifier/verifier.db" "$NODE_UUID_u" <<'PY'
-import json, sqlite3, sys
-rows = sqlite3.connect(sys.argv[1]).execute(
-    "SELECT body FROM events WHERE node_uuid = ? AND type = 'revocation'", (sys.argv[2],)).fetchall()
-ok = len(rows) == 1 and json.loads(rows[0][0])["event_id"] == "ima.validation.ima-ng.not_in_allowlist"
-sys.exit(0 if ok else 1)
-PY
+vdb_query fleet-verifier "SELECT body FROM events WHERE node_uuid = '$NODE_UUID_u' AND type = 'revocation'" |
+	/usr/bin/python3 -c '
+import json, sys
+rows = [l for l in sys.stdin.read().splitlines() if l]
+ok = len(rows) == 1 and json.loads(rows[0])["event_id"] == "ima.validation.ima-ng.not_in_allowlist"
+sys.exit(0 if ok else 1)'
 check "one revocation event recorded for the failure" $?

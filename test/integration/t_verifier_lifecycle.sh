@@ -72,7 +72,7 @@ c=$(contacts close)
 wait_contacts close $((c + 3)) 10
 vctl status n2 | grep -q "^state: *FAILED" && ! grep -q "node n2: unreachable" "$T/v1.log"
 check "a restarted verifier keeps probing a FAILED node without flipping it to retry" $?
-events=$(/usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM events WHERE node_uuid = ? AND type = ?", ("n2", "comm_error")).fetchone()[0])' "$T/v1/verifier.db")
+events=$(vdb_query v1 "SELECT COUNT(*) FROM events WHERE node_uuid = 'n2' AND type = 'comm_error'")
 [ "$events" = 1 ]
 check "one comm_error event for one outage, across a restart (got $events)" $?
 

@@ -26,7 +26,6 @@ echo "whsec_$(head -c 32 /dev/urandom | base64 -w0)" >"$T/webhook.secret"
 HOOK_OPTS=(-o verifier.webhook_url="http://127.0.0.1:$RPORT/hook"
 	-o verifier.webhook_secret_file="$T/webhook.secret" -o verifier.webhook_backoff_max=1
 	-o verifier.webhook_timeout=5)
-DB=$T/fleet-verifier/verifier.db
 
 receiver_start() {
 	spawn "$T/receiver.log" /usr/bin/python3 "$TOP/test/integration/webhook_receiver.py" \
@@ -39,10 +38,10 @@ receiver_start() {
 	return 1
 }
 
-# sql QUERY: one value from the verifier's database (read-only: this process never
-# checkpoints or removes the verifier's WAL).
+# sql QUERY: one value from the verifier's database (SQLite or, with VIGIL_TEST_DB=pg,
+# PostgreSQL: lib.sh's vdb_query).
 sql() {
-	/usr/bin/python3 -c 'import sqlite3, sys; r = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute(sys.argv[2]).fetchone(); print(r[0] if r else "")' "$DB" "$1"
+	vdb_query fleet-verifier "$1" | head -1
 }
 
 # wait_for SECONDS CMD...: until CMD succeeds (polled every 0.1 s).
@@ -60,11 +59,11 @@ wait_for() {
 # delivery recorded had a valid signature and Keylime's fields; the first arrivals of each
 # node are in seq order. Prints the duplicates when asked (DUPS=1).
 all_arrived() {
-	/usr/bin/python3 - "$DB" "$HOOK_LOG" "${DUPS:-0}" <<'PY'
-import json, sqlite3, sys
-db, log, show = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
-ids = [r[0] for r in sqlite3.connect("file:" + db + "?mode=ro", uri=True).execute(
-    "SELECT id FROM events ORDER BY seq")]
+	vdb_query fleet-verifier "SELECT id FROM events ORDER BY seq" >"$T/event-ids" || return 1
+	/usr/bin/python3 - "$T/event-ids" "$HOOK_LOG" "${DUPS:-0}" <<'PY'
+import json, sys
+idfile, log, show = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+ids = [l.strip() for l in open(idfile) if l.strip()]
 try:
     recs = [json.loads(l) for l in open(log)]
 except OSError:

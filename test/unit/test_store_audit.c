@@ -11,47 +11,38 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
 #include "common/store/audit.h"
 #include "common/store/store.h"
+#include "test/unit/store_testdb.h"
 
 int main(void);
 
 typedef struct fixture {
-	char path[64]; /* the database file */
-	char url[80];  /* sqlite:path */
-	store_t *s;    /* open store */
+	tdb_t db;   /* the fresh database (store_testdb.h) */
+	store_t *s; /* open store */
 } fixture_t;
 
 static int setup(void **state)
 {
 	fixture_t *f = xcalloc(1, sizeof(*f));
 	err_t e = {""};
-	int fd;
 
-	strcpy(f->path, "/tmp/vigil-test-storea-XXXXXX");
-	fd = mkstemp(f->path);
-	close(fd);
-	snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
-	f->s = store_open(f->url, &e);
 	*state = f;
+	if (tdb_create(&f->db, "storea") < 0)
+		return -1;
+	f->s = store_open(f->db.url, &e);
 	return f->s ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	fixture_t *f = *state;
-	char p[96];
 
 	store_close(f->s);
-	unlink(f->path);
-	snprintf(p, sizeof(p), "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->path);
-	unlink(p);
+	tdb_destroy(&f->db);
 	free(f);
 	return 0;
 }
@@ -138,7 +129,6 @@ static void test_seals(void **state)
 	store_event_t ev;
 	size_t n;
 	err_t e = {""};
-	sqlite3 *db;
 
 	fill(f->s, ids);
 	assert_int_equal(store_seal_last(f->s, &s, &e), STORE_NOT_FOUND);
@@ -177,12 +167,11 @@ static void test_seals(void **state)
 	assert_int_equal(s.time, 6000);
 	store_seal_clear(&s);
 	/* Seals are append-only. */
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit_seals", NULL, NULL, NULL),
-	                     SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(db, "UPDATE audit_seals SET time = 0", NULL, NULL, NULL),
-	                     SQLITE_OK);
-	sqlite3_close(db);
+	assert_int_not_equal(tdb_exec(&f->db, "DELETE FROM audit_seals"), 0);
+	assert_int_not_equal(tdb_exec(&f->db, "UPDATE audit_seals SET time = 0"), 0);
+	if (f->db.pg)
+		assert_int_not_equal(tdb_exec(&f->db, "TRUNCATE audit_seals"), 0);
+	assert_int_equal(tdb_value(&f->db, "SELECT COUNT(*) FROM audit_seals"), 3);
 }
 
 static void test_store_export_verifies(void **state)

@@ -12,38 +12,30 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "common/base/log.h"
 #include "common/store/store.h"
+#include "test/unit/store_testdb.h"
 
 int main(void);
 
-static char path[64], url[80];
+static tdb_t db;        /* the fresh database of each test (store_testdb.h) */
+static const char *url; /* its store URL */
 static const char *const urls[] = {"https://a.example/hook", "http://127.0.0.1:9/hook"};
 
 static int setup(void **state)
 {
-	int fd;
-
 	(void)state;
-	strcpy(path, "/tmp/vigil-test-outbox-XXXXXX");
-	fd = mkstemp(path);
-	close(fd);
-	snprintf(url, sizeof(url), "sqlite:%s", path);
+	if (tdb_create(&db, "outbox") < 0)
+		return -1;
+	url = db.url;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char p[96];
-
 	(void)state;
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
+	tdb_destroy(&db);
 	return 0;
 }
 
@@ -71,26 +63,12 @@ static void add_node(store_t *s, const char *uuid)
 
 static long long count(const char *sql)
 {
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
+	return tdb_value(&db, sql);
 }
 
 static void exec_sql(const char *sql)
 {
-	sqlite3 *db;
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	assert_int_equal(tdb_exec(&db, sql), 0);
 }
 
 /* Commit an event of node uuid (no node record) to both URLs; its seq. */
@@ -134,8 +112,14 @@ static void test_commit_together(void **state)
 
 	/* The last outbox insert fails: neither the node's new state, nor the event, nor the
 	 * first URL's row is kept. */
-	exec_sql("CREATE TRIGGER boom BEFORE INSERT ON webhook_outbox WHEN NEW.url = 'http://boom/'"
-	         " BEGIN SELECT RAISE(ABORT, 'boom'); END;");
+	if (db.pg)
+		exec_sql("CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS"
+		         " $$BEGIN RAISE EXCEPTION 'boom'; END$$;"
+		         "CREATE TRIGGER boom BEFORE INSERT ON webhook_outbox FOR EACH ROW"
+		         " WHEN (NEW.url = 'http://boom/') EXECUTE FUNCTION boom();");
+	else
+		exec_sql("CREATE TRIGGER boom BEFORE INSERT ON webhook_outbox"
+		         " WHEN NEW.url = 'http://boom/' BEGIN SELECT RAISE(ABORT, 'boom'); END;");
 	const char *const bad[] = {"https://a.example/hook", "http://boom/"};
 	n.operational_state = 7;
 	assert_int_equal(
@@ -312,6 +296,9 @@ static void test_upgrade_from_schema_4(void **state)
 	         " ALTER TABLE webhook_outbox DROP COLUMN dead;"
 	         " DROP TABLE audit_seals; DROP INDEX events_type;"
 	         " DELETE FROM schema_version WHERE version > 4");
+	/* PostgreSQL keeps the seals' trigger function beside the table. */
+	if (db.pg)
+		exec_sql("DROP FUNCTION vigil_seals_append_only()");
 	s = store_open(url, &e);
 	assert_non_null(s);
 	assert_int_equal(store_schema_version(s), store_schema_latest());

@@ -7,40 +7,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "common/base/log.h"
 #include "common/store/store.h"
+#include "test/unit/store_testdb.h"
 
 int main(void);
 
-static char path[64], url[80];
+static tdb_t db;        /* the fresh database of this run (store_testdb.h) */
+static const char *url; /* its store URL */
 
 static int setup(void **state)
 {
-	int fd;
-
 	(void)state;
-	strcpy(path, "/tmp/vigil-test-storev-XXXXXX");
-	fd = mkstemp(path);
-	close(fd);
-	snprintf(url, sizeof(url), "sqlite:%s", path);
+	if (tdb_create(&db, "storev") < 0)
+		return -1;
+	url = db.url;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char p[96];
-
 	(void)state;
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
+	tdb_destroy(&db);
 	return 0;
 }
 
@@ -148,7 +141,6 @@ static void test_events(void **state)
 {
 	err_t e = {""};
 	char id[40];
-	sqlite3 *db;
 	store_t *s = store_open(url, &e);
 	(void)state;
 	assert_non_null(s);
@@ -163,20 +155,77 @@ static void test_events(void **state)
 	assert_int_equal(store_event_verify_chain(s, &e), STORE_OK);
 	store_close(s);
 	/* Updates are refused by the triggers; with them dropped, the chain shows the edit. */
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_not_equal(
-	    sqlite3_exec(db, "UPDATE events SET body = '{}' WHERE seq = 2", NULL, NULL, NULL),
-	    SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-	                              "DROP TRIGGER events_no_update;"
-	                              "UPDATE events SET body = '{}' WHERE seq = 2",
-	                              NULL, NULL, NULL),
-	                 SQLITE_OK);
-	sqlite3_close(db);
+	assert_int_not_equal(tdb_exec(&db, "UPDATE events SET body = '{}' WHERE seq = 2"), 0);
+	assert_int_equal(tdb_exec(&db, db.pg ? "DROP TRIGGER events_no_update ON events;"
+	                                       "UPDATE events SET body = '{}' WHERE seq = 2"
+	                                     : "DROP TRIGGER events_no_update;"
+	                                       "UPDATE events SET body = '{}' WHERE seq = 2"),
+	                 0);
 	s = store_open(url, &e);
 	assert_int_equal(store_event_verify_chain(s, &e), STORE_ERROR);
 	assert_string_equal(e.msg, "event chain broken at seq 2");
 	store_close(s);
+}
+
+/* Several processes append to one chain at once (a verifier pool sharing a database; on
+ * SQLite, several connections of one verifier): every append gets its own seq, each row's
+ * prev_hash is the hash of the one before it, and the chain verifies after. Half of the
+ * writers use the one-transaction event commit (with an outbox row), as the verifier does
+ * for verdicts. */
+static void test_concurrent_append(void **state)
+{
+	enum { WRITERS = 4, EACH = 100 };
+	static const char *const hook[] = {"http://127.0.0.1:9/hook"};
+	pid_t pids[WRITERS];
+	err_t e = {""};
+	store_t *s;
+	int status;
+	tdb_t cdb; /* a chain of its own: test_events leaves a broken one behind */
+
+	(void)state;
+	assert_int_equal(tdb_create(&cdb, "chain"), 0);
+	/* Migrate first, so the writers race on appends rather than on the schema. */
+	s = store_open(cdb.url, &e);
+	assert_non_null(s);
+	store_close(s);
+	for (int w = 0; w < WRITERS; w++) {
+		pids[w] = fork();
+		assert_true(pids[w] >= 0);
+		if (pids[w] == 0) {
+			store_t *c = store_open(cdb.url, &e);
+			char id[40], node[16];
+			int bad = c == NULL;
+
+			snprintf(node, sizeof(node), "writer-%d", w);
+			for (int i = 0; i < EACH && !bad; i++)
+				bad =
+				    (w % 2 ? store_event_commit(c, NULL, node, "comm_error", NULL,
+				                                "{\"n\": 1}", hook, 1, id, NULL, &e)
+				           : store_event_append(c, node, "revocation", "emergency",
+				                                "{\"n\": 2}", id, &e)) != STORE_OK;
+			if (bad)
+				fprintf(stderr, "# writer %d: %s\n", w, e.msg);
+			store_close(c);
+			_exit(bad);
+		}
+	}
+	for (int w = 0; w < WRITERS; w++) {
+		assert_int_equal(waitpid(pids[w], &status, 0), pids[w]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	s = store_open(cdb.url, &e);
+	assert_non_null(s);
+	assert_int_equal(store_event_verify_chain(s, &e), STORE_OK);
+	store_close(s);
+	assert_int_equal(
+	    tdb_value(&cdb, "SELECT COUNT(*) FROM events WHERE node_uuid LIKE 'writer-%'"),
+	    WRITERS * EACH);
+	/* No gaps: the newest seq is the number of rows. */
+	assert_int_equal(tdb_value(&cdb, "SELECT MAX(seq) - COUNT(*) FROM events"), 0);
+	assert_int_equal(tdb_value(&cdb, "SELECT COUNT(*) FROM webhook_outbox"),
+	                 WRITERS / 2 * EACH);
+	tdb_destroy(&cdb);
 }
 
 int main(void)
@@ -185,6 +234,7 @@ int main(void)
 	    cmocka_unit_test(test_policies),
 	    cmocka_unit_test(test_nodes),
 	    cmocka_unit_test(test_events),
+	    cmocka_unit_test(test_concurrent_append),
 	};
 	log_init("test_store_verifier", 1, 0);
 	return cmocka_run_group_tests(tests, setup, teardown);
