@@ -7,3 +7,4 @@ COMMON_SRCS += common/base/config.c
 COMMON_SRCS += common/base/daemon.c
 COMMON_SRCS += common/base/nonce.c
 COMMON_SRCS += common/base/statefile.c
+COMMON_SRCS += common/base/prom.c
