@@ -139,6 +139,7 @@ static void vmetrics_render_failures(vmetrics_t *vm, buf_t *b)
 	} sum[VMETRICS_REASONS * 2];
 	size_t k = 0;
 
+	memset(sum, 0, sizeof(sum));
 	for (int w = 0; w < vm->nworkers; w++) {
 		vmetrics_worker_t *m = &vm->w[w];
 		size_t n = atomic_load_explicit(&m->nreasons, memory_order_acquire);
