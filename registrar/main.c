@@ -60,6 +60,12 @@ static const config_key_t registrar_keys[] = {
      "address out. Many agents behind one NAT registering at once share it. At most 512 "
      "connections are open in all.",
      NULL},
+    {"registrar", "metrics_listen", CFG_STR, "127.0.0.1:9465", 0, 0,
+     "HOST:PORT of the plain-HTTP listener for Prometheus (GET /metrics) and health checks "
+     "(GET /healthz: the process serves; GET /readyz: the store is reachable, else 503). "
+     "It carries no secrets (counts, no agent ids) but has no authentication: keep it on "
+     "loopback or a trusted network. Empty: off. docs/metrics.md lists the metrics.",
+     NULL},
     {NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
 };
 

@@ -27,6 +27,7 @@
 #include "common/crypto/tpm2.h"
 #include "common/base/xmalloc.h"
 #include "registrar/enroll.h"
+#include "registrar/metrics.h"
 #include "registrar/route.h"
 
 #define CRED_LEN 32 /* credential: 32 characters of [A-Za-z0-9], as Keylime makes it */
@@ -65,6 +66,7 @@ struct registrar {
 	http_server_t *https;   /* admin routes (and agent routes), NULL when disabled */
 	listener_t l_http;      /* callback context of http */
 	listener_t l_https;     /* callback context of https */
+	rmetrics_t *metrics;    /* outcome counters and the metrics listener */
 };
 
 /* ---- helpers ---- */
@@ -243,7 +245,7 @@ out:
 /* One TPM, one node: refuse an EK that another id has enrolled (unless the operator
  * allows it). The other id goes to the log only: the caller, who may hold nothing but the
  * public EK, learns nothing about the fleet. 0 when the EK is free, -1 when the reply was
- * sent. */
+ * sent (a refusal), -2 when it was sent for a storage error. */
 static int ek_reuse_refused(registrar_t *r, http_request_t *req, const char *what, const char *id,
                             const char *ek_key)
 {
@@ -258,7 +260,7 @@ static int ek_reuse_refused(registrar_t *r, http_request_t *req, const char *wha
 		return 0;
 	if (rc == STORE_ERROR) {
 		reply_error(req, 500, "registrar storage error");
-		return -1;
+		return -2;
 	}
 	log_info("%s of agent %s from %s rejected: its EK is already enrolled as agent %s "
 	         "(registrar.allow_ek_reuse = no)",
@@ -290,12 +292,15 @@ static void do_register(registrar_t *r, http_request_t *req, const char *path_id
 	if ((q = enroll_parse(body, blen, path_id, &r->policy, &status, &e)) == NULL) {
 		log_info("registration of agent %s from %s rejected: %s",
 		         path_id ? path_id : "(id in body)", peer, e.msg);
+		rmetrics_count(r->metrics,
+		               status == 403 ? RMETRICS_REG_EK_CERT : RMETRICS_REG_INVALID);
 		reply_error(req, status, e.msg);
 		goto out;
 	}
 
 	rc = store_agent_get(r->store, q->agent_id, &old, &e);
 	if (rc == STORE_ERROR) {
+		rmetrics_count(r->metrics, RMETRICS_REG_STORE_ERROR);
 		reply_error(req, 500, "registrar storage error");
 		goto out;
 	}
@@ -315,6 +320,7 @@ static void do_register(registrar_t *r, http_request_t *req, const char *path_id
 		        "agent %s is already registered with a different %s; an administrator must "
 		        "delete it first",
 		        q->agent_id, what);
+		rmetrics_count(r->metrics, RMETRICS_REG_IDENTITY_CONFLICT);
 		reply_error(req, 403, e.msg);
 		goto out;
 	}
@@ -322,16 +328,21 @@ static void do_register(registrar_t *r, http_request_t *req, const char *path_id
 		log_info("registration of agent %s from %s rejected: ek_tpm is not a usable public "
 		         "key",
 		         q->agent_id, peer);
+		rmetrics_count(r->metrics, RMETRICS_REG_INVALID);
 		reply_error(req, 400, "ek_tpm is not a usable public key");
 		goto out;
 	}
-	if (ek_reuse_refused(r, req, "registration", q->agent_id, ek_key) < 0)
+	if ((status = ek_reuse_refused(r, req, "registration", q->agent_id, ek_key)) < 0) {
+		rmetrics_count(r->metrics,
+		               status == -2 ? RMETRICS_REG_STORE_ERROR : RMETRICS_REG_EK_REUSE);
 		goto out;
+	}
 
 	/* The challenge: a fresh credential that only the TPM holding this EK can recover,
 	 * and only for an object with this AK's name. */
 	if (tpm2_pub_name(q->ak, &name, &e) < 0) {
 		log_info("registration of agent %s from %s rejected: %s", q->agent_id, peer, e.msg);
+		rmetrics_count(r->metrics, RMETRICS_REG_INVALID);
 		reply_error(req, 400, e.msg);
 		goto out;
 	}
@@ -341,6 +352,7 @@ static void do_register(registrar_t *r, http_request_t *req, const char *path_id
 		char msg[300];
 		snprintf(msg, sizeof(msg), "cannot make a credential for this EK: %s", e.msg);
 		log_info("registration of agent %s from %s rejected: %s", q->agent_id, peer, msg);
+		rmetrics_count(r->metrics, RMETRICS_REG_INVALID);
 		reply_error(req, 400, msg);
 		goto out;
 	}
@@ -367,6 +379,8 @@ static void do_register(registrar_t *r, http_request_t *req, const char *path_id
 		rc = store_agent_put(r->store, &rec, &e);
 	}
 	if (rc != STORE_OK) {
+		rmetrics_count(r->metrics, rc == STORE_NOT_FOUND ? RMETRICS_REG_CONFLICT
+		                                                 : RMETRICS_REG_STORE_ERROR);
 		reply_error(req, rc == STORE_NOT_FOUND ? 409 : 500,
 		            rc == STORE_NOT_FOUND
 		                ? "agent changed during registration; register again"
@@ -388,6 +402,7 @@ static void do_register(registrar_t *r, http_request_t *req, const char *path_id
 	base64_encode(&b64, blob.data, blob.len);
 	json_t *res = json_object();
 	json_object_set_new(res, "blob", json_stringn((const char *)b64.data, b64.len));
+	rmetrics_count(r->metrics, RMETRICS_REG_OK);
 	http_reply_envelope(req, 200, "Success", res);
 out:
 	OPENSSL_cleanse(cred, sizeof(cred));
@@ -409,7 +424,7 @@ static void do_activate(registrar_t *r, http_request_t *req, const char *id)
 	err_t e = {""};
 	char msg[300];
 	store_rc_t rc;
-	int staged;
+	int staged, rv;
 
 	memset(&a, 0, sizeof(a));
 	memset(&st, 0, sizeof(st));
@@ -417,6 +432,7 @@ static void do_activate(registrar_t *r, http_request_t *req, const char *id)
 	body = http_request_body(req, &blen);
 	if (enroll_parse_auth_tag(body, blen, tag, &e) < 0) {
 		log_info("activation of agent %s from %s rejected: %s", id, peer, e.msg);
+		rmetrics_count(r->metrics, RMETRICS_ACT_INVALID);
 		reply_error(req, 400, e.msg);
 		goto out;
 	}
@@ -426,17 +442,20 @@ static void do_activate(registrar_t *r, http_request_t *req, const char *id)
 		         id, peer, ACTFAIL_BUDGET, ACTFAIL_WINDOW);
 		snprintf(msg, sizeof(msg),
 		         "too many failed activations of agent %s; try again in a minute", id);
+		rmetrics_count(r->metrics, RMETRICS_ACT_RATE_LIMITED);
 		reply_error(req, 429, msg);
 		goto out;
 	}
 	rc = store_agent_get(r->store, id, &a, &e);
 	if (rc == STORE_ERROR) {
+		rmetrics_count(r->metrics, RMETRICS_ACT_STORE_ERROR);
 		reply_error(req, 500, "registrar storage error");
 		goto out;
 	}
 	if (rc == STORE_NOT_FOUND) {
 		log_info("activation of agent %s from %s rejected: not registered", id, peer);
 		snprintf(msg, sizeof(msg), "agent %s is not registered", id);
+		rmetrics_count(r->metrics, RMETRICS_ACT_NOT_REGISTERED);
 		reply_error(req, 404, msg);
 		goto out;
 	}
@@ -445,6 +464,7 @@ static void do_activate(registrar_t *r, http_request_t *req, const char *id)
 	if (staged) {
 		rc = store_agent_get_staged(r->store, id, &st, &e);
 		if (rc == STORE_ERROR) {
+			rmetrics_count(r->metrics, RMETRICS_ACT_STORE_ERROR);
 			reply_error(req, 500, "registrar storage error");
 			goto out;
 		}
@@ -455,6 +475,7 @@ static void do_activate(registrar_t *r, http_request_t *req, const char *id)
 		log_info("activation of agent %s from %s rejected: already active", id, peer);
 		snprintf(msg, sizeof(msg),
 		         "agent %s is already active; register again for a new challenge", id);
+		rmetrics_count(r->metrics, RMETRICS_ACT_ALREADY_ACTIVE);
 		reply_error(req, 400, msg);
 		goto out;
 	}
@@ -466,9 +487,11 @@ static void do_activate(registrar_t *r, http_request_t *req, const char *id)
 		rc = staged ? store_agent_unstage(r->store, id, &e)
 		            : store_agent_delete_pending(r->store, id, &e);
 		if (rc == STORE_ERROR) {
+			rmetrics_count(r->metrics, RMETRICS_ACT_STORE_ERROR);
 			reply_error(req, 500, "registrar storage error");
 			goto out;
 		}
+		rmetrics_count(r->metrics, RMETRICS_ACT_AUTH_TAG);
 		log_info("activation of agent %s from %s rejected: auth_tag does not match; %s", id,
 		         peer,
 		         staged ? "the staged re-registration was discarded, the enrollment is "
@@ -490,15 +513,20 @@ static void do_activate(registrar_t *r, http_request_t *req, const char *id)
 	}
 	/* Proof of possession: the first activation of an EK another id holds is refused
 	 * here too (registrations only see enrollments that were active then). */
-	if (!staged && ek_reuse_refused(r, req, "activation", id, a.ek_key) < 0)
+	if (!staged && (rv = ek_reuse_refused(r, req, "activation", id, a.ek_key)) < 0) {
+		rmetrics_count(r->metrics,
+		               rv == -2 ? RMETRICS_ACT_STORE_ERROR : RMETRICS_ACT_EK_REUSE);
 		goto out;
+	}
 	rc =
 	    staged ? store_agent_promote(r->store, id, &e) : store_agent_activate(r->store, id, &e);
 	if (rc == STORE_ERROR) {
+		rmetrics_count(r->metrics, RMETRICS_ACT_STORE_ERROR);
 		reply_error(req, 500, "registrar storage error");
 		goto out;
 	}
 	if (rc == STORE_NOT_FOUND) { /* changed under us (another registrar on the store) */
+		rmetrics_count(r->metrics, RMETRICS_ACT_CONFLICT);
 		reply_error(req, 409, "agent changed during activation; register again");
 		goto out;
 	}
@@ -509,6 +537,7 @@ static void do_activate(registrar_t *r, http_request_t *req, const char *id)
 	else
 		log_info("agent %s activated from %s: enrollment complete (registration %d)", id,
 		         peer, a.regcount);
+	rmetrics_count(r->metrics, RMETRICS_ACT_OK);
 	/* The Rust agent requires "results": {} here, never null. */
 	http_reply_envelope(req, 200, "Success", json_object());
 out:
@@ -829,6 +858,15 @@ registrar_t *registrar_new(struct event_base *base, const config_t *cfg)
 	} else {
 		log_info("registrar.tls_listen is empty: admin routes are disabled");
 	}
+	r->metrics = rmetrics_new();
+	const char *mlisten = config_str(cfg, "registrar", "metrics_listen");
+	if (*mlisten) {
+		if (rmetrics_serve(r->metrics, mlisten, url, &e) < 0) {
+			log_warnx("registrar.metrics_listen %s: %s", mlisten, e.msg);
+			goto out;
+		}
+		log_info("metrics on http://%s/metrics (also /healthz, /readyz)", mlisten);
+	}
 	shown = store_url_redact(url);
 	log_info("registrar ready: agents on http://%s%s%s, database %s",
 	         config_str(cfg, "registrar", "listen"),
@@ -849,6 +887,7 @@ void registrar_free(registrar_t *r)
 {
 	if (r == NULL)
 		return;
+	rmetrics_free(r->metrics); /* first: its thread reads the counters */
 	http_server_free(r->https);
 	http_server_free(r->http);
 	ekca_free(r->ekca);

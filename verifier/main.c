@@ -25,6 +25,7 @@
 #include "common/base/xmalloc.h"
 #include "verifier/api.h"
 #include "verifier/events.h"
+#include "verifier/metrics.h"
 #include "verifier/outbox.h"
 #include "verifier/node.h"
 #include "verifier/policies.h"
@@ -240,6 +241,13 @@ static const config_key_t verifier_keys[] = {
      "dead-lettered: logged, listed by 'vigilctl outbox list --dead', and sent again only "
      "after 'vigilctl outbox retry'.",
      NULL},
+    {"verifier", "metrics_listen", CFG_STR, "127.0.0.1:9464", 0, 0,
+     "HOST:PORT of the plain-HTTP listener for Prometheus (GET /metrics) and health checks "
+     "(GET /healthz: the process serves; GET /readyz: the store is reachable and every "
+     "worker runs, else 503). It carries no secrets (counts, latencies, no node names) but "
+     "has no authentication: keep it on loopback or a trusted network. Empty: off. "
+     "docs/metrics.md lists the metrics.",
+     check_hostport},
     {"verifier", "webhook_backoff_max", CFG_INT, "300", 1, 3600,
      "Longest wait in seconds between two attempts of a webhook delivery.", NULL},
     {NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
@@ -495,10 +503,17 @@ int main(int argc, char **argv)
 		nw = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	ctx.nworkers = nw < 1 ? 1 : nw;
 	ctx.workers = xcalloc((size_t)ctx.nworkers, sizeof(*ctx.workers));
+	ctx.metrics = vmetrics_new(ctx.nworkers);
 	for (int i = 0; i < ctx.nworkers; i++) {
 		ctx.workers[i] = worker_new(i, &ctx);
 		if (worker_start(ctx.workers[i]) < 0)
 			fatalx("cannot start worker %d", i);
+	}
+	const char *mlisten = config_str(cfg, "verifier", "metrics_listen");
+	if (*mlisten) {
+		if (vmetrics_serve(ctx.metrics, mlisten, &ctx, &e) < 0)
+			fatalx("verifier.metrics_listen %s: %s", mlisten, e.msg);
+		log_info("metrics on http://%s/metrics (also /healthz, /readyz)", mlisten);
 	}
 
 	/* Resume every stored node where it stood. */
@@ -552,6 +567,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < ctx.nworkers; i++)
 		worker_free(ctx.workers[i]);
 	free(ctx.workers);
+	vmetrics_free(ctx.metrics); /* after the workers: their counters are its */
 	watch_hub_free(ctx.watch);
 	/* No worker appends any more: seal what they wrote. */
 	sealer_flush(sealer);

@@ -23,3 +23,4 @@ $(BUILD)/test/test_verifier_utf8: $(OBJ)/test/unit/test_verifier_utf8.o $(OBJ)/v
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
 VERIFIER_SRCS += verifier/sealer.c
 VERIFIER_SRCS += verifier/api_events.c
+VERIFIER_SRCS += verifier/metrics.c

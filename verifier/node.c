@@ -21,6 +21,7 @@
 #include "common/policy/runtime_policy_eval.h"
 #include "verifier/attest.h"
 #include "verifier/events.h"
+#include "verifier/metrics.h"
 #include "verifier/notices.h"
 #include "verifier/policies.h"
 #include "verifier/registry.h"
@@ -339,6 +340,7 @@ static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, 
 {
 	char *reason = utf8_sanitize_dup(why);
 
+	vmetrics_round_end(n->host->metrics, &n->round_t0, event_id);
 	pthread_mutex_lock(&n->lock);
 	node_publish_locked(n, out);
 	n->rec.operational_state = NODE_INVALID_QUOTE;
@@ -358,6 +360,7 @@ static void node_pass(node_t *n, const attest_out_t *out)
 	int was = n->rec.operational_state;
 	int recovered = n->unreachable;
 
+	vmetrics_round_end(n->host->metrics, &n->round_t0, NULL);
 	pthread_mutex_lock(&n->lock);
 	node_publish_locked(n, out);
 	n->rec.operational_state = NODE_GET_QUOTE;
@@ -389,6 +392,7 @@ void node_comm_error(node_t *n, const char *why)
 	vctx_t *ctx = node_ctx(n);
 	int delay = ctx->retry_interval_ms, state, steps;
 
+	vmetrics_round_end(n->host->metrics, &n->round_t0, "comm_error");
 	n->repin_tried = 0; /* the next contact may ask the registrar again */
 	/* Past max_retries the count only says FAILED: keep it from growing without end. */
 	if (n->retries <= ctx->max_retries)
@@ -473,6 +477,7 @@ static void node_request(node_t *n, const char *path, http_response_fn cb)
 {
 	n->in_flight = 1;
 	n->req_gen = n->gen;
+	vmetrics_round_start(&n->round_t0);
 	if (http_client_request(n->conn, HTTP_M_GET, path, NULL, NULL, 0, cb, n) < 0) {
 		n->in_flight = 0;
 		node_comm_error(n, http_client_error(n->conn));

@@ -32,6 +32,7 @@ struct http_budget;
 struct policy_obj;
 struct store;
 struct vctx;
+struct vmetrics_worker;
 
 /* What the owning worker lends the nodes it drives, filled in by the worker. A node uses
  * only this and never calls back into the worker: calls go worker -> node -> attest. */
@@ -44,9 +45,10 @@ typedef struct node_host {
 	struct http_tls_pinned *agent_tls; /* the worker's one TLS context for its agents */
 	/* Admission of costly first rounds (a whole IMA list replayed, a UEFI log judged):
 	 * a token bucket of this worker's share of verifier.first_rounds_per_s. */
-	double first_tokens;     /* tokens now (at most first_burst) */
-	int64_t first_tokens_at; /* when they were counted (monotonic ms), 0: never */
-	struct node *nodes;      /* head of the worker's node list (node.c keeps it) */
+	double first_tokens;             /* tokens now (at most first_burst) */
+	int64_t first_tokens_at;         /* when they were counted (monotonic ms), 0: never */
+	struct node *nodes;              /* head of the worker's node list (node.c keeps it) */
+	struct vmetrics_worker *metrics; /* the worker's counters (verifier/metrics.h) */
 	/* Send a signed revocation notice (body, borrowed) to every agent of the verifier:
 	 * the worker posts it to each worker's nodes. Never blocks. */
 	void (*announce)(struct node_host *h, const char *body);
@@ -95,6 +97,7 @@ typedef struct node {
 	int unreachable;     /* comm_error recorded, no good round since */
 	unsigned deferred;   /* first-round admissions refused so far (a count for the log) */
 	int64_t answered_at; /* when the agent last answered a quote request (unix s) */
+	int64_t round_t0;    /* when this round's first request went out (prom_now_us), 0 */
 } node_t;
 
 /* Node commands, run on the owning worker's thread (through worker_post/worker_call) with

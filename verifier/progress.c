@@ -10,6 +10,7 @@
 #include "common/evidence/ima.h"
 #include "common/policy/runtime_policy_eval.h"
 #include "verifier/events.h"
+#include "verifier/metrics.h"
 #include "verifier/node_priv.h"
 
 void node_set_str(char **dst, const char *v)
@@ -138,7 +139,11 @@ void node_worker_tick(node_host_t *h)
 		node_sync_rec(n);
 		v[k++] = &n->rec;
 	}
-	if (k && store_node_save(h->store, v, k, &e) == STORE_OK) {
+	int64_t t0 = prom_now_us();
+	store_rc_t rc = k ? store_node_save(h->store, v, k, &e) : STORE_OK;
+	if (k)
+		vmetrics_flush(h->metrics, t0, k);
+	if (k && rc == STORE_OK) {
 		for (node_t *n = h->nodes; n; n = n->next)
 			n->dirty = 0;
 	} else if (k) {

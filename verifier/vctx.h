@@ -14,6 +14,7 @@ struct policies;
 struct worker;
 struct store;
 struct watch_hub;
+struct vmetrics;
 
 typedef struct vctx {
 	char *verifier_id;         /* this instance's name (config or hostname) */
@@ -49,6 +50,7 @@ typedef struct vctx {
 	char *audit_pub_pem;       /* public half of the audit key (PEM), for GetAuditKey */
 	char audit_key_id[65];     /* its id: hex SHA-256 of its DER SubjectPublicKeyInfo */
 	struct watch_hub *watch;   /* WatchEvents' thread */
+	struct vmetrics *metrics;  /* the workers' counters and the metrics listener */
 } vctx_t;
 
 /* The worker that owns node uuid (a stable hash of the UUID). */

@@ -10,6 +10,7 @@
 #include "common/base/log.h"
 #include "common/store/store.h"
 #include "common/base/xmalloc.h"
+#include "verifier/metrics.h"
 #include "verifier/node.h"
 #include "verifier/notices.h"
 #include "verifier/vctx.h"
@@ -66,6 +67,17 @@ static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The metrics' nodes by state, and the worker's sign of life for /readyz. */
+static void worker_count_nodes(worker_t *w)
+{
+	uint64_t by_state[VMETRICS_STATES] = {0};
+
+	for (node_t *n = w->host.nodes; n; n = n->next)
+		if (!n->removing && (unsigned)n->rec.operational_state < VMETRICS_STATES)
+			by_state[n->rec.operational_state]++;
+	vmetrics_tick(w->host.metrics, by_state);
+}
+
 static void worker_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	worker_t *w = arg;
@@ -73,6 +85,7 @@ static void worker_on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	node_worker_tick(&w->host);
+	worker_count_nodes(w);
 }
 
 worker_t *worker_new(int id, struct vctx *ctx)
@@ -97,6 +110,7 @@ worker_t *worker_new(int id, struct vctx *ctx)
 			fatalx("worker %d: the TLS client context for agents: %s", id, e.msg);
 	}
 	w->host.announce = worker_announce;
+	w->host.metrics = ctx->metrics ? vmetrics_worker(ctx->metrics, id) : NULL;
 	w->wake = event_new(w->base, -1, 0, worker_on_wake, w);
 	w->tick = event_new(w->base, -1, EV_PERSIST, worker_on_tick, w);
 	tv.tv_sec = ctx->flush_interval_ms / 1000;
@@ -112,6 +126,7 @@ static void *worker_main(void *arg)
 
 	if ((w->host.store = store_open(w->ctx->database, &e)) == NULL)
 		fatalx("worker %d: cannot open the store: %s", w->id, e.msg);
+	worker_count_nodes(w); /* running: ready before the first tick */
 	event_base_dispatch(w->base);
 	node_worker_stop(&w->host);
 	store_close(w->host.store);

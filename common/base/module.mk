@@ -8,3 +8,4 @@ COMMON_SRCS += common/base/daemon.c
 COMMON_SRCS += common/base/nonce.c
 COMMON_SRCS += common/base/statefile.c
 COMMON_SRCS += common/base/api_version.c
+COMMON_SRCS += common/base/prom.c

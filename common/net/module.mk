@@ -6,3 +6,4 @@ COMMON_SRCS += common/net/grpcsrv.c
 COMMON_SRCS += common/net/grpccli.c
 COMMON_SRCS += common/net/pb.c
 COMMON_SRCS += common/net/webhook.c
+COMMON_SRCS += common/net/metricsrv.c

@@ -118,6 +118,12 @@ void store_relax_durability(store_t *s)
 		s->ops->relax_durability(s->h);
 }
 
+store_rc_t store_stats(store_t *s, store_stats_t *out, err_t *e)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->stats(s->h, out, e);
+}
+
 int store_schema_version(store_t *s)
 {
 	return s->ops->schema_version(s->h);

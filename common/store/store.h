@@ -64,6 +64,20 @@ void store_relax_durability(store_t *s);
  * Caller frees. */
 char *store_url_redact(const char *url);
 
+/* What a daemon's metrics show of its store, counted in one read. */
+typedef struct store_stats {
+	int64_t agents;         /* registrar enrollments, active or awaiting activation */
+	int64_t agents_active;  /* of them, activated */
+	int64_t outbox_pending; /* webhook deliveries neither delivered nor dead-lettered */
+	int64_t outbox_dead;    /* dead-lettered deliveries waiting for an operator */
+	int64_t outbox_oldest;  /* when the oldest pending delivery was queued (unix ms), 0:
+	                           none */
+} store_stats_t;
+/* Fill *out; STORE_ERROR when the store cannot be read, or no longer is the one it
+ * opened (SQLite: the database file was moved or deleted under the open connection, so
+ * commits would go nowhere anyone reads). What /readyz asks. */
+store_rc_t store_stats(store_t *s, store_stats_t *out, err_t *e);
+
 /* The schema version the store is at, and the newest one this build knows. */
 int store_schema_version(store_t *s);
 int store_schema_latest(void);

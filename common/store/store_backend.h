@@ -17,6 +17,8 @@ typedef struct store_ops {
 	/* Optional (NULL: stay durable): commits of this connection may be lost on a power
 	 * failure, never on a crash of the process; see store_relax_durability. */
 	void (*relax_durability)(void *h);
+	/* Counts for metrics, and a check that the store is still reachable. */
+	store_rc_t (*stats)(void *h, store_stats_t *out, err_t *e);
 	store_rc_t (*agent_put)(void *h, const store_agent_t *a, err_t *e);
 	store_rc_t (*agent_get)(void *h, const char *agent_id, store_agent_t *out, err_t *e);
 	store_rc_t (*agent_list)(void *h, char ***ids, size_t *n, err_t *e);

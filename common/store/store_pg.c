@@ -433,6 +433,33 @@ static void pg_notice(void *arg, const char *message)
 	log_debug("database: %s", message);
 }
 
+/* What /metrics and /readyz ask (store_stats). */
+static store_rc_t pg_stats(void *h, store_stats_t *out, err_t *e)
+{
+	pg_t *p = h;
+	PGresult *r = pg_run(
+	    p,
+	    "SELECT (SELECT count(*) FROM registrar_agents),"
+	    " (SELECT count(*) FROM registrar_agents WHERE active = 1),"
+	    " (SELECT count(*) FROM webhook_outbox WHERE delivered IS NULL AND dead IS NULL),"
+	    " (SELECT count(*) FROM webhook_outbox WHERE delivered IS NULL AND dead IS NOT NULL),"
+	    " (SELECT coalesce(min(created), 0) FROM webhook_outbox"
+	    "  WHERE delivered IS NULL AND dead IS NULL)",
+	    0, NULL);
+
+	if (r == NULL || PQntuples(r) != 1) {
+		PQclear(r);
+		return pg_fail(p, e, "counting for metrics");
+	}
+	out->agents = pg_col_i64(r, 0, 0);
+	out->agents_active = pg_col_i64(r, 0, 1);
+	out->outbox_pending = pg_col_i64(r, 0, 2);
+	out->outbox_dead = pg_col_i64(r, 0, 3);
+	out->outbox_oldest = pg_col_i64(r, 0, 4);
+	PQclear(r);
+	return STORE_OK;
+}
+
 static void pg_relax_durability(void *h)
 {
 	pg_t *p = h;
@@ -477,6 +504,7 @@ const store_ops_t store_pg_ops = {
     .name = "postgresql",
     .open = pg_open,
     .relax_durability = pg_relax_durability,
+    .stats = pg_stats,
     .close = pg_close,
     .schema_version = pg_schema_version,
     .agent_put = pg_agent_put,

@@ -341,6 +341,46 @@ static void sq_close(void *h)
 	free(q);
 }
 
+/* One statement for every count, so that they are of one moment. */
+static store_rc_t sq_stats(void *h, store_stats_t *out, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	int moved = 0;
+
+	/* A renamed or deleted file still reads through the open connection; commits to it
+	 * would be lost for anyone who opens the path. */
+	if (sqlite3_file_control(q->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK ||
+	    moved) {
+		err_set(e, "database %s was moved or deleted", q->path);
+		return STORE_ERROR;
+	}
+	if (sqlite3_prepare_v2(
+	        q->db,
+	        "SELECT (SELECT count(*) FROM registrar_agents),"
+	        " (SELECT count(*) FROM registrar_agents WHERE active = 1),"
+	        " (SELECT count(*) FROM webhook_outbox WHERE delivered IS NULL AND dead IS NULL),"
+	        " (SELECT count(*) FROM webhook_outbox WHERE delivered IS NULL AND dead IS NOT "
+	        "NULL),"
+	        " (SELECT coalesce(min(created), 0) FROM webhook_outbox"
+	        "  WHERE delivered IS NULL AND dead IS NULL)",
+	        -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		sq_fail(q, e, "counting for metrics");
+		goto out;
+	}
+	out->agents = sqlite3_column_int64(st, 0);
+	out->agents_active = sqlite3_column_int64(st, 1);
+	out->outbox_pending = sqlite3_column_int64(st, 2);
+	out->outbox_dead = sqlite3_column_int64(st, 3);
+	out->outbox_oldest = sqlite3_column_int64(st, 4);
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static void sq_relax_durability(void *h)
 {
 	sq_t *q = h;
@@ -455,6 +495,7 @@ const store_ops_t store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
     .relax_durability = sq_relax_durability,
+    .stats = sq_stats,
     .close = sq_close,
     .schema_version = sq_schema_version,
     .agent_put = sq_agent_put,

@@ -364,7 +364,8 @@ swtpm_restart() {
 # ---- verifier helpers ----
 
 # verifier_start NAME [-o ...]: a vigil-verifier with a fresh state dir $T/NAME, gRPC on a
-# free port (VERIFIER_ADDR), fast retry settings, and a client certificate for agents from
+# free port (VERIFIER_ADDR), fast retry settings, metrics off (never the default port,
+# which parallel runs would share) unless VERIFIER_METRICS=HOST:PORT, and a client certificate for agents from
 # the fleet CA in $T/ca (made on first use). gRPC is plaintext unless VERIFIER_MTLS=1,
 # then mutual TLS with $T/ca/admin.crt as the operator's certificate (vctl and fctl use
 # it). Sets VERIFIER_PID.
@@ -396,6 +397,8 @@ verifier_start() {
 		-o verifier.tls_cert="$T/ca/verifier.crt" -o verifier.tls_key="$T/ca/verifier.key" \
 		-o verifier.trusted_client_ca="$T/ca/ca.crt" -o verifier.quote_interval=0.5 \
 		-o verifier.retry_interval=0.2 -o verifier.max_retries=3 "${dbopt[@]}" "$@"
+		-o verifier.retry_interval=0.2 -o verifier.max_retries=3 \
+		-o verifier.metrics_listen="${VERIFIER_METRICS:-}" "$@"
 	VERIFIER_PID=$!
 	for _ in $(seq 100); do
 		grep -q "gRPC on" "$T/$name.log" && return 0
@@ -491,7 +494,8 @@ node_logs() {
 # ---- a whole fleet on loopback: CA, registrar, verifier, simulated nodes with agents ----
 #
 #   fleet_start            fleet CA in $T/ca (verifier --both, admin --client), the swtpm EK
-#                          CA, a registrar (REGISTRAR_ADDR, REGISTRAR_TLS_ADDR) and a
+#                          CA, a registrar (REGISTRAR_ADDR, REGISTRAR_TLS_ADDR; metrics
+#                          on REGISTRAR_METRICS=HOST:PORT, else off) and a
 #                          verifier (verifier_start fleet-verifier)
 #   fleet_node NAME [ek] [ak]   a simulated node: node_tpm_start + node_logs, then an agent
 #                          (uuid NODE_UUID_NAME, port AGENT_PORT_NAME, pid AGENT_PID_NAME)
@@ -513,7 +517,8 @@ fleet_start() {
 		-o registrar.tls_listen="$REGISTRAR_TLS_ADDR" -o registrar.tls_cert="$T/ca/registrar.crt" \
 		-o registrar.tls_key="$T/ca/registrar.key" -o registrar.trusted_client_ca="$T/ca/ca.crt" \
 		-o registrar.ek_ca_dir="$EK_CA_DIR" -o registrar.state_dir="$T" \
-		-o registrar.database="sqlite:$T/registrar.db"
+		-o registrar.database="sqlite:$T/registrar.db" \
+		-o registrar.metrics_listen="${REGISTRAR_METRICS:-}"
 	REGISTRAR_PID=$!
 	for _ in $(seq 100); do
 		curl -sf "http://$REGISTRAR_ADDR/version" >/dev/null && break

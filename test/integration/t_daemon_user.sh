@@ -39,7 +39,8 @@ check state_dirs_for_nobody $?
 RP=$(free_port)
 spawn "$T/registrar.log" "$BIN/vigil-registrar" -d -o registrar.user=nobody \
 	-o registrar.listen=127.0.0.1:$RP -o registrar.tls_listen= -o registrar.ek_ca_dir="$EK_CA_DIR" \
-	-o registrar.state_dir="$T/reg" -o registrar.database="sqlite:$T/reg/registrar.db"
+	-o registrar.state_dir="$T/reg" -o registrar.database="sqlite:$T/reg/registrar.db" \
+	-o registrar.metrics_listen=
 REG_PID=$!
 for _ in $(seq 100); do
 	curl -sf "http://127.0.0.1:$RP/version" >/dev/null && break
@@ -73,7 +74,7 @@ VERIFIER_ADDR=127.0.0.1:$VP
 spawn "$T/verifier.log" "$BIN/vigil-verifier" -d -o verifier.user=nobody -o verifier.grpc_insecure=yes \
 	-o verifier.grpc_listen="$VERIFIER_ADDR" -o verifier.state_dir="$T/ver" \
 	-o verifier.tls_cert="$T/ver/verifier.crt" -o verifier.tls_key="$T/ver/verifier.key" \
-	-o verifier.trusted_client_ca="$T/ver/ca.crt"
+	-o verifier.trusted_client_ca="$T/ver/ca.crt" -o verifier.metrics_listen=
 VER_PID=$!
 for _ in $(seq 100); do
 	grep -q "gRPC on" "$T/verifier.log" && break

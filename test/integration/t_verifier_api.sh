@@ -140,6 +140,7 @@ stop_pid "$VERIFIER_PID"
 VERIFIER_PORT=
 out=$(timeout 20 "$BIN/vigil-verifier" -d -o verifier.grpc_insecure=yes -o verifier.state_dir="$T/v2" \
 	-o verifier.grpc_listen="127.0.0.1:$(free_port)" -o verifier.tls_cert="$T/ca/verifier.crt" \
-	-o verifier.tls_key="$T/ca/other.key" -o verifier.trusted_client_ca="$T/ca/ca.crt" 2>&1)
+	-o verifier.tls_key="$T/ca/other.key" -o verifier.trusted_client_ca="$T/ca/ca.crt" \
+	-o verifier.metrics_listen= 2>&1)
 [ $? -ne 0 ] && grep -q "verifier.tls_cert .* and tls_key .*other.key: .*does not match" <<<"$out"
 check "a verifier whose agent-client key does not match its certificate refuses to start, saying so" $?

@@ -55,7 +55,8 @@ vport=$(free_port)
 spawn "$T/v2.log" bash -c 'ulimit -Sn 512 && exec "$@"' sh "$BIN/vigil-verifier" -d \
 	-o verifier.grpc_insecure=yes -o verifier.grpc_listen="127.0.0.1:$vport" \
 	-o verifier.state_dir="$T/v2" -o verifier.tls_cert="$T/ca/verifier.crt" \
-	-o verifier.tls_key="$T/ca/verifier.key" -o verifier.trusted_client_ca="$T/ca/ca.crt"
+	-o verifier.tls_key="$T/ca/verifier.key" -o verifier.trusted_client_ca="$T/ca/ca.crt" \
+	-o verifier.metrics_listen=
 for _ in $(seq 100); do grep -q "gRPC on" "$T/v2.log" && break; sleep 0.1; done
 if [ "$hard" = unlimited ]; then
 	grep -q "gRPC on" "$T/v2.log"
@@ -75,7 +76,7 @@ spawn "$T/v3.log" "$BIN/vigil-verifier" -d -o verifier.grpc_insecure=yes \
 	-o verifier.trusted_client_ca="$T/ca/ca.crt" -o verifier.workers=1 \
 	-o verifier.max_response=1048576 -o verifier.max_round_response=65536 \
 	-o verifier.answer_budget=1 -o verifier.retry_interval=0.2 -o verifier.max_retries=1000 \
-	-o verifier.exponential_backoff=no
+	-o verifier.exponential_backoff=no -o verifier.metrics_listen=
 for _ in $(seq 100); do grep -q "gRPC on" "$T/v3.log" && break; sleep 0.1; done
 VERIFIER_ADDR=127.0.0.1:$vport
 for i in 1 2 3; do
