@@ -365,8 +365,8 @@ swtpm_restart() {
 
 # verifier_start NAME [-o ...]: a vigil-verifier with a fresh state dir $T/NAME, gRPC on a
 # free port (VERIFIER_ADDR), fast retry settings, metrics off (never the default port,
-# which parallel runs would share) unless VERIFIER_METRICS=HOST:PORT, and a client certificate for agents from
-# the fleet CA in $T/ca (made on first use). gRPC is plaintext unless VERIFIER_MTLS=1,
+# which parallel runs would share) unless VERIFIER_METRICS=HOST:PORT, and a client
+# certificate for agents from the fleet CA in $T/ca (made on first use). gRPC is plaintext unless VERIFIER_MTLS=1,
 # then mutual TLS with $T/ca/admin.crt as the operator's certificate (vctl and fctl use
 # it). Sets VERIFIER_PID.
 verifier_start() {
@@ -396,8 +396,7 @@ verifier_start() {
 		-o verifier.grpc_listen="$VERIFIER_ADDR" -o verifier.state_dir="$T/$name" \
 		-o verifier.tls_cert="$T/ca/verifier.crt" -o verifier.tls_key="$T/ca/verifier.key" \
 		-o verifier.trusted_client_ca="$T/ca/ca.crt" -o verifier.quote_interval=0.5 \
-		-o verifier.retry_interval=0.2 -o verifier.max_retries=3 "${dbopt[@]}" "$@"
-		-o verifier.retry_interval=0.2 -o verifier.max_retries=3 \
+		-o verifier.retry_interval=0.2 -o verifier.max_retries=3 "${dbopt[@]}" \
 		-o verifier.metrics_listen="${VERIFIER_METRICS:-}" "$@"
 	VERIFIER_PID=$!
 	for _ in $(seq 100); do
