@@ -256,8 +256,8 @@ static int events_verify(ctl_conf_t *c, const events_opts_t *o)
 	if (r.seals)
 		printf(", last seal at record %lld", (long long)r.last_sealed);
 	if (r.last_seq > r.last_sealed)
-		printf(" (%lld records after it are chained but not sealed yet)",
-		       (long long)(r.last_seq - r.last_sealed));
+		printf(" (%lld records %s chained but not sealed yet)",
+		       (long long)(r.last_seq - r.last_sealed), r.seals ? "after it are" : "are");
 	printf("\n");
 	if (*r.key_id)
 		printf("key id: %s%s\n", r.key_id,

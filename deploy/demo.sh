@@ -50,6 +50,9 @@ say "6. The verifier caught it"
 fctl status "$NODE_UUID_node1"
 grep "attestation FAILED" "$T/fleet-verifier.log" | sed 's/^/   verifier: /'
 if fctl status "$NODE_UUID_node1" | grep -q "INVALID_QUOTE"; then
+	say "7. The trust events, in the hash-chained audit log (docs/revocation.md)"
+	fctl events list
+	fctl events verify
 	say "Demo done: enrolled, attested, tamper caught. Logs: $T (kept only with KEEP_TMP=1)"
 	exit 0
 fi
