@@ -202,6 +202,13 @@ static const config_key_t verifier_keys[] = {
      "(signature \"\"), as Keylime does without a key, and agents that check signatures "
      "refuse them.",
      NULL},
+    {"verifier", "notice_rate", CFG_INT, "200", 1, 1000000,
+     "Revocation notice requests started per second, shared by the workers. Every failure "
+     "notifies every agent, so a burst of failures in a large fleet is failures x agents "
+     "TLS requests: this bound keeps them from crowding out the rounds. Each worker sends "
+     "one notice at a time and keeps 8 waiting; more are dropped with a log line (the event "
+     "and its webhooks are stored either way).",
+     NULL},
     {"verifier", "notice_timeout", CFG_INT, "10", 1, 3600,
      "Seconds each revocation notice to one agent may take, connection and TLS included; "
      "each agent has its own, and none delays verdicts or other agents.",
@@ -435,6 +442,7 @@ int main(int argc, char **argv)
 	}
 
 	ctx.notice_timeout_s = (int)config_int(cfg, "verifier", "notice_timeout");
+	ctx.notice_rate = (int)config_int(cfg, "verifier", "notice_rate");
 	{
 		const char *rk = config_str(cfg, "verifier", "revocation_key");
 		buf_t b = BUF_INIT;

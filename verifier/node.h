@@ -49,6 +49,7 @@ typedef struct node_host {
 	int64_t first_tokens_at;         /* when they were counted (monotonic ms), 0: never */
 	struct node *nodes;              /* head of the worker's node list (node.c keeps it) */
 	struct vmetrics_worker *metrics; /* the worker's counters (verifier/metrics.h) */
+	struct notices_lane *notices;    /* revocation notices waiting to go (notices.c) */
 	/* Send a signed revocation notice (body, borrowed) to every agent of the verifier:
 	 * the worker posts it to each worker's nodes. Never blocks. */
 	void (*announce)(struct node_host *h, const char *body);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -20,6 +21,15 @@
 #include "verifier/vctx.h"
 
 typedef struct notice_batch notice_batch_t;
+
+/* A worker's notices: its batches in order, one sending at a time, at a bounded rate. */
+struct notices_lane {
+	notice_batch_t *head, *tail; /* the batch sending, then those waiting */
+	size_t queued;               /* batches in the list */
+	double tokens;               /* requests that may start now */
+	int64_t tokens_at;           /* when counted (monotonic ms), 0: never */
+	double rate;                 /* requests per second for this worker */
+};
 
 /* A target's copy, owned by the batch. */
 typedef struct owned_target {
@@ -51,7 +61,33 @@ struct notice_batch {
 	struct event *kick;                   /* starts requests, and frees the batch at the end */
 	notices_done_fn done;                 /* told the counts at the end, or NULL */
 	void *arg;                            /* for done */
+	notices_lane_t *lane;   /* the worker's lane it waits in, or NULL: on its own */
+	notice_batch_t *next_b; /* the next batch of the lane */
 };
+
+static int64_t lane_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* How many requests the lane's rate allows to start now (tokens refilled). */
+static size_t lane_allowance(notices_lane_t *l)
+{
+	int64_t now = lane_now_ms();
+	double burst = l->rate < NOTICES_SLICE ? NOTICES_SLICE : l->rate;
+
+	if (l->tokens_at == 0)
+		l->tokens = burst;
+	else
+		l->tokens += (double)(now - l->tokens_at) * l->rate / 1000.0;
+	if (l->tokens > burst)
+		l->tokens = burst;
+	l->tokens_at = now;
+	return l->tokens < 0 ? 0 : (size_t)l->tokens;
+}
 
 int notices_sign(const struct vctx *ctx, const revnotice_fields_t *f, buf_t *out, err_t *e)
 {
@@ -111,8 +147,8 @@ static void on_answer(int status, const uint8_t *body, size_t len, const char *e
 	char why[320], st[160];
 
 	if (status == 200) {
-		log_info("revocation notice delivered to agent %s (%s:%d)", t->uuid, t->ip,
-		         t->port);
+		log_debug("revocation notice delivered to agent %s (%s:%d)", t->uuid, t->ip,
+		          t->port);
 		b->ok++;
 	} else if (status == 0) {
 		req_failed(r, err ? err : "no answer");
@@ -173,14 +209,26 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 	notice_batch_t *b = arg;
 	size_t started = 0;
 
+	size_t allowed = b->lane ? lane_allowance(b->lane) : (size_t)-1;
+
 	(void)fd;
 	(void)what;
-	while (b->next < b->n && b->inflight < NOTICES_MAX_INFLIGHT && started < NOTICES_SLICE) {
+	while (b->next < b->n && b->inflight < NOTICES_MAX_INFLIGHT && started < NOTICES_SLICE &&
+	       started < allowed) {
 		req_start(b, b->next++);
 		started++;
 	}
+	if (b->lane)
+		b->lane->tokens -= (double)started;
 	if (b->next < b->n && b->inflight < NOTICES_MAX_INFLIGHT) {
-		batch_kick(b); /* the rest on the next turn: rounds run in between */
+		if (started < allowed) {
+			batch_kick(b); /* the rest on the next turn: rounds run in between */
+		} else {
+			/* The lane's rate: come back when the next request may start. */
+			long us = (long)(1e6 / b->lane->rate) + 1;
+			struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+			evtimer_add(b->kick, &tv);
+		}
 		return;
 	}
 	if (b->next < b->n || b->inflight > 0)
@@ -192,12 +240,21 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 		log_info("revocation notice: all %zu agents accepted it", b->n);
 	if (b->done)
 		b->done(b->ok, b->failed, b->arg);
+	if (b->lane) {
+		notices_lane_t *l = b->lane;
+		l->head = b->next_b;
+		if (l->head == NULL)
+			l->tail = NULL;
+		l->queued--;
+		if (l->head)
+			batch_kick(l->head);
+	}
 	batch_free(b);
 }
 
-void notices_send(struct event_base *base, const struct vctx *ctx,
-                  const struct http_tls_pinned *shared, const notice_target_t *t, size_t n,
-                  const char *body, notices_done_fn done, void *arg)
+static notice_batch_t *batch_new(struct event_base *base, const struct vctx *ctx,
+                                 const struct http_tls_pinned *shared, const notice_target_t *t,
+                                 size_t n, const char *body, notices_done_fn done, void *arg)
 {
 	notice_batch_t *b = xcalloc(1, sizeof(*b));
 
@@ -219,7 +276,27 @@ void notices_send(struct event_base *base, const struct vctx *ctx,
 	b->done = done;
 	b->arg = arg;
 	b->kick = evtimer_new(base, on_kick, b);
-	batch_kick(b);
+	return b;
+}
+
+void notices_send(struct event_base *base, const struct vctx *ctx,
+                  const struct http_tls_pinned *shared, const notice_target_t *t, size_t n,
+                  const char *body, notices_done_fn done, void *arg)
+{
+	batch_kick(batch_new(base, ctx, shared, t, n, body, done, arg));
+}
+
+void notices_lane_free(notices_lane_t *l)
+{
+	notice_batch_t *b, *next;
+
+	if (l == NULL)
+		return;
+	for (b = l->head; b; b = next) {
+		next = b->next_b;
+		batch_free(b);
+	}
+	free(l);
 }
 
 void notices_fanout(node_host_t *h, const char *body)
@@ -242,7 +319,32 @@ void notices_fanout(node_host_t *h, const char *body)
 		    .api_version = nd->rec.api_version,
 		};
 	}
-	if (i > 0)
-		notices_send(h->base, h->ctx, h->agent_tls, t, i, body, NULL, NULL);
+	if (i == 0) {
+		free(t);
+		return;
+	}
+	if (h->notices == NULL) {
+		h->notices = xcalloc(1, sizeof(*h->notices));
+		h->notices->rate =
+		    (double)h->ctx->notice_rate / (h->ctx->nworkers > 0 ? h->ctx->nworkers : 1);
+	}
+	if (h->notices->queued >= NOTICES_MAX_QUEUED) {
+		/* Best effort, bounded: the event and its webhooks are stored already. */
+		log_warnx(
+		    "worker %d: a revocation notice is not sent to its %zu agents: %zu notices "
+		    "are still waiting (verifier.notice_rate)",
+		    h->id, i, h->notices->queued);
+		free(t);
+		return;
+	}
+	notice_batch_t *b = batch_new(h->base, h->ctx, h->agent_tls, t, i, body, NULL, NULL);
+	b->lane = h->notices;
+	if (h->notices->tail)
+		h->notices->tail->next_b = b;
+	else
+		h->notices->head = b;
+	h->notices->tail = b;
+	if (h->notices->queued++ == 0)
+		batch_kick(b);
 	free(t);
 }

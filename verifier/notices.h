@@ -19,10 +19,12 @@
 
 struct event_base;
 struct vctx;
+typedef struct notices_lane notices_lane_t;
 
 #define NOTICES_SLICE        32  /* requests set up per loop turn (each makes a TLS context) */
 #define NOTICES_MAX_INFLIGHT 128 /* requests open at once per batch */
 #define NOTICES_MAX_ANSWER   (64 * 1024) /* an agent's answer is read up to this, then cut */
+#define NOTICES_MAX_QUEUED   8 /* notices a worker keeps waiting; more are dropped, logged */
 
 /* One agent to notify; the strings are copied by notices_send. */
 typedef struct notice_target {
@@ -50,7 +52,13 @@ void notices_send(struct event_base *base, const struct vctx *ctx,
                   const char *body, notices_done_fn done, void *arg);
 
 /* Send body to every live node of worker h (h->nodes; not the ones being removed), from
- * the worker's own thread. */
+ * the worker's own thread. Each worker sends one notice at a time, its requests started
+ * at verifier.notice_rate (shared by the workers): a burst of failures in a large fleet
+ * (n failures x n agents) cannot crowd out the rounds. At most NOTICES_MAX_QUEUED notices
+ * wait; one beyond is dropped with a log line (notices are best effort: the event record
+ * and its webhook deliveries are durable). */
 void notices_fanout(node_host_t *h, const char *body);
+/* Free a worker's lane and the notices in it (at worker stop; NULL does nothing). */
+void notices_lane_free(notices_lane_t *l);
 
 #endif

@@ -40,6 +40,7 @@ typedef struct vctx {
 	char *tls_key_pem;         /* tls_key's content (wiped at exit) */
 	char *revocation_key_pem;  /* RSA key signing revocation notices, or NULL: unsigned */
 	int notice_timeout_s;      /* per revocation notice sent to an agent */
+	int notice_rate;           /* notice requests started per second, all workers */
 	char accept_hash[64];      /* comma list of accepted quote hash algorithms */
 	char accept_sign[64];      /* comma list of accepted signature schemes */
 	struct registry *registry; /* uuid -> node, for the API */

@@ -164,6 +164,7 @@ void worker_free(worker_t *w)
 		next = c->next;
 		free(c);
 	}
+	notices_lane_free(w->host.notices); /* its clients' events are on the base */
 	event_free(w->wake);
 	event_free(w->tick);
 	event_base_free(w->base);

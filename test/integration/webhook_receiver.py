@@ -6,7 +6,8 @@ Usage: webhook_receiver.py PORT SECRET_FILE LOG [MODE_FILE]
 Listens on 127.0.0.1:PORT. Each POST is checked the Standard Webhooks way: the secret
 file holds whsec_<base64>; webhook-signature must carry "v1,<base64 HMAC-SHA256(key,
 id.timestamp.body)>" for the webhook-id and webhook-timestamp headers. Each delivery is
-appended to LOG as one JSON line: {"id", "valid", "dup", "seq", "node", "type", "status"}
+appended to LOG as one JSON line: {"id", "valid", "dup", "seq", "node", "type", "status",
+"arrived" (unix ms), "event_time" (the event's own time, unix ms)}
 ("dup": the id was seen before). The answer is 204, or what MODE_FILE says when it exists
 and holds a number (e.g. 503: the delivery is refused and recorded with that status). To
 be "down", the test stops this process; a restart on the same port appends to LOG and
@@ -20,6 +21,7 @@ import hmac
 import json
 import os
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 PORT, SECRET_FILE, LOG = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -58,11 +60,12 @@ class Handler(BaseHTTPRequestHandler):
                 status = int(text)
         wid = self.headers.get("webhook-id", "")
         rec = {"id": wid, "valid": verify(self.headers, body), "dup": wid in seen,
-               "status": status, "seq": None, "node": None, "type": None}
+               "status": status, "seq": None, "node": None, "type": None,
+               "arrived": int(time.time() * 1000), "event_time": None}
         try:
             d = json.loads(body)
             ev = d["event"]
-            rec.update(seq=ev["seq"], node=ev["node"], type=ev["type"],
+            rec.update(seq=ev["seq"], node=ev["node"], type=ev["type"], event_time=ev["time"],
                        keylime=all(k in d for k in ("type", "agent_id", "event_id",
                                                     "severity", "context", "ip", "port",
                                                     "msg", "signature"))
