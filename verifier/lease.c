@@ -241,7 +241,9 @@ static void lease_round(lease_t *l)
 		         (long long)live);
 		mine -= (int64_t)k;
 	}
-	atomic_store(&l->under_share, mine < share);
+	/* AddNode's node counts in the share it would join: a lone instance takes every new
+	 * node at once, as on SQLite. */
+	atomic_store(&l->under_share, mine < (total + 1 + live - 1) / live);
 }
 
 static void *lease_main(void *arg)
