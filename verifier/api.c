@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/base/log.h"
 #include "common/net/pb.h"
@@ -15,6 +16,7 @@
 #include "verifier/api_outbox.h"
 #include "verifier/apireq.h"
 #include "verifier/events.h"
+#include "verifier/lease.h"
 #include "verifier/node.h"
 #include "verifier/policies.h"
 #include "verifier/registry.h"
@@ -251,6 +253,17 @@ static int api_add_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t
 	rec.runtime_policy = *in->runtime_policy ? in->runtime_policy : NULL;
 	rec.mb_policy = *in->mb_policy ? in->mb_policy : NULL;
 	rec.operational_state = NODE_START;
+	/* In a pool the new node is this instance's when it holds less than its fair share;
+	 * otherwise it is left unowned, for the instance that claims it. */
+	int mine = ctx->lease == NULL || lease_under_share(ctx->lease);
+	if (ctx->lease && mine) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		rec.lease_owner = ctx->verifier_id;
+		rec.lease_expiry =
+		    (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + lease_time_ms(ctx->lease);
+		rec.lease_epoch = 1;
+	}
 	switch (store_node_add(ctx->api_store, &rec, e)) {
 	case STORE_OK:
 		break;
@@ -271,6 +284,14 @@ static int api_add_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t
 		goto out;
 	}
 	events_record(ctx->api_store, copy, 0, EVENT_NODE_ADDED, NULL, "added by an operator");
+	if (!mine) {
+		log_info("node %s (%s:%u) stored for the pool: this instance holds its fair share",
+		         in->uuid, in->ip, in->port);
+		store_node_clear(copy);
+		free(copy);
+		code = GRPCSRV_OK;
+		goto out;
+	}
 	log_info("node %s (%s:%u) stored; setting it up for attestation", in->uuid, in->ip,
 	         in->port);
 	code = api_job_post(ctx, c, in->uuid, node_cmd_add, copy, API_ANSWER_ADDED);

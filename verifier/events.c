@@ -77,6 +77,7 @@ static int events_commit(struct store *st, const store_node_t *save, const char 
 	char *body;
 	char id[40] = "";
 	err_t e = {""};
+	store_rc_t rc;
 	int rv = -1;
 
 	json_object_set_new(j, "severity_label", json_string(sev));
@@ -84,8 +85,10 @@ static int events_commit(struct store *st, const store_node_t *save, const char 
 	if (body == NULL) {
 		log_warnx("cannot encode a %s event%s%s", type, node_uuid ? " of node " : "",
 		          node_uuid ? node_uuid : "");
-	} else if (store_event_commit(st, save, node_uuid, type, sev, body, ev_urls, ev_nurls, id,
-	                              NULL, &e) != STORE_OK) {
+	} else if ((rc = store_event_commit(st, save, node_uuid, type, sev, body, ev_urls, ev_nurls,
+	                                    id, NULL, &e)) == STORE_FENCED) {
+		rv = 1; /* another instance holds the node now: the caller drops it, silently */
+	} else if (rc != STORE_OK) {
 		log_warnx("cannot record a %s event%s%s: %s", type, node_uuid ? " of node " : "",
 		          node_uuid ? node_uuid : "", e.msg);
 	} else {

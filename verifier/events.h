@@ -65,7 +65,9 @@ const char *events_severity(const char *type);
 /* Commit an event of type about the node of rec, with event_id (NULL: the type) and
  * reason (valid UTF-8, NULL: none), to the store st (the calling thread's connection),
  * with its deliveries. With save, rec's progress fields are written in the same
- * transaction (a verdict change). 0, or -1 (logged): then nothing was written. */
+ * transaction (a verdict change), fenced by rec's lease epoch. 0; 1 (not logged) when the
+ * fence refused it: another verifier instance holds the node now; or -1 (logged). Nothing
+ * was written unless 0. */
 int events_record(struct store *st, const store_node_t *rec, int save, const char *type,
                   const char *event_id, const char *reason);
 /* Commit a policy event (policy_put, policy_replaced, policy_deleted). 0 or -1 (logged). */

@@ -25,6 +25,7 @@
 #include "common/base/xmalloc.h"
 #include "verifier/api.h"
 #include "verifier/events.h"
+#include "verifier/lease.h"
 #include "verifier/metrics.h"
 #include "verifier/outbox.h"
 #include "verifier/node.h"
@@ -117,8 +118,13 @@ static const config_key_t verifier_keys[] = {
      "Empty means sqlite:STATE_DIR/verifier.db.",
      NULL},
     {"verifier", "verifier_id", CFG_STR, "", 0, 0,
-     "Name of this verifier instance, shown with every node it owns. Empty means the host "
-     "name.",
+     "Name of this verifier instance, shown with every node it owns; unique in a pool. "
+     "Empty means the host name, or HOST:PID on PostgreSQL (so that several instances "
+     "on one host stay apart, and a restarted one takes its old nodes over by lease).",
+     NULL},
+    {"verifier", "lease_time", CFG_INT, "15", 2, 3600,
+     "Seconds a node's lease lasts in a verifier pool (PostgreSQL): renewed every third of "
+     "it; a dead or stuck instance's nodes are taken over within two lease periods.",
      NULL},
     {"verifier", "first_rounds_per_s", CFG_INT, "100", 1, 100000,
      "Costly first rounds (a node's whole IMA list replayed, or its UEFI log judged: a few "
@@ -395,7 +401,10 @@ int main(int argc, char **argv)
 	const char *vid = config_str(cfg, "verifier", "verifier_id");
 	if (*vid == '\0' && gethostname(host, sizeof(host)) == 0)
 		vid = host;
-	ctx.verifier_id = xstrdup(*vid ? vid : "verifier");
+	if (*config_str(cfg, "verifier", "verifier_id") == '\0' && store_url_is_pool(ctx.database))
+		ctx.verifier_id = xasprintf("%s:%ld", *vid ? vid : "verifier", (long)getpid());
+	else
+		ctx.verifier_id = xstrdup(*vid ? vid : "verifier");
 	ctx.quote_interval_ms = seconds_ms(config_str(cfg, "verifier", "quote_interval"));
 	ctx.first_rounds_per_s = (int)config_int(cfg, "verifier", "first_rounds_per_s");
 	ctx.retry_interval_ms = seconds_ms(config_str(cfg, "verifier", "retry_interval"));
@@ -524,8 +533,16 @@ int main(int argc, char **argv)
 		log_info("metrics on http://%s/metrics (also /healthz, /readyz)", mlisten);
 	}
 
-	/* Resume every stored node where it stood. */
-	if (store_node_list(ctx.api_store, &nodes, &nn, &e) != STORE_OK)
+	/* On a shared database the lease manager claims this instance's share; alone
+	 * (SQLite), it resumes every stored node where it stood. */
+	if (store_url_is_pool(ctx.database)) {
+		ctx.lease = lease_new(&ctx, (int)config_int(cfg, "verifier", "lease_time"),
+		                      config_str(cfg, "verifier", "grpc_listen"), &e);
+		if (ctx.lease == NULL || lease_start(ctx.lease) < 0)
+			fatalx("pool: cannot start the lease manager: %s", e.msg);
+		log_info("pool: %s holds nodes by lease (lease_time %lld s)", ctx.verifier_id,
+		         (long long)config_int(cfg, "verifier", "lease_time"));
+	} else if (store_node_list(ctx.api_store, &nodes, &nn, &e) != STORE_OK)
 		fatalx("cannot list nodes: %s", e.msg);
 	long max_nodes = raise_nofile();
 	if (max_nodes >= 0 && max_nodes != LONG_MAX)
@@ -571,9 +588,11 @@ int main(int argc, char **argv)
 
 	sig = main_loop(&set, sealer);
 	log_info("received %s, shutting down", strsignal(sig));
-	grpcsrv_free(srv); /* the hub still runs: it gives back the streams being cancelled */
+	grpcsrv_free(srv);     /* the hub still runs: it gives back the streams being cancelled */
+	lease_stop(ctx.lease); /* no claims while the workers write their last progress */
 	for (int i = 0; i < ctx.nworkers; i++)
 		worker_free(ctx.workers[i]);
+	lease_free(ctx.lease); /* after those writes: release the leases */
 	free(ctx.workers);
 	vmetrics_free(ctx.metrics); /* after the workers: their counters are its */
 	watch_hub_free(ctx.watch);

@@ -347,8 +347,12 @@ static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, 
 	node_set_str(&n->rec.last_event_id, event_id);
 	node_set_str(&n->rec.failure_reason, reason);
 	pthread_mutex_unlock(&n->lock);
-	/* Durable with its event and deliveries first, then logged and announced. */
-	node_commit_verdict(n, EVENT_REVOCATION, event_id, reason);
+	/* Durable with its event and deliveries first, then logged and announced; a verdict
+	 * the lease fence refused (another instance holds the node) is neither. */
+	if (node_commit_verdict(n, EVENT_REVOCATION, event_id, reason) < 0) {
+		free(reason);
+		return;
+	}
 	node_announce(n, EVENT_REVOCATION, event_id, reason);
 	log_warnx("node %s: attestation FAILED (%s): %s; polling stopped until reactivated",
 	          n->rec.uuid, event_id, reason);
@@ -373,12 +377,16 @@ static void node_pass(node_t *n, const attest_out_t *out)
 	n->repin_tried = 0;
 	n->unreachable = 0;
 	if (was != NODE_GET_QUOTE) {
+		int rv = 0;
 		if (recovered)
-			node_commit_verdict(n, EVENT_RECOVERED, NULL, "the agent answers again");
+			rv = node_commit_verdict(n, EVENT_RECOVERED, NULL,
+			                         "the agent answers again");
 		else if (was == NODE_START)
-			node_commit_verdict(n, EVENT_ATTESTED, NULL, "the first round passed");
+			rv = node_commit_verdict(n, EVENT_ATTESTED, NULL, "the first round passed");
 		else
 			node_save_now(n);
+		if (rv < 0 || n->removing)
+			return;
 		log_info("node %s: attested (%s), polling every %d ms", n->rec.uuid,
 		         was == NODE_START ? "first round" : "recovered",
 		         node_ctx(n)->quote_interval_ms);
@@ -411,7 +419,8 @@ void node_comm_error(node_t *n, const char *why)
 			pthread_mutex_unlock(&n->lock);
 			node_set_state(n, state);
 			n->unreachable = 1;
-			node_commit_verdict(n, EVENT_COMM_ERROR, "comm_error", why);
+			if (node_commit_verdict(n, EVENT_COMM_ERROR, "comm_error", why) < 0)
+				return;
 			node_announce(n, EVENT_COMM_ERROR, "comm_error", why);
 			log_warnx("node %s: unreachable after %d retries (%s); still probing every "
 			          "%d ms",
@@ -439,6 +448,8 @@ static void node_schedule(node_t *n, int delay_ms)
 {
 	struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
 
+	if (n->removing) /* dropped (a lost lease): no more rounds */
+		return;
 	event_assign(n->timer, n->host->base, -1, 0, node_on_timer, n);
 	evtimer_add(n->timer, &tv);
 }
@@ -848,6 +859,47 @@ void node_cmd_policy_changed(node_host_t *h, void *arg)
 			}
 	}
 	free(name);
+}
+
+void node_lease_lost(node_t *n, const char *what)
+{
+	if (n->removing)
+		return;
+	log_warnx("node %s: write of %s refused by the lease fence (epoch %lld moved: another "
+	          "verifier holds the node now); dropping it",
+	          n->rec.uuid, what, (long long)n->rec.lease_epoch);
+	n->removing = 1;
+	if (n->timer)
+		event_del(n->timer);
+	registry_remove(node_ctx(n)->registry, n->rec.uuid, n);
+	if (!n->in_flight)
+		node_free_later(n);
+}
+
+void node_cmd_drop(node_host_t *h, void *arg)
+{
+	char **uuids = arg;
+	size_t dropped = 0, refused;
+
+	/* A last fenced write first: a rebalanced node's next owner resumes where this one
+	 * stood; a lost one's write is refused (and the node dropped there). */
+	refused = node_save_batch(h, (const char *const *)uuids);
+	for (size_t i = 0; uuids[i]; i++) {
+		node_t *n = node_find(h, uuids[i]);
+		if (n != NULL) {
+			n->removing = 1;
+			event_del(n->timer);
+			registry_remove(h->ctx->registry, n->rec.uuid, n);
+			if (!n->in_flight)
+				node_free(n);
+			dropped++;
+		}
+		free(uuids[i]);
+	}
+	free(uuids);
+	if (dropped + refused > 0)
+		log_info("worker %d: %zu nodes handed back to the pool (%zu refused by the fence)",
+		         h->id, dropped + refused, refused);
 }
 
 void node_worker_stop(node_host_t *h)

@@ -117,6 +117,14 @@ void node_cmd_policy_changed(node_host_t *h, void *name); /* takes a char* */
 /* Called by the worker: write dirty nodes' progress in one transaction; release every
  * node at shutdown (after a last flush). */
 void node_worker_tick(node_host_t *h);
+/* Write the dirty progress of the worker's nodes (only: the UUIDs of a NULL-terminated
+ * list, borrowed; NULL: all) in one fenced transaction; a node whose lease epoch moved is
+ * dropped (node_lease_lost). Returns how many the fence refused. */
+size_t node_save_batch(node_host_t *h, const char *const *only);
+/* The lease manager hands nodes back (a lost lease, a rebalance, a shutdown): write their
+ * progress a last time (fenced), then stop and release them. Takes a NULL-terminated array
+ * of UUIDs (heap, each string heap). */
+void node_cmd_drop(node_host_t *h, void *uuids);
 void node_worker_stop(node_host_t *h);
 
 /* What the API shows of a node: its record's status fields and the algorithms of its

@@ -23,10 +23,17 @@ void node_publish_locked(node_t *n, const attest_out_t *out);
 void node_save_now(node_t *n);
 /* A verdict change: the node's progress, its event (type, event_id, reason) and the
  * event's webhook deliveries in one transaction, before anything is logged or announced
- * (a failure is logged; the progress is then saved by the next flush). */
-void node_commit_verdict(node_t *n, const char *type, const char *event_id, const char *reason);
+ * (a failure is logged; the progress is then saved by the next flush). 0 when it may be
+ * logged and announced; -1 when the lease fence refused it: the node was dropped (another
+ * instance holds it) and its verdict must go unannounced. */
+int node_commit_verdict(node_t *n, const char *type, const char *event_id, const char *reason);
 
 /* ---- node.c ---- */
+
+/* A write of the node's state was refused by the lease fence (what: which write): another
+ * instance holds it now. Logged once; the node stops and is freed when nothing is in
+ * flight. Its verdict, if any, is never announced. */
+void node_lease_lost(node_t *n, const char *what);
 
 /* An answer (or its failure) arrived: 1 when it is to be judged (see node.c). */
 int node_answer_begin(node_t *n);

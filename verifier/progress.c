@@ -103,51 +103,89 @@ static void node_sync_rec(node_t *n)
 void node_save_now(node_t *n)
 {
 	const store_node_t *one[1] = {&n->rec};
+	int fenced = 0;
 	err_t e = {""};
 
 	/* Dirty until written: when this write fails, the next flush tries again. */
 	n->dirty = 1;
 	node_sync_rec(n);
-	if (store_node_save(n->host->store, one, 1, &e) != STORE_OK)
+	if (store_node_save(n->host->store, one, 1, &fenced, &e) != STORE_OK)
 		log_warnx("node %s: cannot save its state: %s", n->rec.uuid, e.msg);
+	else if (fenced)
+		node_lease_lost(n, "its state");
 	else
 		n->dirty = 0;
 }
 
-void node_commit_verdict(node_t *n, const char *type, const char *event_id, const char *reason)
+int node_commit_verdict(node_t *n, const char *type, const char *event_id, const char *reason)
 {
+	int rv;
+
 	/* Dirty until written: when this commit fails, the next flush saves the progress. */
 	n->dirty = 1;
 	node_sync_rec(n);
-	if (events_record(n->host->store, &n->rec, 1, type, event_id, reason) == 0)
+	rv = events_record(n->host->store, &n->rec, 1, type, event_id, reason);
+	if (rv == 0)
 		n->dirty = 0;
+	if (rv == 1) {
+		node_lease_lost(n, type);
+		return -1;
+	}
+	return 0;
 }
 
 void node_worker_tick(node_host_t *h)
 {
+	node_save_batch(h, NULL);
+}
+
+size_t node_save_batch(node_host_t *h, const char *const *only)
+{
 	const store_node_t **v = NULL;
-	size_t k = 0, cap = 0;
+	node_t **nv = NULL;
+	int *fenced = NULL;
+	size_t k = 0, cap = 0, refused = 0;
 	err_t e = {""};
 
 	for (node_t *n = h->nodes; n; n = n->next) {
 		if (!n->dirty || n->removing)
 			continue;
+		if (only) {
+			size_t i;
+			for (i = 0; only[i] && strcmp(only[i], n->rec.uuid) != 0; i++)
+				;
+			if (only[i] == NULL)
+				continue;
+		}
 		if (k == cap) {
 			cap = cap ? cap * 2 : 64;
 			v = xrealloc(v, cap * sizeof(*v));
+			nv = xrealloc(nv, cap * sizeof(*nv));
 		}
 		node_sync_rec(n);
+		nv[k] = n;
 		v[k++] = &n->rec;
 	}
+	fenced = k ? xcalloc(k, sizeof(*fenced)) : NULL;
 	int64_t t0 = prom_now_us();
-	store_rc_t rc = k ? store_node_save(h->store, v, k, &e) : STORE_OK;
+	store_rc_t rc = k ? store_node_save(h->store, v, k, fenced, &e) : STORE_OK;
 	if (k)
 		vmetrics_flush(h->metrics, t0, k);
 	if (k && rc == STORE_OK) {
-		for (node_t *n = h->nodes; n; n = n->next)
-			n->dirty = 0;
+		for (size_t i = 0; i < k; i++) {
+			nv[i]->dirty = 0;
+			/* Another instance claimed it (its epoch moved): the write changed
+			 * nothing, and this worker lets the node go. */
+			if (fenced[i]) {
+				node_lease_lost(nv[i], "its progress");
+				refused++;
+			}
+		}
 	} else if (k) {
 		log_warnx("worker %d: cannot save the progress of %zu nodes: %s", h->id, k, e.msg);
 	}
+	free(fenced);
+	free(nv);
 	free(v);
+	return refused;
 }

@@ -39,6 +39,7 @@ static void node_on_registrar(int status, const uint8_t *body, size_t len, const
 	http_client_t *conn;
 	char why[300];
 	err_t e = {""};
+	store_rc_t src;
 
 	if (!node_answer_begin(n))
 		goto out;
@@ -66,7 +67,13 @@ static void node_on_registrar(int status, const uint8_t *body, size_t len, const
 		snprintf(why, sizeof(why), "the registrar's certificate is not usable");
 		goto refuse;
 	}
-	if (store_node_set_mtls_cert(n->host->store, n->rec.uuid, pem, &e) != STORE_OK) {
+	if ((src = store_node_set_mtls_cert(n->host->store, n->rec.uuid, pem, n->rec.lease_epoch,
+	                                    &e)) == STORE_FENCED) {
+		http_client_free(conn);
+		node_lease_lost(n, "its re-pinned certificate");
+		goto out;
+	}
+	if (src != STORE_OK) {
 		http_client_free(conn);
 		snprintf(why, sizeof(why), "cannot store the new certificate: %s", e.msg);
 		goto refuse;

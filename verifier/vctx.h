@@ -15,6 +15,7 @@ struct worker;
 struct store;
 struct watch_hub;
 struct vmetrics;
+struct lease;
 
 typedef struct vctx {
 	char *verifier_id;         /* this instance's name (config or hostname) */
@@ -52,6 +53,7 @@ typedef struct vctx {
 	char audit_key_id[65];     /* its id: hex SHA-256 of its DER SubjectPublicKeyInfo */
 	struct watch_hub *watch;   /* WatchEvents' thread */
 	struct vmetrics *metrics;  /* the workers' counters and the metrics listener */
+	struct lease *lease;       /* the pool's lease manager (PostgreSQL), or NULL */
 } vctx_t;
 
 /* The worker that owns node uuid (a stable hash of the UUID). */

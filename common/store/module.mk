@@ -11,3 +11,5 @@ COMMON_SRCS += common/store/store_pg_registrar.c
 COMMON_SRCS += common/store/store_pg_verifier.c
 COMMON_SRCS += common/store/store_pg_audit.c
 COMMON_SRCS += common/store/store_pg_outbox.c
+COMMON_SRCS += common/store/store_pg_pool.c
+COMMON_SRCS += common/store/store_sqlite_pool.c

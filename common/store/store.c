@@ -261,20 +261,93 @@ store_rc_t store_node_delete(store_t *s, const char *uuid, err_t *e)
 	return s->ops->node_delete(s->h, uuid, e);
 }
 
-store_rc_t store_node_save(store_t *s, const store_node_t *const *nodes, size_t n, err_t *e)
+store_rc_t store_node_save(store_t *s, const store_node_t *const *nodes, size_t n, int *fenced,
+                           err_t *e)
 {
 	if (n == 0)
 		return STORE_OK;
-	return s->ops->node_save(s->h, nodes, n, e);
+	if (fenced)
+		memset(fenced, 0, n * sizeof(*fenced));
+	return s->ops->node_save(s->h, nodes, n, fenced, e);
 }
 
-store_rc_t store_node_set_mtls_cert(store_t *s, const char *uuid, const char *pem, err_t *e)
+store_rc_t store_node_set_mtls_cert(store_t *s, const char *uuid, const char *pem, int64_t epoch,
+                                    err_t *e)
 {
 	if (uuid == NULL || pem == NULL) {
 		err_set(e, "store: a certificate change needs a uuid and a PEM");
 		return STORE_ERROR;
 	}
-	return s->ops->node_set_mtls_cert(s->h, uuid, pem, e);
+	return s->ops->node_set_mtls_cert(s->h, uuid, pem, epoch, e);
+}
+
+store_rc_t store_pool_heartbeat(store_t *s, const char *id, const char *address, int64_t now,
+                                err_t *e)
+{
+	return s->ops->pool_heartbeat(s->h, id, address, now, e);
+}
+
+store_rc_t store_pool_leave(store_t *s, const char *id, err_t *e)
+{
+	return s->ops->pool_leave(s->h, id, e);
+}
+
+store_rc_t store_pool_counts(store_t *s, const char *id, int64_t live_since, int64_t *live,
+                             int64_t *nodes, int64_t *mine, err_t *e)
+{
+	*live = *nodes = *mine = 0;
+	return s->ops->pool_counts(s->h, id, live_since, live, nodes, mine, e);
+}
+
+store_rc_t store_lease_renew(store_t *s, const char *id, int64_t expiry, store_lease_t **out,
+                             size_t *n, err_t *e)
+{
+	*out = NULL;
+	*n = 0;
+	return s->ops->lease_renew(s->h, id, expiry, out, n, e);
+}
+
+store_rc_t store_lease_claim(store_t *s, const char *id, int64_t now, int64_t expiry, size_t limit,
+                             store_node_t **out, size_t *n, err_t *e)
+{
+	*out = NULL;
+	*n = 0;
+	if (limit == 0)
+		return STORE_OK;
+	return s->ops->lease_claim(s->h, id, now, expiry, limit, out, n, e);
+}
+
+store_rc_t store_lease_release(store_t *s, const char *id, const char *uuid, err_t *e)
+{
+	return s->ops->lease_release(s->h, id, uuid, e);
+}
+
+int store_url_is_pool(const char *url)
+{
+	return url && (strncmp(url, "postgresql:", 11) == 0 || strncmp(url, "postgres:", 9) == 0);
+}
+
+void store_leases_free(store_lease_t *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].uuid);
+	free(v);
+}
+
+store_rc_t store_pool_list(store_t *s, store_pool_member_t **out, size_t *n, err_t *e)
+{
+	*out = NULL;
+	*n = 0;
+	return s->ops->pool_list(s->h, out, n, e);
+}
+
+void store_pool_members_free(store_pool_member_t *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].id);
+		free(v[i].address);
+	}
+	free(v);
 }
 
 void store_node_clear(store_node_t *n)
@@ -294,6 +367,7 @@ void store_node_clear(store_node_t *n)
 	free(n->ima_state);
 	free(n->ima_keys);
 	free(n->mb_log_digest);
+	free(n->lease_owner);
 	memset(n, 0, sizeof(*n));
 }
 

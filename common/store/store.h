@@ -23,7 +23,9 @@ typedef enum {
 	STORE_OK = 0,        /* done */
 	STORE_NOT_FOUND = 1, /* no such record; nothing changed */
 	STORE_EXISTS = 2,    /* a record with that key exists; nothing changed */
-	STORE_IN_USE = 3     /* still referenced (a policy a node uses); nothing changed */
+	STORE_IN_USE = 3,    /* still referenced (a policy a node uses); nothing changed */
+	STORE_FENCED = 4     /* the node's lease epoch moved (another verifier instance owns it
+	                        now, or it was removed); nothing changed */
 } store_rc_t;
 
 /* A registrar enrollment. Every string is NUL-terminated text exactly as received (the
@@ -63,6 +65,9 @@ void store_relax_durability(store_t *s);
  * (postgresql://user:SECRET@host/db) or a password= query parameter replaced by "***".
  * Caller frees. */
 char *store_url_redact(const char *url);
+/* 1 when url names a database several verifier instances may share (PostgreSQL), so
+ * that nodes are owned by lease. */
+int store_url_is_pool(const char *url);
 
 /* What a daemon's metrics show of its store, counted in one read. */
 typedef struct store_stats {
@@ -160,22 +165,30 @@ typedef struct store_node {
 	int64_t tpm_restart_count; /* "" */
 	int64_t created;           /* unix seconds */
 	int64_t updated;           /* unix seconds */
+	char *lease_owner;    /* verifier instance holding the node's lease, or NULL (unowned) */
+	int64_t lease_expiry; /* unix milliseconds the lease runs out, 0 when unowned */
+	int64_t lease_epoch;  /* bumped by every claim; a write of the node's state carries the
+	                         epoch its writer holds and is refused once it moved */
 } store_node_t;
 
-/* Insert a new node (progress fields as given). STORE_EXISTS when the uuid is taken;
- * STORE_NOT_FOUND when a named policy does not exist. */
+/* Insert a new node (progress fields and lease fields as given). STORE_EXISTS when the uuid is
+ * taken; STORE_NOT_FOUND when a named policy does not exist. */
 store_rc_t store_node_add(store_t *s, const store_node_t *n, err_t *e);
 store_rc_t store_node_get(store_t *s, const char *uuid, store_node_t *out, err_t *e);
 /* Every node, ordered by uuid; free with store_nodes_free. */
 store_rc_t store_node_list(store_t *s, store_node_t **nodes, size_t *n, err_t *e);
 store_rc_t store_node_delete(store_t *s, const char *uuid, err_t *e);
 /* Write the progress fields (operational_state .. tpm_restart_count, and api_version) of
- * n nodes in one transaction: the verifier's batched durable copy. Nodes no longer in
- * the store are skipped. */
-store_rc_t store_node_save(store_t *s, const store_node_t *const *nodes, size_t n, err_t *e);
-/* Replace a node's pinned agent certificate (PEM), at once. STORE_NOT_FOUND when the node
- * is not stored. */
-store_rc_t store_node_set_mtls_cert(store_t *s, const char *uuid, const char *pem, err_t *e);
+ * n nodes in one transaction: the verifier's batched durable copy. Fenced: a node's row is
+ * written only while its lease_epoch is the one in nodes[i]; a node whose epoch moved (or
+ * that is no longer stored) is skipped, and fenced[i] (fenced may be NULL) says so. */
+store_rc_t store_node_save(store_t *s, const store_node_t *const *nodes, size_t n, int *fenced,
+                           err_t *e);
+/* Replace a node's pinned agent certificate (PEM), at once, while its lease epoch is
+ * epoch (epoch < 0: unfenced). STORE_FENCED when the epoch moved, STORE_NOT_FOUND when
+ * the node is not stored. */
+store_rc_t store_node_set_mtls_cert(store_t *s, const char *uuid, const char *pem, int64_t epoch,
+                                    err_t *e);
 void store_node_clear(store_node_t *n);
 void store_nodes_free(store_node_t *nodes, size_t n);
 
@@ -272,8 +285,9 @@ void store_seal_clear(store_seal_t *seal);
 void store_seals_free(store_seal_t *v, size_t n);
 /* ---- verifier: the webhook outbox (durable deliveries of events) ---- */
 
-/* In ONE transaction: write the progress fields of node (as store_node_save does; NULL:
- * none), append an event (as store_event_append) and insert one pending outbox row per
+/* In ONE transaction: write the progress fields of node (as store_node_save does, fenced
+ * by node->lease_epoch: STORE_FENCED and nothing written when it moved; NULL: none), append
+ * an event (as store_event_append) and insert one pending outbox row per
  * URL of urls[0..nurls) for it. So a verdict, its event and its deliveries are durable
  * together or not at all. id_out (40 bytes) and seq_out (may be NULL) receive the event's
  * id and sequence number. */
@@ -336,5 +350,48 @@ store_rc_t store_outbox_list(store_t *s, store_outbox_kind_t kind, int64_t after
  * STORE_NOT_FOUND when id names no dead-lettered row. */
 store_rc_t store_outbox_retry(store_t *s, int64_t id, int64_t *count, err_t *e);
 void store_outbox_free(store_outbox_t *rows, size_t n); /* NULL does nothing */
+
+/* ---- verifier pool: members and node leases ---- */
+
+/* Times are unix milliseconds. Members are verifier instances sharing the database. */
+
+/* Record that instance id (address: its gRPC address, may be NULL) is alive at now. */
+store_rc_t store_pool_heartbeat(store_t *s, const char *id, const char *address, int64_t now,
+                                err_t *e);
+/* A clean exit: release every lease of id and remove its member row. */
+store_rc_t store_pool_leave(store_t *s, const char *id, err_t *e);
+/* In one read: members whose heartbeat is at or after live_since, all nodes, and the
+ * nodes id holds. */
+store_rc_t store_pool_counts(store_t *s, const char *id, int64_t live_since, int64_t *live,
+                             int64_t *nodes, int64_t *mine, err_t *e);
+/* One held lease. */
+typedef struct store_lease {
+	char *uuid;    /* the node (caller frees: store_leases_free) */
+	int64_t epoch; /* its lease epoch */
+} store_lease_t;
+/* Extend every lease id holds to expiry; *out (store_leases_free) lists them. */
+store_rc_t store_lease_renew(store_t *s, const char *id, int64_t expiry, store_lease_t **out,
+                             size_t *n, err_t *e);
+/* Claim at most limit nodes that nobody holds or whose lease (of another instance) ran out
+ * before now: owner id, lease until expiry, epoch bumped. *out: the claimed nodes' whole
+ * records (store_nodes_free), new epoch included. */
+store_rc_t store_lease_claim(store_t *s, const char *id, int64_t now, int64_t expiry, size_t limit,
+                             store_node_t **out, size_t *n, err_t *e);
+/* Let go of node uuid if id holds it (STORE_NOT_FOUND when it does not). */
+store_rc_t store_lease_release(store_t *s, const char *id, const char *uuid, err_t *e);
+void store_leases_free(store_lease_t *v, size_t n); /* NULL does nothing */
+
+/* A member as `vigilctl pool` shows it. */
+typedef struct store_pool_member {
+	char *id;                   /* instance id (owned) */
+	char *address;              /* its gRPC address, or NULL (owned) */
+	int64_t heartbeat;          /* last heartbeat (unix ms) */
+	int64_t started;            /* first heartbeat (unix ms) */
+	int64_t nodes;              /* nodes it holds */
+	int64_t oldest_attestation; /* oldest last_successful_attestation (unix s) of its
+	                               attested nodes, 0: none */
+} store_pool_member_t;
+store_rc_t store_pool_list(store_t *s, store_pool_member_t **out, size_t *n, err_t *e);
+void store_pool_members_free(store_pool_member_t *v, size_t n); /* NULL does nothing */
 
 #endif

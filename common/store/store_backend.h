@@ -36,8 +36,10 @@ typedef struct store_ops {
 	store_rc_t (*node_get)(void *h, const char *uuid, store_node_t *out, err_t *e);
 	store_rc_t (*node_list)(void *h, store_node_t **nodes, size_t *n, err_t *e);
 	store_rc_t (*node_delete)(void *h, const char *uuid, err_t *e);
-	store_rc_t (*node_save)(void *h, const store_node_t *const *nodes, size_t n, err_t *e);
-	store_rc_t (*node_set_mtls_cert)(void *h, const char *uuid, const char *pem, err_t *e);
+	store_rc_t (*node_save)(void *h, const store_node_t *const *nodes, size_t n, int *fenced,
+	                        err_t *e);
+	store_rc_t (*node_set_mtls_cert)(void *h, const char *uuid, const char *pem, int64_t epoch,
+	                                 err_t *e);
 	store_rc_t (*policy_put)(void *h, const char *name, const char *kind, const uint8_t *body,
 	                         size_t len, const char *sha256, int replace, err_t *e);
 	store_rc_t (*policy_get)(void *h, const char *name, int with_body, store_policy_t *out,
@@ -71,6 +73,18 @@ typedef struct store_ops {
 	store_rc_t (*outbox_list)(void *h, store_outbox_kind_t kind, int64_t after, size_t limit,
 	                          store_outbox_t **rows, size_t *n, err_t *e);
 	store_rc_t (*outbox_retry)(void *h, int64_t id, int64_t *count, err_t *e);
+	/* the verifier pool */
+	store_rc_t (*pool_heartbeat)(void *h, const char *id, const char *address, int64_t now,
+	                             err_t *e);
+	store_rc_t (*pool_leave)(void *h, const char *id, err_t *e);
+	store_rc_t (*pool_counts)(void *h, const char *id, int64_t live_since, int64_t *live,
+	                          int64_t *nodes, int64_t *mine, err_t *e);
+	store_rc_t (*lease_renew)(void *h, const char *id, int64_t expiry, store_lease_t **out,
+	                          size_t *n, err_t *e);
+	store_rc_t (*lease_claim)(void *h, const char *id, int64_t now, int64_t expiry,
+	                          size_t limit, store_node_t **out, size_t *n, err_t *e);
+	store_rc_t (*lease_release)(void *h, const char *id, const char *uuid, err_t *e);
+	store_rc_t (*pool_list)(void *h, store_pool_member_t **out, size_t *n, err_t *e);
 } store_ops_t;
 
 extern const store_ops_t store_sqlite_ops;
@@ -78,6 +92,6 @@ extern const store_ops_t store_pg_ops;
 
 /* The newest migration number (shared by every backend: each backend carries its own
  * dialect of the same numbered migrations). */
-#define STORE_SCHEMA_LATEST 6
+#define STORE_SCHEMA_LATEST 7
 
 #endif

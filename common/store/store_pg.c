@@ -167,6 +167,10 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     "CREATE INDEX webhook_outbox_order ON webhook_outbox (url, node_uuid, id)"
     " WHERE delivered IS NULL AND dead IS NULL;"
     "CREATE INDEX webhook_outbox_dead ON webhook_outbox (dead) WHERE dead IS NOT NULL;",
+
+    /* 7: the verifier pool's fencing epoch of a node's lease, and the owner index. */
+    "ALTER TABLE nodes ADD COLUMN lease_epoch BIGINT NOT NULL DEFAULT 0;"
+    "CREATE INDEX nodes_lease_owner ON nodes (lease_owner);",
 };
 
 /* Session settings of every connection: plain UTF-8 text in and out, whatever the
@@ -537,6 +541,13 @@ const store_ops_t store_pg_ops = {
     .seal_list = pg_seal_list,
     .seal_last = pg_seal_last,
     .event_commit = pg_event_commit,
+    .pool_heartbeat = pg_pool_heartbeat,
+    .pool_leave = pg_pool_leave,
+    .pool_counts = pg_pool_counts,
+    .lease_renew = pg_lease_renew,
+    .lease_claim = pg_lease_claim,
+    .lease_release = pg_lease_release,
+    .pool_list = pg_pool_list,
     .outbox_due = pg_outbox_due,
     .outbox_next_due = pg_outbox_next_due,
     .outbox_delivered = pg_outbox_delivered,

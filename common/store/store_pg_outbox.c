@@ -21,8 +21,17 @@ store_rc_t pg_event_commit(void *h, const store_node_t *node, const char *node_u
 
 	if (pg_exec(p, "BEGIN", e, "starting event commit") < 0)
 		return STORE_ERROR;
-	if (node != NULL && pg_node_save_rows(p, &node, 1, e) < 0)
-		goto out;
+	if (node != NULL) {
+		int fenced = 0;
+		if (pg_node_save_rows(p, &node, 1, &fenced, e) < 0)
+			goto out;
+		if (fenced) {
+			err_set(e, "node %s: its lease epoch %lld moved", node->uuid,
+			        (long long)node->lease_epoch);
+			rc = STORE_FENCED;
+			goto out;
+		}
+	}
 	if (pg_event_insert(p, node_uuid, type, severity, body_json, id, &seq, e) < 0)
 		goto out;
 	pg_i64(seqs, seq);

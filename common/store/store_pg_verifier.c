@@ -22,13 +22,6 @@
 
 /* ---- verifier: nodes ---- */
 
-#define PG_NODE_COLS                                                                               \
-	"uuid, ak_tpm, ip, port, mtls_cert, api_version, tpm_policy, runtime_policy, mb_policy,"   \
-	" operational_state, attestation_count, last_received_quote,"                              \
-	" last_successful_attestation, last_event_id, failure_reason, ima_state,"                  \
-	" mb_log_digest, tpm_clock, tpm_reset_count, tpm_restart_count, created, updated,"         \
-	" ima_keys"
-
 static void pg_node_row(PGresult *r, int i, void *elem)
 {
 	store_node_t *n = elem;
@@ -57,6 +50,14 @@ static void pg_node_row(PGresult *r, int i, void *elem)
 	n->created = pg_col_i64(r, i, 20);
 	n->updated = pg_col_i64(r, i, 21);
 	n->ima_keys = pg_col_dup(r, i, 22);
+	n->lease_owner = pg_col_dup(r, i, 23);
+	n->lease_expiry = pg_col_i64(r, i, 24);
+	n->lease_epoch = pg_col_i64(r, i, 25);
+}
+
+void pg_node_row_at(PGresult *r, int i, void *elem)
+{
+	pg_node_row(r, i, elem);
 }
 
 /* The text of a node's progress fields, as parameters $2..$15 of add and save. */
@@ -87,8 +88,8 @@ store_rc_t pg_node_add(void *h, const store_node_t *n, err_t *e)
 {
 	pg_t *p = h;
 	pg_progress_t g;
-	char port[24];
-	const char *v[22];
+	char port[24], expiry[24], epoch[24];
+	const char *v[25];
 	PGresult *r;
 
 	pg_progress_fill(&g, n, pg_now());
@@ -101,15 +102,19 @@ store_rc_t pg_node_add(void *h, const store_node_t *n, err_t *e)
 	v[19] = n->pcr_policy;
 	v[20] = n->runtime_policy;
 	v[21] = n->mb_policy;
+	v[22] = n->lease_owner;
+	v[23] = n->lease_owner ? pg_i64(expiry, n->lease_expiry) : NULL;
+	v[24] = pg_i64(epoch, n->lease_epoch);
 	r = pg_run(p,
 	           "INSERT INTO nodes (uuid, operational_state, attestation_count,"
 	           " last_received_quote, last_successful_attestation, last_event_id,"
 	           " failure_reason, ima_state, mb_log_digest, tpm_clock, tpm_reset_count,"
 	           " tpm_restart_count, api_version, created, updated, ima_keys, ak_tpm, ip, port,"
-	           " mtls_cert, tpm_policy, runtime_policy, mb_policy)"
+	           " mtls_cert, tpm_policy, runtime_policy, mb_policy, lease_owner, lease_expiry,"
+	           " lease_epoch)"
 	           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15,"
-	           " $16, $17, $18, $19, $20, $21, $22)",
-	           22, v);
+	           " $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
+	           25, v);
 	if (r != NULL) {
 		PQclear(r);
 		return STORE_OK;
@@ -156,19 +161,29 @@ store_rc_t pg_node_list(void *h, store_node_t **nodes, size_t *n, err_t *e)
 	return STORE_OK;
 }
 
-store_rc_t pg_node_set_mtls_cert(void *h, const char *uuid, const char *pem, err_t *e)
+store_rc_t pg_node_set_mtls_cert(void *h, const char *uuid, const char *pem, int64_t epoch,
+                                 err_t *e)
 {
 	pg_t *p = h;
-	char now[24];
-	const char *v[3] = {uuid, pem, pg_i64(now, pg_now())};
-	PGresult *r =
-	    pg_run(p, "UPDATE nodes SET mtls_cert = $2, updated = $3 WHERE uuid = $1", 3, v);
+	char now[24], ep[24];
+	const char *v[4] = {uuid, pem, pg_i64(now, pg_now()), pg_i64(ep, epoch)};
+	PGresult *r = pg_run(p,
+	                     "UPDATE nodes SET mtls_cert = $2, updated = $3 WHERE uuid = $1"
+	                     " AND ($4::bigint < 0 OR lease_epoch = $4::bigint)",
+	                     4, v);
 	store_rc_t rc;
+	store_node_t cur = {0};
 
 	if (r == NULL)
 		return pg_fail(p, e, "changing a node's certificate");
 	rc = pg_changes(r) > 0 ? STORE_OK : STORE_NOT_FOUND;
 	PQclear(r);
+	if (rc == STORE_NOT_FOUND && epoch >= 0 && pg_node_get(h, uuid, &cur, e) == STORE_OK) {
+		err_set(e, "node %s: lease epoch %lld moved to %lld", uuid, (long long)epoch,
+		        (long long)cur.lease_epoch);
+		store_node_clear(&cur);
+		return STORE_FENCED;
+	}
 	if (rc == STORE_NOT_FOUND)
 		err_set(e, "node %s not found", uuid);
 	return rc;
@@ -179,42 +194,47 @@ store_rc_t pg_node_delete(void *h, const char *uuid, err_t *e)
 	return pg_change_by_id(h, "DELETE FROM nodes WHERE uuid = $1", uuid, 0, e, "deleting node");
 }
 
-int pg_node_save_rows(pg_t *p, const store_node_t *const *nodes, size_t n, err_t *e)
+int pg_node_save_rows(pg_t *p, const store_node_t *const *nodes, size_t n, int *fenced, err_t *e)
 {
 	int64_t now = pg_now();
 
 	for (size_t i = 0; i < n; i++) {
 		pg_progress_t g;
-		const char *v[15];
+		const char *v[16];
+		char epoch[24];
 		PGresult *r;
 
 		pg_progress_fill(&g, nodes[i], now);
 		v[0] = nodes[i]->uuid;
 		memcpy(&v[1], g.v, sizeof(g.v));
+		v[15] = pg_i64(epoch, nodes[i]->lease_epoch);
+		/* Fenced: only while the lease epoch is still the one this writer holds. */
 		r = pg_prepared(p, PG_ST_NODE_SAVE,
 		                "UPDATE nodes SET operational_state = $2, attestation_count = $3,"
 		                " last_received_quote = $4, last_successful_attestation = $5,"
 		                " last_event_id = $6, failure_reason = $7, ima_state = $8,"
 		                " mb_log_digest = $9, tpm_clock = $10, tpm_reset_count = $11,"
 		                " tpm_restart_count = $12, api_version = $13, updated = $14,"
-		                " ima_keys = $15 WHERE uuid = $1",
-		                15, v);
+		                " ima_keys = $15 WHERE uuid = $1 AND lease_epoch = $16",
+		                16, v);
 		if (r == NULL) {
 			pg_fail(p, e, "saving node");
 			return -1;
 		}
+		if (fenced)
+			fenced[i] = pg_changes(r) == 0;
 		PQclear(r);
 	}
 	return 0;
 }
 
-store_rc_t pg_node_save(void *h, const store_node_t *const *nodes, size_t n, err_t *e)
+store_rc_t pg_node_save(void *h, const store_node_t *const *nodes, size_t n, int *fenced, err_t *e)
 {
 	pg_t *p = h;
 
 	if (pg_exec(p, "BEGIN", e, "starting node save") < 0)
 		return STORE_ERROR;
-	if (pg_node_save_rows(p, nodes, n, e) < 0 ||
+	if (pg_node_save_rows(p, nodes, n, fenced, e) < 0 ||
 	    pg_exec(p, "COMMIT", e, "committing node save") < 0) {
 		pg_rollback(p);
 		return STORE_ERROR;

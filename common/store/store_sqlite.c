@@ -191,6 +191,12 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     "CREATE INDEX webhook_outbox_order ON webhook_outbox (url, node_uuid, id)"
     " WHERE delivered IS NULL AND dead IS NULL;"
     "CREATE INDEX webhook_outbox_dead ON webhook_outbox (dead) WHERE dead IS NOT NULL;",
+
+    /* 7: the verifier pool: a node's lease epoch, bumped by every claim; a write of the
+     * node's state carries the epoch its writer holds and changes nothing once it moved,
+     * so a paused old owner never overwrites the new owner's state. */
+    "ALTER TABLE nodes ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX nodes_lease_owner ON nodes (lease_owner);",
 };
 
 int64_t sq_now(void)
@@ -528,6 +534,13 @@ const store_ops_t store_sqlite_ops = {
     .seal_list = sq_seal_list,
     .seal_last = sq_seal_last,
     .event_commit = sq_event_commit,
+    .pool_heartbeat = sq_pool_heartbeat,
+    .pool_leave = sq_pool_leave,
+    .pool_counts = sq_pool_counts,
+    .lease_renew = sq_lease_renew,
+    .lease_claim = sq_lease_claim,
+    .lease_release = sq_lease_release,
+    .pool_list = sq_pool_list,
     .outbox_due = sq_outbox_due,
     .outbox_next_due = sq_outbox_next_due,
     .outbox_delivered = sq_outbox_delivered,

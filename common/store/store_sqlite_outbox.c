@@ -31,8 +31,17 @@ store_rc_t sq_event_commit(void *h, const store_node_t *node, const char *node_u
 
 	if (sq_exec(q, "BEGIN IMMEDIATE", e, "starting event commit") < 0)
 		return STORE_ERROR;
-	if (node != NULL && sq_node_save_rows(q, &node, 1, e) < 0)
-		goto out;
+	if (node != NULL) {
+		int fenced = 0;
+		if (sq_node_save_rows(q, &node, 1, &fenced, e) < 0)
+			goto out;
+		if (fenced) {
+			err_set(e, "node %s: its lease epoch %lld moved", node->uuid,
+			        (long long)node->lease_epoch);
+			rc = STORE_FENCED;
+			goto out;
+		}
+	}
 	if (sq_event_insert(q, node_uuid, type, severity, body_json, id, &seq, e) < 0)
 		goto out;
 	if (nurls > 0 &&

@@ -56,9 +56,10 @@ store_rc_t sq_agent_find_ek(void *h, const char *ek_key, const char *exclude_id,
 store_rc_t sq_node_add(void *h, const store_node_t *n, err_t *e);
 store_rc_t sq_node_get(void *h, const char *uuid, store_node_t *out, err_t *e);
 store_rc_t sq_node_list(void *h, store_node_t **nodes, size_t *n, err_t *e);
-store_rc_t sq_node_set_mtls_cert(void *h, const char *uuid, const char *pem, err_t *e);
+store_rc_t sq_node_set_mtls_cert(void *h, const char *uuid, const char *pem, int64_t epoch,
+                                 err_t *e);
 store_rc_t sq_node_delete(void *h, const char *uuid, err_t *e);
-store_rc_t sq_node_save(void *h, const store_node_t *const *nodes, size_t n, err_t *e);
+store_rc_t sq_node_save(void *h, const store_node_t *const *nodes, size_t n, int *fenced, err_t *e);
 store_rc_t sq_policy_put(void *h, const char *name, const char *kind, const uint8_t *body,
                          size_t len, const char *sha256, int replace, err_t *e);
 store_rc_t sq_policy_get(void *h, const char *name, int with_body, store_policy_t *out, err_t *e);
@@ -78,7 +79,15 @@ store_rc_t sq_seal_list(void *h, int64_t after_seq, int64_t upto_seq, store_seal
 store_rc_t sq_seal_last(void *h, store_seal_t *out, err_t *e);
 /* The bodies of sq_node_save and sq_event_append without their transaction, for callers
  * that write more in the same one (store_sqlite_outbox.c). 0 or -1 (logged, e set). */
-int sq_node_save_rows(sq_t *q, const store_node_t *const *nodes, size_t n, err_t *e);
+int sq_node_save_rows(sq_t *q, const store_node_t *const *nodes, size_t n, int *fenced, err_t *e);
+/* One row of SELECT SQ_NODE_COLS into a store_node_t (store_sqlite_verifier.c). */
+void sq_node_row_at(sqlite3_stmt *st, void *elem);
+#define SQ_NODE_COLS                                                                               \
+	"uuid, ak_tpm, ip, port, mtls_cert, api_version, tpm_policy, runtime_policy, mb_policy,"   \
+	" operational_state, attestation_count, last_received_quote,"                              \
+	" last_successful_attestation, last_event_id, failure_reason, ima_state,"                  \
+	" mb_log_digest, tpm_clock, tpm_reset_count, tpm_restart_count, created, updated,"         \
+	" ima_keys, lease_owner, lease_expiry, lease_epoch"
 int sq_event_insert(sq_t *q, const char *node_uuid, const char *type, const char *severity,
                     const char *body_json, char id_out[40], int64_t *seq_out, err_t *e);
 
@@ -97,5 +106,17 @@ store_rc_t sq_outbox_dead(void *h, int64_t id, const char *err_text, err_t *e);
 store_rc_t sq_outbox_list(void *h, store_outbox_kind_t kind, int64_t after, size_t limit,
                           store_outbox_t **rows, size_t *n, err_t *e);
 store_rc_t sq_outbox_retry(void *h, int64_t id, int64_t *count, err_t *e);
+
+/* The verifier pool (store_sqlite_pool.c). */
+store_rc_t sq_pool_heartbeat(void *h, const char *id, const char *address, int64_t now, err_t *e);
+store_rc_t sq_pool_leave(void *h, const char *id, err_t *e);
+store_rc_t sq_pool_counts(void *h, const char *id, int64_t live_since, int64_t *live,
+                          int64_t *nodes, int64_t *mine, err_t *e);
+store_rc_t sq_lease_renew(void *h, const char *id, int64_t expiry, store_lease_t **out, size_t *n,
+                          err_t *e);
+store_rc_t sq_lease_claim(void *h, const char *id, int64_t now, int64_t expiry, size_t limit,
+                          store_node_t **out, size_t *n, err_t *e);
+store_rc_t sq_lease_release(void *h, const char *id, const char *uuid, err_t *e);
+store_rc_t sq_pool_list(void *h, store_pool_member_t **out, size_t *n, err_t *e);
 
 #endif

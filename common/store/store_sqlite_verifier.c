@@ -13,13 +13,6 @@
 
 /* ---- verifier: nodes ---- */
 
-#define SQ_NODE_COLS                                                                               \
-	"uuid, ak_tpm, ip, port, mtls_cert, api_version, tpm_policy, runtime_policy, mb_policy,"   \
-	" operational_state, attestation_count, last_received_quote,"                              \
-	" last_successful_attestation, last_event_id, failure_reason, ima_state,"                  \
-	" mb_log_digest, tpm_clock, tpm_reset_count, tpm_restart_count, created, updated,"         \
-	" ima_keys"
-
 static void sq_node_row(sqlite3_stmt *st, store_node_t *n)
 {
 	n->uuid = sq_col_dup(st, 0);
@@ -46,6 +39,14 @@ static void sq_node_row(sqlite3_stmt *st, store_node_t *n)
 	n->created = sq_col_i64(st, 20);
 	n->updated = sq_col_i64(st, 21);
 	n->ima_keys = sq_col_dup(st, 22);
+	n->lease_owner = sq_col_dup(st, 23);
+	n->lease_expiry = sq_col_i64(st, 24);
+	n->lease_epoch = sq_col_i64(st, 25);
+}
+
+void sq_node_row_at(sqlite3_stmt *st, void *elem)
+{
+	sq_node_row(st, elem);
 }
 
 /* Bind the progress fields of n to ?2..?14 and ?22 (shared by add and save). */
@@ -79,9 +80,10 @@ store_rc_t sq_node_add(void *h, const store_node_t *n, err_t *e)
 	        " last_received_quote, last_successful_attestation, last_event_id,"
 	        " failure_reason, ima_state, mb_log_digest, tpm_clock, tpm_reset_count,"
 	        " tpm_restart_count, api_version, created, updated, ak_tpm, ip, port,"
-	        " mtls_cert, tpm_policy, runtime_policy, mb_policy, ima_keys)"
+	        " mtls_cert, tpm_policy, runtime_policy, mb_policy, ima_keys, lease_owner,"
+	        " lease_expiry, lease_epoch)"
 	        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-	        " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+	        " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
 	        -1, &st, NULL) != SQLITE_OK) {
 		sq_fail(q, e, "preparing node insert");
 		goto out;
@@ -90,7 +92,10 @@ store_rc_t sq_node_add(void *h, const store_node_t *n, err_t *e)
 	    sq_bind_text(st, 15, n->ak_tpm) || sq_bind_text(st, 16, n->ip) ||
 	    sqlite3_bind_int(st, 17, n->port) || sq_bind_text(st, 18, n->mtls_cert) ||
 	    sq_bind_text(st, 19, n->pcr_policy) || sq_bind_text(st, 20, n->runtime_policy) ||
-	    sq_bind_text(st, 21, n->mb_policy)) {
+	    sq_bind_text(st, 21, n->mb_policy) || sq_bind_text(st, 23, n->lease_owner) ||
+	    (n->lease_owner ? sqlite3_bind_int64(st, 24, n->lease_expiry)
+	                    : sqlite3_bind_null(st, 24)) ||
+	    sqlite3_bind_int64(st, 25, n->lease_epoch)) {
 		sq_fail(q, e, "binding node insert");
 		goto out;
 	}
@@ -154,23 +159,33 @@ store_rc_t sq_node_list(void *h, store_node_t **nodes, size_t *n, err_t *e)
 	return rc;
 }
 
-store_rc_t sq_node_set_mtls_cert(void *h, const char *uuid, const char *pem, err_t *e)
+store_rc_t sq_node_set_mtls_cert(void *h, const char *uuid, const char *pem, int64_t epoch,
+                                 err_t *e)
 {
 	sq_t *q = h;
 	sqlite3_stmt *st = NULL;
 	store_rc_t rc = STORE_ERROR;
+	store_node_t cur = {0};
 
 	if (sqlite3_prepare_v2(q->db,
-	                       "UPDATE nodes SET mtls_cert = ?2, updated = ?3 WHERE uuid = ?1", -1,
-	                       &st, NULL) != SQLITE_OK ||
+	                       "UPDATE nodes SET mtls_cert = ?2, updated = ?3 WHERE uuid = ?1"
+	                       " AND (?4 < 0 OR lease_epoch = ?4)",
+	                       -1, &st, NULL) != SQLITE_OK ||
 	    sq_bind_text(st, 1, uuid) || sq_bind_text(st, 2, pem) ||
-	    sqlite3_bind_int64(st, 3, sq_now()) || sqlite3_step(st) != SQLITE_DONE) {
+	    sqlite3_bind_int64(st, 3, sq_now()) || sqlite3_bind_int64(st, 4, epoch) ||
+	    sqlite3_step(st) != SQLITE_DONE) {
 		sq_fail(q, e, "changing a node's certificate");
 		goto out;
 	}
 	rc = sqlite3_changes(q->db) > 0 ? STORE_OK : STORE_NOT_FOUND;
-	if (rc == STORE_NOT_FOUND)
+	if (rc == STORE_NOT_FOUND && epoch >= 0 && sq_node_get(h, uuid, &cur, e) == STORE_OK) {
+		err_set(e, "node %s: lease epoch %lld moved to %lld", uuid, (long long)epoch,
+		        (long long)cur.lease_epoch);
+		store_node_clear(&cur);
+		rc = STORE_FENCED;
+	} else if (rc == STORE_NOT_FOUND) {
 		err_set(e, "node %s not found", uuid);
+	}
 out:
 	sqlite3_finalize(st);
 	return rc;
@@ -181,7 +196,7 @@ store_rc_t sq_node_delete(void *h, const char *uuid, err_t *e)
 	return sq_change_by_id(h, "DELETE FROM nodes WHERE uuid = ?1", uuid, e, "deleting node");
 }
 
-int sq_node_save_rows(sq_t *q, const store_node_t *const *nodes, size_t n, err_t *e)
+int sq_node_save_rows(sq_t *q, const store_node_t *const *nodes, size_t n, int *fenced, err_t *e)
 {
 	sqlite3_stmt *st = NULL;
 	int rv = -1;
@@ -193,7 +208,7 @@ int sq_node_save_rows(sq_t *q, const store_node_t *const *nodes, size_t n, err_t
 	                       " mb_log_digest = ?9, tpm_clock = ?10, tpm_reset_count = ?11,"
 	                       " tpm_restart_count = ?12, api_version = ?13, updated = ?14,"
 	                       " ima_keys = ?22"
-	                       " WHERE uuid = ?1",
+	                       " WHERE uuid = ?1 AND lease_epoch = ?23",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		sq_fail(q, e, "preparing node save");
 		goto out;
@@ -202,10 +217,13 @@ int sq_node_save_rows(sq_t *q, const store_node_t *const *nodes, size_t n, err_t
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
 		if (sq_bind_text(st, 1, nodes[i]->uuid) || sq_bind_progress(st, nodes[i]) ||
+		    sqlite3_bind_int64(st, 23, nodes[i]->lease_epoch) ||
 		    sqlite3_step(st) != SQLITE_DONE) {
 			sq_fail(q, e, "saving node");
 			goto out;
 		}
+		if (fenced)
+			fenced[i] = sqlite3_changes(q->db) == 0;
 	}
 	rv = 0;
 out:
@@ -213,14 +231,14 @@ out:
 	return rv;
 }
 
-store_rc_t sq_node_save(void *h, const store_node_t *const *nodes, size_t n, err_t *e)
+store_rc_t sq_node_save(void *h, const store_node_t *const *nodes, size_t n, int *fenced, err_t *e)
 {
 	sq_t *q = h;
 	store_rc_t rc = STORE_ERROR;
 
 	if (sq_exec(q, "BEGIN IMMEDIATE", e, "starting node save") < 0)
 		return STORE_ERROR;
-	if (sq_node_save_rows(q, nodes, n, e) < 0)
+	if (sq_node_save_rows(q, nodes, n, fenced, e) < 0)
 		goto out;
 	if (sq_exec(q, "COMMIT", e, "committing node save") < 0)
 		goto out;

@@ -357,6 +357,8 @@ static void test_upgrade_from_schema_3(void **state)
 	                                  " ALTER TABLE webhook_outbox DROP COLUMN since;"
 	                                  " ALTER TABLE webhook_outbox DROP COLUMN last_attempt;"
 	                                  " ALTER TABLE webhook_outbox DROP COLUMN dead;"
+	                                  " DROP INDEX nodes_lease_owner;"
+	                                  " ALTER TABLE nodes DROP COLUMN lease_epoch;"
 	                                  " DELETE FROM schema_version WHERE version > 3"),
 	                 0);
 	/* PostgreSQL keeps the seals' trigger function beside the table. */

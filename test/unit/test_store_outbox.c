@@ -94,7 +94,7 @@ static void test_commit_together(void **state)
 
 	(void)state;
 	assert_non_null(s);
-	assert_int_equal(store_schema_version(s), 6);
+	assert_int_equal(store_schema_version(s), 7);
 	add_node(s, "n1");
 	assert_int_equal(store_node_get(s, "n1", &n, &e), STORE_OK);
 	n.operational_state = 9;
@@ -295,6 +295,8 @@ static void test_upgrade_from_schema_4(void **state)
 	         " ALTER TABLE webhook_outbox DROP COLUMN last_attempt;"
 	         " ALTER TABLE webhook_outbox DROP COLUMN dead;"
 	         " DROP TABLE audit_seals; DROP INDEX events_type;"
+	         " DROP INDEX nodes_lease_owner;"
+	         " ALTER TABLE nodes DROP COLUMN lease_epoch;"
 	         " DELETE FROM schema_version WHERE version > 4");
 	/* PostgreSQL keeps the seals' trigger function beside the table. */
 	if (db.pg)

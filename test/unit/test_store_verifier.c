@@ -115,7 +115,7 @@ static void test_nodes(void **state)
 	n.tpm_clock = 123456;
 	n.tpm_reset_count = 2;
 	save[0] = &n;
-	assert_int_equal(store_node_save(s, save, 1, &e), STORE_OK);
+	assert_int_equal(store_node_save(s, save, 1, NULL, &e), STORE_OK);
 	store_close(s);
 	s = store_open(url, &e);
 	assert_int_equal(store_node_get(s, "node-1", &got, &e), STORE_OK);

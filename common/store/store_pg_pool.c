@@ -1,0 +1,181 @@
+/* store_pg_pool: the verifier pool in PostgreSQL: members' heartbeats, and node leases
+ * (claim, renew, release) with the epoch that fences every write of a node's state.
+ *
+ * A claim picks its rows with FOR UPDATE SKIP LOCKED, so two instances claiming at once
+ * take disjoint sets instead of queueing on each other; the outer WHERE repeats the
+ * condition, which PostgreSQL re-checks on the locked row under READ COMMITTED. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/base/log.h"
+#include "common/base/xmalloc.h"
+#include "common/store/store_pg_priv.h"
+
+store_rc_t pg_pool_heartbeat(void *h, const char *id, const char *address, int64_t now, err_t *e)
+{
+	pg_t *p = h;
+	char t[24];
+	const char *v[3] = {id, address, pg_i64(t, now)};
+	PGresult *r = pg_run(p,
+	                     "INSERT INTO pool_members (instance_id, address, heartbeat, started)"
+	                     " VALUES ($1, $2, $3, $3) ON CONFLICT (instance_id) DO UPDATE"
+	                     " SET heartbeat = excluded.heartbeat, address = excluded.address",
+	                     3, v);
+
+	if (r == NULL)
+		return pg_fail(p, e, "recording a heartbeat");
+	PQclear(r);
+	return STORE_OK;
+}
+
+store_rc_t pg_pool_leave(void *h, const char *id, err_t *e)
+{
+	pg_t *p = h;
+	const char *v[1] = {id};
+	PGresult *r;
+
+	if (pg_exec(p, "BEGIN", e, "starting pool leave") < 0)
+		return STORE_ERROR;
+	if ((r = pg_run(p,
+	                "UPDATE nodes SET lease_owner = NULL, lease_expiry = NULL"
+	                " WHERE lease_owner = $1",
+	                1, v)) == NULL)
+		goto fail;
+	PQclear(r);
+	if ((r = pg_run(p, "DELETE FROM pool_members WHERE instance_id = $1", 1, v)) == NULL)
+		goto fail;
+	PQclear(r);
+	if (pg_exec(p, "COMMIT", e, "committing pool leave") < 0) {
+		pg_rollback(p);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+fail:
+	pg_fail(p, e, "leaving the pool");
+	pg_rollback(p);
+	return STORE_ERROR;
+}
+
+store_rc_t pg_pool_counts(void *h, const char *id, int64_t live_since, int64_t *live,
+                          int64_t *nodes, int64_t *mine, err_t *e)
+{
+	pg_t *p = h;
+	char t[24];
+	const char *v[2] = {id, pg_i64(t, live_since)};
+	PGresult *r = pg_run(p,
+	                     "SELECT (SELECT count(*) FROM pool_members WHERE heartbeat >= $2),"
+	                     " (SELECT count(*) FROM nodes),"
+	                     " (SELECT count(*) FROM nodes WHERE lease_owner = $1)",
+	                     2, v);
+
+	if (r == NULL)
+		return pg_fail(p, e, "counting the pool");
+	*live = pg_col_i64(r, 0, 0);
+	*nodes = pg_col_i64(r, 0, 1);
+	*mine = pg_col_i64(r, 0, 2);
+	PQclear(r);
+	return STORE_OK;
+}
+
+static void pg_lease_row(PGresult *r, int i, void *elem)
+{
+	store_lease_t *l = elem;
+
+	l->uuid = pg_col_dup(r, i, 0);
+	l->epoch = pg_col_i64(r, i, 1);
+}
+
+store_rc_t pg_lease_renew(void *h, const char *id, int64_t expiry, store_lease_t **out, size_t *n,
+                          err_t *e)
+{
+	pg_t *p = h;
+	char t[24];
+	const char *v[2] = {id, pg_i64(t, expiry)};
+	PGresult *r = pg_run(p,
+	                     "UPDATE nodes SET lease_expiry = $2 WHERE lease_owner = $1"
+	                     " RETURNING uuid, lease_epoch",
+	                     2, v);
+	void *rows;
+
+	if (r == NULL)
+		return pg_fail(p, e, "renewing leases");
+	pg_rows(r, sizeof(store_lease_t), pg_lease_row, &rows, n);
+	*out = rows;
+	PQclear(r);
+	return STORE_OK;
+}
+
+store_rc_t pg_lease_claim(void *h, const char *id, int64_t now, int64_t expiry, size_t limit,
+                          store_node_t **out, size_t *n, err_t *e)
+{
+	pg_t *p = h;
+	char tn[24], te[24], tl[24];
+	const char *v[4] = {id, pg_i64(tn, now), pg_i64(te, expiry), pg_i64(tl, (int64_t)limit)};
+	PGresult *r = pg_run(
+	    p,
+	    "UPDATE nodes SET lease_owner = $1, lease_expiry = $3, lease_epoch = lease_epoch + 1"
+	    " WHERE uuid IN (SELECT uuid FROM nodes WHERE lease_owner IS NULL"
+	    "  OR (lease_expiry < $2 AND lease_owner <> $1)"
+	    "  ORDER BY lease_expiry NULLS FIRST, uuid LIMIT $4 FOR UPDATE SKIP LOCKED)"
+	    " AND (lease_owner IS NULL OR (lease_expiry < $2 AND lease_owner <> $1))"
+	    " RETURNING " PG_NODE_COLS,
+	    4, v);
+	void *rows;
+
+	if (r == NULL)
+		return pg_fail(p, e, "claiming leases");
+	pg_rows(r, sizeof(store_node_t), pg_node_row_at, &rows, n);
+	*out = rows;
+	PQclear(r);
+	return STORE_OK;
+}
+
+store_rc_t pg_lease_release(void *h, const char *id, const char *uuid, err_t *e)
+{
+	pg_t *p = h;
+	const char *v[2] = {id, uuid};
+	PGresult *r = pg_run(p,
+	                     "UPDATE nodes SET lease_owner = NULL, lease_expiry = NULL"
+	                     " WHERE lease_owner = $1 AND uuid = $2",
+	                     2, v);
+	store_rc_t rc;
+
+	if (r == NULL)
+		return pg_fail(p, e, "releasing a lease");
+	rc = pg_changes(r) > 0 ? STORE_OK : STORE_NOT_FOUND;
+	PQclear(r);
+	return rc;
+}
+
+static void pg_member_row(PGresult *r, int i, void *elem)
+{
+	store_pool_member_t *m = elem;
+
+	m->id = pg_col_dup(r, i, 0);
+	m->address = pg_col_dup(r, i, 1);
+	m->heartbeat = pg_col_i64(r, i, 2);
+	m->started = pg_col_i64(r, i, 3);
+	m->nodes = pg_col_i64(r, i, 4);
+	m->oldest_attestation = pg_col_i64(r, i, 5);
+}
+
+store_rc_t pg_pool_list(void *h, store_pool_member_t **out, size_t *n, err_t *e)
+{
+	pg_t *p = h;
+	PGresult *r = pg_run(p,
+	                     "SELECT m.instance_id, m.address, m.heartbeat, m.started,"
+	                     " (SELECT count(*) FROM nodes n WHERE n.lease_owner = m.instance_id),"
+	                     " (SELECT coalesce(min(n.last_successful_attestation), 0) FROM nodes n"
+	                     "  WHERE n.lease_owner = m.instance_id AND n.operational_state = 3)"
+	                     " FROM pool_members m ORDER BY m.instance_id",
+	                     0, NULL);
+	void *rows;
+
+	if (r == NULL)
+		return pg_fail(p, e, "listing the pool");
+	pg_rows(r, sizeof(store_pool_member_t), pg_member_row, &rows, n);
+	*out = rows;
+	PQclear(r);
+	return STORE_OK;
+}

@@ -1,0 +1,338 @@
+/* lease: the lease manager's thread (see lease.h). */
+#include "verifier/lease.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/base/log.h"
+#include "common/base/prom.h"
+#include "common/base/xmalloc.h"
+#include "common/store/store.h"
+#include "verifier/metrics.h"
+#include "verifier/node.h"
+#include "verifier/vctx.h"
+#include "verifier/worker.h"
+
+/* At most this many nodes claimed per round of the manager: a takeover of thousands is
+ * spread over a few rounds, and each claim's first rounds over the interval (node.c). */
+#define LEASE_CLAIM_MAX 2000
+
+struct lease {
+	struct vctx *ctx;       /* the verifier's shared context (borrowed) */
+	struct store *store;    /* this thread's own connection */
+	char *address;          /* shown in the pool list, or NULL */
+	int64_t lease_ms;       /* verifier.lease_time */
+	pthread_t thread;       /* the manager */
+	int started;            /* thread running */
+	pthread_mutex_t lock;   /* guards stop, with cond */
+	pthread_cond_t cond;    /* wakes the thread to stop */
+	int stop;               /* asked to stop */
+	atomic_int under_share; /* fewer nodes held than the fair share */
+	store_lease_t *held;    /* the nodes handed to workers, by uuid, with their epoch */
+	size_t nheld;           /* how many */
+	int stalled;            /* a worker stopped ticking: not renewing (logged once) */
+};
+
+static int64_t lease_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int lease_cmp(const void *a, const void *b)
+{
+	return strcmp(((const store_lease_t *)a)->uuid, ((const store_lease_t *)b)->uuid);
+}
+
+/* Per-worker lists of UUIDs to drop, NULL-terminated (node_cmd_drop takes them). */
+typedef struct lease_drops {
+	char ***lists; /* one per worker */
+	size_t *n;     /* their lengths */
+} lease_drops_t;
+
+static void lease_drops_init(lease_drops_t *d, int nworkers)
+{
+	d->lists = xcalloc((size_t)nworkers, sizeof(*d->lists));
+	d->n = xcalloc((size_t)nworkers, sizeof(*d->n));
+}
+
+static void lease_drops_add(lease_t *l, lease_drops_t *d, const char *uuid)
+{
+	struct worker *w = vctx_worker_for(l->ctx, uuid);
+	int i = worker_id(w);
+
+	d->lists[i] = xrealloc(d->lists[i], (d->n[i] + 2) * sizeof(char *));
+	d->lists[i][d->n[i]++] = xstrdup(uuid);
+	d->lists[i][d->n[i]] = NULL;
+}
+
+static void lease_run_drop(struct worker *w, void *arg)
+{
+	node_cmd_drop(worker_host(w), arg);
+}
+
+/* Hand the lists to the workers; with sync, wait until each has written and dropped
+ * them (a release must follow the last write). */
+static void lease_drops_post(lease_t *l, lease_drops_t *d, int sync)
+{
+	for (int i = 0; i < l->ctx->nworkers; i++) {
+		if (d->lists[i] == NULL)
+			continue;
+		if (sync)
+			worker_call(l->ctx->workers[i], lease_run_drop, d->lists[i]);
+		else
+			worker_post_node(l->ctx->workers[i], node_cmd_drop, d->lists[i]);
+	}
+	free(d->lists);
+	free(d->n);
+}
+
+static void lease_load(lease_t *l, store_node_t *rec)
+{
+	store_node_t *copy = xcalloc(1, sizeof(*copy));
+
+	*copy = *rec;
+	memset(rec, 0, sizeof(*rec));
+	worker_post_node(vctx_worker_for(l->ctx, copy->uuid), node_cmd_load, copy);
+}
+
+/* A worker that has not ticked for half a lease is stuck (or its loop is): the instance
+ * must stop renewing, so that its nodes are taken over. */
+static int lease_workers_alive(lease_t *l)
+{
+	int64_t now = prom_now_us(), limit = l->lease_ms * 1000 / 2;
+
+	if (l->ctx->metrics == NULL)
+		return 1;
+	if (limit < 3 * (int64_t)l->ctx->flush_interval_ms * 1000)
+		limit = 3 * (int64_t)l->ctx->flush_interval_ms * 1000;
+	for (int i = 0; i < l->ctx->nworkers; i++) {
+		uint64_t hb = prom_get(&vmetrics_worker(l->ctx->metrics, i)->heartbeat_us);
+		if (hb != 0 && now - (int64_t)hb > limit)
+			return 0;
+	}
+	return 1;
+}
+
+/* Renew, then compare what the store says this instance holds with what its workers were
+ * given: a node lost (claimed by another instance while this one was paused, or removed)
+ * is dropped; one held but never given (AddNode claimed it) is loaded. */
+static void lease_renew(lease_t *l, int64_t now)
+{
+	store_lease_t *r = NULL;
+	size_t nr = 0, i = 0, j = 0, lost = 0, nload = 0;
+	const char **load = NULL; /* borrowed from r */
+	lease_drops_t d;
+	err_t e = {""};
+
+	if (store_lease_renew(l->store, l->ctx->verifier_id, now + l->lease_ms, &r, &nr, &e) !=
+	    STORE_OK)
+		return; /* logged by the store; the leases run on until the next try */
+	qsort(r, nr, sizeof(*r), lease_cmp);
+	lease_drops_init(&d, l->ctx->nworkers);
+	while (i < l->nheld || j < nr) {
+		int c = i == l->nheld ? 1 : j == nr ? -1 : strcmp(l->held[i].uuid, r[j].uuid);
+		if (c == 0 && l->held[i].epoch == r[j].epoch) {
+			i++, j++;
+			continue;
+		}
+		if (c <= 0) { /* lost, or held again under a new epoch: drop the old one */
+			lease_drops_add(l, &d, l->held[i].uuid);
+			lost++;
+			i++;
+		}
+		if (c >= 0) { /* held but not given (AddNode), or given under an old epoch */
+			load = xrealloc(load, (nload + 1) * sizeof(*load));
+			load[nload++] = r[j].uuid;
+			j++;
+		}
+	}
+	if (lost > 0)
+		log_warnx("pool: %zu leases of %s lost to other instances; their nodes are dropped",
+		          lost, l->ctx->verifier_id);
+	/* The same worker gets a uuid's drop before its load (posts run in order). */
+	lease_drops_post(l, &d, 0);
+	for (size_t k = 0; k < nload; k++) {
+		store_node_t rec;
+		if (store_node_get(l->store, load[k], &rec, &e) == STORE_OK)
+			lease_load(l, &rec);
+	}
+	free(load);
+	store_leases_free(l->held, l->nheld);
+	l->held = r;
+	l->nheld = nr;
+}
+
+static void lease_held_add(lease_t *l, const char *uuid, int64_t epoch)
+{
+	l->held = xrealloc(l->held, (l->nheld + 1) * sizeof(*l->held));
+	l->held[l->nheld].uuid = xstrdup(uuid);
+	l->held[l->nheld++].epoch = epoch;
+}
+
+static void lease_round(lease_t *l)
+{
+	int64_t now = lease_now_ms(), live, total, mine, share;
+	err_t e = {""};
+
+	if (!lease_workers_alive(l)) {
+		if (!l->stalled)
+			log_warnx("pool: a worker of %s has stopped ticking: no more heartbeats or "
+			          "lease renewals, so that other instances take its nodes over",
+			          l->ctx->verifier_id);
+		l->stalled = 1;
+		atomic_store(&l->under_share, 0);
+		return;
+	}
+	if (l->stalled)
+		log_info("pool: the workers of %s tick again", l->ctx->verifier_id);
+	l->stalled = 0;
+	if (store_pool_heartbeat(l->store, l->ctx->verifier_id, l->address, now, &e) != STORE_OK)
+		return;
+	lease_renew(l, now);
+	if (store_pool_counts(l->store, l->ctx->verifier_id, now - l->lease_ms, &live, &total,
+	                      &mine, &e) != STORE_OK)
+		return;
+	if (live < 1)
+		live = 1;
+	share = (total + live - 1) / live;
+	if (mine < share) {
+		store_node_t *got = NULL;
+		size_t n = 0, want = (size_t)(share - mine);
+		if (want > LEASE_CLAIM_MAX)
+			want = LEASE_CLAIM_MAX;
+		if (store_lease_claim(l->store, l->ctx->verifier_id, now, now + l->lease_ms, want,
+		                      &got, &n, &e) == STORE_OK &&
+		    n > 0) {
+			log_info("pool: %s claimed %zu nodes (held %lld, fair share %lld of %lld "
+			         "with %lld live instances)",
+			         l->ctx->verifier_id, n, (long long)mine, (long long)share,
+			         (long long)total, (long long)live);
+			for (size_t i = 0; i < n; i++) {
+				lease_held_add(l, got[i].uuid, got[i].lease_epoch);
+				lease_load(l, &got[i]);
+			}
+			qsort(l->held, l->nheld, sizeof(*l->held), lease_cmp);
+			mine += (int64_t)n;
+		}
+		store_nodes_free(got, n);
+	} else if (mine > share && (size_t)mine == l->nheld) {
+		/* Above the share (an instance joined): hand back half the excess per round,
+		 * at least one, so the pool converges without a wave of reloads. */
+		size_t k = (size_t)(mine - share + 1) / 2;
+		lease_drops_t d;
+		lease_drops_init(&d, l->ctx->nworkers);
+		for (size_t i = 0; i < k; i++)
+			lease_drops_add(l, &d, l->held[l->nheld - 1 - i].uuid);
+		lease_drops_post(l, &d, 1);
+		for (size_t i = 0; i < k; i++) {
+			store_lease_release(l->store, l->ctx->verifier_id,
+			                    l->held[l->nheld - 1].uuid, &e);
+			free(l->held[--l->nheld].uuid);
+		}
+		log_info("pool: %s handed back %zu nodes (fair share %lld of %lld with %lld live "
+		         "instances)",
+		         l->ctx->verifier_id, k, (long long)share, (long long)total,
+		         (long long)live);
+		mine -= (int64_t)k;
+	}
+	/* AddNode's node counts in the share it would join: a lone instance takes every new
+	 * node at once, as on SQLite. */
+	atomic_store(&l->under_share, mine < (total + 1 + live - 1) / live);
+}
+
+static void *lease_main(void *arg)
+{
+	lease_t *l = arg;
+	int64_t period = l->lease_ms / 3;
+
+	pthread_mutex_lock(&l->lock);
+	while (!l->stop) {
+		struct timespec ts;
+		pthread_mutex_unlock(&l->lock);
+		lease_round(l);
+		pthread_mutex_lock(&l->lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)(period / 1000);
+		ts.tv_nsec += (long)(period % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!l->stop && pthread_cond_timedwait(&l->cond, &l->lock, &ts) == 0)
+			;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return NULL;
+}
+
+lease_t *lease_new(struct vctx *ctx, int lease_time_s, const char *address, err_t *e)
+{
+	lease_t *l = xcalloc(1, sizeof(*l));
+
+	l->ctx = ctx;
+	l->lease_ms = (int64_t)lease_time_s * 1000;
+	l->address = address ? xstrdup(address) : NULL;
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->cond, NULL);
+	if ((l->store = store_open(ctx->database, e)) == NULL) {
+		lease_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+int lease_start(lease_t *l)
+{
+	if (pthread_create(&l->thread, NULL, lease_main, l) != 0) {
+		log_warnx("pool: cannot start the lease manager's thread");
+		return -1;
+	}
+	l->started = 1;
+	return 0;
+}
+
+void lease_stop(lease_t *l)
+{
+	if (l == NULL || !l->started)
+		return;
+	pthread_mutex_lock(&l->lock);
+	l->stop = 1;
+	pthread_cond_signal(&l->cond);
+	pthread_mutex_unlock(&l->lock);
+	pthread_join(l->thread, NULL);
+	l->started = 0;
+}
+
+void lease_free(lease_t *l)
+{
+	err_t e = {""};
+
+	if (l == NULL)
+		return;
+	lease_stop(l);
+	if (l->store && store_pool_leave(l->store, l->ctx->verifier_id, &e) == STORE_OK)
+		log_info("pool: %s released its %zu leases and left the pool", l->ctx->verifier_id,
+		         l->nheld);
+	store_close(l->store);
+	store_leases_free(l->held, l->nheld);
+	free(l->address);
+	pthread_cond_destroy(&l->cond);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+int lease_under_share(lease_t *l)
+{
+	return l && atomic_load(&l->under_share);
+}
+
+int64_t lease_time_ms(const lease_t *l)
+{
+	return l->lease_ms;
+}
