@@ -33,6 +33,8 @@ static const struct ctl_group {
      "  events show ID | key | export --out FILE\n"
      "  events verify [--export FILE] [--key PUB.pem]\n"
      "                                     check the hash chain and its seals\n"},
+    {"pool", cmd_pool,
+     "  pool [--json]                      the verifier instances sharing its database\n"},
     {"outbox", cmd_outbox,
      "  outbox list [--dead] [--json]      webhook deliveries pending or dead-lettered\n"
      "  outbox retry ID | --all            send dead-lettered deliveries again\n"},

@@ -1,6 +1,6 @@
 CTL_SRCS += ctl/main.c ctl/cmd_ca.c ctl/cmd_eventlog.c ctl/cmd_ima.c ctl/cmd_policy.c
 CTL_SRCS += ctl/ctlconf.c ctl/cmd_node.c ctl/args.c ctl/eventlog_json.c ctl/cmd_events.c
-CTL_SRCS += ctl/ctlconf.c ctl/cmd_node.c ctl/args.c ctl/eventlog_json.c ctl/cmd_outbox.c
+CTL_SRCS += ctl/ctlconf.c ctl/cmd_node.c ctl/args.c ctl/eventlog_json.c ctl/cmd_outbox.c ctl/cmd_pool.c
 
 # Fuzz targets of vigilctl's decoders link the module they test (it is not in libvigil), as
 # the agent's do (agent/module.mk).

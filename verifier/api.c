@@ -663,6 +663,58 @@ out:
 	return code;
 }
 
+static int api_list_pool(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len, buf_t *resp,
+                         err_t *e)
+{
+	vctx_t *ctx = arg;
+	Vigil__V1__ListPoolRequest *r = vigil__v1__list_pool_request__unpack(NULL, len, req);
+	Vigil__V1__ListPoolResponse out = VIGIL__V1__LIST_POOL_RESPONSE__INIT;
+	Vigil__V1__PoolMember *pm = NULL, **pp = NULL;
+	store_pool_member_t *v = NULL;
+	size_t n = 0;
+	struct timespec ts;
+	int code = GRPCSRV_INVALID_ARGUMENT;
+
+	(void)c;
+	if (r == NULL) {
+		err_set(e, "cannot decode ListPoolRequest");
+		return code;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	out.now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	out.self_id = ctx->verifier_id;
+	out.pool = ctx->lease != NULL;
+	out.lease_time_ms = ctx->lease ? lease_time_ms(ctx->lease) : 0;
+	if (store_pool_list(ctx->api_store, &v, &n, e) != STORE_OK) {
+		code = GRPCSRV_INTERNAL;
+		goto out;
+	}
+	pm = xcalloc(n ? n : 1, sizeof(*pm));
+	pp = xcalloc(n ? n : 1, sizeof(*pp));
+	for (size_t i = 0; i < n; i++) {
+		vigil__v1__pool_member__init(&pm[i]);
+		pm[i].id = api_str(v[i].id);
+		pm[i].address = api_str(v[i].address);
+		pm[i].heartbeat_ms = v[i].heartbeat;
+		pm[i].started_ms = v[i].started;
+		pm[i].nodes = (uint64_t)v[i].nodes;
+		pm[i].oldest_attestation = v[i].oldest_attestation;
+		pm[i].live =
+		    out.lease_time_ms > 0 && out.now_ms - v[i].heartbeat <= out.lease_time_ms;
+		pp[i] = &pm[i];
+	}
+	out.n_members = n;
+	out.members = pp;
+	pb_pack(&out.base, resp);
+	code = GRPCSRV_OK;
+out:
+	free(pm);
+	free(pp);
+	store_pool_members_free(v, n);
+	vigil__v1__list_pool_request__free_unpacked(r, NULL);
+	return code;
+}
+
 const grpcsrv_method_t api_methods[] = {
     {"/vigil.v1.Verifier/AddNode", api_add_node},
     {"/vigil.v1.Verifier/RemoveNode", api_remove_node},
@@ -681,5 +733,6 @@ const grpcsrv_method_t api_methods[] = {
     {"/vigil.v1.Verifier/WatchEvents", watch_events},
     {"/vigil.v1.Verifier/ListOutbox", api_list_outbox},
     {"/vigil.v1.Verifier/RetryOutbox", api_retry_outbox},
+    {"/vigil.v1.Verifier/ListPool", api_list_pool},
     {NULL, NULL},
 };

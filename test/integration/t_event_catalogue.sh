@@ -66,3 +66,6 @@ if not ok:
 sys.exit(0 if ok else 1)
 PY
 check "the event log holds the catalogue in order, with severities and bodies" $?
+
+fctl pool | grep -q "is a single verifier (SQLite store): it holds every node itself"
+check "vigilctl pool on a SQLite verifier says it is a single verifier" $?
