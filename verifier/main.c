@@ -118,9 +118,11 @@ static const config_key_t verifier_keys[] = {
      "Empty means sqlite:STATE_DIR/verifier.db.",
      NULL},
     {"verifier", "verifier_id", CFG_STR, "", 0, 0,
-     "Name of this verifier instance, shown with every node it owns; unique in a pool. "
-     "Empty means the host name, or HOST:PID on PostgreSQL (so that several instances "
-     "on one host stay apart, and a restarted one takes its old nodes over by lease).",
+     "Name of this verifier instance, shown with every node it owns. Empty means the host "
+     "name. In a pool (PostgreSQL) it must be unique per running instance and stable "
+     "across its restarts: a restarted instance takes its own nodes back at once, while "
+     "another name waits for their leases to expire. Two instances on one host need "
+     "distinct names (in Kubernetes, the pod name).",
      NULL},
     {"verifier", "lease_time", CFG_INT, "15", 2, 3600,
      "Seconds a node's lease lasts in a verifier pool (PostgreSQL): renewed every third of "
@@ -401,10 +403,7 @@ int main(int argc, char **argv)
 	const char *vid = config_str(cfg, "verifier", "verifier_id");
 	if (*vid == '\0' && gethostname(host, sizeof(host)) == 0)
 		vid = host;
-	if (*config_str(cfg, "verifier", "verifier_id") == '\0' && store_url_is_pool(ctx.database))
-		ctx.verifier_id = xasprintf("%s:%ld", *vid ? vid : "verifier", (long)getpid());
-	else
-		ctx.verifier_id = xstrdup(*vid ? vid : "verifier");
+	ctx.verifier_id = xstrdup(*vid ? vid : "verifier");
 	ctx.quote_interval_ms = seconds_ms(config_str(cfg, "verifier", "quote_interval"));
 	ctx.first_rounds_per_s = (int)config_int(cfg, "verifier", "first_rounds_per_s");
 	ctx.retry_interval_ms = seconds_ms(config_str(cfg, "verifier", "retry_interval"));
