@@ -84,7 +84,7 @@ command -v curl >/dev/null || fail "curl missing"
 # Each node is a listening socket and a kept-alive connection in the loadgen, and a
 # connection in the verifier: both raise their soft limit to the hard one. When one
 # loadgen cannot hold 2 descriptors per node under the hard limit (and it cannot be
-# raised), or past 2,500 nodes, the nodes are split over several loadgen processes; their
+# raised), or past 2,000 nodes, the nodes are split over several loadgen processes; their
 # node UUIDs (made from the node's index) are then renamed per process in the node files:
 # 10ad6e0K-... for process K.
 hard=$(ulimit -Hn)
@@ -93,10 +93,10 @@ if [ "$hard" -lt $((2 * NODES + 512)) ]; then
 	ulimit -Hn $((2 * NODES + 512)) 2>/dev/null && hard=$((2 * NODES + 512))
 fi
 [ "$hard" -ge $((NODES + 512)) ] || fail "open-file hard limit $hard < $((NODES + 512)) (the verifier's connections): raise it"
-# At most 2,500 nodes a process, too: each process's nodes take consecutive ports below the
+# At most 2,000 nodes a process, too: each process's nodes take consecutive ports below the
 # ephemeral range, where other listeners and TIME_WAIT leave few long free runs.
 per_lg=$(((hard - 512) / 2))
-[ "$per_lg" -le 2500 ] || per_lg=2500
+[ "$per_lg" -le 2000 ] || per_lg=2000
 NLG=$(((NODES + per_lg - 1) / per_lg))
 [ "$NLG" -le 9 ] || fail "open-file hard limit $hard: $NLG loadgen processes needed"
 per_lg=$(((NODES + NLG - 1) / NLG)) # the same share for each
@@ -113,9 +113,16 @@ rsa=
 [ $KEY = rsa ] && rsa=--rsa
 t_start=$(now_s)
 LPIDS=()
+base=
 for k in $(seq 0 $((NLG - 1))); do
 	n=$(((NODES - k * per_lg) < per_lg ? NODES - k * per_lg : per_lg))
-	base=$(free_port_range "$n") || fail "no $n consecutive free ports"
+	# Other tests' listeners and TIME_WAIT ports come and go: a few tries, 5 s apart.
+	for try in 1 2 3 4 5 6; do
+		base=$(free_port_range "$n" 2>/dev/null) && break
+		base=
+		sleep 5
+	done
+	[ -n "$base" ] || fail "no $n consecutive free ports below the ephemeral range"
 	spawn "$T/loadgen$k.log" "$LG" -n "$n" --port "$base" $rsa \
 		--cert "$T/ca/loadgen.crt" --key "$T/ca/loadgen.key" --client-ca "$T/ca/ca.crt" \
 		--nodes-out "$T/nodes$k.jsonl" --pcr-policy-out "$T/pcr.json"
@@ -181,6 +188,13 @@ lg_stats() {
 	done
 	echo "$r $e"
 }
+# rq_wait_ns PID...: nanoseconds the processes' threads have waited runnable for a CPU
+# (the second field of /proc/PID/task/TID/schedstat), summed.
+rq_wait_ns() {
+	local p
+	for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done |
+		awk '{ s += $2 } END { printf "%.0f", s }'
+}
 # lg_ticks, lg_rss: CPU ticks and VmRSS (KiB) of all the loadgens together.
 lg_ticks() {
 	local p t=0
@@ -194,11 +208,13 @@ lg_rss() {
 }
 LOAD=$(cut -d' ' -f1 /proc/loadavg)
 scrape "$T/m0" || fail "no /metrics on $VERIFIER_METRICS"
+q0=$(rq_wait_ns $VPID) ql0=$(rq_wait_ns "${LPIDS[@]}")
 v0=$(cpu_ticks $VPID) l0=$(lg_ticks) w0=$(now_s)
 read -r lr0 le0 < <(lg_stats)
 sleep "$WINDOW"
 scrape "$T/m1" || fail "no /metrics on $VERIFIER_METRICS"
 v1=$(cpu_ticks $VPID) l1=$(lg_ticks) w1=$(now_s)
+q1=$(rq_wait_ns $VPID) ql1=$(rq_wait_ns "${LPIDS[@]}")
 read -r lr1 le1 < <(lg_stats)
 RSS1=$(rss_kib $VPID) LRSS=$(lg_rss)
 
@@ -260,6 +276,9 @@ if [ "$lrounds" -gt 0 ]; then
 else
 	na "${P}_loadgen_cpu_per_round" "us CPU" "the loadgen counted no rounds ($lr0 -> $lr1)"
 fi
+row "${P}_verifier_runqueue_wait" \
+	"$(awk -v a="$q0" -v b="$q1" -v s="$secs" 'BEGIN { printf "%.1f", 100 * (b - a) / 1e9 / s }')" "% of window" \
+	"time the verifier's threads waited runnable for a CPU (/proc/PID/task/*/schedstat), summed over threads, / window: CPU contention, not the verifier's own work (loadgens: $(awk -v a="$ql0" -v b="$ql1" -v s="$secs" 'BEGIN { printf "%.1f", 100 * (b - a) / 1e9 / s }') %)"
 row "${P}_verifier_rss_per_node" \
 	"$(awk -v a="$RSS1" -v b="$RSS0" -v n="$NODES" 'BEGIN { printf "%.1f", (a - b) / n }')" KiB \
 	"(VmRSS after the window $RSS1 - before any node $RSS0) / $NODES; loadgen VmRSS $LRSS KiB"
