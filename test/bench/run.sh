@@ -67,6 +67,7 @@ fi
 # ---- scale: vigil-verifier against vigil-loadgen's simulated agents (test/bench/scale.sh) ----
 # BENCH_SCALE_NODES (1000), BENCH_SCALE_RSA=1, BENCH_SCALE_DB=pg, BENCH_SCALE_SECONDS (20).
 scale_limit=$((240 + ${BENCH_SCALE_NODES:-1000} / 15))
+[ "${BENCH_SCALE_RSA:-0}" != 1 ] || scale_limit=$((scale_limit + ${BENCH_SCALE_NODES:-1000} / 2))
 BENCH_ROWS=$ROWS timeout "$scale_limit" "$TOP/test/bench/scale.sh" >/dev/null ||
 	na scale "-" "test/bench/scale.sh exited with $? (124: over its $scale_limit s limit)"
 
