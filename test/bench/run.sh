@@ -3,12 +3,12 @@
 # measured). Everything runs on 127.0.0.1 with the project's own programs: swtpm nodes made
 # by the integration harness (test/integration/lib.sh: real IMA list in PCR 10), vigil-agent
 # on them, vigil-verifier, and the tools in test/bench/ (see docs/bench.md). A measurement
-# that cannot be made is printed as "n/a" with the reason. About one to two minutes on 2
+# that cannot be made is printed as "n/a" with the reason. About two to three minutes on 2
 # cores; every process started here is stopped at exit, and every tool has a time limit.
 #
 # Knobs (environment): BENCH_N (timed rounds per latency figure, default 200),
 # BENCH_NODES (nodes for the memory figure, default 500), BENCH_CPU_SECONDS (length of the
-# verifier process run, default 10).
+# verifier process run, default 10); the scale rows' knobs are test/bench/scale.sh's.
 . "$(dirname "$0")/../integration/lib.sh"
 
 N=${BENCH_N:-200}
@@ -19,61 +19,15 @@ ROWS=$T/rows
 export VIGIL_PB_DIR=$T/pb
 : >"$ROWS"
 
-# row METRIC VALUE UNIT HOW: one line of the table.
-row() {
-	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$ROWS"
-}
-# na METRIC UNIT REASON...: a row for a measurement that could not be made.
-na() {
-	local m=$1 u=$2
-	shift 2
-	row "$m" "n/a" "$u" "not measured: $*"
-}
-# kv FILE KEY: the value of "KEY VALUE" in FILE (a tool's output).
-kv() {
-	awk -v k="$2" '$1 == k { print $2; exit }' "$1"
-}
-# sub A B: A - B with two decimals.
-sub() {
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'
-}
-# cpu_ticks PID: user + system clock ticks of the whole process (all threads).
-cpu_ticks() {
-	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
-}
-# rss_kib PID: resident set size (VmRSS) in KiB.
-rss_kib() {
-	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
-}
+. "$TOP/test/bench/table.sh"
+
 # attested UUID: the node's attestation count (vigilctl status), empty when unknown.
 attested() {
 	vctl status "$1" 2>/dev/null | sed -n 's/^attestations: *\([0-9]*\),.*/\1/p'
 }
-now_s() {
-	date +%s.%N
-}
-
-print_table() {
-	awk -F '\t' '
-	{ for (i = 1; i <= 4; i++) c[NR, i] = $i; n = NR }
-	END {
-		c[0, 1] = "metric"; c[0, 2] = "value"; c[0, 3] = "unit"; c[0, 4] = "how measured"
-		for (r = 0; r <= n; r++)
-			for (i = 1; i <= 3; i++)
-				if (length(c[r, i]) > w[i]) w[i] = length(c[r, i])
-		for (r = 0; r <= n; r++) {
-			printf "%-*s  %*s  %-*s  %s\n", w[1], c[r, 1], w[2], c[r, 2], w[3], c[r, 3], c[r, 4]
-			if (r == 0) {
-				line = ""
-				for (k = 0; k < w[1] + w[2] + w[3] + 6 + 12; k++) line = line "-"
-				print line
-			}
-		}
-	}' "$ROWS"
-}
 trap 'print_table; cleanup' EXIT
 
-echo "bench: measuring (about 1-2 minutes); the table follows" >&2
+echo "bench: measuring (about 2-3 minutes); the table follows" >&2
 
 # ---- quote verification alone, on the recorded swtpm quotes of the unit tests ----
 if [ -x "$BB/quote_bench" ] && (cd "$TOP" && "$BB/quote_bench" -n 2000) >"$T/qb.out" 2>"$T/qb.err"; then
@@ -109,6 +63,13 @@ else
 	na verdict_to_webhook_p50_ms ms "$reason"
 	na verdict_to_webhook_p99_ms ms "$reason"
 fi
+
+# ---- scale: vigil-verifier against vigil-loadgen's simulated agents (test/bench/scale.sh) ----
+# BENCH_SCALE_NODES (1000), BENCH_SCALE_RSA=1, BENCH_SCALE_DB=pg, BENCH_SCALE_SECONDS (20).
+scale_limit=$((240 + ${BENCH_SCALE_NODES:-1000} / 15))
+[ "${BENCH_SCALE_RSA:-0}" != 1 ] || scale_limit=$((scale_limit + ${BENCH_SCALE_NODES:-1000} / 2))
+BENCH_ROWS=$ROWS timeout "$scale_limit" "$TOP/test/bench/scale.sh" >/dev/null ||
+	na scale "-" "test/bench/scale.sh exited with $? (124: over its $scale_limit s limit)"
 
 # ---- prerequisites of everything that runs a TPM ----
 missing=

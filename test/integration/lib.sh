@@ -62,6 +62,21 @@ for r in sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute(s
 	esac
 }
 
+# vdb_exec NAME SQL: run SQL (a write) on verifier NAME's database and commit it; for a
+# verifier that is stopped (SQLite: this opens the file read-write, as the verifier does).
+vdb_exec() {
+	local url
+	url=$(verifier_db "$1")
+	case $url in
+	sqlite:*)
+		/usr/bin/python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute(sys.argv[2])
+c.commit()' "${url#sqlite:}" "$2" ;;
+	*) "$PG_BIN/psql" -qAtX -v ON_ERROR_STOP=1 "$url" -c "$2" >/dev/null ;;
+	esac
+}
+
 # _verifier_db_ready NAME: with VIGIL_TEST_DB=pg, the server running and NAME's database
 # made (once).
 _verifier_db_ready() {

@@ -40,14 +40,9 @@ new_fp=$(openssl x509 -in "$T/agent-a/server-cert.pem" -noout -fingerprint -sha2
 		"$T/fleet-verifier.log"
 check "a renewed agent certificate is re-pinned from the registrar and the node keeps passing" $?
 
-/usr/bin/python3 - "$T/fleet-verifier/verifier.db" "$NODE_UUID_a" "$T/agent-a/server-cert.pem" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-pem = db.execute("SELECT mtls_cert FROM nodes WHERE uuid = ?", (sys.argv[2],)).fetchone()[0]
-n = db.execute("SELECT COUNT(*) FROM events WHERE node_uuid = ? AND type = 'agent_cert_repinned'",
-               (sys.argv[2],)).fetchone()[0]
-sys.exit(0 if pem.strip() == open(sys.argv[3]).read().strip() and n == 1 else 1)
-PY
+[ "$(vdb_query fleet-verifier "SELECT mtls_cert FROM nodes WHERE uuid = '$NODE_UUID_a'")" = \
+	"$(cat "$T/agent-a/server-cert.pem")" ] &&
+	[ "$(vdb_query fleet-verifier "SELECT COUNT(*) FROM events WHERE node_uuid = '$NODE_UUID_a' AND type = 'agent_cert_repinned'")" = 1 ]
 check "the new pin is stored and one agent_cert_repinned event recorded" $?
 
 stop_pid "$VERIFIER_PID"

@@ -82,5 +82,5 @@ for _ in $(seq 10); do
 done
 [ -z "$worst" ]
 check "every one of the 20 other nodes had a verdict within one interval, all along${worst:+:$worst}" $?
-[ "$(/usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute("SELECT COUNT(*) FROM events WHERE type = ? AND node_uuid = ?", ("revocation", sys.argv[2])).fetchone()[0])' "$T/fleet-verifier/verifier.db" "$NODE_UUID_t")" = 1 ]
+[ "$(vdb_query fleet-verifier "SELECT COUNT(*) FROM events WHERE type = 'revocation' AND node_uuid = '$NODE_UUID_t'")" = 1 ]
 check "t's revocation event is recorded while its delivery hangs" $?

@@ -104,7 +104,7 @@ check "vigilctl: --verifier given before -c FILE still wins over the file" $?
 # n5's stored AK is damaged while the verifier is down: it cannot be loaded at start.
 add n5 "$akb64" "$mtls" "" "$port" >/dev/null
 stop_pid "$VERIFIER_PID"
-/usr/bin/python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE nodes SET ak_tpm = ? WHERE uuid = ?", ("!", "n5")); c.commit()' "$T/v1/verifier.db"
+vdb_exec v1 "UPDATE nodes SET ak_tpm = '!' WHERE uuid = 'n5'"
 verifier_start v1 || exit 1
 vctl status n1 >/dev/null && vctl policy list | grep -q "^pcr1 "
 check "nodes and policies survive a verifier restart" $?
