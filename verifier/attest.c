@@ -73,6 +73,13 @@ static const uint8_t *attest_pcr(void *arg, int pcr, size_t *len)
 
 /* Measured boot: the log replays to the quoted PCRs 0-9/11-15 and passes the policy. The
  * policy verdict is cached by log content: an unchanged log is only compared again. */
+int attest_round_is_costly(const attest_state_t *st, const struct runtime_policy *runtime,
+                           const struct mb_policy *mb)
+{
+	return (runtime && (st->ima == NULL || ima_state_next_entry(st->ima) == 0)) ||
+	       (mb && !mb_policy_is_empty(mb) && st->mb_pcrs_mask == 0);
+}
+
 static int attest_mb(const attest_input_t *in, attest_state_t *st, json_t *res, uint16_t bank,
                      attest_out_t *out)
 {

@@ -65,6 +65,12 @@ typedef struct attest_out {
 	uint32_t reset_to;      /* ... and after */
 } attest_out_t;
 
+/* 1 when the next round must judge a whole log, the costly kind: the IMA list from entry
+ * 0 under a runtime policy, or a UEFI log not judged yet this boot under a measured-boot
+ * policy that has rules (an empty one judges nothing). */
+int attest_round_is_costly(const attest_state_t *st, const struct runtime_policy *runtime,
+                           const struct mb_policy *mb);
+
 /* 0 pass, -1 fail (out filled), 1 the node rebooted since the last round: its new logs
  * must be read from the start, so the round is asked again at once (nothing failed).
  * body is the agent's JSON answer (len bytes). */

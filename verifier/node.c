@@ -543,7 +543,8 @@ void node_round_start(node_t *n)
 
 	if (!node_polling(n) || n->in_flight)
 		return;
-	if (((n->runtime && entry == 0) || (n->mb && n->ev.mb_pcrs_mask == 0)) &&
+	if (attest_round_is_costly(&n->ev, n->runtime ? n->runtime->runtime : NULL,
+	                           n->mb ? n->mb->mb : NULL) &&
 	    !node_first_round_admitted(n))
 		return;
 	if (n->rec.api_version == NULL) {
