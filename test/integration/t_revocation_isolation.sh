@@ -72,11 +72,14 @@ nodes = nodes["nodes"] if isinstance(nodes, dict) else nodes
 bad = ["%s %.1fs %s" % (n["uuid"], now - n["last_successful_attestation"], n["operational_state_name"])
        for n in nodes if n["uuid"] in good and
        (now - n["last_successful_attestation"] > lim or n["operational_state_name"] != "GET_QUOTE")]
+seen = good & set(n["uuid"] for n in nodes)
+if seen != good:
+    bad.append("%d of the %d nodes missing from the list" % (len(good - seen), len(good)))
 print(" ".join(bad))' "$((INTERVAL + 1))" $(for n in $GOOD; do u=NODE_UUID_$n; echo "${!u}"; done)
 }
 worst=""
 for _ in $(seq 10); do
-	s=$(stale)
+	s=$(stale) || s="the node list could not be read"
 	[ -n "$s" ] && worst="$worst [$s]"
 	sleep 1
 done
