@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "common/evidence/ima.h"
+#include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/policy/mb_policy.h"
 #include "common/base/nonce.h"
@@ -495,14 +496,6 @@ static void node_request(node_t *n, const char *path, http_response_fn cb)
 	}
 }
 
-static int64_t node_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A costly round (a whole IMA list, a UEFI log to judge) takes a token of the worker's
  * bucket; without one the node waits until the next token and asks again. 1 when
  * admitted. */
@@ -512,7 +505,7 @@ static int node_first_round_admitted(node_t *n)
 	vctx_t *ctx = node_ctx(n);
 	double rate = (double)ctx->first_rounds_per_s / (ctx->nworkers > 0 ? ctx->nworkers : 1);
 	double burst = rate < 1 ? 1 : rate; /* one second's worth, at least one */
-	int64_t now = node_mono_ms();
+	int64_t now = clock_mono_ms();
 	int wait;
 
 	if (h->first_tokens_at == 0)

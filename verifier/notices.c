@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
 #include "common/net/http.h"
@@ -65,18 +66,10 @@ struct notice_batch {
 	notice_batch_t *next_b; /* the next batch of the lane */
 };
 
-static int64_t lane_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* How many requests the lane's rate allows to start now (tokens refilled). */
 static size_t lane_allowance(notices_lane_t *l)
 {
-	int64_t now = lane_now_ms();
+	int64_t now = clock_mono_ms();
 	double burst = l->rate < NOTICES_SLICE ? NOTICES_SLICE : l->rate;
 
 	if (l->tokens_at == 0)

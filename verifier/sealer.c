@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
 #include "common/store/audit.h"
@@ -18,14 +19,6 @@ struct sealer {
 	int64_t last_sealed; /* seq of the newest seal, 0 when none */
 	int64_t last_mono;   /* monotonic ms of the newest seal (or of the start) */
 };
-
-static int64_t sealer_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t sealer_real_ms(void)
 {
@@ -43,7 +36,7 @@ sealer_t *sealer_new(const char *database, EVP_PKEY *key, int records, int inter
 	s->key = key;
 	s->records = records;
 	s->interval_ms = interval_ms;
-	s->last_mono = sealer_mono_ms();
+	s->last_mono = clock_mono_ms();
 	if ((s->store = store_open(database, e)) == NULL)
 		goto fail;
 	switch (store_seal_last(s->store, &last, e)) {
@@ -73,7 +66,7 @@ static void sealer_run(sealer_t *s, int force)
 	store_event_t ev;
 	store_seal_t seal;
 	err_t e = {""};
-	int64_t now = sealer_mono_ms();
+	int64_t now = clock_mono_ms();
 
 	memset(&seal, 0, sizeof(seal));
 	switch (store_event_last(s->store, &ev, &e)) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
 #include "common/net/pb.h"
@@ -44,14 +45,6 @@ struct watch_hub {
 	int max_stall_ms;    /* a full queue with events waiting this long ends the call */
 	struct store *store; /* the thread's own connection */
 };
-
-static int64_t watch_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void watcher_free(watcher_t *w)
 {
@@ -93,7 +86,7 @@ static int watch_serve(watch_hub_t *h, watcher_t *w, int cap, int *more)
 		return 0;
 	}
 	if (room == 0) {
-		int64_t now = watch_now_ms();
+		int64_t now = clock_mono_ms();
 		char why[200];
 		store_events_free(v, n);
 		if (w->full_since == 0) {

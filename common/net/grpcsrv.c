@@ -38,6 +38,7 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
+#include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
 
@@ -122,14 +123,6 @@ void grpcsrv_limits_default(grpcsrv_limits_t *l)
 	l->max_calls = 64;
 	l->max_calls_per_peer = 16;
 	l->send_queue = 64;
-}
-
-static int64_t grpcsrv_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static char *grpcsrv_read_pem(const char *path, err_t *e)
@@ -366,7 +359,7 @@ static void grpcsrv_call_close(grpcsrv_t *s, grpcsrv_call_t *c, int code, const 
 		ops[n++].data.send_status_from_server.status_details = &c->status_details;
 		c->status_sent = 1;
 		c->state = CALL_ENDING;
-		c->deadline = grpcsrv_now_ms() + s->lim.send_timeout_ms;
+		c->deadline = clock_mono_ms() + s->lim.send_timeout_ms;
 		grpcsrv_batch(c, ops, n, OP_STATUS);
 	} else if (!c->cancel_sent) {
 		grpc_call_cancel(c->call, NULL);
@@ -434,7 +427,7 @@ static void grpcsrv_on_new(grpcsrv_t *s, grpcsrv_call_t *c, int success)
 	else
 		refuse = 0;
 	if (refuse) {
-		int64_t now = grpcsrv_now_ms();
+		int64_t now = clock_mono_ms();
 		if (now - s->last_refusal_log >= 60000 || s->last_refusal_log == 0) {
 			log_warnx("grpc: refusing calls from %s: %s (%d calls in progress)",
 			          c->peer,
@@ -451,7 +444,7 @@ static void grpcsrv_on_new(grpcsrv_t *s, grpcsrv_call_t *c, int success)
 	c->admitted = 1;
 	s->nadmitted++;
 	c->state = CALL_RECV;
-	c->deadline = grpcsrv_now_ms() + s->lim.recv_timeout_ms;
+	c->deadline = clock_mono_ms() + s->lim.recv_timeout_ms;
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	ops[1].op = GRPC_OP_RECV_MESSAGE;
@@ -489,7 +482,7 @@ static void grpcsrv_call_pump(grpcsrv_t *s, grpcsrv_call_t *c)
 		op.data.send_message.send_message = m->bb;
 		c->sending = m->bb;
 		free(m);
-		c->deadline = grpcsrv_now_ms() + s->lim.send_timeout_ms;
+		c->deadline = clock_mono_ms() + s->lim.send_timeout_ms;
 		grpcsrv_batch(c, &op, 1, OP_SEND);
 	} else if (finish) {
 		grpcsrv_call_close(s, c, code, details);
@@ -598,7 +591,7 @@ static void grpcsrv_on_event(grpcsrv_t *s, grpcsrv_tag_t *tag, int success)
 /* End the waits that took too long; return the earliest deadline left (0: none). */
 static int64_t grpcsrv_expire(grpcsrv_t *s)
 {
-	int64_t now = grpcsrv_now_ms(), next = 0;
+	int64_t now = clock_mono_ms(), next = 0;
 	grpcsrv_call_t *c, *n;
 	char why[96];
 
@@ -642,7 +635,7 @@ static void *grpcsrv_main(void *arg)
 		int64_t next = grpcsrv_expire(s);
 		gpr_timespec until = gpr_inf_future(GPR_CLOCK_MONOTONIC);
 		if (next) {
-			int64_t wait = next - grpcsrv_now_ms();
+			int64_t wait = next - clock_mono_ms();
 			until =
 			    gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
 			                 gpr_time_from_millis(wait > 0 ? wait : 0, GPR_TIMESPAN));
