@@ -172,8 +172,12 @@ node_tpm_start r && head -700 "$NODE_IMA_LIST" >"$T/r.ima" && cp "$NODE_UEFI_LOG
 	AGENT_PORT_r=$(free_port) NODE_EK_r=rsa2048 NODE_AK_r=rsa && fleet_agent_start r &&
 	add_node r && good r && fctl status "$NODE_UUID_r" | grep -q "IMA position:  entry 700"
 check "a node with a 700-entry IMA list is attested" $?
-c_r=$(fctl status "$NODE_UUID_r" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["attestation_count"])')
-stop_pid "$AGENT_PID_r" && TPM2TOOLS_TCTI=$TCTI_r tpm2_shutdown -c && swtpm_restart r &&
+# The count is read once the old boot can pass no more rounds: the agent is gone and a
+# round has failed on it (read before, a round of the old boot answered just then could
+# still move the count, with the old boot's position).
+stop_pid "$AGENT_PID_r" && wait_node_state "$NODE_UUID_r" GET_QUOTE_RETRY 10 >/dev/null &&
+	c_r=$(fctl status "$NODE_UUID_r" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["attestation_count"])') &&
+	TPM2TOOLS_TCTI=$TCTI_r tpm2_shutdown -c && swtpm_restart r &&
 	sed '100d' "$NODE_IMA_LIST" >"$NODE_IMA_r" &&
 	"$NODESIM" "$TCTI_r" ima-extend "$NODE_IMA_r" >/dev/null &&
 	"$NODESIM" "$TCTI_r" eventlog-extend "$NODE_EVENTLOG_r" >/dev/null && fleet_agent_start r &&
