@@ -48,17 +48,19 @@ tier_unit() {
 		out="$LOGDIR/$(basename "$t").log"
 		if CMOCKA_MESSAGE_OUTPUT=stdout "$t" >"$out" 2>&1; then :; fi
 		# One line per cmocka test: "[       OK ] name" / "[  FAILED  ] name"
-		local n=0
+		# A test that skips prints "skip: REASON" first (test/unit/README or the test).
+		local n=0 why="the test gave no reason"
 		while read -r line; do
 			case $line in
+			"skip: "*) why=${line#skip: } ;;
 			"[       OK ] "*) report ok "$name/${line#\[       OK \] }"; n=$((n+1)) ;;
 			"[  FAILED  ] "*" test(s), listed below:"*) ;;
 			"[  FAILED  ] "*[0-9]" test(s)"*) ;;
 			"[  FAILED  ] "*) report fail "$name/${line#\[  FAILED  \] }" "see $out"; n=$((n+1)) ;;
 			"[  SKIPPED ] "*[0-9]" test(s)"*) ;;
-			"[  SKIPPED ] "*) report skip "$name/${line#\[  SKIPPED \] }" "skipped by the test"; n=$((n+1)) ;;
+			"[  SKIPPED ] "*) report skip "$name/${line#\[  SKIPPED \] }" "$why"; n=$((n+1)); why="the test gave no reason" ;;
 			esac
-		done < <(grep -E '^\[ +(OK|FAILED|SKIPPED) +\] ' "$out" | awk '!seen[$0]++')
+		done < <(grep -E '^(\[ +(OK|FAILED|SKIPPED) +\] |skip: )' "$out" | awk '!seen[$0]++')
 		[ $n -gt 0 ] || { report fail "$name" "ran no test (crashed?), see $out"; tail -5 "$out"; }
 	done
 }

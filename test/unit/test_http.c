@@ -1090,8 +1090,10 @@ static void test_ipv6(void **state)
 	struct result r;
 
 	(void)state;
-	if (s == NULL)
-		skip(); /* no IPv6 loopback here */
+	if (s == NULL) {
+		print_message("skip: no IPv6 loopback (::1) on this machine\n");
+		skip();
+	}
 	c = http_client_new(base, "::1", http_server_port(s), NULL, 5);
 	assert_non_null(c);
 	request(c, HTTP_M_GET, "/echo?a=6", NULL, &r);
