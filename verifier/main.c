@@ -256,6 +256,11 @@ static const config_key_t verifier_keys[] = {
      "dead-lettered: logged, listed by 'vigilctl outbox list --dead', and sent again only "
      "after 'vigilctl outbox retry'.",
      NULL},
+    {"verifier", "webhook_keep_delivered", CFG_INT, "604800", 0, 315360000,
+     "Seconds a delivered webhook row is kept (for 'vigilctl outbox list' and debugging) "
+     "before it is deleted; 0: never delete. Pending and dead-lettered deliveries and the "
+     "events themselves (the audit log) are never deleted by this.",
+     NULL},
     {"verifier", "metrics_listen", CFG_STR, "127.0.0.1:9464", 0, 0,
      "HOST:PORT of the plain-HTTP listener for Prometheus (GET /metrics) and health checks "
      "(GET /healthz: the process serves; GET /readyz: the store is reachable and every "
@@ -500,6 +505,7 @@ int main(int argc, char **argv)
 		    .max_age_ms = config_int(cfg, "verifier", "webhook_max_age") * 1000,
 		    .backoff_max_ms =
 		        (int)config_int(cfg, "verifier", "webhook_backoff_max") * 1000,
+		    .keep_ms = config_int(cfg, "verifier", "webhook_keep_delivered") * 1000,
 		};
 		if ((*oc.cert_file != '\0') != (*oc.key_file != '\0'))
 			fatalx("verifier.webhook_cert and webhook_key go together: set both or "

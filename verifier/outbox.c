@@ -18,7 +18,9 @@
 #include "common/store/store.h"
 #include "verifier/events.h"
 
-#define OUTBOX_IDLE_MS 60000 /* look at the store at least this often */
+#define OUTBOX_IDLE_MS     60000  /* look at the store at least this often */
+#define OUTBOX_PRUNE_MS    600000 /* look for delivered rows to delete this often */
+#define OUTBOX_PRUNE_BATCH 1000   /* rows deleted at a time (deliveries wait meanwhile) */
 
 typedef struct outbox_target outbox_target_t;
 
@@ -54,6 +56,8 @@ struct outbox {
 	int timeout_s;            /* per request */
 	int64_t max_age_ms;       /* dead-letter age */
 	int backoff_max_ms;       /* longest retry delay */
+	int64_t keep_ms;          /* delivered rows kept this long; 0: for ever */
+	int64_t next_prune;       /* when to delete old delivered rows next (unix ms) */
 	outbox_target_t *targets; /* one per URL */
 	size_t ntargets;          /* how many */
 	struct event_base *base;  /* the thread's loop */
@@ -267,11 +271,35 @@ static void outbox_send(outbox_slot_t *s, const store_outbox_t *row)
 
 /* Send what is due on every URL with a free connection, then set the timer for the next
  * retry. */
+/* Delete a batch of rows delivered more than keep_ms ago, at most every OUTBOX_PRUNE_MS
+ * (again a second later while whole batches go). */
+static void outbox_prune(outbox_t *o, int64_t now)
+{
+	int64_t n = 0;
+	err_t e = {""};
+
+	if (o->keep_ms == 0 || now < o->next_prune)
+		return;
+	o->next_prune = now + OUTBOX_PRUNE_MS;
+	if (store_outbox_prune(o->store, now - o->keep_ms, OUTBOX_PRUNE_BATCH, &n, &e) !=
+	    STORE_OK) {
+		log_warnx("webhooks: cannot delete old delivered rows: %s", e.msg);
+		return;
+	}
+	if (n > 0)
+		log_info("webhooks: deleted %lld rows delivered more than %lld s ago", (long long)n,
+		         (long long)(o->keep_ms / 1000));
+	if (n == OUTBOX_PRUNE_BATCH)
+		o->next_prune = now + 1000;
+}
+
 static void outbox_pump(outbox_t *o)
 {
 	int64_t now = outbox_now_ms(), when = 0, wait = OUTBOX_IDLE_MS;
 	struct timeval tv;
 	err_t e = {""};
+
+	outbox_prune(o, now);
 
 	for (size_t i = 0; i < o->ntargets; i++) {
 		outbox_target_t *t = &o->targets[i];
@@ -303,6 +331,8 @@ static void outbox_pump(outbox_t *o)
 		wait = when > now ? when - now : 1000; /* due now: a finished delivery wakes us */
 	if (wait > OUTBOX_IDLE_MS)
 		wait = OUTBOX_IDLE_MS;
+	if (o->keep_ms && o->next_prune - now < wait)
+		wait = o->next_prune > now ? o->next_prune - now : 1;
 	tv.tv_sec = (time_t)(wait / 1000);
 	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
 	evtimer_add(o->timer, &tv);
@@ -342,6 +372,7 @@ outbox_t *outbox_new(const outbox_conf_t *c, err_t *e)
 	o->key_file = c->key_file && *c->key_file ? xstrdup(c->key_file) : NULL;
 	o->timeout_s = c->timeout_s;
 	o->max_age_ms = c->max_age_ms;
+	o->keep_ms = c->keep_ms;
 	o->backoff_max_ms =
 	    c->backoff_max_ms < OUTBOX_BACKOFF_MS ? OUTBOX_BACKOFF_MS : c->backoff_max_ms;
 	o->seed = (unsigned)time(NULL) ^ (unsigned)getpid();

@@ -10,7 +10,10 @@
  * or kill -9 resumes where the rows stand (a delivery that got its 2xx but was not yet
  * marked is sent again). Each URL has OUTBOX_CONNS connections: a hung receiver holds at
  * most those, each until its own timeout, and never delays another URL, a verdict or an
- * event record. */
+ * event record.
+ *
+ * Delivered rows are deleted webhook_keep_delivered after their delivery, a bounded
+ * number at a time (the events stay: they are the audit log). */
 #ifndef VIGIL_VERIFIER_OUTBOX_H
 #define VIGIL_VERIFIER_OUTBOX_H
 
@@ -36,6 +39,8 @@ typedef struct outbox_conf {
 	int timeout_s;           /* per request, connect and TLS included */
 	int64_t max_age_ms;      /* dead-letter a row this long after it was queued */
 	int backoff_max_ms;      /* longest wait between two attempts */
+	int64_t keep_ms;         /* delivered rows are deleted this long after delivery; 0:
+	                          * kept for ever */
 } outbox_conf_t;
 
 /* NULL when url is a webhook URL vigil sends to: https://HOST[:PORT][/PATH], or http://

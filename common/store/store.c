@@ -616,6 +616,16 @@ store_rc_t store_outbox_retry(store_t *s, int64_t id, int64_t *count, err_t *e)
 	return s->ops->outbox_retry(s->h, id, count, e);
 }
 
+store_rc_t store_outbox_prune(store_t *s, int64_t before_ms, size_t limit, int64_t *count, err_t *e)
+{
+	if (limit == 0) {
+		if (count)
+			*count = 0;
+		return STORE_OK;
+	}
+	return s->ops->outbox_prune(s->h, before_ms, limit, count, e);
+}
+
 void store_outbox_free(store_outbox_t *rows, size_t n)
 {
 	if (rows == NULL)

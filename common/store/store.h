@@ -349,6 +349,11 @@ store_rc_t store_outbox_list(store_t *s, store_outbox_kind_t kind, int64_t after
  * row id, or every dead row when id is 0. *count (may be NULL) says how many;
  * STORE_NOT_FOUND when id names no dead-lettered row. */
 store_rc_t store_outbox_retry(store_t *s, int64_t id, int64_t *count, err_t *e);
+/* Delete at most limit delivered rows marked delivered before before_ms (unix ms), oldest
+ * first; *count (may be NULL) says how many. Pending and dead-lettered rows, and the
+ * events themselves (the audit log), are never pruned. */
+store_rc_t store_outbox_prune(store_t *s, int64_t before_ms, size_t limit, int64_t *count,
+                              err_t *e);
 void store_outbox_free(store_outbox_t *rows, size_t n); /* NULL does nothing */
 
 /* ---- verifier pool: members and node leases ---- */

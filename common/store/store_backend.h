@@ -73,6 +73,8 @@ typedef struct store_ops {
 	store_rc_t (*outbox_list)(void *h, store_outbox_kind_t kind, int64_t after, size_t limit,
 	                          store_outbox_t **rows, size_t *n, err_t *e);
 	store_rc_t (*outbox_retry)(void *h, int64_t id, int64_t *count, err_t *e);
+	store_rc_t (*outbox_prune)(void *h, int64_t before_ms, size_t limit, int64_t *count,
+	                           err_t *e);
 	/* the verifier pool */
 	store_rc_t (*pool_heartbeat)(void *h, const char *id, const char *address, int64_t now,
 	                             err_t *e);

@@ -555,4 +555,5 @@ const store_ops_t store_pg_ops = {
     .outbox_dead = pg_outbox_dead,
     .outbox_list = pg_outbox_list,
     .outbox_retry = pg_outbox_retry,
+    .outbox_prune = pg_outbox_prune,
 };

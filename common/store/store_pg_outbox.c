@@ -231,3 +231,22 @@ store_rc_t pg_outbox_retry(void *h, int64_t id, int64_t *count, err_t *e)
 	}
 	return STORE_OK;
 }
+
+store_rc_t pg_outbox_prune(void *h, int64_t before_ms, size_t limit, int64_t *count, err_t *e)
+{
+	pg_t *p = h;
+	char before[24], lim[24];
+	const char *v[2] = {pg_i64(before, before_ms), pg_i64(lim, (int64_t)limit)};
+	PGresult *r = pg_run(p,
+	                     "DELETE FROM webhook_outbox WHERE id IN (SELECT id FROM"
+	                     " webhook_outbox WHERE delivered IS NOT NULL AND delivered < $1"
+	                     " ORDER BY id LIMIT $2)",
+	                     2, v);
+
+	if (r == NULL)
+		return pg_fail(p, e, "pruning delivered webhook rows");
+	if (count)
+		*count = pg_changes(r);
+	PQclear(r);
+	return STORE_OK;
+}

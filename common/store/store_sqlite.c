@@ -548,4 +548,5 @@ const store_ops_t store_sqlite_ops = {
     .outbox_dead = sq_outbox_dead,
     .outbox_list = sq_outbox_list,
     .outbox_retry = sq_outbox_retry,
+    .outbox_prune = sq_outbox_prune,
 };

@@ -291,3 +291,27 @@ out:
 	sqlite3_finalize(st);
 	return rc;
 }
+
+store_rc_t sq_outbox_prune(void *h, int64_t before_ms, size_t limit, int64_t *count, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+
+	if (sqlite3_prepare_v2(q->db,
+	                       "DELETE FROM webhook_outbox WHERE id IN (SELECT id FROM"
+	                       " webhook_outbox WHERE delivered IS NOT NULL AND delivered < ?1"
+	                       " ORDER BY id LIMIT ?2)",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 1, before_ms) ||
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit) || sqlite3_step(st) != SQLITE_DONE) {
+		sq_fail(q, e, "pruning delivered webhook rows");
+		goto out;
+	}
+	if (count)
+		*count = sqlite3_changes(q->db);
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}

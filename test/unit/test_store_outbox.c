@@ -278,6 +278,39 @@ static void test_list_pages(void **state)
 
 /* A database of schema 4 with a pending outbox row gains the columns; the row keeps its
  * place, gets its node from its event, and its max-age window starts at its creation. */
+/* Delivered rows older than the cut are deleted, oldest first and at most limit at a time;
+ * pending and dead-lettered rows and the events stay. */
+static void test_prune(void **state)
+{
+	err_t e = {""};
+	store_t *s = store_open(url, &e);
+	int64_t cnt = -1;
+
+	(void)state;
+	assert_non_null(s);
+	commit(s, "A", "revocation"); /* rows 1, 2 */
+	commit(s, "B", "revocation"); /* rows 3, 4 */
+	commit(s, "C", "revocation"); /* rows 5, 6 */
+	exec_sql("UPDATE webhook_outbox SET delivered = 1000 WHERE id IN (1, 2, 3)");
+	exec_sql("UPDATE webhook_outbox SET delivered = 5000 WHERE id = 4");
+	exec_sql("UPDATE webhook_outbox SET dead = 1000 WHERE id = 5");
+	assert_int_equal(store_outbox_prune(s, 2000, 2, &cnt, &e), STORE_OK);
+	assert_int_equal(cnt, 2);
+	assert_int_equal(count("SELECT COUNT(*) FROM webhook_outbox WHERE id IN (1, 2)"), 0);
+	assert_int_equal(store_outbox_prune(s, 2000, 100, &cnt, &e), STORE_OK);
+	assert_int_equal(cnt, 1); /* row 3; row 4 is newer than the cut */
+	assert_int_equal(store_outbox_prune(s, 2000, 100, &cnt, &e), STORE_OK);
+	assert_int_equal(cnt, 0);
+	assert_int_equal(count("SELECT COUNT(*) FROM webhook_outbox"), 3); /* 4, 5, 6 */
+	assert_int_equal(count("SELECT COUNT(*) FROM events"), 3);
+	assert_int_equal(store_outbox_prune(s, 9000, 0, &cnt, &e), STORE_OK);
+	assert_int_equal(cnt, 0);
+	assert_int_equal(store_outbox_prune(s, 9000, 100, &cnt, &e), STORE_OK);
+	assert_int_equal(cnt, 1); /* row 4 */
+	assert_int_equal(store_event_verify_chain(s, &e), STORE_OK);
+	store_close(s);
+}
+
 static void test_upgrade_from_schema_4(void **state)
 {
 	err_t e = {""};
@@ -318,6 +351,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_commit_together, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_order_and_outcomes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_upgrade_from_schema_4, setup, teardown),
 	};
 	log_init("test_store_outbox", 0, 0);
