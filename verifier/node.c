@@ -505,22 +505,14 @@ static int node_first_round_admitted(node_t *n)
 	vctx_t *ctx = node_ctx(n);
 	double rate = (double)ctx->first_rounds_per_s / (ctx->nworkers > 0 ? ctx->nworkers : 1);
 	double burst = rate < 1 ? 1 : rate; /* one second's worth, at least one */
-	int64_t now = clock_mono_ms();
 	int wait;
 
-	if (h->first_tokens_at == 0)
-		h->first_tokens = burst;
-	else
-		h->first_tokens += (double)(now - h->first_tokens_at) * rate / 1000.0;
-	if (h->first_tokens > burst)
-		h->first_tokens = burst;
-	h->first_tokens_at = now;
-	if (h->first_tokens >= 1) {
-		h->first_tokens -= 1;
+	if (rate_fill(&h->first_rounds, rate, burst, clock_mono_ms()) >= 1) {
+		rate_take(&h->first_rounds, 1);
 		return 1;
 	}
 	/* Until the next token, plus a little so that waiting nodes do not come back together. */
-	wait = (int)((1 - h->first_tokens) * 1000.0 / rate) + (int)(random() % 50);
+	wait = rate_wait_ms(&h->first_rounds, rate) + (int)(random() % 50);
 	if (n->deferred++ == 0)
 		log_info("node %s: its first round waits its turn (verifier.first_rounds_per_s = "
 		         "%d); next try in %d ms",

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "common/base/rate.h"
 #include "common/net/http.h"
 #include "common/evidence/quote.h"
 #include "common/store/store.h"
@@ -45,8 +46,7 @@ typedef struct node_host {
 	struct http_tls_pinned *agent_tls; /* the worker's one TLS context for its agents */
 	/* Admission of costly first rounds (a whole IMA list replayed, a UEFI log judged):
 	 * a token bucket of this worker's share of verifier.first_rounds_per_s. */
-	double first_tokens;             /* tokens now (at most first_burst) */
-	int64_t first_tokens_at;         /* when they were counted (monotonic ms), 0: never */
+	rate_bucket_t first_rounds;      /* costly first rounds admitted (first_rounds_per_s) */
 	struct node *nodes;              /* head of the worker's node list (node.c keeps it) */
 	struct vmetrics_worker *metrics; /* the worker's counters (verifier/metrics.h) */
 	struct notices_lane *notices;    /* revocation notices waiting to go (notices.c) */

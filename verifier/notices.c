@@ -17,6 +17,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/log.h"
+#include "common/base/rate.h"
 #include "common/base/xmalloc.h"
 #include "common/net/http.h"
 #include "verifier/vctx.h"
@@ -27,8 +28,7 @@ typedef struct notice_batch notice_batch_t;
 struct notices_lane {
 	notice_batch_t *head, *tail; /* the batch sending, then those waiting */
 	size_t queued;               /* batches in the list */
-	double tokens;               /* requests that may start now */
-	int64_t tokens_at;           /* when counted (monotonic ms), 0: never */
+	rate_bucket_t bucket;        /* requests that may start (at rate) */
 	double rate;                 /* requests per second for this worker */
 };
 
@@ -69,17 +69,9 @@ struct notice_batch {
 /* How many requests the lane's rate allows to start now (tokens refilled). */
 static size_t lane_allowance(notices_lane_t *l)
 {
-	int64_t now = clock_mono_ms();
 	double burst = l->rate < NOTICES_SLICE ? NOTICES_SLICE : l->rate;
 
-	if (l->tokens_at == 0)
-		l->tokens = burst;
-	else
-		l->tokens += (double)(now - l->tokens_at) * l->rate / 1000.0;
-	if (l->tokens > burst)
-		l->tokens = burst;
-	l->tokens_at = now;
-	return l->tokens < 0 ? 0 : (size_t)l->tokens;
+	return rate_fill(&l->bucket, l->rate, burst, clock_mono_ms());
 }
 
 int notices_sign(const struct vctx *ctx, const revnotice_fields_t *f, buf_t *out, err_t *e)
@@ -212,7 +204,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 		started++;
 	}
 	if (b->lane)
-		b->lane->tokens -= (double)started;
+		rate_take(&b->lane->bucket, (double)started);
 	if (b->next < b->n && b->inflight < NOTICES_MAX_INFLIGHT) {
 		if (started < allowed) {
 			batch_kick(b); /* the rest on the next turn: rounds run in between */
