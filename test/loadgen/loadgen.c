@@ -74,6 +74,7 @@ typedef struct options {
 	const char *ek_ca_cert; /* --ek-ca-cert: issues the nodes' EK certificates */
 	const char *ek_ca_key;  /* --ek-ca-key: its key */
 	int register_conns;     /* --register-conns */
+	int register_only;      /* --register-only: enroll, then exit without serving */
 } options_t;
 
 typedef struct worker {
@@ -122,7 +123,7 @@ static void usage(void)
 	        "           --cert F --key F --client-ca F [--nodes-out F]\n"
 	        "           [--runtime-policy-out F] [--pcr-policy-out F]\n"
 	        "           [--registrar HOST:PORT --ek-ca-cert F --ek-ca-key F\n"
-	        "            [--register-conns C]] [-v]\n"
+	        "            [--register-conns C] [--register-only]] [-v]\n"
 	        "       vigil-loadgen --dump-quote DIR --nonce N [--mask M] [--rsa]\n"
 	        "       vigil-loadgen --help\n");
 	exit(2);
@@ -138,7 +139,7 @@ static const char help_text[] =
     "                  --cert F --key F --client-ca F [--nodes-out F]\n"
     "                  [--runtime-policy-out F] [--pcr-policy-out F]\n"
     "                  [--registrar HOST:PORT --ek-ca-cert F --ek-ca-key F\n"
-    "                   [--register-conns C]] [-v]\n"
+    "                   [--register-conns C] [--register-only]] [-v]\n"
     "    vigil-loadgen --dump-quote DIR --nonce N [--mask M] [--rsa]\n"
     "\n"
     "DESCRIPTION\n"
@@ -193,6 +194,9 @@ static const char help_text[] =
     "                           ek_ca_dir (required with --registrar)\n"
     "    --register-conns C     registrations in flight at once, 1 to 1024: one thread\n"
     "                           each, a fresh connection per request (default 16)\n"
+    "    --register-only        enroll the nodes (--registrar), write the files, print\n"
+    "                           the registered: line and exit 0, without listening (no\n"
+    "                           ports needed: a storm of any size from one process)\n"
     "    --dump-quote DIR       write one quote as tpm2_quote's files (attest, sig, pcrs)\n"
     "                           and quote.txt, ak.pem, ak.pub, payload.pem, answer.json\n"
     "                           into DIR, then exit; needs --nonce\n"
@@ -296,6 +300,7 @@ static void parse_options(int argc, char **argv)
 		O_EK_CA_CERT,
 		O_EK_CA_KEY,
 		O_REG_CONNS,
+		O_REG_ONLY,
 		O_HELP
 	};
 	static const struct option lo[] = {
@@ -321,6 +326,7 @@ static void parse_options(int argc, char **argv)
 	    {"ek-ca-cert", required_argument, NULL, O_EK_CA_CERT},
 	    {"ek-ca-key", required_argument, NULL, O_EK_CA_KEY},
 	    {"register-conns", required_argument, NULL, O_REG_CONNS},
+	    {"register-only", no_argument, NULL, O_REG_ONLY},
 	    {"help", no_argument, NULL, O_HELP},
 	    {NULL, 0, NULL, 0},
 	};
@@ -394,6 +400,9 @@ static void parse_options(int argc, char **argv)
 		case O_REG_CONNS:
 			opt.register_conns = atoi(optarg);
 			break;
+		case O_REG_ONLY:
+			opt.register_only = 1;
+			break;
 		case O_HELP:
 			help();
 			break;
@@ -429,6 +438,8 @@ static void parse_options(int argc, char **argv)
 	if (opt.registrar != NULL && (opt.ek_ca_cert == NULL || opt.ek_ca_key == NULL))
 		fatalx("--registrar needs --ek-ca-cert and --ek-ca-key (the CA of the nodes' EK "
 		       "certificates, which the registrar's ek_ca_dir must hold)");
+	if (opt.register_only && opt.registrar == NULL)
+		fatalx("--register-only needs --registrar");
 	if (opt.register_conns < 1 || opt.register_conns > 1024)
 		fatalx("--register-conns must be 1 to 1024");
 	for (int i = 0; i < opt.nbad; i++)
@@ -651,6 +662,8 @@ static void *worker_main(void *arg)
 			log_warnx("node %d: %s", i, e.msg);
 			goto fail;
 		}
+		if (opt.register_only)
+			continue; /* no server: the nodes only enroll */
 		snprintf(listen, sizeof(listen), "%s:%d", ip, so.port);
 		if (w->http == NULL)
 			w->http = http_server_new(w->base, listen, &tls, LG_MAX_BODY, LG_TIMEOUT_S,
@@ -663,6 +676,10 @@ static void *worker_main(void *arg)
 	}
 	/* Every connection the verifier makes is one of ours to keep: room for all of them
 	 * and for reconnects, from the one address the verifier comes from. */
+	if (opt.register_only) {
+		worker_set_ready(w, 1);
+		return NULL;
+	}
 	http_server_set_max_connections(w->http, 4 * mine + 64);
 	http_server_set_max_per_peer(w->http, 4 * mine + 64);
 	worker_set_ready(w, 1);
@@ -834,6 +851,20 @@ int main(int argc, char **argv)
 	if (opt.registrar != NULL)
 		enroll_all();
 	write_outputs();
+	if (opt.register_only) {
+		for (int i = 0; i < opt.threads; i++) {
+			pthread_join(workers[i].thread, NULL);
+			event_base_free(workers[i].base);
+		}
+		for (int i = 0; i < opt.nodes; i++)
+			simnode_free(nodes[i]);
+		free(nodes);
+		free(workers);
+		simnode_world_free(world);
+		X509_free(ek_ca);
+		EVP_PKEY_free(ek_ca_key);
+		return 0;
+	}
 	printf("ready: %d nodes on %s127.0.0.1..%d port %d-%d, %d threads, %s AKs, %.1f s\n",
 	       opt.nodes, opt.addrs > 1 ? "" : "", opt.addrs, opt.base_port,
 	       opt.base_port + opt.nodes - 1, opt.threads, opt.rsa ? "RSA-2048" : "ECC P-256",
