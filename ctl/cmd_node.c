@@ -1,5 +1,6 @@
 /* cmd_node: vigilctl add | remove | status | list | stop | reactivate: nodes under
  * attestation, over the verifier's gRPC API. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <openssl/x509.h>
 
 #include "common/crypto/ekcert.h"
+#include "common/net/grpccli.h"
 #include "common/net/http.h"
 #include "common/crypto/tpm2.h"
 #include "common/base/xmalloc.h"
@@ -126,6 +128,7 @@ typedef struct add_opts {
 	const char *ip;                 /* contact override */
 	int port;                       /* contact override */
 	int allow_no_ekcert;            /* accept a node whose TPM has no EK certificate */
+	const char *file;               /* --file: UUIDs to add, one a line */
 } add_opts_t;
 
 static int add_on_opt(int opt, const char *arg, void *ctx)
@@ -158,6 +161,9 @@ static int add_on_opt(int opt, const char *arg, void *ctx)
 	case 'N':
 		o->allow_no_ekcert = 1;
 		return 0;
+	case 'F':
+		o->file = arg;
+		return 0;
 	}
 	return -1;
 }
@@ -165,6 +171,8 @@ static int add_on_opt(int opt, const char *arg, void *ctx)
 static const char add_usage[] =
     "Usage: vigilctl add UUID [--runtime-policy NAME] [--mb-policy NAME] [--pcr-policy NAME]\n"
     "                     [--ip ADDR --port N] [--allow-no-ek-cert] [connection options]\n"
+    "       vigilctl add --file FILE [--runtime-policy NAME] [--mb-policy NAME]\n"
+    "                    [--pcr-policy NAME] [--allow-no-ek-cert] [connection options]\n"
     "\n"
     "Puts an enrolled node under continuous attestation. vigilctl reads the node's record\n"
     "from the registrar's admin API (its AK, EK, EK certificate, mTLS certificate and\n"
@@ -173,11 +181,18 @@ static const char add_usage[] =
     "them first with 'vigilctl policy put'). The registrar answers only for nodes that\n"
     "completed activation.\n"
     "\n"
+    "With --file, adds every node UUID listed in FILE (one a line, '#' comments; '-' reads\n"
+    "stdin), each checked at the registrar as above, with the same policies, sent to the\n"
+    "verifier in AddNodes calls of 1000 nodes (one store transaction each). Prints one line\n"
+    "per node added, the reason for each node refused on stderr; exits 0 only when every\n"
+    "node was added.\n"
+    "\n"
     "  --runtime-policy NAME   IMA runtime policy (adds PCR 10 to every quote)\n"
     "  --mb-policy NAME        measured-boot policy (adds PCRs 0-9, 11-15 and the UEFI log)\n"
     "  --pcr-policy NAME       static PCR values\n"
     "  --ip ADDR, --port N     contact the agent here instead of the registered address\n"
-    "  --allow-no-ek-cert      accept a TPM without an EK certificate (not recommended)\n";
+    "  --allow-no-ek-cert      accept a TPM without an EK certificate (not recommended)\n"
+    "  --file FILE             add the nodes listed in FILE (see above)\n";
 
 /* The verifier's rule for node UUIDs; checked here too because the UUID becomes part of
  * the registrar URL path. */
@@ -249,60 +264,32 @@ out:
 	return rv;
 }
 
-static int cmd_add(int argc, char **argv)
+/* The node's record from the registrar, checked (its EK certificate), as an AddNode Node
+ * in *node: strings and AK owned (add_node_clear). 0, or -1 (printed). */
+static int add_fetch(ctl_conf_t *c, const add_opts_t *o, const char *host, int rport,
+                     const char *uuid, Vigil__V1__Node *node)
 {
-	static const struct option extra[] = {
-	    {"pcr-policy", required_argument, NULL, 'P'},
-	    {"runtime-policy", required_argument, NULL, 'R'},
-	    {"mb-policy", required_argument, NULL, 'M'},
-	    {"ip", required_argument, NULL, 'I'},
-	    {"port", required_argument, NULL, 'p'},
-	    {"allow-no-ek-cert", no_argument, NULL, 'N'},
-	};
-	ctl_conf_t c;
-	add_opts_t o = {0};
-	Vigil__V1__AddNodeRequest req = VIGIL__V1__ADD_NODE_REQUEST__INIT;
-	Vigil__V1__Node node = VIGIL__V1__NODE__INIT;
-	Vigil__V1__AddNodeResponse *resp = NULL;
 	tls_client_opts_t tls = {0};
 	buf_t body = BUF_INIT, ak = BUF_INIT;
 	json_t *root = NULL, *res;
-	char *host = NULL, path[160];
+	char path[160];
 	const char *ak_b64, *mtls, *ip;
 	err_t e = {""};
-	int port, status, i, rv = 1;
+	int port, status, rv = -1;
 
-	if (ctl_conf_init(&c, NULL) < 0)
-		return 1;
-	if ((i = node_getopt(&c, argc, argv, extra, 6, add_on_opt, &o, add_usage)) < 0 ||
-	    argc - i != 1) {
-		if (i >= 0)
-			fprintf(stderr, "%s", add_usage);
-		rv = 2;
-		goto out;
-	}
-	if (!node_uuid_ok(argv[i])) {
-		fprintf(stderr, "vigilctl: node UUID \"%s\" must be 1-80 of [A-Za-z0-9._-]\n",
-		        argv[i]);
-		rv = 2;
-		goto out;
-	}
-	if (http_parse_hostport(c.registrar, &host, &port) < 0) {
-		fprintf(stderr, "vigilctl: --registrar %s: expected HOST:PORT\n", c.registrar);
-		goto out;
-	}
-	tls.ca_file = c.tls_ca;
-	tls.cert_file = c.tls_cert;
-	tls.key_file = c.tls_key;
+	vigil__v1__node__init(node);
+	tls.ca_file = c->tls_ca;
+	tls.cert_file = c->tls_cert;
+	tls.key_file = c->tls_key;
 	tls.check_hostname = 1;
-	snprintf(path, sizeof(path), "/v2.6/agents/%s", argv[i]);
-	status = http_fetch(host, port, &tls, 30, HTTP_M_GET, path, NULL, NULL, 0, &body, &e);
+	snprintf(path, sizeof(path), "/v2.6/agents/%s", uuid);
+	status = http_fetch(host, rport, &tls, 30, HTTP_M_GET, path, NULL, NULL, 0, &body, &e);
 	if (status == 0) {
-		fprintf(stderr, "vigilctl: registrar %s: %s\n", c.registrar, e.msg);
+		fprintf(stderr, "vigilctl: registrar %s: %s\n", c->registrar, e.msg);
 		goto out;
 	}
 	if (status == 404) {
-		fprintf(stderr, "vigilctl: the registrar has no activated node %s\n", argv[i]);
+		fprintf(stderr, "vigilctl: the registrar has no activated node %s\n", uuid);
 		goto out;
 	}
 	root = json_loadb((const char *)body.data, body.len, 0, NULL);
@@ -314,29 +301,207 @@ static int cmd_add(int argc, char **argv)
 		            : "(no reason)");
 		goto out;
 	}
-	if (add_check_ek(&c, res, o.allow_no_ekcert) < 0)
+	if (add_check_ek(c, res, o->allow_no_ekcert) < 0)
 		goto out;
 	ak_b64 = json_string_value(json_object_get(res, "aik_tpm"));
 	mtls = json_string_value(json_object_get(res, "mtls_cert"));
-	ip = o.ip ? o.ip : json_string_value(json_object_get(res, "ip"));
-	port = o.port ? o.port : (int)json_integer_value(json_object_get(res, "port"));
+	ip = o->ip ? o->ip : json_string_value(json_object_get(res, "ip"));
+	port = o->port ? o->port : (int)json_integer_value(json_object_get(res, "port"));
 	if (ak_b64 == NULL || base64_decode(&ak, ak_b64, strlen(ak_b64)) < 0 || mtls == NULL ||
 	    ip == NULL || port <= 0) {
 		fprintf(stderr,
 		        "vigilctl: the registrar's record of %s lacks its AK, mTLS "
 		        "certificate or contact address\n",
-		        argv[i]);
+		        uuid);
 		goto out;
 	}
-	node.uuid = argv[i];
-	node.ip = (char *)(uintptr_t)ip;
-	node.port = (uint32_t)port;
-	node.ak_tpm.data = ak.data;
-	node.ak_tpm.len = ak.len;
-	node.mtls_cert = (char *)(uintptr_t)mtls;
-	node.pcr_policy = (char *)(uintptr_t)(o.pcr ? o.pcr : "");
-	node.runtime_policy = (char *)(uintptr_t)(o.runtime ? o.runtime : "");
-	node.mb_policy = (char *)(uintptr_t)(o.mb ? o.mb : "");
+	node->uuid = xstrdup(uuid);
+	node->ip = xstrdup(ip);
+	node->port = (uint32_t)port;
+	node->ak_tpm.data = xmalloc(ak.len);
+	memcpy(node->ak_tpm.data, ak.data, ak.len);
+	node->ak_tpm.len = ak.len;
+	node->mtls_cert = xstrdup(mtls);
+	node->pcr_policy = xstrdup(o->pcr ? o->pcr : "");
+	node->runtime_policy = xstrdup(o->runtime ? o->runtime : "");
+	node->mb_policy = xstrdup(o->mb ? o->mb : "");
+	rv = 0;
+out:
+	json_decref(root);
+	buf_free(&body);
+	buf_free(&ak);
+	return rv;
+}
+
+static void add_node_clear(Vigil__V1__Node *node)
+{
+	if (node->ak_tpm.data == NULL)
+		return; /* not filled by add_fetch: its strings are protobuf-c's static "" */
+	free(node->uuid);
+	free(node->ip);
+	free(node->ak_tpm.data);
+	free(node->mtls_cert);
+	free(node->pcr_policy);
+	free(node->runtime_policy);
+	free(node->mb_policy);
+	vigil__v1__node__init(node);
+}
+
+#define ADD_BATCH 1000 /* nodes per AddNodes call (the verifier's limit) */
+
+/* One AddNodes call for nodes[0..n): a line per node. The number of nodes not added, or
+ * -1 when the call failed as a whole (printed). */
+static int add_batch(ctl_conf_t *c, Vigil__V1__Node *nodes, size_t n)
+{
+	Vigil__V1__AddNodesRequest req = VIGIL__V1__ADD_NODES_REQUEST__INIT;
+	Vigil__V1__AddNodeRequest *rs = xcalloc(n, sizeof(*rs)), **rp = xcalloc(n, sizeof(*rp));
+	Vigil__V1__AddNodesResponse *resp = NULL;
+	int failed = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		vigil__v1__add_node_request__init(&rs[i]);
+		rs[i].node = &nodes[i];
+		rp[i] = &rs[i];
+	}
+	req.n_requests = n;
+	req.requests = rp;
+	if (ctl_call(c, "AddNodes", &req.base, &vigil__v1__add_nodes_response__descriptor,
+	             (ProtobufCMessage **)&resp) != 0)
+		goto out;
+	failed = 0;
+	for (size_t i = 0; i < resp->n_results; i++) {
+		const Vigil__V1__AddNodeResult *r = resp->results[i];
+		if (r->code == 0) {
+			if (c->json) {
+				json_t *j =
+				    json_pack("{s:s, s:s}", "uuid", r->uuid, "status", "added");
+				char *t = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+				printf("%s\n", t);
+				free(t);
+				json_decref(j);
+			} else {
+				printf("%s added\n", r->uuid);
+			}
+		} else {
+			failed++;
+			fprintf(stderr, "vigilctl: %s not added: %s (%s)\n", r->uuid, r->message,
+			        grpccli_status_name((int)r->code));
+		}
+	}
+	failed += (int)(n - resp->n_results); /* a result missing: not known to be added */
+out:
+	if (resp)
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	free(rs);
+	free(rp);
+	return failed;
+}
+
+/* vigilctl add --file FILE: every UUID of FILE (one a line; blank lines and # comments
+ * skipped), each read and checked at the registrar as for one, added in AddNodes calls of
+ * ADD_BATCH. 0 when all were added, 1 otherwise. */
+static int add_file(ctl_conf_t *c, const add_opts_t *o, const char *host, int rport,
+                    const char *file)
+{
+	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+	Vigil__V1__Node *batch = xcalloc(ADD_BATCH, sizeof(*batch));
+	size_t n = 0, total = 0, lineno = 0;
+	char line[256];
+	int bad = 0, r;
+
+	if (f == NULL) {
+		fprintf(stderr, "vigilctl: --file %s: %s\n", file, strerror(errno));
+		free(batch);
+		return 1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *u = line, *end;
+		lineno++;
+		while (*u == ' ' || *u == '\t')
+			u++;
+		end = u + strcspn(u, " \t\r\n#");
+		if (*u == '#' || end == u)
+			continue;
+		*end = '\0';
+		total++;
+		if (!node_uuid_ok(u)) {
+			fprintf(stderr,
+			        "vigilctl: %s:%zu: node UUID \"%s\" must be 1-80 of "
+			        "[A-Za-z0-9._-]\n",
+			        file, lineno, u);
+			bad++;
+			continue;
+		}
+		if (add_fetch(c, o, host, rport, u, &batch[n]) < 0) {
+			bad++;
+			continue;
+		}
+		if (++n == ADD_BATCH) {
+			r = add_batch(c, batch, n);
+			bad += r < 0 ? (int)n : r;
+			for (size_t i = 0; i < n; i++)
+				add_node_clear(&batch[i]);
+			n = 0;
+		}
+	}
+	if (n > 0) {
+		r = add_batch(c, batch, n);
+		bad += r < 0 ? (int)n : r;
+		for (size_t i = 0; i < n; i++)
+			add_node_clear(&batch[i]);
+	}
+	if (f != stdin)
+		fclose(f);
+	free(batch);
+	if (!c->json)
+		fprintf(stderr, "vigilctl: %zu of %zu nodes added\n", total - (size_t)bad, total);
+	return bad ? 1 : 0;
+}
+
+static int cmd_add(int argc, char **argv)
+{
+	static const struct option extra[] = {
+	    {"pcr-policy", required_argument, NULL, 'P'},
+	    {"runtime-policy", required_argument, NULL, 'R'},
+	    {"mb-policy", required_argument, NULL, 'M'},
+	    {"ip", required_argument, NULL, 'I'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"allow-no-ek-cert", no_argument, NULL, 'N'},
+	    {"file", required_argument, NULL, 'F'},
+	};
+	ctl_conf_t c;
+	add_opts_t o = {0};
+	Vigil__V1__AddNodeRequest req = VIGIL__V1__ADD_NODE_REQUEST__INIT;
+	Vigil__V1__Node node = VIGIL__V1__NODE__INIT;
+	Vigil__V1__AddNodeResponse *resp = NULL;
+	char *host = NULL;
+	int port, i, rv = 1;
+
+	if (ctl_conf_init(&c, NULL) < 0)
+		return 1;
+	if ((i = node_getopt(&c, argc, argv, extra, 7, add_on_opt, &o, add_usage)) < 0 ||
+	    argc - i != (o.file ? 0 : 1) || (o.file && (o.ip || o.port))) {
+		if (i >= 0)
+			fprintf(stderr, "%s", add_usage);
+		rv = 2;
+		goto out;
+	}
+	if (!o.file && !node_uuid_ok(argv[i])) {
+		fprintf(stderr, "vigilctl: node UUID \"%s\" must be 1-80 of [A-Za-z0-9._-]\n",
+		        argv[i]);
+		rv = 2;
+		goto out;
+	}
+	if (http_parse_hostport(c.registrar, &host, &port) < 0) {
+		fprintf(stderr, "vigilctl: --registrar %s: expected HOST:PORT\n", c.registrar);
+		goto out;
+	}
+	if (o.file) {
+		rv = add_file(&c, &o, host, port, o.file);
+		goto out;
+	}
+	if (add_fetch(&c, &o, host, port, argv[i], &node) < 0)
+		goto out;
 	req.node = &node;
 	if (ctl_call(&c, "AddNode", &req.base, &vigil__v1__add_node_response__descriptor,
 	             (ProtobufCMessage **)&resp) != 0)
@@ -346,9 +511,7 @@ static int cmd_add(int argc, char **argv)
 out:
 	if (resp)
 		protobuf_c_message_free_unpacked(&resp->base, NULL);
-	json_decref(root);
-	buf_free(&body);
-	buf_free(&ak);
+	add_node_clear(&node);
 	free(host);
 	ctl_conf_free(&c);
 	return rv;

@@ -135,7 +135,6 @@ static int api_reply_node(vctx_t *ctx, struct store *st, const char *uuid, buf_t
 /* What a job answers once its node command ran on the worker. */
 typedef enum {
 	API_ANSWER_NODE,    /* the node's status (StopNode, ReactivateNode) */
-	API_ANSWER_ADDED,   /* the new node's status, or undo the add (AddNode) */
 	API_ANSWER_REMOVED, /* an empty RemoveNodeResponse (RemoveNode) */
 } api_answer_t;
 
@@ -161,23 +160,6 @@ static void api_job_run(worker_t *w, void *arg)
 	switch (j->answer) {
 	case API_ANSWER_REMOVED:
 		pb_pack(&removed.base, &resp);
-		break;
-	case API_ANSWER_ADDED:
-		if (!api_node_is_live(j->ctx, j->uuid)) {
-			/* The worker could not set it up (its reason is in the log): do not
-			 * keep a node that is stored but never attested. */
-			err_t e2 = {""};
-			if (store_node_delete(worker_store(w), j->uuid, &e2) != STORE_OK)
-				log_warnx("node %s: cannot delete it again: %s", j->uuid, e2.msg);
-			err_set(&e,
-			        "node %s could not be set up for attestation; see the verifier's "
-			        "log",
-			        j->uuid);
-			code = GRPCSRV_INTERNAL;
-			break;
-		}
-		log_info("node %s added to attestation", j->uuid);
-		code = api_reply_node(j->ctx, worker_store(w), j->uuid, &resp, &e);
 		break;
 	case API_ANSWER_NODE:
 		code = api_reply_node(j->ctx, worker_store(w), j->uuid, &resp, &e);
@@ -223,81 +205,328 @@ static int api_check_policy_ref(vctx_t *ctx, const char *name, policy_kind_t k, 
 	return rv;
 }
 
-static int api_add_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len, buf_t *resp,
-                        err_t *e)
+/* ---- AddNode and AddNodes ---- */
+
+/* An AddNode or AddNodes call in flight. Its nodes are checked and stored on the gRPC
+ * thread (one store transaction for all of them), then each stored node is set up by its
+ * worker; the last of those jobs (or the handler, when no node needed one) answers. */
+typedef struct api_add {
+	vctx_t *ctx;                   /* borrowed */
+	grpcsrv_call_t *call;          /* taken once a job was posted */
+	int batch;                     /* 1: AddNodes (a result per node), 0: AddNode */
+	size_t n;                      /* nodes asked for */
+	Vigil__V1__AddNodeResult *res; /* n results: uuid and message owned, node unpacked */
+	int left;                      /* jobs still to run, +1 while the handler runs (atomic) */
+} api_add_t;
+
+/* The job of one stored node on its worker. */
+typedef struct api_add_job {
+	api_add_t *add;    /* the call it belongs to */
+	size_t i;          /* its node's index */
+	store_node_t *rec; /* the stored record (node_cmd_add takes it) */
+} api_add_job_t;
+
+static void api_add_result(Vigil__V1__AddNodeResult *r, int code, const char *msg)
 {
-	vctx_t *ctx = arg;
-	Vigil__V1__AddNodeRequest *r = vigil__v1__add_node_request__unpack(NULL, len, req);
-	Vigil__V1__Node *in;
-	store_node_t rec, *copy;
-	buf_t b64 = BUF_INIT;
+	r->code = (uint32_t)code;
+	free(r->message);
+	r->message = xstrdup(code == GRPCSRV_OK || msg == NULL ? "" : msg);
+}
+
+static void api_add_free(api_add_t *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->res[i].uuid);
+		free(a->res[i].message);
+		if (a->res[i].node)
+			vigil__v1__node__free_unpacked(a->res[i].node, NULL);
+	}
+	free(a->res);
+	free(a);
+}
+
+/* Pack the answer of a: the status code (AddNode: its node's; AddNodes: OK), the reply in
+ * resp, the reason in e. */
+static int api_add_pack(api_add_t *a, buf_t *resp, err_t *e)
+{
+	if (!a->batch) {
+		Vigil__V1__AddNodeResponse r = VIGIL__V1__ADD_NODE_RESPONSE__INIT;
+		if (a->res[0].code != GRPCSRV_OK) {
+			err_set(e, "%s", a->res[0].message);
+			return (int)a->res[0].code;
+		}
+		r.node = a->res[0].node;
+		pb_pack(&r.base, resp);
+		return GRPCSRV_OK;
+	}
+	Vigil__V1__AddNodesResponse out = VIGIL__V1__ADD_NODES_RESPONSE__INIT;
+	Vigil__V1__AddNodeResult **pp = xcalloc(a->n, sizeof(*pp));
+	size_t ok = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		pp[i] = &a->res[i];
+		ok += a->res[i].code == GRPCSRV_OK;
+	}
+	out.n_results = a->n;
+	out.results = pp;
+	pb_pack(&out.base, resp);
+	free(pp);
+	log_info("AddNodes: %zu of %zu nodes added", ok, a->n);
+	return GRPCSRV_OK;
+}
+
+/* One job (or the handler) done: the last one answers the call and frees a. */
+static void api_add_done(api_add_t *a)
+{
+	buf_t resp = BUF_INIT;
+	err_t e = {""};
 	int code;
 
-	(void)resp;
-	if ((code = apireq_add_node(r, e)) != GRPCSRV_OK)
-		goto out;
-	in = r->node;
+	if (__atomic_sub_fetch(&a->left, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	code = api_add_pack(a, &resp, &e);
+	grpcsrv_call_reply(a->call, code, resp.data, resp.len, e.msg);
+	buf_free(&resp);
+	api_add_free(a);
+}
+
+/* The node's status as the reply gives it (a NodeResponse's node, unpacked), or NULL. */
+static Vigil__V1__Node *api_add_node_status(vctx_t *ctx, struct store *st, const char *uuid,
+                                            err_t *e)
+{
+	buf_t b = BUF_INIT;
+	Vigil__V1__NodeResponse *r;
+	Vigil__V1__Node *n = NULL;
+
+	if (api_reply_node(ctx, st, uuid, &b, e) == GRPCSRV_OK &&
+	    (r = vigil__v1__node_response__unpack(NULL, b.len, b.data)) != NULL) {
+		n = r->node;
+		r->node = NULL;
+		vigil__v1__node_response__free_unpacked(r, NULL);
+	}
+	buf_free(&b);
+	return n;
+}
+
+static void api_add_job_run(worker_t *w, void *arg)
+{
+	api_add_job_t *j = arg;
+	api_add_t *a = j->add;
+	Vigil__V1__AddNodeResult *r = &a->res[j->i];
+	err_t e = {""};
+
+	node_cmd_add(worker_host(w), j->rec);
+	if (!api_node_is_live(a->ctx, r->uuid)) {
+		/* The worker could not set it up (its reason is in the log): do not keep a
+		 * node that is stored but never attested. */
+		if (store_node_delete(worker_store(w), r->uuid, &e) != STORE_OK)
+			log_warnx("node %s: cannot delete it again: %s", r->uuid, e.msg);
+		err_set(&e, "node %s could not be set up for attestation; see the verifier's log",
+		        r->uuid);
+		api_add_result(r, GRPCSRV_INTERNAL, e.msg);
+	} else if ((r->node = api_add_node_status(a->ctx, worker_store(w), r->uuid, &e)) == NULL) {
+		api_add_result(r, GRPCSRV_INTERNAL, e.msg);
+	} else {
+		if (!a->batch)
+			log_info("node %s added to attestation", r->uuid);
+		api_add_result(r, GRPCSRV_OK, NULL);
+	}
+	free(j);
+	api_add_done(a);
+}
+
+/* The checks of one request that need the store: its policies exist and are of its kinds. */
+static int api_add_check_refs(vctx_t *ctx, const Vigil__V1__Node *in, err_t *e)
+{
+	int code;
+
 	if ((code = api_check_policy_ref(ctx, in->pcr_policy, POLICY_PCR, e)) != GRPCSRV_OK ||
 	    (code = api_check_policy_ref(ctx, in->runtime_policy, POLICY_RUNTIME, e)) !=
 	        GRPCSRV_OK ||
 	    (code = api_check_policy_ref(ctx, in->mb_policy, POLICY_MB, e)) != GRPCSRV_OK)
-		goto out;
-	base64_encode(&b64, in->ak_tpm.data, in->ak_tpm.len);
-	memset(&rec, 0, sizeof(rec));
-	rec.uuid = in->uuid;
-	rec.ak_tpm = (char *)b64.data;
-	rec.ip = in->ip;
-	rec.port = (int)in->port;
-	rec.mtls_cert = in->mtls_cert;
-	rec.pcr_policy = *in->pcr_policy ? in->pcr_policy : NULL;
-	rec.runtime_policy = *in->runtime_policy ? in->runtime_policy : NULL;
-	rec.mb_policy = *in->mb_policy ? in->mb_policy : NULL;
-	rec.operational_state = NODE_START;
-	/* In a pool the new node is this instance's when it holds less than its fair share;
-	 * otherwise it is left unowned, for the instance that claims it. */
+		return code;
+	return GRPCSRV_OK;
+}
+
+static int api_add_code(store_rc_t rc)
+{
+	switch (rc) {
+	case STORE_OK:
+		return GRPCSRV_OK;
+	case STORE_EXISTS:
+		return GRPCSRV_ALREADY_EXISTS;
+	case STORE_NOT_FOUND:
+		return GRPCSRV_FAILED_PRECONDITION;
+	default:
+		return GRPCSRV_INTERNAL;
+	}
+}
+
+/* Add the nodes of reqs[0..n) (AddNode: n = 1): check each, store those that pass in one
+ * transaction with their node_added events, then have each one's worker set it up. */
+static int api_add_run(vctx_t *ctx, grpcsrv_call_t *c, Vigil__V1__AddNodeRequest **reqs, size_t n,
+                       int batch, buf_t *resp, err_t *e)
+{
+	api_add_t *a = xcalloc(1, sizeof(*a));
+	store_node_add_item_t *items = xcalloc(n, sizeof(*items));
+	store_node_t *recs = xcalloc(n, sizeof(*recs));
+	buf_t *b64 = xcalloc(n, sizeof(*b64));
+	char **bodies = xcalloc(n, sizeof(*bodies));
+	const char *const *urls;
+	size_t nurls, posted = 0;
+	err_t se = {""};
+	int64_t expiry = 0;
+	int code;
+
+	a->ctx = ctx;
+	a->call = c;
+	a->batch = batch;
+	a->n = n;
+	a->res = xcalloc(n, sizeof(*a->res));
+	a->left = 1;
+	urls = events_urls(&nurls);
+	/* In a pool the new nodes are this instance's when it holds less than its fair share;
+	 * otherwise they are left unowned, for the instance that claims them. */
 	int mine = ctx->lease == NULL || lease_under_share(ctx->lease);
 	if (ctx->lease && mine) {
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
-		rec.lease_owner = ctx->verifier_id;
-		rec.lease_expiry =
+		expiry =
 		    (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + lease_time_ms(ctx->lease);
-		rec.lease_epoch = 1;
 	}
-	switch (store_node_add(ctx->api_store, &rec, e)) {
-	case STORE_OK:
-		break;
-	case STORE_EXISTS:
-		code = GRPCSRV_ALREADY_EXISTS;
-		goto out;
-	case STORE_NOT_FOUND:
-		code = GRPCSRV_FAILED_PRECONDITION;
-		goto out;
-	default:
-		code = GRPCSRV_INTERNAL;
-		goto out;
+	for (size_t i = 0; i < n; i++) {
+		Vigil__V1__AddNodeResult *r = &a->res[i];
+		const Vigil__V1__Node *in = reqs[i] ? reqs[i]->node : NULL;
+		store_node_t *rec = &recs[i];
+		err_t ie = {""};
+
+		vigil__v1__add_node_result__init(r);
+		r->uuid = xstrdup(in && in->uuid ? in->uuid : "");
+		r->message = xstrdup("");  /* owned, as api_add_result replaces it */
+		items[i].rc = STORE_ERROR; /* not stored unless it passes */
+		if ((code = apireq_add_node(reqs[i], &ie)) != GRPCSRV_OK ||
+		    (code = api_add_check_refs(ctx, in, &ie)) != GRPCSRV_OK) {
+			api_add_result(r, code, ie.msg);
+			continue;
+		}
+		base64_encode(&b64[i], in->ak_tpm.data, in->ak_tpm.len);
+		rec->uuid = in->uuid;
+		rec->ak_tpm = (char *)b64[i].data;
+		rec->ip = in->ip;
+		rec->port = (int)in->port;
+		rec->mtls_cert = in->mtls_cert;
+		rec->pcr_policy = *in->pcr_policy ? in->pcr_policy : NULL;
+		rec->runtime_policy = *in->runtime_policy ? in->runtime_policy : NULL;
+		rec->mb_policy = *in->mb_policy ? in->mb_policy : NULL;
+		rec->operational_state = NODE_START;
+		if (ctx->lease && mine) {
+			rec->lease_owner = ctx->verifier_id;
+			rec->lease_expiry = expiry;
+			rec->lease_epoch = 1;
+		}
+		if ((bodies[i] = events_node_body(rec, EVENT_NODE_ADDED, NULL,
+		                                  "added by an operator")) == NULL) {
+			api_add_result(r, GRPCSRV_INTERNAL, "cannot encode its node_added event");
+			continue;
+		}
+		items[i].node = rec;
+		items[i].type = EVENT_NODE_ADDED;
+		items[i].severity = events_severity(EVENT_NODE_ADDED);
+		items[i].body_json = bodies[i];
 	}
-	copy = xcalloc(1, sizeof(*copy));
-	if (store_node_get(ctx->api_store, in->uuid, copy, e) != STORE_OK) {
-		free(copy);
-		code = GRPCSRV_INTERNAL;
-		goto out;
+	/* Only the items that passed go to the store (the others have no node). */
+	{
+		store_node_add_item_t *todo = xcalloc(n, sizeof(*todo));
+		size_t *at = xcalloc(n, sizeof(*at)), k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (items[i].node != NULL) {
+				todo[k] = items[i];
+				at[k++] = i;
+			}
+		if (k > 0 &&
+		    store_node_add_many(ctx->api_store, todo, k, urls, nurls, &se) != STORE_OK)
+			log_warnx("AddNode: storing %zu node(s) failed: %s", k, se.msg);
+		for (size_t m = 0; m < k; m++)
+			items[at[m]] = todo[m];
+		free(todo);
+		free(at);
+		if (k > 0)
+			events_committed();
 	}
-	events_record(ctx->api_store, copy, 0, EVENT_NODE_ADDED, NULL, "added by an operator");
-	if (!mine) {
-		log_info("node %s (%s:%u) stored for the pool: this instance holds its fair share",
-		         in->uuid, in->ip, in->port);
-		store_node_clear(copy);
-		free(copy);
-		code = GRPCSRV_OK;
-		goto out;
+	for (size_t i = 0; i < n; i++) {
+		Vigil__V1__AddNodeResult *r = &a->res[i];
+		store_node_t *copy;
+		err_t ge = {""};
+
+		if (items[i].node == NULL)
+			continue;
+		if ((code = api_add_code(items[i].rc)) != GRPCSRV_OK) {
+			api_add_result(r, code, items[i].err.msg);
+			continue;
+		}
+		copy = xcalloc(1, sizeof(*copy));
+		if (store_node_get(ctx->api_store, r->uuid, copy, &ge) != STORE_OK) {
+			free(copy);
+			api_add_result(r, GRPCSRV_INTERNAL, ge.msg);
+			continue;
+		}
+		if (!mine) {
+			log_info(
+			    "node %s (%s:%u) stored for the pool: this instance holds its fair "
+			    "share",
+			    copy->uuid, copy->ip, (unsigned)copy->port);
+			store_node_clear(copy);
+			free(copy);
+			api_add_result(r, GRPCSRV_OK, NULL);
+			continue;
+		}
+		if (!batch)
+			log_info("node %s (%s:%u) stored; setting it up for attestation",
+			         copy->uuid, copy->ip, (unsigned)copy->port);
+		api_add_job_t *j = xcalloc(1, sizeof(*j));
+		j->add = a;
+		j->i = i;
+		j->rec = copy;
+		__atomic_add_fetch(&a->left, 1, __ATOMIC_ACQ_REL);
+		posted++;
+		worker_post(vctx_worker_for(ctx, r->uuid), api_add_job_run, j);
 	}
-	log_info("node %s (%s:%u) stored; setting it up for attestation", in->uuid, in->ip,
-	         in->port);
-	code = api_job_post(ctx, c, in->uuid, node_cmd_add, copy, API_ANSWER_ADDED);
-out:
-	buf_free(&b64);
+	for (size_t i = 0; i < n; i++) {
+		buf_free(&b64[i]);
+		free(bodies[i]);
+	}
+	free(b64);
+	free(bodies);
+	free(recs);
+	free(items);
+	if (posted > 0) {
+		/* The jobs answer; the last one to finish (maybe this one) frees a. */
+		api_add_done(a);
+		return GRPCSRV_DEFERRED;
+	}
+	code = api_add_pack(a, resp, e);
+	api_add_free(a);
+	return code;
+}
+
+static int api_add_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len, buf_t *resp,
+                        err_t *e)
+{
+	Vigil__V1__AddNodeRequest *r = vigil__v1__add_node_request__unpack(NULL, len, req);
+	int code = api_add_run(arg, c, &r, 1, 0, resp, e);
+
 	vigil__v1__add_node_request__free_unpacked(r, NULL);
+	return code;
+}
+
+static int api_add_nodes(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len, buf_t *resp,
+                         err_t *e)
+{
+	Vigil__V1__AddNodesRequest *r = vigil__v1__add_nodes_request__unpack(NULL, len, req);
+	int code;
+
+	if ((code = apireq_add_nodes(r, e)) == GRPCSRV_OK)
+		code = api_add_run(arg, c, r->requests, r->n_requests, 1, resp, e);
+	vigil__v1__add_nodes_request__free_unpacked(r, NULL);
 	return code;
 }
 
@@ -717,6 +946,7 @@ out:
 
 const grpcsrv_method_t api_methods[] = {
     {"/vigil.v1.Verifier/AddNode", api_add_node},
+    {"/vigil.v1.Verifier/AddNodes", api_add_nodes},
     {"/vigil.v1.Verifier/RemoveNode", api_remove_node},
     {"/vigil.v1.Verifier/GetNode", api_get_node},
     {"/vigil.v1.Verifier/ListNodes", api_list_nodes},

@@ -110,6 +110,20 @@ out:
 	return code;
 }
 
+int apireq_add_nodes(const Vigil__V1__AddNodesRequest *r, err_t *e)
+{
+	if (r == NULL) {
+		err_set(e, "cannot decode AddNodesRequest");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	if (r->n_requests == 0 || r->n_requests > APIREQ_ADD_NODES_MAX) {
+		err_set(e, "AddNodes takes 1-%d nodes, not %zu (split the list)",
+		        APIREQ_ADD_NODES_MAX, r->n_requests);
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	return GRPCSRV_OK;
+}
+
 int apireq_node(const Vigil__V1__NodeRequest *r, err_t *e)
 {
 	if (r == NULL || !apireq_name_ok(r->uuid)) {

@@ -25,6 +25,10 @@ int apireq_kind(Vigil__V1__PolicyKind k, policy_kind_t *out);
 /* AddNode: uuid, contact ip and port, an AK that is a signing key, a PEM agent
  * certificate, and well-formed policy names (empty: none). r may be NULL. */
 int apireq_add_node(const Vigil__V1__AddNodeRequest *r, err_t *e);
+#define APIREQ_ADD_NODES_MAX 1000 /* nodes in one AddNodes call */
+/* AddNodes: decodable, 1-APIREQ_ADD_NODES_MAX requests (each is checked on its own with
+ * apireq_add_node). */
+int apireq_add_nodes(const Vigil__V1__AddNodesRequest *r, err_t *e);
 /* GetNode, RemoveNode, StopNode, ReactivateNode: a valid uuid. */
 int apireq_node(const Vigil__V1__NodeRequest *r, err_t *e);
 /* PutPolicy: a valid name and kind, and a body that parses as that kind (*k set). */

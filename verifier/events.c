@@ -117,6 +117,35 @@ int events_record(struct store *st, const store_node_t *rec, int save, const cha
 	return events_commit(st, save ? rec : NULL, rec->uuid, type, j);
 }
 
+char *events_node_body(const store_node_t *rec, const char *type, const char *event_id,
+                       const char *reason)
+{
+	json_t *j =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s?, s:i, s:s}", "type", type, "agent_id", rec->uuid,
+	              "event_id", event_id ? event_id : type, "context", reason ? reason : "", "ip",
+	              rec->ip, "port", rec->port, "severity_label", events_severity(type));
+	char *body = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	if (body == NULL)
+		log_warnx("node %s: cannot encode the %s event", rec->uuid, type);
+	json_decref(j);
+	return body;
+}
+
+const char *const *events_urls(size_t *n)
+{
+	*n = ev_nurls;
+	return ev_urls;
+}
+
+void events_committed(void)
+{
+	if (ev_nurls > 0 && ev_kick != NULL)
+		ev_kick(ev_kick_arg);
+	if (ev_listener != NULL)
+		ev_listener(ev_listener_arg);
+}
+
 int events_record_policy(struct store *st, const char *type, const char *name, const char *kind,
                          const char *sha256)
 {

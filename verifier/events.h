@@ -70,6 +70,14 @@ const char *events_severity(const char *type);
  * was written unless 0. */
 int events_record(struct store *st, const store_node_t *rec, int save, const char *type,
                   const char *event_id, const char *reason);
+/* For a caller that commits many node events in one transaction itself (AddNodes, with
+ * store_node_add_many): the body events_record would commit (JSON text, caller frees; NULL,
+ * logged, when it cannot be encoded), the webhook URLs to deliver them to (*n of them;
+ * borrowed), and the wake-up of the channels once they were committed. */
+char *events_node_body(const store_node_t *rec, const char *type, const char *event_id,
+                       const char *reason);
+const char *const *events_urls(size_t *n);
+void events_committed(void);
 /* Commit a policy event (policy_put, policy_replaced, policy_deleted). 0 or -1 (logged). */
 int events_record_policy(struct store *st, const char *type, const char *name, const char *kind,
                          const char *sha256);

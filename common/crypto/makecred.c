@@ -419,3 +419,169 @@ int makecred_blob_decode(const uint8_t *blob, size_t len, buf_t *id_object, buf_
 	buf_set(secret, blob + sec_start, off - sec_start);
 	return 0;
 }
+
+/* ---- TPM2_ActivateCredential in software ---- */
+
+/* The seed an RSA EK's secret carries: RSA-OAEP(nameAlg, label "IDENTITY") decryption. */
+static int seed_rsa_open(EVP_PKEY *ek_priv, uint16_t name_alg, const uint8_t *in, size_t len,
+                         uint8_t *seed, size_t seed_len, err_t *e)
+{
+	const EVP_MD *md = tpm2_alg_md(name_alg);
+	EVP_PKEY_CTX *ctx = NULL;
+	unsigned char *label = OPENSSL_memdup(LABEL_IDENTITY, sizeof(LABEL_IDENTITY));
+	uint8_t out[512];
+	size_t outl = sizeof(out);
+	int rv = -1;
+
+	if (label == NULL || (ctx = EVP_PKEY_CTX_new_from_pkey(NULL, ek_priv, NULL)) == NULL ||
+	    EVP_PKEY_decrypt_init(ctx) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, md) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) <= 0 ||
+	    EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, label, sizeof(LABEL_IDENTITY)) <= 0) {
+		err_set_ssl(e, "RSA-OAEP context");
+		goto out;
+	}
+	label = NULL; /* the context owns it now */
+	if (EVP_PKEY_decrypt(ctx, out, &outl, in, len) <= 0 || outl != seed_len) {
+		err_set_ssl(e, "RSA-OAEP decryption of the seed failed");
+		goto out;
+	}
+	memcpy(seed, out, seed_len);
+	rv = 0;
+out:
+	OPENSSL_cleanse(out, sizeof(out));
+	OPENSSL_free(label);
+	EVP_PKEY_CTX_free(ctx);
+	return rv;
+}
+
+/* The seed an ECC EK's secret (the ephemeral point, a TPMS_ECC_POINT) stands for:
+ * KDFe(Z.x of ECDH(EK, point), "IDENTITY", point.x, ek.x), as seed_ecc made it. */
+static int seed_ecc_open(EVP_PKEY *ek_priv, const TPMT_PUBLIC *ek, const uint8_t *in, size_t len,
+                         uint8_t *seed, size_t seed_len, err_t *e)
+{
+	size_t fb = 0;
+	const char *group = tpm2_curve_group(ek->parameters.eccDetail.curveID, &fb);
+	uint8_t pt[1 + 2 * 66], z[66];
+	size_t zlen = sizeof(z);
+	OSSL_PARAM params[3];
+	EVP_PKEY_CTX *fctx = NULL, *dctx = NULL;
+	EVP_PKEY *eph = NULL;
+	int rv = -1;
+
+	if (group == NULL || len != 4 + 2 * fb || get_u16be(in) != fb ||
+	    get_u16be(in + 2 + fb) != fb) {
+		err_set(e, "the encrypted secret is not a point on the EK's curve");
+		goto out;
+	}
+	pt[0] = 0x04;
+	memcpy(pt + 1, in + 2, fb);
+	memcpy(pt + 1 + fb, in + 4 + fb, fb);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+	                                             (char *)(uintptr_t)group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pt, 1 + 2 * fb);
+	params[2] = OSSL_PARAM_construct_end();
+	if ((fctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(fctx) <= 0 ||
+	    EVP_PKEY_fromdata(fctx, &eph, EVP_PKEY_PUBLIC_KEY, params) <= 0 ||
+	    (dctx = EVP_PKEY_CTX_new_from_pkey(NULL, ek_priv, NULL)) == NULL ||
+	    EVP_PKEY_derive_init(dctx) <= 0 || EVP_PKEY_derive_set_peer(dctx, eph) <= 0 ||
+	    EVP_PKEY_derive(dctx, z, &zlen) <= 0 || zlen != fb) {
+		err_set_ssl(e, "ECDH with the ephemeral point failed");
+		goto out;
+	}
+	if (makecred_kdfe(ek->nameAlg, z, zlen, LABEL_IDENTITY, pt + 1, fb, ek->unique.ecc.x.buffer,
+	                  ek->unique.ecc.x.size, seed, seed_len * 8) < 0) {
+		err_set(e, "KDFe failed");
+		goto out;
+	}
+	rv = 0;
+out:
+	OPENSSL_cleanse(z, sizeof(z));
+	EVP_PKEY_CTX_free(fctx);
+	EVP_PKEY_CTX_free(dctx);
+	EVP_PKEY_free(eph);
+	return rv;
+}
+
+int makecred_activate(const tpm2_pub_t *ek, EVP_PKEY *ek_priv, const uint8_t *name, size_t name_len,
+                      const uint8_t *blob, size_t blob_len, buf_t *cred, err_t *e)
+{
+	const TPMT_PUBLIC *a = tpm2_pub_area(ek);
+	uint16_t alg = a->nameAlg;
+	size_t dsize = tpm2_alg_size(alg), isize, enc_len;
+	const TPMT_SYM_DEF_OBJECT *sym = a->type == TPM2_ALG_RSA
+	                                     ? &a->parameters.rsaDetail.symmetric
+	                                     : &a->parameters.eccDetail.symmetric;
+	const EVP_CIPHER *cipher;
+	buf_t id = BUF_INIT, secret = BUF_INIT;
+	uint8_t seed[EVP_MAX_MD_SIZE], symkey[32], hmackey[EVP_MAX_MD_SIZE];
+	uint8_t integrity[EVP_MAX_MD_SIZE], plain[2 + sizeof(TPMU_HA)];
+	const uint8_t *enc;
+	int rv = -1, l1 = 0, l2 = 0;
+	EVP_CIPHER_CTX *cctx = NULL;
+	static const uint8_t iv[16];
+
+	if (dsize == 0 || (cipher = ek_cipher(sym, e)) == NULL) {
+		if (dsize == 0)
+			err_set(e, "EK nameAlg 0x%04x is not supported", alg);
+		return -1;
+	}
+	if (makecred_blob_decode(blob, blob_len, &id, &secret, e) < 0)
+		goto out;
+	/* id: size(2) || integrity size(2) || integrity || encIdentity. secret: size(2) || it. */
+	isize = get_u16be(id.data + 2);
+	if (isize != dsize) {
+		err_set(e, "the credential's integrity HMAC is %zu bytes, not %zu", isize, dsize);
+		goto out;
+	}
+	enc = id.data + 4 + isize;
+	enc_len = id.len - 4 - isize;
+	if ((a->type == TPM2_ALG_RSA
+	         ? seed_rsa_open(ek_priv, alg, secret.data + 2, secret.len - 2, seed, dsize, e)
+	         : seed_ecc_open(ek_priv, a, secret.data + 2, secret.len - 2, seed, dsize, e)) < 0)
+		goto out;
+	if (makecred_kdfa(alg, seed, dsize, LABEL_STORAGE, name, name_len, NULL, 0, symkey,
+	                  (size_t)sym->keyBits.aes) < 0 ||
+	    makecred_kdfa(alg, seed, dsize, LABEL_INTEGRITY, NULL, 0, NULL, 0, hmackey, dsize * 8) <
+	        0) {
+		err_set(e, "KDFa failed");
+		goto out;
+	}
+	{
+		const uint8_t *p[] = {enc, name};
+		const size_t n[] = {enc_len, name_len};
+		if (digest_parts(alg, hmackey, dsize, p, n, 2, integrity) < 0) {
+			err_set_ssl(e, "integrity HMAC failed");
+			goto out;
+		}
+	}
+	/* A TPM answers TPM_RC_INTEGRITY: the blob was not made for this EK and Name. */
+	if (CRYPTO_memcmp(integrity, id.data + 4, dsize) != 0) {
+		err_set(e, "the credential's integrity check failed (made for another EK or AK)");
+		goto out;
+	}
+	if ((cctx = EVP_CIPHER_CTX_new()) == NULL ||
+	    !EVP_DecryptInit_ex(cctx, cipher, NULL, symkey, iv) ||
+	    !EVP_DecryptUpdate(cctx, plain, &l1, enc, (int)enc_len) ||
+	    !EVP_DecryptFinal_ex(cctx, plain + l1, &l2) || (size_t)(l1 + l2) != enc_len) {
+		err_set_ssl(e, "AES-CFB decryption failed");
+		goto out;
+	}
+	if ((size_t)get_u16be(plain) != enc_len - 2) {
+		err_set(e, "the decrypted credential's size field is wrong");
+		goto out;
+	}
+	buf_set(cred, plain + 2, enc_len - 2);
+	rv = 0;
+out:
+	OPENSSL_cleanse(seed, sizeof(seed));
+	OPENSSL_cleanse(symkey, sizeof(symkey));
+	OPENSSL_cleanse(hmackey, sizeof(hmackey));
+	OPENSSL_cleanse(plain, sizeof(plain));
+	EVP_CIPHER_CTX_free(cctx);
+	buf_free(&id);
+	buf_free(&secret);
+	return rv;
+}

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 #include "common/base/buf.h"
 #include "common/base/err.h"
 #include "common/crypto/tpm2.h"
@@ -25,5 +27,13 @@ int makecred_blob(const tpm2_pub_t *ek, const uint8_t *name, size_t name_len, co
  * trails. Replaces id_object and secret; both untouched on error. 0 or -1. */
 int makecred_blob_decode(const uint8_t *blob, size_t len, buf_t *id_object, buf_t *secret,
                          err_t *e);
+
+/* TPM2_ActivateCredential in software, the inverse of makecred_blob: open blob with the
+ * EK's private key ek_priv (its public area ek), checking that it was made for the object
+ * named name; the credential replaces cred. For tests and the load generator's simulated
+ * TPMs: a real agent's TPM does this itself and never lets the EK's private key out.
+ * 0, or -1 (e: a malformed blob, or one made for another EK or Name). */
+int makecred_activate(const tpm2_pub_t *ek, EVP_PKEY *ek_priv, const uint8_t *name, size_t name_len,
+                      const uint8_t *blob, size_t blob_len, buf_t *cred, err_t *e);
 
 #endif

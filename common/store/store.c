@@ -243,6 +243,63 @@ store_rc_t store_node_add(store_t *s, const store_node_t *n, err_t *e)
 	return s->ops->node_add(s->h, n, e);
 }
 
+/* The fallback of a backend without node_add_many: each node, then its event; a node whose
+ * event cannot be recorded is deleted again, so that it changes nothing. */
+static store_rc_t store_node_add_each(store_t *s, store_node_add_item_t *it,
+                                      const char *const *urls, size_t nurls)
+{
+	err_t ignored = {""};
+
+	if ((it->rc = s->ops->node_add(s->h, it->node, &it->err)) != STORE_OK)
+		return it->rc;
+	it->rc = s->ops->event_commit(s->h, NULL, it->node->uuid, it->type, it->severity,
+	                              it->body_json, urls, nurls, it->event_id, NULL, &it->err);
+	if (it->rc != STORE_OK) {
+		it->rc = STORE_ERROR;
+		if (s->ops->node_delete(s->h, it->node->uuid, &ignored) != STORE_OK)
+			log_warnx(
+			    "store: node %s stored without its event, and cannot be deleted: %s",
+			    it->node->uuid, ignored.msg);
+	}
+	return it->rc;
+}
+
+store_rc_t store_node_add_many(store_t *s, store_node_add_item_t *items, size_t n,
+                               const char *const *urls, size_t nurls, err_t *e)
+{
+	size_t todo = 0;
+
+	for (size_t i = 0; i < nurls; i++)
+		if (urls[i] == NULL || *urls[i] == '\0') {
+			err_set(e, "store: an empty webhook URL");
+			return STORE_ERROR;
+		}
+	/* The backend adds the items whose rc is STORE_OK on entry, and sets every rc. */
+	for (size_t i = 0; i < n; i++) {
+		store_node_add_item_t *it = &items[i];
+		const store_node_t *nd = it->node;
+		it->err.msg[0] = '\0';
+		it->event_id[0] = '\0';
+		it->rc = STORE_ERROR;
+		if (nd == NULL || nd->uuid == NULL || nd->ak_tpm == NULL || nd->ip == NULL)
+			err_set(&it->err, "store: node record lacks uuid, ak_tpm or ip");
+		else if (it->type == NULL || it->body_json == NULL)
+			err_set(&it->err, "store: an event needs a type and a body");
+		else {
+			it->rc = STORE_OK;
+			todo++;
+		}
+	}
+	if (todo == 0)
+		return STORE_OK;
+	if (s->ops->node_add_many != NULL)
+		return s->ops->node_add_many(s->h, items, n, urls, nurls, e);
+	for (size_t i = 0; i < n; i++)
+		if (items[i].rc == STORE_OK)
+			store_node_add_each(s, &items[i], urls, nurls);
+	return STORE_OK;
+}
+
 store_rc_t store_node_get(store_t *s, const char *uuid, store_node_t *out, err_t *e)
 {
 	memset(out, 0, sizeof(*out));

@@ -175,6 +175,25 @@ typedef struct store_node {
  * taken; STORE_NOT_FOUND when a named policy does not exist. */
 store_rc_t store_node_add(store_t *s, const store_node_t *n, err_t *e);
 store_rc_t store_node_get(store_t *s, const char *uuid, store_node_t *out, err_t *e);
+/* One node of store_node_add_many: the record to insert, the event recorded with it, and
+ * what became of it. */
+typedef struct store_node_add_item {
+	const store_node_t *node; /* the record (borrowed), as for store_node_add */
+	const char *type;         /* its event (store_event_commit's fields; borrowed) */
+	const char *severity;     /* "" */
+	const char *body_json;    /* "" */
+	store_rc_t rc;            /* out: as store_node_add answers for this node alone */
+	char event_id[40];        /* out: the event's id when rc is STORE_OK */
+	err_t err;                /* out: why, when rc is not STORE_OK */
+} store_node_add_item_t;
+/* Insert n nodes, each with its event and one pending outbox row per URL of
+ * urls[0..nurls), in ONE transaction (one commit for the lot, not one per node). A node
+ * that cannot be added (its uuid taken, a policy missing) changes nothing and the others
+ * go on: items[i].rc says each one's outcome. STORE_OK once the transaction committed;
+ * STORE_ERROR (e says why) when it did not, and then nothing at all was stored and every
+ * item's rc is STORE_ERROR. */
+store_rc_t store_node_add_many(store_t *s, store_node_add_item_t *items, size_t n,
+                               const char *const *urls, size_t nurls, err_t *e);
 /* Every node, ordered by uuid; free with store_nodes_free. */
 store_rc_t store_node_list(store_t *s, store_node_t **nodes, size_t *n, err_t *e);
 store_rc_t store_node_delete(store_t *s, const char *uuid, err_t *e);

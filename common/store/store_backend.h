@@ -33,6 +33,9 @@ typedef struct store_ops {
 	                            int active_only, char **other, err_t *e);
 	/* verifier */
 	store_rc_t (*node_add)(void *h, const store_node_t *n, err_t *e);
+	/* Optional (NULL: store.c adds them one by one, each in its own transactions). */
+	store_rc_t (*node_add_many)(void *h, store_node_add_item_t *items, size_t n,
+	                            const char *const *urls, size_t nurls, err_t *e);
 	store_rc_t (*node_get)(void *h, const char *uuid, store_node_t *out, err_t *e);
 	store_rc_t (*node_list)(void *h, store_node_t **nodes, size_t *n, err_t *e);
 	store_rc_t (*node_delete)(void *h, const char *uuid, err_t *e);

@@ -534,6 +534,7 @@ const store_ops_t store_sqlite_ops = {
     .seal_list = sq_seal_list,
     .seal_last = sq_seal_last,
     .event_commit = sq_event_commit,
+    .node_add_many = sq_node_add_many,
     .pool_heartbeat = sq_pool_heartbeat,
     .pool_leave = sq_pool_leave,
     .pool_counts = sq_pool_counts,

@@ -18,13 +18,43 @@ static int64_t sq_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* One pending outbox row per URL for event seq. 0 or -1 (e set). */
+static int sq_outbox_insert(sq_t *q, int64_t seq, const char *node_uuid, const char *const *urls,
+                            size_t nurls, int64_t now, err_t *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rv = -1;
+
+	if (nurls == 0)
+		return 0;
+	if (sqlite3_prepare_v2(q->db,
+	                       "INSERT INTO webhook_outbox (event_seq, url, node_uuid, attempts,"
+	                       " next_attempt, since, created) VALUES (?1, ?2, ?3, 0, ?4, ?4, ?4)",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		sq_fail(q, e, "preparing outbox insert");
+		goto out;
+	}
+	for (size_t i = 0; i < nurls; i++) {
+		sqlite3_reset(st);
+		if (sqlite3_bind_int64(st, 1, seq) || sq_bind_text(st, 2, urls[i]) ||
+		    sq_bind_text(st, 3, node_uuid) || sqlite3_bind_int64(st, 4, now) ||
+		    sqlite3_step(st) != SQLITE_DONE) {
+			sq_fail(q, e, "inserting an outbox row");
+			goto out;
+		}
+	}
+	rv = 0;
+out:
+	sqlite3_finalize(st);
+	return rv;
+}
+
 store_rc_t sq_event_commit(void *h, const store_node_t *node, const char *node_uuid,
                            const char *type, const char *severity, const char *body_json,
                            const char *const *urls, size_t nurls, char id_out[40], int64_t *seq_out,
                            err_t *e)
 {
 	sq_t *q = h;
-	sqlite3_stmt *st = NULL;
 	store_rc_t rc = STORE_ERROR;
 	int64_t seq = 0, now = sq_now_ms();
 	char id[40];
@@ -44,25 +74,8 @@ store_rc_t sq_event_commit(void *h, const store_node_t *node, const char *node_u
 	}
 	if (sq_event_insert(q, node_uuid, type, severity, body_json, id, &seq, e) < 0)
 		goto out;
-	if (nurls > 0 &&
-	    sqlite3_prepare_v2(q->db,
-	                       "INSERT INTO webhook_outbox (event_seq, url, node_uuid, attempts,"
-	                       " next_attempt, since, created) VALUES (?1, ?2, ?3, 0, ?4, ?4, ?4)",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		sq_fail(q, e, "preparing outbox insert");
+	if (sq_outbox_insert(q, seq, node_uuid, urls, nurls, now, e) < 0)
 		goto out;
-	}
-	for (size_t i = 0; i < nurls; i++) {
-		sqlite3_reset(st);
-		if (sqlite3_bind_int64(st, 1, seq) || sq_bind_text(st, 2, urls[i]) ||
-		    sq_bind_text(st, 3, node_uuid) || sqlite3_bind_int64(st, 4, now) ||
-		    sqlite3_step(st) != SQLITE_DONE) {
-			sq_fail(q, e, "inserting an outbox row");
-			goto out;
-		}
-	}
-	sqlite3_finalize(st);
-	st = NULL;
 	if (sq_exec(q, "COMMIT", e, "committing event") < 0)
 		goto out;
 	if (id_out)
@@ -71,9 +84,52 @@ store_rc_t sq_event_commit(void *h, const store_node_t *node, const char *node_u
 		*seq_out = seq;
 	rc = STORE_OK;
 out:
-	sqlite3_finalize(st);
 	if (rc != STORE_OK)
 		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* Nodes, each with its event, in one transaction; each node in a savepoint, so that one
+ * refused (its uuid taken, a policy missing) leaves no trace and the others go on. */
+store_rc_t sq_node_add_many(void *h, store_node_add_item_t *items, size_t n,
+                            const char *const *urls, size_t nurls, err_t *e)
+{
+	sq_t *q = h;
+	store_rc_t rc = STORE_ERROR;
+	int64_t now = sq_now_ms();
+
+	if (sq_exec(q, "BEGIN IMMEDIATE", e, "starting node adds") < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		store_node_add_item_t *it = &items[i];
+		int64_t seq = 0;
+		if (it->rc != STORE_OK)
+			continue;
+		if (sq_exec(q, "SAVEPOINT node_add", e, "starting a node add") < 0)
+			goto out;
+		it->rc = sq_node_add(q, it->node, &it->err);
+		if (it->rc == STORE_OK &&
+		    (sq_event_insert(q, it->node->uuid, it->type, it->severity, it->body_json,
+		                     it->event_id, &seq, &it->err) < 0 ||
+		     sq_outbox_insert(q, seq, it->node->uuid, urls, nurls, now, &it->err) < 0))
+			it->rc = STORE_ERROR;
+		if (it->rc != STORE_OK &&
+		    sq_exec(q, "ROLLBACK TO node_add", e, "undoing a node add") < 0)
+			goto out;
+		if (sq_exec(q, "RELEASE node_add", e, "ending a node add") < 0)
+			goto out;
+	}
+	if (sq_exec(q, "COMMIT", e, "committing node adds") < 0)
+		goto out;
+	return STORE_OK;
+out:
+	sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+fail:
+	for (size_t i = 0; i < n; i++)
+		if (items[i].rc == STORE_OK) {
+			items[i].rc = STORE_ERROR;
+			err_set(&items[i].err, "%s", e->msg);
+		}
 	return rc;
 }
 

@@ -54,6 +54,8 @@ store_rc_t sq_agent_promote(void *h, const char *agent_id, err_t *e);
 store_rc_t sq_agent_find_ek(void *h, const char *ek_key, const char *exclude_id, int active_only,
                             char **other, err_t *e);
 store_rc_t sq_node_add(void *h, const store_node_t *n, err_t *e);
+store_rc_t sq_node_add_many(void *h, store_node_add_item_t *items, size_t n,
+                            const char *const *urls, size_t nurls, err_t *e);
 store_rc_t sq_node_get(void *h, const char *uuid, store_node_t *out, err_t *e);
 store_rc_t sq_node_list(void *h, store_node_t **nodes, size_t *n, err_t *e);
 store_rc_t sq_node_set_mtls_cert(void *h, const char *uuid, const char *pem, int64_t epoch,

@@ -71,6 +71,11 @@ scale_limit=$((240 + ${BENCH_SCALE_NODES:-1000} / 15))
 BENCH_ROWS=$ROWS timeout "$scale_limit" "$TOP/test/bench/scale.sh" >/dev/null ||
 	na scale "-" "test/bench/scale.sh exited with $? (124: over its $scale_limit s limit)"
 
+# ---- the enrollment storm and AddNodes (test/bench/enroll.sh) ----
+# BENCH_STORM_NODES (10000), BENCH_STORM_CONNS (32), BENCH_ADD_NODES (10000).
+BENCH_ROWS=$ROWS timeout 900 "$TOP/test/bench/enroll.sh" >/dev/null ||
+	na enroll "-" "test/bench/enroll.sh exited with $? (124: over its 900 s limit)"
+
 # ---- prerequisites of everything that runs a TPM ----
 missing=
 for tool in swtpm swtpm_setup swtpm_localca tpm2_getcap; do

@@ -22,7 +22,7 @@ static const ProtobufCMessageDescriptor *const fuzz_msgs[] = {
     &vigil__v1__list_events_request__descriptor,   &vigil__v1__event_request__descriptor,
     &vigil__v1__get_audit_key_request__descriptor, &vigil__v1__export_events_request__descriptor,
     &vigil__v1__list_outbox_request__descriptor,   &vigil__v1__retry_outbox_request__descriptor,
-    &vigil__v1__watch_events_request__descriptor,
+    &vigil__v1__watch_events_request__descriptor,  &vigil__v1__add_nodes_request__descriptor,
 };
 #define FUZZ_NMSGS (sizeof(fuzz_msgs) / sizeof(fuzz_msgs[0]))
 
@@ -74,6 +74,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 12:
 		(void)apireq_watch_events((Vigil__V1__WatchEventsRequest *)m, &e);
+		break;
+	case 13:
+		/* As the handler: the list, then each node's own checks. */
+		if (apireq_add_nodes((Vigil__V1__AddNodesRequest *)m, &e) == 0)
+			for (size_t i = 0; i < ((Vigil__V1__AddNodesRequest *)m)->n_requests; i++)
+				(void)apireq_add_node(
+				    ((Vigil__V1__AddNodesRequest *)m)->requests[i], &e);
 		break;
 	default:
 		break;

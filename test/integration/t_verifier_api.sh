@@ -84,6 +84,27 @@ check "AddNode adds a node" $?
 out=$(add n1 "$akb64" "$mtls" "pcr1" "$port")
 grep -q "^ERROR ALREADY_EXISTS" <<<"$out"
 check "AddNode refuses a duplicate uuid" $?
+# AddNodes: one call, each node answered on its own; a refused node leaves nothing stored.
+out=$(vgrpc AddNodes "$(/usr/bin/python3 -c '
+import json, sys
+ak, cert, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def n(u, pol=""):
+    return {"node": {"uuid": u, "ip": "127.0.0.1", "port": port, "ak_tpm": ak, "mtls_cert": cert, "pcr_policy": pol}}
+print(json.dumps({"requests": [n("n2", "pcr1"), n("n1"), n("bad uuid!"), n("n3", "nosuch"), n("n2")]}))' "$akb64" "$mtls" "$port")")
+/usr/bin/python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])["results"]
+got = [(x.get("uuid", ""), x.get("code", 0), x.get("node", {}).get("uuid", "")) for x in r]
+want = [("n2", 0, "n2"), ("n1", 6, ""), ("bad uuid!", 3, ""), ("n3", 9, ""), ("n2", 6, "")]
+sys.exit(0 if got == want and "no policy named nosuch" in r[3]["message"] else 1)' "$out"
+check "AddNodes answers each node: added, ALREADY_EXISTS, INVALID_ARGUMENT, FAILED_PRECONDITION" $?
+! vctl status n3 >/dev/null 2>&1 && vctl status n2 | grep -q "^policies: *pcr=pcr1" &&
+	[ "$(vctl events list --node n3 2>/dev/null | grep -c node_added)" = 0 ] &&
+	[ "$(vctl events list --node n2 | grep -c node_added)" = 1 ] && vctl remove n2 >/dev/null
+check "AddNodes stores the nodes it added with their event, and nothing of the refused ones" $?
+out=$(vgrpc AddNodes '{"requests": []}')
+grep -q "^ERROR INVALID_ARGUMENT AddNodes takes 1-1000 nodes" <<<"$out"
+check "AddNodes refuses an empty list" $?
 wait_node_state n1 FAILED 20 && vctl status n1 | grep -q "last failure:  comm_error"
 check "an unreachable agent is retried, then FAILED with comm_error" $?
 grep -q "retry 1 of 3" "$T/v1.log" && ! grep -q "INVALID_QUOTE\|attestation FAILED" "$T/v1.log"

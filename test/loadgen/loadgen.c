@@ -22,6 +22,8 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "common/base/api_version.h"
 #include "common/base/buf.h"
@@ -30,6 +32,7 @@
 #include "common/evidence/quotes_query.h"
 #include "common/net/http.h"
 #include "test/loadgen/simnode.h"
+#include "test/loadgen/storm.h"
 
 #define LG_MAX_NODES   100000
 #define LG_MAX_THREADS 64
@@ -66,7 +69,12 @@ typedef struct options {
 	int nbad;
 	fault_t silent[LG_MAX_FAULTS]; /* --silent */
 	int nsilent;
-	int verbose; /* -v */
+	int verbose;            /* -v */
+	const char *registrar;  /* --registrar: enroll every node there first */
+	const char *ek_ca_cert; /* --ek-ca-cert: issues the nodes' EK certificates */
+	const char *ek_ca_key;  /* --ek-ca-key: its key */
+	int register_conns;     /* --register-conns */
+	int register_only;      /* --register-only: enroll, then exit without serving */
 } options_t;
 
 typedef struct worker {
@@ -87,7 +95,10 @@ static options_t opt = {
     .addrs = 1,
     .threads = 0,
     .mask = 0x408400,
+    .register_conns = 16,
 };
+static X509 *ek_ca;         /* --ek-ca-cert, loaded */
+static EVP_PKEY *ek_ca_key; /* --ek-ca-key, loaded */
 static simnode_world_t *world;
 static simnode_t **nodes; /* by index */
 static worker_t *workers;
@@ -110,9 +121,138 @@ static void usage(void)
 	        "usage: vigil-loadgen [-n NODES] [--port BASE] [--addrs K] [--threads T] [--rsa]\n"
 	        "           [--ima-rate R] [--bad I@S[:ima|:pcr]]... [--silent I@S]...\n"
 	        "           --cert F --key F --client-ca F [--nodes-out F]\n"
-	        "           [--runtime-policy-out F] [--pcr-policy-out F] [-v]\n"
-	        "       vigil-loadgen --dump-quote DIR --nonce N [--mask M] [--rsa]\n");
+	        "           [--runtime-policy-out F] [--pcr-policy-out F]\n"
+	        "           [--registrar HOST:PORT --ek-ca-cert F --ek-ca-key F\n"
+	        "            [--register-conns C] [--register-only]] [-v]\n"
+	        "       vigil-loadgen --dump-quote DIR --nonce N [--mask M] [--rsa]\n"
+	        "       vigil-loadgen --help\n");
 	exit(2);
+}
+
+static const char help_text[] =
+    "NAME\n"
+    "    vigil-loadgen - many simulated Keylime agents in one process, for load tests\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    vigil-loadgen [-n NODES] [--port BASE] [--addrs K] [--threads T] [--rsa]\n"
+    "                  [--ima-rate R] [--bad I@S[:ima|:pcr]]... [--silent I@S]...\n"
+    "                  --cert F --key F --client-ca F [--nodes-out F]\n"
+    "                  [--runtime-policy-out F] [--pcr-policy-out F]\n"
+    "                  [--registrar HOST:PORT --ek-ca-cert F --ek-ca-key F\n"
+    "                   [--register-conns C] [--register-only]] [-v]\n"
+    "    vigil-loadgen --dump-quote DIR --nonce N [--mask M] [--rsa]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Plays NODES Keylime-protocol agents on loopback so that a verifier (and a\n"
+    "    registrar) can be driven at scale from the same machine. Node I listens on\n"
+    "    127.0.0.(1 + I mod K):BASE+I with mutual TLS, has its own software attestation\n"
+    "    key, a SHA-256 PCR bank (PCRs 0-7 fixed, PCR 10 its IMA list, PCR 16 the payload\n"
+    "    key binding) and an ima-ng list, and answers GET /version and\n"
+    "    /v2.x/quotes/integrity and /quotes/identity (API 2.1 to 2.6) with real TPM\n"
+    "    structures (TPMS_ATTEST, TPMT_SIGNATURE, the tpm2-tools PCR blob). Revocation\n"
+    "    notices are taken with 200 and counted. A test tool: its quotes are made without\n"
+    "    a TPM and prove nothing. See docs/loadgen.md.\n"
+    "\n"
+    "OPTIONS\n"
+    "    -n, --nodes N          nodes to simulate, 1 to 100000 (default 10)\n"
+    "    --port BASE            node I listens on port BASE+I; BASE .. BASE+N-1 must be\n"
+    "                           free (default 20000)\n"
+    "    --addrs K              spread the nodes over 127.0.0.1 .. 127.0.0.K, round robin,\n"
+    "                           1 to 254 (default 1)\n"
+    "    --threads T            worker threads, each with its own event loop and TLS\n"
+    "                           server; node I belongs to thread I mod T (default: the\n"
+    "                           number of cores, at most 64 and at most N)\n"
+    "    --rsa                  RSA-2048 / RSASSA-SHA256 attestation keys instead of ECC\n"
+    "                           P-256 / ECDSA-SHA256 (about 50 ms of key generation a\n"
+    "                           node)\n"
+    "    --ima-rate R           IMA entries a second per node, 0 to 1000 (default 0: the\n"
+    "                           list holds boot_aggregate only)\n"
+    "    --bad I@S[:ima|:pcr]   from S seconds after start node I turns bad: :ima (the\n"
+    "                           default) logs a file no runtime policy allows, :pcr\n"
+    "                           extends PCR 7 so the PCR policy fails; repeatable\n"
+    "    --silent I@S           from S seconds on node I takes requests and never\n"
+    "                           answers (a hung agent); repeatable\n"
+    "    --cert F, --key F      the server certificate and key every node presents\n"
+    "                           (required)\n"
+    "    --client-ca F          client certificates (the verifier's) must chain to this CA\n"
+    "                           (required)\n"
+    "    --nodes-out F          write one JSON line per node: uuid, ip, port, ak_tpm\n"
+    "                           (base64 TPM2B_PUBLIC), mtls_cert (PEM)\n"
+    "    --runtime-policy-out F write a runtime (IMA) policy allowing every good entry\n"
+    "    --pcr-policy-out F     write a PCR policy with the fixed PCRs 0-7\n"
+    "    --registrar HOST:PORT  enrollment storm: before serving, every node registers and\n"
+    "                           activates at this registrar's agent listener (plain\n"
+    "                           HTTP, vigil's or Keylime's port 8890) as a Keylime agent\n"
+    "                           does: POST /v{ver}/agents/{uuid} with its EK, EK\n"
+    "                           certificate, AK, mtls_cert (--cert) and contact, software\n"
+    "                           ActivateCredential of the blob, PUT the auth_tag. Each node\n"
+    "                           gets an ECC P-256 EK (TCG template) when this is given.\n"
+    "                           Exits 1 if any node fails to enroll.\n"
+    "    --ek-ca-cert F, --ek-ca-key F\n"
+    "                           the CA (PEM certificate and key) that issues every node's\n"
+    "                           EK certificate; put the certificate in the registrar's\n"
+    "                           ek_ca_dir (required with --registrar)\n"
+    "    --register-conns C     registrations in flight at once, 1 to 1024: one thread\n"
+    "                           each, a fresh connection per request (default 16)\n"
+    "    --register-only        enroll the nodes (--registrar), write the files, print\n"
+    "                           the registered: line and exit 0, without listening (no\n"
+    "                           ports needed: a storm of any size from one process)\n"
+    "    --dump-quote DIR       write one quote as tpm2_quote's files (attest, sig, pcrs)\n"
+    "                           and quote.txt, ak.pem, ak.pub, payload.pem, answer.json\n"
+    "                           into DIR, then exit; needs --nonce\n"
+    "    --nonce N              the quote's nonce (with --dump-quote)\n"
+    "    --mask M               its PCR mask, hex (with --dump-quote; default 0x408400)\n"
+    "    -v, --verbose          debug logging\n"
+    "    --help                 this text\n"
+    "\n"
+    "OUTPUT\n"
+    "    With --registrar, once every node enrolled:\n"
+    "      registered: N of N nodes at HOST:PORT in S s (R/s), C connections; per node\n"
+    "      (register + activate) p50 X ms p99 Y ms max Z ms\n"
+    "    Then, once every node listens and the files are written:\n"
+    "      ready: N nodes on ... port BASE-END, T threads, ECC P-256 AKs, S s\n"
+    "    On SIGUSR1, and once more at exit (SIGTERM, SIGINT), one statistics line:\n"
+    "      loadgen stats: nodes=N rounds=R errors=E notices=V cpu_user=U cpu_sys=S\n"
+    "      cpu_total=T elapsed=W cpu_per_round_us=C\n"
+    "    (CPU since start, key generation included: difference two lines for a rate).\n"
+    "    Logs go to stderr. The open-file soft limit is raised to the hard limit: each\n"
+    "    node needs a listening socket and a kept-alive connection.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 after SIGTERM or SIGINT (or a --dump-quote written); 1 when the nodes cannot\n"
+    "    be set up or a node fails to enroll; 2 on a usage error.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    Simulated agents for a verifier, added over gRPC from the node file:\n"
+    "      vigilctl ca issue CA loadgen --server --san 127.0.0.1\n"
+    "      vigil-loadgen -n 1000 --port 24000 --cert CA/loadgen.crt \\\n"
+    "          --key CA/loadgen.key --client-ca CA/ca.crt --nodes-out nodes.jsonl \\\n"
+    "          --pcr-policy-out pcr.json &\n"
+    "      vigilctl policy put lg-pcr --kind pcr pcr.json\n"
+    "      test/integration/loadgen_nodes.py 127.0.0.1:8881 add nodes.jsonl \\\n"
+    "          --pcr-policy lg-pcr\n"
+    "\n"
+    "    The enrollment storm: 10000 nodes against one registrar whose\n"
+    "    registrar.ek_ca_dir holds ekca/ca.crt:\n"
+    "      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \\\n"
+    "          -subj /CN=loadgen-ek-ca -keyout ekca/ca.key -out ekca/ca.crt\n"
+    "      vigil-loadgen -n 10000 --port 30000 --cert CA/loadgen.crt \\\n"
+    "          --key CA/loadgen.key --client-ca CA/ca.crt \\\n"
+    "          --registrar 127.0.0.1:8890 --ek-ca-cert ekca/ca.crt \\\n"
+    "          --ek-ca-key ekca/ca.key\n"
+    "\n"
+    "    One quote for tpm2_checkquote:\n"
+    "      vigil-loadgen --dump-quote q --nonce lgNonce0123456789xyz --mask 0x4004ff\n"
+    "      tpm2_checkquote -u q/ak.pem -m q/attest -s q/sig -f q/pcrs -g sha256 \\\n"
+    "          -q $(printf %s lgNonce0123456789xyz | od -An -tx1 | tr -d ' \\n')\n"
+    "\n"
+    "SEE ALSO\n"
+    "    docs/loadgen.md, docs/wire.md (the registrar protocol), docs/bench.md\n";
+
+static void help(void)
+{
+	fputs(help_text, stdout);
+	exit(0);
 }
 
 static void parse_fault(const char *s, fault_t *list, int *n)
@@ -155,7 +295,13 @@ static void parse_options(int argc, char **argv)
 		O_PCR_OUT,
 		O_DUMP,
 		O_NONCE,
-		O_MASK
+		O_MASK,
+		O_REGISTRAR,
+		O_EK_CA_CERT,
+		O_EK_CA_KEY,
+		O_REG_CONNS,
+		O_REG_ONLY,
+		O_HELP
 	};
 	static const struct option lo[] = {
 	    {"nodes", required_argument, NULL, 'n'},
@@ -176,6 +322,12 @@ static void parse_options(int argc, char **argv)
 	    {"nonce", required_argument, NULL, O_NONCE},
 	    {"mask", required_argument, NULL, O_MASK},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"registrar", required_argument, NULL, O_REGISTRAR},
+	    {"ek-ca-cert", required_argument, NULL, O_EK_CA_CERT},
+	    {"ek-ca-key", required_argument, NULL, O_EK_CA_KEY},
+	    {"register-conns", required_argument, NULL, O_REG_CONNS},
+	    {"register-only", no_argument, NULL, O_REG_ONLY},
+	    {"help", no_argument, NULL, O_HELP},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -236,6 +388,24 @@ static void parse_options(int argc, char **argv)
 		case 'v':
 			opt.verbose = 1;
 			break;
+		case O_REGISTRAR:
+			opt.registrar = optarg;
+			break;
+		case O_EK_CA_CERT:
+			opt.ek_ca_cert = optarg;
+			break;
+		case O_EK_CA_KEY:
+			opt.ek_ca_key = optarg;
+			break;
+		case O_REG_CONNS:
+			opt.register_conns = atoi(optarg);
+			break;
+		case O_REG_ONLY:
+			opt.register_only = 1;
+			break;
+		case O_HELP:
+			help();
+			break;
 		default:
 			usage();
 		}
@@ -265,6 +435,13 @@ static void parse_options(int argc, char **argv)
 		fatalx("--ima-rate must be 0 to 1000 entries per second");
 	if (opt.cert == NULL || opt.key == NULL || opt.client_ca == NULL)
 		fatalx("--cert, --key and --client-ca are required (mutual TLS, as vigil-agent)");
+	if (opt.registrar != NULL && (opt.ek_ca_cert == NULL || opt.ek_ca_key == NULL))
+		fatalx("--registrar needs --ek-ca-cert and --ek-ca-key (the CA of the nodes' EK "
+		       "certificates, which the registrar's ek_ca_dir must hold)");
+	if (opt.register_only && opt.registrar == NULL)
+		fatalx("--register-only needs --registrar");
+	if (opt.register_conns < 1 || opt.register_conns > 1024)
+		fatalx("--register-conns must be 1 to 1024");
 	for (int i = 0; i < opt.nbad; i++)
 		if (opt.bad[i].node >= opt.nodes)
 			fatalx("--bad %d: there are %d nodes", opt.bad[i].node, opt.nodes);
@@ -479,6 +656,14 @@ static void *worker_main(void *arg)
 			log_warnx("node %d: %s", i, e.msg);
 			goto fail;
 		}
+		if (opt.registrar != NULL &&
+		    softtpm_ek_make(simnode_tpm(nodes[i]), simnode_uuid(nodes[i]), ek_ca, ek_ca_key,
+		                    &e) < 0) {
+			log_warnx("node %d: %s", i, e.msg);
+			goto fail;
+		}
+		if (opt.register_only)
+			continue; /* no server: the nodes only enroll */
 		snprintf(listen, sizeof(listen), "%s:%d", ip, so.port);
 		if (w->http == NULL)
 			w->http = http_server_new(w->base, listen, &tls, LG_MAX_BODY, LG_TIMEOUT_S,
@@ -491,6 +676,10 @@ static void *worker_main(void *arg)
 	}
 	/* Every connection the verifier makes is one of ours to keep: room for all of them
 	 * and for reconnects, from the one address the verifier comes from. */
+	if (opt.register_only) {
+		worker_set_ready(w, 1);
+		return NULL;
+	}
 	http_server_set_max_connections(w->http, 4 * mine + 64);
 	http_server_set_max_per_peer(w->http, 4 * mine + 64);
 	worker_set_ready(w, 1);
@@ -549,6 +738,53 @@ static void write_outputs(void)
 	buf_free(&cert);
 }
 
+/* Load the EK CA (--ek-ca-cert, --ek-ca-key) before the workers make the EKs. */
+static void load_ek_ca(void)
+{
+	FILE *f;
+
+	if ((f = fopen(opt.ek_ca_cert, "r")) == NULL)
+		fatal("--ek-ca-cert %s", opt.ek_ca_cert);
+	ek_ca = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if ((f = fopen(opt.ek_ca_key, "r")) == NULL)
+		fatal("--ek-ca-key %s", opt.ek_ca_key);
+	ek_ca_key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (ek_ca == NULL || ek_ca_key == NULL || X509_check_private_key(ek_ca, ek_ca_key) != 1)
+		fatalx("--ek-ca-cert %s / --ek-ca-key %s: not a PEM certificate and its key",
+		       opt.ek_ca_cert, opt.ek_ca_key);
+}
+
+/* The enrollment storm: every node registers and activates at --registrar, then one
+ * line says how it went. Exits when a node could not enroll. */
+static void enroll_all(void)
+{
+	storm_opts_t so = {.conns = opt.register_conns, .timeout_s = 30};
+	storm_result_t r;
+	buf_t cert = BUF_INIT;
+	char *host = NULL;
+
+	if (http_parse_hostport(opt.registrar, &host, &so.port) < 0)
+		fatalx("--registrar %s: expected HOST:PORT", opt.registrar);
+	if (buf_read_file(&cert, opt.cert, 1 << 20) < 0)
+		fatal("%s", opt.cert);
+	buf_append(&cert, "", 1);
+	so.host = host;
+	so.mtls_pem = (const char *)cert.data;
+	storm_run(nodes, opt.nodes, &so, &r);
+	printf("registered: %d of %d nodes at %s in %.3f s (%.1f/s), %d connections; per node "
+	       "(register + activate) p50 %.2f ms p99 %.2f ms max %.2f ms\n",
+	       r.ok, opt.nodes, opt.registrar, r.seconds, r.seconds > 0 ? r.ok / r.seconds : 0.0,
+	       so.conns < opt.nodes ? so.conns : opt.nodes, r.p50_ms, r.p99_ms, r.max_ms);
+	fflush(stdout);
+	free(host);
+	buf_free(&cert);
+	if (r.failed)
+		fatalx("%d of %d nodes could not enroll; the first: %s", r.failed, opt.nodes,
+		       r.first_err);
+}
+
 /* As many descriptors as the hard limit allows: a listening socket and a kept-alive
  * connection (or two, around a reconnect) per node. */
 static void raise_fd_limit(void)
@@ -580,6 +816,8 @@ int main(int argc, char **argv)
 	raise_fd_limit();
 	if (evthread_use_pthreads() < 0)
 		fatalx("libevent threads");
+	if (opt.registrar != NULL)
+		load_ek_ca();
 	t_start = mono_now();
 	if ((world = simnode_world_new(&e)) == NULL)
 		fatalx("%s", e.msg);
@@ -610,7 +848,23 @@ int main(int argc, char **argv)
 	pthread_mutex_unlock(&ready_mu);
 	if (failed)
 		fatalx("cannot set up the simulated agents (see above)");
+	if (opt.registrar != NULL)
+		enroll_all();
 	write_outputs();
+	if (opt.register_only) {
+		for (int i = 0; i < opt.threads; i++) {
+			pthread_join(workers[i].thread, NULL);
+			event_base_free(workers[i].base);
+		}
+		for (int i = 0; i < opt.nodes; i++)
+			simnode_free(nodes[i]);
+		free(nodes);
+		free(workers);
+		simnode_world_free(world);
+		X509_free(ek_ca);
+		EVP_PKEY_free(ek_ca_key);
+		return 0;
+	}
 	printf("ready: %d nodes on %s127.0.0.1..%d port %d-%d, %d threads, %s AKs, %.1f s\n",
 	       opt.nodes, opt.addrs > 1 ? "" : "", opt.addrs, opt.base_port,
 	       opt.base_port + opt.nodes - 1, opt.threads, opt.rsa ? "RSA-2048" : "ECC P-256",
@@ -641,5 +895,7 @@ int main(int argc, char **argv)
 	free(nodes);
 	free(workers);
 	simnode_world_free(world);
+	X509_free(ek_ca);
+	EVP_PKEY_free(ek_ca_key);
 	return 0;
 }

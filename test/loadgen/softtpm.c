@@ -12,10 +12,13 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/x509v3.h>
 #include <tss2/tss2_mu.h>
 
 #include "common/base/xmalloc.h"
+#include "common/crypto/makecred.h"
 #include "common/crypto/tpm2.h"
 #include "common/evidence/quote.h"
 
@@ -32,6 +35,9 @@ struct softtpm {
 	uint64_t last_clock;                       /* clock of the last quote */
 	uint32_t reset_count;                      /* TPM Resets (boots) */
 	buf_t values;                              /* scratch: selected PCR values */
+	EVP_PKEY *ek;                              /* the EK's private key, once made */
+	buf_t ek_pub;                              /* its marshalled TPM2B_PUBLIC */
+	char *ek_cert;                             /* its certificate (PEM) */
 };
 
 static uint64_t now_ms(void)
@@ -141,6 +147,9 @@ void softtpm_free(softtpm_t *t)
 		return;
 	EVP_PKEY_CTX_free(t->sctx);
 	EVP_PKEY_free(t->ak);
+	EVP_PKEY_free(t->ek);
+	buf_free(&t->ek_pub);
+	free(t->ek_cert);
 	buf_free(&t->pub);
 	buf_free(&t->name);
 	buf_free(&t->values);
@@ -307,4 +316,143 @@ int softtpm_quote(softtpm_t *t, const uint8_t *nonce, size_t nonce_len, uint32_t
 	sel.bank[0].mask = mask;
 	buf_reset(blob);
 	return quote_pcrblob_encode(blob, &sel, t->values.data, t->values.len, e);
+}
+
+/* ---- the endorsement key ---- */
+
+/* The TCG default EK policy (PolicySecret(TPM_RH_ENDORSEMENT)), SHA-256. */
+static const uint8_t ek_policy[32] = {
+    0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc, 0x8d, 0x46, 0xa5, 0xd7, 0x24,
+    0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52, 0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa};
+
+/* The EK public area of the TCG ECC P-256 template (restricted decryption key, AES-128-CFB),
+ * with t->ek's point. */
+static int ek_public(softtpm_t *t, err_t *e)
+{
+	TPM2B_PUBLIC p;
+	TPMS_ECC_PARMS *c = &p.publicArea.parameters.eccDetail;
+	uint8_t out[sizeof(TPM2B_PUBLIC)], pt[65];
+	size_t off = 0, ptlen = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.publicArea.type = TPM2_ALG_ECC;
+	p.publicArea.nameAlg = TPM2_ALG_SHA256;
+	p.publicArea.objectAttributes =
+	    TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+	    TPMA_OBJECT_ADMINWITHPOLICY | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
+	p.publicArea.authPolicy.size = sizeof(ek_policy);
+	memcpy(p.publicArea.authPolicy.buffer, ek_policy, sizeof(ek_policy));
+	c->symmetric.algorithm = TPM2_ALG_AES;
+	c->symmetric.keyBits.aes = 128;
+	c->symmetric.mode.aes = TPM2_ALG_CFB;
+	c->scheme.scheme = TPM2_ALG_NULL;
+	c->curveID = TPM2_ECC_NIST_P256;
+	c->kdf.scheme = TPM2_ALG_NULL;
+	if (EVP_PKEY_get_octet_string_param(t->ek, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt),
+	                                    &ptlen) != 1 ||
+	    ptlen != 65 || pt[0] != 0x04) {
+		err_set_ssl(e, "EK public point");
+		return -1;
+	}
+	memcpy(p.publicArea.unique.ecc.x.buffer, pt + 1, 32);
+	memcpy(p.publicArea.unique.ecc.y.buffer, pt + 33, 32);
+	p.publicArea.unique.ecc.x.size = p.publicArea.unique.ecc.y.size = 32;
+	if (Tss2_MU_TPM2B_PUBLIC_Marshal(&p, out, sizeof(out), &off) != TSS2_RC_SUCCESS) {
+		err_set(e, "cannot marshal the EK's TPM2B_PUBLIC");
+		return -1;
+	}
+	buf_set(&t->ek_pub, out, off);
+	return 0;
+}
+
+/* An EK certificate for t->ek issued by ca/ca_key: the TCG profile's essentials (not a CA,
+ * keyUsage keyAgreement for an ECC EK, the EK certificate purpose). */
+static int ek_certify(softtpm_t *t, const char *subject, X509 *ca, EVP_PKEY *ca_key, err_t *e)
+{
+	X509 *x = X509_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	BIO *bio = NULL;
+	uint8_t serial[16];
+	BIGNUM *bn = NULL;
+	char *p;
+	long n;
+	int rv = -1;
+	static const char *const exts[][2] = {{"basicConstraints", "critical,CA:FALSE"},
+	                                      {"keyUsage", "critical,keyAgreement"},
+	                                      {"extendedKeyUsage", "2.23.133.8.1"}};
+
+	if (x == NULL || RAND_bytes(serial, sizeof(serial)) != 1)
+		goto ssl;
+	serial[0] &= 0x7f;
+	if ((bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL ||
+	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL || !X509_set_version(x, 2) ||
+	    !X509_set_issuer_name(x, X509_get_subject_name(ca)) ||
+	    !X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	                                (const unsigned char *)subject, -1, -1, 0) ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), 3600L * 24 * 365) == NULL ||
+	    !X509_set_pubkey(x, t->ek))
+		goto ssl;
+	X509V3_set_ctx(&v3, ca, x, NULL, NULL, 0);
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		if ((ext = X509V3_EXT_conf(NULL, &v3, exts[i][0], exts[i][1])) == NULL)
+			goto ssl;
+		X509_add_ext(x, ext, -1);
+		X509_EXTENSION_free(ext);
+	}
+	if (!X509_sign(x, ca_key, EVP_sha256()) || (bio = BIO_new(BIO_s_mem())) == NULL ||
+	    !PEM_write_bio_X509(bio, x) || (n = BIO_get_mem_data(bio, &p)) <= 0)
+		goto ssl;
+	t->ek_cert = xstrndup(p, (size_t)n);
+	rv = 0;
+	goto out;
+ssl:
+	err_set_ssl(e, "EK certificate");
+out:
+	BN_free(bn);
+	BIO_free(bio);
+	X509_free(x);
+	return rv;
+}
+
+int softtpm_ek_make(softtpm_t *t, const char *subject, X509 *ca, EVP_PKEY *ca_key, err_t *e)
+{
+	if (t->ek != NULL)
+		return 0;
+	if ((t->ek = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL) {
+		err_set_ssl(e, "EK key generation");
+		return -1;
+	}
+	if (ek_public(t, e) < 0 || ek_certify(t, subject, ca, ca_key, e) < 0) {
+		EVP_PKEY_free(t->ek);
+		t->ek = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+const buf_t *softtpm_ek_public(const softtpm_t *t)
+{
+	return &t->ek_pub;
+}
+
+const char *softtpm_ek_cert(const softtpm_t *t)
+{
+	return t->ek_cert;
+}
+
+int softtpm_activate(softtpm_t *t, const uint8_t *blob, size_t len, buf_t *cred, err_t *e)
+{
+	tpm2_pub_t *ek;
+	int rv = -1;
+
+	if (t->ek == NULL) {
+		err_set(e, "no EK made yet");
+		return -1;
+	}
+	if ((ek = tpm2_pub_decode(t->ek_pub.data, t->ek_pub.len, e)) != NULL)
+		rv = makecred_activate(ek, t->ek, t->name.data, t->name.len, blob, len, cred, e);
+	tpm2_pub_free(ek);
+	return rv;
 }

@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "common/base/buf.h"
 #include "common/base/err.h"
 
@@ -43,5 +46,16 @@ const uint8_t *softtpm_pcr(const softtpm_t *t, unsigned pcr);
  * -1 (e). */
 int softtpm_quote(softtpm_t *t, const uint8_t *nonce, size_t nonce_len, uint32_t mask,
                   buf_t *attest, buf_t *sig, buf_t *blob, err_t *e);
+
+/* The endorsement key, for enrollment at a registrar: an ECC P-256 key of the TCG EK
+ * template (a restricted decryption key, AES-128-CFB), made on the first call, and its EK
+ * certificate (subject CN=subject) issued by ca with ca_key. 0 or -1 (e). */
+int softtpm_ek_make(softtpm_t *t, const char *subject, X509 *ca, EVP_PKEY *ca_key, err_t *e);
+/* Its marshalled TPM2B_PUBLIC and certificate PEM (borrowed; after softtpm_ek_make). */
+const buf_t *softtpm_ek_public(const softtpm_t *t);
+const char *softtpm_ek_cert(const softtpm_t *t);
+/* TPM2_ActivateCredential: open a registrar's credential blob made for this EK and the AK's
+ * Name; the credential replaces cred. 0 or -1 (e). */
+int softtpm_activate(softtpm_t *t, const uint8_t *blob, size_t len, buf_t *cred, err_t *e);
 
 #endif
