@@ -103,7 +103,7 @@ static void lease_load(lease_t *l, store_node_t *rec)
 }
 
 /* A worker that has not ticked for half a lease (at least three flush intervals) is stuck,
- * or its loop is: stuck[i] says which. Returns how many are. */
+ * or its loop is: stuck[i] says which (for the log). Returns how many are. */
 static int lease_workers_stuck(lease_t *l, int *stuck)
 {
 	int64_t now = prom_now_us(), limit = l->lease_ms * 1000 / 2;
@@ -119,38 +119,6 @@ static int lease_workers_stuck(lease_t *l, int *stuck)
 		n += stuck[i];
 	}
 	return n;
-}
-
-/* A worker is stuck: give every node up, so that the live instances take them over. The
- * ticking workers' nodes are dropped (after their last write) and their leases released
- * at once; a stuck worker cannot be waited for, so its nodes get a drop it runs when it
- * comes back, and their leases, no longer renewed, run out. Whatever it writes late is
- * refused by the fence once another instance claimed the node. */
-static void lease_give_up(lease_t *l, const int *stuck)
-{
-	lease_drops_t now, later;
-	size_t nrel = 0;
-	err_t e = {""};
-
-	lease_drops_init(&now, l->ctx->nworkers);
-	lease_drops_init(&later, l->ctx->nworkers);
-	for (size_t i = 0; i < l->nheld; i++)
-		lease_drops_add(
-		    l, stuck[worker_id(vctx_worker_for(l->ctx, l->held[i].uuid))] ? &later : &now,
-		    l->held[i].uuid);
-	lease_drops_post(l, &later, 0);
-	lease_drops_post(l, &now, 1);
-	for (size_t i = 0; i < l->nheld; i++)
-		if (!stuck[worker_id(vctx_worker_for(l->ctx, l->held[i].uuid))] &&
-		    store_lease_release(l->store, l->ctx->verifier_id, l->held[i].uuid, &e) ==
-		        STORE_OK)
-			nrel++;
-	log_warnx("pool: %s gives its %zu nodes up: %zu released now, the leases of the others "
-	          "(on the stuck workers) left to run out",
-	          l->ctx->verifier_id, l->nheld, nrel);
-	store_leases_free(l->held, l->nheld);
-	l->held = NULL;
-	l->nheld = 0;
 }
 
 /* Renew, then compare what the store says this instance holds with what its workers were
@@ -216,14 +184,17 @@ static void lease_round(lease_t *l)
 	err_t e = {""};
 
 	/* A stuck instance heartbeats on, marked stalled: vigilctl pool tells it from a dead
-	 * one, and the others count it out of their fair shares. */
+	 * one, and the others count it out of their fair shares. It only stops renewing: a
+	 * stall shorter than what is left of the leases costs nothing (a busy box makes such
+	 * stalls), a longer one lets them run out. The fence refuses what its workers write
+	 * once another instance claimed a node, and the renewal after the stall drops the
+	 * nodes lost. */
 	if (lease_workers_stuck(l, stuck) > 0) {
 		if (!l->stalled) {
 			log_warnx("pool: a worker of %s has stopped ticking: no more lease "
 			          "renewals or claims, so that other instances take its nodes over",
 			          l->ctx->verifier_id);
 			l->stalled = now;
-			lease_give_up(l, stuck);
 		}
 		free(stuck);
 		atomic_store(&l->under_share, 0);

@@ -52,7 +52,7 @@ declare -A MET PIDV ADDRV
 for v in va vb; do
 	MET[$v]=127.0.0.1:$(free_port) || fail "no free port"
 	[ $v = va ] || { mkdir -p "$T/$v" && cp -p "$T/va/audit.key" "$T/$v/"; }
-	VERIFIER_PORT= VERIFIER_METRICS=${MET[$v]} verifier_start $v -o verifier.database="$DB" \
+	VERIFIER_PORT='' VERIFIER_METRICS=${MET[$v]} verifier_start $v -o verifier.database="$DB" \
 		-o verifier.verifier_id=$v -o verifier.lease_time="$LEASE" \
 		-o verifier.quote_interval=2 -o verifier.answer_timeout=5 2>"$T/$v.err" ||
 		fail "verifier $v did not start"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # pool_lib.sh: what the verifier pool tests share (t_pool_pg.sh, t_pool_stuck_pg.sh);
 # sourced after lib.sh. Every verifier of the pool uses one PostgreSQL database of the
 # test's own ("pool"), lease_time $LEASE, short agent timeouts; the load generator plays
