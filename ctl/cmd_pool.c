@@ -19,9 +19,11 @@ static const char pool_usage[] =
     "verifier.lease_time), the nodes it holds by lease, its last heartbeat, and its lag:\n"
     "how long ago the oldest of its attested nodes last passed a round. In a healthy pool\n"
     "every instance is live, the nodes are spread about evenly, and the lag stays near the\n"
-    "quote interval. An instance that died or stopped attesting stops heartbeating; its\n"
-    "nodes are taken over by the others within two lease periods (docs/verifier.md, \"A\n"
-    "pool of verifiers\"). A verifier on SQLite is not a pool: it holds every node itself.\n"
+    "quote interval. An instance that died stops heartbeating (LIVE: NO); one whose process\n"
+    "lives but whose workers stopped making rounds shows \"STALLED\" and how long ago that\n"
+    "was noticed, and holds no nodes. Either way its nodes are taken over by the others\n"
+    "within two lease periods (docs/verifier.md, \"A pool of verifiers\"). A verifier on\n"
+    "SQLite is not a pool: it holds every node itself.\n"
     "--json prints an object with every field (times in unix milliseconds).\n"
     "\n"
     "Exit status: 0 done, 1 the verifier refused or could not be reached, 2 usage.\n";
@@ -32,12 +34,13 @@ static json_t *pool_json(const Vigil__V1__ListPoolResponse *l)
 
 	for (size_t i = 0; i < l->n_members; i++) {
 		const Vigil__V1__PoolMember *m = l->members[i];
-		json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I}", "id",
-		                                   m->id, "address", m->address, "live", m->live,
-		                                   "nodes", (json_int_t)m->nodes, "heartbeat_ms",
-		                                   (json_int_t)m->heartbeat_ms, "started_ms",
-		                                   (json_int_t)m->started_ms, "oldest_attestation",
-		                                   (json_int_t)m->oldest_attestation));
+		json_array_append_new(
+		    a, json_pack(
+		           "{s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I}", "id", m->id, "address",
+		           m->address, "live", m->live, "stalled", m->stalled_ms != 0, "stalled_ms",
+		           (json_int_t)m->stalled_ms, "nodes", (json_int_t)m->nodes, "heartbeat_ms",
+		           (json_int_t)m->heartbeat_ms, "started_ms", (json_int_t)m->started_ms,
+		           "oldest_attestation", (json_int_t)m->oldest_attestation));
 	}
 	return json_pack("{s:s, s:b, s:I, s:o}", "self_id", l->self_id, "pool", l->pool,
 	                 "lease_time_ms", (json_int_t)l->lease_time_ms, "members", a);
@@ -52,16 +55,21 @@ static void pool_print(const Vigil__V1__ListPoolResponse *l)
 	}
 	printf("pool of %zu instance(s), lease_time %.1f s, asked: %s\n", l->n_members,
 	       (double)l->lease_time_ms / 1000.0, l->self_id);
-	printf("%-32s %-5s %7s %14s %9s  %s\n", "INSTANCE", "LIVE", "NODES", "HEARTBEAT AGO", "LAG",
-	       "ADDRESS");
+	printf("%-32s %-13s %7s %14s %9s  %s\n", "INSTANCE", "LIVE", "NODES", "HEARTBEAT AGO",
+	       "LAG", "ADDRESS");
 	for (size_t i = 0; i < l->n_members; i++) {
 		const Vigil__V1__PoolMember *m = l->members[i];
-		char lag[32] = "-";
+		char lag[32] = "-", live[32];
+		if (m->stalled_ms != 0)
+			snprintf(live, sizeof(live), "STALLED %.0fs",
+			         (double)(l->now_ms - m->stalled_ms) / 1000.0);
+		else
+			snprintf(live, sizeof(live), "%s", m->live ? "yes" : "NO");
 		if (m->oldest_attestation > 0)
 			snprintf(lag, sizeof(lag), "%.0f s",
 			         (double)(l->now_ms / 1000 - m->oldest_attestation));
-		printf("%-32s %-5s %7" PRIu64 " %12.1f s %9s  %s\n", m->id, m->live ? "yes" : "NO",
-		       m->nodes, (double)(l->now_ms - m->heartbeat_ms) / 1000.0, lag,
+		printf("%-32s %-13s %7" PRIu64 " %12.1f s %9s  %s\n", m->id, live, m->nodes,
+		       (double)(l->now_ms - m->heartbeat_ms) / 1000.0, lag,
 		       *m->address ? m->address : "-");
 	}
 }

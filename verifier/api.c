@@ -928,8 +928,9 @@ static int api_list_pool(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_
 		pm[i].started_ms = v[i].started;
 		pm[i].nodes = (uint64_t)v[i].nodes;
 		pm[i].oldest_attestation = v[i].oldest_attestation;
-		pm[i].live =
-		    out.lease_time_ms > 0 && out.now_ms - v[i].heartbeat <= out.lease_time_ms;
+		pm[i].stalled_ms = v[i].stalled;
+		pm[i].live = out.lease_time_ms > 0 &&
+		             out.now_ms - v[i].heartbeat <= out.lease_time_ms && v[i].stalled == 0;
 		pp[i] = &pm[i];
 	}
 	out.n_members = n;

@@ -9,6 +9,7 @@
 
 #include "common/base/log.h"
 #include "common/base/prom.h"
+#include "common/base/thread.h"
 #include "common/base/xmalloc.h"
 #include "common/store/store.h"
 #include "verifier/metrics.h"
@@ -33,7 +34,7 @@ struct lease {
 	atomic_int under_share; /* fewer nodes held than the fair share */
 	store_lease_t *held;    /* the nodes handed to workers, by uuid, with their epoch */
 	size_t nheld;           /* how many */
-	int stalled;            /* a worker stopped ticking: not renewing (logged once) */
+	int64_t stalled;        /* a worker stopped ticking at (unix ms): holding nothing */
 };
 
 static int64_t lease_now_ms(void)
@@ -101,22 +102,23 @@ static void lease_load(lease_t *l, store_node_t *rec)
 	worker_post_node(vctx_worker_for(l->ctx, copy->uuid), node_cmd_load, copy);
 }
 
-/* A worker that has not ticked for half a lease is stuck (or its loop is): the instance
- * must stop renewing, so that its nodes are taken over. */
-static int lease_workers_alive(lease_t *l)
+/* A worker that has not ticked for half a lease (at least three flush intervals) is stuck,
+ * or its loop is: stuck[i] says which (for the log). Returns how many are. */
+static int lease_workers_stuck(lease_t *l, int *stuck)
 {
 	int64_t now = prom_now_us(), limit = l->lease_ms * 1000 / 2;
+	int n = 0;
 
 	if (l->ctx->metrics == NULL)
-		return 1;
+		return 0;
 	if (limit < 3 * (int64_t)l->ctx->flush_interval_ms * 1000)
 		limit = 3 * (int64_t)l->ctx->flush_interval_ms * 1000;
 	for (int i = 0; i < l->ctx->nworkers; i++) {
 		uint64_t hb = prom_get(&vmetrics_worker(l->ctx->metrics, i)->heartbeat_us);
-		if (hb != 0 && now - (int64_t)hb > limit)
-			return 0;
+		stuck[i] = hb != 0 && now - (int64_t)hb > limit;
+		n += stuck[i];
 	}
-	return 1;
+	return n;
 }
 
 /* Renew, then compare what the store says this instance holds with what its workers were
@@ -178,21 +180,33 @@ static void lease_held_add(lease_t *l, const char *uuid, int64_t epoch)
 static void lease_round(lease_t *l)
 {
 	int64_t now = lease_now_ms(), live, total, mine, share;
+	int *stuck = xcalloc((size_t)l->ctx->nworkers, sizeof(*stuck));
 	err_t e = {""};
 
-	if (!lease_workers_alive(l)) {
-		if (!l->stalled)
-			log_warnx("pool: a worker of %s has stopped ticking: no more heartbeats or "
-			          "lease renewals, so that other instances take its nodes over",
+	/* A stuck instance heartbeats on, marked stalled: vigilctl pool tells it from a dead
+	 * one, and the others count it out of their fair shares. It only stops renewing: a
+	 * stall shorter than what is left of the leases costs nothing (a busy box makes such
+	 * stalls), a longer one lets them run out. The fence refuses what its workers write
+	 * once another instance claimed a node, and the renewal after the stall drops the
+	 * nodes lost. */
+	if (lease_workers_stuck(l, stuck) > 0) {
+		if (!l->stalled) {
+			log_warnx("pool: a worker of %s has stopped ticking: no more lease "
+			          "renewals or claims, so that other instances take its nodes over",
 			          l->ctx->verifier_id);
-		l->stalled = 1;
+			l->stalled = now;
+		}
+		free(stuck);
 		atomic_store(&l->under_share, 0);
+		store_pool_heartbeat(l->store, l->ctx->verifier_id, l->address, now, l->stalled,
+		                     &e);
 		return;
 	}
+	free(stuck);
 	if (l->stalled)
 		log_info("pool: the workers of %s tick again", l->ctx->verifier_id);
 	l->stalled = 0;
-	if (store_pool_heartbeat(l->store, l->ctx->verifier_id, l->address, now, &e) != STORE_OK)
+	if (store_pool_heartbeat(l->store, l->ctx->verifier_id, l->address, now, 0, &e) != STORE_OK)
 		return;
 	lease_renew(l, now);
 	if (store_pool_counts(l->store, l->ctx->verifier_id, now - l->lease_ms, &live, &total,
@@ -251,6 +265,7 @@ static void *lease_main(void *arg)
 	lease_t *l = arg;
 	int64_t period = l->lease_ms / 3;
 
+	thread_name_set("vigil-lease");
 	pthread_mutex_lock(&l->lock);
 	while (!l->stop) {
 		struct timespec ts;

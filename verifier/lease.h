@@ -3,9 +3,10 @@
  * this thread, with its own store connection, heartbeats the instance, renews its leases
  * every third of verifier.lease_time, claims unowned or expired nodes up to its fair share
  * (nodes / live instances, rounded up), hands back nodes above it, and tells the workers
- * to load or drop nodes through worker posts only: it never touches a node. It stops
- * renewing (and heartbeating) when a worker stops ticking, so that a stuck instance's
- * nodes are taken over although its process lives. */
+ * to load or drop nodes through worker posts only: it never touches a node. When a worker
+ * stops ticking it stops renewing and claiming and heartbeats on marked stalled (counted
+ * out of the fair shares), so that a stuck instance's nodes are taken over although its
+ * process lives. */
 #ifndef VIGIL_VERIFIER_LEASE_H
 #define VIGIL_VERIFIER_LEASE_H
 

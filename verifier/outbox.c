@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "common/base/log.h"
+#include "common/base/thread.h"
 #include "common/base/xmalloc.h"
 #include "common/net/http.h"
 #include "common/net/webhook.h"
@@ -392,6 +393,7 @@ static void *outbox_main(void *arg)
 {
 	outbox_t *o = arg;
 
+	thread_name_set("vigil-outbox");
 	outbox_pump(o);
 	event_base_loop(o->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	return NULL;

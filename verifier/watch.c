@@ -10,6 +10,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/log.h"
+#include "common/base/thread.h"
 #include "common/base/xmalloc.h"
 #include "common/net/pb.h"
 #include "common/store/store.h"
@@ -134,6 +135,7 @@ static void *watch_main(void *arg)
 	int cap, more = 0;
 	grpcsrv_limits_t lim;
 
+	thread_name_set("vigil-watch");
 	grpcsrv_limits_default(&lim);
 	cap = lim.send_queue;
 	pthread_mutex_lock(&h->lock);

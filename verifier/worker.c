@@ -8,6 +8,7 @@
 #include <event2/thread.h>
 
 #include "common/base/log.h"
+#include "common/base/thread.h"
 #include "common/store/store.h"
 #include "common/base/xmalloc.h"
 #include "verifier/metrics.h"
@@ -124,6 +125,7 @@ static void *worker_main(void *arg)
 	worker_t *w = arg;
 	err_t e = {""};
 
+	thread_name_set("vigil-worker%d", w->id);
 	if ((w->host.store = store_open(w->ctx->database, &e)) == NULL)
 		fatalx("worker %d: cannot open the store: %s", w->id, e.msg);
 	worker_count_nodes(w); /* running: ready before the first tick */

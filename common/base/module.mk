@@ -1,7 +1,8 @@
-# common/base: logging, errors, buffers, allocation, configuration, daemon start, nonces, state files.
+# common/base: logging, errors, buffers, allocation, configuration, daemon start, nonces, state files, thread names, rates.
 COMMON_SRCS += common/base/log.c
 COMMON_SRCS += common/base/clock.c
 COMMON_SRCS += common/base/rate.c
+COMMON_SRCS += common/base/thread.c
 COMMON_SRCS += common/base/err.c
 COMMON_SRCS += common/base/xmalloc.c
 COMMON_SRCS += common/base/buf.c

@@ -339,9 +339,9 @@ store_rc_t store_node_set_mtls_cert(store_t *s, const char *uuid, const char *pe
 }
 
 store_rc_t store_pool_heartbeat(store_t *s, const char *id, const char *address, int64_t now,
-                                err_t *e)
+                                int64_t stalled, err_t *e)
 {
-	return s->ops->pool_heartbeat(s->h, id, address, now, e);
+	return s->ops->pool_heartbeat(s->h, id, address, now, stalled, e);
 }
 
 store_rc_t store_pool_leave(store_t *s, const char *id, err_t *e)

@@ -379,13 +379,14 @@ void store_outbox_free(store_outbox_t *rows, size_t n); /* NULL does nothing */
 
 /* Times are unix milliseconds. Members are verifier instances sharing the database. */
 
-/* Record that instance id (address: its gRPC address, may be NULL) is alive at now. */
+/* Record that instance id (address: its gRPC address, may be NULL) is alive at now; stalled:
+ * since when its workers stopped ticking (it holds nothing then), 0 while they tick. */
 store_rc_t store_pool_heartbeat(store_t *s, const char *id, const char *address, int64_t now,
-                                err_t *e);
+                                int64_t stalled, err_t *e);
 /* A clean exit: release every lease of id and remove its member row. */
 store_rc_t store_pool_leave(store_t *s, const char *id, err_t *e);
-/* In one read: members whose heartbeat is at or after live_since, all nodes, and the
- * nodes id holds. */
+/* In one read: live members (a heartbeat at or after live_since, not stalled), all nodes,
+ * and the nodes id holds. */
 store_rc_t store_pool_counts(store_t *s, const char *id, int64_t live_since, int64_t *live,
                              int64_t *nodes, int64_t *mine, err_t *e);
 /* One held lease. */
@@ -411,6 +412,7 @@ typedef struct store_pool_member {
 	char *address;              /* its gRPC address, or NULL (owned) */
 	int64_t heartbeat;          /* last heartbeat (unix ms) */
 	int64_t started;            /* first heartbeat (unix ms) */
+	int64_t stalled;            /* its workers stopped ticking at (unix ms), 0: they tick */
 	int64_t nodes;              /* nodes it holds */
 	int64_t oldest_attestation; /* oldest last_successful_attestation (unix s) of its
 	                               attested nodes, 0: none */

@@ -80,7 +80,7 @@ typedef struct store_ops {
 	                           err_t *e);
 	/* the verifier pool */
 	store_rc_t (*pool_heartbeat)(void *h, const char *id, const char *address, int64_t now,
-	                             err_t *e);
+	                             int64_t stalled, err_t *e);
 	store_rc_t (*pool_leave)(void *h, const char *id, err_t *e);
 	store_rc_t (*pool_counts)(void *h, const char *id, int64_t live_since, int64_t *live,
 	                          int64_t *nodes, int64_t *mine, err_t *e);
@@ -97,6 +97,6 @@ extern const store_ops_t store_pg_ops;
 
 /* The newest migration number (shared by every backend: each backend carries its own
  * dialect of the same numbered migrations). */
-#define STORE_SCHEMA_LATEST 7
+#define STORE_SCHEMA_LATEST 8
 
 #endif

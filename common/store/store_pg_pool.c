@@ -12,16 +12,18 @@
 #include "common/base/xmalloc.h"
 #include "common/store/store_pg_priv.h"
 
-store_rc_t pg_pool_heartbeat(void *h, const char *id, const char *address, int64_t now, err_t *e)
+store_rc_t pg_pool_heartbeat(void *h, const char *id, const char *address, int64_t now,
+                             int64_t stalled, err_t *e)
 {
 	pg_t *p = h;
-	char t[24];
-	const char *v[3] = {id, address, pg_i64(t, now)};
+	char t[24], ts[24];
+	const char *v[4] = {id, address, pg_i64(t, now), stalled ? pg_i64(ts, stalled) : NULL};
 	PGresult *r = pg_run(p,
-	                     "INSERT INTO pool_members (instance_id, address, heartbeat, started)"
-	                     " VALUES ($1, $2, $3, $3) ON CONFLICT (instance_id) DO UPDATE"
-	                     " SET heartbeat = excluded.heartbeat, address = excluded.address",
-	                     3, v);
+	                     "INSERT INTO pool_members (instance_id, address, heartbeat, started,"
+	                     " stalled) VALUES ($1, $2, $3, $3, $4) ON CONFLICT (instance_id)"
+	                     " DO UPDATE SET heartbeat = excluded.heartbeat,"
+	                     " address = excluded.address, stalled = excluded.stalled",
+	                     4, v);
 
 	if (r == NULL)
 		return pg_fail(p, e, "recording a heartbeat");
@@ -64,7 +66,8 @@ store_rc_t pg_pool_counts(void *h, const char *id, int64_t live_since, int64_t *
 	char t[24];
 	const char *v[2] = {id, pg_i64(t, live_since)};
 	PGresult *r = pg_run(p,
-	                     "SELECT (SELECT count(*) FROM pool_members WHERE heartbeat >= $2),"
+	                     "SELECT (SELECT count(*) FROM pool_members WHERE heartbeat >= $2"
+	                     "  AND stalled IS NULL),"
 	                     " (SELECT count(*) FROM nodes),"
 	                     " (SELECT count(*) FROM nodes WHERE lease_owner = $1)",
 	                     2, v);
@@ -158,6 +161,7 @@ static void pg_member_row(PGresult *r, int i, void *elem)
 	m->started = pg_col_i64(r, i, 3);
 	m->nodes = pg_col_i64(r, i, 4);
 	m->oldest_attestation = pg_col_i64(r, i, 5);
+	m->stalled = pg_col_i64(r, i, 6);
 }
 
 store_rc_t pg_pool_list(void *h, store_pool_member_t **out, size_t *n, err_t *e)
@@ -167,7 +171,8 @@ store_rc_t pg_pool_list(void *h, store_pool_member_t **out, size_t *n, err_t *e)
 	                     "SELECT m.instance_id, m.address, m.heartbeat, m.started,"
 	                     " (SELECT count(*) FROM nodes n WHERE n.lease_owner = m.instance_id),"
 	                     " (SELECT coalesce(min(n.last_successful_attestation), 0) FROM nodes n"
-	                     "  WHERE n.lease_owner = m.instance_id AND n.operational_state = 3)"
+	                     "  WHERE n.lease_owner = m.instance_id AND n.operational_state = 3),"
+	                     " coalesce(m.stalled, 0)"
 	                     " FROM pool_members m ORDER BY m.instance_id",
 	                     0, NULL);
 	void *rows;

@@ -151,7 +151,8 @@ store_rc_t pg_outbox_retry(void *h, int64_t id, int64_t *count, err_t *e);
 store_rc_t pg_outbox_prune(void *h, int64_t before_ms, size_t limit, int64_t *count, err_t *e);
 
 /* The verifier pool (store_pg_pool.c). */
-store_rc_t pg_pool_heartbeat(void *h, const char *id, const char *address, int64_t now, err_t *e);
+store_rc_t pg_pool_heartbeat(void *h, const char *id, const char *address, int64_t now,
+                             int64_t stalled, err_t *e);
 store_rc_t pg_pool_leave(void *h, const char *id, err_t *e);
 store_rc_t pg_pool_counts(void *h, const char *id, int64_t live_since, int64_t *live,
                           int64_t *nodes, int64_t *mine, err_t *e);

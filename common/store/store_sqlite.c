@@ -197,6 +197,11 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
      * so a paused old owner never overwrites the new owner's state. */
     "ALTER TABLE nodes ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX nodes_lease_owner ON nodes (lease_owner);",
+
+    /* 8: a pool member whose workers stopped ticking (a stuck instance) keeps
+     * heartbeating with the time it noticed, so that it shows as stalled, not dead, and
+     * counts as no live instance in the others' fair shares. */
+    "ALTER TABLE pool_members ADD COLUMN stalled INTEGER;",
 };
 
 int64_t sq_now(void)

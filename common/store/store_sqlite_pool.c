@@ -10,19 +10,23 @@
 #include "common/base/xmalloc.h"
 #include "common/store/store_sqlite_priv.h"
 
-store_rc_t sq_pool_heartbeat(void *h, const char *id, const char *address, int64_t now, err_t *e)
+store_rc_t sq_pool_heartbeat(void *h, const char *id, const char *address, int64_t now,
+                             int64_t stalled, err_t *e)
 {
 	sq_t *q = h;
 	sqlite3_stmt *st = NULL;
 	store_rc_t rc = STORE_ERROR;
 
 	if (sqlite3_prepare_v2(q->db,
-	                       "INSERT INTO pool_members (instance_id, address, heartbeat, started)"
-	                       " VALUES (?1, ?2, ?3, ?3) ON CONFLICT (instance_id) DO UPDATE"
-	                       " SET heartbeat = excluded.heartbeat, address = excluded.address",
+	                       "INSERT INTO pool_members (instance_id, address, heartbeat, started,"
+	                       " stalled) VALUES (?1, ?2, ?3, ?3, nullif(?4, 0))"
+	                       " ON CONFLICT (instance_id) DO UPDATE SET"
+	                       " heartbeat = excluded.heartbeat, address = excluded.address,"
+	                       " stalled = excluded.stalled",
 	                       -1, &st, NULL) != SQLITE_OK ||
 	    sq_bind_text(st, 1, id) || sq_bind_text(st, 2, address) ||
-	    sqlite3_bind_int64(st, 3, now) || sqlite3_step(st) != SQLITE_DONE)
+	    sqlite3_bind_int64(st, 3, now) || sqlite3_bind_int64(st, 4, stalled) ||
+	    sqlite3_step(st) != SQLITE_DONE)
 		sq_fail(q, e, "recording a heartbeat");
 	else
 		rc = STORE_OK;
@@ -58,7 +62,8 @@ store_rc_t sq_pool_counts(void *h, const char *id, int64_t live_since, int64_t *
 	store_rc_t rc = STORE_ERROR;
 
 	if (sqlite3_prepare_v2(q->db,
-	                       "SELECT (SELECT count(*) FROM pool_members WHERE heartbeat >= ?2),"
+	                       "SELECT (SELECT count(*) FROM pool_members WHERE heartbeat >= ?2"
+	                       "  AND stalled IS NULL),"
 	                       " (SELECT count(*) FROM nodes),"
 	                       " (SELECT count(*) FROM nodes WHERE lease_owner = ?1)",
 	                       -1, &st, NULL) != SQLITE_OK ||
@@ -180,6 +185,7 @@ static void sq_member_row(sqlite3_stmt *st, void *elem)
 	m->started = sq_col_i64(st, 3);
 	m->nodes = sq_col_i64(st, 4);
 	m->oldest_attestation = sq_col_i64(st, 5);
+	m->stalled = sq_col_i64(st, 6);
 }
 
 static void sq_members_release(void *v, size_t n)
@@ -199,7 +205,8 @@ store_rc_t sq_pool_list(void *h, store_pool_member_t **out, size_t *n, err_t *e)
 	        "SELECT m.instance_id, m.address, m.heartbeat, m.started,"
 	        " (SELECT count(*) FROM nodes n WHERE n.lease_owner = m.instance_id),"
 	        " (SELECT coalesce(min(n.last_successful_attestation), 0) FROM nodes n"
-	        "  WHERE n.lease_owner = m.instance_id AND n.operational_state = 3)"
+	        "  WHERE n.lease_owner = m.instance_id AND n.operational_state = 3),"
+	        " coalesce(m.stalled, 0)"
 	        " FROM pool_members m ORDER BY m.instance_id",
 	        -1, &st, NULL) != SQLITE_OK)
 		sq_fail(q, e, "preparing pool list");

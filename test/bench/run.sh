@@ -8,7 +8,8 @@
 #
 # Knobs (environment): BENCH_N (timed rounds per latency figure, default 200),
 # BENCH_NODES (nodes for the memory figure, default 500), BENCH_CPU_SECONDS (length of the
-# verifier process run, default 10); the scale rows' knobs are test/bench/scale.sh's.
+# verifier process run, default 10); the scale rows' knobs are test/bench/scale.sh's, the
+# takeover row's (BENCH_TAKEOVER=1 runs it) test/bench/takeover.sh's.
 . "$(dirname "$0")/../integration/lib.sh"
 
 N=${BENCH_N:-200}
@@ -75,6 +76,17 @@ BENCH_ROWS=$ROWS timeout "$scale_limit" "$TOP/test/bench/scale.sh" >/dev/null ||
 # BENCH_STORM_NODES (10000), BENCH_STORM_CONNS (32), BENCH_ADD_NODES (10000).
 BENCH_ROWS=$ROWS timeout 900 "$TOP/test/bench/enroll.sh" >/dev/null ||
 	na enroll "-" "test/bench/enroll.sh exited with $? (124: over its 900 s limit)"
+
+# ---- takeover: a pool of two verifiers on PostgreSQL loses one (test/bench/takeover.sh) ----
+# BENCH_TAKEOVER=1 runs it (minutes: 10,000 loadgen nodes); BENCH_TAKEOVER_NODES (5000 a
+# verifier), BENCH_TAKEOVER_LEASE (15 s).
+if [ "${BENCH_TAKEOVER:-0}" = 1 ]; then
+	to_limit=$((300 + ${BENCH_TAKEOVER_NODES:-5000} / 10))
+	BENCH_ROWS=$ROWS timeout "$to_limit" "$TOP/test/bench/takeover.sh" >/dev/null ||
+		na takeover "-" "test/bench/takeover.sh exited with $? (124: over its $to_limit s limit)"
+else
+	row takeover_5000_nodes_s "n/a" s "not run by default (set BENCH_TAKEOVER=1: two verifiers on a throwaway PostgreSQL, 10,000 loadgen nodes, a few minutes; test/bench/takeover.sh)"
+fi
 
 # ---- prerequisites of everything that runs a TPM ----
 missing=

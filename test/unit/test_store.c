@@ -359,6 +359,7 @@ static void test_upgrade_from_schema_3(void **state)
 	                                  " ALTER TABLE webhook_outbox DROP COLUMN dead;"
 	                                  " DROP INDEX nodes_lease_owner;"
 	                                  " ALTER TABLE nodes DROP COLUMN lease_epoch;"
+	                                  " ALTER TABLE pool_members DROP COLUMN stalled;"
 	                                  " DELETE FROM schema_version WHERE version > 3"),
 	                 0);
 	/* PostgreSQL keeps the seals' trigger function beside the table. */

@@ -94,7 +94,7 @@ static void test_commit_together(void **state)
 
 	(void)state;
 	assert_non_null(s);
-	assert_int_equal(store_schema_version(s), 7);
+	assert_int_equal(store_schema_version(s), 8);
 	add_node(s, "n1");
 	assert_int_equal(store_node_get(s, "n1", &n, &e), STORE_OK);
 	n.operational_state = 9;
@@ -330,6 +330,7 @@ static void test_upgrade_from_schema_4(void **state)
 	         " DROP TABLE audit_seals; DROP INDEX events_type;"
 	         " DROP INDEX nodes_lease_owner;"
 	         " ALTER TABLE nodes DROP COLUMN lease_epoch;"
+	         " ALTER TABLE pool_members DROP COLUMN stalled;"
 	         " DELETE FROM schema_version WHERE version > 4");
 	/* PostgreSQL keeps the seals' trigger function beside the table. */
 	if (db.pg)
