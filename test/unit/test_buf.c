@@ -51,7 +51,8 @@ static void test_base64_rejects(void **state)
 static void test_base64url(void **state)
 {
 	static const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar", "\xfb\xff"};
-	static const char *enc[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy", "-_8"};
+	static const char *enc[] = {"",       "Zg",      "Zm8",      "Zm9v",
+	                            "Zm9vYg", "Zm9vYmE", "Zm9vYmFy", "-_8"};
 	static const char *bad[] = {"Zg==", "Z", "Zh", "Zm9", "Zm9v\n", "Zm+v", "Zm/v", "Zm 9"};
 	(void)state;
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
@@ -141,12 +142,9 @@ static void test_text_escape(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_base64_vectors),
-	    cmocka_unit_test(test_base64_rejects),
-	    cmocka_unit_test(test_base64url),
-	    cmocka_unit_test(test_hex),
-	    cmocka_unit_test(test_file_roundtrip),
-	    cmocka_unit_test(test_text_escape),
+	    cmocka_unit_test(test_base64_vectors), cmocka_unit_test(test_base64_rejects),
+	    cmocka_unit_test(test_base64url),      cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_file_roundtrip), cmocka_unit_test(test_text_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
