@@ -15,6 +15,7 @@ int cmd_config(int argc, char **argv); /* ctl/ctlconf.c: config (print the sampl
 int cmd_events(int argc, char **argv);
 int cmd_outbox(int argc, char **argv); /* ctl/cmd_outbox.c: outbox list | retry */
 int cmd_pool(int argc, char **argv);   /* ctl/cmd_pool.c: pool (the verifier instances) */
+int cmd_report(int argc, char **argv); /* ctl/cmd_report.c: report verify */
 
 /* policy create runtime --ima-log FILE ... (ctl/cmd_ima.c); argv[0] = "runtime" */
 int cmd_policy_create_runtime(int argc, char **argv);

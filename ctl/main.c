@@ -33,6 +33,9 @@ static const struct ctl_group {
      "  events show ID | key | export --out FILE\n"
      "  events verify [--export FILE] [--key PUB.pem]\n"
      "                                     check the hash chain and its seals\n"},
+    {"report", cmd_report,
+     "  report verify FILE --key PUB.pem [--max-age S]\n"
+     "                                     check an attestation result (EAR JWT or CWT)\n"},
     {"pool", cmd_pool,
      "  pool [--json]                      the verifier instances sharing its database\n"},
     {"outbox", cmd_outbox,

@@ -8,7 +8,8 @@ PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev clang-format
 libtss2-dev libssl-dev openssl libevent-dev libprotobuf-c-dev protobuf-c-compiler
 libgrpc-dev libcbor-dev libjansson-dev libinih-dev libsqlite3-dev sqlite3 libpq-dev
 libcmocka-dev swtpm swtpm-tools tpm2-tools python3 python3-grpcio python3-grpc-tools
-python3-protobuf python3-prometheus-client protobuf-compiler postgresql curl iproute2 gnutls-bin
+python3-protobuf python3-prometheus-client python3-cryptography python3-jwt python3-cbor2
+protobuf-compiler postgresql curl iproute2 gnutls-bin
 libpcre2-dev"
 
 missing=""

@@ -189,6 +189,81 @@ bad:
 	return -1;
 }
 
+static const char b64url_chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void base64url_encode(buf_t *out, const void *in, size_t len)
+{
+	const uint8_t *p = in;
+	size_t i;
+
+	buf_reserve(out, (len + 2) / 3 * 4);
+	for (i = 0; i + 2 < len; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		char q[4] = {b64url_chars[v >> 18], b64url_chars[(v >> 12) & 63],
+		             b64url_chars[(v >> 6) & 63], b64url_chars[v & 63]};
+		buf_append(out, q, 4);
+	}
+	if (len - i == 1) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		char q[2] = {b64url_chars[v >> 18], b64url_chars[(v >> 12) & 63]};
+		buf_append(out, q, 2);
+	} else if (len - i == 2) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+		char q[3] = {b64url_chars[v >> 18], b64url_chars[(v >> 12) & 63],
+		             b64url_chars[(v >> 6) & 63]};
+		buf_append(out, q, 3);
+	}
+}
+
+static int b64url_val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+int base64url_decode(buf_t *out, const char *in, size_t len)
+{
+	size_t start = out->len, i;
+
+	if (len % 4 == 1)
+		return -1;
+	buf_reserve(out, len / 4 * 3 + 2);
+	for (i = 0; i < len; i += 4) {
+		size_t n = len - i < 4 ? len - i : 4;
+		uint32_t w = 0;
+
+		for (size_t k = 0; k < 4; k++) {
+			int v = k < n ? b64url_val(in[i + k]) : 0;
+
+			if (v < 0)
+				goto bad;
+			w = w << 6 | (uint32_t)v;
+		}
+		uint8_t o[3] = {(uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w};
+		/* A short last group carries 2 or 3 characters; the bits past its bytes must be
+		 * zero, so that each byte string has exactly one text. */
+		if ((n == 2 && (w & 0xffff)) || (n == 3 && (w & 0xff)))
+			goto bad;
+		buf_append(out, o, n == 4 ? 3 : n - 1);
+	}
+	return 0;
+bad:
+	out->len = start;
+	if (out->data)
+		out->data[start] = 0;
+	return -1;
+}
+
 void hex_encode(buf_t *out, const void *in, size_t len)
 {
 	static const char hx[] = "0123456789abcdef";

@@ -35,6 +35,11 @@ void base64_encode(buf_t *out, const void *in, size_t len);
 /* Strict decode: only the standard alphabet, padding required, no whitespace.
  * Appends to out. Returns 0, or -1 on malformed input (out unchanged). */
 int base64_decode(buf_t *out, const char *in, size_t len);
+/* base64url (RFC 4648 §5) without padding, as JOSE uses it (RFC 7515 §2). Encode appends
+ * text to out. Decode is strict: only the URL-safe alphabet, no padding, no whitespace, no
+ * stray bits in the last character; appends to out. 0, or -1 (out unchanged). */
+void base64url_encode(buf_t *out, const void *in, size_t len);
+int base64url_decode(buf_t *out, const char *in, size_t len);
 /* Lowercase hex encode, appending text to out. */
 void hex_encode(buf_t *out, const void *in, size_t len);
 /* Value of one hex digit (either case), or -1. */

@@ -5,3 +5,5 @@ COMMON_SRCS += common/crypto/ekcert.c
 COMMON_SRCS += common/crypto/pki.c
 COMMON_SRCS += common/crypto/authtag.c
 COMMON_SRCS += common/crypto/revnotice.c
+COMMON_SRCS += common/crypto/ear.c
+COMMON_SRCS += common/crypto/ear_check.c

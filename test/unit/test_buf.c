@@ -47,6 +47,36 @@ static void test_base64_rejects(void **state)
 	}
 }
 
+/* RFC 4648 §10 vectors without padding, plus both URL-safe characters. */
+static void test_base64url(void **state)
+{
+	static const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar", "\xfb\xff"};
+	static const char *enc[] = {"",       "Zg",      "Zm8",      "Zm9v",
+	                            "Zm9vYg", "Zm9vYmE", "Zm9vYmFy", "-_8"};
+	static const char *bad[] = {"Zg==", "Z", "Zh", "Zm9", "Zm9v\n", "Zm+v", "Zm/v", "Zm 9"};
+	(void)state;
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		buf_t b = BUF_INIT, d = BUF_INIT;
+		base64url_encode(&b, plain[i], strlen(plain[i]));
+		assert_int_equal(b.len, strlen(enc[i]));
+		if (b.len)
+			assert_memory_equal(b.data, enc[i], b.len);
+		assert_int_equal(base64url_decode(&d, enc[i], strlen(enc[i])), 0);
+		assert_int_equal(d.len, strlen(plain[i]));
+		if (d.len)
+			assert_memory_equal(d.data, plain[i], d.len);
+		buf_free(&b);
+		buf_free(&d);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		buf_t d = BUF_INIT;
+		buf_append(&d, "x", 1);
+		assert_int_equal(base64url_decode(&d, bad[i], strlen(bad[i])), -1);
+		assert_int_equal(d.len, 1); /* unchanged on error */
+		buf_free(&d);
+	}
+}
+
 static void test_hex(void **state)
 {
 	buf_t b = BUF_INIT, d = BUF_INIT;
@@ -112,11 +142,9 @@ static void test_text_escape(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_base64_vectors),
-	    cmocka_unit_test(test_base64_rejects),
-	    cmocka_unit_test(test_hex),
-	    cmocka_unit_test(test_file_roundtrip),
-	    cmocka_unit_test(test_text_escape),
+	    cmocka_unit_test(test_base64_vectors), cmocka_unit_test(test_base64_rejects),
+	    cmocka_unit_test(test_base64url),      cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_file_roundtrip), cmocka_unit_test(test_text_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
