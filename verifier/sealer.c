@@ -28,6 +28,21 @@ static int64_t sealer_real_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A log sealed by another key cannot be verified with this one: in a pool every instance
+ * must hold the same audit.key (docs/verifier.md). Said at start, where an operator looks. */
+static void sealer_check_key(const sealer_t *s, const store_seal_t *last)
+{
+	char id[65];
+
+	if (audit_key_id(s->key, id) < 0 || strcmp(id, last->key_id) == 0)
+		return;
+	log_warnx("audit: the log's last seal (record %lld) was made with key %.16s..., this "
+	          "verifier's audit.key is %.16s...: 'vigilctl events verify' checks every seal "
+	          "with one key, so every verifier sharing this database must hold the same "
+	          "audit.key (copy it from the instance that made the seals)",
+	          (long long)last->seq, last->key_id, id);
+}
+
 sealer_t *sealer_new(const char *database, EVP_PKEY *key, int records, int interval_ms, err_t *e)
 {
 	sealer_t *s = xcalloc(1, sizeof(*s));
@@ -42,6 +57,7 @@ sealer_t *sealer_new(const char *database, EVP_PKEY *key, int records, int inter
 	switch (store_seal_last(s->store, &last, e)) {
 	case STORE_OK:
 		s->last_sealed = last.seq;
+		sealer_check_key(s, &last);
 		store_seal_clear(&last);
 		break;
 	case STORE_NOT_FOUND:

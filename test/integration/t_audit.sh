@@ -13,7 +13,8 @@
 # dir; the export verifies with that key, and each tampered copy fails naming the record
 # or seal (edited, removed, reordered, inserted, bad seal, other key); the clean shutdown
 # seals what was unsealed; after the restart the key is reused, a seal appears by time,
-# and the chain continues and verifies.
+# and the chain continues and verifies; restarted with another audit.key (a pool instance
+# not given the pool's key), the verifier says at start that the log's seals are not its.
 . "$(dirname "$0")/lib.sh"
 
 # wait_for SECONDS CMD...: until CMD succeeds, polling every 0.1 s.
@@ -164,3 +165,14 @@ fctl events export --out "$T/export2.jsonl" >/dev/null &&
 	tail -n +2 "$T/export2.jsonl" | head -n "$(($(wc -l <"$T/export.jsonl") - 1))" |
 	cmp -s - <(tail -n +2 "$T/export.jsonl")
 check "after the restart the chain continues from the same records and verifies" $?
+
+# Another key in the same state (a pool instance that was not given the pool's audit.key):
+# it starts, and says at once that its seals will not verify with the log's key.
+stop_pid "$VERIFIER_PID"
+mv "$T/fleet-verifier/audit.key" "$T/audit.key.orig" &&
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/fleet-verifier/audit.key" 2>/dev/null &&
+	chmod 600 "$T/fleet-verifier/audit.key" &&
+	verifier_start fleet-verifier -o verifier.registrar="$REGISTRAR_TLS_ADDR" \
+		-o verifier.registrar_ca="$T/ca/ca.crt" &&
+	grep -q "audit: the log's last seal (record $NREC) was made with key .*every verifier sharing this database must hold the same audit.key" "$VLOG"
+check "a verifier whose audit.key did not make the log's seals says so at start" $?
