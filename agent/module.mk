@@ -1,6 +1,7 @@
 # agent/: vigil-agent
 AGENT_SRCS += agent/main.c agent/tpm.c agent/tpm_nv.c agent/identity.c agent/register.c \
-	agent/server.c agent/quotes.c agent/payload.c agent/revocation.c
+	agent/server.c agent/quotes.c agent/payload.c agent/revocation.c agent/runner.c \
+	agent/keys.c agent/secure.c agent/unzip.c
 
 # Unit tests of agent modules link the agent objects they test (an explicit rule wins over
 # test/unit's pattern and keeps the objects before libvigil on the link line).

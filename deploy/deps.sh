@@ -9,7 +9,7 @@ libtss2-dev libssl-dev openssl libevent-dev libprotobuf-c-dev protobuf-c-compile
 libgrpc-dev libcbor-dev libjansson-dev libinih-dev libsqlite3-dev sqlite3 libpq-dev
 libcmocka-dev swtpm swtpm-tools tpm2-tools python3 python3-grpcio python3-grpc-tools
 python3-protobuf python3-prometheus-client protobuf-compiler postgresql curl iproute2 gnutls-bin
-libpcre2-dev"
+libpcre2-dev zlib1g-dev"
 
 missing=""
 for p in $PKGS; do

@@ -5,3 +5,4 @@ COMMON_SRCS += common/crypto/ekcert.c
 COMMON_SRCS += common/crypto/pki.c
 COMMON_SRCS += common/crypto/authtag.c
 COMMON_SRCS += common/crypto/revnotice.c
+COMMON_SRCS += common/crypto/bootkey.c
