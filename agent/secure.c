@@ -73,10 +73,19 @@ out:
 	return rv;
 }
 
-static int is_tmpfs(const char *dir)
+/* 1 when dir is itself the root of a tmpfs mount (not merely inside one, as under a
+ * /tmp that is a tmpfs): its device differs from its parent's. */
+static int is_tmpfs_mount(const char *dir)
 {
+	char *parent = xasprintf("%s/..", dir);
+	struct stat st, pst;
 	struct statfs sf;
-	return statfs(dir, &sf) == 0 && (unsigned long)sf.f_type == TMPFS_MAGIC_NR;
+	int yes;
+
+	yes = statfs(dir, &sf) == 0 && (unsigned long)sf.f_type == TMPFS_MAGIC_NR &&
+	      stat(dir, &st) == 0 && stat(parent, &pst) == 0 && st.st_dev != pst.st_dev;
+	free(parent);
+	return yes;
 }
 
 int secure_dir_prepare(const char *dir, const char *size, uid_t uid, gid_t gid, err_t *e)
@@ -87,7 +96,7 @@ int secure_dir_prepare(const char *dir, const char *size, uid_t uid, gid_t gid, 
 		err_set(e, "cannot create %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	if (is_tmpfs(dir)) {
+	if (is_tmpfs_mount(dir)) {
 		log_info("agent.secure_dir %s is a tmpfs already (what it holds is kept; nothing "
 		         "in it is run again)",
 		         dir);
