@@ -21,7 +21,7 @@ endif
 
 CC ?= cc
 PKGS := tss2-esys tss2-mu tss2-tctildr tss2-rc libcrypto libssl libevent libevent_openssl \
-	libevent_pthreads jansson inih sqlite3 libpq grpc libprotobuf-c libpcre2-8 libcbor
+	libevent_pthreads jansson inih sqlite3 libpq grpc libprotobuf-c libpcre2-8 libcbor zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

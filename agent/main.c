@@ -5,6 +5,7 @@
  * Keylime agent API over HTTPS with client-certificate checking until SIGTERM. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "agent/identity.h"
 #include "agent/payload.h"
 #include "agent/register.h"
+#include "agent/secure.h"
 #include "agent/server.h"
 #include "agent/tpm.h"
 #include "common/base/config.h"
@@ -206,6 +208,22 @@ static const config_key_t agent_keys[] = {
      "Seconds each revocation action may run; then it is killed with its process group and "
      "the next one runs. The agent answers requests meanwhile.",
      NULL},
+    {"agent", "secure_dir", CFG_STR, "", 0, 0,
+     "Where the secure payload goes (docs/payload.md): once a tenant's U share and a "
+     "verifier's V share give the bootstrap key, the payload is decrypted into "
+     "<secure_dir>/unzipped/ (decrypted_payload, derived_tci_key, and the ZIP archive's "
+     "files), and unzipped/autorun.sh runs. Started as root, the agent mounts a tmpfs "
+     "here (agent.secure_size), so none of it reaches a disk; otherwise it is a plain "
+     "directory of mode 0700 (logged). Empty: <state_dir>/secure.",
+     NULL},
+    {"agent", "secure_size", CFG_STR, "1m", 0, 0,
+     "Size of the tmpfs mounted on agent.secure_dir when the agent starts as root (as "
+     "Keylime's secure_size): 1m, 512k, 2g... \"0\": never mount one (a plain directory).",
+     secure_size_check},
+    {"agent", "payload_script_timeout", CFG_INT, "300", 1, 86400,
+     "Seconds the payload's autorun.sh may run; then it is killed with its process group. "
+     "The agent answers requests meanwhile.",
+     NULL},
     {NULL, NULL, CFG_STR, NULL, 0, 0, NULL, NULL},
 };
 
@@ -316,7 +334,7 @@ int main(int argc, char **argv)
 	const char *tls_key = config_str(cfg, "agent", "tls_key");
 	const char *client_ca = config_str(cfg, "agent", "trusted_client_ca");
 	const char *registrar = config_str(cfg, "agent", "registrar");
-	char *cert_file = NULL, *key_file = NULL, *uuid = NULL;
+	char *cert_file = NULL, *key_file = NULL, *uuid = NULL, *secure_dir = NULL;
 	buf_t ek_pub = BUF_INIT, ak_pub = BUF_INIT, ekcert = BUF_INIT, mtls = BUF_INIT;
 	buf_t payload_pub = BUF_INIT, rev_cert = BUF_INIT;
 	const char *rev_cert_file = config_str(cfg, "agent", "revocation_cert");
@@ -363,6 +381,25 @@ int main(int argc, char **argv)
 	if (ensure_dir(state) < 0) {
 		log_warn("cannot use agent.state_dir %s", state);
 		goto out;
+	}
+	/* The secure dir is mounted and handed to agent.user while still root. */
+	{
+		const char *sd = config_str(cfg, "agent", "secure_dir");
+		uid_t uid = (uid_t)-1;
+		gid_t gid = (gid_t)-1;
+		struct passwd *pw;
+
+		secure_dir = *sd ? xstrdup(sd) : xasprintf("%s/secure", state);
+		if (daemon_will_drop(cfg) &&
+		    (pw = getpwnam(config_str(cfg, "agent", "user"))) != NULL) {
+			uid = pw->pw_uid;
+			gid = pw->pw_gid;
+		}
+		if (secure_dir_prepare(secure_dir, config_str(cfg, "agent", "secure_size"), uid,
+		                       gid, &e) < 0) {
+			log_warnx("agent.secure_dir: %s", e.msg);
+			goto out;
+		}
 	}
 
 	if ((tpm = tpm_open(tcti, &e)) == NULL) {
@@ -454,6 +491,9 @@ int main(int argc, char **argv)
 	    .versions = &versions,
 	    .tpm = tpm,
 	    .pubkey_pem = (const char *)payload_pub.data,
+	    .payload_key = payload_key,
+	    .secure_dir = secure_dir,
+	    .payload_script_timeout_s = (int)config_int(cfg, "agent", "payload_script_timeout"),
 	    .ima_log = config_str(cfg, "agent", "ima_log"),
 	    .event_log = config_str(cfg, "agent", "event_log"),
 	    .ima_max = (size_t)config_int(cfg, "agent", "ima_log_max_mb") << 20,
@@ -528,6 +568,7 @@ out:
 	buf_free(&rev_cert);
 	EVP_PKEY_free(payload_key);
 	free(uuid);
+	free(secure_dir);
 	free(cert_file);
 	free(key_file);
 	config_free(cfg);

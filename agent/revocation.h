@@ -4,8 +4,8 @@
  * name order, one after the other, each as `<action> <tempfile.json>` with the notice's
  * inner message in the temp file, each under its own timeout, with its output logged.
  *
- * Actions run as child processes watched from the event loop (SIGCHLD, their pipes and a
- * timer), so the agent goes on answering quotes while they run. Notices are queued and
+ * Actions run as child processes watched from the event loop (agent/runner.h), so the
+ * agent goes on answering quotes while they run. Notices are queued and
  * handled one at a time; a queue already holding REVOCATION_MAX_QUEUED refuses more. */
 #ifndef VIGIL_AGENT_REVOCATION_H
 #define VIGIL_AGENT_REVOCATION_H
@@ -13,13 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/runner.h"
 #include "common/base/err.h"
 
-struct event_base;
-
-#define REVOCATION_MAX_QUEUED  16   /* notices waiting or running at once */
-#define REVOCATION_MAX_ACTIONS 256  /* entries of the actions directory considered */
-#define REVOCATION_MAX_OUTPUT  8192 /* bytes of each stream of an action that are logged */
+#define REVOCATION_MAX_QUEUED  16  /* notices waiting or running at once */
+#define REVOCATION_MAX_ACTIONS 256 /* entries of the actions directory considered */
 
 typedef struct revocation revocation_t;
 
@@ -29,11 +27,12 @@ typedef struct revocation_opts {
 	const char *actions_dir; /* directory of actions; "" or NULL: none (copied) */
 	const char *work_dir;    /* where the temp files go, the agent's state dir (copied) */
 	int timeout_s;           /* each action's time limit; then its process group is killed */
+	runner_t *runner;        /* runs the actions (borrowed; outlives the module) */
 } revocation_opts_t;
 
-/* Set up on base (a SIGCHLD watch is added to it). NULL when cert_pem is given and does
- * not hold an RSA certificate of at least 2048 bits (e says why). */
-revocation_t *revocation_new(struct event_base *base, const revocation_opts_t *o, err_t *e);
+/* NULL when cert_pem is given and does not hold an RSA certificate of at least 2048 bits
+ * (e says why). */
+revocation_t *revocation_new(const revocation_opts_t *o, err_t *e);
 /* Kills and reaps the actions still running, removes their temp files. NULL is fine. */
 void revocation_free(revocation_t *r);
 

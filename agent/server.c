@@ -15,19 +15,25 @@
 
 #include <jansson.h>
 
+#include "agent/keys.h"
 #include "agent/quotes.h"
 #include "agent/revocation.h"
+#include "agent/runner.h"
+#include "agent/secure.h"
 #include "common/net/http.h"
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
 
-#define SERVER_MAX_BODY (1024 * 1024) /* largest request (a payload, later) */
+#define SERVER_MAX_BODY (1024 * 1024) /* largest request: Keylime's max payload size */
 
 struct agent_server {
 	agent_server_opts_t o; /* copied options; pointers borrowed */
 	http_server_t *http;   /* the listener */
 	quotes_t *quotes;      /* the quote engine and its buffers */
 	revocation_t *rev;     /* revocation notices and their actions */
+	runner_t *runner;      /* child processes: revocation actions, autorun.sh */
+	keys_t *keys;          /* the U and V shares, and K */
+	secure_t *secure;      /* the payload's unpacking and its script */
 };
 
 typedef void (*route_fn)(agent_server_t *s, http_request_t *req, int minor);
@@ -128,11 +134,95 @@ static void on_revocation(agent_server_t *s, http_request_t *req, int minor)
 	http_reply_envelope(req, code, msg, NULL);
 }
 
+/* Answer 400 (or code) with reason in the envelope's status, as "Bad Request: reason";
+ * Keylime's one exact text, for /keys/verify before K, goes out bare. */
+static void reply_refusal(http_request_t *req, int code, const char *reason)
+{
+	char msg[sizeof(((err_t *)0)->msg) + 32];
+
+	if (strcmp(reason, "Bootstrap key not yet available.") == 0)
+		snprintf(msg, sizeof(msg), "%s", reason);
+	else
+		snprintf(msg, sizeof(msg), "%s: %s",
+		         code == 400 ? "Bad Request" : "Internal Server Error", reason);
+	http_reply_envelope(req, code, msg, NULL);
+}
+
+/* POST /keys/ukey and /keys/vkey: 200 with "results": null, as the Rust agent answers an
+ * empty success; a refusal says why. */
+static void on_share(agent_server_t *s, http_request_t *req, int is_u)
+{
+	size_t len;
+	const uint8_t *body = http_request_body(req, &len);
+	err_t e = {""};
+	int code;
+
+	code = is_u ? keys_post_ukey(s->keys, body, len, http_request_peer(req), &e)
+	            : keys_post_vkey(s->keys, body, len, http_request_peer(req), &e);
+	if (code == 200)
+		http_reply_envelope(req, 200, "Success", json_null());
+	else
+		reply_refusal(req, code, e.msg);
+}
+
+static void on_ukey(agent_server_t *s, http_request_t *req, int minor)
+{
+	(void)minor;
+	on_share(s, req, 1);
+}
+
+static void on_vkey(agent_server_t *s, http_request_t *req, int minor)
+{
+	(void)minor;
+	on_share(s, req, 0);
+}
+
+/* The payload key's PEM, the very string the quotes carry (and PCR 16 binds). */
+static void on_pubkey(agent_server_t *s, http_request_t *req, int minor)
+{
+	(void)minor;
+	http_reply_envelope(req, 200, "Success", json_pack("{s:s}", "pubkey", s->o.pubkey_pem));
+}
+
+static void on_verify(agent_server_t *s, http_request_t *req, int minor)
+{
+	char hmac[BOOTKEY_HMAC_HEX + 1];
+	err_t e = {""};
+	int code;
+
+	(void)minor;
+	code = keys_verify(s->keys, http_request_query(req, "challenge"), hmac, &e);
+	if (code != 200) {
+		log_info("key challenge from %s refused: %s", http_request_peer(req), e.msg);
+		reply_refusal(req, code, e.msg);
+		return;
+	}
+	http_reply_envelope(req, 200, "Success", json_pack("{s:s}", "hmac", hmac));
+}
+
+/* K is known: unpack its payload, if one came with the U share. */
+static void on_derived(void *arg, const uint8_t *k, size_t klen, const uint8_t *payload,
+                       size_t plen)
+{
+	agent_server_t *s = arg;
+	err_t e = {""};
+
+	if (payload == NULL) {
+		log_info("the U share came without a payload: nothing to unpack");
+		return;
+	}
+	(void)secure_deliver(s->secure, k, klen, payload, plen, &e); /* logged there */
+}
+
 static const route_t routes[] = {
     {"/agent/info", HTTP_M_GET, 2, on_agent_info},
     {"/quotes/integrity", HTTP_M_GET, 0, on_quote_integrity},
     {"/quotes/identity", HTTP_M_GET, 0, on_quote_identity},
     {"/notifications/revocation", HTTP_M_POST, 0, on_revocation},
+    {"/keys/ukey", HTTP_M_POST, 0, on_ukey},
+    {"/keys/vkey", HTTP_M_POST, 0, on_vkey},
+    {"/keys/pubkey", HTTP_M_GET, 0, on_pubkey},
+    {"/keys/verify", HTTP_M_GET, 0, on_verify},
 };
 
 static void on_version(agent_server_t *s, http_request_t *req)
@@ -219,18 +309,30 @@ agent_server_t *agent_server_new(struct event_base *base, const agent_server_opt
 	};
 
 	s->o = *o;
-	if ((s->rev = revocation_new(base, &ro, e)) == NULL) {
+	if ((s->runner = runner_new(base)) == NULL) {
+		err_set(e, "cannot watch child processes on the event loop");
 		free(s);
 		return NULL;
 	}
+	ro.runner = s->runner;
+	if ((s->rev = revocation_new(&ro, e)) == NULL) {
+		runner_free(s->runner);
+		free(s);
+		return NULL;
+	}
+	secure_opts_t so = {
+	    .dir = o->secure_dir,
+	    .runner = s->runner,
+	    .timeout_s = o->payload_script_timeout_s,
+	};
+	s->secure = secure_new(&so);
+	s->keys = keys_new(o->payload_key, o->uuid, on_derived, s);
 	s->quotes = quotes_new(&qo);
 	s->http =
 	    http_server_new(base, o->listen, &tls, SERVER_MAX_BODY, o->timeout_s, on_request, s);
 	if (s->http == NULL) {
 		err_set(e, "cannot serve HTTPS on %s (see the messages above)", o->listen);
-		quotes_free(s->quotes);
-		revocation_free(s->rev);
-		free(s);
+		agent_server_free(s);
 		return NULL;
 	}
 	http_server_set_idle_timeout(s->http, o->idle_timeout_s);
@@ -244,6 +346,9 @@ void agent_server_free(agent_server_t *s)
 		return;
 	http_server_free(s->http);
 	quotes_free(s->quotes);
+	keys_free(s->keys);
+	secure_free(s->secure);
 	revocation_free(s->rev);
+	runner_free(s->runner);
 	free(s);
 }

@@ -1,9 +1,12 @@
 /* server: the agent's HTTPS API (Keylime agent API v2.1-2.6, docs/wire.md §2) with
  * mutual TLS: /version, /v{ver}/agent/info, /v{ver}/quotes/integrity and
- * /v{ver}/quotes/identity, and POST /v{ver}/notifications/revocation (agent/revocation.h);
- * the key routes join the route table in agent/server.c. */
+ * /v{ver}/quotes/identity, POST /v{ver}/notifications/revocation (agent/revocation.h),
+ * and the secure payload's /v{ver}/keys/{ukey,vkey,pubkey,verify} (agent/keys.h,
+ * agent/secure.h). */
 #ifndef VIGIL_AGENT_SERVER_H
 #define VIGIL_AGENT_SERVER_H
+
+#include <openssl/evp.h>
 
 #include "common/base/api_version.h"
 #include "agent/tpm.h"
@@ -25,6 +28,9 @@ typedef struct agent_server_opts {
 	const api_versions_t *versions;     /* versions served (borrowed) */
 	tpm_t *tpm;                         /* the TPM (borrowed) */
 	const char *pubkey_pem;             /* payload key public PEM, NUL-ended (borrowed) */
+	EVP_PKEY *payload_key;              /* the payload key itself (borrowed) */
+	const char *secure_dir;             /* where payloads are unpacked (secure.h) */
+	int payload_script_timeout_s;       /* autorun.sh's time limit */
 	const char *ima_log;                /* IMA ascii measurement list path; "" for none */
 	const char *event_log;              /* binary UEFI event log path; "" for none */
 	size_t ima_max;                     /* largest IMA list sent, bytes */

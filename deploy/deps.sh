@@ -10,7 +10,7 @@ libgrpc-dev libcbor-dev libjansson-dev libinih-dev libsqlite3-dev sqlite3 libpq-
 libcmocka-dev swtpm swtpm-tools tpm2-tools python3 python3-grpcio python3-grpc-tools
 python3-protobuf python3-prometheus-client python3-cryptography python3-jwt python3-cbor2
 protobuf-compiler postgresql curl iproute2 gnutls-bin
-libpcre2-dev"
+libpcre2-dev zlib1g-dev"
 
 missing=""
 for p in $PKGS; do

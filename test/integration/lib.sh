@@ -23,6 +23,11 @@ cleanup() {
 	done
 	# After the daemons, which hold connections to it.
 	pg_server_stop
+	# What the daemons mounted under $T (an agent started as root mounts a tmpfs on its
+	# secure dir, and leaves it for its next start), deepest first, so $T can go.
+	for p in $(findmnt -rn -o TARGET 2>/dev/null | grep "^$T/" | sort -r); do
+		umount -l "$p" 2>/dev/null
+	done
 	if [ "$CHECK_FAILED" -ne 0 ]; then
 		echo "# a check failed: logs kept in $T"
 	elif [ -z "${KEEP_TMP:-}" ]; then
