@@ -6,6 +6,7 @@ VERIFIER_SRCS += verifier/registry.c
 VERIFIER_SRCS += verifier/policies.c
 VERIFIER_SRCS += verifier/node.c
 VERIFIER_SRCS += verifier/progress.c
+VERIFIER_SRCS += verifier/storeq.c
 VERIFIER_SRCS += verifier/lease.c
 VERIFIER_SRCS += verifier/repin.c
 VERIFIER_SRCS += verifier/events.c

@@ -13,6 +13,7 @@
 #include "verifier/metrics.h"
 #include "verifier/node.h"
 #include "verifier/notices.h"
+#include "verifier/storeq.h"
 #include "verifier/vctx.h"
 
 typedef struct worker_cmd {
@@ -47,6 +48,13 @@ static void worker_announce(node_host_t *h, const char *body)
 {
 	for (int i = 0; i < h->ctx->nworkers; i++)
 		worker_post_node(h->ctx->workers[i], worker_run_fanout, xstrdup(body));
+}
+
+/* The store thread's outcomes of this worker's writes (on the store thread): run on the
+ * worker's own. */
+static void worker_deliver(void *arg, storeq_results_t *r)
+{
+	worker_post_node(arg, node_cmd_store_done, r);
 }
 
 static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
@@ -110,6 +118,8 @@ worker_t *worker_new(int id, struct vctx *ctx)
 			fatalx("worker %d: the TLS client context for agents: %s", id, e.msg);
 	}
 	w->host.announce = worker_announce;
+	if (ctx->storeq != NULL)
+		w->host.writes = storeq_lane_new(ctx->storeq, worker_deliver, w);
 	w->host.metrics = ctx->metrics ? vmetrics_worker(ctx->metrics, id) : NULL;
 	w->wake = event_new(w->base, -1, 0, worker_on_wake, w);
 	w->tick = event_new(w->base, -1, EV_PERSIST, worker_on_tick, w);
@@ -128,6 +138,14 @@ static void *worker_main(void *arg)
 		fatalx("worker %d: cannot open the store: %s", w->id, e.msg);
 	worker_count_nodes(w); /* running: ready before the first tick */
 	event_base_dispatch(w->base);
+	/* Nothing queued is lost: the last progress goes to the store thread, and the nodes
+	 * are freed only when every write of theirs is back (they own nothing the store
+	 * thread reads, but the outcomes name them). */
+	node_worker_flush(&w->host);
+	while (w->host.writes != NULL && storeq_lane_pending(w->host.writes) > 0) {
+		storeq_lane_drain(w->host.writes);
+		worker_on_wake(-1, 0, w);
+	}
 	node_worker_stop(&w->host);
 	store_close(w->host.store);
 	w->host.store = NULL;
@@ -165,6 +183,7 @@ void worker_free(worker_t *w)
 		free(c);
 	}
 	notices_lane_free(w->host.notices); /* its clients' events are on the base */
+	storeq_lane_free(w->host.writes);
 	event_free(w->wake);
 	event_free(w->tick);
 	event_base_free(w->base);
