@@ -23,6 +23,11 @@ $(BUILD)/test/test_verifier_utf8: $(OBJ)/test/unit/test_verifier_utf8.o $(OBJ)/v
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+$(BUILD)/test/test_verifier_storeq: $(OBJ)/test/unit/test_verifier_storeq.o \
+		$(OBJ)/verifier/storeq.o $(OBJ)/verifier/events.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
 VERIFIER_SRCS += verifier/sealer.c
 VERIFIER_SRCS += verifier/api_events.c
 VERIFIER_SRCS += verifier/metrics.c
