@@ -181,7 +181,8 @@ static const config_key_t verifier_keys[] = {
      NULL},
     {"verifier", "flush_interval", CFG_INT, "1000", 10, 60000,
      "Milliseconds between batched writes of attestation progress (IMA position, counters) "
-     "to the store. Verdict changes are written at once.",
+     "to the store. Each worker hands its changed nodes' progress to the store thread this "
+     "often; the rounds never wait for the write. Verdict changes are handed over at once.",
      NULL},
     {"verifier", "registrar", CFG_STR, "127.0.0.1:8891", 0, 0,
      "HOST:PORT of the registrar's HTTPS admin API (registrar.tls_listen). When an agent "
