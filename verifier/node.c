@@ -26,6 +26,7 @@
 #include "verifier/notices.h"
 #include "verifier/policies.h"
 #include "verifier/registry.h"
+#include "verifier/storeq.h"
 #include "verifier/utf8.h"
 #include "verifier/vctx.h"
 
@@ -786,6 +787,14 @@ void node_cmd_remove(node_host_t *h, void *arg)
 	node_release_if_idle(n);
 }
 
+/* An operator's command is answered when it returns (api.c): what it changed must be
+ * durable by then, so it waits for the store thread. Operator commands only; a round
+ * never waits. Its outcome (logging) still comes through the worker's queue. */
+static void node_wait_durable(node_t *n)
+{
+	storeq_lane_sync(n->host->writes);
+}
+
 void node_cmd_stop(node_host_t *h, void *arg)
 {
 	char *uuid = arg;
@@ -798,6 +807,7 @@ void node_cmd_stop(node_host_t *h, void *arg)
 	n->gen++; /* an answer still on its way is not acted on */
 	node_set_state(n, NODE_TENANT_FAILED);
 	node_commit_verdict(n, EVENT_NODE_STOPPED, NULL, "stopped by an operator");
+	node_wait_durable(n);
 }
 
 void node_cmd_reactivate(node_host_t *h, void *arg)
@@ -832,6 +842,7 @@ void node_cmd_reactivate(node_host_t *h, void *arg)
 	pthread_mutex_unlock(&n->lock);
 	n->unreachable = 0;
 	node_commit_verdict(n, EVENT_NODE_REACTIVATED, NULL, "reactivated by an operator");
+	node_wait_durable(n);
 	if (!n->in_flight)
 		node_start_polling(n, 0);
 }

@@ -494,6 +494,11 @@ void storeq_sync(storeq_t *q)
 	pthread_mutex_unlock(&q->lock);
 }
 
+void storeq_lane_sync(storeq_lane_t *l)
+{
+	storeq_sync(l->q);
+}
+
 size_t storeq_depth(storeq_t *q)
 {
 	size_t n;

@@ -100,6 +100,8 @@ void storeq_put_event(storeq_lane_t *l, void *token, store_node_t *snap, int sav
 size_t storeq_lane_pending(storeq_lane_t *l);
 /* Wait until every job of the lane has been written and its outcome delivered. */
 void storeq_lane_drain(storeq_lane_t *l);
+/* storeq_sync of the lane's queue. */
+void storeq_lane_sync(storeq_lane_t *l);
 /* Wait until every job queued (by any lane) before this call has been written and its
  * outcome delivered: what a release of a node's lease waits for. */
 void storeq_sync(storeq_t *q);

@@ -50,11 +50,16 @@ static void worker_announce(node_host_t *h, const char *body)
 		worker_post_node(h->ctx->workers[i], worker_run_fanout, xstrdup(body));
 }
 
+static void worker_run_outcomes(worker_t *w, void *arg)
+{
+	node_cmd_store_done(&w->host, arg);
+}
+
 /* The store thread's outcomes of this worker's writes (on the store thread): run on the
- * worker's own. */
+ * worker's own, through its command queue. */
 static void worker_deliver(void *arg, storeq_results_t *r)
 {
-	worker_post_node(arg, node_cmd_store_done, r);
+	worker_post(arg, worker_run_outcomes, r);
 }
 
 static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
@@ -73,6 +78,41 @@ static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
 		c->fn(w, c->arg);
 		free(c);
 	}
+}
+
+/* After the loop ended: run the store thread's outcomes queued so far and nothing else
+ * (the other commands are dropped by worker_free, as before: the gRPC server that would
+ * be answered is gone). */
+static void worker_run_queued_outcomes(worker_t *w)
+{
+	worker_cmd_t *c, *next, *keep = NULL, **tail = &keep;
+
+	pthread_mutex_lock(&w->lock);
+	c = w->head;
+	w->head = w->tail = NULL;
+	pthread_mutex_unlock(&w->lock);
+	for (; c; c = next) {
+		next = c->next;
+		c->next = NULL;
+		if (c->fn == worker_run_outcomes) {
+			c->fn(w, c->arg);
+			free(c);
+		} else {
+			*tail = c;
+			tail = &c->next;
+		}
+	}
+	pthread_mutex_lock(&w->lock);
+	if (keep != NULL) {
+		worker_cmd_t *last = keep;
+		while (last->next)
+			last = last->next;
+		last->next = w->head;
+		if (w->head == NULL)
+			w->tail = last;
+		w->head = keep;
+	}
+	pthread_mutex_unlock(&w->lock);
 }
 
 /* The metrics' nodes by state, and the worker's sign of life for /readyz. */
@@ -144,7 +184,7 @@ static void *worker_main(void *arg)
 	node_worker_flush(&w->host);
 	while (w->host.writes != NULL && storeq_lane_pending(w->host.writes) > 0) {
 		storeq_lane_drain(w->host.writes);
-		worker_on_wake(-1, 0, w);
+		worker_run_queued_outcomes(w);
 	}
 	node_worker_stop(&w->host);
 	store_close(w->host.store);

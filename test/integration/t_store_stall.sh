@@ -90,7 +90,8 @@ more_rounds() {
 	[ -n "$r" ] && [ "$r" -ge $((r0 + 2 * N)) ]
 }
 until_true "$HOLD" more_rounds
-check "the rounds go on while the store is held ($r0 -> $(metric vigil_verifier_rounds_total) rounds, $N nodes)" $?
+rc=$?
+check "the rounds go on while the store is held ($r0 -> $(metric vigil_verifier_rounds_total) rounds, $N nodes)" $rc
 depth=$(metric vigil_verifier_store_queue_depth)
 stored1=$(q "SELECT sum(attestation_count) FROM nodes")
 [ "$stored1" = "$stored0" ] && [ -n "$depth" ] && [ "$depth" -ge 1 ] && [ "$depth" -le "$N" ]
