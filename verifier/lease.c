@@ -14,6 +14,7 @@
 #include "common/store/store.h"
 #include "verifier/metrics.h"
 #include "verifier/node.h"
+#include "verifier/storeq.h"
 #include "verifier/vctx.h"
 #include "verifier/worker.h"
 
@@ -244,6 +245,7 @@ static void lease_round(lease_t *l)
 		for (size_t i = 0; i < k; i++)
 			lease_drops_add(l, &d, l->held[l->nheld - 1 - i].uuid);
 		lease_drops_post(l, &d, 1);
+		storeq_sync(l->ctx->storeq); /* their last writes are done: now release */
 		for (size_t i = 0; i < k; i++) {
 			store_lease_release(l->store, l->ctx->verifier_id,
 			                    l->held[l->nheld - 1].uuid, &e);

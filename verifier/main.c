@@ -32,6 +32,7 @@
 #include "verifier/policies.h"
 #include "verifier/registry.h"
 #include "verifier/sealer.h"
+#include "verifier/storeq.h"
 #include "verifier/watch.h"
 #include "verifier/vctx.h"
 #include "verifier/worker.h"
@@ -180,7 +181,8 @@ static const config_key_t verifier_keys[] = {
      NULL},
     {"verifier", "flush_interval", CFG_INT, "1000", 10, 60000,
      "Milliseconds between batched writes of attestation progress (IMA position, counters) "
-     "to the store. Verdict changes are written at once.",
+     "to the store. Each worker hands its changed nodes' progress to the store thread this "
+     "often; the rounds never wait for the write. Verdict changes are handed over at once.",
      NULL},
     {"verifier", "registrar", CFG_STR, "127.0.0.1:8891", 0, 0,
      "HOST:PORT of the registrar's HTTPS admin API (registrar.tls_listen). When an agent "
@@ -526,6 +528,12 @@ int main(int argc, char **argv)
 	ctx.nworkers = nw < 1 ? 1 : nw;
 	ctx.workers = xcalloc((size_t)ctx.nworkers, sizeof(*ctx.workers));
 	ctx.metrics = vmetrics_new(ctx.nworkers);
+	/* The store thread writes what the workers' rounds leave behind; it starts before
+	 * them and stops after them, so that it takes their last writes. */
+	if ((ctx.storeq = storeq_new(ctx.database, vmetrics_store(ctx.metrics), &e)) == NULL)
+		fatalx("store thread: cannot open the store: %s", e.msg);
+	if (storeq_start(ctx.storeq) < 0)
+		fatalx("cannot start the store thread");
 	for (int i = 0; i < ctx.nworkers; i++) {
 		ctx.workers[i] = worker_new(i, &ctx);
 		if (worker_start(ctx.workers[i]) < 0)
@@ -597,7 +605,8 @@ int main(int argc, char **argv)
 	lease_stop(ctx.lease); /* no claims while the workers write their last progress */
 	for (int i = 0; i < ctx.nworkers; i++)
 		worker_free(ctx.workers[i]);
-	lease_free(ctx.lease); /* after those writes: release the leases */
+	storeq_free(ctx.storeq); /* all the workers' writes are done: close its store */
+	lease_free(ctx.lease);   /* after those writes: release the leases */
 	free(ctx.workers);
 	vmetrics_free(ctx.metrics); /* after the workers: their counters are its */
 	watch_hub_free(ctx.watch);

@@ -21,6 +21,7 @@ static const char *const vmetrics_state_names[VMETRICS_STATES] = {
 struct vmetrics {
 	int nworkers;         /* blocks in w */
 	vmetrics_worker_t *w; /* one per worker */
+	vmetrics_store_t st;  /* the store thread's */
 	metricsrv_t *srv;     /* the listener, or NULL */
 	char *database;       /* store URL, for the metrics thread's own connection */
 	struct store *store;  /* that connection (metrics thread), NULL until it opens */
@@ -41,6 +42,11 @@ vmetrics_t *vmetrics_new(int nworkers)
 vmetrics_worker_t *vmetrics_worker(vmetrics_t *vm, int i)
 {
 	return &vm->w[i];
+}
+
+vmetrics_store_t *vmetrics_store(vmetrics_t *vm)
+{
+	return &vm->st;
 }
 
 /* ---- the workers' side ---- */
@@ -82,16 +88,6 @@ void vmetrics_round_end(vmetrics_worker_t *m, int64_t *t0, const char *event_id)
 	 * one label per file or node. */
 	prom_label_clean(name, sizeof(name), event_id, strcspn(event_id, "."));
 	prom_add(&vmetrics_reason(m, name)->n, 1);
-}
-
-void vmetrics_flush(vmetrics_worker_t *m, int64_t t0, size_t rows)
-{
-	int64_t now = prom_now_us();
-
-	if (m == NULL)
-		return;
-	prom_hist_observe(&m->flush, now > t0 ? (uint64_t)(now - t0) : 0);
-	prom_add(&m->flush_rows, rows);
 }
 
 void vmetrics_tick(vmetrics_worker_t *m, const uint64_t *by_state)
@@ -175,7 +171,7 @@ static void vmetrics_render(buf_t *b, void *arg)
 {
 	vmetrics_t *vm = arg;
 	prom_hist_sum_t round, flush;
-	uint64_t rows = 0, nodes[VMETRICS_STATES];
+	uint64_t nodes[VMETRICS_STATES];
 	store_stats_t st;
 	err_t e = {""};
 	int up;
@@ -188,8 +184,6 @@ static void vmetrics_render(buf_t *b, void *arg)
 	vmetrics_render_failures(vm, b);
 	for (int w = 0; w < vm->nworkers; w++) {
 		prom_hist_sum_add(&round, &vm->w[w].round);
-		prom_hist_sum_add(&flush, &vm->w[w].flush);
-		rows += prom_get(&vm->w[w].flush_rows);
 		for (int s = 0; s < VMETRICS_STATES; s++)
 			nodes[s] += prom_get(&vm->w[w].nodes[s]);
 	}
@@ -205,11 +199,27 @@ static void vmetrics_render(buf_t *b, void *arg)
 		if (vmetrics_state_names[s] && s != 2)
 			prom_sample(b, "vigil_verifier_nodes", "state", vmetrics_state_names[s],
 			            nodes[s]);
+	prom_hist_sum_add(&flush, &vm->st.batch);
 	prom_histogram(b, "vigil_verifier_store_batch_duration_seconds",
-	               "Seconds each worker's batched write of attestation progress took.", &flush);
+	               "Seconds each batch of the store thread took: the events it committed "
+	               "(verdicts among them) and its transaction of attestation progress.",
+	               &flush);
 	prom_family(b, "vigil_verifier_store_batch_rows_total", "counter",
 	            "Node rows written by the batched progress writes.");
-	prom_sample(b, "vigil_verifier_store_batch_rows_total", NULL, NULL, rows);
+	prom_sample(b, "vigil_verifier_store_batch_rows_total", NULL, NULL, prom_get(&vm->st.rows));
+	prom_family(b, "vigil_verifier_store_batch_events_total", "counter",
+	            "Events (verdict changes among them) the store thread committed or tried.");
+	prom_sample(b, "vigil_verifier_store_batch_events_total", NULL, NULL,
+	            prom_get(&vm->st.events));
+	prom_family(b, "vigil_verifier_store_batch_failures_total", "counter",
+	            "Batches of the store thread in which a write failed (logged; progress is "
+	            "kept in memory and written again).");
+	prom_sample(b, "vigil_verifier_store_batch_failures_total", NULL, NULL,
+	            prom_get(&vm->st.failures));
+	prom_family(b, "vigil_verifier_store_queue_depth", "gauge",
+	            "Writes waiting for the store thread's next batch (at most one progress "
+	            "snapshot per node, plus the events).");
+	prom_sample(b, "vigil_verifier_store_queue_depth", NULL, NULL, prom_get(&vm->st.queued));
 	prom_family(b, "vigil_verifier_workers", "gauge", "Worker threads.");
 	prom_sample(b, "vigil_verifier_workers", NULL, NULL, (uint64_t)vm->nworkers);
 

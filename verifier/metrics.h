@@ -28,13 +28,21 @@ typedef struct vmetrics_reason {
 /* A worker's counters. Written by the worker's thread only. */
 typedef struct vmetrics_worker {
 	prom_hist_t round;                          /* each round: first request to verdict */
-	prom_hist_t flush;                          /* each progress batch written to the store */
-	prom_counter_t flush_rows;                  /* node rows those batches wrote */
 	vmetrics_reason_t reason[VMETRICS_REASONS]; /* failures by reason */
 	_Atomic size_t nreasons;                    /* entries of reason in use (not "other") */
 	prom_counter_t nodes[VMETRICS_STATES];      /* nodes owned, by state, at the last tick */
 	prom_counter_t heartbeat_us;                /* prom_now_us of its last tick, 0: none */
 } vmetrics_worker_t;
+
+/* The store thread's counters (verifier/storeq.h). Written by the store thread, except
+ * queued, which the threads queueing writes set under the queue's lock. */
+typedef struct vmetrics_store {
+	prom_hist_t batch;       /* each batch of writes: its events and progress transaction */
+	prom_counter_t rows;     /* node rows the progress transactions wrote */
+	prom_counter_t events;   /* events committed or tried (verdicts among them) */
+	prom_counter_t failures; /* batches with a write that failed */
+	prom_counter_t queued;   /* gauge: writes waiting for the next batch */
+} vmetrics_store_t;
 
 typedef struct vmetrics vmetrics_t;
 
@@ -42,6 +50,8 @@ typedef struct vmetrics vmetrics_t;
 vmetrics_t *vmetrics_new(int nworkers);
 /* Worker i's block (lent to its node_host_t). */
 vmetrics_worker_t *vmetrics_worker(vmetrics_t *vm, int i);
+/* The store thread's block. */
+vmetrics_store_t *vmetrics_store(vmetrics_t *vm);
 /* Serve on listen (HOST:PORT) from a thread of its own, reading ctx (its workers'
  * flush_interval, the database URL). 0, or -1 with e (the port is taken...). */
 int vmetrics_serve(vmetrics_t *vm, const char *listen, const struct vctx *ctx, err_t *e);
@@ -56,8 +66,6 @@ void vmetrics_round_start(int64_t *t0);
  * "comm_error"); its duration since *t0 (0 when no request went out) is counted and *t0
  * cleared. */
 void vmetrics_round_end(vmetrics_worker_t *m, int64_t *t0, const char *event_id);
-/* A progress batch of rows nodes was written, since t0 (prom_now_us). */
-void vmetrics_flush(vmetrics_worker_t *m, int64_t t0, size_t rows);
 /* The worker's periodic tick: its nodes by state (VMETRICS_STATES counts), and a sign
  * of life for /readyz. */
 void vmetrics_tick(vmetrics_worker_t *m, const uint64_t *by_state);

@@ -6,6 +6,7 @@ VERIFIER_SRCS += verifier/registry.c
 VERIFIER_SRCS += verifier/policies.c
 VERIFIER_SRCS += verifier/node.c
 VERIFIER_SRCS += verifier/progress.c
+VERIFIER_SRCS += verifier/storeq.c
 VERIFIER_SRCS += verifier/lease.c
 VERIFIER_SRCS += verifier/repin.c
 VERIFIER_SRCS += verifier/events.c
@@ -19,6 +20,11 @@ VERIFIER_SRCS += verifier/notices.c
 VERIFIER_SRCS += verifier/api_outbox.c
 $(BUILD)/test/test_verifier_utf8: $(OBJ)/test/unit/test_verifier_utf8.o $(OBJ)/verifier/utf8.o \
 		$(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+$(BUILD)/test/test_verifier_storeq: $(OBJ)/test/unit/test_verifier_storeq.o \
+		$(OBJ)/verifier/storeq.o $(OBJ)/verifier/events.o $(LIBVIGIL)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)

@@ -26,6 +26,7 @@
 #include "verifier/notices.h"
 #include "verifier/policies.h"
 #include "verifier/registry.h"
+#include "verifier/storeq.h"
 #include "verifier/utf8.h"
 #include "verifier/vctx.h"
 
@@ -299,16 +300,19 @@ static void node_on_deferred_free(evutil_socket_t fd, short what, void *arg)
 
 static void node_free_later(node_t *n)
 {
+	if (n->free_queued)
+		return;
+	n->free_queued = 1;
 	event_base_once(n->host->base, -1, EV_TIMEOUT, node_on_deferred_free, n, NULL);
 }
 
-/* ---- events and verdicts ---- */
-
-/* An event for the operator's history, from the node's record. */
-void node_record_event(node_t *n, const char *type, const char *event_id, const char *reason)
+void node_release_if_idle(node_t *n)
 {
-	events_record(n->host->store, &n->rec, 0, type, event_id, reason);
+	if (n->removing && !n->in_flight && n->writes == 0)
+		node_free_later(n);
 }
+
+/* ---- events and verdicts ---- */
 
 /* Tell every agent of the verifier, as Keylime's verifier does after a failure (type
  * "revocation") or an outage ("comm_error"): a signed notice, sent by each worker. */
@@ -328,6 +332,14 @@ static void node_announce(node_t *n, const char *type, const char *event_id, con
 	buf_t body = BUF_INIT;
 	err_t e = {""};
 
+	if (n->host->stopping) {
+		log_info("node %s: the verifier is stopping: its %s notice to agents is not sent "
+		         "(the event and its webhooks are stored)",
+		         n->rec.uuid, type);
+		free(context);
+		json_decref(ctxj);
+		return;
+	}
 	if (notices_sign(node_ctx(n), &f, &body, &e) < 0)
 		log_warnx("node %s: cannot build its revocation notice: %s", n->rec.uuid, e.msg);
 	else if (n->host->announce)
@@ -348,15 +360,10 @@ static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, 
 	node_set_str(&n->rec.last_event_id, event_id);
 	node_set_str(&n->rec.failure_reason, reason);
 	pthread_mutex_unlock(&n->lock);
-	/* Durable with its event and deliveries first, then logged and announced; a verdict
-	 * the lease fence refused (another instance holds the node) is neither. */
-	if (node_commit_verdict(n, EVENT_REVOCATION, event_id, reason) < 0) {
-		free(reason);
-		return;
-	}
-	node_announce(n, EVENT_REVOCATION, event_id, reason);
-	log_warnx("node %s: attestation FAILED (%s): %s; polling stopped until reactivated",
-	          n->rec.uuid, event_id, reason);
+	/* Durable with its event and deliveries first, then logged and announced
+	 * (node_verdict_done); a verdict the lease fence refused (another instance holds the
+	 * node) is neither. */
+	node_commit_verdict(n, EVENT_REVOCATION, event_id, reason);
 	free(reason);
 }
 
@@ -377,40 +384,44 @@ static void node_pass(node_t *n, const attest_out_t *out)
 	n->renegotiated = 0;
 	n->repin_tried = 0;
 	n->unreachable = 0;
+	/* The next round does not wait for the store: a verdict is logged once durable
+	 * (node_verdict_done), and a fenced one stops the node there. */
 	if (was != NODE_GET_QUOTE) {
-		int rv = 0;
 		if (recovered)
-			rv = node_commit_verdict(n, EVENT_RECOVERED, NULL,
-			                         "the agent answers again");
+			node_commit_verdict(n, EVENT_RECOVERED, NULL, "the agent answers again");
 		else if (was == NODE_START)
-			rv = node_commit_verdict(n, EVENT_ATTESTED, NULL, "the first round passed");
+			node_commit_verdict(n, EVENT_ATTESTED, NULL, "the first round passed");
 		else
 			node_save_now(n);
-		if (rv < 0 || n->removing)
-			return;
-		log_info("node %s: attested (%s), polling every %d ms", n->rec.uuid,
-		         was == NODE_START ? "first round" : "recovered",
-		         node_ctx(n)->quote_interval_ms);
 	}
 	node_schedule(n, node_ctx(n)->quote_interval_ms);
+}
+
+/* The delay before retry number steps (1..max_retries): each retry waits twice as long
+ * as the one before (with exponential_backoff), up to the delay of the last retry, at
+ * which a FAILED node is probed. */
+static int node_backoff_ms(const vctx_t *ctx, int steps)
+{
+	int delay = ctx->retry_interval_ms;
+
+	for (int i = 1; ctx->exponential_backoff && i < steps && delay < 3600 * 1000; i++)
+		delay *= 2;
+	return delay;
 }
 
 /* The agent did not answer (or answered with a retryable error). */
 void node_comm_error(node_t *n, const char *why)
 {
 	vctx_t *ctx = node_ctx(n);
-	int delay = ctx->retry_interval_ms, state, steps;
+	int delay, state, steps;
 
 	vmetrics_round_end(n->host->metrics, &n->round_t0, "comm_error");
 	n->repin_tried = 0; /* the next contact may ask the registrar again */
 	/* Past max_retries the count only says FAILED: keep it from growing without end. */
 	if (n->retries <= ctx->max_retries)
 		n->retries++;
-	/* Each retry waits twice as long as the one before, up to the delay of the last
-	 * retry: a FAILED node is probed at that, the longest backoff. */
 	steps = n->retries < ctx->max_retries ? n->retries : ctx->max_retries;
-	for (int i = 1; ctx->exponential_backoff && i < steps && delay < 3600 * 1000; i++)
-		delay *= 2;
+	delay = node_backoff_ms(ctx, steps);
 	if (n->retries > ctx->max_retries) {
 		state = NODE_FAILED;
 		if (n->rec.operational_state != NODE_FAILED) {
@@ -420,12 +431,8 @@ void node_comm_error(node_t *n, const char *why)
 			pthread_mutex_unlock(&n->lock);
 			node_set_state(n, state);
 			n->unreachable = 1;
-			if (node_commit_verdict(n, EVENT_COMM_ERROR, "comm_error", why) < 0)
-				return;
-			node_announce(n, EVENT_COMM_ERROR, "comm_error", why);
-			log_warnx("node %s: unreachable after %d retries (%s); still probing every "
-			          "%d ms",
-			          n->rec.uuid, ctx->max_retries, why, delay);
+			/* Logged and announced once durable (node_verdict_done). */
+			node_commit_verdict(n, EVENT_COMM_ERROR, "comm_error", why);
 		}
 	} else {
 		if (n->rec.operational_state != NODE_START)
@@ -591,7 +598,7 @@ int node_answer_begin(node_t *n)
 {
 	n->in_flight = 0;
 	if (n->removing) {
-		node_free_later(n);
+		node_release_if_idle(n);
 		return 0;
 	}
 	return !node_answer_is_stale(n) && node_polling(n);
@@ -766,10 +773,18 @@ void node_cmd_remove(node_host_t *h, void *arg)
 		return;
 	n->removing = 1;
 	node_set_state(n, NODE_TERMINATED);
+	event_del(n->timer);
 	registry_remove(h->ctx->registry, n->rec.uuid, n);
 	log_info("node %s: removed from attestation", n->rec.uuid);
-	if (!n->in_flight)
-		node_free(n);
+	node_release_if_idle(n);
+}
+
+/* An operator's command is answered when it returns (api.c): what it changed must be
+ * durable by then, so it waits for the store thread. Operator commands only; a round
+ * never waits. Its outcome (logging) still comes through the worker's queue. */
+static void node_wait_durable(node_t *n)
+{
+	storeq_lane_sync(n->host->writes);
 }
 
 void node_cmd_stop(node_host_t *h, void *arg)
@@ -784,7 +799,7 @@ void node_cmd_stop(node_host_t *h, void *arg)
 	n->gen++; /* an answer still on its way is not acted on */
 	node_set_state(n, NODE_TENANT_FAILED);
 	node_commit_verdict(n, EVENT_NODE_STOPPED, NULL, "stopped by an operator");
-	log_info("node %s: stopped by an operator", n->rec.uuid);
+	node_wait_durable(n);
 }
 
 void node_cmd_reactivate(node_host_t *h, void *arg)
@@ -819,7 +834,7 @@ void node_cmd_reactivate(node_host_t *h, void *arg)
 	pthread_mutex_unlock(&n->lock);
 	n->unreachable = 0;
 	node_commit_verdict(n, EVENT_NODE_REACTIVATED, NULL, "reactivated by an operator");
-	log_info("node %s: reactivated", n->rec.uuid);
+	node_wait_durable(n);
 	if (!n->in_flight)
 		node_start_polling(n, 0);
 }
@@ -847,52 +862,97 @@ void node_cmd_policy_changed(node_host_t *h, void *arg)
 	free(name);
 }
 
+void node_verdict_done(node_t *n, const char *type, const char *event_id, const char *reason)
+{
+	vctx_t *ctx = node_ctx(n);
+
+	if (strcmp(type, EVENT_REVOCATION) == 0) {
+		node_announce(n, type, event_id, reason);
+		log_warnx("node %s: attestation FAILED (%s): %s; polling stopped until reactivated",
+		          n->rec.uuid, event_id, reason);
+	} else if (strcmp(type, EVENT_COMM_ERROR) == 0) {
+		node_announce(n, type, event_id, reason);
+		log_warnx("node %s: unreachable after %d retries (%s); still probing every %d ms",
+		          n->rec.uuid, ctx->max_retries, reason,
+		          node_backoff_ms(ctx, ctx->max_retries));
+	} else if (strcmp(type, EVENT_ATTESTED) == 0 || strcmp(type, EVENT_RECOVERED) == 0) {
+		log_info("node %s: attested (%s), polling every %d ms", n->rec.uuid,
+		         strcmp(type, EVENT_ATTESTED) == 0 ? "first round" : "recovered",
+		         ctx->quote_interval_ms);
+	} else if (strcmp(type, EVENT_NODE_STOPPED) == 0) {
+		log_info("node %s: stopped by an operator", n->rec.uuid);
+	} else if (strcmp(type, EVENT_NODE_REACTIVATED) == 0) {
+		log_info("node %s: reactivated", n->rec.uuid);
+	}
+}
+
 void node_lease_lost(node_t *n, const char *what)
 {
-	if (n->removing)
+	/* Removed by an operator: its row is gone, so a write still on its way was refused;
+	 * nothing to report. */
+	if (n->lease_lost || (n->removing && n->rec.operational_state == NODE_TERMINATED))
 		return;
+	n->lease_lost = 1;
 	log_warnx("node %s: write of %s refused by the lease fence (epoch %lld moved: another "
 	          "verifier holds the node now); dropping it",
 	          n->rec.uuid, what, (long long)n->rec.lease_epoch);
+	if (n->removing) /* handed back already: released when idle */
+		return;
 	n->removing = 1;
 	if (n->timer)
 		event_del(n->timer);
 	registry_remove(node_ctx(n)->registry, n->rec.uuid, n);
-	if (!n->in_flight)
-		node_free_later(n);
+	node_release_if_idle(n);
+}
+
+static int node_cmp_uuid(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 void node_cmd_drop(node_host_t *h, void *arg)
 {
 	char **uuids = arg;
-	size_t dropped = 0, refused;
+	size_t m = 0, dropped = 0;
 
-	/* A last fenced write first: a rebalanced node's next owner resumes where this one
-	 * stood; a lost one's write is refused (and the node dropped there). */
-	refused = node_save_batch(h, (const char *const *)uuids);
-	for (size_t i = 0; uuids[i]; i++) {
-		node_t *n = node_find(h, uuids[i]);
-		if (n != NULL) {
-			n->removing = 1;
-			event_del(n->timer);
-			registry_remove(h->ctx->registry, n->rec.uuid, n);
-			if (!n->in_flight)
-				node_free(n);
-			dropped++;
-		}
-		free(uuids[i]);
+	/* One pass over the worker's nodes, each looked up in the sorted list: n log m, not
+	 * n times m, when thousands are handed back at once. */
+	while (uuids[m])
+		m++;
+	qsort(uuids, m, sizeof(*uuids), node_cmp_uuid);
+	for (node_t *n = *node_head(h), *next; n; n = next) {
+		const char *key = n->rec.uuid;
+		next = n->next;
+		if (n->removing || bsearch(&key, uuids, m, sizeof(*uuids), node_cmp_uuid) == NULL)
+			continue;
+		/* A last fenced write first: a rebalanced node's next owner resumes where
+		 * this one stood; a lost one's write is refused (and logged then). */
+		node_put_progress_if_dirty(n);
+		n->removing = 1;
+		event_del(n->timer);
+		registry_remove(h->ctx->registry, n->rec.uuid, n);
+		node_release_if_idle(n);
+		dropped++;
 	}
+	for (size_t i = 0; i < m; i++)
+		free(uuids[i]);
 	free(uuids);
-	if (dropped + refused > 0)
-		log_info("worker %d: %zu nodes handed back to the pool (%zu refused by the fence)",
-		         h->id, dropped + refused, refused);
+	if (dropped > 0)
+		log_info("worker %d: %zu nodes handed back to the pool", h->id, dropped);
+}
+
+void node_worker_flush(node_host_t *h)
+{
+	h->stopping = 1;
+	for (node_t *n = *node_head(h); n; n = n->next)
+		if (!n->removing)
+			node_put_progress_if_dirty(n);
 }
 
 void node_worker_stop(node_host_t *h)
 {
 	node_t *n;
 
-	node_worker_tick(h);
 	while ((n = *node_head(h)) != NULL)
 		node_free(n);
 }

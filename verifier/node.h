@@ -32,6 +32,7 @@ struct event_base;
 struct http_budget;
 struct policy_obj;
 struct store;
+struct storeq_lane;
 struct vctx;
 struct vmetrics_worker;
 
@@ -41,7 +42,12 @@ typedef struct node_host {
 	int id;                     /* the worker's number, for log lines */
 	struct vctx *ctx;           /* shared settings, registry and policy cache; borrowed */
 	struct event_base *base;    /* the worker's loop; borrowed */
-	struct store *store;        /* the worker's store connection (set on its thread) */
+	struct store *store;        /* the worker's store connection (set on its thread): for
+	                               reads (policies) and rare writes (a re-pin), never for a
+	                               round's progress or verdict */
+	struct storeq_lane *writes; /* the worker's lane to the store thread (verifier/storeq.h) */
+	int stopping;               /* the worker's loop has ended: verdicts are no longer
+	                               announced to agents (they are durable all the same) */
 	struct http_budget *budget; /* memory budget of the agents' answers on this worker */
 	struct http_tls_pinned *agent_tls; /* the worker's one TLS context for its agents */
 	/* Admission of costly first rounds (a whole IMA list replayed, a UEFI log judged):
@@ -91,8 +97,12 @@ typedef struct node {
 	unsigned gen;        /* bumped by stop and reactivate */
 	unsigned req_gen;    /* gen when the request in flight was sent */
 	int retries;         /* consecutive failed contacts */
-	int dirty;           /* progress changed since the last flush */
+	int dirty;           /* progress changed since it was last handed to the store thread */
+	unsigned writes;     /* writes of it at the store thread whose outcome has not come
+	                        back: the node is not freed until they have */
 	int removing;        /* free as soon as nothing is in flight */
+	int lease_lost;      /* a write of it was refused by the lease fence (logged once) */
+	int free_queued;     /* its release is queued on the loop */
 	int partial;         /* 1 once the agent's pubkey is cached */
 	int renegotiated;    /* asked /version again after a 400 since the last good round */
 	int unreachable;     /* comm_error recorded, no good round since */
@@ -114,17 +124,23 @@ void node_cmd_stop(node_host_t *h, void *uuid);           /* takes a char* */
 void node_cmd_reactivate(node_host_t *h, void *uuid);     /* takes a char* */
 void node_cmd_policy_changed(node_host_t *h, void *name); /* takes a char* */
 
-/* Called by the worker: write dirty nodes' progress in one transaction; release every
- * node at shutdown (after a last flush). */
+/* Called by the worker every flush_interval: hand every node's changed progress to the
+ * store thread (coalesced there per node, written in one transaction per batch). */
 void node_worker_tick(node_host_t *h);
-/* Write the dirty progress of the worker's nodes (only: the UUIDs of a NULL-terminated
- * list, borrowed; NULL: all) in one fenced transaction; a node whose lease epoch moved is
- * dropped (node_lease_lost). Returns how many the fence refused. */
-size_t node_save_batch(node_host_t *h, const char *const *only);
-/* The lease manager hands nodes back (a lost lease, a rebalance, a shutdown): write their
- * progress a last time (fenced), then stop and release them. Takes a NULL-terminated array
- * of UUIDs (heap, each string heap). */
+/* The store thread's outcomes of this worker's writes (a storeq_results_t*, taken): a
+ * node whose write the lease fence refused is dropped, one whose write failed is written
+ * again by the next flush, a verdict now durable is logged and announced, a node being
+ * removed is freed once its last write is back. */
+void node_cmd_store_done(node_host_t *h, void *results);
+/* The lease manager hands nodes back (a lost lease, a rebalance, a shutdown): hand their
+ * progress to the store thread a last time (fenced), then stop them; each is freed once
+ * its writes are back. A release of their leases must wait for those writes
+ * (storeq_sync). Takes a NULL-terminated array of UUIDs (heap, each string heap). */
 void node_cmd_drop(node_host_t *h, void *uuids);
+/* The worker's loop has ended: hand every changed progress to the store thread a last
+ * time. The worker then waits for the outcomes (storeq_lane_drain), runs them
+ * (node_cmd_store_done), and calls node_worker_stop, which frees every node. */
+void node_worker_flush(node_host_t *h);
 void node_worker_stop(node_host_t *h);
 
 /* What the API shows of a node: its record's status fields and the algorithms of its

@@ -1,7 +1,8 @@
 /* node_priv: what the three files of a node share and nothing else includes.
  *   node.c      the node's life (creation, commands, release) and its round loop
  *   progress.c  what a round leaves behind: published to the API under the node's lock,
- *               written to the store now (a verdict change) or in the worker's batch
+ *               handed to the store thread now (a verdict change) or in the worker's
+ *               flush, and what the store thread says of those writes
  *   repin.c     re-pinning a renewed agent certificate from the registrar
  * All run on the owning worker's thread. */
 #ifndef VIGIL_VERIFIER_NODE_PRIV_H
@@ -19,14 +20,21 @@ void node_set_state(node_t *n, int state);
  * sets the verdict fields in the same section). out is NULL for a round that ended
  * before any evidence was checked. */
 void node_publish_locked(node_t *n, const attest_out_t *out);
-/* Write this node's progress now (a state change that records no event). */
+/* Hand this node's progress to the store thread now (a state change that records no
+ * event), without waiting for it. */
 void node_save_now(node_t *n);
+/* The same in the worker's flush: only when it changed since it was last handed over. */
+void node_put_progress_if_dirty(node_t *n);
 /* A verdict change: the node's progress, its event (type, event_id, reason) and the
- * event's webhook deliveries in one transaction, before anything is logged or announced
- * (a failure is logged; the progress is then saved by the next flush). 0 when it may be
- * logged and announced; -1 when the lease fence refused it: the node was dropped (another
- * instance holds it) and its verdict must go unannounced. */
-int node_commit_verdict(node_t *n, const char *type, const char *event_id, const char *reason);
+ * event's webhook deliveries, handed to the store thread as one transaction. Nothing of
+ * it is logged or announced here: node_verdict_done does that once the store thread says
+ * it is durable (or that its write failed: logged, the progress then written by the next
+ * flush); when the lease fence refused it the node is dropped (another instance holds it)
+ * and its verdict goes unannounced. */
+void node_commit_verdict(node_t *n, const char *type, const char *event_id, const char *reason);
+/* An event for the operator's history, from the node's record, with no progress: handed
+ * to the store thread, in order with the node's verdicts. */
+void node_record_event(node_t *n, const char *type, const char *event_id, const char *reason);
 
 /* ---- node.c ---- */
 
@@ -35,12 +43,17 @@ int node_commit_verdict(node_t *n, const char *type, const char *event_id, const
  * flight. Its verdict, if any, is never announced. */
 void node_lease_lost(node_t *n, const char *what);
 
+/* The verdict change committed by node_commit_verdict is durable: log and announce it
+ * (type, event_id and reason as committed). */
+void node_verdict_done(node_t *n, const char *type, const char *event_id, const char *reason);
+/* Free a node being removed once nothing is in flight: no request to its agent and no
+ * write of it at the store thread (on the next loop turn). */
+void node_release_if_idle(node_t *n);
+
 /* An answer (or its failure) arrived: 1 when it is to be judged (see node.c). */
 int node_answer_begin(node_t *n);
 /* The mutual-TLS connection to the agent pinned to pem; NULL on error (logged). */
 http_client_t *node_conn_new(node_t *n, const char *pem);
-/* An event for the operator's history, from the node's record. */
-void node_record_event(node_t *n, const char *type, const char *event_id, const char *reason);
 void node_round_start(node_t *n);
 /* The agent did not answer, or answered with a retryable error. */
 void node_comm_error(node_t *n, const char *why);

@@ -1,6 +1,8 @@
 /* progress: what a node's rounds leave behind, in two places: published to the API
- * thread under the node's lock (one whole round at a time), and written to the store,
- * at once for a verdict change or in the worker's batch (node_worker_tick) otherwise. */
+ * thread under the node's lock (one whole round at a time), and handed to the store
+ * thread (verifier/storeq.h) as a snapshot copy: at once for a verdict change (announced
+ * when its outcome comes back), in the worker's flush (node_worker_tick) otherwise. The
+ * worker never waits for the store. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +12,8 @@
 #include "common/evidence/ima.h"
 #include "common/policy/runtime_policy_eval.h"
 #include "verifier/events.h"
-#include "verifier/metrics.h"
 #include "verifier/node_priv.h"
+#include "verifier/storeq.h"
 
 void node_set_str(char **dst, const char *v)
 {
@@ -98,94 +100,103 @@ static void node_sync_rec(node_t *n)
 	buf_free(&b);
 }
 
-/* Write this node's progress now (a verdict change must be durable before it is
- * announced). */
-void node_save_now(node_t *n)
+/* What the store thread writes of n (owner thread): the progress fields and keys, what
+ * names the row and fences it (uuid, lease_epoch), and what an event's body shows (ip,
+ * port). A copy the job owns: the node runs on while the job waits. */
+static void node_copy_rec(node_t *n, store_node_t *out)
 {
-	const store_node_t *one[1] = {&n->rec};
-	int fenced = 0;
-	err_t e = {""};
+	const store_node_t *r = &n->rec;
 
-	/* Dirty until written: when this write fails, the next flush tries again. */
-	n->dirty = 1;
 	node_sync_rec(n);
-	if (store_node_save(n->host->store, one, 1, &fenced, &e) != STORE_OK)
-		log_warnx("node %s: cannot save its state: %s", n->rec.uuid, e.msg);
-	else if (fenced)
-		node_lease_lost(n, "its state");
-	else
-		n->dirty = 0;
+	memset(out, 0, sizeof(*out));
+	out->uuid = xstrdup(r->uuid);
+	out->ip = xstrdup(r->ip);
+	out->port = r->port;
+	out->api_version = r->api_version ? xstrdup(r->api_version) : NULL;
+	out->operational_state = r->operational_state;
+	out->attestation_count = r->attestation_count;
+	out->last_received_quote = r->last_received_quote;
+	out->last_successful_attestation = r->last_successful_attestation;
+	out->last_event_id = r->last_event_id ? xstrdup(r->last_event_id) : NULL;
+	out->failure_reason = r->failure_reason ? xstrdup(r->failure_reason) : NULL;
+	out->ima_state = r->ima_state ? xstrdup(r->ima_state) : NULL;
+	out->ima_keys = r->ima_keys ? xstrdup(r->ima_keys) : NULL;
+	out->mb_log_digest = r->mb_log_digest ? xstrdup(r->mb_log_digest) : NULL;
+	out->has_clock = r->has_clock;
+	out->tpm_clock = r->tpm_clock;
+	out->tpm_reset_count = r->tpm_reset_count;
+	out->tpm_restart_count = r->tpm_restart_count;
+	out->lease_epoch = r->lease_epoch; /* the fence: the epoch held now */
 }
 
-int node_commit_verdict(node_t *n, const char *type, const char *event_id, const char *reason)
+/* Hand the node's progress to the store thread. Clean from now on: a failed write makes
+ * it dirty again (node_cmd_store_done), and the next flush hands over what it is then. */
+static void node_put_progress(node_t *n)
 {
-	int rv;
+	store_node_t snap;
 
-	/* Dirty until written: when this commit fails, the next flush saves the progress. */
-	n->dirty = 1;
-	node_sync_rec(n);
-	rv = events_record(n->host->store, &n->rec, 1, type, event_id, reason);
-	if (rv == 0)
-		n->dirty = 0;
-	if (rv == 1) {
-		node_lease_lost(n, type);
-		return -1;
+	node_copy_rec(n, &snap);
+	storeq_put_progress(n->host->writes, n, &snap);
+	n->writes++;
+	n->dirty = 0;
+}
+
+void node_save_now(node_t *n)
+{
+	node_put_progress(n);
+}
+
+void node_commit_verdict(node_t *n, const char *type, const char *event_id, const char *reason)
+{
+	store_node_t snap;
+
+	node_copy_rec(n, &snap);
+	storeq_put_event(n->host->writes, n, &snap, 1, type, event_id, reason);
+	n->writes++;
+	n->dirty = 0;
+}
+
+void node_record_event(node_t *n, const char *type, const char *event_id, const char *reason)
+{
+	store_node_t snap;
+
+	node_copy_rec(n, &snap);
+	storeq_put_event(n->host->writes, n, &snap, 0, type, event_id, reason);
+	n->writes++;
+}
+
+void node_cmd_store_done(node_host_t *h, void *arg)
+{
+	storeq_results_t *res = arg;
+
+	(void)h;
+	for (size_t i = 0; i < res->n; i++) {
+		const storeq_result_t *r = &res->v[i];
+		node_t *n = r->token; /* kept alive while a write of it is out (n->writes) */
+
+		n->writes--;
+		if (r->rc == STOREQ_FENCED && (r->kind == STOREQ_PROGRESS || r->save))
+			node_lease_lost(n, r->kind == STOREQ_PROGRESS ? "its progress" : r->type);
+		else if (r->rc == STOREQ_FAILED && (r->kind == STOREQ_PROGRESS || r->save))
+			n->dirty = 1; /* the next flush writes it again */
+		/* A verdict is announced once durable (or, as before, once its write failed:
+		 * the node's judgement stands either way); never when the fence refused it. */
+		if (r->kind == STOREQ_EVENT && r->save && r->rc != STOREQ_FENCED)
+			node_verdict_done(n, r->type, r->event_id, r->reason);
+		node_release_if_idle(n);
 	}
-	return 0;
+	storeq_results_free(res);
 }
 
 void node_worker_tick(node_host_t *h)
 {
-	node_save_batch(h, NULL);
+	for (node_t *n = h->nodes; n; n = n->next)
+		if (n->dirty && !n->removing)
+			node_put_progress(n);
 }
 
-size_t node_save_batch(node_host_t *h, const char *const *only)
+void node_put_progress_if_dirty(node_t *n)
 {
-	const store_node_t **v = NULL;
-	node_t **nv = NULL;
-	int *fenced = NULL;
-	size_t k = 0, cap = 0, refused = 0;
-	err_t e = {""};
-
-	for (node_t *n = h->nodes; n; n = n->next) {
-		if (!n->dirty || n->removing)
-			continue;
-		if (only) {
-			size_t i;
-			for (i = 0; only[i] && strcmp(only[i], n->rec.uuid) != 0; i++)
-				;
-			if (only[i] == NULL)
-				continue;
-		}
-		if (k == cap) {
-			cap = cap ? cap * 2 : 64;
-			v = xrealloc(v, cap * sizeof(*v));
-			nv = xrealloc(nv, cap * sizeof(*nv));
-		}
-		node_sync_rec(n);
-		nv[k] = n;
-		v[k++] = &n->rec;
-	}
-	fenced = k ? xcalloc(k, sizeof(*fenced)) : NULL;
-	int64_t t0 = prom_now_us();
-	store_rc_t rc = k ? store_node_save(h->store, v, k, fenced, &e) : STORE_OK;
-	if (k)
-		vmetrics_flush(h->metrics, t0, k);
-	if (k && rc == STORE_OK) {
-		for (size_t i = 0; i < k; i++) {
-			nv[i]->dirty = 0;
-			/* Another instance claimed it (its epoch moved): the write changed
-			 * nothing, and this worker lets the node go. */
-			if (fenced[i]) {
-				node_lease_lost(nv[i], "its progress");
-				refused++;
-			}
-		}
-	} else if (k) {
-		log_warnx("worker %d: cannot save the progress of %zu nodes: %s", h->id, k, e.msg);
-	}
-	free(fenced);
-	free(nv);
-	free(v);
-	return refused;
+	if (n->dirty)
+		node_put_progress(n);
 }

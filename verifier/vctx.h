@@ -16,6 +16,7 @@ struct store;
 struct watch_hub;
 struct vmetrics;
 struct lease;
+struct storeq;
 
 typedef struct vctx {
 	char *verifier_id;         /* this instance's name (config or hostname) */
@@ -49,6 +50,7 @@ typedef struct vctx {
 	struct worker **workers;   /* the worker threads */
 	int nworkers;              /* how many */
 	struct store *api_store;   /* the gRPC thread's store connection */
+	struct storeq *storeq;     /* the store thread: the workers' progress and verdicts */
 	char *audit_pub_pem;       /* public half of the audit key (PEM), for GetAuditKey */
 	char audit_key_id[65];     /* its id: hex SHA-256 of its DER SubjectPublicKeyInfo */
 	struct watch_hub *watch;   /* WatchEvents' thread */

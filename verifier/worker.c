@@ -14,6 +14,7 @@
 #include "verifier/metrics.h"
 #include "verifier/node.h"
 #include "verifier/notices.h"
+#include "verifier/storeq.h"
 #include "verifier/vctx.h"
 
 typedef struct worker_cmd {
@@ -50,6 +51,18 @@ static void worker_announce(node_host_t *h, const char *body)
 		worker_post_node(h->ctx->workers[i], worker_run_fanout, xstrdup(body));
 }
 
+static void worker_run_outcomes(worker_t *w, void *arg)
+{
+	node_cmd_store_done(&w->host, arg);
+}
+
+/* The store thread's outcomes of this worker's writes (on the store thread): run on the
+ * worker's own, through its command queue. */
+static void worker_deliver(void *arg, storeq_results_t *r)
+{
+	worker_post(arg, worker_run_outcomes, r);
+}
+
 static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
 {
 	worker_t *w = arg;
@@ -66,6 +79,41 @@ static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
 		c->fn(w, c->arg);
 		free(c);
 	}
+}
+
+/* After the loop ended: run the store thread's outcomes queued so far and nothing else
+ * (the other commands are dropped by worker_free, as before: the gRPC server that would
+ * be answered is gone). */
+static void worker_run_queued_outcomes(worker_t *w)
+{
+	worker_cmd_t *c, *next, *keep = NULL, **tail = &keep;
+
+	pthread_mutex_lock(&w->lock);
+	c = w->head;
+	w->head = w->tail = NULL;
+	pthread_mutex_unlock(&w->lock);
+	for (; c; c = next) {
+		next = c->next;
+		c->next = NULL;
+		if (c->fn == worker_run_outcomes) {
+			c->fn(w, c->arg);
+			free(c);
+		} else {
+			*tail = c;
+			tail = &c->next;
+		}
+	}
+	pthread_mutex_lock(&w->lock);
+	if (keep != NULL) {
+		worker_cmd_t *last = keep;
+		while (last->next)
+			last = last->next;
+		last->next = w->head;
+		if (w->head == NULL)
+			w->tail = last;
+		w->head = keep;
+	}
+	pthread_mutex_unlock(&w->lock);
 }
 
 /* The metrics' nodes by state, and the worker's sign of life for /readyz. */
@@ -111,6 +159,8 @@ worker_t *worker_new(int id, struct vctx *ctx)
 			fatalx("worker %d: the TLS client context for agents: %s", id, e.msg);
 	}
 	w->host.announce = worker_announce;
+	if (ctx->storeq != NULL)
+		w->host.writes = storeq_lane_new(ctx->storeq, worker_deliver, w);
 	w->host.metrics = ctx->metrics ? vmetrics_worker(ctx->metrics, id) : NULL;
 	w->wake = event_new(w->base, -1, 0, worker_on_wake, w);
 	w->tick = event_new(w->base, -1, EV_PERSIST, worker_on_tick, w);
@@ -130,6 +180,14 @@ static void *worker_main(void *arg)
 		fatalx("worker %d: cannot open the store: %s", w->id, e.msg);
 	worker_count_nodes(w); /* running: ready before the first tick */
 	event_base_dispatch(w->base);
+	/* Nothing queued is lost: the last progress goes to the store thread, and the nodes
+	 * are freed only when every write of theirs is back (they own nothing the store
+	 * thread reads, but the outcomes name them). */
+	node_worker_flush(&w->host);
+	while (w->host.writes != NULL && storeq_lane_pending(w->host.writes) > 0) {
+		storeq_lane_drain(w->host.writes);
+		worker_run_queued_outcomes(w);
+	}
 	node_worker_stop(&w->host);
 	store_close(w->host.store);
 	w->host.store = NULL;
@@ -167,6 +225,7 @@ void worker_free(worker_t *w)
 		free(c);
 	}
 	notices_lane_free(w->host.notices); /* its clients' events are on the base */
+	storeq_lane_free(w->host.writes);
 	event_free(w->wake);
 	event_free(w->tick);
 	event_base_free(w->base);

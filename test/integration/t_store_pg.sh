@@ -5,7 +5,8 @@
 # Setup: the server, VIGIL_TEST_STORE_URL pointing at its "postgres" database (each test
 # creates and drops databases of its own there).
 # Actions and expected outcome: every cmocka test of test_store, test_store_audit,
-# test_store_outbox and test_store_verifier passes as on SQLite, among them migrations and
+# test_store_outbox, test_store_verifier and test_verifier_storeq (the verifier's store
+# thread, its queue fed while another session locks the nodes table) passes as on SQLite, among them migrations and
 # the refusal of a newer schema, the append-only triggers, the one-transaction event
 # commit, and four processes appending to one chain at once with the chain intact after.
 # Each cmocka test is reported as one "ok"/"not ok" line.
@@ -18,7 +19,7 @@ fi
 pg_server_start
 check "a throwaway PostgreSQL server starts (unix socket in a temp dir)" $? || exit 1
 
-for t in store store_audit store_outbox store_verifier; do
+for t in store store_audit store_outbox store_verifier verifier_storeq; do
 	bin=$TOP/build/test/test_$t
 	log=$T/test_$t.log
 	VIGIL_TEST_STORE_URL=$PG_ADMIN_URL CMOCKA_MESSAGE_OUTPUT=stdout "$bin" >"$log" 2>&1
