@@ -136,7 +136,9 @@ static void lease_renew(lease_t *l, int64_t now)
 	if (store_lease_renew(l->store, l->ctx->verifier_id, now + l->lease_ms, &r, &nr, &e) !=
 	    STORE_OK)
 		return; /* logged by the store; the leases run on until the next try */
-	qsort(r, nr, sizeof(*r), lease_cmp);
+	/* qsort(NULL, 0) is undefined behaviour (UBSan stops there). */
+	if (nr > 0)
+		qsort(r, nr, sizeof(*r), lease_cmp);
 	lease_drops_init(&d, l->ctx->nworkers);
 	while (i < l->nheld || j < nr) {
 		int c = i == l->nheld ? 1 : j == nr ? -1 : strcmp(l->held[i].uuid, r[j].uuid);
