@@ -63,17 +63,38 @@ static void worker_deliver(void *arg, storeq_results_t *r)
 	worker_post(arg, worker_run_outcomes, r);
 }
 
+/* Run at most WORKER_CMD_SLICE queued commands, then let the loop poll: thousands of
+ * commands posted at once (nodes loaded by a takeover, a fleet added) are worked off in
+ * slices between the rounds' own events, so the nodes already held never wait for all
+ * of them. The rest runs after a zero timeout, which libevent fires only after its next
+ * poll (an event activated again from its own callback would run in the same pass). */
+#define WORKER_CMD_SLICE 64
+
 static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
 {
 	worker_t *w = arg;
-	worker_cmd_t *c, *next;
+	worker_cmd_t *c, *next, *last;
+	int n = 1, more;
+	const struct timeval now = {0, 0};
 
 	(void)fd;
 	(void)what;
 	pthread_mutex_lock(&w->lock);
-	c = w->head;
-	w->head = w->tail = NULL;
+	c = last = w->head;
+	while (last && last->next && n < WORKER_CMD_SLICE) {
+		last = last->next;
+		n++;
+	}
+	if (last) {
+		w->head = last->next;
+		last->next = NULL;
+		if (w->head == NULL)
+			w->tail = NULL;
+	}
+	more = w->head != NULL;
 	pthread_mutex_unlock(&w->lock);
+	if (more)
+		event_add(w->wake, &now);
 	for (; c; c = next) {
 		next = c->next;
 		c->fn(w, c->arg);
