@@ -12,6 +12,7 @@ VERIFIER_SRCS += verifier/events.c
 VERIFIER_SRCS += verifier/outbox.c
 VERIFIER_SRCS += verifier/utf8.c
 VERIFIER_SRCS += verifier/attest.c
+VERIFIER_SRCS += verifier/answer.c
 VERIFIER_SRCS += verifier/apireq.c
 VERIFIER_SRCS += verifier/api.c
 VERIFIER_SRCS += verifier/watch.c
@@ -25,3 +26,8 @@ $(BUILD)/test/test_verifier_utf8: $(OBJ)/test/unit/test_verifier_utf8.o $(OBJ)/v
 VERIFIER_SRCS += verifier/sealer.c
 VERIFIER_SRCS += verifier/api_events.c
 VERIFIER_SRCS += verifier/metrics.c
+$(BUILD)/test/test_verifier_answer: $(OBJ)/test/unit/test_verifier_answer.o \
+		$(OBJ)/verifier/answer.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
