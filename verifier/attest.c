@@ -21,6 +21,8 @@
 
 /* A payload public key PEM (RSA-4096 is about 800 bytes) is never larger than this. */
 #define ATTEST_PUBKEY_MAX 16384
+/* The UEFI log is replayed to PCRs 0-15 (not 10): mb_pcrs holds that many. */
+#define ATTEST_MB_PCRS 16
 
 static int attest_failf(attest_out_t *out, const char *event_id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -106,7 +108,7 @@ static int attest_mb(const attest_input_t *in, attest_state_t *st, const answer_
 	if (st->mb_pcrs_mask && st->mb_bank == bank && in->mb_log_digest &&
 	    strcmp(in->mb_log_digest, hex) == 0) {
 		/* Same log as last time: only the quoted values need comparing. */
-		for (unsigned pcr = 0; pcr < 24; pcr++) {
+		for (unsigned pcr = 0; pcr < ATTEST_MB_PCRS; pcr++) {
 			size_t vl;
 			const uint8_t *v;
 			if (!(st->mb_pcrs_mask & (1u << pcr)))
@@ -133,7 +135,7 @@ static int attest_mb(const attest_input_t *in, attest_state_t *st, const answer_
 		goto out;
 	}
 	uint32_t checked = 0;
-	for (unsigned pcr = 0; pcr < 16; pcr++) {
+	for (unsigned pcr = 0; pcr < ATTEST_MB_PCRS; pcr++) {
 		size_t vl;
 		const uint8_t *v;
 		if (pcr == 10 || !(in->mask & (1u << pcr)))
@@ -151,6 +153,8 @@ static int attest_mb(const attest_input_t *in, attest_state_t *st, const answer_
 			attest_failf(out, "measured_boot.invalid_pcr", "%s", e.msg);
 			goto out;
 		}
+		if (st->mb_pcrs == NULL) /* only nodes under a measured-boot policy need it */
+			st->mb_pcrs = xcalloc(ATTEST_MB_PCRS, sizeof(*st->mb_pcrs));
 		memcpy(st->mb_pcrs[pcr], v, vl);
 		checked |= 1u << pcr;
 	}
@@ -376,6 +380,8 @@ int attest_check(const attest_input_t *in, attest_state_t *st, const uint8_t *bo
 	snprintf(out->sign_alg, sizeof(out->sign_alg), "%.15s", sign_alg);
 	rv = 0;
 out:
+	/* Nothing reads the quote after the round: its buffers are not kept per node. */
+	quote_release(st->q);
 	buf_free(&quote_text);
 	buf_free(&pubkey_text);
 	return rv;
