@@ -13,7 +13,8 @@
 #include "verifier/answer.h"
 
 /* 0 when answer_scan and jansson agree on body: both refuse it, or both take it with the
- * same results object, the same string fields and the same integer entry. Else 1, with
+ * same results object, the same string fields and the same integer entry (or jansson
+ * takes a body with a raw NUL byte, see below, which answer_scan refuses). Else 1, with
  * what differs in why. */
 static inline int answer_ref_diff(const uint8_t *body, size_t len, char *why, size_t size)
 {
@@ -25,6 +26,12 @@ static inline int answer_ref_diff(const uint8_t *body, size_t len, char *why, si
 	buf_t text = BUF_INIT;
 	int got = answer_scan(&a, body, len, &e), rv = 1;
 
+	/* One known difference, where answer_scan is the stricter: jansson drops a raw NUL
+	 * byte that follows a number or a word ({"a": 5<NUL>}), which no JSON may hold. */
+	if (root != NULL && got < 0 && memchr(body, '\0', len) != NULL) {
+		rv = 0;
+		goto out;
+	}
 	if ((root == NULL) != (got < 0)) {
 		snprintf(why, size, "jansson %s (%s), answer_scan %s (%s)",
 		         root ? "takes it" : "refuses it", root ? "" : je.text,
