@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "common/evidence/eventlog.h"
@@ -17,10 +16,13 @@
 #include "common/policy/runtime_policy.h"
 #include "common/crypto/tpm2.h"
 #include "common/base/xmalloc.h"
+#include "verifier/answer.h"
 #include "common/policy/runtime_policy_eval.h"
 
 /* A payload public key PEM (RSA-4096 is about 800 bytes) is never larger than this. */
 #define ATTEST_PUBKEY_MAX 16384
+/* The UEFI log is replayed to PCRs 0-15 (not 10): mb_pcrs holds that many. */
+#define ATTEST_MB_PCRS 16
 
 static int attest_failf(attest_out_t *out, const char *event_id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -80,10 +82,13 @@ int attest_round_is_costly(const attest_state_t *st, const struct runtime_policy
 	       (mb && !mb_policy_is_empty(mb) && st->mb_pcrs_mask == 0);
 }
 
-static int attest_mb(const attest_input_t *in, attest_state_t *st, json_t *res, uint16_t bank,
-                     attest_out_t *out)
+static int attest_mb(const attest_input_t *in, attest_state_t *st, const answer_t *ans,
+                     uint16_t bank, attest_out_t *out)
 {
-	const char *b64 = json_string_value(json_object_get(res, "mb_measurement_list"));
+	buf_t text = BUF_INIT;
+	size_t b64_len = 0;
+	/* The log's base64 straight from the body unless the JSON escaped some of it. */
+	const char *b64 = answer_bytes(ans, ANSWER_MB_LIST, &text, &b64_len);
 	uint8_t md[32];
 	char hex[65];
 	buf_t raw = BUF_INIT;
@@ -97,13 +102,13 @@ static int attest_mb(const attest_input_t *in, attest_state_t *st, json_t *res, 
 		                    "the quote covers PCR 0 but the agent sent no UEFI event log");
 	/* The cache key is the hash of the text as sent: an unchanged log (every round but the
 	 * first of a boot) is neither decoded nor parsed, only hashed. */
-	EVP_Digest(b64, strlen(b64), md, NULL, EVP_sha256(), NULL);
+	EVP_Digest(b64, b64_len, md, NULL, EVP_sha256(), NULL);
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	if (st->mb_pcrs_mask && st->mb_bank == bank && in->mb_log_digest &&
 	    strcmp(in->mb_log_digest, hex) == 0) {
 		/* Same log as last time: only the quoted values need comparing. */
-		for (unsigned pcr = 0; pcr < 24; pcr++) {
+		for (unsigned pcr = 0; pcr < ATTEST_MB_PCRS; pcr++) {
 			size_t vl;
 			const uint8_t *v;
 			if (!(st->mb_pcrs_mask & (1u << pcr)))
@@ -121,7 +126,7 @@ static int attest_mb(const attest_input_t *in, attest_state_t *st, json_t *res, 
 		rv = 0;
 		goto out;
 	}
-	if (base64_decode(&raw, b64, strlen(b64)) < 0) {
+	if (base64_decode(&raw, b64, b64_len) < 0) {
 		attest_failf(out, "measured_boot.log_format", "mb_measurement_list is not base64");
 		goto out;
 	}
@@ -130,7 +135,7 @@ static int attest_mb(const attest_input_t *in, attest_state_t *st, json_t *res, 
 		goto out;
 	}
 	uint32_t checked = 0;
-	for (unsigned pcr = 0; pcr < 16; pcr++) {
+	for (unsigned pcr = 0; pcr < ATTEST_MB_PCRS; pcr++) {
 		size_t vl;
 		const uint8_t *v;
 		if (pcr == 10 || !(in->mask & (1u << pcr)))
@@ -148,6 +153,8 @@ static int attest_mb(const attest_input_t *in, attest_state_t *st, json_t *res, 
 			attest_failf(out, "measured_boot.invalid_pcr", "%s", e.msg);
 			goto out;
 		}
+		if (st->mb_pcrs == NULL) /* only nodes under a measured-boot policy need it */
+			st->mb_pcrs = xcalloc(ATTEST_MB_PCRS, sizeof(*st->mb_pcrs));
 		memcpy(st->mb_pcrs[pcr], v, vl);
 		checked |= 1u << pcr;
 	}
@@ -164,6 +171,7 @@ static int attest_mb(const attest_input_t *in, attest_state_t *st, json_t *res, 
 out:
 	eventlog_free(log);
 	buf_free(&raw);
+	buf_free(&text);
 	return rv;
 }
 
@@ -172,11 +180,10 @@ out:
  * entry 0 unasked once per boot (Keylime's "list restarted"), not every round, which would
  * make the verifier replay the whole list each time. Keys learned from keyring entries are
  * kept only when the replay matched, and only from the entries the quote covers. */
-static int attest_ima(const attest_input_t *in, attest_state_t *st, json_t *res, uint16_t bank,
-                      uint32_t reset_count, attest_out_t *out)
+static int attest_ima(const attest_input_t *in, attest_state_t *st, const answer_t *ans,
+                      uint16_t bank, uint32_t reset_count, attest_out_t *out)
 {
-	json_t *jl = json_object_get(res, "ima_measurement_list");
-	json_t *je = json_object_get(res, "ima_measurement_list_entry");
+	buf_t list = BUF_INIT;
 	const uint8_t *pcr10;
 	size_t pcr10_len;
 	uint64_t first;
@@ -184,12 +191,10 @@ static int attest_ima(const attest_input_t *in, attest_state_t *st, json_t *res,
 
 	if ((pcr10 = quote_pcr_value(st->q, bank, 10, &pcr10_len)) == NULL)
 		return attest_failf(out, "ima.missing_pcr", "the quote does not cover PCR 10");
-	if (!json_is_string(jl))
+	if (ans->field[ANSWER_IMA_LIST].raw == NULL)
 		return attest_failf(out, "ima.missing_list",
 		                    "the agent sent no IMA measurement list");
-	first = json_is_integer(je) && json_integer_value(je) >= 0
-	            ? (uint64_t)json_integer_value(je)
-	            : 0;
+	first = ans->entry_is_integer && ans->entry >= 0 ? (uint64_t)ans->entry : 0;
 	if (st->ima == NULL || ima_state_bank(st->ima) != bank) {
 		ima_state_free(st->ima);
 		if ((st->ima = ima_state_new(bank)) == NULL)
@@ -232,9 +237,13 @@ static int attest_ima(const attest_input_t *in, attest_state_t *st, json_t *res,
 			runtime_policy_eval_add_boot_aggregate(st->rt_eval, agg, dl);
 	}
 	runtime_policy_eval_begin(st->rt_eval);
-	ima_replay(st->ima, json_string_value(jl), json_string_length(jl), first, pcr10, pcr10_len,
+	/* The list's lines end in "\n" escapes: unescaped once, into the buffer the replay
+	 * reads (a tree parser copied it twice). */
+	answer_text(ans, ANSWER_IMA_LIST, &list);
+	ima_replay(st->ima, (const char *)list.data, list.len, first, pcr10, pcr10_len,
 	           runtime_policy_log_hash_alg(in->runtime), runtime_policy_check_entry,
 	           st->rt_eval, &rr);
+	buf_free(&list);
 	/* On success the state's next entry is the first one the quote does not cover. */
 	runtime_policy_eval_commit(st->rt_eval,
 	                           rr.status == IMA_OK ? ima_state_next_entry(st->ima) : 0);
@@ -248,9 +257,13 @@ static int attest_ima(const attest_input_t *in, attest_state_t *st, json_t *res,
 int attest_check(const attest_input_t *in, attest_state_t *st, const uint8_t *body, size_t len,
                  attest_out_t *out)
 {
-	json_error_t je;
-	json_t *root, *res;
-	const char *quote, *hash_alg, *sign_alg, *pubkey;
+	answer_t ans;
+	buf_t quote_text = BUF_INIT, pubkey_text = BUF_INIT;
+	const char *quote, *pubkey = NULL;
+	/* Algorithm names are short: a longer one is cut here and cannot be accepted. */
+	char hash_alg[64], sign_alg[64];
+	long hash_len, sign_len;
+	size_t quote_len = 0;
 	uint16_t bank;
 	err_t e = {""};
 	quote_status_t qs;
@@ -260,41 +273,40 @@ int attest_check(const attest_input_t *in, attest_state_t *st, const uint8_t *bo
 	int rv = -1;
 
 	memset(out, 0, sizeof(*out));
-	root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
-	res = json_object_get(root, "results");
-	if (!json_is_object(res)) {
+	if (answer_scan(&ans, body, len, &e) < 0 || !ans.has_results) {
 		attest_failf(out, "quote_validation.response",
 		             "the agent's answer is not a Keylime quote response: %s",
-		             root ? "no results object" : je.text);
+		             e.msg[0] ? e.msg : "no results object");
 		goto out;
 	}
-	quote = json_string_value(json_object_get(res, "quote"));
-	hash_alg = json_string_value(json_object_get(res, "hash_alg"));
-	sign_alg = json_string_value(json_object_get(res, "sign_alg"));
-	pubkey = json_string_value(json_object_get(res, "pubkey"));
-	if (quote == NULL || hash_alg == NULL || sign_alg == NULL) {
+	quote = answer_bytes(&ans, ANSWER_QUOTE, &quote_text, &quote_len);
+	hash_len = answer_copy(&ans, ANSWER_HASH_ALG, hash_alg, sizeof(hash_alg));
+	sign_len = answer_copy(&ans, ANSWER_SIGN_ALG, sign_alg, sizeof(sign_alg));
+	if (answer_text(&ans, ANSWER_PUBKEY, &pubkey_text) == 0)
+		pubkey = (const char *)pubkey_text.data;
+	if (quote == NULL || hash_len < 0 || sign_len < 0) {
 		attest_failf(out, "quote_validation.response",
 		             "the quote response lacks quote, hash_alg or sign_alg");
 		goto out;
 	}
-	if (!attest_list_has(in->accept_hash, hash_alg) ||
+	if ((size_t)hash_len >= sizeof(hash_alg) || !attest_list_has(in->accept_hash, hash_alg) ||
 	    (bank = tpm2_alg_from_name(hash_alg)) == 0) {
 		attest_failf(out, "quote_validation.hash_algorithm",
 		             "hash algorithm %.32s is not accepted (accepted: %s)", hash_alg,
 		             in->accept_hash);
 		goto out;
 	}
-	if (!attest_list_has(in->accept_sign, sign_alg)) {
+	if ((size_t)sign_len >= sizeof(sign_alg) || !attest_list_has(in->accept_sign, sign_alg)) {
 		attest_failf(out, "quote_validation.signature_algorithm",
 		             "signature scheme %.32s is not accepted (accepted: %s)", sign_alg,
 		             in->accept_sign);
 		goto out;
 	}
-	if (pubkey && strlen(pubkey) > ATTEST_PUBKEY_MAX) {
+	if (pubkey && pubkey_text.len > ATTEST_PUBKEY_MAX) {
 		/* The key is cached for the node's life and hashed every round: bound it. */
 		attest_failf(out, "quote_validation.response",
 		             "the payload public key is %zu bytes, over the %d byte limit",
-		             strlen(pubkey), ATTEST_PUBKEY_MAX);
+		             pubkey_text.len, ATTEST_PUBKEY_MAX);
 		goto out;
 	}
 	if (pubkey == NULL && st->pubkey == NULL) {
@@ -302,7 +314,7 @@ int attest_check(const attest_input_t *in, attest_state_t *st, const uint8_t *bo
 		             "the agent sent no payload public key and none is cached");
 		goto out;
 	}
-	if ((qs = quote_decode(st->q, quote, strlen(quote), &e)) != QUOTE_OK ||
+	if ((qs = quote_decode(st->q, quote, quote_len, &e)) != QUOTE_OK ||
 	    (qs = quote_verify(st->q, st->ak, bank, in->nonce, strlen(in->nonce), &e)) !=
 	        QUOTE_OK) {
 		attest_failf(out, quote_status_event(qs), "%s", e.msg);
@@ -321,7 +333,6 @@ int attest_check(const attest_input_t *in, attest_state_t *st, const uint8_t *bo
 	if (st->has_clock && clock.reset_count != st->clock.reset_count) {
 		/* The TPM was reset: the node rebooted. Its IMA list and UEFI log are new;
 		 * entries asked for by position in the old list mean nothing in the new one. */
-		json_t *entry = json_object_get(res, "ima_measurement_list_entry");
 		/* The clock reference moves only when this round passes; until then each
 		 * round of the new boot lands here, and the logs start over only once. */
 		if (!st->reboot_seen || st->reboot_reset != clock.reset_count) {
@@ -339,7 +350,7 @@ int attest_check(const attest_input_t *in, attest_state_t *st, const uint8_t *bo
 			if (st->rt_eval)
 				runtime_policy_eval_reset(st->rt_eval);
 		}
-		if (in->runtime && json_is_integer(entry) && json_integer_value(entry) != 0) {
+		if (in->runtime && ans.entry_is_integer && ans.entry != 0) {
 			rv = 1; /* ask again, from entry 0 */
 			goto out;
 		}
@@ -353,9 +364,9 @@ int attest_check(const attest_input_t *in, attest_state_t *st, const uint8_t *bo
 			goto out;
 		}
 	}
-	if (in->mb && !mb_policy_is_empty(in->mb) && attest_mb(in, st, res, bank, out) < 0)
+	if (in->mb && !mb_policy_is_empty(in->mb) && attest_mb(in, st, &ans, bank, out) < 0)
 		goto out;
-	if (in->runtime && attest_ima(in, st, res, bank, clock.reset_count, out) < 0)
+	if (in->runtime && attest_ima(in, st, &ans, bank, clock.reset_count, out) < 0)
 		goto out;
 	/* Everything passed: keep what the next round compares against. */
 	st->clock = clock;
@@ -365,10 +376,13 @@ int attest_check(const attest_input_t *in, attest_state_t *st, const uint8_t *bo
 		free(st->pubkey);
 		st->pubkey = xstrdup(pubkey);
 	}
-	snprintf(out->hash_alg, sizeof(out->hash_alg), "%s", hash_alg);
-	snprintf(out->sign_alg, sizeof(out->sign_alg), "%s", sign_alg);
+	snprintf(out->hash_alg, sizeof(out->hash_alg), "%.15s", hash_alg);
+	snprintf(out->sign_alg, sizeof(out->sign_alg), "%.15s", sign_alg);
 	rv = 0;
 out:
-	json_decref(root);
+	/* Nothing reads the quote after the round: its buffers are not kept per node. */
+	quote_release(st->q);
+	buf_free(&quote_text);
+	buf_free(&pubkey_text);
 	return rv;
 }

@@ -47,7 +47,8 @@ typedef struct attest_state {
 	uint32_t reboot_reset;               /* its TPM reset count */
 	int ima_restarted;                   /* the agent restarted its IMA list unasked... */
 	uint32_t ima_restart_boot;           /* ...in the boot of this TPM reset count */
-	uint8_t mb_pcrs[24][64];             /* PCRs the last good UEFI log replays to */
+	uint8_t (*mb_pcrs)[64];              /* PCRs 0-15 the last good UEFI log replays to
+	                                      * (allocated on the first; the node frees) */
 	uint32_t mb_pcrs_mask;               /* which of mb_pcrs are valid */
 	uint16_t mb_bank;                    /* bank of mb_pcrs */
 } attest_state_t;

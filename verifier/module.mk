@@ -13,6 +13,7 @@ VERIFIER_SRCS += verifier/events.c
 VERIFIER_SRCS += verifier/outbox.c
 VERIFIER_SRCS += verifier/utf8.c
 VERIFIER_SRCS += verifier/attest.c
+VERIFIER_SRCS += verifier/answer.c
 VERIFIER_SRCS += verifier/apireq.c
 VERIFIER_SRCS += verifier/api.c
 VERIFIER_SRCS += verifier/watch.c
@@ -31,3 +32,8 @@ $(BUILD)/test/test_verifier_storeq: $(OBJ)/test/unit/test_verifier_storeq.o \
 VERIFIER_SRCS += verifier/sealer.c
 VERIFIER_SRCS += verifier/api_events.c
 VERIFIER_SRCS += verifier/metrics.c
+$(BUILD)/test/test_verifier_answer: $(OBJ)/test/unit/test_verifier_answer.o \
+		$(OBJ)/verifier/answer.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)

@@ -117,6 +117,7 @@ static void node_free(node_t *n)
 	quote_ak_free(n->ev.ak);
 	EVP_PKEY_free(n->ak_pkey);
 	free(n->ev.pubkey);
+	free(n->ev.mb_pcrs);
 	store_node_clear(&n->rec);
 	pthread_mutex_destroy(&n->lock);
 	free(n);

@@ -167,7 +167,7 @@ worker_t *worker_new(int id, struct vctx *ctx)
 	w->ctx = ctx;
 	w->budget = http_budget_new(ctx->answer_budget);
 	pthread_mutex_init(&w->lock, NULL);
-	if ((w->base = event_base_new()) == NULL)
+	if ((w->base = http_event_base_new()) == NULL)
 		fatalx("worker %d: cannot create an event base", id);
 	w->host.id = id;
 	w->host.ctx = ctx;

@@ -139,48 +139,71 @@ void base64_encode(buf_t *out, const void *in, size_t len)
 	}
 }
 
-static int b64val(char c)
+/* One more than each alphabet byte's value; 0 for every other byte, so that the value
+ * minus one has bit 7 set exactly for the bytes outside the alphabet. */
+static const uint8_t b64val1[256] = {
+    /* clang-format off */
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15,
+    ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22,
+    ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29,
+    ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
+    ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43,
+    ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50,
+    ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57,
+    ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+    /* clang-format on */
+};
+
+static uint8_t b64v(char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	return (uint8_t)(b64val1[(uint8_t)c] - 1);
 }
 
 int base64_decode(buf_t *out, const char *in, size_t len)
 {
-	size_t start = out->len, i;
+	size_t start = out->len, i, full;
+	uint8_t *o;
 
 	if (len % 4 != 0)
 		return -1;
 	buf_reserve(out, len / 4 * 3);
-	for (i = 0; i < len; i += 4) {
-		int v[4], pad = 0, k;
-
-		for (k = 0; k < 4; k++) {
-			if (in[i + k] == '=' && i + 4 == len && k >= 2) {
+	o = out->data + start;
+	/* Every quad but the last has no padding: four alphabet bytes, three bytes out. */
+	full = len >= 4 ? len - 4 : 0;
+	for (i = 0; i < full; i += 4) {
+		uint32_t a = b64v(in[i]), b = b64v(in[i + 1]), c = b64v(in[i + 2]),
+		         d = b64v(in[i + 3]);
+		if ((a | b | c | d) & 0x80)
+			goto bad;
+		uint32_t w = a << 18 | b << 12 | c << 6 | d;
+		o[0] = (uint8_t)(w >> 16);
+		o[1] = (uint8_t)(w >> 8);
+		o[2] = (uint8_t)w;
+		o += 3;
+	}
+	if (len > 0) {
+		/* The last quad: "xx==", "xxx=" or four alphabet bytes. */
+		uint32_t v[4], pad = 0;
+		for (int k = 0; k < 4; k++) {
+			if (in[i + k] == '=' && k >= 2) {
 				v[k] = 0;
 				pad++;
 				continue;
 			}
-			if (pad || (v[k] = b64val(in[i + k])) < 0)
+			if (pad || ((v[k] = b64v(in[i + k])) & 0x80))
 				goto bad;
 		}
-		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
-		             (uint32_t)v[3];
-		uint8_t o[3] = {(uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w};
+		uint32_t w = v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3];
 		/* Non-canonical encodings (stray bits under padding) are malformed too. */
 		if ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff)))
 			goto bad;
-		buf_append(out, o, (size_t)(3 - pad));
+		uint8_t t[3] = {(uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w};
+		memcpy(o, t, 3 - pad);
+		o += 3 - pad;
 	}
+	out->len = (size_t)(o - out->data);
+	out->data[out->len] = 0;
 	return 0;
 bad:
 	out->len = start;

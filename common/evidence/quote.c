@@ -659,6 +659,15 @@ static void quote_clear(quote_t *q)
 	memset(&q->bsel, 0, sizeof(q->bsel));
 }
 
+void quote_release(quote_t *q)
+{
+	quote_clear(q);
+	buf_free(&q->attest);
+	buf_free(&q->sig);
+	buf_free(&q->blob);
+	buf_free(&q->values);
+}
+
 static quote_status_t quote_parse(quote_t *q, err_t *e)
 {
 	quote_status_t st;

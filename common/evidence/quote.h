@@ -105,6 +105,9 @@ typedef struct quote quote_t; /* a decoded quote plus reusable scratch space */
 
 quote_t *quote_new(void); /* caller frees with quote_free */
 void quote_free(quote_t *q);
+/* Forget the decoded quote and give its buffers back (q stays usable): for a decoder kept
+ * per node between rounds, whose buffers would otherwise sit idle in every node. */
+void quote_release(quote_t *q);
 
 /* Verifier side: decode a quote string (need not be NUL-terminated; at most
  * QUOTE_STRING_MAX bytes). Replaces what q held. Strict: 'r', exactly three non-empty

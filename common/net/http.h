@@ -162,6 +162,12 @@ typedef struct http_client http_client_t;
 typedef void (*http_response_fn)(int status, const uint8_t *body, size_t len, const char *err,
                                  void *arg);
 
+/* An event loop for a thread that keeps many connections alive (the verifier's workers):
+ * on epoll, changes to a socket's events are applied once per loop turn, so a request
+ * that disables and re-enables reading (as evhttp does on every request and answer) costs
+ * no system call for that. Safe because no socket is dup()ed. NULL on failure. */
+struct event_base *http_event_base_new(void);
+
 /* host: name or IP literal (SNI and the hostname check use it; no SNI for IP literals).
  * tls NULL: plain HTTP. Trust anchors: ca_file, else ca_pem, else the system store; the
  * given certificates are anchors even when not self-signed roots (partial chains), so a

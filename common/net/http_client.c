@@ -369,6 +369,9 @@ static SSL_CTX *client_ctx_new(const tls_client_opts_t *tls, int pinned, err_t *
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* No read-ahead (which would read an answer's records in one read(2) rather than two
+	 * each): bufferevent_openssl then misses data already buffered in the SSL object and
+	 * waits on a socket with nothing more to come. */
 	/* We keep the last session ourselves (one server per client); CLIENT mode makes
 	 * OpenSSL accept TLS 1.3 tickets for it. */
 	SSL_CTX_set_session_cache_mode(ctx,

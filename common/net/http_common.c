@@ -75,6 +75,19 @@ void http_init(void)
 		fatalx("http: pthread_once failed");
 }
 
+struct event_base *http_event_base_new(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+
+	if (cfg == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 /* "ip:port" or "[v6]:port" of a socket address. */
 static void http_format_addr(const struct sockaddr *sa, char *out, size_t n)
 {

@@ -104,5 +104,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	runtime_policy_eval_free(st.rt_eval);
 	quote_free(st.q);
 	free(st.pubkey);
+	free(st.mb_pcrs);
 	return 0;
 }

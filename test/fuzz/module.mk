@@ -37,6 +37,11 @@ $(BUILD)/fuzz-replay/fuzz_verifier_%: $(OBJ)/test/fuzz/fuzz_verifier_%.o \
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/libfuzzer/fuzz_verifier_%: $(OBJ)/test/fuzz/fuzz_verifier_%.o $(VERIFIER_LIB_OBJS) \
+		$(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
 # fuzz_grpc_requests drives the verifier's request checks, which live outside libvigil
 # (explicit rules win over the patterns above; the objects go before the library).
 FUZZ_GRPC_OBJS := $(OBJ)/verifier/apireq.o $(OBJ)/verifier/policies.o
