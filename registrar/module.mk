@@ -1,6 +1,6 @@
 # registrar/: vigil-registrar
 REGISTRAR_SRCS += registrar/main.c registrar/registrar.c registrar/enroll.c registrar/route.c
-REGISTRAR_SRCS += registrar/metrics.c
+REGISTRAR_SRCS += registrar/metrics.c registrar/api.c registrar/apireq.c
 
 # The registration parser's fuzz target links the parser itself (it is not in libvigil),
 # before libvigil so that the archive resolves its symbols.
