@@ -7,8 +7,8 @@ Usage: registrar_grpc.py CHECK ADDR --ca F --cert F --key F [ARGS...]
 Each CHECK prints what it saw and exits 0 when the registrar behaved as docs/api.md says,
 1 otherwise:
   pages UUIDS-FILE            250 enrollments in pages of 100: 100, 100, 50, then no token;
-                              every uuid of the file exactly once, in byte order; page_size 0
-                              gives 100
+                              every uuid of the file exactly once, in byte order; pages of
+                              125: 125 and 125 without a token; page_size 0 gives 100
   delete-between UUIDS-FILE   page 1; then delete one uuid of page 1 and one of page 2; the
                               rest of the listing has every other uuid once, nothing twice
   get UUID REST-JSON          GetEnrollment against the REST GET of the same agent
@@ -96,6 +96,13 @@ def main():
         if got != want:
             fail("the pages do not hold every uuid once in byte order (%d got, %d want)" %
                  (len(got), len(want)))
+        # A page that ends exactly at the last enrollment is the last one: no token.
+        r1 = listing(125)
+        r2 = listing(125, r1.next_page_token)
+        print("pages of 125:", len(r1.enrollments), bool(r1.next_page_token),
+              len(r2.enrollments), bool(r2.next_page_token))
+        if not r1.next_page_token or len(r2.enrollments) != 125 or r2.next_page_token:
+            fail("a last page that is full still carries a token")
         if len(listing(0).enrollments) != 100:
             fail("page_size 0 does not mean 100")
         if len(listing(1000).enrollments) != 250 or listing(1000).next_page_token:
