@@ -16,6 +16,8 @@ int cmd_events(int argc, char **argv);
 int cmd_outbox(int argc, char **argv); /* ctl/cmd_outbox.c: outbox list | retry */
 int cmd_pool(int argc, char **argv);   /* ctl/cmd_pool.c: pool (the verifier instances) */
 int cmd_report(int argc, char **argv); /* ctl/cmd_report.c: report verify */
+/* ctl/cmd_enrollment.c: enrollment list | show | delete (the registrar's gRPC API) */
+int cmd_enrollment(int argc, char **argv);
 
 /* policy create runtime --ima-log FILE ... (ctl/cmd_ima.c); argv[0] = "runtime" */
 int cmd_policy_create_runtime(int argc, char **argv);

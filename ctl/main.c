@@ -21,6 +21,10 @@ static const struct ctl_group {
     {"reactivate", cmd_node,
      "  reactivate UUID                    resume a stopped or failed node\n"},
     {"remove", cmd_node, "  remove UUID                        stop attesting a node\n"},
+    {"enrollment", cmd_enrollment,
+     "  enrollment list [--page-size N] [--all] [--json]\n"
+     "                                     the registrar's enrollments (gRPC)\n"
+     "  enrollment show UUID | delete UUID one enrollment: every field, or remove it\n"},
     {"policy", cmd_policy,
      "  policy put NAME --kind pcr|runtime|mb FILE [--replace]\n"
      "                                     store a policy on the verifier\n"

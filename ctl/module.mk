@@ -14,4 +14,4 @@ $(BUILD)/libfuzzer/fuzz_ctl_%: $(OBJ)/test/fuzz/fuzz_ctl_%.o $(CTL_FUZZ_OBJS) $(
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
-CTL_SRCS += ctl/cmd_report.c
+CTL_SRCS += ctl/cmd_report.c ctl/cmd_enrollment.c

@@ -18,12 +18,35 @@ static const config_key_t registrar_keys[] = {
      "certificate from trusted_client_ca). The agent routes are served here too. Empty: no "
      "HTTPS listener, no admin routes.",
      NULL},
+    {"registrar", "grpc_listen", CFG_STR, "127.0.0.1:8892", 0, 0,
+     "Address of the gRPC API (vigil.v1.Registrar: list, show and delete enrollments; "
+     "docs/api.md) for vigilctl and fleet controllers, with mutual TLS: tls_cert, tls_key, "
+     "and client certificates from trusted_client_ca. Empty: off.",
+     NULL},
     {"registrar", "tls_cert", CFG_STR, "/etc/vigil/tls/registrar.crt", 0, 0,
-     "PEM certificate (chain) of the HTTPS listener.", NULL},
+     "PEM certificate (chain) of the HTTPS listener and of the gRPC API.", NULL},
     {"registrar", "tls_key", CFG_STR, "/etc/vigil/tls/registrar.key", 0, 0,
-     "PEM private key of the HTTPS listener.", NULL},
+     "PEM private key of tls_cert.", NULL},
     {"registrar", "trusted_client_ca", CFG_STR, "/etc/vigil/tls/ca.crt", 0, 0,
-     "PEM CA certificate(s) that admin client certificates must chain to.", NULL},
+     "PEM CA certificate(s) that admin client certificates (HTTPS admin routes and gRPC) must "
+     "chain to.",
+     NULL},
+    {"registrar", "grpc_recv_timeout", CFG_INT, "10", 1, 3600,
+     "Seconds a gRPC client has to send its whole request once it opened a call; then the "
+     "call ends with DEADLINE_EXCEEDED.",
+     NULL},
+    {"registrar", "grpc_send_timeout", CFG_INT, "30", 1, 3600,
+     "Seconds a gRPC client has to take each reply the registrar sends; then the call is "
+     "cancelled.",
+     NULL},
+    {"registrar", "grpc_max_calls", CFG_INT, "64", 1, 4096,
+     "gRPC calls served at once, in total. More are answered RESOURCE_EXHAUSTED at once.", NULL},
+    {"registrar", "grpc_max_calls_per_peer", CFG_INT, "16", 1, 4096,
+     "gRPC calls served at once for one client IP address. More are answered "
+     "RESOURCE_EXHAUSTED at once, so one client cannot use up what others need.",
+     NULL},
+    {"registrar", "grpc_insecure", CFG_BOOL, "no", 0, 0,
+     "Serve gRPC in plaintext without client certificates. Only for tests on loopback.", NULL},
     {"registrar", "ek_ca_dir", CFG_STR, "/etc/vigil/ek-ca", 0, 0,
      "Directory of TPM vendor CA certificates (*.pem, *.crt, *.cer; roots and "
      "intermediates). An agent's EK certificate must chain to one of them.",
@@ -77,7 +100,8 @@ static const daemon_info_t registrar_info = {
                    "AK must be a restricted signing key. The registrar answers with a "
                    "MakeCredential challenge that only that TPM can open; the agent proves "
                    "it with an HMAC and is enrolled. Administrators list, show and delete "
-                   "enrollments over HTTPS with a client certificate (registrar.tls_listen).",
+                   "enrollments over HTTPS with a client certificate (registrar.tls_listen), or "
+                   "over gRPC with mutual TLS (registrar.grpc_listen).",
     .default_conf = "/etc/vigil/registrar.conf",
     .keys = registrar_keys,
 };

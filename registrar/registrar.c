@@ -26,6 +26,7 @@
 #include "common/store/store.h"
 #include "common/crypto/tpm2.h"
 #include "common/base/xmalloc.h"
+#include "registrar/api.h"
 #include "registrar/enroll.h"
 #include "registrar/metrics.h"
 #include "registrar/route.h"
@@ -67,6 +68,7 @@ struct registrar {
 	listener_t l_http;      /* callback context of http */
 	listener_t l_https;     /* callback context of https */
 	rmetrics_t *metrics;    /* outcome counters and the metrics listener */
+	regapi_t *api;          /* the gRPC API and its thread, NULL when off */
 };
 
 /* ---- helpers ---- */
@@ -867,11 +869,17 @@ registrar_t *registrar_new(struct event_base *base, const config_t *cfg)
 		}
 		log_info("metrics on http://%s/metrics (also /healthz, /readyz)", mlisten);
 	}
+	const char *glisten = config_str(cfg, "registrar", "grpc_listen");
+	if (*glisten && (r->api = regapi_new(cfg, url, &e)) == NULL) {
+		log_warnx("registrar.grpc_listen %s: %s", glisten, e.msg);
+		goto out;
+	}
 	shown = store_url_redact(url);
-	log_info("registrar ready: agents on http://%s%s%s, database %s",
+	log_info("registrar ready: agents on http://%s%s%s%s%s, database %s",
 	         config_str(cfg, "registrar", "listen"),
 	         tls_listen && *tls_listen ? ", admin on https://" : "",
-	         tls_listen && *tls_listen ? tls_listen : "", shown);
+	         tls_listen && *tls_listen ? tls_listen : "", *glisten ? ", gRPC on " : "", glisten,
+	         shown);
 	free(shown);
 	ok = 1;
 out:
@@ -887,7 +895,8 @@ void registrar_free(registrar_t *r)
 {
 	if (r == NULL)
 		return;
-	rmetrics_free(r->metrics); /* first: its thread reads the counters */
+	regapi_free(r->api);       /* its thread has a store of its own, nothing of r */
+	rmetrics_free(r->metrics); /* its thread reads the counters */
 	http_server_free(r->https);
 	http_server_free(r->http);
 	ekca_free(r->ekca);

@@ -7,3 +7,4 @@ COMMON_SRCS += common/net/grpccli.c
 COMMON_SRCS += common/net/pb.c
 COMMON_SRCS += common/net/webhook.c
 COMMON_SRCS += common/net/metricsrv.c
+COMMON_SRCS += common/net/paging.c

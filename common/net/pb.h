@@ -4,6 +4,7 @@
 #ifndef VIGIL_PB_H
 #define VIGIL_PB_H
 
+#include "vigil/v1/registrar.pb-c.h"
 #include "vigil/v1/verifier.pb-c.h"
 
 #include "common/base/buf.h"

@@ -156,6 +156,27 @@ store_rc_t store_agent_list(store_t *s, char ***ids, size_t *n, err_t *e)
 	return s->ops->agent_list(s->h, ids, n, e);
 }
 
+store_rc_t store_agent_list_page(store_t *s, const char *after_id, size_t limit,
+                                 store_agent_t **out, size_t *n, err_t *e)
+{
+	*out = NULL;
+	*n = 0;
+	if (limit < 1 || limit > 10000) {
+		err_set(e, "store: agent page size %zu out of range", limit);
+		return STORE_ERROR;
+	}
+	return s->ops->agent_list_page(s->h, after_id ? after_id : "", limit, out, n, e);
+}
+
+void store_agents_free(store_agent_t *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		store_agent_clear(&v[i]);
+	free(v);
+}
+
 store_rc_t store_agent_delete(store_t *s, const char *agent_id, err_t *e)
 {
 	return s->ops->agent_delete(s->h, agent_id, e);

@@ -97,6 +97,15 @@ store_rc_t store_agent_get(store_t *s, const char *agent_id, store_agent_t *out,
 /* All agent ids in ascending order. *ids is a NULL-terminated array (caller frees with
  * store_ids_free); *n its length. */
 store_rc_t store_agent_list(store_t *s, char ***ids, size_t *n, err_t *e);
+/* One page of enrollments in ascending agent_id order (byte order, the same on every
+ * backend): at most limit records (1..10000) whose agent_id sorts after after_id (NULL or
+ * "": from the first), read in one statement. Because the page starts after a key rather
+ * than at an offset, records added or deleted between two calls never make the others
+ * skip or repeat. *out (caller frees with store_agents_free) holds *n full records without
+ * their pending_key (a secret the lister never needs). */
+store_rc_t store_agent_list_page(store_t *s, const char *after_id, size_t limit,
+                                 store_agent_t **out, size_t *n, err_t *e);
+void store_agents_free(store_agent_t *v, size_t n); /* NULL does nothing */
 store_rc_t store_agent_delete(store_t *s, const char *agent_id, err_t *e);
 /* Delete the record only while it was never activated (a first registration whose
  * challenge was answered wrongly); STORE_NOT_FOUND when there is none or it is active. */

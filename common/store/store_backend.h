@@ -22,6 +22,8 @@ typedef struct store_ops {
 	store_rc_t (*agent_put)(void *h, const store_agent_t *a, err_t *e);
 	store_rc_t (*agent_get)(void *h, const char *agent_id, store_agent_t *out, err_t *e);
 	store_rc_t (*agent_list)(void *h, char ***ids, size_t *n, err_t *e);
+	store_rc_t (*agent_list_page)(void *h, const char *after_id, size_t limit,
+	                              store_agent_t **out, size_t *n, err_t *e);
 	store_rc_t (*agent_delete)(void *h, const char *agent_id, err_t *e);
 	store_rc_t (*agent_activate)(void *h, const char *agent_id, err_t *e);
 	store_rc_t (*agent_delete_pending)(void *h, const char *agent_id, err_t *e);

@@ -517,6 +517,7 @@ const store_ops_t store_pg_ops = {
     .agent_put = pg_agent_put,
     .agent_get = pg_agent_get,
     .agent_list = pg_agent_list,
+    .agent_list_page = pg_agent_list_page,
     .agent_delete = pg_agent_delete,
     .agent_activate = pg_agent_activate,
     .agent_delete_pending = pg_agent_delete_pending,

@@ -83,6 +83,8 @@ void pg_rows(PGresult *r, size_t sz, pg_row_fn row, void **out, size_t *n);
 store_rc_t pg_agent_put(void *h, const store_agent_t *a, err_t *e);
 store_rc_t pg_agent_get(void *h, const char *agent_id, store_agent_t *out, err_t *e);
 store_rc_t pg_agent_list(void *h, char ***ids, size_t *n, err_t *e);
+store_rc_t pg_agent_list_page(void *h, const char *after_id, size_t limit, store_agent_t **out,
+                              size_t *n, err_t *e);
 store_rc_t pg_agent_delete(void *h, const char *agent_id, err_t *e);
 store_rc_t pg_agent_delete_pending(void *h, const char *agent_id, err_t *e);
 store_rc_t pg_agent_activate(void *h, const char *agent_id, err_t *e);

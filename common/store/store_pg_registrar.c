@@ -42,6 +42,30 @@ store_rc_t pg_agent_put(void *h, const store_agent_t *a, err_t *e)
 	return STORE_OK;
 }
 
+/* Row row of r as an enrollment, from the columns agent_id, ek_tpm, ekcert, aik_tpm,
+ * mtls_cert, ip, port, pending_key, created, then (not staged) regcount, active, updated,
+ * ek_key. */
+static void pg_agent_fill(PGresult *r, int row, int staged, store_agent_t *out)
+{
+	out->agent_id = pg_col_dup(r, row, 0);
+	out->ek_tpm = pg_col_dup(r, row, 1);
+	out->ekcert = pg_col_dup(r, row, 2);
+	out->aik_tpm = pg_col_dup(r, row, 3);
+	out->mtls_cert = pg_col_dup(r, row, 4);
+	out->ip = pg_col_dup(r, row, 5);
+	out->port = (int)pg_col_i64(r, row, 6);
+	out->pending_key = pg_col_dup(r, row, 7);
+	out->created = pg_col_i64(r, row, 8);
+	if (staged) {
+		out->updated = out->created;
+	} else {
+		out->regcount = (int)pg_col_i64(r, row, 9);
+		out->active = (int)pg_col_i64(r, row, 10);
+		out->updated = pg_col_i64(r, row, 11);
+		out->ek_key = pg_col_dup(r, row, 12);
+	}
+}
+
 /* One enrollment row (staged: the registrar_staged table, which has no regcount, active or
  * ek_key). STORE_NOT_FOUND when there is none. */
 static store_rc_t pg_agent_read(pg_t *p, int staged, const char *agent_id, store_agent_t *out,
@@ -62,23 +86,7 @@ static store_rc_t pg_agent_read(pg_t *p, int staged, const char *agent_id, store
 		PQclear(r);
 		return STORE_NOT_FOUND;
 	}
-	out->agent_id = pg_col_dup(r, 0, 0);
-	out->ek_tpm = pg_col_dup(r, 0, 1);
-	out->ekcert = pg_col_dup(r, 0, 2);
-	out->aik_tpm = pg_col_dup(r, 0, 3);
-	out->mtls_cert = pg_col_dup(r, 0, 4);
-	out->ip = pg_col_dup(r, 0, 5);
-	out->port = (int)pg_col_i64(r, 0, 6);
-	out->pending_key = pg_col_dup(r, 0, 7);
-	out->created = pg_col_i64(r, 0, 8);
-	if (staged) {
-		out->updated = out->created;
-	} else {
-		out->regcount = (int)pg_col_i64(r, 0, 9);
-		out->active = (int)pg_col_i64(r, 0, 10);
-		out->updated = pg_col_i64(r, 0, 11);
-		out->ek_key = pg_col_dup(r, 0, 12);
-	}
+	pg_agent_fill(r, 0, staged, out);
 	/* The pending key is a secret: do not leave it in libpq's freed buffers. */
 	if (!pg_col_is_null(r, 0, 7))
 		OPENSSL_cleanse(PQgetvalue(r, 0, 7), strlen(PQgetvalue(r, 0, 7)));
@@ -107,6 +115,35 @@ store_rc_t pg_agent_list(void *h, char ***ids, size_t *n, err_t *e)
 	PQclear(r);
 	*ids = v;
 	*n = (size_t)k;
+	return STORE_OK;
+}
+
+store_rc_t pg_agent_list_page(void *h, const char *after_id, size_t limit, store_agent_t **out,
+                              size_t *n, err_t *e)
+{
+	pg_t *p = h;
+	char lim[24];
+	const char *v[2] = {after_id, pg_i64(lim, (int64_t)limit)};
+	PGresult *r;
+	int k;
+
+	/* Byte order (COLLATE "C"), as SQLite's: the database's own collation may ignore
+	 * punctuation, and then a name with a dash would sort elsewhere than on SQLite. The
+	 * pending key is never read. */
+	r = pg_run(p,
+	           "SELECT agent_id, ek_tpm, ekcert, aik_tpm, mtls_cert, ip, port, NULL, created,"
+	           " regcount, active, updated, ek_key FROM registrar_agents"
+	           " WHERE agent_id COLLATE \"C\" > $1 ORDER BY agent_id COLLATE \"C\""
+	           " LIMIT $2::bigint",
+	           2, v);
+	if (r == NULL)
+		return pg_fail(p, e, "listing a page of agents");
+	k = PQntuples(r);
+	*out = xcalloc((size_t)k + 1, sizeof(**out));
+	for (int i = 0; i < k; i++)
+		pg_agent_fill(r, i, 0, &(*out)[i]);
+	*n = (size_t)k;
+	PQclear(r);
 	return STORE_OK;
 }
 

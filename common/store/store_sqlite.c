@@ -512,6 +512,7 @@ const store_ops_t store_sqlite_ops = {
     .agent_put = sq_agent_put,
     .agent_get = sq_agent_get,
     .agent_list = sq_agent_list,
+    .agent_list_page = sq_agent_list_page,
     .agent_delete = sq_agent_delete,
     .agent_activate = sq_agent_activate,
     .agent_delete_pending = sq_agent_delete_pending,

@@ -53,6 +53,29 @@ out:
 	return rc;
 }
 
+/* An enrollment row from the columns agent_id, ek_tpm, ekcert, aik_tpm, mtls_cert, ip,
+ * port, pending_key, created, then (not staged) regcount, active, updated, ek_key. */
+static void sq_agent_fill(sqlite3_stmt *st, int staged, store_agent_t *out)
+{
+	out->agent_id = sq_col_dup(st, 0);
+	out->ek_tpm = sq_col_dup(st, 1);
+	out->ekcert = sq_col_dup(st, 2);
+	out->aik_tpm = sq_col_dup(st, 3);
+	out->mtls_cert = sq_col_dup(st, 4);
+	out->ip = sq_col_dup(st, 5);
+	out->port = sqlite3_column_int(st, 6);
+	out->pending_key = sq_col_dup(st, 7);
+	out->created = sqlite3_column_int64(st, 8);
+	if (staged) {
+		out->updated = out->created;
+	} else {
+		out->regcount = sqlite3_column_int(st, 9);
+		out->active = sqlite3_column_int(st, 10);
+		out->updated = sqlite3_column_int64(st, 11);
+		out->ek_key = sq_col_dup(st, 12);
+	}
+}
+
 /* One enrollment row (staged: the registrar_staged table, which has no regcount, active
  * or ek_key). STORE_NOT_FOUND when there is none. */
 static store_rc_t sq_agent_read(sq_t *q, int staged, const char *agent_id, store_agent_t *out,
@@ -82,23 +105,7 @@ static store_rc_t sq_agent_read(sq_t *q, int staged, const char *agent_id, store
 		sq_fail(q, e, staged ? "reading staged attempt" : "reading agent");
 		goto out;
 	}
-	out->agent_id = sq_col_dup(st, 0);
-	out->ek_tpm = sq_col_dup(st, 1);
-	out->ekcert = sq_col_dup(st, 2);
-	out->aik_tpm = sq_col_dup(st, 3);
-	out->mtls_cert = sq_col_dup(st, 4);
-	out->ip = sq_col_dup(st, 5);
-	out->port = sqlite3_column_int(st, 6);
-	out->pending_key = sq_col_dup(st, 7);
-	out->created = sqlite3_column_int64(st, 8);
-	if (staged) {
-		out->updated = out->created;
-	} else {
-		out->regcount = sqlite3_column_int(st, 9);
-		out->active = sqlite3_column_int(st, 10);
-		out->updated = sqlite3_column_int64(st, 11);
-		out->ek_key = sq_col_dup(st, 12);
-	}
+	sq_agent_fill(st, staged, out);
 	rc = STORE_OK;
 out:
 	sqlite3_finalize(st);
@@ -140,6 +147,45 @@ store_rc_t sq_agent_list(void *h, char ***ids, size_t *n, err_t *e)
 out:
 	sqlite3_finalize(st);
 	store_ids_free(v);
+	return rc;
+}
+
+store_rc_t sq_agent_list_page(void *h, const char *after_id, size_t limit, store_agent_t **out,
+                              size_t *n, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	store_agent_t *v = NULL;
+	size_t k = 0;
+	int r = SQLITE_DONE;
+
+	/* The primary key's index gives the order (BINARY collation: byte order) and the
+	 * start; the pending key is never read. */
+	if (sqlite3_prepare_v2(q->db,
+	                       "SELECT agent_id, ek_tpm, ekcert, aik_tpm, mtls_cert, ip, port,"
+	                       " NULL, created, regcount, active, updated, ek_key"
+	                       " FROM registrar_agents WHERE agent_id > ?1"
+	                       " ORDER BY agent_id LIMIT ?2",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, after_id) || sqlite3_bind_int64(st, 2, (sqlite3_int64)limit)) {
+		sq_fail(q, e, "preparing agent page");
+		goto out;
+	}
+	v = xcalloc(limit, sizeof(*v));
+	while (k < limit && (r = sqlite3_step(st)) == SQLITE_ROW)
+		sq_agent_fill(st, 0, &v[k++]);
+	if (k < limit && r != SQLITE_DONE) {
+		sq_fail(q, e, "listing a page of agents");
+		goto out;
+	}
+	*out = v;
+	*n = k;
+	v = NULL;
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	store_agents_free(v, k);
 	return rc;
 }
 

@@ -48,7 +48,7 @@ storm() {
 		-o registrar.tls_listen="$tls" -o registrar.tls_cert="$T/ca/registrar.crt" \
 		-o registrar.tls_key="$T/ca/registrar.key" -o registrar.trusted_client_ca="$T/ca/ca.crt" \
 		-o registrar.ek_ca_dir="$T/ekca" -o registrar.state_dir="$T" \
-		-o registrar.database="sqlite:$T/registrar.db" -o registrar.metrics_listen= \
+		-o registrar.database="sqlite:$T/registrar.db" -o registrar.metrics_listen= -o registrar.grpc_listen= \
 		-o registrar.max_conns_per_peer=512
 	local rpid=$!
 	for _ in $(seq 100); do

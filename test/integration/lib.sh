@@ -514,7 +514,8 @@ node_logs() {
 #
 #   fleet_start            fleet CA in $T/ca (verifier --both, admin --client), the swtpm EK
 #                          CA, a registrar (REGISTRAR_ADDR, REGISTRAR_TLS_ADDR; metrics
-#                          on REGISTRAR_METRICS=HOST:PORT, else off) and a
+#                          on REGISTRAR_METRICS=HOST:PORT, gRPC on REGISTRAR_GRPC=HOST:PORT,
+#                          else off) and a
 #                          verifier (verifier_start fleet-verifier)
 #   fleet_node NAME [ek] [ak]   a simulated node: node_tpm_start + node_logs, then an agent
 #                          (uuid NODE_UUID_NAME, port AGENT_PORT_NAME, pid AGENT_PID_NAME)
@@ -537,7 +538,8 @@ fleet_start() {
 		-o registrar.tls_key="$T/ca/registrar.key" -o registrar.trusted_client_ca="$T/ca/ca.crt" \
 		-o registrar.ek_ca_dir="$EK_CA_DIR" -o registrar.state_dir="$T" \
 		-o registrar.database="sqlite:$T/registrar.db" \
-		-o registrar.metrics_listen="${REGISTRAR_METRICS:-}"
+		-o registrar.metrics_listen="${REGISTRAR_METRICS:-}" \
+		-o registrar.grpc_listen="${REGISTRAR_GRPC:-}"
 	REGISTRAR_PID=$!
 	for _ in $(seq 100); do
 		curl -sf "http://$REGISTRAR_ADDR/version" >/dev/null && break

@@ -92,7 +92,7 @@ REG_PID=
 reg_start() {
 	local log=$1 conf=$2 port
 	port=$(sed -n 's/^listen = 127.0.0.1:\([0-9]*\)$/\1/p' "$conf")
-	spawn "$log" "$BIN/vigil-registrar" -d -c "$conf" -o registrar.metrics_listen=
+	spawn "$log" "$BIN/vigil-registrar" -d -c "$conf" -o registrar.metrics_listen= -o registrar.grpc_listen="${REG_GRPC:-}"
 	REG_PID=$!
 	for _ in $(seq 100); do
 		curl -s -o /dev/null "http://127.0.0.1:$port/version" && return 0

@@ -245,7 +245,7 @@ if [ -x "$BIN/vigil-registrar" ] && "$BIN/vigil-registrar" -p | grep -q '^ek_ca_
 		"$T/tls/server.crt" "$T/tls/server.key" "$T/tls/ca-ca.crt" "$EK_CA_DIR" "$T/regstate" \
 		>>"$T/registrar.conf"
 	spawn "$T/registrar.log" "$BIN/vigil-registrar" -d -c "$T/registrar.conf" \
-		-o registrar.metrics_listen=
+		-o registrar.metrics_listen= -o registrar.grpc_listen=
 	wait_log "$T/registrar.log" "registrar ready" $! && REG=127.0.0.1:$REG_PORT
 	check registrar_started $?
 else

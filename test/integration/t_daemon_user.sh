@@ -40,7 +40,7 @@ RP=$(free_port)
 spawn "$T/registrar.log" "$BIN/vigil-registrar" -d -o registrar.user=nobody \
 	-o registrar.listen=127.0.0.1:$RP -o registrar.tls_listen= -o registrar.ek_ca_dir="$EK_CA_DIR" \
 	-o registrar.state_dir="$T/reg" -o registrar.database="sqlite:$T/reg/registrar.db" \
-	-o registrar.metrics_listen=
+	-o registrar.metrics_listen= -o registrar.grpc_listen=
 REG_PID=$!
 for _ in $(seq 100); do
 	curl -sf "http://127.0.0.1:$RP/version" >/dev/null && break

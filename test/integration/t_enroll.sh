@@ -24,7 +24,7 @@ start_registrar() { # start_registrar [extra -o ...]
 		-o registrar.tls_cert="$T/ca/registrar.crt" -o registrar.tls_key="$T/ca/registrar.key" \
 		-o registrar.trusted_client_ca="$T/ca/ca.crt" -o registrar.ek_ca_dir="$EK_CA_DIR" \
 		-o registrar.state_dir="$T/registrar" -o registrar.database="sqlite:$T/registrar.db" \
-		-o registrar.metrics_listen= "$@"
+		-o registrar.metrics_listen= -o registrar.grpc_listen= "$@"
 	REGISTRAR_PID=$!
 	for _ in $(seq 100); do
 		curl -sf "http://127.0.0.1:$RPORT/version" >/dev/null && return 0

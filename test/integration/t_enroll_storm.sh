@@ -42,7 +42,7 @@ spawn "$T/registrar.log" "$BIN/vigil-registrar" -d -o registrar.listen="$REGISTR
 	-o registrar.tls_listen="$REGISTRAR_TLS_ADDR" -o registrar.tls_cert="$T/ca/registrar.crt" \
 	-o registrar.tls_key="$T/ca/registrar.key" -o registrar.trusted_client_ca="$T/ca/ca.crt" \
 	-o registrar.ek_ca_dir="$EK_CA_DIR" -o registrar.state_dir="$T" \
-	-o registrar.database="sqlite:$T/registrar.db" -o registrar.metrics_listen=
+	-o registrar.database="sqlite:$T/registrar.db" -o registrar.metrics_listen= -o registrar.grpc_listen=
 REGISTRAR_PID=$!
 for _ in $(seq 100); do
 	curl -sf "http://$REGISTRAR_ADDR/version" >/dev/null && break

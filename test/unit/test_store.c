@@ -228,6 +228,99 @@ static void test_crud(void **state)
 	store_close(s);
 }
 
+/* Pages of enrollments: byte order whatever the backend's collation, full records without
+ * the pending key, and a cursor that neither skips nor repeats when records come and go
+ * between two pages. */
+static void test_agent_pages(void **state)
+{
+	fixture_t *f = *state;
+	err_t e = {""};
+	store_t *s = store_open(f->url, &e);
+	/* Byte order: upper case before lower case, '-' (0x2d) before '.' before digits
+	 * before '_' (0x5f); a collation that ignores punctuation would put "a-c" after "ab". */
+	static const char *const odd[] = {"B", "a-c", "a.b", "a0", "a_b", "ab"};
+	store_agent_t *v;
+	size_t n, seen = 0;
+	char after[64] = "", id[64], last[64] = "";
+	int nodd = (int)(sizeof(odd) / sizeof(odd[0]));
+
+	assert_non_null(s);
+	assert_int_equal(store_agent_list_page(s, NULL, 10, &v, &n, &e), STORE_OK);
+	assert_int_equal(n, 0);
+	store_agents_free(v, n);
+	for (int i = 0; i < 25; i++) {
+		snprintf(id, sizeof(id), "n%02d", i);
+		store_agent_t a = sample(id);
+		a.active = i % 2;
+		assert_int_equal(store_agent_put(s, &a, &e), STORE_OK);
+		store_agent_clear(&a);
+	}
+	for (int i = 0; i < nodd; i++) {
+		store_agent_t a = sample(odd[i]);
+		assert_int_equal(store_agent_put(s, &a, &e), STORE_OK);
+		store_agent_clear(&a);
+	}
+	/* The odd names first (all sort before "n"), in byte order. */
+	assert_int_equal(store_agent_list_page(s, "", (size_t)nodd, &v, &n, &e), STORE_OK);
+	assert_int_equal(n, nodd);
+	for (int i = 0; i < nodd; i++)
+		assert_string_equal(v[i].agent_id, odd[i]);
+	store_agents_free(v, n);
+
+	/* The numbered ones in pages of 10: 10, 10, 5. Between the first two pages n03
+	 * (already listed) and n15 (not yet) go away and n125 (not yet) and n005 (before the
+	 * cursor) come in: the rest is listed exactly once, n125 too, n005 not. */
+	snprintf(after, sizeof(after), "%s", odd[nodd - 1]);
+	for (int page = 0; page < 4; page++) {
+		assert_int_equal(store_agent_list_page(s, after, 10, &v, &n, &e), STORE_OK);
+		assert_int_equal(n, page == 0 ? 10 : page == 1 ? 10 : page == 2 ? 5 : 0);
+		for (size_t i = 0; i < n; i++) {
+			assert_true(strcmp(v[i].agent_id, last) > 0);
+			snprintf(last, sizeof(last), "%s", v[i].agent_id);
+			assert_null(v[i].pending_key);
+			assert_non_null(v[i].ek_tpm);
+			assert_non_null(v[i].aik_tpm);
+			assert_non_null(v[i].ekcert);
+			assert_string_equal(v[i].ek_key,
+			                    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b"
+			                    "822cd15d6c15b0f00a08");
+			assert_int_equal(v[i].port, 9002);
+			assert_true(v[i].created > 0);
+			assert_int_equal(v[i].active, strcmp(v[i].agent_id, "n125") == 0
+			                                  ? 0
+			                                  : atoi(v[i].agent_id + 1) % 2);
+			assert_true(strcmp(v[i].agent_id, "n15") != 0 &&
+			            strcmp(v[i].agent_id, "n005") != 0);
+			seen++;
+		}
+		if (n)
+			snprintf(after, sizeof(after), "%s", v[n - 1].agent_id);
+		store_agents_free(v, n);
+		if (page == 0) {
+			store_agent_t a = sample("n125"), b = sample("n005");
+			assert_string_equal(after, "n09");
+			assert_int_equal(store_agent_delete(s, "n03", &e), STORE_OK);
+			assert_int_equal(store_agent_delete(s, "n15", &e), STORE_OK);
+			assert_int_equal(store_agent_put(s, &a, &e), STORE_OK);
+			assert_int_equal(store_agent_put(s, &b, &e), STORE_OK);
+			store_agent_clear(&a);
+			store_agent_clear(&b);
+		}
+	}
+	assert_int_equal(seen, 25); /* 25 - n15 + n125 */
+
+	/* A cursor that names no record still starts right after where it would be. */
+	assert_int_equal(store_agent_list_page(s, "n095", 2, &v, &n, &e), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].agent_id, "n10");
+	assert_string_equal(v[1].agent_id, "n11");
+	store_agents_free(v, n);
+	assert_int_equal(store_agent_list_page(s, NULL, 0, &v, &n, &e), STORE_ERROR);
+	assert_null(v);
+	store_agents_free(NULL, 0);
+	store_close(s);
+}
+
 static void test_durable_across_reopen(void **state)
 {
 	fixture_t *f = *state;
@@ -457,6 +550,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bad_urls, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crud, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_agent_pages, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_durable_across_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_events_append_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_staging, setup, teardown),
