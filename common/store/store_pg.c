@@ -169,8 +169,8 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     "CREATE INDEX webhook_outbox_dead ON webhook_outbox (dead) WHERE dead IS NOT NULL;",
 
     /* 7: the verifier pool's fencing epoch of a node's lease, and the owner index. */
-    "ALTER TABLE nodes ADD COLUMN lease_epoch BIGINT NOT NULL DEFAULT 0;"
-    "CREATE INDEX nodes_lease_owner ON nodes (lease_owner);",
+    ("ALTER TABLE nodes ADD COLUMN lease_epoch BIGINT NOT NULL DEFAULT 0;"
+     "CREATE INDEX nodes_lease_owner ON nodes (lease_owner);"),
 
     /* 8: a stuck member's stall time (see store_sqlite.c). */
     "ALTER TABLE pool_members ADD COLUMN stalled BIGINT;",

@@ -195,8 +195,8 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
     /* 7: the verifier pool: a node's lease epoch, bumped by every claim; a write of the
      * node's state carries the epoch its writer holds and changes nothing once it moved,
      * so a paused old owner never overwrites the new owner's state. */
-    "ALTER TABLE nodes ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;"
-    "CREATE INDEX nodes_lease_owner ON nodes (lease_owner);",
+    ("ALTER TABLE nodes ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;"
+     "CREATE INDEX nodes_lease_owner ON nodes (lease_owner);"),
 
     /* 8: a pool member whose workers stopped ticking (a stuck instance) keeps
      * heartbeating with the time it noticed, so that it shows as stalled, not dead, and
