@@ -370,6 +370,7 @@ static int api_add_run(vctx_t *ctx, grpcsrv_call_t *c, Vigil__V1__AddNodeRequest
 	store_node_add_item_t *items = xcalloc(n, sizeof(*items));
 	store_node_t *recs = xcalloc(n, sizeof(*recs));
 	buf_t *b64 = xcalloc(n, sizeof(*b64));
+	buf_t *hexv = xcalloc(n, sizeof(*hexv)); /* each node's V as hex (a secret) */
 	char **bodies = xcalloc(n, sizeof(*bodies));
 	const char *const *urls;
 	size_t nurls, posted = 0;
@@ -417,6 +418,10 @@ static int api_add_run(vctx_t *ctx, grpcsrv_call_t *c, Vigil__V1__AddNodeRequest
 		rec->pcr_policy = *in->pcr_policy ? in->pcr_policy : NULL;
 		rec->runtime_policy = *in->runtime_policy ? in->runtime_policy : NULL;
 		rec->mb_policy = *in->mb_policy ? in->mb_policy : NULL;
+		if (reqs[i]->payload_v.len > 0) {
+			hex_encode(&hexv[i], reqs[i]->payload_v.data, reqs[i]->payload_v.len);
+			rec->payload_v = (char *)hexv[i].data;
+		}
 		rec->operational_state = NODE_START;
 		if (ctx->lease && mine) {
 			rec->lease_owner = ctx->verifier_id;
@@ -492,9 +497,11 @@ static int api_add_run(vctx_t *ctx, grpcsrv_call_t *c, Vigil__V1__AddNodeRequest
 	}
 	for (size_t i = 0; i < n; i++) {
 		buf_free(&b64[i]);
+		buf_free_secret(&hexv[i]);
 		free(bodies[i]);
 	}
 	free(b64);
+	free(hexv);
 	free(bodies);
 	free(recs);
 	free(items);
