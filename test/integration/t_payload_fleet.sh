@@ -16,7 +16,11 @@
 #     with the node's and the RevocationNotifier's certificates): the four files of
 #     Keylime's package appear in the agent's unzipped/, equal to their sources, and
 #     Python's zipfile reads the archive vigilctl wrote (decrypted_payload) as stored
-#     entries.
+#     entries;
+#   - through a proxy (evil_agent.py) answering the first two V POSTs with 503: the
+#     verifier retries with backoff (PROVIDE_V_RETRY) and delivers on the third; one
+#     answering 400: the node fails with event id payload_v and V is forgotten;
+#   - usage errors, and a payload over 1 MiB refused before anything is sent.
 . "$(dirname "$0")/lib.sh"
 VERIFIER_MTLS=1
 
@@ -126,6 +130,34 @@ with zipfile.ZipFile(sys.argv[1]) as z:
     assert all((i.external_attr >> 16) & 0o777 == 0o600 for i in infos)
 PY
 check "Python's zipfile reads vigilctl's archive: stored entries, mode 0600, CRCs good" $?
+
+# ---- V through a path that fails: retried, or refused ----
+mport=$(free_port)
+echo "vkey-status 503 2" >"$T/mitm.mode"
+spawn "$T/mitm.log" "$TOP/test/integration/evil_agent.py" "$mport" "$T/agent-a/server-cert.pem" \
+	"$T/agent-a/server-private.pem" "$T/ca/ca.crt" "127.0.0.1:$AGENT_PORT_a" \
+	"$T/agent-a/server-cert.pem" "$T/ca/verifier.crt" "$T/ca/verifier.key" "$T/mitm.mode"
+wait_for 10 grep -q ready "$T/mitm.log"
+check "a proxy in front of agent a that fails the first V POSTs" $?
+mkzip "$T/a2.zip" "$T/marker-a2" && mkzip "$T/a3.zip" "$T/marker-a3"
+fctl remove "$UA" >/dev/null &&
+	fctl add "$UA" --ip 127.0.0.1 --port "$mport" --payload "$T/a2.zip" --payload-verify=60 \
+		>"$T/add-d.out" 2>&1 &&
+	wait_for 20 test -s "$T/marker-a2" &&
+	grep -q "node $UA: POST /keys/vkey: agent answered HTTP 503; V retry 1 of 3" "$T/fleet-verifier.log" &&
+	grep -q "node $UA: POST /keys/vkey: agent answered HTTP 503; V retry 2 of 3" "$T/fleet-verifier.log" &&
+	! grep -q "V retry 3 of 3" "$T/fleet-verifier.log" &&
+	wait_node_state "$UA" GET_QUOTE 10 >/dev/null
+check "V unanswered twice (PROVIDE_V_RETRY): retried with backoff, then delivered; normal rounds follow" $?
+
+echo "vkey-status 400 1" >"$T/mitm.mode"
+fctl remove "$UA" >/dev/null &&
+	fctl add "$UA" --ip 127.0.0.1 --port "$mport" --payload "$T/a3.zip" >/dev/null 2>&1 &&
+	wait_node_state "$UA" INVALID_QUOTE 20 >/dev/null &&
+	fctl status "$UA" | grep -q "^last failure: *payload_v: the agent refused the payload key share V with HTTP 400" &&
+	wait_for 10 vq_is "SELECT COUNT(*) FROM nodes WHERE uuid = '$UA' AND payload_v IS NULL" 1 &&
+	[ ! -e "$T/marker-a3" ]
+check "V refused by the agent (HTTP 400): the node fails (payload_v) and V is forgotten" $?
 
 fctl add "$UA" --payload "$T/a.zip" --cert-package "$T/ca" >/dev/null 2>&1
 [ $? -eq 2 ]
