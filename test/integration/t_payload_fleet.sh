@@ -19,7 +19,9 @@
 #     entries;
 #   - through a proxy (evil_agent.py) answering the first two V POSTs with 503: the
 #     verifier retries with backoff (PROVIDE_V_RETRY) and delivers on the third; one
-#     answering 400: the node fails with event id payload_v and V is forgotten;
+#     answering 400: the node fails with event id payload_v and V is forgotten; V not
+#     yet taken when the verifier stops stays in the store and the restarted verifier
+#     delivers it after its first good round;
 #   - usage errors, and a payload over 1 MiB refused before anything is sent.
 . "$(dirname "$0")/lib.sh"
 VERIFIER_MTLS=1
@@ -158,6 +160,27 @@ fctl remove "$UA" >/dev/null &&
 	wait_for 10 vq_is "SELECT COUNT(*) FROM nodes WHERE uuid = '$UA' AND payload_v IS NULL" 1 &&
 	[ ! -e "$T/marker-a3" ]
 check "V refused by the agent (HTTP 400): the node fails (payload_v) and V is forgotten" $?
+
+# V not yet taken when the verifier stops: kept in the store, delivered by the restarted
+# verifier after its first good round.
+n503() { grep -c "node $UA: POST /keys/vkey: agent answered HTTP 503" "$T/fleet-verifier.log"; }
+n503_above() { [ "$(n503)" -gt "$1" ]; }
+echo "vkey-status 503 100000" >"$T/mitm.mode"
+mkzip "$T/a4.zip" "$T/marker-a4"
+before=$(n503)
+fctl remove "$UA" >/dev/null &&
+	fctl add "$UA" --ip 127.0.0.1 --port "$mport" --payload "$T/a4.zip" >/dev/null 2>&1 &&
+	wait_for 20 n503_above "$before" && stop_pid "$VERIFIER_PID" &&
+	vq_is "SELECT COUNT(*) FROM nodes WHERE uuid = '$UA' AND payload_v IS NOT NULL" 1 &&
+	[ ! -e "$T/marker-a4" ]
+check "V not yet taken when the verifier stops: still in the store" $?
+echo pass >"$T/mitm.mode"
+verifier_start fleet-verifier -o verifier.registrar="$REGISTRAR_TLS_ADDR" \
+	-o verifier.registrar_ca="$T/ca/ca.crt" &&
+	wait_for 20 test -s "$T/marker-a4" &&
+	wait_for 10 vq_is "SELECT COUNT(*) FROM nodes WHERE uuid = '$UA' AND payload_v IS NULL" 1 &&
+	wait_node_state "$UA" GET_QUOTE 10 >/dev/null
+check "...and delivered by the restarted verifier after its first good round" $?
 
 fctl add "$UA" --payload "$T/a.zip" --cert-package "$T/ca" >/dev/null 2>&1
 [ $? -eq 2 ]
