@@ -18,6 +18,7 @@
 #include "ctl/args.h"
 #include "ctl/commands.h"
 #include "ctl/ctlconf.h"
+#include "ctl/payload.h"
 
 static const char *const node_state_names[] = {
     "REGISTERED",      "START",  "SAVED",      "GET_QUOTE",     "GET_QUOTE_RETRY", "PROVIDE_V",
@@ -129,6 +130,9 @@ typedef struct add_opts {
 	int port;                       /* contact override */
 	int allow_no_ekcert;            /* accept a node whose TPM has no EK certificate */
 	const char *file;               /* --file: UUIDs to add, one a line */
+	const char *payload;            /* --payload: file to deliver after the first good quote */
+	const char *cert_package;       /* --cert-package: a `vigilctl ca` directory */
+	int verify_s;                   /* --payload-verify: seconds to wait, 0: do not */
 } add_opts_t;
 
 static int add_on_opt(int opt, const char *arg, void *ctx)
@@ -164,13 +168,32 @@ static int add_on_opt(int opt, const char *arg, void *ctx)
 	case 'F':
 		o->file = arg;
 		return 0;
+	case 'Y':
+		o->payload = arg;
+		return 0;
+	case 'C':
+		o->cert_package = arg;
+		return 0;
+	case 'V': {
+		char *end;
+		long v = arg ? strtol(arg, &end, 10) : 120;
+		if (arg && (end == arg || *end || v < 1 || v > 86400)) {
+			fprintf(stderr, "vigilctl: --payload-verify=%s: expected seconds 1-86400\n",
+			        arg);
+			return -1;
+		}
+		o->verify_s = (int)v;
+		return 0;
+	}
 	}
 	return -1;
 }
 
 static const char add_usage[] =
     "Usage: vigilctl add UUID [--runtime-policy NAME] [--mb-policy NAME] [--pcr-policy NAME]\n"
-    "                     [--ip ADDR --port N] [--allow-no-ek-cert] [connection options]\n"
+    "                     [--ip ADDR --port N] [--allow-no-ek-cert]\n"
+    "                     [--payload FILE | --cert-package DIR] [--payload-verify[=SECONDS]]\n"
+    "                     [connection options]\n"
     "       vigilctl add --file FILE [--runtime-policy NAME] [--mb-policy NAME]\n"
     "                    [--pcr-policy NAME] [--allow-no-ek-cert] [connection options]\n"
     "\n"
@@ -192,7 +215,22 @@ static const char add_usage[] =
     "  --pcr-policy NAME       static PCR values\n"
     "  --ip ADDR, --port N     contact the agent here instead of the registered address\n"
     "  --allow-no-ek-cert      accept a TPM without an EK certificate (not recommended)\n"
-    "  --file FILE             add the nodes listed in FILE (see above)\n";
+    "  --file FILE             add the nodes listed in FILE (see above)\n"
+    "\n"
+    "Secure payload (docs/payload.md), as Keylime's tenant delivers it: vigilctl seals the\n"
+    "payload under a fresh key K = U xor V, posts U with the sealed payload to the agent's\n"
+    "/keys/ukey (over mutual TLS: the agent's registered certificate pinned, this operator's\n"
+    "certificate), and gives V to the verifier with the node; the verifier posts V to the\n"
+    "agent only after the node's first good quote, then forgets it. A node that fails\n"
+    "never gets V. The agent unpacks a ZIP payload into its secure dir and runs autorun.sh.\n"
+    "  --payload FILE          deliver FILE (at most 1 MiB), e.g. a ZIP with autorun.sh\n"
+    "  --cert-package DIR      deliver Keylime's certificate package, a ZIP of\n"
+    "                          UUID-cert.crt, UUID-private.pem, cacert.crt and\n"
+    "                          RevocationNotifier-cert.crt from the `vigilctl ca` directory\n"
+    "                          DIR (DIR/UUID.crt, DIR/UUID.key: 'vigilctl ca issue DIR UUID\n"
+    "                          --client'; DIR/ca.crt; DIR/RevocationNotifier.crt)\n"
+    "  --payload-verify[=S]    after adding, wait (default 120 s) until the agent's\n"
+    "                          /keys/verify proves it derived K; exit 1 if it does not\n";
 
 /* The verifier's rule for node UUIDs; checked here too because the UUID becomes part of
  * the registrar URL path. */
@@ -458,6 +496,42 @@ static int add_file(ctl_conf_t *c, const add_opts_t *o, const char *host, int rp
 	return bad ? 1 : 0;
 }
 
+/* The tenant's half of a secure payload for node: K, V, U; U and the sealed payload
+ * posted to the agent. 0, or -1 (printed). */
+static int add_payload_send(const ctl_conf_t *c, const add_opts_t *o, const Vigil__V1__Node *node,
+                            ctl_payload_t *pl)
+{
+	buf_t plain = BUF_INIT;
+	err_t e = {""};
+	int rv = -1;
+
+	if (o->cert_package) {
+		if (ctl_payload_cert_package(o->cert_package, node->uuid, &plain, &e) < 0) {
+			fprintf(stderr, "vigilctl: --cert-package %s: %s\n", o->cert_package,
+			        e.msg);
+			goto out;
+		}
+	} else if (buf_read_file(&plain, o->payload, CTL_PAYLOAD_MAX) < 0) {
+		fprintf(stderr, "vigilctl: --payload %s: %s%s\n", o->payload, strerror(errno),
+		        errno == EFBIG ? " (at most 1 MiB, Keylime's max_payload_size)" : "");
+		goto out;
+	}
+	if (ctl_payload_make(pl, node->uuid, plain.data, plain.len, &e) < 0) {
+		fprintf(stderr, "vigilctl: payload: %s\n", e.msg);
+		goto out;
+	}
+	if (ctl_payload_send_u(c, node->ip, (int)node->port, node->mtls_cert, pl, &e) < 0) {
+		fprintf(stderr, "vigilctl: payload: agent %s:%u: %s\n", node->ip, node->port,
+		        e.msg);
+		ctl_payload_clear(pl);
+		goto out;
+	}
+	rv = 0;
+out:
+	buf_free_secret(&plain);
+	return rv;
+}
+
 static int cmd_add(int argc, char **argv)
 {
 	static const struct option extra[] = {
@@ -468,19 +542,28 @@ static int cmd_add(int argc, char **argv)
 	    {"port", required_argument, NULL, 'p'},
 	    {"allow-no-ek-cert", no_argument, NULL, 'N'},
 	    {"file", required_argument, NULL, 'F'},
+	    {"payload", required_argument, NULL, 'Y'},
+	    {"cert-package", required_argument, NULL, 'C'},
+	    {"payload-verify", optional_argument, NULL, 'V'},
 	};
 	ctl_conf_t c;
 	add_opts_t o = {0};
 	Vigil__V1__AddNodeRequest req = VIGIL__V1__ADD_NODE_REQUEST__INIT;
 	Vigil__V1__Node node = VIGIL__V1__NODE__INIT;
 	Vigil__V1__AddNodeResponse *resp = NULL;
+	ctl_payload_t pl;
+	int has_payload = 0;
 	char *host = NULL;
 	int port, i, rv = 1;
 
 	if (ctl_conf_init(&c, NULL) < 0)
 		return 1;
-	if ((i = node_getopt(&c, argc, argv, extra, 7, add_on_opt, &o, add_usage)) < 0 ||
-	    argc - i != (o.file ? 0 : 1) || (o.file && (o.ip || o.port))) {
+	memset(&pl, 0, sizeof(pl));
+	if ((i = node_getopt(&c, argc, argv, extra, 10, add_on_opt, &o, add_usage)) < 0 ||
+	    argc - i != (o.file ? 0 : 1) || (o.file && (o.ip || o.port)) ||
+	    (o.payload && o.cert_package) ||
+	    (o.file && (o.payload || o.cert_package || o.verify_s)) ||
+	    (o.verify_s && !o.payload && !o.cert_package)) {
 		if (i >= 0)
 			fprintf(stderr, "%s", add_usage);
 		rv = 2;
@@ -503,12 +586,32 @@ static int cmd_add(int argc, char **argv)
 	if (add_fetch(&c, &o, host, port, argv[i], &node) < 0)
 		goto out;
 	req.node = &node;
+	if (o.payload || o.cert_package) {
+		if (add_payload_send(&c, &o, &node, &pl) < 0)
+			goto out;
+		has_payload = 1;
+		req.payload_v.data = pl.v;
+		req.payload_v.len = sizeof(pl.v);
+	}
 	if (ctl_call(&c, "AddNode", &req.base, &vigil__v1__add_node_response__descriptor,
 	             (ProtobufCMessage **)&resp) != 0)
 		goto out;
 	node_print(&c, resp->node);
+	if (o.verify_s) {
+		err_t e = {""};
+		if (ctl_payload_verify(&c, node.ip, (int)node.port, node.mtls_cert, &pl, o.verify_s,
+		                       &e) < 0) {
+			fprintf(stderr, "vigilctl: payload of %s not verified: %s\n", node.uuid,
+			        e.msg);
+			goto out;
+		}
+		if (!c.json)
+			printf("payload:       delivered (the agent's /keys/verify matches K)\n");
+	}
 	rv = 0;
 out:
+	if (has_payload)
+		ctl_payload_clear(&pl);
 	if (resp)
 		protobuf_c_message_free_unpacked(&resp->base, NULL);
 	add_node_clear(&node);

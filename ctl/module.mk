@@ -15,3 +15,10 @@ $(BUILD)/libfuzzer/fuzz_ctl_%: $(OBJ)/test/fuzz/fuzz_ctl_%.o $(CTL_FUZZ_OBJS) $(
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 CTL_SRCS += ctl/cmd_report.c ctl/cmd_enrollment.c
+CTL_SRCS += ctl/cmd_report.c ctl/payload.c ctl/zipw.c
+# The ZIP writer's unit test reads its archives back with the agent's reader.
+$(BUILD)/test/test_ctl_zipw: $(OBJ)/test/unit/test_ctl_zipw.o $(OBJ)/ctl/zipw.o \
+		$(OBJ)/agent/unzip.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)

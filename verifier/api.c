@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "common/base/log.h"
 #include "common/net/pb.h"
 #include "common/store/store.h"
@@ -370,6 +372,7 @@ static int api_add_run(vctx_t *ctx, grpcsrv_call_t *c, Vigil__V1__AddNodeRequest
 	store_node_add_item_t *items = xcalloc(n, sizeof(*items));
 	store_node_t *recs = xcalloc(n, sizeof(*recs));
 	buf_t *b64 = xcalloc(n, sizeof(*b64));
+	buf_t *hexv = xcalloc(n, sizeof(*hexv)); /* each node's V as hex (a secret) */
 	char **bodies = xcalloc(n, sizeof(*bodies));
 	const char *const *urls;
 	size_t nurls, posted = 0;
@@ -417,6 +420,10 @@ static int api_add_run(vctx_t *ctx, grpcsrv_call_t *c, Vigil__V1__AddNodeRequest
 		rec->pcr_policy = *in->pcr_policy ? in->pcr_policy : NULL;
 		rec->runtime_policy = *in->runtime_policy ? in->runtime_policy : NULL;
 		rec->mb_policy = *in->mb_policy ? in->mb_policy : NULL;
+		if (reqs[i]->payload_v.len > 0) {
+			hex_encode(&hexv[i], reqs[i]->payload_v.data, reqs[i]->payload_v.len);
+			rec->payload_v = (char *)hexv[i].data;
+		}
 		rec->operational_state = NODE_START;
 		if (ctx->lease && mine) {
 			rec->lease_owner = ctx->verifier_id;
@@ -492,9 +499,11 @@ static int api_add_run(vctx_t *ctx, grpcsrv_call_t *c, Vigil__V1__AddNodeRequest
 	}
 	for (size_t i = 0; i < n; i++) {
 		buf_free(&b64[i]);
+		buf_free_secret(&hexv[i]);
 		free(bodies[i]);
 	}
 	free(b64);
+	free(hexv);
 	free(bodies);
 	free(recs);
 	free(items);
@@ -508,12 +517,21 @@ static int api_add_run(vctx_t *ctx, grpcsrv_call_t *c, Vigil__V1__AddNodeRequest
 	return code;
 }
 
+/* A payload key share V is a secret: wiped from the decoded request before it is freed
+ * (the store and the node hold their own copies until it is delivered). */
+static void api_add_wipe_v(Vigil__V1__AddNodeRequest *r)
+{
+	if (r && r->payload_v.data)
+		OPENSSL_cleanse(r->payload_v.data, r->payload_v.len);
+}
+
 static int api_add_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len, buf_t *resp,
                         err_t *e)
 {
 	Vigil__V1__AddNodeRequest *r = vigil__v1__add_node_request__unpack(NULL, len, req);
 	int code = api_add_run(arg, c, &r, 1, 0, resp, e);
 
+	api_add_wipe_v(r);
 	vigil__v1__add_node_request__free_unpacked(r, NULL);
 	return code;
 }
@@ -526,6 +544,8 @@ static int api_add_nodes(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_
 
 	if ((code = apireq_add_nodes(r, e)) == GRPCSRV_OK)
 		code = api_add_run(arg, c, r->requests, r->n_requests, 1, resp, e);
+	for (size_t i = 0; r && i < r->n_requests; i++)
+		api_add_wipe_v(r->requests[i]);
 	vigil__v1__add_nodes_request__free_unpacked(r, NULL);
 	return code;
 }

@@ -101,6 +101,10 @@ int apireq_add_node(const Vigil__V1__AddNodeRequest *r, err_t *e)
 		        APIREQ_NAME_MAX);
 		goto out;
 	}
+	if (r->payload_v.len != 0 && r->payload_v.len != 16 && r->payload_v.len != 32) {
+		err_set(e, "node %s: payload_v must be 16 or 32 bytes", in->uuid);
+		goto out;
+	}
 	code = GRPCSRV_OK;
 out:
 	X509_free(cert);

@@ -23,7 +23,7 @@ static const struct {
     {EVENT_COMM_ERROR, "error"},       {EVENT_RECOVERED, "info"},
     {EVENT_REBOOT, "notice"},          {EVENT_POLICY_PUT, "info"},
     {EVENT_POLICY_REPLACED, "notice"}, {EVENT_POLICY_DELETED, "notice"},
-    {EVENT_CERT_REPINNED, "notice"},
+    {EVENT_CERT_REPINNED, "notice"},   {EVENT_PAYLOAD_V, "info"},
 };
 
 /* Set once at start (events.h), read without locks afterwards. */

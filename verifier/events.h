@@ -43,6 +43,7 @@
 #define EVENT_POLICY_REPLACED  "policy_replaced"
 #define EVENT_POLICY_DELETED   "policy_deleted"
 #define EVENT_CERT_REPINNED    "agent_cert_repinned"
+#define EVENT_PAYLOAD_V        "payload_delivered" /* V reached the agent */
 
 /* Set once at start, before any thread records (read without locks afterwards): the
  * webhook URLs (borrowed for the life of the process) and kick, called with arg after an

@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 #include <jansson.h>
+#include <openssl/pem.h>
 
 #include "common/evidence/ima.h"
 #include "common/base/clock.h"
@@ -17,6 +18,7 @@
 #include "common/base/nonce.h"
 #include "common/policy/pcr_policy.h"
 #include "common/policy/runtime_policy.h"
+#include "common/crypto/bootkey.h"
 #include "common/crypto/tpm2.h"
 #include "common/base/xmalloc.h"
 #include "common/policy/runtime_policy_eval.h"
@@ -315,6 +317,20 @@ void node_release_if_idle(node_t *n)
 
 /* ---- events and verdicts ---- */
 
+/* Wipe V and have the next write of the node delete the stored copy (node_copy_rec
+ * carries payload_v_forget): delivered, or never to be. */
+static void node_forget_v(node_t *n)
+{
+	pthread_mutex_lock(&n->lock);
+	if (n->rec.payload_v)
+		xfree_secret(n->rec.payload_v, strlen(n->rec.payload_v));
+	n->rec.payload_v = NULL;
+	n->rec.payload_v_forget = 1;
+	pthread_mutex_unlock(&n->lock);
+	n->v_due = 0;
+	n->dirty = 1;
+}
+
 /* Tell every agent of the verifier, as Keylime's verifier does after a failure (type
  * "revocation") or an outage ("comm_error"): a signed notice, sent by each worker. */
 static void node_announce(node_t *n, const char *type, const char *event_id, const char *reason)
@@ -355,6 +371,14 @@ static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, 
 	char *reason = utf8_sanitize_dup(why);
 
 	vmetrics_round_end(n->host->metrics, &n->round_t0, event_id);
+	if (n->rec.payload_v) {
+		/* A node that failed never gets V, not even once reactivated: its payload must
+		 * be sent again (vigilctl add --payload) to a node that passes. */
+		log_warnx("node %s: its payload key share V is forgotten undelivered (the node "
+		          "failed)",
+		          n->rec.uuid);
+		node_forget_v(n);
+	}
 	pthread_mutex_lock(&n->lock);
 	node_publish_locked(n, out);
 	n->rec.operational_state = NODE_INVALID_QUOTE;
@@ -376,7 +400,10 @@ static void node_pass(node_t *n, const attest_out_t *out)
 	vmetrics_round_end(n->host->metrics, &n->round_t0, NULL);
 	pthread_mutex_lock(&n->lock);
 	node_publish_locked(n, out);
-	n->rec.operational_state = NODE_GET_QUOTE;
+	/* With V to deliver, the agent has proved what it runs: V goes now, before the next
+	 * quote (Keylime's PROVIDE_V). */
+	n->v_due = n->rec.payload_v != NULL;
+	n->rec.operational_state = n->v_due ? NODE_PROVIDE_V : NODE_GET_QUOTE;
 	n->rec.attestation_count++;
 	n->rec.last_successful_attestation = node_now();
 	pthread_mutex_unlock(&n->lock);
@@ -395,7 +422,7 @@ static void node_pass(node_t *n, const attest_out_t *out)
 		else
 			node_save_now(n);
 	}
-	node_schedule(n, node_ctx(n)->quote_interval_ms);
+	node_schedule(n, n->v_due ? 0 : node_ctx(n)->quote_interval_ms);
 }
 
 /* The delay before retry number steps (1..max_retries): each retry waits twice as long
@@ -492,6 +519,7 @@ static void node_attest_input(node_t *n, attest_input_t *in)
 }
 
 static void node_on_quote(int status, const uint8_t *body, size_t len, const char *err, void *arg);
+static void node_post_v(node_t *n);
 
 static void node_request(node_t *n, const char *path, http_response_fn cb)
 {
@@ -536,6 +564,10 @@ void node_round_start(node_t *n)
 
 	if (!node_polling(n) || n->in_flight)
 		return;
+	if (n->v_due) {
+		node_post_v(n);
+		return;
+	}
 	if (attest_round_is_costly(&n->ev, n->runtime ? n->runtime->runtime : NULL,
 	                           n->mb ? n->mb->mb : NULL) &&
 	    !node_first_round_admitted(n))
@@ -693,6 +725,125 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 	}
 }
 
+/* ---- the payload key's verifier share (docs/payload.md) ---- */
+
+/* {"encrypted_key": base64(RSA-OAEP(V))} under the payload public key of the quote that
+ * just passed (PCR 16 binds it), as Keylime's verifier posts it. 0, or -1 (e). */
+static int node_v_body(node_t *n, buf_t *body, err_t *e)
+{
+	buf_t v = BUF_INIT, wrapped = BUF_INIT, b64 = BUF_INIT;
+	EVP_PKEY *pk = NULL;
+	BIO *bio = NULL;
+	json_t *j = NULL;
+	char *text = NULL;
+	int rv = -1;
+
+	if (n->ev.pubkey == NULL) {
+		err_set(e, "no payload public key from the agent's quote");
+		goto out;
+	}
+	if (hex_decode(&v, n->rec.payload_v, strlen(n->rec.payload_v)) < 0 ||
+	    !bootkey_len_ok(v.len)) {
+		err_set(e, "the stored share V is not 16 or 32 bytes of hex");
+		goto out;
+	}
+	if ((bio = BIO_new_mem_buf(n->ev.pubkey, -1)) == NULL ||
+	    (pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL) {
+		err_set(e, "the agent's payload public key is not a PEM public key");
+		goto out;
+	}
+	if (bootkey_wrap(pk, v.data, v.len, &wrapped, e) < 0)
+		goto out;
+	base64_encode(&b64, wrapped.data, wrapped.len);
+	if ((j = json_pack("{s:s}", "encrypted_key", (const char *)b64.data)) == NULL ||
+	    (text = json_dumps(j, JSON_COMPACT)) == NULL) {
+		err_set(e, "cannot encode the V request");
+		goto out;
+	}
+	buf_append(body, text, strlen(text));
+	rv = 0;
+out:
+	free(text);
+	json_decref(j);
+	buf_free(&b64);
+	buf_free(&wrapped);
+	buf_free_secret(&v);
+	BIO_free(bio);
+	EVP_PKEY_free(pk);
+	return rv;
+}
+
+static void node_on_vkey(int status, const uint8_t *body, size_t len, const char *err, void *arg)
+{
+	node_t *n = arg;
+	vctx_t *ctx = node_ctx(n);
+	char why[200];
+
+	(void)body;
+	(void)len;
+	if (!node_answer_begin(n))
+		return;
+	if (status == 200) {
+		node_forget_v(n);
+		n->retries = 0;
+		node_set_state(n, NODE_GET_QUOTE);
+		/* V's deletion from the store goes in this event's transaction. */
+		node_commit_verdict(n, EVENT_PAYLOAD_V, NULL,
+		                    "V posted to the agent's /keys/vkey after a good quote");
+		node_schedule(n, ctx->quote_interval_ms);
+		return;
+	}
+	if (status == 0 || status == 408 || status >= 500) {
+		if (status)
+			snprintf(why, sizeof(why), "POST /keys/vkey: agent answered HTTP %d",
+			         status);
+		else
+			snprintf(why, sizeof(why), "POST /keys/vkey: %s", err);
+		if (n->retries < ctx->max_retries) {
+			int delay = node_backoff_ms(ctx, ++n->retries);
+			node_set_state(n, NODE_PROVIDE_V_RETRY);
+			log_info("node %s: %s; V retry %d of %d in %d ms", n->rec.uuid, why,
+			         n->retries, ctx->max_retries, delay);
+			node_schedule(n, delay);
+			return;
+		}
+		/* Out of retries: FAILED as any unreachable node; V goes after its next good
+		 * round, never before one. */
+		n->v_due = 0;
+		node_comm_error(n, why);
+		return;
+	}
+	/* The agent refused V (Keylime's verifier fails the node too). */
+	snprintf(why, sizeof(why), "the agent refused the payload key share V with HTTP %d",
+	         status);
+	node_fail(n, NULL, "payload_v", why);
+}
+
+static void node_post_v(node_t *n)
+{
+	buf_t body = BUF_INIT;
+	err_t e = {""};
+	char path[64];
+
+	if (node_v_body(n, &body, &e) < 0) {
+		char why[300];
+		snprintf(why, sizeof(why), "cannot send the payload key share V: %s", e.msg);
+		node_fail(n, NULL, "payload_v", why);
+		return;
+	}
+	snprintf(path, sizeof(path), "/v%s/keys/vkey", n->rec.api_version);
+	n->v_due = 1;
+	n->in_flight = 1;
+	n->req_gen = n->gen;
+	log_info("node %s: posting its payload key share V", n->rec.uuid);
+	if (http_client_request(n->conn, HTTP_M_POST, path, "application/json", body.data, body.len,
+	                        node_on_vkey, n) < 0) {
+		n->in_flight = 0;
+		node_on_vkey(0, NULL, 0, http_client_error(n->conn), n);
+	}
+	buf_free(&body);
+}
+
 /* ---- commands from the API thread ---- */
 
 /* Start the rounds: at once, or (spread) at a random point of one quote interval. */
@@ -797,7 +948,8 @@ void node_cmd_stop(node_host_t *h, void *arg)
 	if (n == NULL)
 		return;
 	event_del(n->timer);
-	n->gen++; /* an answer still on its way is not acted on */
+	n->gen++;     /* an answer still on its way is not acted on */
+	n->v_due = 0; /* V (if any) waits for the next good round after a reactivation */
 	node_set_state(n, NODE_TENANT_FAILED);
 	node_commit_verdict(n, EVENT_NODE_STOPPED, NULL, "stopped by an operator");
 	node_wait_durable(n);
@@ -819,6 +971,7 @@ void node_cmd_reactivate(node_host_t *h, void *arg)
 	n->gen++;
 	n->retries = 0;
 	n->renegotiated = 0;
+	n->v_due = 0;
 	if (node_load_policies(n, &e) < 0)
 		log_warnx("node %s: cannot reload its policies (%s); it keeps its previous ones",
 		          n->rec.uuid, e.msg);
@@ -880,6 +1033,9 @@ void node_verdict_done(node_t *n, const char *type, const char *event_id, const 
 		log_info("node %s: attested (%s), polling every %d ms", n->rec.uuid,
 		         strcmp(type, EVENT_ATTESTED) == 0 ? "first round" : "recovered",
 		         ctx->quote_interval_ms);
+	} else if (strcmp(type, EVENT_PAYLOAD_V) == 0) {
+		log_info("node %s: payload key share V delivered to the agent and forgotten",
+		         n->rec.uuid);
 	} else if (strcmp(type, EVENT_NODE_STOPPED) == 0) {
 		log_info("node %s: stopped by an operator", n->rec.uuid);
 	} else if (strcmp(type, EVENT_NODE_REACTIVATED) == 0) {

@@ -5,6 +5,10 @@
  *   START          first contact: GET /version picks the API version, then a quote
  *   GET_QUOTE      attested; the next round waits quote_interval
  *   GET_QUOTE_RETRY the agent did not answer; retried with backoff up to max_retries
+ *   PROVIDE_V      a round passed and the node holds V, the verifier's share of a secure
+ *                  payload's key: POST it to the agent's /keys/vkey, then forget it
+ *   PROVIDE_V_RETRY that POST got no answer; retried with backoff up to max_retries,
+ *                  then FAILED (comm error), and V goes after the next good round
  *   FAILED         still unreachable after max_retries (comm error, never a policy
  *                  failure); probed at the longest backoff and back to GET_QUOTE when
  *                  the agent answers and its evidence passes
@@ -66,6 +70,8 @@ enum {
 	NODE_START = 1,
 	NODE_GET_QUOTE = 3,
 	NODE_GET_QUOTE_RETRY = 4,
+	NODE_PROVIDE_V = 5,       /* posting V (payload key share) after the first good quote */
+	NODE_PROVIDE_V_RETRY = 6, /* the agent did not take it yet: retried with backoff */
 	NODE_FAILED = 7,
 	NODE_TERMINATED = 8,
 	NODE_INVALID_QUOTE = 9,
@@ -106,6 +112,8 @@ typedef struct node {
 	int partial;         /* 1 once the agent's pubkey is cached */
 	int renegotiated;    /* asked /version again after a 400 since the last good round */
 	int unreachable;     /* comm_error recorded, no good round since */
+	int v_due;           /* a round passed and rec.payload_v is to be posted before the
+	                        next quote (PROVIDE_V) */
 	unsigned deferred;   /* first-round admissions refused so far (a count for the log) */
 	int64_t answered_at; /* when the agent last answered a quote request (unix s) */
 	int64_t round_t0;    /* when this round's first request went out (prom_now_us), 0 */

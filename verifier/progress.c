@@ -126,7 +126,8 @@ static void node_copy_rec(node_t *n, store_node_t *out)
 	out->tpm_clock = r->tpm_clock;
 	out->tpm_reset_count = r->tpm_reset_count;
 	out->tpm_restart_count = r->tpm_restart_count;
-	out->lease_epoch = r->lease_epoch; /* the fence: the epoch held now */
+	out->lease_epoch = r->lease_epoch;           /* the fence: the epoch held now */
+	out->payload_v_forget = r->payload_v_forget; /* V was delivered or refused: delete it */
 }
 
 /* Hand the node's progress to the store thread. Clean from now on: a failed write makes

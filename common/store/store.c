@@ -446,6 +446,8 @@ void store_node_clear(store_node_t *n)
 	free(n->ima_keys);
 	free(n->mb_log_digest);
 	free(n->lease_owner);
+	if (n->payload_v)
+		xfree_secret(n->payload_v, strlen(n->payload_v));
 	memset(n, 0, sizeof(*n));
 }
 

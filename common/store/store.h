@@ -178,6 +178,12 @@ typedef struct store_node {
 	int64_t lease_expiry; /* unix milliseconds the lease runs out, 0 when unowned */
 	int64_t lease_epoch;  /* bumped by every claim; a write of the node's state carries the
 	                         epoch its writer holds and is refused once it moved */
+	char *payload_v;      /* lowercase hex of V, the verifier's share of a secure payload's
+	                         key (docs/payload.md), or NULL: none. A secret: wiped by
+	                         store_node_clear. Written by store_node_add only; read by
+	                         every read of the node */
+	int payload_v_forget; /* store_node_save, store_event_commit: also forget the stored V
+	                         (set once V was delivered, or may never be) */
 } store_node_t;
 
 /* Insert a new node (progress fields and lease fields as given). STORE_EXISTS when the uuid is

@@ -121,7 +121,7 @@ void pg_node_row_at(PGresult *r, int i, void *elem);
 	" operational_state, attestation_count, last_received_quote,"                              \
 	" last_successful_attestation, last_event_id, failure_reason, ima_state,"                  \
 	" mb_log_digest, tpm_clock, tpm_reset_count, tpm_restart_count, created, updated,"         \
-	" ima_keys, lease_owner, lease_expiry, lease_epoch"
+	" ima_keys, lease_owner, lease_expiry, lease_epoch, encode(payload_v, 'hex')"
 int pg_event_insert(pg_t *p, const char *node_uuid, const char *type, const char *severity,
                     const char *body_json, char id_out[40], int64_t *seq_out, err_t *e);
 

@@ -53,6 +53,7 @@ static void pg_node_row(PGresult *r, int i, void *elem)
 	n->lease_owner = pg_col_dup(r, i, 23);
 	n->lease_expiry = pg_col_i64(r, i, 24);
 	n->lease_epoch = pg_col_i64(r, i, 25);
+	n->payload_v = pg_col_dup(r, i, 26);
 }
 
 void pg_node_row_at(PGresult *r, int i, void *elem)
@@ -89,10 +90,11 @@ store_rc_t pg_node_add(void *h, const store_node_t *n, err_t *e)
 	pg_t *p = h;
 	pg_progress_t g;
 	char port[24], expiry[24], epoch[24];
-	const char *v[25];
+	const char *v[26];
 	PGresult *r;
 
 	pg_progress_fill(&g, n, pg_now());
+	v[25] = n->payload_v;
 	v[0] = n->uuid;
 	memcpy(&v[1], g.v, sizeof(g.v));
 	v[15] = n->ak_tpm;
@@ -111,10 +113,10 @@ store_rc_t pg_node_add(void *h, const store_node_t *n, err_t *e)
 	           " failure_reason, ima_state, mb_log_digest, tpm_clock, tpm_reset_count,"
 	           " tpm_restart_count, api_version, created, updated, ima_keys, ak_tpm, ip, port,"
 	           " mtls_cert, tpm_policy, runtime_policy, mb_policy, lease_owner, lease_expiry,"
-	           " lease_epoch)"
+	           " lease_epoch, payload_v)"
 	           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15,"
-	           " $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
-	           25, v);
+	           " $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, decode($26, 'hex'))",
+	           26, v);
 	if (r != NULL) {
 		PQclear(r);
 		return STORE_OK;
@@ -200,7 +202,7 @@ int pg_node_save_rows(pg_t *p, const store_node_t *const *nodes, size_t n, int *
 
 	for (size_t i = 0; i < n; i++) {
 		pg_progress_t g;
-		const char *v[16];
+		const char *v[17];
 		char epoch[24];
 		PGresult *r;
 
@@ -208,6 +210,7 @@ int pg_node_save_rows(pg_t *p, const store_node_t *const *nodes, size_t n, int *
 		v[0] = nodes[i]->uuid;
 		memcpy(&v[1], g.v, sizeof(g.v));
 		v[15] = pg_i64(epoch, nodes[i]->lease_epoch);
+		v[16] = nodes[i]->payload_v_forget ? "1" : "0";
 		/* Fenced: only while the lease epoch is still the one this writer holds. */
 		r = pg_prepared(p, PG_ST_NODE_SAVE,
 		                "UPDATE nodes SET operational_state = $2, attestation_count = $3,"
@@ -215,8 +218,10 @@ int pg_node_save_rows(pg_t *p, const store_node_t *const *nodes, size_t n, int *
 		                " last_event_id = $6, failure_reason = $7, ima_state = $8,"
 		                " mb_log_digest = $9, tpm_clock = $10, tpm_reset_count = $11,"
 		                " tpm_restart_count = $12, api_version = $13, updated = $14,"
-		                " ima_keys = $15 WHERE uuid = $1 AND lease_epoch = $16",
-		                16, v);
+		                " ima_keys = $15,"
+		                " payload_v = CASE WHEN $17::int = 1 THEN NULL ELSE payload_v END"
+		                " WHERE uuid = $1 AND lease_epoch = $16",
+		                17, v);
 		if (r == NULL) {
 			pg_fail(p, e, "saving node");
 			return -1;

@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/base/buf.h"
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
 #include "common/store/audit.h"
@@ -42,6 +43,11 @@ static void sq_node_row(sqlite3_stmt *st, store_node_t *n)
 	n->lease_owner = sq_col_dup(st, 23);
 	n->lease_expiry = sq_col_i64(st, 24);
 	n->lease_epoch = sq_col_i64(st, 25);
+	n->payload_v = sq_col_dup(st, 26); /* hex("") for NULL: none */
+	if (n->payload_v && n->payload_v[0] == '\0') {
+		free(n->payload_v);
+		n->payload_v = NULL;
+	}
 }
 
 void sq_node_row_at(sqlite3_stmt *st, void *elem)
@@ -72,6 +78,7 @@ store_rc_t sq_node_add(void *h, const store_node_t *n, err_t *e)
 	sq_t *q = h;
 	sqlite3_stmt *st = NULL;
 	store_rc_t rc = STORE_ERROR;
+	buf_t v = BUF_INIT;
 	int r;
 
 	if (sqlite3_prepare_v2(
@@ -81,9 +88,9 @@ store_rc_t sq_node_add(void *h, const store_node_t *n, err_t *e)
 	        " failure_reason, ima_state, mb_log_digest, tpm_clock, tpm_reset_count,"
 	        " tpm_restart_count, api_version, created, updated, ak_tpm, ip, port,"
 	        " mtls_cert, tpm_policy, runtime_policy, mb_policy, ima_keys, lease_owner,"
-	        " lease_expiry, lease_epoch)"
+	        " lease_expiry, lease_epoch, payload_v)"
 	        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-	        " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+	        " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
 	        -1, &st, NULL) != SQLITE_OK) {
 		sq_fail(q, e, "preparing node insert");
 		goto out;
@@ -99,6 +106,16 @@ store_rc_t sq_node_add(void *h, const store_node_t *n, err_t *e)
 		sq_fail(q, e, "binding node insert");
 		goto out;
 	}
+	if (n->payload_v) {
+		if (hex_decode(&v, n->payload_v, strlen(n->payload_v)) < 0) {
+			err_set(e, "node %s: its payload share is not hex", n->uuid);
+			goto out;
+		}
+		if (sqlite3_bind_blob(st, 26, v.data, (int)v.len, SQLITE_TRANSIENT) != SQLITE_OK) {
+			sq_fail(q, e, "binding node insert");
+			goto out;
+		}
+	}
 	r = sqlite3_step(st);
 	if (r == SQLITE_CONSTRAINT_PRIMARYKEY) {
 		err_set(e, "node %s already exists", n->uuid);
@@ -113,6 +130,7 @@ store_rc_t sq_node_add(void *h, const store_node_t *n, err_t *e)
 	}
 out:
 	sqlite3_finalize(st);
+	buf_free_secret(&v);
 	return rc;
 }
 
@@ -207,7 +225,8 @@ int sq_node_save_rows(sq_t *q, const store_node_t *const *nodes, size_t n, int *
 	                       " last_event_id = ?6, failure_reason = ?7, ima_state = ?8,"
 	                       " mb_log_digest = ?9, tpm_clock = ?10, tpm_reset_count = ?11,"
 	                       " tpm_restart_count = ?12, api_version = ?13, updated = ?14,"
-	                       " ima_keys = ?22"
+	                       " ima_keys = ?22,"
+	                       " payload_v = CASE WHEN ?24 THEN NULL ELSE payload_v END"
 	                       " WHERE uuid = ?1 AND lease_epoch = ?23",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		sq_fail(q, e, "preparing node save");
@@ -218,6 +237,7 @@ int sq_node_save_rows(sq_t *q, const store_node_t *const *nodes, size_t n, int *
 		sqlite3_clear_bindings(st);
 		if (sq_bind_text(st, 1, nodes[i]->uuid) || sq_bind_progress(st, nodes[i]) ||
 		    sqlite3_bind_int64(st, 23, nodes[i]->lease_epoch) ||
+		    sqlite3_bind_int(st, 24, nodes[i]->payload_v_forget ? 1 : 0) ||
 		    sqlite3_step(st) != SQLITE_DONE) {
 			sq_fail(q, e, "saving node");
 			goto out;

@@ -12,6 +12,9 @@ forwards requests to an agent, misbehaving as the mode file says (read on every 
                              request's mask): a validly signed quote that covers less
   from-zero                  ask the agent for its IMA list from entry 0 whatever entry
                              the verifier asked for (an agent restarting its list unasked)
+  vkey-status CODE N         answer the first N POSTs to /keys/vkey with HTTP CODE
+                             (counted from when this mode was first seen), forward the
+                             rest; every other POST is forwarded unchanged
 
 Usage: evil_agent.py LISTEN_PORT AGENT_CERT AGENT_KEY CLIENT_CA UPSTREAM_HOST:PORT
                      UPSTREAM_CERT CLIENT_CERT CLIENT_KEY MODE_FILE
@@ -37,13 +40,14 @@ def mode():
         return ["pass"]
 
 
-def fetch(target, pinned, path):
+def fetch(target, pinned, path, method="GET", body=None):
     host, p = target.rsplit(":", 1)
     ctx = ssl.create_default_context(cafile=pinned)
     ctx.check_hostname = False
     ctx.load_cert_chain(ccert, ckey)
     c = http.client.HTTPSConnection(host, int(p), context=ctx, timeout=30)
-    c.request("GET", path)
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    c.request(method, path, body=body, headers=headers)
     r = c.getresponse()
     body = r.read()
     c.close()
@@ -89,6 +93,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 doc["results"]["ima_measurement_list"] = "".join(lines[:-int(m[1])])
                 body = json.dumps(doc).encode()
         self.reply(status, body)
+
+
+    def do_POST(self):
+        m = mode()
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if m[0] == "vkey-status" and "/keys/vkey" in self.path:
+            with lock:
+                key = " ".join(m)
+                n = recorded.get(key, 0)
+                recorded[key] = n + 1
+            if n < int(m[2]):
+                return self.reply(int(m[1]), b'{"code": %d, "status": "refused by the test", "results": {}}' % int(m[1]))
+        status, answer = fetch(upstream, upstream_cert, self.path, "POST", body)
+        self.reply(status, answer)
 
 
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)

@@ -137,6 +137,69 @@ static void test_nodes(void **state)
 	store_close(s);
 }
 
+/* V, a secure payload's key share: stored by add, read back by get, list and lease
+ * claims, kept by a plain save, deleted by a save that forgets it (fenced like it). */
+static void test_payload_v(void **state)
+{
+	char v_hex[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	err_t e = {""};
+	store_node_t n = {0}, got, *list;
+	const store_node_t *save[1] = {&n};
+	int fenced[1];
+	size_t cnt;
+	store_t *s = store_open(url, &e);
+
+	(void)state;
+	assert_non_null(s);
+	n.uuid = "node-v";
+	n.ak_tpm = "AAAA";
+	n.ip = "127.0.0.1";
+	n.port = 9002;
+	n.operational_state = 1;
+	n.payload_v = v_hex; /* 32 bytes */
+	assert_int_equal(store_node_add(s, &n, &e), STORE_OK);
+	n.uuid = "node-nov";
+	n.payload_v = NULL;
+	assert_int_equal(store_node_add(s, &n, &e), STORE_OK);
+	assert_int_equal(store_node_get(s, "node-v", &got, &e), STORE_OK);
+	assert_string_equal(got.payload_v, v_hex);
+	store_node_clear(&got);
+	assert_int_equal(store_node_get(s, "node-nov", &got, &e), STORE_OK);
+	assert_null(got.payload_v);
+	store_node_clear(&got);
+	assert_int_equal(store_node_list(s, &list, &cnt, &e), STORE_OK);
+	assert_int_equal(cnt, 2);
+	assert_string_equal(list[0].uuid, "node-nov");
+	assert_null(list[0].payload_v);
+	assert_string_equal(list[1].payload_v, v_hex);
+	store_nodes_free(list, cnt);
+	/* A progress save keeps it; a fenced one (wrong epoch) that forgets changes nothing;
+	 * a save that forgets deletes it. */
+	n.uuid = "node-v";
+	n.attestation_count = 1;
+	assert_int_equal(store_node_save(s, save, 1, NULL, &e), STORE_OK);
+	assert_int_equal(store_node_get(s, "node-v", &got, &e), STORE_OK);
+	assert_string_equal(got.payload_v, v_hex);
+	store_node_clear(&got);
+	n.payload_v_forget = 1;
+	n.lease_epoch = 99;
+	assert_int_equal(store_node_save(s, save, 1, fenced, &e), STORE_OK);
+	assert_int_equal(fenced[0], 1);
+	assert_int_equal(store_node_get(s, "node-v", &got, &e), STORE_OK);
+	assert_non_null(got.payload_v);
+	store_node_clear(&got);
+	n.lease_epoch = 0;
+	assert_int_equal(store_node_save(s, save, 1, fenced, &e), STORE_OK);
+	assert_int_equal(fenced[0], 0);
+	assert_int_equal(store_node_get(s, "node-v", &got, &e), STORE_OK);
+	assert_null(got.payload_v);
+	assert_int_equal(got.attestation_count, 1);
+	store_node_clear(&got);
+	assert_int_equal(store_node_delete(s, "node-v", &e), STORE_OK);
+	assert_int_equal(store_node_delete(s, "node-nov", &e), STORE_OK);
+	store_close(s);
+}
+
 static void test_events(void **state)
 {
 	err_t e = {""};
@@ -231,9 +294,8 @@ static void test_concurrent_append(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_policies),
-	    cmocka_unit_test(test_nodes),
-	    cmocka_unit_test(test_events),
+	    cmocka_unit_test(test_policies),          cmocka_unit_test(test_nodes),
+	    cmocka_unit_test(test_payload_v),         cmocka_unit_test(test_events),
 	    cmocka_unit_test(test_concurrent_append),
 	};
 	log_init("test_store_verifier", 1, 0);
