@@ -157,9 +157,12 @@ static void lease_renew(lease_t *l, int64_t now)
 			j++;
 		}
 	}
-	if (lost > 0)
+	if (lost > 0) {
 		log_warnx("pool: %zu leases of %s lost to other instances; their nodes are dropped",
 		          lost, l->ctx->verifier_id);
+		if (l->ctx->metrics)
+			prom_add(&vmetrics_lease(l->ctx->metrics)->lost, lost);
+	}
 	/* The same worker gets a uuid's drop before its load (posts run in order). */
 	lease_drops_post(l, &d, 0);
 	for (size_t k = 0; k < nload; k++) {
@@ -198,6 +201,8 @@ static void lease_round(lease_t *l)
 			          "renewals or claims, so that other instances take its nodes over",
 			          l->ctx->verifier_id);
 			l->stalled = now;
+			if (l->ctx->metrics)
+				prom_set(&vmetrics_lease(l->ctx->metrics)->stalled, 1);
 		}
 		free(stuck);
 		atomic_store(&l->under_share, 0);
@@ -206,8 +211,11 @@ static void lease_round(lease_t *l)
 		return;
 	}
 	free(stuck);
-	if (l->stalled)
+	if (l->stalled) {
 		log_info("pool: the workers of %s tick again", l->ctx->verifier_id);
+		if (l->ctx->metrics)
+			prom_set(&vmetrics_lease(l->ctx->metrics)->stalled, 0);
+	}
 	l->stalled = 0;
 	if (store_pool_heartbeat(l->store, l->ctx->verifier_id, l->address, now, 0, &e) != STORE_OK)
 		return;
@@ -236,6 +244,8 @@ static void lease_round(lease_t *l)
 			}
 			qsort(l->held, l->nheld, sizeof(*l->held), lease_cmp);
 			mine += (int64_t)n;
+			if (l->ctx->metrics)
+				prom_add(&vmetrics_lease(l->ctx->metrics)->claimed, n);
 		}
 		store_nodes_free(got, n);
 	} else if (mine > share && (size_t)mine == l->nheld) {
@@ -258,7 +268,11 @@ static void lease_round(lease_t *l)
 		         l->ctx->verifier_id, k, (long long)share, (long long)total,
 		         (long long)live);
 		mine -= (int64_t)k;
+		if (l->ctx->metrics)
+			prom_add(&vmetrics_lease(l->ctx->metrics)->handed, k);
 	}
+	if (l->ctx->metrics)
+		prom_set(&vmetrics_lease(l->ctx->metrics)->held, l->nheld);
 	/* AddNode's node counts in the share it would join: a lone instance takes every new
 	 * node at once, as on SQLite. */
 	atomic_store(&l->under_share, mine < (total + 1 + live - 1) / live);

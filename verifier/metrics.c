@@ -22,6 +22,7 @@ struct vmetrics {
 	int nworkers;         /* blocks in w */
 	vmetrics_worker_t *w; /* one per worker */
 	vmetrics_store_t st;  /* the store thread's */
+	vmetrics_lease_t ls;  /* the lease thread's */
 	metricsrv_t *srv;     /* the listener, or NULL */
 	char *database;       /* store URL, for the metrics thread's own connection */
 	struct store *store;  /* that connection (metrics thread), NULL until it opens */
@@ -47,6 +48,11 @@ vmetrics_worker_t *vmetrics_worker(vmetrics_t *vm, int i)
 vmetrics_store_t *vmetrics_store(vmetrics_t *vm)
 {
 	return &vm->st;
+}
+
+vmetrics_lease_t *vmetrics_lease(vmetrics_t *vm)
+{
+	return &vm->ls;
 }
 
 /* ---- the workers' side ---- */
@@ -220,6 +226,26 @@ static void vmetrics_render(buf_t *b, void *arg)
 	            "Writes waiting for the store thread's next batch (at most one progress "
 	            "snapshot per node, plus the events).");
 	prom_sample(b, "vigil_verifier_store_queue_depth", NULL, NULL, prom_get(&vm->st.queued));
+	prom_family(b, "vigil_verifier_lease_claimed_total", "counter",
+	            "Nodes this instance claimed from the pool: unowned, handed back by another "
+	            "instance, or taken over from an owner whose lease ran out.");
+	prom_sample(b, "vigil_verifier_lease_claimed_total", NULL, NULL, prom_get(&vm->ls.claimed));
+	prom_family(b, "vigil_verifier_lease_handed_back_total", "counter",
+	            "Nodes this instance handed back to the pool because it held more than its "
+	            "fair share.");
+	prom_sample(b, "vigil_verifier_lease_handed_back_total", NULL, NULL,
+	            prom_get(&vm->ls.handed));
+	prom_family(b, "vigil_verifier_lease_lost_total", "counter",
+	            "Leases this instance found taken by another instance when it renewed "
+	            "(it was paused or stalled past its leases); their nodes were dropped.");
+	prom_sample(b, "vigil_verifier_lease_lost_total", NULL, NULL, prom_get(&vm->ls.lost));
+	prom_family(b, "vigil_verifier_leases_held", "gauge",
+	            "Node leases this instance holds (0 outside a pool).");
+	prom_sample(b, "vigil_verifier_leases_held", NULL, NULL, prom_get(&vm->ls.held));
+	prom_family(b, "vigil_verifier_pool_stalled", "gauge",
+	            "1 while a worker of this instance has stopped ticking: it renews and "
+	            "claims no leases, so the pool takes its nodes over.");
+	prom_sample(b, "vigil_verifier_pool_stalled", NULL, NULL, prom_get(&vm->ls.stalled));
 	prom_family(b, "vigil_verifier_workers", "gauge", "Worker threads.");
 	prom_sample(b, "vigil_verifier_workers", NULL, NULL, (uint64_t)vm->nworkers);
 

@@ -44,6 +44,17 @@ typedef struct vmetrics_store {
 	prom_counter_t queued;   /* gauge: writes waiting for the next batch */
 } vmetrics_store_t;
 
+/* The pool's counters (verifier/lease.c), written by the lease thread only; all stay 0
+ * for a verifier that is not in a pool. */
+typedef struct vmetrics_lease {
+	prom_counter_t claimed; /* nodes claimed: unowned, handed back, or left by an owner
+	                           whose lease ran out (a takeover) */
+	prom_counter_t handed;  /* nodes handed back to the pool (above the fair share) */
+	prom_counter_t lost;    /* leases found taken by another instance at renewal */
+	prom_counter_t held;    /* gauge: leases held now */
+	prom_counter_t stalled; /* gauge: 1 while a worker stopped ticking (a stuck instance) */
+} vmetrics_lease_t;
+
 typedef struct vmetrics vmetrics_t;
 
 /* The counters of nworkers workers; nothing listens yet. */
@@ -52,6 +63,8 @@ vmetrics_t *vmetrics_new(int nworkers);
 vmetrics_worker_t *vmetrics_worker(vmetrics_t *vm, int i);
 /* The store thread's block. */
 vmetrics_store_t *vmetrics_store(vmetrics_t *vm);
+/* The lease thread's block. */
+vmetrics_lease_t *vmetrics_lease(vmetrics_t *vm);
 /* Serve on listen (HOST:PORT) from a thread of its own, reading ctx (its workers'
  * flush_interval, the database URL). 0, or -1 with e (the port is taken...). */
 int vmetrics_serve(vmetrics_t *vm, const char *listen, const struct vctx *ctx, err_t *e);

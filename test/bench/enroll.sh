@@ -81,7 +81,12 @@ storm() {
 		"registrar utime+stime over the loadgen's run ($(awk -v t=$((r1 - r0)) -v hz="$HZ" -v n="$N" 'BEGIN { printf "%.0f", t / hz * 1e6 / n }') us per enrollment)"
 	stop_pid $rpid
 }
-if ! out=$(storm 2>&1); then
+# Each part runs in this shell, not in $(...): what it spawns must reach SPAWNED, or
+# lib.sh's cleanup would leave it running (a subshell's SPAWNED is lost with it).
+storm >"$T/storm.out" 2>&1
+rc=$?
+out=$(cat "$T/storm.out")
+if [ $rc -ne 0 ]; then
 	for m in total_s:s per_s:1/s p50_ms:ms p99_ms:ms registrar_cpu_s:"s CPU"; do
 		na "${S}_${m%%:*}" "${m#*:}" "$(tail -c 200 <<<"$out")"
 	done
@@ -127,7 +132,10 @@ PY
 	row "add_single_at_${NA}_per_s" "$(awk -v a="$t2" -v b="$t3" 'BEGIN { printf "%.0f", 200 / (b - a) }')" 1/s \
 		"AddNode one call at a time (one transaction, one round trip each), 200 nodes after the first $NA"
 }
-if ! out=$(adds 2>&1); then
+adds >"$T/adds.out" 2>&1
+rc=$?
+out=$(cat "$T/adds.out")
+if [ $rc -ne 0 ]; then
 	na add_batch_1000_per_s 1/s "$(tail -c 200 <<<"$out")"
 	na "add_batch_${NA}_per_s" 1/s "$(tail -c 200 <<<"$out")"
 	na "add_single_at_${NA}_per_s" 1/s "$(tail -c 200 <<<"$out")"

@@ -218,7 +218,10 @@ except (OSError, ValueError, IndexError):
     low = 32768
 lo, hi = 10000, max(low - n - 1, 10001)
 def free(port):
+    # As the loadgen binds (libevent's listeners set SO_REUSEADDR): a port whose last
+    # connections linger in TIME_WAIT (an earlier run's) is free for it.
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         s.bind(("127.0.0.1", port))
         return True

@@ -24,9 +24,17 @@ if ! pg_server_bindir >/dev/null; then
 	exit 0
 fi
 pool_init || exit 1
+declare -A MPORT
 for v in v1 v2 v3; do
-	start_v $v -o verifier.workers=2 -o verifier.flush_interval=$((FLUSH * 1000)) || exit 1
+	MPORT[$v]=$(free_port)
+	start_v $v -o verifier.workers=2 -o verifier.flush_interval=$((FLUSH * 1000)) \
+		-o verifier.metrics_listen="127.0.0.1:${MPORT[$v]}" || exit 1
 done
+# metric V NAME: the value of NAME on instance V's /metrics (its metrics thread answers
+# while a worker is stopped).
+metric() {
+	curl -sf "http://127.0.0.1:${MPORT[$1]}/metrics" | awk -v n="$2" '$1 == n { print $2 }'
+}
 pool_loadgen
 check "loadgen serves $N nodes" $? || exit 1
 pool_add_nodes
@@ -42,6 +50,7 @@ q "SELECT lease_owner, count(*) FROM nodes GROUP BY lease_owner ORDER BY 1" | se
 
 # --- stop v3's worker0 alone ---
 q "SELECT seq, id, hash FROM events ORDER BY seq" >"$T/events.before"
+CLAIMED1=$(metric v1 vigil_verifier_lease_claimed_total)
 V3_NODES=$(q "SELECT count(*) FROM nodes WHERE lease_owner = 'v3'")
 spawn "$T/thread_stop.log" /usr/bin/python3 "$TOP/test/integration/thread_stop.py" "${PID[v3]}" vigil-worker0
 TS_PID=$!
@@ -79,6 +88,9 @@ PY
 }
 pool_shows v1 && pool_shows v3
 check "vigilctl pool (asked of v1, and of the stuck v3 itself) shows v3 stalled, holding nothing" $?
+[ "$(metric v3 vigil_verifier_pool_stalled)" = 1 ] &&
+	[ "$(metric v1 vigil_verifier_lease_claimed_total)" -gt "${CLAIMED1:-999999}" ]
+check "metrics: v3's vigil_verifier_pool_stalled is 1, v1's lease_claimed_total grew (${CLAIMED1:-?} -> $(metric v1 vigil_verifier_lease_claimed_total))" $?
 VERIFIER_ADDR=${ADDR[v1]} vctl pool | sed 's/^/#   /'
 [ "$(q "$BAD")" = 0 ] && [ "$(q "$REVOKED")" = 0 ]
 check "no node failed, no revocation event" $?
@@ -97,6 +109,10 @@ check "v3's lease thread sees its workers tick again" $?
 until_sql "SELECT count(*) >= $((N / 3 - 5)) FROM nodes WHERE lease_owner = 'v3' AND operational_state = 3" t 30 &&
 	until_sql "SELECT max(c) <= $(((N + 2) / 3 + 5)) FROM (SELECT count(*) c FROM nodes GROUP BY lease_owner) x" t 30
 check "v3 rejoined with about a fair share ($((N / 3)))" $?
+[ "$(metric v3 vigil_verifier_pool_stalled)" = 0 ] &&
+	[ "$(metric v3 vigil_verifier_lease_lost_total)" -gt 0 ] &&
+	[ "$(metric v3 vigil_verifier_leases_held)" -gt 0 ]
+check "metrics: v3 no longer stalled, its lost leases counted ($(metric v3 vigil_verifier_lease_lost_total)), holding $(metric v3 vigil_verifier_leases_held)" $?
 q "SELECT lease_owner, count(*) FROM nodes GROUP BY lease_owner ORDER BY 1" | sed 's/^/#   /'
 t1=$(now_ms)
 # shellcheck disable=SC2059
