@@ -316,7 +316,12 @@ static void api_add_job_run(worker_t *w, void *arg)
 	Vigil__V1__AddNodeResult *r = &a->res[j->i];
 	err_t e = {""};
 
-	node_cmd_add(worker_host(w), j->rec);
+	/* One node is attested at once; a batch's first rounds are spread over one interval,
+	 * or a thousand nodes added together would keep coming due together every round. */
+	if (a->n > 1)
+		node_cmd_load(worker_host(w), j->rec);
+	else
+		node_cmd_add(worker_host(w), j->rec);
 	if (!api_node_is_live(a->ctx, r->uuid)) {
 		/* The worker could not set it up (its reason is in the log): do not keep a
 		 * node that is stored but never attested. */
