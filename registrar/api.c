@@ -102,6 +102,20 @@ static int api_store_error(err_t *e, const char *what)
 	return GRPCSRV_INTERNAL;
 }
 
+/* A store call about one agent: GRPCSRV_OK, NOT_FOUND naming it, or INTERNAL. */
+static int api_agent_rc(store_rc_t rc, const char *uuid, const char *what, err_t *e)
+{
+	switch (rc) {
+	case STORE_OK:
+		return GRPCSRV_OK;
+	case STORE_NOT_FOUND:
+		err_set(e, "no enrollment of agent %s at this registrar", uuid);
+		return GRPCSRV_NOT_FOUND;
+	default:
+		return api_store_error(e, what);
+	}
+}
+
 static int api_list(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len, buf_t *resp,
                     err_t *e)
 {
@@ -165,17 +179,9 @@ static int api_get(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len,
 	memset(&rec, 0, sizeof(rec));
 	if ((code = apireq_get_enrollment(r, e)) != GRPCSRV_OK)
 		goto out;
-	switch (store_agent_get(a->store, r->uuid, &rec, e)) {
-	case STORE_OK:
-		break;
-	case STORE_NOT_FOUND:
-		err_set(e, "no enrollment of agent %s at this registrar", r->uuid);
-		code = GRPCSRV_NOT_FOUND;
+	if ((code = api_agent_rc(store_agent_get(a->store, r->uuid, &rec, e), r->uuid,
+	                         "GetEnrollment", e)) != GRPCSRV_OK)
 		goto out;
-	default:
-		code = api_store_error(e, "GetEnrollment");
-		goto out;
-	}
 	api_enr_fill(&x, &rec, 1);
 	filled = 1;
 	out.enrollment = &x.m;
@@ -201,17 +207,9 @@ static int api_delete(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t l
 
 	if ((code = apireq_delete_enrollment(r, e)) != GRPCSRV_OK)
 		goto out;
-	switch (store_agent_delete(a->store, r->uuid, e)) {
-	case STORE_OK:
-		break;
-	case STORE_NOT_FOUND:
-		err_set(e, "no enrollment of agent %s at this registrar", r->uuid);
-		code = GRPCSRV_NOT_FOUND;
+	if ((code = api_agent_rc(store_agent_delete(a->store, r->uuid, e), r->uuid,
+	                         "DeleteEnrollment", e)) != GRPCSRV_OK)
 		goto out;
-	default:
-		code = api_store_error(e, "DeleteEnrollment");
-		goto out;
-	}
 	/* As the REST delete says it, so one grep finds both. */
 	log_info("agent %s deleted by an administrator from %s (gRPC)", r->uuid,
 	         grpcsrv_call_peer(c));
