@@ -237,30 +237,9 @@ row "${P}_attest_per_s" "$done_s" 1/s \
 	"$cfg: delta of vigil_verifier_rounds_total ($rounds rounds, $fails failed) / window; due $due_s/s ($NODES / $INTERVAL s) = $(awk -v a="$done_s" -v b="$due_s" 'BEGIN { printf "%.1f", 100 * a / b }') %"
 row "${P}_attest_due_per_s" "$due_s" 1/s "nodes / quote_interval"
 
-# Quantiles of the window's histogram (bucket deltas), interpolated linearly inside the
-# bucket as Prometheus's histogram_quantile does; the buckets are 1, 2.5, 5, 10, 25, 50,
-# 100, 250 ms ..., so the figure is only as fine as its bucket.
-awk '/^vigil_verifier_round_duration_seconds_bucket/ {
-	match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
-	if (FILENAME == ARGV[1]) a[le] = $2; else { b[le] = $2; order[++n] = le }
-}
-END { for (i = 1; i <= n; i++) print order[i], b[order[i]] - a[order[i]] }' "$T/m0" "$T/m1" >"$T/hist"
-# quantile Q: milliseconds.
-quantile() {
-	awk -v q="$1" '{ le[NR] = $1; c[NR] = $2; n = NR }
-	END {
-		total = c[n]; rank = q * total; lo = 0; prev = 0
-		for (i = 1; i <= n; i++) {
-			if (c[i] >= rank) {
-				if (le[i] == "+Inf") { printf "%.2f", lo * 1000; exit }
-				printf "%.2f", (lo + (le[i] - lo) * (rank - prev) / (c[i] - prev > 0 ? c[i] - prev : 1)) * 1000
-				exit
-			}
-			if (le[i] != "+Inf") lo = le[i]
-			prev = c[i]
-		}
-	}' "$T/hist"
-}
+# Quantiles of the window's histogram (bucket deltas; table.sh).
+round_hist "$T/m0" "$T/m1" >"$T/hist"
+quantile() { hist_quantile "$1" "$T/hist"; }
 over100=$(awk '$1 == "0.1" { le = $2 } $1 == "+Inf" { t = $2 } END { print t - le }' "$T/hist")
 how_l="window's vigil_verifier_round_duration_seconds histogram (verifier /metrics: first request to verdict), interpolated in its bucket (buckets 1, 2.5, 5, 10, 25, 50, 100 ms ...)"
 row "${P}_round_p50_ms" "$(quantile 0.5)" ms "$how_l"

@@ -50,3 +50,33 @@ print_table() {
 		}
 	}' "$ROWS"
 }
+
+# round_hist M0 M1: the window's vigil_verifier_round_duration_seconds histogram from two
+# /metrics scrapes, "LE COUNT" a line (cumulative bucket deltas, series summed), in the
+# order M1 lists them.
+round_hist() {
+	awk '/^vigil_verifier_round_duration_seconds_bucket/ {
+		match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+		if (FILENAME == ARGV[1]) a[le] += $2; else { if (!(le in b)) order[++n] = le; b[le] += $2 }
+	}
+	END { for (i = 1; i <= n; i++) print order[i], b[order[i]] - a[order[i]] }' "$1" "$2"
+}
+
+# hist_quantile Q FILE: quantile Q of a round_hist file, in milliseconds, interpolated
+# linearly inside its bucket as Prometheus's histogram_quantile does (so only as fine as
+# the buckets: 1, 2.5, 5, 10, 25, 50, 100, 250 ms ...).
+hist_quantile() {
+	awk -v q="$1" '{ le[NR] = $1; c[NR] = $2; n = NR }
+	END {
+		total = c[n]; rank = q * total; lo = 0; prev = 0
+		for (i = 1; i <= n; i++) {
+			if (c[i] >= rank) {
+				if (le[i] == "+Inf") { printf "%.2f", lo * 1000; exit }
+				printf "%.2f", (lo + (le[i] - lo) * (rank - prev) / (c[i] - prev > 0 ? c[i] - prev : 1)) * 1000
+				exit
+			}
+			if (le[i] != "+Inf") lo = le[i]
+			prev = c[i]
+		}
+	}' "$2"
+}

@@ -118,24 +118,8 @@ if [ "$got" = "$NODES" ]; then
 else
 	row "${P}_nodes_s" "n/a" s "not measured: only $got of $NODES attested by the survivor within $((6 * LEASE)) s of the kill"
 fi
-awk '/^vigil_verifier_round_duration_seconds_bucket/ {
-	match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
-	if (FILENAME == ARGV[1]) a[le] += $2; else { if (!(le in b)) order[++n] = le; b[le] += $2 }
-}
-END { for (i = 1; i <= n; i++) print order[i], b[order[i]] - a[order[i]] }' "$T/m0" "$T/m1" >"$T/hist"
-p99=$(awk -v q=0.99 '{ le[NR] = $1; c[NR] = $2; n = NR }
-	END {
-		total = c[n]; rank = q * total; lo = 0; prev = 0
-		for (i = 1; i <= n; i++) {
-			if (c[i] >= rank) {
-				if (le[i] == "+Inf") { printf "%.2f", lo * 1000; exit }
-				printf "%.2f", (lo + (le[i] - lo) * (rank - prev) / (c[i] - prev > 0 ? c[i] - prev : 1)) * 1000
-				exit
-			}
-			if (le[i] != "+Inf") lo = le[i]
-			prev = c[i]
-		}
-	}' "$T/hist")
+round_hist "$T/m0" "$T/m1" >"$T/hist"
+p99=$(hist_quantile 0.99 "$T/hist")
 rounds=$(awk '$1 == "+Inf" { print $2 }' "$T/hist")
 row "${P}_survivor_round_p99_ms" "$p99" ms \
 	"the survivor's vigil_verifier_round_duration_seconds histogram from the kill to the end ($rounds rounds, its own nodes' and the taken-over ones'), interpolated in its bucket"
