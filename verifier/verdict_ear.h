@@ -23,14 +23,14 @@ struct vctx;
 
 /* What a verdict says, borrowed for the call. */
 typedef struct verdict_ear {
-	const char *uuid;               /* the node */
-	const char *status;             /* "PASS", "FAIL" or "PENDING" (Node.attestation_status) */
-	const char *event_id;           /* the failure id when FAIL, e.g. "ima.file_not_allowed",
-	                                 * "pcr_validation.invalid_pcr_7", "quote.bad_signature";
-	                                 * "" or NULL otherwise */
-	int64_t quote_time;             /* unix s of the quote judged, -1: none */
-	int64_t reset_count;            /* its TPM resetCount, -1: unknown */
-	int ek_checked;                 /* the EK chain was verified at enrollment */
+	const char *uuid;     /* the node */
+	const char *status;   /* "PASS", "FAIL" or "PENDING" (Node.attestation_status) */
+	const char *event_id; /* the failure id when FAIL, e.g. "ima.file_not_allowed",
+	                       * "pcr_validation.invalid_pcr_7", "quote.bad_signature";
+	                       * "" or NULL otherwise */
+	int64_t quote_time;   /* unix s of the quote judged, -1: none */
+	int64_t reset_count;  /* its TPM resetCount, -1: unknown */
+	int ek_checked;       /* the EK chain was verified at enrollment */
 	const ear_policy_ref_t *policies; /* the policies it is judged by (pcr, runtime, mb) */
 	size_t n_policies;
 } verdict_ear_t;
