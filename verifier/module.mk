@@ -42,3 +42,8 @@ $(BUILD)/test/test_verifier_registry: $(OBJ)/test/unit/test_verifier_registry.o 
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+$(BUILD)/test/test_verifier_apireq: $(OBJ)/test/unit/test_verifier_apireq.o \
+		$(OBJ)/verifier/apireq.o $(OBJ)/verifier/policies.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
