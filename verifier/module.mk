@@ -9,6 +9,7 @@ VERIFIER_SRCS += verifier/progress.c
 VERIFIER_SRCS += verifier/storeq.c
 VERIFIER_SRCS += verifier/lease.c
 VERIFIER_SRCS += verifier/repin.c
+VERIFIER_SRCS += verifier/update.c
 VERIFIER_SRCS += verifier/events.c
 VERIFIER_SRCS += verifier/outbox.c
 VERIFIER_SRCS += verifier/utf8.c
