@@ -20,6 +20,10 @@ static const struct ctl_group {
     {"stop", cmd_node, "  stop UUID                          pause a node's attestation\n"},
     {"reactivate", cmd_node,
      "  reactivate UUID                    resume a stopped or failed node\n"},
+    {"update", cmd_node,
+     "  update UUID [--ip A] [--port N] [--cert FILE] [--pcr-policy N]\n"
+     "              [--runtime-policy N] [--mb-policy N]\n"
+     "                                     change a node's contact or policies in place\n"},
     {"remove", cmd_node, "  remove UUID                        stop attesting a node\n"},
     {"enrollment", cmd_enrollment,
      "  enrollment list [--page-size N] [--all] [--json]\n"
@@ -43,7 +47,8 @@ static const struct ctl_group {
     {"pool", cmd_pool,
      "  pool [--json]                      the verifier instances sharing its database\n"},
     {"outbox", cmd_outbox,
-     "  outbox list [--dead] [--json]      webhook deliveries pending or dead-lettered\n"
+     "  outbox list [--dead] [--page-size N] [--json]\n"
+     "                                     webhook deliveries pending or dead-lettered\n"
      "  outbox retry ID | --all            send dead-lettered deliveries again\n"},
     {"eventlog", cmd_eventlog,
      "  eventlog show FILE [--json]        decode a UEFI event log, replay its PCRs\n"},

@@ -9,6 +9,7 @@ VERIFIER_SRCS += verifier/progress.c
 VERIFIER_SRCS += verifier/storeq.c
 VERIFIER_SRCS += verifier/lease.c
 VERIFIER_SRCS += verifier/repin.c
+VERIFIER_SRCS += verifier/update.c
 VERIFIER_SRCS += verifier/events.c
 VERIFIER_SRCS += verifier/outbox.c
 VERIFIER_SRCS += verifier/utf8.c
@@ -40,6 +41,13 @@ $(BUILD)/test/test_verifier_answer: $(OBJ)/test/unit/test_verifier_answer.o \
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
 $(BUILD)/test/test_verifier_verdict_ear: $(OBJ)/test/unit/test_verifier_verdict_ear.o \
 		$(OBJ)/verifier/verdict_ear.o $(LIBVIGIL)
+$(BUILD)/test/test_verifier_registry: $(OBJ)/test/unit/test_verifier_registry.o \
+		$(OBJ)/verifier/registry.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+$(BUILD)/test/test_verifier_apireq: $(OBJ)/test/unit/test_verifier_apireq.o \
+		$(OBJ)/verifier/apireq.o $(OBJ)/verifier/policies.o $(LIBVIGIL)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)

@@ -37,7 +37,6 @@ static const char *const node_api_versions[] = {"2.1", "2.2", "2.3", "2.4", "2.5
 #define NODE_API_COUNT 6
 
 void node_round_start(node_t *n);
-static void node_schedule(node_t *n, int delay_ms);
 
 static int64_t node_now(void)
 {
@@ -59,7 +58,7 @@ static node_t **node_head(node_host_t *h)
 /* The live node named uuid. A node being removed stays in the list until its request in
  * flight ends, but it is gone for every command: a new node of the same UUID may be added
  * meanwhile, and stop or reactivate must not write it back. */
-static node_t *node_find(node_host_t *h, const char *uuid)
+node_t *node_find(node_host_t *h, const char *uuid)
 {
 	for (node_t *n = *node_head(h); n; n = n->next)
 		if (!n->removing && strcmp(n->rec.uuid, uuid) == 0)
@@ -125,29 +124,49 @@ static void node_free(node_t *n)
 	free(n);
 }
 
+int node_policies_acquire(node_t *n, const char *pcr_name, const char *rt_name, const char *mb_name,
+                          node_polset_t *set, err_t *e)
+{
+	vctx_t *ctx = node_ctx(n);
+	struct store *s = n->host->store;
+
+	memset(set, 0, sizeof(*set));
+	if ((pcr_name &&
+	     (set->pcr = policies_acquire(ctx->policies, s, pcr_name, POLICY_PCR, e)) == NULL) ||
+	    (rt_name &&
+	     (set->rt = policies_acquire(ctx->policies, s, rt_name, POLICY_RUNTIME, e)) == NULL) ||
+	    (mb_name &&
+	     (set->mb = policies_acquire(ctx->policies, s, mb_name, POLICY_MB, e)) == NULL)) {
+		policies_release(ctx->policies, set->pcr);
+		policies_release(ctx->policies, set->rt);
+		memset(set, 0, sizeof(*set));
+		return -1;
+	}
+	return 0;
+}
+
 /* (Re)load the node's policies and derive the PCR mask. 0 or -1 (e). The new set is
  * acquired before the old one is let go: when a reload fails (a busy store, a document
  * that no longer parses) the node keeps judging with its old policies, never with one
  * missing. */
 static int node_load_policies(node_t *n, err_t *e)
 {
-	vctx_t *ctx = node_ctx(n);
-	struct store *s = n->host->store;
-	policy_obj_t *pcr = NULL, *rt = NULL, *mb = NULL;
+	node_polset_t set;
+
+	if (node_policies_acquire(n, n->rec.pcr_policy, n->rec.runtime_policy, n->rec.mb_policy,
+	                          &set, e) < 0)
+		return -1;
+	node_policies_install(n, &set);
+	return 0;
+}
+
+void node_policies_install(node_t *n, node_polset_t *set)
+{
+	policy_obj_t *pcr = set->pcr, *rt = set->rt, *mb = set->mb;
 	struct runtime_policy_eval *ev;
 	uint32_t mask = 0;
 
-	if ((n->rec.pcr_policy && (pcr = policies_acquire(ctx->policies, s, n->rec.pcr_policy,
-	                                                  POLICY_PCR, e)) == NULL) ||
-	    (n->rec.runtime_policy &&
-	     (rt = policies_acquire(ctx->policies, s, n->rec.runtime_policy, POLICY_RUNTIME, e)) ==
-	         NULL) ||
-	    (n->rec.mb_policy &&
-	     (mb = policies_acquire(ctx->policies, s, n->rec.mb_policy, POLICY_MB, e)) == NULL)) {
-		policies_release(ctx->policies, pcr);
-		policies_release(ctx->policies, rt);
-		return -1;
-	}
+	memset(set, 0, sizeof(*set));
 	if (pcr)
 		mask |= pcr_policy_mask(pcr->pcr);
 	if (rt)
@@ -188,12 +207,16 @@ static int node_load_policies(node_t *n, err_t *e)
 	n->mb = mb;
 	n->mask = mask;
 	n->ev.rt_eval = ev;
-	return 0;
 }
 
 /* The mutual-TLS connection to the agent, pinned to its certificate pem (the agent's
  * self-signed certificate is its own trust anchor). NULL on error (logged). */
 http_client_t *node_conn_new(node_t *n, const char *pem)
+{
+	return node_conn_to(n, n->rec.ip, n->rec.port, pem);
+}
+
+http_client_t *node_conn_to(node_t *n, const char *ip, int port, const char *pem)
 {
 	vctx_t *ctx = node_ctx(n);
 	tls_client_opts_t tls;
@@ -206,7 +229,7 @@ http_client_t *node_conn_new(node_t *n, const char *pem)
 	tls.check_hostname = 0;
 	tls.shared = n->host->agent_tls;
 	tls.pin_pem = pem;
-	c = http_client_new(n->host->base, n->rec.ip, n->rec.port, &tls, ctx->request_timeout_s);
+	c = http_client_new(n->host->base, ip, port, &tls, ctx->request_timeout_s);
 	if (c == NULL)
 		return NULL;
 	http_client_set_max_response(c, ctx->max_response);
@@ -480,7 +503,7 @@ static void node_on_timer(evutil_socket_t fd, short what, void *arg)
 	node_round_start(arg);
 }
 
-static void node_schedule(node_t *n, int delay_ms)
+void node_schedule(node_t *n, int delay_ms)
 {
 	struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
 
@@ -490,7 +513,7 @@ static void node_schedule(node_t *n, int delay_ms)
 	evtimer_add(n->timer, &tv);
 }
 
-static int node_polling(const node_t *n)
+int node_polling(const node_t *n)
 {
 	int s = n->rec.operational_state;
 
@@ -934,7 +957,7 @@ void node_cmd_remove(node_host_t *h, void *arg)
 /* An operator's command is answered when it returns (api.c): what it changed must be
  * durable by then, so it waits for the store thread. Operator commands only; a round
  * never waits. Its outcome (logging) still comes through the worker's queue. */
-static void node_wait_durable(node_t *n)
+void node_wait_durable(node_t *n)
 {
 	storeq_lane_sync(n->host->writes);
 }

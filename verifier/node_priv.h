@@ -4,6 +4,7 @@
  *               handed to the store thread now (a verdict change) or in the worker's
  *               flush, and what the store thread says of those writes
  *   repin.c     re-pinning a renewed agent certificate from the registrar
+ *   update.c    UpdateNode: a node's contact and policies changed in place
  * All run on the owning worker's thread. */
 #ifndef VIGIL_VERIFIER_NODE_PRIV_H
 #define VIGIL_VERIFIER_NODE_PRIV_H
@@ -50,6 +51,28 @@ void node_verdict_done(node_t *n, const char *type, const char *event_id, const 
  * write of it at the store thread (on the next loop turn). */
 void node_release_if_idle(node_t *n);
 
+/* The live node named uuid on this worker (not one being removed), or NULL. */
+node_t *node_find(node_host_t *h, const char *uuid);
+/* A set of policies acquired from the cache, not yet in force. */
+typedef struct node_polset {
+	struct policy_obj *pcr, *rt, *mb; /* held references, or NULL */
+} node_polset_t;
+/* Acquire the policies named pcr_name, rt_name, mb_name (NULL: none) into *set. 0, or -1
+ * (e) with nothing held. */
+int node_policies_acquire(node_t *n, const char *pcr_name, const char *rt_name, const char *mb_name,
+                          node_polset_t *set, err_t *e);
+/* Put an acquired set in force (taken; *set is emptied) and derive the PCR mask. The
+ * runtime evaluator, and with it the IMA position, is kept while the runtime policy's
+ * content is the same; see node.c. */
+void node_policies_install(node_t *n, node_polset_t *set);
+/* The mutual-TLS connection to the agent at ip:port pinned to pem; NULL on error. */
+http_client_t *node_conn_to(node_t *n, const char *ip, int port, const char *pem);
+/* 1 while the node's rounds run (not failed, stopped or being removed). */
+int node_polling(const node_t *n);
+/* The next round in delay_ms (nothing once the node is being removed). */
+void node_schedule(node_t *n, int delay_ms);
+/* An operator's command waits until what it changed is durable (the store thread). */
+void node_wait_durable(node_t *n);
 /* An answer (or its failure) arrived: 1 when it is to be judged (see node.c). */
 int node_answer_begin(node_t *n);
 /* The mutual-TLS connection to the agent pinned to pem; NULL on error (logged). */

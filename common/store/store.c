@@ -349,6 +349,11 @@ store_rc_t store_node_save(store_t *s, const store_node_t *const *nodes, size_t 
 	return s->ops->node_save(s->h, nodes, n, fenced, e);
 }
 
+store_rc_t store_node_update(store_t *s, const store_node_t *u, int64_t epoch, err_t *e)
+{
+	return s->ops->node_update(s->h, u, epoch, e);
+}
+
 store_rc_t store_node_set_mtls_cert(store_t *s, const char *uuid, const char *pem, int64_t epoch,
                                     err_t *e)
 {
@@ -492,12 +497,12 @@ store_rc_t store_policy_get(store_t *s, const char *name, store_policy_t *out, e
 	return s->ops->policy_get(s->h, name, 1, out, e);
 }
 
-store_rc_t store_policy_list(store_t *s, const char *kind, store_policy_t **out, size_t *n,
-                             err_t *e)
+store_rc_t store_policy_list(store_t *s, const char *kind, const char *after, size_t limit,
+                             store_policy_t **out, size_t *n, err_t *e)
 {
 	*out = NULL;
 	*n = 0;
-	return s->ops->policy_list(s->h, kind, out, n, e);
+	return s->ops->policy_list(s->h, kind, after ? after : "", limit, out, n, e);
 }
 
 store_rc_t store_policy_delete(store_t *s, const char *name, err_t *e)

@@ -99,6 +99,7 @@ store_rc_t pg_agent_find_ek(void *h, const char *ek_key, const char *exclude_id,
 store_rc_t pg_node_add(void *h, const store_node_t *n, err_t *e);
 store_rc_t pg_node_get(void *h, const char *uuid, store_node_t *out, err_t *e);
 store_rc_t pg_node_list(void *h, store_node_t **nodes, size_t *n, err_t *e);
+store_rc_t pg_node_update(void *h, const store_node_t *u, int64_t epoch, err_t *e);
 store_rc_t pg_node_set_mtls_cert(void *h, const char *uuid, const char *pem, int64_t epoch,
                                  err_t *e);
 store_rc_t pg_node_delete(void *h, const char *uuid, err_t *e);
@@ -106,7 +107,8 @@ store_rc_t pg_node_save(void *h, const store_node_t *const *nodes, size_t n, int
 store_rc_t pg_policy_put(void *h, const char *name, const char *kind, const uint8_t *body,
                          size_t len, const char *sha256, int replace, err_t *e);
 store_rc_t pg_policy_get(void *h, const char *name, int with_body, store_policy_t *out, err_t *e);
-store_rc_t pg_policy_list(void *h, const char *kind, store_policy_t **out, size_t *n, err_t *e);
+store_rc_t pg_policy_list(void *h, const char *kind, const char *after, size_t limit,
+                          store_policy_t **out, size_t *n, err_t *e);
 store_rc_t pg_policy_delete(void *h, const char *name, err_t *e);
 store_rc_t pg_event_append(void *h, const char *node_uuid, const char *type, const char *severity,
                            const char *body_json, char id_out[40], err_t *e);

@@ -163,6 +163,41 @@ store_rc_t pg_node_list(void *h, store_node_t **nodes, size_t *n, err_t *e)
 	return STORE_OK;
 }
 
+store_rc_t pg_node_update(void *h, const store_node_t *u, int64_t epoch, err_t *e)
+{
+	pg_t *p = h;
+	char now[24], ep[24], port[24];
+	const char *v[9] = {
+	    u->uuid,           u->ip,        pg_i64(port, u->port), u->mtls_cert,     u->pcr_policy,
+	    u->runtime_policy, u->mb_policy, pg_i64(now, pg_now()), pg_i64(ep, epoch)};
+	PGresult *r = pg_run(p,
+	                     "UPDATE nodes SET ip = $2, port = $3::int, mtls_cert = $4,"
+	                     " tpm_policy = $5, runtime_policy = $6, mb_policy = $7, updated = $8"
+	                     " WHERE uuid = $1 AND ($9::bigint < 0 OR lease_epoch = $9::bigint)",
+	                     9, v);
+	store_rc_t rc;
+	store_node_t cur = {0};
+
+	if (r == NULL) {
+		if (strcmp(p->state, PG_FOREIGN_KEY_VIOLATION) == 0) {
+			err_set(e, "a policy named for node %s does not exist", u->uuid);
+			return STORE_NOT_FOUND;
+		}
+		return pg_fail(p, e, "updating a node");
+	}
+	rc = pg_changes(r) > 0 ? STORE_OK : STORE_NOT_FOUND;
+	PQclear(r);
+	if (rc == STORE_NOT_FOUND && epoch >= 0 && pg_node_get(h, u->uuid, &cur, e) == STORE_OK) {
+		err_set(e, "node %s: lease epoch %lld moved to %lld", u->uuid, (long long)epoch,
+		        (long long)cur.lease_epoch);
+		store_node_clear(&cur);
+		return STORE_FENCED;
+	}
+	if (rc == STORE_NOT_FOUND)
+		err_set(e, "node %s not found", u->uuid);
+	return rc;
+}
+
 store_rc_t pg_node_set_mtls_cert(void *h, const char *uuid, const char *pem, int64_t epoch,
                                  err_t *e)
 {
@@ -364,15 +399,21 @@ store_rc_t pg_policy_get(void *h, const char *name, int with_body, store_policy_
 	return rc;
 }
 
-store_rc_t pg_policy_list(void *h, const char *kind, store_policy_t **out, size_t *n, err_t *e)
+store_rc_t pg_policy_list(void *h, const char *kind, const char *after, size_t limit,
+                          store_policy_t **out, size_t *n, err_t *e)
 {
 	pg_t *p = h;
-	const char *v[1] = {kind};
-	PGresult *r = pg_run(p,
-	                     "SELECT n.name, n.kind, n.sha256, n.created, octet_length(p.body)"
-	                     " FROM policy_names n JOIN policies p ON p.sha256 = n.sha256"
-	                     " WHERE $1::text IS NULL OR n.kind = $1 ORDER BY n.name",
-	                     1, v);
+	char lim[24];
+	const char *v[3] = {kind, after, limit ? pg_i64(lim, (int64_t)limit) : NULL};
+	/* Byte order (COLLATE "C"), as SQLite's and the page tokens': the database's own
+	 * collation may order names otherwise. */
+	PGresult *r =
+	    pg_run(p,
+	           "SELECT n.name, n.kind, n.sha256, n.created, octet_length(p.body)"
+	           " FROM policy_names n JOIN policies p ON p.sha256 = n.sha256"
+	           " WHERE ($1::text IS NULL OR n.kind = $1) AND n.name COLLATE \"C\" > $2"
+	           " ORDER BY n.name COLLATE \"C\" LIMIT $3::bigint",
+	           3, v);
 	void *rows;
 
 	if (r == NULL)
