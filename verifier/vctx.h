@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "common/net/http.h"
+#include <openssl/evp.h>
 
 struct registry;
 struct policies;
@@ -56,6 +57,10 @@ typedef struct vctx {
 	struct watch_hub *watch;   /* WatchEvents' thread */
 	struct vmetrics *metrics;  /* the workers' counters and the metrics listener */
 	struct lease *lease;       /* the pool's lease manager (PostgreSQL), or NULL */
+	/* TEMPORARY until main's verdict_ear lands (the lead's fields, same names): */
+	EVP_PKEY *report_key;   /* the attestation-result key, or NULL */
+	char *report_pub_pem;   /* its public half (PEM), or NULL */
+	char report_key_id[65]; /* hex SHA-256 of its DER SubjectPublicKeyInfo */
 } vctx_t;
 
 /* The worker that owns node uuid (a stable hash of the UUID). */
