@@ -37,4 +37,12 @@ $(BUILD)/test/test_verifier_answer: $(OBJ)/test/unit/test_verifier_answer.o \
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+VERIFIER_SRCS += verifier/report.c
+VERIFIER_SRCS += verifier/attest_now.c
+VERIFIER_SRCS += verifier/api_report.c
+$(BUILD)/test/test_verifier_report: $(OBJ)/test/unit/test_verifier_report.o \
+		$(OBJ)/verifier/report.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
 VERIFIER_SRCS += verifier/verdict_ear.c
