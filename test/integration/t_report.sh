@@ -16,17 +16,21 @@
 #     GetReport says the same afterwards;
 #   - errors: NOT_FOUND naming the uuid; INVALID_ARGUMENT naming events; FAILED_PRECONDITION
 #     for a stopped node ("stopped; ReactivateNode first"); UNAVAILABLE with the reason for a
-#     killed agent; several calls at once on one node share one round;
+#     killed agent; several calls at once on one node share rounds; a 17th call waiting
+#     on one node: RESOURCE_EXHAUSTED;
 #   - a call whose client goes away while its round hangs (an agent address that never
-#     answers), a node removed while a call waits (answered NOT_FOUND), and a call waiting
-#     at shutdown (answered UNAVAILABLE, the verifier exits cleanly).
+#     answers), a node removed while 16 calls wait (each answered NOT_FOUND at once), and
+#     a call waiting at shutdown (answered UNAVAILABLE, the verifier stops).
 . "$(dirname "$0")/lib.sh"
 export VIGIL_PB_DIR=$T/pb
 PY=$TOP/test/integration/ear_check.py
 BLACKHOLE=$TOP/test/integration/blackhole.py
 
+# answer_timeout 0 and request_timeout 120: a request to an address that never answers
+# stays in flight for the whole test; 64 calls per client address, so that the per-node
+# bound of AttestNow (16) is what refuses the 17th call, not the gRPC server's own.
 fleet_start -o verifier.quote_interval=60 -o verifier.answer_timeout=0 \
-	-o verifier.request_timeout=30 || exit 1
+	-o verifier.request_timeout=120 -o verifier.grpc_max_calls_per_peer=64 || exit 1
 Z64=0000000000000000000000000000000000000000000000000000000000000000
 printf '{"15": ["%s"]}' $Z64 >"$T/pcr15.json"
 "$BIN/vigilctl" policy create runtime --ima-log "$NODE_IMA_LIST" --output "$T/rt.json" >/dev/null &&
@@ -197,13 +201,30 @@ check "a node whose address never answers is added" $?
 timeout -s KILL 1 "$BIN/vigilctl" attest "$NODE_UUID_h" --verifier "$VERIFIER_ADDR" $(_vctl_tls) >/dev/null 2>&1
 fctl attest "$NODE_UUID_g" >/dev/null 2>&1 && kill -0 "$VERIFIER_PID"
 check "a client going away while its round hangs: the verifier goes on" $?
-fctl attest "$NODE_UUID_h" >"$T/h.rm.out" 2>&1 &
-rm_pid=$!
-sleep 0.5
+# 16 calls wait on it; a 17th is refused (tried until the 16 are all waiting: a try
+# that got in first is one of the 16, and is dropped when its client is killed).
+pids=()
+for i in $(seq 16); do
+	fctl attest "$NODE_UUID_h" >"$T/h.w.$i" 2>&1 &
+	pids+=($!)
+done
+refused=1
+for _ in $(seq 30); do
+	out=$(timeout -s KILL 3 "$BIN/vigilctl" attest "$NODE_UUID_h" --verifier "$VERIFIER_ADDR" $(_vctl_tls) 2>&1)
+	case $out in *"16 AttestNow calls waiting already"*RESOURCE_EXHAUSTED*) refused=0; break ;; esac
+done
+[ $refused -eq 0 ]
+check "16 calls wait on one node; the 17th: RESOURCE_EXHAUSTED" $?
+# The node removed while they wait: each is answered NOT_FOUND at once.
 fctl remove "$NODE_UUID_h" >/dev/null
-for _ in $(seq 50); do kill -0 $rm_pid 2>/dev/null || break; sleep 0.1; done
-! kill -0 $rm_pid 2>/dev/null && grep -q "removed before its round was judged (NOT_FOUND)" "$T/h.rm.out"
-check "a node removed while a call waits: the call is answered NOT_FOUND at once" $?
+gone=0
+for i in $(seq 16); do
+	for _ in $(seq 50); do kill -0 "${pids[$((i - 1))]}" 2>/dev/null || break; sleep 0.1; done
+	grep -q "removed before its round was judged (NOT_FOUND)" "$T/h.w.$i" && gone=$((gone + 1))
+done
+[ $gone -eq 16 ] || echo "# $gone of 16 answered: $(cat "$T/h.w.1")"
+[ $gone -eq 16 ]
+check "a node removed while calls wait: all 16 answered NOT_FOUND at once" $?
 add_node h --ip 127.0.0.1 --port "$hp" &&
 	{ fctl attest "$NODE_UUID_h" >"$T/h.stop.out" 2>&1 & }
 sd_pid=$!
