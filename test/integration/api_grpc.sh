@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# (Named t_api_grpc.sh once AttestNow, GetReport, GetReportKey, UpdateNode and paging are
+# merged: test/run.sh runs every t_*.sh.)
+# The fleet API from a stock grpcio client: every RPC of vigil.v1.Verifier and
+# vigil.v1.Registrar, each with its success and every error code docs/api.md lists for it
+# (api_client.py: one line per check, a summary, and a failure when an RPC of either
+# service's descriptor has no successful check).
+# Setup: a fleet CA (mutual TLS on both gRPC APIs) and a second CA with its own client
+#   certificate; a registrar with registrar.grpc_listen; a verifier with
+#   verifier.max_watchers = 3 and webhooks to a closed port (webhook_max_age 1 s, so
+#   deliveries are dead-lettered); one swtpm node with a real agent, enrolled; a copy of
+#   its enrollment under another id (to delete).
+# Actions and expected outcome (api_client.py, in this order):
+#   - Registrar: GetEnrollment, ListEnrollments (pages of 1), DeleteEnrollment, and their
+#     NOT_FOUND / INVALID_ARGUMENT;
+#   - Verifier policies: PutPolicy (new, replace), GetPolicy, ListPolicies (pages of 2),
+#     and ALREADY_EXISTS / FAILED_PRECONDITION / NOT_FOUND / INVALID_ARGUMENT;
+#   - nodes: AddNode of the swtpm node from its enrollment (it attests), AddNodes of 250
+#     nodes whose agents do not answer, a mixed batch answered node by node, ListNodes
+#     through 252 nodes in pages of 100 (100, 100, 52, each once, in uuid order),
+#     GetNode, StopNode, AttestNow (JWT and CWT; a stopped node FAILED_PRECONDITION, a
+#     silent agent UNAVAILABLE), GetReport, GetReportKey (the public half of report.key),
+#     ReactivateNode, UpdateNode, RemoveNode, DeletePolicy, with their error codes;
+#   - events: ListEvents (the whole log in pages), GetEvent, GetAuditKey, ExportEvents,
+#     WatchEvents (a verdict event carries its EAR JWT, checked with PyJWT; NOT_FOUND,
+#     INVALID_ARGUMENT, RESOURCE_EXHAUSTED beyond max_watchers);
+#   - ListOutbox (dead deliveries in pages), RetryOutbox, ListPool;
+#   - a client certificate from another CA, or none, is UNAVAILABLE on both services.
+. "$(dirname "$0")/lib.sh"
+
+PY=/usr/bin/python3
+$PY -c 'import grpc, grpc_tools, cryptography, jwt, cbor2' 2>/dev/null || {
+	echo "skip api_grpc: python3-grpcio, -grpc-tools, -cryptography, -jwt or -cbor2 missing"
+	exit 0
+}
+
+export VERIFIER_MTLS=1
+REGISTRAR_GRPC=127.0.0.1:$(free_port)
+CLOSED=$(free_port) # nothing listens there: the 250 nodes' agents and the webhook receiver
+echo "whsec_$(head -c 32 /dev/urandom | base64 -w0)" >"$T/webhook.secret"
+fleet_start -o verifier.max_watchers=3 -o verifier.webhook_url="http://127.0.0.1:$CLOSED/hook" \
+	-o verifier.webhook_secret_file="$T/webhook.secret" -o verifier.webhook_max_age=1 \
+	-o verifier.webhook_backoff_max=1
+check "a registrar and a verifier, both with gRPC over mutual TLS" $? || exit 1
+for _ in $(seq 100); do
+	grep -q "registrar ready: .*gRPC on $REGISTRAR_GRPC" "$T/registrar.log" && break
+	sleep 0.1
+done
+"$BIN/vigilctl" ca init "$T/other" >/dev/null &&
+	"$BIN/vigilctl" ca issue "$T/other" admin --client >/dev/null
+check "a second CA with its own client certificate" $? || exit 1
+
+fleet_node u
+check "a swtpm node with a real agent, enrolled" $? || exit 1
+SPARE=api-spare-enrollment
+$PY - "$T/registrar.db" "$NODE_UUID_u" "$SPARE" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+db.execute("INSERT INTO registrar_agents (agent_id, ek_tpm, ekcert, aik_tpm, mtls_cert, ip,"
+           " port, regcount, active, pending_key, created, updated, ek_key)"
+           " SELECT ?, ek_tpm, ekcert, aik_tpm, mtls_cert, ip, port, 1, active, pending_key,"
+           " created, updated, ek_key FROM registrar_agents WHERE agent_id = ?",
+           (sys.argv[3], sys.argv[2]))
+db.commit()
+EOF
+check "a copy of its enrollment under another id, to delete" $?
+
+"$BIN/vigilctl" policy create runtime --ima-log "$NODE_IMA_LIST" --output "$T/rt.json" >/dev/null
+check "a runtime policy made from the IMA list" $?
+
+# The verifier's attestation-result key, as an operator takes it (docs/ear.md).
+openssl pkey -in "$T/fleet-verifier/report.key" -pubout -out "$T/report.pub" 2>/dev/null ||
+	: >"$T/report.pub"
+
+$PY "$TOP/test/integration/api_client.py" --verifier "$VERIFIER_ADDR" \
+	--registrar "$REGISTRAR_GRPC" --ca "$T/ca/ca.crt" --cert "$T/ca/admin.crt" \
+	--key "$T/ca/admin.key" --other-cert "$T/other/admin.crt" --other-key "$T/other/admin.key" \
+	--node "$NODE_UUID_u" --node-port "$AGENT_PORT_u" --closed-port "$CLOSED" \
+	--report-pub "$T/report.pub" --spare "$SPARE" \
+	--runtime-policy "$T/rt.json" --pb "$T/pb" >"$T/api.out" 2>&1
+rc=$?
+cat "$T/api.out"
+[ $rc = 0 ]
+check "every RPC of both services, with every error code docs/api.md lists" $?
