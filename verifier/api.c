@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "common/base/log.h"
+#include "common/net/paging.h"
 #include "common/net/pb.h"
 #include "common/store/store.h"
 #include "common/base/xmalloc.h"
@@ -676,25 +677,37 @@ static int api_list_nodes(void *arg, grpcsrv_call_t *c, const uint8_t *req, size
 	Vigil__V1__ListNodesResponse out = VIGIL__V1__LIST_NODES_RESPONSE__INIT;
 	api_list_t l = {NULL, 0, 0};
 	Vigil__V1__Node *pn, **pp;
+	char after[PAGING_KEY_MAX + 1], *token = NULL;
+	size_t limit, shown;
+	int code;
 
 	(void)c;
 	if (r == NULL) {
 		err_set(e, "cannot decode ListNodesRequest");
 		return GRPCSRV_INVALID_ARGUMENT;
 	}
+	code = paging_request(r->page_size, r->page_token, "ListNodesRequest", &limit, after, e);
 	vigil__v1__list_nodes_request__free_unpacked(r, NULL);
-	registry_each(ctx->registry, api_list_cb, &l);
-	pn = xcalloc(l.n + 1, sizeof(*pn));
-	pp = xcalloc(l.n + 1, sizeof(*pp));
-	for (size_t i = 0; i < l.n; i++) {
+	if (code != GRPCSRV_OK)
+		return code;
+	/* One more than the page says whether another page follows. */
+	registry_page(ctx->registry, after, limit + 1, api_list_cb, &l);
+	shown = l.n > limit ? limit : l.n;
+	pn = xcalloc(shown + 1, sizeof(*pn));
+	pp = xcalloc(shown + 1, sizeof(*pp));
+	for (size_t i = 0; i < shown; i++) {
 		api_node_fill(&pn[i], &l.snaps[i], ctx);
 		pp[i] = &pn[i];
 	}
-	out.n_nodes = l.n;
+	out.n_nodes = shown;
 	out.nodes = pp;
+	if (l.n > limit)
+		token = paging_token(l.snaps[shown - 1].rec.uuid);
+	out.next_page_token = api_str(token);
 	pb_pack(&out.base, resp);
 	for (size_t i = 0; i < l.n; i++)
 		store_node_clear(&l.snaps[i].rec);
+	free(token);
 	free(l.snaps);
 	free(pn);
 	free(pp);
@@ -852,7 +865,8 @@ static int api_list_policies(void *arg, grpcsrv_call_t *c, const uint8_t *req, s
 	Vigil__V1__ListPoliciesResponse out = VIGIL__V1__LIST_POLICIES_RESPONSE__INIT;
 	store_policy_t *list = NULL;
 	Vigil__V1__Policy *pp = NULL, **ptrs = NULL;
-	size_t n = 0;
+	char after[PAGING_KEY_MAX + 1], *token = NULL;
+	size_t n = 0, limit, shown;
 	policy_kind_t k;
 	int code = GRPCSRV_INVALID_ARGUMENT;
 
@@ -861,23 +875,32 @@ static int api_list_policies(void *arg, grpcsrv_call_t *c, const uint8_t *req, s
 		err_set(e, "cannot decode ListPoliciesRequest");
 		goto out;
 	}
+	if ((code = paging_request(r->page_size, r->page_token, "ListPoliciesRequest", &limit,
+	                           after, e)) != GRPCSRV_OK)
+		goto out;
+	/* One more than the page says whether another page follows. */
 	if (store_policy_list(ctx->api_store,
 	                      apireq_kind(r->kind, &k) == 0 ? policy_kind_store_name(k) : NULL,
-	                      &list, &n, e) != STORE_OK) {
+	                      after, limit + 1, &list, &n, e) != STORE_OK) {
 		code = GRPCSRV_INTERNAL;
 		goto out;
 	}
-	pp = xcalloc(n + 1, sizeof(*pp));
-	ptrs = xcalloc(n + 1, sizeof(*ptrs));
-	for (size_t i = 0; i < n; i++) {
+	shown = n > limit ? limit : n;
+	pp = xcalloc(shown + 1, sizeof(*pp));
+	ptrs = xcalloc(shown + 1, sizeof(*ptrs));
+	for (size_t i = 0; i < shown; i++) {
 		api_policy_fill(&pp[i], &list[i], 0);
 		ptrs[i] = &pp[i];
 	}
-	out.n_policies = n;
+	out.n_policies = shown;
 	out.policies = ptrs;
+	if (n > limit)
+		token = paging_token(list[shown - 1].name);
+	out.next_page_token = api_str(token);
 	pb_pack(&out.base, resp);
 	code = GRPCSRV_OK;
 out:
+	free(token);
 	free(pp);
 	free(ptrs);
 	store_policies_free(list, n);
@@ -917,6 +940,13 @@ out:
 	return code;
 }
 
+static int api_pool_cmp(const void *a, const void *b)
+{
+	const store_pool_member_t *x = a, *y = b;
+
+	return strcmp(x->id ? x->id : "", y->id ? y->id : "");
+}
+
 static int api_list_pool(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len, buf_t *resp,
                          err_t *e)
 {
@@ -925,7 +955,8 @@ static int api_list_pool(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_
 	Vigil__V1__ListPoolResponse out = VIGIL__V1__LIST_POOL_RESPONSE__INIT;
 	Vigil__V1__PoolMember *pm = NULL, **pp = NULL;
 	store_pool_member_t *v = NULL;
-	size_t n = 0;
+	char after[PAGING_KEY_MAX + 1], *token = NULL;
+	size_t n = 0, limit, first = 0, shown;
 	struct timespec ts;
 	int code = GRPCSRV_INVALID_ARGUMENT;
 
@@ -934,6 +965,9 @@ static int api_list_pool(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_
 		err_set(e, "cannot decode ListPoolRequest");
 		return code;
 	}
+	if ((code = paging_request(r->page_size, r->page_token, "ListPoolRequest", &limit, after,
+	                           e)) != GRPCSRV_OK)
+		goto out;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	out.now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	out.self_id = ctx->verifier_id;
@@ -943,26 +977,36 @@ static int api_list_pool(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_
 		code = GRPCSRV_INTERNAL;
 		goto out;
 	}
-	pm = xcalloc(n ? n : 1, sizeof(*pm));
-	pp = xcalloc(n ? n : 1, sizeof(*pp));
-	for (size_t i = 0; i < n; i++) {
-		vigil__v1__pool_member__init(&pm[i]);
-		pm[i].id = api_str(v[i].id);
-		pm[i].address = api_str(v[i].address);
-		pm[i].heartbeat_ms = v[i].heartbeat;
-		pm[i].started_ms = v[i].started;
-		pm[i].nodes = (uint64_t)v[i].nodes;
-		pm[i].oldest_attestation = v[i].oldest_attestation;
-		pm[i].stalled_ms = v[i].stalled;
-		pm[i].live = out.lease_time_ms > 0 &&
+	/* A pool has a handful of members: the page is cut here, by id in byte order. */
+	qsort(v, n, sizeof(*v), api_pool_cmp);
+	while (first < n && *after && strcmp(v[first].id, after) <= 0)
+		first++;
+	shown = n - first > limit ? limit : n - first;
+	if (n - first > limit)
+		token = paging_token(v[first + shown - 1].id);
+	out.next_page_token = api_str(token);
+	pm = xcalloc(shown ? shown : 1, sizeof(*pm));
+	pp = xcalloc(shown ? shown : 1, sizeof(*pp));
+	for (size_t k = 0; k < shown; k++) {
+		size_t i = first + k;
+		vigil__v1__pool_member__init(&pm[k]);
+		pm[k].id = api_str(v[i].id);
+		pm[k].address = api_str(v[i].address);
+		pm[k].heartbeat_ms = v[i].heartbeat;
+		pm[k].started_ms = v[i].started;
+		pm[k].nodes = (uint64_t)v[i].nodes;
+		pm[k].oldest_attestation = v[i].oldest_attestation;
+		pm[k].stalled_ms = v[i].stalled;
+		pm[k].live = out.lease_time_ms > 0 &&
 		             out.now_ms - v[i].heartbeat <= out.lease_time_ms && v[i].stalled == 0;
-		pp[i] = &pm[i];
+		pp[k] = &pm[k];
 	}
-	out.n_members = n;
+	out.n_members = shown;
 	out.members = pp;
 	pb_pack(&out.base, resp);
 	code = GRPCSRV_OK;
 out:
+	free(token);
 	free(pm);
 	free(pp);
 	store_pool_members_free(v, n);

@@ -8,6 +8,7 @@
 
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
+#include "common/net/paging.h"
 #include "common/net/pb.h"
 #include "common/store/audit.h"
 #include "common/store/store.h"
@@ -60,8 +61,8 @@ int api_list_events(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len
 	store_event_filter_t f;
 	store_event_t *v = NULL, since;
 	store_rc_t rc;
-	size_t n = 0;
-	char token[24];
+	size_t n = 0, total = 0, page;
+	char key[24], *token = NULL;
 	int code;
 
 	if ((code = apireq_list_events(r, &f, e)) != GRPCSRV_OK) {
@@ -77,10 +78,14 @@ int api_list_events(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len
 			f.after_seq = since.seq;
 		store_event_clear(&since);
 	}
-	if (store_event_list(ctx->api_store, &f, &v, &n, e) != STORE_OK) {
+	/* One more than the page says whether another page follows. */
+	page = f.limit;
+	f.limit = page + 1;
+	if (store_event_list(ctx->api_store, &f, &v, &total, e) != STORE_OK) {
 		code = GRPCSRV_INTERNAL;
 		goto out;
 	}
+	n = total > page ? page : total;
 	pe = xcalloc(n + 1, sizeof(*pe));
 	pp = xcalloc(n + 1, sizeof(*pp));
 	for (size_t i = 0; i < n; i++) {
@@ -89,17 +94,19 @@ int api_list_events(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len
 	}
 	out.n_events = n;
 	out.events = pp;
-	/* A full page may have more after it; the token is where the next one starts. */
-	out.next_page_token = api_events_str("");
-	if (n > 0 && n == f.limit) {
-		snprintf(token, sizeof(token), "%lld", (long long)v[n - 1].seq);
-		out.next_page_token = token;
+	/* The token is where the next page starts; none on the last page so far (events
+	 * recorded later are read with after_seq = the last seq seen, or WatchEvents). */
+	if (total > page) {
+		snprintf(key, sizeof(key), "%lld", (long long)v[n - 1].seq);
+		token = paging_token(key);
 	}
+	out.next_page_token = api_events_str(token);
 	pb_pack(&out.base, resp);
 out:
+	free(token);
 	free(pe);
 	free(pp);
-	store_events_free(v, n);
+	store_events_free(v, total);
 	vigil__v1__list_events_request__free_unpacked(r, NULL);
 	return code;
 }

@@ -1,10 +1,12 @@
 /* api_outbox: ListOutbox and RetryOutbox. */
 #include "verifier/api_outbox.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
+#include "common/net/paging.h"
 #include "common/net/pb.h"
 #include "common/store/store.h"
 #include "verifier/apireq.h"
@@ -24,16 +26,17 @@ int api_list_outbox(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len
 	Vigil__V1__ListOutboxResponse out = VIGIL__V1__LIST_OUTBOX_RESPONSE__INIT;
 	Vigil__V1__OutboxEntry *v = NULL, **ptrs = NULL;
 	store_outbox_t *rows = NULL;
-	size_t n = 0, total = 0, page;
+	size_t n = 0, total = 0, page = 0;
+	int64_t after = 0;
+	char key[24], *token = NULL;
 	int code = GRPCSRV_INVALID_ARGUMENT;
 
 	(void)c;
-	if ((code = apireq_list_outbox(r, e)) != GRPCSRV_OK)
+	if ((code = apireq_list_outbox(r, &page, &after, e)) != GRPCSRV_OK)
 		goto out;
-	page = r->page_size ? r->page_size : APIREQ_OUTBOX_PAGE;
 	/* One more than the page says whether another page follows. */
 	if (store_outbox_list(ctx->api_store, r->dead ? STORE_OUTBOX_DEAD : STORE_OUTBOX_PENDING,
-	                      r->after_id, page + 1, &rows, &n, e) != STORE_OK) {
+	                      after, page + 1, &rows, &n, e) != STORE_OK) {
 		code = GRPCSRV_INTERNAL;
 		goto out;
 	}
@@ -41,7 +44,10 @@ int api_list_outbox(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len
 	if (n > page) {
 		n = page;
 		out.next_after_id = rows[n - 1].id;
+		snprintf(key, sizeof(key), "%lld", (long long)rows[n - 1].id);
+		token = paging_token(key);
 	}
+	out.next_page_token = api_ostr(token);
 	v = xcalloc(n + 1, sizeof(*v));
 	ptrs = xcalloc(n + 1, sizeof(*ptrs));
 	for (size_t i = 0; i < n; i++) {
@@ -65,6 +71,7 @@ int api_list_outbox(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len
 	pb_pack(&out.base, resp);
 	code = GRPCSRV_OK;
 out:
+	free(token);
 	free(v);
 	free(ptrs);
 	store_outbox_free(rows, total);

@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 
 #include "common/net/grpcsrv.h"
+#include "common/net/paging.h"
 #include "common/crypto/tpm2.h"
 
 int apireq_name_ok(const char *s)
@@ -173,25 +174,46 @@ int apireq_event_id_ok(const char *s)
 	return h == 16 && s[h] == '\0';
 }
 
-/* A page token: the decimal seq of the last event of the previous page. */
-static int apireq_page_token(const char *t, int64_t *seq)
+/* A decimal key of a page token (an event's seq, a delivery's id): 1-18 digits. */
+static int apireq_decimal_key(const char *t, int64_t *v)
 {
-	int64_t v = 0;
+	int64_t x = 0;
 
 	if (*t == '\0' || strlen(t) > 18)
 		return -1;
 	for (; *t; t++) {
 		if (*t < '0' || *t > '9')
 			return -1;
-		v = v * 10 + (*t - '0');
+		x = x * 10 + (*t - '0');
 	}
-	*seq = v;
+	*v = x;
 	return 0;
+}
+
+int apireq_page_decimal(uint32_t page_size, const char *page_token, const char *msg, size_t *limit,
+                        int64_t *after, err_t *e)
+{
+	char key[PAGING_KEY_MAX + 1];
+	int code;
+
+	*after = 0;
+	if ((code = paging_request(page_size, page_token, msg, limit, key, e)) != GRPCSRV_OK)
+		return code;
+	if (*key && apireq_decimal_key(key, after) < 0) {
+		err_set(
+		    e,
+		    "%s.page_token is not a token this server issued: pass the previous reply's "
+		    "next_page_token unchanged, or \"\" for the first page",
+		    msg);
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	return GRPCSRV_OK;
 }
 
 int apireq_list_events(const Vigil__V1__ListEventsRequest *r, store_event_filter_t *f, err_t *e)
 {
 	int64_t tok = 0;
+	int code;
 
 	memset(f, 0, sizeof(*f));
 	if (r == NULL) {
@@ -210,10 +232,9 @@ int apireq_list_events(const Vigil__V1__ListEventsRequest *r, store_event_filter
 		err_set(e, "ListEventsRequest: since_id is not an event id (SEQ-HEX16)");
 		return GRPCSRV_INVALID_ARGUMENT;
 	}
-	if (*r->page_token && apireq_page_token(r->page_token, &tok) < 0) {
-		err_set(e, "ListEventsRequest: page_token is not one this verifier issued");
-		return GRPCSRV_INVALID_ARGUMENT;
-	}
+	if ((code = apireq_page_decimal(r->page_size, r->page_token, "ListEventsRequest", &f->limit,
+	                                &tok, e)) != GRPCSRV_OK)
+		return code;
 	if (r->after_seq > INT64_MAX / 2) {
 		err_set(e, "ListEventsRequest: after_seq out of range");
 		return GRPCSRV_INVALID_ARGUMENT;
@@ -221,9 +242,6 @@ int apireq_list_events(const Vigil__V1__ListEventsRequest *r, store_event_filter
 	f->node_uuid = *r->node_uuid ? r->node_uuid : NULL;
 	f->type = *r->type ? r->type : NULL;
 	f->after_seq = (int64_t)r->after_seq > tok ? (int64_t)r->after_seq : tok;
-	f->limit = r->page_size == 0                       ? APIREQ_EVENTS_PAGE
-	           : r->page_size > APIREQ_EVENTS_PAGE_MAX ? APIREQ_EVENTS_PAGE_MAX
-	                                                   : r->page_size;
 	return GRPCSRV_OK;
 }
 
@@ -273,13 +291,24 @@ int apireq_export_events(const Vigil__V1__ExportEventsRequest *r, size_t *limit,
 	return GRPCSRV_OK;
 }
 
-int apireq_list_outbox(const Vigil__V1__ListOutboxRequest *r, err_t *e)
+int apireq_list_outbox(const Vigil__V1__ListOutboxRequest *r, size_t *limit, int64_t *after,
+                       err_t *e)
 {
-	if (r == NULL || r->after_id < 0 || r->page_size > APIREQ_OUTBOX_PAGE_MAX) {
-		err_set(e, "ListOutboxRequest needs after_id >= 0 and page_size <= %d",
-		        APIREQ_OUTBOX_PAGE_MAX);
+	int code;
+
+	if (r == NULL) {
+		err_set(e, "cannot decode ListOutboxRequest");
 		return GRPCSRV_INVALID_ARGUMENT;
 	}
+	if (r->after_id < 0) {
+		err_set(e, "ListOutboxRequest.after_id must be >= 0");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	if ((code = apireq_page_decimal(r->page_size, r->page_token, "ListOutboxRequest", limit,
+	                                after, e)) != GRPCSRV_OK)
+		return code;
+	if (*r->page_token == '\0') /* the older paging, when no token */
+		*after = r->after_id;
 	return GRPCSRV_OK;
 }
 

@@ -36,15 +36,18 @@ int apireq_put_policy(const Vigil__V1__PutPolicyRequest *r, policy_kind_t *k, er
 /* GetPolicy, DeletePolicy: a valid name. */
 int apireq_policy(const Vigil__V1__PolicyRequest *r, err_t *e);
 
-#define APIREQ_EVENTS_PAGE     100  /* ListEvents page_size when none is asked */
-#define APIREQ_EVENTS_PAGE_MAX 1000 /* ... and the most it answers */
+/* page_size and page_token of a list call whose sort key is a decimal number (an event's
+ * seq, an outbox delivery's id), by the one paging rule (common/net/paging.h): *limit the
+ * page size, *after the key to start after (0: from the first). */
+int apireq_page_decimal(uint32_t page_size, const char *page_token, const char *msg, size_t *limit,
+                        int64_t *after, err_t *e);
 #define APIREQ_EXPORT_PAGE     1000 /* ExportEvents max_records when none is asked */
 #define APIREQ_EXPORT_PAGE_MAX 5000 /* ... and the most it answers */
 
 /* 1 when s is an event id: decimal seq, '-', 16 lowercase hex digits. */
 int apireq_event_id_ok(const char *s);
-/* ListEvents: node and type empty or names, since_id empty or an event id, page_token
- * empty or one this API issued. Sets f (strings borrowed from r; "" as NULL) with
+/* ListEvents: node and type empty or names, since_id empty or an event id, page_size and
+ * page_token by the paging rule. Sets f (strings borrowed from r; "" as NULL) with
  * after_seq the greater of after_seq and page_token's, and limit the page size. */
 int apireq_list_events(const Vigil__V1__ListEventsRequest *r, store_event_filter_t *f, err_t *e);
 /* WatchEventsRequest: node_uuid and type empty or names, since_id empty or an event id,
@@ -54,10 +57,10 @@ int apireq_watch_events(const Vigil__V1__WatchEventsRequest *r, err_t *e);
 int apireq_event(const Vigil__V1__EventRequest *r, err_t *e);
 /* ExportEvents: decodable; *limit the page size. */
 int apireq_export_events(const Vigil__V1__ExportEventsRequest *r, size_t *limit, err_t *e);
-#define APIREQ_OUTBOX_PAGE     100  /* ListOutbox's page_size when 0 */
-#define APIREQ_OUTBOX_PAGE_MAX 1000 /* its largest */
-/* ListOutbox: after_id >= 0, page_size <= APIREQ_OUTBOX_PAGE_MAX. */
-int apireq_list_outbox(const Vigil__V1__ListOutboxRequest *r, err_t *e);
+/* ListOutbox: after_id >= 0, page_size and page_token by the paging rule. *limit the page
+ * size, *after the id to start after: page_token's, else after_id (older clients). */
+int apireq_list_outbox(const Vigil__V1__ListOutboxRequest *r, size_t *limit, int64_t *after,
+                       err_t *e);
 /* RetryOutbox: exactly one of a positive id or all_dead. */
 int apireq_retry_outbox(const Vigil__V1__RetryOutboxRequest *r, err_t *e);
 

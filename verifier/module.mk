@@ -37,3 +37,8 @@ $(BUILD)/test/test_verifier_answer: $(OBJ)/test/unit/test_verifier_answer.o \
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+$(BUILD)/test/test_verifier_registry: $(OBJ)/test/unit/test_verifier_registry.o \
+		$(OBJ)/verifier/registry.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)

@@ -116,6 +116,23 @@ void registry_each(registry_t *r, registry_fn fn, void *arg)
 	pthread_mutex_unlock(&r->lock);
 }
 
+size_t registry_page(registry_t *r, const char *after, size_t limit, registry_fn fn, void *arg)
+{
+	size_t i = 0, ran = 0;
+	int found = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if (after && *after) {
+		i = registry_find(r, after, &found);
+		if (found)
+			i++; /* strictly after the key */
+	}
+	for (; i < r->n && ran < limit; i++, ran++)
+		fn(r->nodes[i].item, arg);
+	pthread_mutex_unlock(&r->lock);
+	return ran;
+}
+
 size_t registry_count(registry_t *r)
 {
 	size_t n;

@@ -23,6 +23,10 @@ void registry_remove(registry_t *r, const char *key, const void *item);
 int registry_with(registry_t *r, const char *key, registry_fn fn, void *arg);
 /* Run fn on every item, locked, in key order. */
 void registry_each(registry_t *r, registry_fn fn, void *arg);
+/* Run fn, locked, on at most limit items whose keys sort after after (byte order; "" or
+ * NULL: from the first), in key order: one page of a keyset walk. Returns how many ran.
+ * O(log n + limit): the start is found by binary search, not by a scan. */
+size_t registry_page(registry_t *r, const char *after, size_t limit, registry_fn fn, void *arg);
 size_t registry_count(registry_t *r);
 
 #endif

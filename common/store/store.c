@@ -492,12 +492,12 @@ store_rc_t store_policy_get(store_t *s, const char *name, store_policy_t *out, e
 	return s->ops->policy_get(s->h, name, 1, out, e);
 }
 
-store_rc_t store_policy_list(store_t *s, const char *kind, store_policy_t **out, size_t *n,
-                             err_t *e)
+store_rc_t store_policy_list(store_t *s, const char *kind, const char *after, size_t limit,
+                             store_policy_t **out, size_t *n, err_t *e)
 {
 	*out = NULL;
 	*n = 0;
-	return s->ops->policy_list(s->h, kind, out, n, e);
+	return s->ops->policy_list(s->h, kind, after ? after : "", limit, out, n, e);
 }
 
 store_rc_t store_policy_delete(store_t *s, const char *name, err_t *e)

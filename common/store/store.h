@@ -244,9 +244,11 @@ typedef struct store_policy {
 store_rc_t store_policy_put(store_t *s, const char *name, const char *kind, const uint8_t *body,
                             size_t len, int replace, store_policy_t *out, err_t *e);
 store_rc_t store_policy_get(store_t *s, const char *name, store_policy_t *out, err_t *e);
-/* Policies of one kind (NULL: all), by name, without bodies; free with store_policies_free. */
-store_rc_t store_policy_list(store_t *s, const char *kind, store_policy_t **out, size_t *n,
-                             err_t *e);
+/* Policies of one kind (NULL: all) whose names sort after after (byte order; NULL or "":
+ * from the first), by name, at most limit (0: all), without bodies: one page of a keyset
+ * walk. Free with store_policies_free. */
+store_rc_t store_policy_list(store_t *s, const char *kind, const char *after, size_t limit,
+                             store_policy_t **out, size_t *n, err_t *e);
 /* STORE_IN_USE while a node names the policy. */
 store_rc_t store_policy_delete(store_t *s, const char *name, err_t *e);
 void store_policy_clear(store_policy_t *p);

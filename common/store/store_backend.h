@@ -49,8 +49,8 @@ typedef struct store_ops {
 	                         size_t len, const char *sha256, int replace, err_t *e);
 	store_rc_t (*policy_get)(void *h, const char *name, int with_body, store_policy_t *out,
 	                         err_t *e);
-	store_rc_t (*policy_list)(void *h, const char *kind, store_policy_t **out, size_t *n,
-	                          err_t *e);
+	store_rc_t (*policy_list)(void *h, const char *kind, const char *after, size_t limit,
+	                          store_policy_t **out, size_t *n, err_t *e);
 	store_rc_t (*policy_delete)(void *h, const char *name, err_t *e);
 	store_rc_t (*event_append)(void *h, const char *node_uuid, const char *type,
 	                           const char *severity, const char *body_json, char id_out[40],

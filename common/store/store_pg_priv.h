@@ -106,7 +106,8 @@ store_rc_t pg_node_save(void *h, const store_node_t *const *nodes, size_t n, int
 store_rc_t pg_policy_put(void *h, const char *name, const char *kind, const uint8_t *body,
                          size_t len, const char *sha256, int replace, err_t *e);
 store_rc_t pg_policy_get(void *h, const char *name, int with_body, store_policy_t *out, err_t *e);
-store_rc_t pg_policy_list(void *h, const char *kind, store_policy_t **out, size_t *n, err_t *e);
+store_rc_t pg_policy_list(void *h, const char *kind, const char *after, size_t limit,
+                          store_policy_t **out, size_t *n, err_t *e);
 store_rc_t pg_policy_delete(void *h, const char *name, err_t *e);
 store_rc_t pg_event_append(void *h, const char *node_uuid, const char *type, const char *severity,
                            const char *body_json, char id_out[40], err_t *e);

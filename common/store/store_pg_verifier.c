@@ -364,15 +364,21 @@ store_rc_t pg_policy_get(void *h, const char *name, int with_body, store_policy_
 	return rc;
 }
 
-store_rc_t pg_policy_list(void *h, const char *kind, store_policy_t **out, size_t *n, err_t *e)
+store_rc_t pg_policy_list(void *h, const char *kind, const char *after, size_t limit,
+                          store_policy_t **out, size_t *n, err_t *e)
 {
 	pg_t *p = h;
-	const char *v[1] = {kind};
-	PGresult *r = pg_run(p,
-	                     "SELECT n.name, n.kind, n.sha256, n.created, octet_length(p.body)"
-	                     " FROM policy_names n JOIN policies p ON p.sha256 = n.sha256"
-	                     " WHERE $1::text IS NULL OR n.kind = $1 ORDER BY n.name",
-	                     1, v);
+	char lim[24];
+	const char *v[3] = {kind, after, limit ? pg_i64(lim, (int64_t)limit) : NULL};
+	/* Byte order (COLLATE "C"), as SQLite's and the page tokens': the database's own
+	 * collation may order names otherwise. */
+	PGresult *r =
+	    pg_run(p,
+	           "SELECT n.name, n.kind, n.sha256, n.created, octet_length(p.body)"
+	           " FROM policy_names n JOIN policies p ON p.sha256 = n.sha256"
+	           " WHERE ($1::text IS NULL OR n.kind = $1) AND n.name COLLATE \"C\" > $2"
+	           " ORDER BY n.name COLLATE \"C\" LIMIT $3::bigint",
+	           3, v);
 	void *rows;
 
 	if (r == NULL)

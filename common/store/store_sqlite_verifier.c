@@ -392,7 +392,8 @@ static void sq_policies_release(void *v, size_t n)
 	store_policies_free(v, n);
 }
 
-store_rc_t sq_policy_list(void *h, const char *kind, store_policy_t **out, size_t *n, err_t *e)
+store_rc_t sq_policy_list(void *h, const char *kind, const char *after, size_t limit,
+                          store_policy_t **out, size_t *n, err_t *e)
 {
 	sq_t *q = h;
 	sqlite3_stmt *st = NULL;
@@ -403,9 +404,10 @@ store_rc_t sq_policy_list(void *h, const char *kind, store_policy_t **out, size_
 	        q->db,
 	        "SELECT n.name, n.kind, n.sha256, n.created, p.body FROM policy_names n"
 	        " JOIN policies p ON p.sha256 = n.sha256"
-	        " WHERE ?1 IS NULL OR n.kind = ?1 ORDER BY n.name",
+	        " WHERE (?1 IS NULL OR n.kind = ?1) AND n.name > ?2 ORDER BY n.name LIMIT ?3",
 	        -1, &st, NULL) != SQLITE_OK ||
-	    sq_bind_text(st, 1, kind))
+	    sq_bind_text(st, 1, kind) || sq_bind_text(st, 2, after) ||
+	    sqlite3_bind_int64(st, 3, limit ? (sqlite3_int64)limit : -1))
 		sq_fail(q, e, "preparing policy list");
 	else if ((rc = sq_rows(q, st, sizeof(store_policy_t), sq_policy_row_nobody,
 	                       sq_policies_release, &v, n, e, "listing policies")) == STORE_OK)

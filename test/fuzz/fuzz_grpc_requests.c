@@ -33,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	policy_kind_t k;
 	store_event_filter_t f;
 	size_t limit;
+	int64_t after;
 	int which;
 
 	if (size < 1)
@@ -67,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)apireq_export_events((Vigil__V1__ExportEventsRequest *)m, &limit, &e);
 		break;
 	case 10:
-		(void)apireq_list_outbox((Vigil__V1__ListOutboxRequest *)m, &e);
+		(void)apireq_list_outbox((Vigil__V1__ListOutboxRequest *)m, &limit, &after, &e);
 		break;
 	case 11:
 		(void)apireq_retry_outbox((Vigil__V1__RetryOutboxRequest *)m, &e);

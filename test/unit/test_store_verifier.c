@@ -65,12 +65,38 @@ static void test_policies(void **state)
 	assert_int_equal(p.body_len, 3);
 	assert_memory_equal(p.body, "{ }", 3);
 	store_policy_clear(&p);
-	assert_int_equal(store_policy_list(s, "runtime", &list, &n, &e), STORE_OK);
+	assert_int_equal(store_policy_list(s, "runtime", NULL, 0, &list, &n, &e), STORE_OK);
 	assert_int_equal(n, 2);
 	assert_string_equal(list[0].name, "rt");
 	assert_null(list[0].body);
 	store_policies_free(list, n);
-	assert_int_equal(store_policy_list(s, "measured_boot", &list, &n, &e), STORE_OK);
+	/* Keyset pages by name: after a key, at most limit, the kind filter still applied. */
+	assert_int_equal(
+	    store_policy_put(s, "Zpcr", "tpm_pcr", (const uint8_t *)"{}", 2, 0, NULL, &e),
+	    STORE_OK);
+	assert_int_equal(store_policy_list(s, "runtime", "", 1, &list, &n, &e), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].name, "rt");
+	store_policies_free(list, n);
+	assert_int_equal(store_policy_list(s, "runtime", "rt", 5, &list, &n, &e), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].name, "rt2");
+	store_policies_free(list, n);
+	assert_int_equal(store_policy_list(s, "runtime", "rt2", 5, &list, &n, &e), STORE_OK);
+	assert_int_equal(n, 0);
+	store_policies_free(list, n);
+	/* Byte order: "Z" (0x5a) sorts before "r" whatever the database's collation. */
+	assert_int_equal(store_policy_list(s, NULL, "", 0, &list, &n, &e), STORE_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(list[0].name, "Zpcr");
+	assert_string_equal(list[1].name, "rt");
+	store_policies_free(list, n);
+	assert_int_equal(store_policy_list(s, NULL, "Zpcr", 0, &list, &n, &e), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "rt");
+	store_policies_free(list, n);
+	assert_int_equal(store_policy_delete(s, "Zpcr", &e), STORE_OK);
+	assert_int_equal(store_policy_list(s, "measured_boot", NULL, 0, &list, &n, &e), STORE_OK);
 	assert_int_equal(n, 0);
 	store_policies_free(list, n);
 	assert_int_equal(store_policy_get(s, "nope", &p, &e), STORE_NOT_FOUND);
