@@ -122,7 +122,9 @@ def err(rpc, req, code, *words):
 
 
 def expect(rpc, code, what, req, *words):
-    check(rpc, code.name, what, lambda: err(rpc, req, code, *words))
+    msg = []
+    if check(rpc, code.name, what, lambda: msg.append(err(rpc, req, code, *words))):
+        print("# message: %s" % msg[0], flush=True)
 
 
 def wait(fn, seconds, what):
