@@ -4,7 +4,7 @@
 Usage: api_client.py --verifier ADDR --registrar ADDR --ca F --cert F --key F
                      --other-cert F --other-key F --node UUID --node-port P
                      --closed-port P --report-pub F --spare UUID --runtime-policy F
-                     --pb DIR
+                     --pb DIR [--unloaded UUID]
 
 The stubs are generated at start with python3-grpc-tools (grpc_tools.protoc) into --pb.
 Each check is one RPC and one outcome (OK or a gRPC status code), printed as one line
@@ -35,6 +35,8 @@ ap = argparse.ArgumentParser()
 for opt in ("verifier", "registrar", "ca", "cert", "key", "other-cert", "other-key", "node",
             "node-port", "closed-port", "report-pub", "spare", "runtime-policy", "pb"):
     ap.add_argument("--" + opt, required=True)
+ap.add_argument("--unloaded", help="second phase: only the checks of node UUID, stored but "
+                "not loaded at the verifier's start (its AK made unreadable in the database)")
 A = ap.parse_args()
 
 os.makedirs(A.pb, exist_ok=True)
@@ -162,6 +164,25 @@ def check_jwt(tok, uuid, status=None):
         need(a["ear.status"] == status, "ear.status %s, want %s" % (a["ear.status"], status))
     return claims
 
+
+# ================================ phase 2: a node that was not loaded ================================
+if A.unloaded:
+    u = A.unloaded
+
+    def not_loaded():
+        n = ok("Verifier.GetNode", vpb.NodeRequest(uuid=u)).node
+        need(n.attestation_status == "FAIL" and n.last_event_id == "not_loaded",
+             "status %s, last_event_id %s" % (n.attestation_status, n.last_event_id))
+
+    check("Verifier.GetNode", "OK", "a stored node not loaded at start: FAIL, not_loaded",
+          not_loaded)
+    expect("Verifier.StopNode", SC.FAILED_PRECONDITION, "a node not loaded at start",
+           vpb.NodeRequest(uuid=u), u, "not attested")
+    expect("Verifier.ReactivateNode", SC.FAILED_PRECONDITION, "a node not loaded at start",
+           vpb.NodeRequest(uuid=u), u, "not attested")
+    bad = results.count(False)
+    print("# %d checks, %d passed, %d failed" % (len(results), len(results) - bad, bad))
+    sys.exit(1 if bad else 0)
 
 # ================================ Registrar ================================
 enr = {}

@@ -25,7 +25,10 @@
 #     WatchEvents (a verdict event carries its EAR JWT, checked with PyJWT; NOT_FOUND,
 #     INVALID_ARGUMENT, RESOURCE_EXHAUSTED beyond max_watchers);
 #   - ListOutbox (dead deliveries in pages), RetryOutbox, ListPool;
-#   - a client certificate from another CA, or none, is UNAVAILABLE on both services.
+#   - a client certificate from another CA, or none, is UNAVAILABLE on both services;
+#   - then, the verifier restarted with one node's AK made unreadable in its database:
+#     GetNode shows it FAIL / not_loaded, StopNode and ReactivateNode are
+#     FAILED_PRECONDITION.
 . "$(dirname "$0")/lib.sh"
 
 PY=/usr/bin/python3
@@ -38,9 +41,10 @@ export VERIFIER_MTLS=1
 REGISTRAR_GRPC=127.0.0.1:$(free_port)
 CLOSED=$(free_port) # nothing listens there: the 250 nodes' agents and the webhook receiver
 echo "whsec_$(head -c 32 /dev/urandom | base64 -w0)" >"$T/webhook.secret"
-fleet_start -o verifier.max_watchers=3 -o verifier.webhook_url="http://127.0.0.1:$CLOSED/hook" \
-	-o verifier.webhook_secret_file="$T/webhook.secret" -o verifier.webhook_max_age=1 \
-	-o verifier.webhook_backoff_max=1
+VOPTS=(-o verifier.max_watchers=3 -o verifier.webhook_url="http://127.0.0.1:$CLOSED/hook"
+	-o verifier.webhook_secret_file="$T/webhook.secret" -o verifier.webhook_max_age=1
+	-o verifier.webhook_backoff_max=1)
+fleet_start "${VOPTS[@]}"
 check "a registrar and a verifier, both with gRPC over mutual TLS" $? || exit 1
 for _ in $(seq 100); do
 	grep -q "registrar ready: .*gRPC on $REGISTRAR_GRPC" "$T/registrar.log" && break
@@ -72,13 +76,30 @@ check "a runtime policy made from the IMA list" $?
 openssl pkey -in "$T/fleet-verifier/report.key" -pubout -out "$T/report.pub" 2>/dev/null ||
 	: >"$T/report.pub"
 
-$PY "$TOP/test/integration/api_client.py" --verifier "$VERIFIER_ADDR" \
+API_ARGS=(--verifier "$VERIFIER_ADDR" \
 	--registrar "$REGISTRAR_GRPC" --ca "$T/ca/ca.crt" --cert "$T/ca/admin.crt" \
 	--key "$T/ca/admin.key" --other-cert "$T/other/admin.crt" --other-key "$T/other/admin.key" \
 	--node "$NODE_UUID_u" --node-port "$AGENT_PORT_u" --closed-port "$CLOSED" \
 	--report-pub "$T/report.pub" --spare "$SPARE" \
-	--runtime-policy "$T/rt.json" --pb "$T/pb" >"$T/api.out" 2>&1
+	--runtime-policy "$T/rt.json" --pb "$T/pb")
+$PY "$TOP/test/integration/api_client.py" "${API_ARGS[@]}" >"$T/api.out" 2>&1
 rc=$?
 cat "$T/api.out"
 [ $rc = 0 ]
 check "every RPC of both services, with every error code docs/api.md lists" $?
+
+# A node stored but not loaded at start: the verifier stopped, one of the 250 nodes' AK made
+# unreadable in its database, the verifier started again.
+UNLOADED=f0000000-0000-4000-8000-000000000006
+stop_pid "$VERIFIER_PID"
+vdb_exec fleet-verifier "UPDATE nodes SET ak_tpm = '!not base64!' WHERE uuid = '$UNLOADED'" &&
+	verifier_start fleet-verifier -o verifier.registrar="$REGISTRAR_TLS_ADDR" \
+		-o verifier.registrar_ca="$T/ca/ca.crt" "${VOPTS[@]}" &&
+	grep -q "node $UNLOADED: cannot be attested: stored AK is not base64" "$T/fleet-verifier.log"
+check "the verifier restarted, one node stored but not loaded (its AK unreadable)" $? || exit 1
+$PY "$TOP/test/integration/api_client.py" "${API_ARGS[@]}" --unloaded "$UNLOADED" \
+	>"$T/api2.out" 2>&1
+rc=$?
+cat "$T/api2.out"
+[ $rc = 0 ]
+check "StopNode and ReactivateNode of a node not loaded: FAILED_PRECONDITION" $?
