@@ -26,6 +26,8 @@
 #     INVALID_ARGUMENT, RESOURCE_EXHAUSTED beyond max_watchers);
 #   - ListOutbox (dead deliveries in pages), RetryOutbox, ListPool;
 #   - a client certificate from another CA, or none, is UNAVAILABLE on both services;
+#   - the vigilctl example of each call in docs/api.md works against the same daemons
+#     (vigilctl list follows the pages: every node once);
 #   - then, the verifier restarted with one node's AK made unreadable in its database:
 #     GetNode shows it FAIL / not_loaded, StopNode and ReactivateNode are
 #     FAILED_PRECONDITION.
@@ -87,6 +89,34 @@ rc=$?
 cat "$T/api.out"
 [ $rc = 0 ]
 check "every RPC of both services, with every error code docs/api.md lists" $?
+
+# The vigilctl example of each call in docs/api.md, against the same verifier.
+ctl_check() { # ctl_check WHAT PATTERN vigilctl-args...: exits 0 and prints PATTERN
+	local what=$1 pat=$2
+	shift 2
+	vctl "$@" >"$T/ctl.out" 2>&1 && grep -Eq "$pat" "$T/ctl.out"
+	check "docs/api.md's vigilctl example: $what" $? || head -5 "$T/ctl.out"
+}
+ctl_check "status (GetNode)" "^state: *GET_QUOTE" status "$NODE_UUID_u"
+ctl_check "list (ListNodes) follows the pages: all 251 nodes" "^f0000000-0000-4000-8000-000000000249 " list
+[ "$(grep -c '^f0000000-0000-4000-8000-' "$T/ctl.out")" = 249 ]
+check "vigilctl list shows each of the 249 nodes left of the 250 once" $?
+ctl_check "policy get (GetPolicy)" '"15"' policy get api-pcr
+ctl_check "policy list (ListPolicies)" "api-pcr2" policy list --kind pcr
+ctl_check "events list (ListEvents)" "attested" events list --node "$NODE_UUID_u" --type attested
+ctl_check "events key (GetAuditKey)" "BEGIN PUBLIC KEY" events key
+ctl_check "outbox list --dead (ListOutbox)" "http://127.0.0.1:$CLOSED/hook" outbox list --dead
+ctl_check "pool (ListPool)" "." pool
+ctl_check "report key (GetReportKey)" "BEGIN PUBLIC KEY" report key
+ctl_check "report UUID (GetReport)" "$NODE_UUID_u" report "$NODE_UUID_u"
+ctl_check "report UUID --ear jwt --out FILE" "" report \
+	"$NODE_UUID_u" --ear jwt --out "$T/node.jwt"
+vctl report verify "$T/node.jwt" --key "$T/report.pub" >"$T/verify.out" 2>&1 &&
+	grep -q "signature good" "$T/verify.out"
+check "docs/api.md's vigilctl example: report verify of GetReport's token" $? || cat "$T/verify.out"
+ctl_check "attest UUID (AttestNow)" "$NODE_UUID_u" attest "$NODE_UUID_u"
+ctl_check "update UUID (UpdateNode)" "api-pcr" update f0000000-0000-4000-8000-000000000007 \
+	--pcr-policy api-pcr
 
 # A node stored but not loaded at start: the verifier stopped, one of the 250 nodes' AK made
 # unreadable in its database, the verifier started again.
