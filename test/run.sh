@@ -90,7 +90,9 @@ tier_integration() {
 		name=$(basename "$t" .sh); name=${name#t_}
 		out="$LOGDIR/it-$name.log"
 		echo "# integration/$name ..."
+		local t0=$SECONDS
 		bash "$t" >"$out" 2>&1; rc=$?
+		echo "# integration/$name took $((SECONDS - t0)) s"
 		local n=0 why=0
 		# A failed check is followed by "#   " lines: the end of each daemon's log
 		# (lib.sh check_logs), printed here so the reason is in this output.

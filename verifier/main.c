@@ -20,6 +20,7 @@
 #include "common/net/http.h"
 #include "common/base/log.h"
 #include "common/store/audit.h"
+#include "common/crypto/ear.h"
 #include "common/crypto/revnotice.h"
 #include "common/store/store.h"
 #include "common/base/xmalloc.h"
@@ -112,7 +113,10 @@ static const config_key_t verifier_keys[] = {
     {"verifier", "grpc_insecure", CFG_BOOL, "no", 0, 0,
      "Serve gRPC in plaintext without client certificates. Only for tests on loopback.", NULL},
     {"verifier", "state_dir", CFG_STR, "/var/lib/vigil/verifier", 0, 0,
-     "Directory for the verifier's state (the default database lives here).", NULL},
+     "Directory for the verifier's state: the default database, audit.key (seals the event "
+     "log) and report.key (signs EAR attestation results: docs/ear.md; every instance of "
+     "a pool should hold the same one). Both keys are made at the first start.",
+     NULL},
     {"verifier", "database", CFG_STR, "", 0, 0,
      "Store URL: sqlite:PATH, or a PostgreSQL (libpq) URI such as "
      "postgresql://vigil@/vigil?host=/run/postgresql, the database a verifier pool shares. "
@@ -352,6 +356,26 @@ static sealer_t *audit_start(vctx_t *ctx, config_t *cfg, const char *state_dir)
 	return s;
 }
 
+/* Load the attestation-result key from STATE_DIR/report.key (made on first start): it
+ * signs EAR tokens (docs/ear.md); its public half goes to ctx for GetReportKey. */
+static void report_key_start(vctx_t *ctx, const char *state_dir)
+{
+	char *path = xasprintf("%s/report.key", state_dir);
+	buf_t pem = BUF_INIT;
+	err_t e = {""};
+	int created;
+
+	if ((ctx->report_key = ear_key_load_or_create(path, &created, &e)) == NULL)
+		fatalx("%s", e.msg);
+	if (ear_key_public_pem(ctx->report_key, &pem) < 0 ||
+	    audit_key_id(ctx->report_key, ctx->report_key_id) < 0)
+		fatalx("attestation-result key %s: cannot encode its public key", path);
+	ctx->report_pub_pem = (char *)buf_steal(&pem, NULL);
+	log_info("attestation-result key %s %s (key id %.16s...)", path,
+	         created ? "created" : "loaded", ctx->report_key_id);
+	free(path);
+}
+
 /* The main thread's loop: wait for SIGINT/SIGTERM, sealing the event log on its timer
  * meanwhile. Returns the signal. */
 /* An event was appended (any thread): WatchEvents serves it now. */
@@ -480,6 +504,7 @@ int main(int argc, char **argv)
 	if ((ctx.api_store = store_open(ctx.database, &e)) == NULL)
 		fatalx("cannot open the store: %s", e.msg);
 	sealer = audit_start(&ctx, cfg, state_dir);
+	report_key_start(&ctx, state_dir);
 	ctx.watch = watch_hub_new(ctx.database, (int)config_int(cfg, "verifier", "max_watchers"),
 	                          (int)config_int(cfg, "verifier", "watch_max_stall") * 1000, &e);
 	if (ctx.watch == NULL)
@@ -614,6 +639,8 @@ int main(int argc, char **argv)
 	sealer_flush(sealer);
 	sealer_free(sealer);
 	free(ctx.audit_pub_pem);
+	free(ctx.report_pub_pem);
+	EVP_PKEY_free(ctx.report_key);
 	/* After the workers: nothing records an event, and so kicks it, any more. */
 	events_set_webhooks(NULL, 0, NULL, NULL);
 	outbox_free(outbox);

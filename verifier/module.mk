@@ -16,6 +16,7 @@ VERIFIER_SRCS += verifier/attest.c
 VERIFIER_SRCS += verifier/answer.c
 VERIFIER_SRCS += verifier/apireq.c
 VERIFIER_SRCS += verifier/api.c
+VERIFIER_SRCS += verifier/verdict_ear.c
 VERIFIER_SRCS += verifier/watch.c
 VERIFIER_SRCS += verifier/notices.c
 VERIFIER_SRCS += verifier/api_outbox.c
@@ -39,6 +40,8 @@ $(BUILD)/test/test_verifier_answer: $(OBJ)/test/unit/test_verifier_answer.o \
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
 $(BUILD)/test/test_verifier_registry: $(OBJ)/test/unit/test_verifier_registry.o \
 		$(OBJ)/verifier/registry.o $(LIBVIGIL)
+$(BUILD)/test/test_verifier_verdict_ear: $(OBJ)/test/unit/test_verifier_verdict_ear.o \
+		$(OBJ)/verifier/verdict_ear.o $(LIBVIGIL)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)

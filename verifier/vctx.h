@@ -17,6 +17,7 @@ struct watch_hub;
 struct vmetrics;
 struct lease;
 struct storeq;
+struct evp_pkey_st;
 
 typedef struct vctx {
 	char *verifier_id;         /* this instance's name (config or hostname) */
@@ -53,9 +54,12 @@ typedef struct vctx {
 	struct storeq *storeq;     /* the store thread: the workers' progress and verdicts */
 	char *audit_pub_pem;       /* public half of the audit key (PEM), for GetAuditKey */
 	char audit_key_id[65];     /* its id: hex SHA-256 of its DER SubjectPublicKeyInfo */
-	struct watch_hub *watch;   /* WatchEvents' thread */
-	struct vmetrics *metrics;  /* the workers' counters and the metrics listener */
-	struct lease *lease;       /* the pool's lease manager (PostgreSQL), or NULL */
+	struct evp_pkey_st *report_key; /* the attestation-result key (EAR tokens) */
+	char *report_pub_pem;           /* its public half (PEM), for GetReportKey */
+	char report_key_id[65];         /* its id, as audit_key_id */
+	struct watch_hub *watch;        /* WatchEvents' thread */
+	struct vmetrics *metrics;       /* the workers' counters and the metrics listener */
+	struct lease *lease;            /* the pool's lease manager (PostgreSQL), or NULL */
 } vctx_t;
 
 /* The worker that owns node uuid (a stable hash of the UUID). */
