@@ -1,6 +1,7 @@
 /* args: options before and after operands in every vigilctl command. See args.h. */
 #include "ctl/args.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,4 +50,17 @@ int ctl_getopt(int argc, char **argv, const char *shortopts, const struct option
 	args_ops = NULL;
 	args_nops = 0;
 	return -1;
+}
+
+int ctl_page_size_arg(const char *arg, void *out)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (end == arg || *end != '\0' || v < 1 || v > 1000) {
+		fprintf(stderr, "vigilctl: --page-size %s: expected 1 to 1000\n", arg);
+		return -1;
+	}
+	*(uint32_t *)out = (uint32_t)v;
+	return 0;
 }

@@ -14,4 +14,8 @@
  * a leading ':' keeps its meaning. */
 int ctl_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
 
+/* --page-size N of the list commands: N 1-1000 (the API's largest page) into *(uint32_t *)
+ * out. 0, or -1 with the reason printed. */
+int ctl_page_size_arg(const char *arg, void *out);
+
 #endif

@@ -620,6 +620,162 @@ out:
 	return rv;
 }
 
+/* ---- update ---- */
+
+typedef struct upd_opts {
+	const char *ip, *cert_file, *pcr, *runtime, *mb; /* NULL: unchanged */
+	int port;                                        /* 0: unchanged */
+} upd_opts_t;
+
+static int upd_on_opt(int opt, const char *arg, void *ctx)
+{
+	upd_opts_t *o = ctx;
+
+	switch (opt) {
+	case 'P':
+		o->pcr = arg;
+		return 0;
+	case 'R':
+		o->runtime = arg;
+		return 0;
+	case 'M':
+		o->mb = arg;
+		return 0;
+	case 'I':
+		o->ip = arg;
+		return 0;
+	case 'T':
+		o->cert_file = arg;
+		return 0;
+	case 'p': {
+		char *end;
+		long v = strtol(arg, &end, 10);
+		if (end == arg || *end || v < 1 || v > 65535) {
+			fprintf(stderr, "vigilctl: --port %s: expected a port 1-65535\n", arg);
+			return -1;
+		}
+		o->port = (int)v;
+		return 0;
+	}
+	}
+	return -1;
+}
+
+static const char upd_usage[] =
+    "Usage: vigilctl update UUID [--ip ADDR] [--port N] [--cert FILE]\n"
+    "                       [--pcr-policy NAME] [--runtime-policy NAME] [--mb-policy NAME]\n"
+    "                       [connection options]\n"
+    "\n"
+    "Changes a node's policies or its agent's contact in place, without removing and adding\n"
+    "it: its attestation count, last attestation times, IMA position and verdict stay. Only\n"
+    "the fields given change; an empty NAME (--runtime-policy '') takes the policy away.\n"
+    "Prints the node's status once the change is stored and in force.\n"
+    "\n"
+    "A new policy judges the node from its next round on: IMA entries already judged stay\n"
+    "judged (a new runtime policy is not applied to them; a node that learned keys from its\n"
+    "keyring measurements replays its IMA list under the new one instead). A round under\n"
+    "way is asked again, never judged half by the old and half by the new policy. A node\n"
+    "that failed stays failed: 'vigilctl reactivate' starts it over under the new policy.\n"
+    "A new contact closes the connection to the agent and opens one to the new address,\n"
+    "pinned to the new certificate, at once. The verifier records a node_updated event\n"
+    "naming each field changed (old -> new).\n"
+    "\n"
+    "  --ip ADDR               the agent's IPv4 or IPv6 address\n"
+    "  --port N                the agent's port (1-65535)\n"
+    "  --cert FILE             the agent's mTLS certificate (PEM) to pin\n"
+    "  --pcr-policy NAME       static PCR policy ('' for none)\n"
+    "  --runtime-policy NAME   IMA runtime policy ('' for none)\n"
+    "  --mb-policy NAME        measured-boot policy ('' for none)\n"
+    "\n"
+    "Exit status 0 when updated; 1 when the verifier refused (NOT_FOUND: no such node;\n"
+    "FAILED_PRECONDITION: a policy named does not exist, or the node is not attested by\n"
+    "this verifier; INVALID_ARGUMENT: a value is malformed); 2 on a usage error.\n";
+
+static int cmd_update(int argc, char **argv)
+{
+	static const struct option extra[] = {
+	    {"pcr-policy", required_argument, NULL, 'P'},
+	    {"runtime-policy", required_argument, NULL, 'R'},
+	    {"mb-policy", required_argument, NULL, 'M'},
+	    {"ip", required_argument, NULL, 'I'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"cert", required_argument, NULL, 'T'},
+	};
+	ctl_conf_t c;
+	upd_opts_t o = {0};
+	Vigil__V1__UpdateNodeRequest req = VIGIL__V1__UPDATE_NODE_REQUEST__INIT;
+	Vigil__V1__Node node = VIGIL__V1__NODE__INIT;
+	Vigil__V1__NodeResponse *resp = NULL;
+	char *mask[6];
+	buf_t pem = BUF_INIT;
+	int i, rv = 1;
+
+	if (ctl_conf_init(&c, NULL) < 0)
+		return 1;
+	if ((i = node_getopt(&c, argc, argv, extra, 6, upd_on_opt, &o, upd_usage)) < 0 ||
+	    argc - i != 1) {
+		if (i >= 0)
+			fprintf(stderr, "%s", upd_usage);
+		rv = 2;
+		goto out;
+	}
+	if (!node_uuid_ok(argv[i])) {
+		fprintf(stderr, "vigilctl: node UUID \"%s\" must be 1-80 of [A-Za-z0-9._-]\n",
+		        argv[i]);
+		rv = 2;
+		goto out;
+	}
+	if (o.cert_file) {
+		if (buf_read_file(&pem, o.cert_file, 1 << 20) < 0) {
+			fprintf(stderr, "vigilctl: --cert %s: %s\n", o.cert_file, strerror(errno));
+			goto out;
+		}
+		buf_append(&pem, "", 1);
+		node.mtls_cert = (char *)pem.data;
+		mask[req.n_update_mask++] = "mtls_cert";
+	}
+	if (o.ip) {
+		node.ip = (char *)(uintptr_t)o.ip;
+		mask[req.n_update_mask++] = "ip";
+	}
+	if (o.port) {
+		node.port = (uint32_t)o.port;
+		mask[req.n_update_mask++] = "port";
+	}
+	if (o.pcr) {
+		node.pcr_policy = (char *)(uintptr_t)o.pcr;
+		mask[req.n_update_mask++] = "pcr_policy";
+	}
+	if (o.runtime) {
+		node.runtime_policy = (char *)(uintptr_t)o.runtime;
+		mask[req.n_update_mask++] = "runtime_policy";
+	}
+	if (o.mb) {
+		node.mb_policy = (char *)(uintptr_t)o.mb;
+		mask[req.n_update_mask++] = "mb_policy";
+	}
+	if (req.n_update_mask == 0) {
+		fprintf(stderr, "vigilctl update: nothing to change (give at least one option)\n%s",
+		        upd_usage);
+		rv = 2;
+		goto out;
+	}
+	req.uuid = argv[i];
+	req.node = &node;
+	req.update_mask = mask;
+	if (ctl_call(&c, "UpdateNode", &req.base, &vigil__v1__node_response__descriptor,
+	             (ProtobufCMessage **)&resp) != 0)
+		goto out;
+	node_print(&c, resp->node);
+	rv = 0;
+out:
+	if (resp)
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	buf_free(&pem);
+	ctl_conf_free(&c);
+	return rv;
+}
+
 /* ---- the one-UUID commands ---- */
 
 static int cmd_uuid(int argc, char **argv, const char *method, const char *usage)
@@ -654,48 +810,75 @@ static int cmd_uuid(int argc, char **argv, const char *method, const char *usage
 	return rv;
 }
 
+static int list_on_opt(int opt, const char *arg, void *ctx)
+{
+	if (opt != 'S')
+		return -1;
+	return ctl_page_size_arg(arg, ctx);
+}
+
 static int cmd_list(int argc, char **argv)
 {
-	static const char usage[] = "Usage: vigilctl list [connection options]\n\n"
-	                            "Lists every node the verifier attests, with its state.\n";
+	static const char usage[] =
+	    "Usage: vigilctl list [--page-size N] [--json] [connection options]\n\n"
+	    "Lists every node the verifier attests, with its state, ordered by UUID. The list\n"
+	    "is read in pages (ListNodes, following next_page_token to the end).\n"
+	    "  --page-size N           nodes per call, 1-1000 (default 100)\n";
+	static const struct option extra[] = {{"page-size", required_argument, NULL, 'S'}};
 	ctl_conf_t c;
 	Vigil__V1__ListNodesRequest req = VIGIL__V1__LIST_NODES_REQUEST__INIT;
 	Vigil__V1__ListNodesResponse *resp = NULL;
+	json_t *all = NULL;
+	char *token = NULL;
+	uint32_t page = 0;
 	int i, rv = 1;
 
 	if (ctl_conf_init(&c, NULL) < 0)
 		return 1;
-	if ((i = node_getopt(&c, argc, argv, NULL, 0, NULL, NULL, usage)) < 0 || argc != i) {
+	if ((i = node_getopt(&c, argc, argv, extra, 1, list_on_opt, &page, usage)) < 0 ||
+	    argc != i) {
 		if (i >= 0)
 			fprintf(stderr, "%s", usage);
 		ctl_conf_free(&c);
 		return 2;
 	}
-	if (ctl_call(&c, "ListNodes", &req.base, &vigil__v1__list_nodes_response__descriptor,
-	             (ProtobufCMessage **)&resp) == 0) {
-		if (c.json) {
-			json_t *a = json_array();
-			for (size_t k = 0; k < resp->n_nodes; k++)
-				json_array_append_new(a, node_json(resp->nodes[k]));
-			char *s = json_dumps(a, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-			printf("%s\n", s);
-			free(s);
-			json_decref(a);
-		} else {
-			printf("%-38s %-16s %-7s %10s  %s\n", "UUID", "STATE", "STATUS", "ATTESTED",
-			       "LAST FAILURE");
-			for (size_t k = 0; k < resp->n_nodes; k++) {
-				Vigil__V1__Node *n = resp->nodes[k];
-				printf("%-38s %-16s %-7s %10llu  %s\n", n->uuid,
-				       node_state_name(n->operational_state), n->attestation_status,
-				       (unsigned long long)n->attestation_count,
-				       *n->last_event_id ? n->last_event_id : "-");
+	if (c.json)
+		all = json_array();
+	else
+		printf("%-38s %-16s %-7s %10s  %s\n", "UUID", "STATE", "STATUS", "ATTESTED",
+		       "LAST FAILURE");
+	req.page_size = page;
+	do {
+		req.page_token = token ? token : (char *)(uintptr_t) "";
+		if (ctl_call(&c, "ListNodes", &req.base,
+		             &vigil__v1__list_nodes_response__descriptor,
+		             (ProtobufCMessage **)&resp) != 0)
+			goto out;
+		for (size_t k = 0; k < resp->n_nodes; k++) {
+			Vigil__V1__Node *n = resp->nodes[k];
+			if (all) {
+				json_array_append_new(all, node_json(n));
+				continue;
 			}
+			printf("%-38s %-16s %-7s %10llu  %s\n", n->uuid,
+			       node_state_name(n->operational_state), n->attestation_status,
+			       (unsigned long long)n->attestation_count,
+			       *n->last_event_id ? n->last_event_id : "-");
 		}
-		rv = 0;
-	}
-	if (resp)
+		free(token);
+		token = *resp->next_page_token ? xstrdup(resp->next_page_token) : NULL;
 		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		resp = NULL;
+	} while (token);
+	if (all) {
+		char *s = json_dumps(all, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		printf("%s\n", s);
+		free(s);
+	}
+	rv = 0;
+out:
+	json_decref(all);
+	free(token);
 	ctl_conf_free(&c);
 	return rv;
 }
@@ -708,6 +891,8 @@ int cmd_node(int argc, char **argv)
 		return cmd_add(argc, argv);
 	if (strcmp(cmd, "list") == 0)
 		return cmd_list(argc, argv);
+	if (strcmp(cmd, "update") == 0)
+		return cmd_update(argc, argv);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_uuid(argc, argv, "GetNode",
 		                "Usage: vigilctl status UUID [connection options]\n\n"

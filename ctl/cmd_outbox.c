@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "common/base/xmalloc.h"
 #include "ctl/args.h"
 #include "ctl/commands.h"
 #include "ctl/ctlconf.h"
@@ -61,6 +62,7 @@ static int outbox_list(ctl_conf_t *c, int dead)
 {
 	Vigil__V1__ListOutboxRequest req = VIGIL__V1__LIST_OUTBOX_REQUEST__INIT;
 	json_t *all = c->json ? json_array() : NULL;
+	char *token = NULL;
 	int rv = 1;
 
 	req.dead = dead;
@@ -68,10 +70,11 @@ static int outbox_list(ctl_conf_t *c, int dead)
 	if (!c->json)
 		printf("%-8s %-22s %-36s %8s  %-20s  %s\n", "ID", "EVENT", "NODE", "ATTEMPTS",
 		       dead ? "DEAD SINCE" : "NEXT ATTEMPT", "URL / LAST ERROR");
-	do {
+	do { /* every page, following next_page_token to the last */
 		ProtobufCMessage *resp = NULL;
 		Vigil__V1__ListOutboxResponse *l;
 
+		req.page_token = token ? token : (char *)(uintptr_t) "";
 		if (ctl_call(c, "ListOutbox", &req.base,
 		             &vigil__v1__list_outbox_response__descriptor, &resp) != 0)
 			goto out;
@@ -90,9 +93,10 @@ static int outbox_list(ctl_conf_t *c, int dead)
 				printf("%-8s %-22s %-36s %8s  %-20s  %s\n", "", "", "", "", "",
 				       o->last_error);
 		}
-		req.after_id = l->next_after_id;
+		free(token);
+		token = *l->next_page_token ? xstrdup(l->next_page_token) : NULL;
 		protobuf_c_message_free_unpacked(resp, NULL);
-	} while (req.after_id != 0);
+	} while (token);
 	if (all) {
 		char *s = json_dumps(all, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		printf("%s\n", s ? s : "[]");
@@ -100,6 +104,7 @@ static int outbox_list(ctl_conf_t *c, int dead)
 	}
 	rv = 0;
 out:
+	free(token);
 	json_decref(all);
 	return rv;
 }

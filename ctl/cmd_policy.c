@@ -17,7 +17,7 @@ static const char policy_usage[] =
     "       vigilctl policy create mb --event-log FILE [OPTIONS]\n"
     "       vigilctl policy put NAME --kind pcr|runtime|mb FILE [--replace]\n"
     "       vigilctl policy get NAME [--output FILE]\n"
-    "       vigilctl policy list [--kind pcr|runtime|mb]\n"
+    "       vigilctl policy list [--kind pcr|runtime|mb] [--page-size N]\n"
     "       vigilctl policy delete NAME\n"
     "\n"
     "'create' builds a policy offline from a golden machine's logs (see 'vigilctl policy\n"
@@ -26,7 +26,8 @@ static const char policy_usage[] =
     "names it; 'put --replace' updates every node using that name at its next round; a\n"
     "policy still named by a node cannot be deleted. Kinds: pcr (Keylime tpm_policy JSON),\n"
     "runtime (Keylime runtime policy JSON), mb (Keylime measured-boot reference state).\n"
-    "See docs/policies.md.\n";
+    "'list' shows them by name, read in pages of --page-size N (1-1000, default 100)\n"
+    "until the last. See docs/policies.md.\n";
 
 static int policy_kind_parse(const char *s, Vigil__V1__PolicyKind *k)
 {
@@ -70,14 +71,14 @@ static void policy_print(const Vigil__V1__Policy *p)
 static int policy_remote(int argc, char **argv)
 {
 	static const struct option extra[] = {
-	    {"kind", required_argument, NULL, 'k'},
-	    {"replace", no_argument, NULL, 'r'},
-	    {"output", required_argument, NULL, 'o'},
+	    {"kind", required_argument, NULL, 'k'},   {"replace", no_argument, NULL, 'r'},
+	    {"output", required_argument, NULL, 'o'}, {"page-size", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	};
-	struct option all[CTL_COMMON_OPTION_COUNT + 5];
+	struct option all[CTL_COMMON_OPTION_COUNT + 6];
 	const char *sub = argv[0], *kind = NULL, *output = NULL;
 	int replace = 0, opt, rv = 1;
+	uint32_t page_size = 0;
 	ctl_conf_t c;
 	ProtobufCMessage *resp = NULL;
 	buf_t body = BUF_INIT;
@@ -100,7 +101,10 @@ static int policy_remote(int argc, char **argv)
 			replace = 1;
 		else if (opt == 'o')
 			output = optarg;
-		else if (opt == '?' || ctl_conf_option(&c, opt, optarg) < 0)
+		else if (opt == 'S') {
+			if (ctl_page_size_arg(optarg, &page_size) < 0)
+				goto usage;
+		} else if (opt == '?' || ctl_conf_option(&c, opt, optarg) < 0)
 			goto usage;
 	}
 	if (strcmp(sub, "put") == 0) {
@@ -146,17 +150,28 @@ static int policy_remote(int argc, char **argv)
 	} else if (strcmp(sub, "list") == 0) {
 		Vigil__V1__ListPoliciesRequest req = VIGIL__V1__LIST_POLICIES_REQUEST__INIT;
 		Vigil__V1__ListPoliciesResponse *l;
+		char *token = NULL;
 
 		if (argc != optind || (kind && policy_kind_parse(kind, &req.kind) < 0))
 			goto usage;
-		if (ctl_call(&c, "ListPolicies", &req.base,
-		             &vigil__v1__list_policies_response__descriptor, &resp) != 0)
-			goto out;
-		l = (Vigil__V1__ListPoliciesResponse *)resp;
 		printf("%-24s %-8s %10s  %-16s  %s\n", "NAME", "KIND", "BYTES", "SHA256",
 		       "CREATED");
-		for (size_t i = 0; i < l->n_policies; i++)
-			policy_print(l->policies[i]);
+		req.page_size = page_size;
+		do { /* every page, following next_page_token to the last */
+			req.page_token = token ? token : (char *)(uintptr_t) "";
+			if (ctl_call(&c, "ListPolicies", &req.base,
+			             &vigil__v1__list_policies_response__descriptor, &resp) != 0) {
+				free(token);
+				goto out;
+			}
+			l = (Vigil__V1__ListPoliciesResponse *)resp;
+			for (size_t i = 0; i < l->n_policies; i++)
+				policy_print(l->policies[i]);
+			free(token);
+			token = *l->next_page_token ? xstrdup(l->next_page_token) : NULL;
+			protobuf_c_message_free_unpacked(resp, NULL);
+			resp = NULL;
+		} while (token);
 	} else if (strcmp(sub, "delete") == 0) {
 		Vigil__V1__PolicyRequest req = VIGIL__V1__POLICY_REQUEST__INIT;
 

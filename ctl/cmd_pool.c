@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "common/base/xmalloc.h"
 #include "ctl/args.h"
 #include "ctl/commands.h"
 #include "ctl/ctlconf.h"
@@ -74,6 +75,37 @@ static void pool_print(const Vigil__V1__ListPoolResponse *l)
 	}
 }
 
+/* The pages after first, their members moved into first (which then owns them). 0, or -1
+ * (printed). */
+static int pool_rest(ctl_conf_t *c, Vigil__V1__ListPoolResponse *first)
+{
+	Vigil__V1__ListPoolRequest req = VIGIL__V1__LIST_POOL_REQUEST__INIT;
+	char *token = *first->next_page_token ? xstrdup(first->next_page_token) : NULL;
+	int rv = 0;
+
+	while (token) {
+		ProtobufCMessage *resp = NULL;
+		Vigil__V1__ListPoolResponse *l;
+		req.page_token = token;
+		if (ctl_call(c, "ListPool", &req.base, &vigil__v1__list_pool_response__descriptor,
+		             &resp) != 0) {
+			rv = -1;
+			break;
+		}
+		l = (Vigil__V1__ListPoolResponse *)resp;
+		first->members = xrealloc(first->members, (first->n_members + l->n_members + 1) *
+		                                              sizeof(*first->members));
+		for (size_t i = 0; i < l->n_members; i++)
+			first->members[first->n_members++] = l->members[i];
+		l->n_members = 0; /* moved */
+		free(token);
+		token = *l->next_page_token ? xstrdup(l->next_page_token) : NULL;
+		protobuf_c_message_free_unpacked(resp, NULL);
+	}
+	free(token);
+	return rv;
+}
+
 int cmd_pool(int argc, char **argv)
 {
 	static const struct option extra[] = {
@@ -110,7 +142,11 @@ int cmd_pool(int argc, char **argv)
 	}
 	if (ctl_call(&c, "ListPool", &req.base, &vigil__v1__list_pool_response__descriptor,
 	             &resp) == 0) {
-		const Vigil__V1__ListPoolResponse *l = (const Vigil__V1__ListPoolResponse *)resp;
+		Vigil__V1__ListPoolResponse *l = (Vigil__V1__ListPoolResponse *)resp;
+		/* Every page (ListPool follows the paging rule), its members gathered into the
+		 * first page's answer, which says what the instance that answered is. */
+		if (pool_rest(&c, l) < 0)
+			goto out;
 		if (c.json) {
 			json_t *j = pool_json(l);
 			char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -122,6 +158,7 @@ int cmd_pool(int argc, char **argv)
 		}
 		rv = 0;
 	}
+out:
 	if (resp)
 		protobuf_c_message_free_unpacked(resp, NULL);
 	ctl_conf_free(&c);

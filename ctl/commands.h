@@ -8,7 +8,8 @@ int cmd_ca(int argc, char **argv);       /* ctl/cmd_ca.c: ca init | ca issue */
 int cmd_eventlog(int argc, char **argv); /* ctl/cmd_eventlog.c: eventlog show */
 int cmd_ima(int argc, char **argv);      /* ctl/cmd_ima.c: ima replay */
 int cmd_policy(int argc, char **argv);   /* ctl/cmd_policy.c: policy create|put|get|list|delete */
-/* ctl/cmd_node.c: add | remove | status | list | stop | reactivate (argv[0] says which) */
+/* ctl/cmd_node.c: add | remove | status | list | stop | reactivate | update (argv[0] says
+ * which) */
 int cmd_node(int argc, char **argv);
 int cmd_config(int argc, char **argv); /* ctl/ctlconf.c: config (print the sample) */
 /* ctl/cmd_events.c: events list | show | key | verify | export */

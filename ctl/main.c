@@ -20,6 +20,10 @@ static const struct ctl_group {
     {"stop", cmd_node, "  stop UUID                          pause a node's attestation\n"},
     {"reactivate", cmd_node,
      "  reactivate UUID                    resume a stopped or failed node\n"},
+    {"update", cmd_node,
+     "  update UUID [--ip A] [--port N] [--cert FILE] [--pcr-policy N]\n"
+     "              [--runtime-policy N] [--mb-policy N]\n"
+     "                                     change a node's contact or policies in place\n"},
     {"remove", cmd_node, "  remove UUID                        stop attesting a node\n"},
     {"enrollment", cmd_enrollment,
      "  enrollment list [--page-size N] [--all] [--json]\n"

@@ -653,6 +653,152 @@ static int api_reactivate_node(void *arg, grpcsrv_call_t *c, const uint8_t *req,
 	return api_node_cmd(arg, c, req, len, e, node_cmd_reactivate);
 }
 
+/* ---- UpdateNode ---- */
+
+/* An UpdateNode on the node's worker, answered from there. */
+typedef struct api_update {
+	vctx_t *ctx;          /* borrowed */
+	grpcsrv_call_t *call; /* taken; answered by the job */
+	node_update_t u;      /* the update (strings owned) */
+} api_update_t;
+
+static void api_update_free(api_update_t *a)
+{
+	free(a->u.uuid);
+	free(a->u.ip);
+	free(a->u.mtls_cert);
+	free(a->u.pcr_policy);
+	free(a->u.runtime_policy);
+	free(a->u.mb_policy);
+	free(a);
+}
+
+static void api_update_run(worker_t *w, void *arg)
+{
+	api_update_t *a = arg;
+	buf_t resp = BUF_INIT;
+	err_t e = {""};
+	int code;
+
+	node_cmd_update(worker_host(w), &a->u);
+	switch (a->u.rc) {
+	case NODE_UPDATE_OK:
+		code = api_reply_node(a->ctx, worker_store(w), a->u.uuid, &resp, &e);
+		break;
+	case NODE_UPDATE_NOT_STORED:
+		code = GRPCSRV_NOT_FOUND;
+		break;
+	case NODE_UPDATE_ERROR:
+		code = GRPCSRV_INTERNAL;
+		break;
+	default: /* GONE, POLICY, FENCED */
+		code = GRPCSRV_FAILED_PRECONDITION;
+	}
+	if (a->u.rc != NODE_UPDATE_OK)
+		err_set(&e, "%s", a->u.why);
+	grpcsrv_call_reply(a->call, code, resp.data, resp.len, e.msg);
+	buf_free(&resp);
+	api_update_free(a);
+}
+
+/* A policy UpdateNode names (field: its update_mask name): it exists and is of kind k. */
+static int api_update_policy_ok(vctx_t *ctx, const char *field, const char *name, policy_kind_t k,
+                                err_t *e)
+{
+	store_policy_t p;
+	err_t ignored = {""};
+	int rv = GRPCSRV_OK;
+
+	if (name == NULL || *name == '\0')
+		return GRPCSRV_OK;
+	memset(&p, 0, sizeof(p));
+	switch (store_policy_get(ctx->api_store, name, &p, &ignored)) {
+	case STORE_OK:
+		break;
+	case STORE_NOT_FOUND:
+		err_set(e,
+		        "UpdateNodeRequest.node.%s: there is no %s policy %s (store it first: "
+		        "PutPolicy, vigilctl policy put)",
+		        field, policy_kind_store_name(k), name);
+		return GRPCSRV_FAILED_PRECONDITION;
+	default:
+		err_set(e, "cannot read policy %s: %s", name, ignored.msg);
+		return GRPCSRV_INTERNAL;
+	}
+	if (strcmp(p.kind, policy_kind_store_name(k)) != 0) {
+		err_set(e, "UpdateNodeRequest.node.%s: policy %s is a %s policy, not %s", field,
+		        name, p.kind, policy_kind_store_name(k));
+		rv = GRPCSRV_INVALID_ARGUMENT;
+	}
+	store_policy_clear(&p);
+	return rv;
+}
+
+static char *api_dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static int api_update_node(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len,
+                           buf_t *resp, err_t *e)
+{
+	vctx_t *ctx = arg;
+	Vigil__V1__UpdateNodeRequest *r = vigil__v1__update_node_request__unpack(NULL, len, req);
+	api_update_t *a;
+	node_status_t s;
+	unsigned fields;
+	int code;
+
+	(void)resp;
+	if ((code = apireq_update_node(r, &fields, e)) != GRPCSRV_OK)
+		goto out;
+	if (api_node_get(ctx, ctx->api_store, r->uuid, &s, e) < 0) {
+		code = GRPCSRV_NOT_FOUND;
+		goto out;
+	}
+	store_node_clear(&s.rec);
+	if (!api_node_is_live(ctx, r->uuid)) {
+		err_set(e,
+		        "node %s is stored but not attested by this verifier (%s); it cannot be "
+		        "updated here",
+		        r->uuid,
+		        ctx->lease
+		            ? "another instance of the pool holds it, or it could not be "
+		              "loaded: ask the instance that lists it"
+		            : "it could not be loaded, see the verifier's log; remove it and "
+		              "add it again");
+		code = GRPCSRV_FAILED_PRECONDITION;
+		goto out;
+	}
+	if ((fields & NODE_UPD_PCR) &&
+	    (code = api_update_policy_ok(ctx, "pcr_policy", r->node->pcr_policy, POLICY_PCR, e)))
+		goto out;
+	if ((fields & NODE_UPD_RUNTIME) &&
+	    (code = api_update_policy_ok(ctx, "runtime_policy", r->node->runtime_policy,
+	                                 POLICY_RUNTIME, e)))
+		goto out;
+	if ((fields & NODE_UPD_MB) &&
+	    (code = api_update_policy_ok(ctx, "mb_policy", r->node->mb_policy, POLICY_MB, e)))
+		goto out;
+	a = xcalloc(1, sizeof(*a));
+	a->ctx = ctx;
+	a->call = c;
+	a->u.uuid = xstrdup(r->uuid);
+	a->u.fields = fields;
+	a->u.ip = api_dup_or_null(r->node->ip);
+	a->u.port = (int)r->node->port;
+	a->u.mtls_cert = api_dup_or_null(r->node->mtls_cert);
+	a->u.pcr_policy = api_dup_or_null(r->node->pcr_policy);
+	a->u.runtime_policy = api_dup_or_null(r->node->runtime_policy);
+	a->u.mb_policy = api_dup_or_null(r->node->mb_policy);
+	worker_post(vctx_worker_for(ctx, r->uuid), api_update_run, a);
+	code = GRPCSRV_DEFERRED;
+out:
+	if (r)
+		vigil__v1__update_node_request__free_unpacked(r, NULL);
+	return code;
+}
+
 typedef struct api_list {
 	node_status_t *snaps; /* snapshots */
 	size_t n, cap;        /* used, allocated */
@@ -1034,5 +1180,6 @@ const grpcsrv_method_t api_methods[] = {
     {"/vigil.v1.Verifier/ListOutbox", api_list_outbox},
     {"/vigil.v1.Verifier/RetryOutbox", api_retry_outbox},
     {"/vigil.v1.Verifier/ListPool", api_list_pool},
+    {"/vigil.v1.Verifier/UpdateNode", api_update_node},
     {NULL, NULL},
 };

@@ -115,6 +115,88 @@ out:
 	return code;
 }
 
+int apireq_update_node(const Vigil__V1__UpdateNodeRequest *r, unsigned *fields, err_t *e)
+{
+	static const char *const names[] = {"ip",         "port",           "mtls_cert",
+	                                    "pcr_policy", "runtime_policy", "mb_policy"};
+	const Vigil__V1__Node *in;
+	BIO *bio = NULL;
+	X509 *cert = NULL;
+	int code = GRPCSRV_INVALID_ARGUMENT;
+
+	*fields = 0;
+	if (r == NULL) {
+		err_set(e, "cannot decode UpdateNodeRequest");
+		return code;
+	}
+	if (!apireq_name_ok(r->uuid)) {
+		err_set(e, "UpdateNodeRequest.uuid must be 1-%d of [A-Za-z0-9._-]",
+		        APIREQ_NAME_MAX);
+		return code;
+	}
+	if (r->n_update_mask == 0) {
+		err_set(e,
+		        "UpdateNodeRequest.update_mask is empty: name the fields to change, of %s",
+		        APIREQ_UPDATE_FIELDS);
+		return code;
+	}
+	for (size_t i = 0; i < r->n_update_mask; i++) {
+		size_t k = 0;
+		while (k < 6 && strcmp(r->update_mask[i], names[k]) != 0)
+			k++;
+		if (k == 6) {
+			err_set(e,
+			        "UpdateNodeRequest.update_mask: \"%.64s\" is not a field it can "
+			        "change (%s)",
+			        r->update_mask[i], APIREQ_UPDATE_FIELDS);
+			return code;
+		}
+		*fields |= 1u << k;
+	}
+	if ((in = r->node) == NULL) {
+		err_set(e, "UpdateNodeRequest.node is missing: it carries the new values");
+		return code;
+	}
+	if ((*fields & 1u) && !apireq_host_ok(in->ip)) {
+		err_set(
+		    e,
+		    "UpdateNodeRequest.node.ip must be an IPv4 or IPv6 address (host names are not "
+		    "resolved by the verifier)");
+		return code;
+	}
+	if ((*fields & 2u) && (in->port == 0 || in->port > 65535)) {
+		err_set(e, "UpdateNodeRequest.node.port must be 1-65535");
+		return code;
+	}
+	if (*fields & 4u) {
+		if (in->mtls_cert == NULL || *in->mtls_cert == '\0' ||
+		    (bio = BIO_new_mem_buf(in->mtls_cert, (int)strlen(in->mtls_cert))) == NULL ||
+		    (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+			err_set(e,
+			        "UpdateNodeRequest.node.mtls_cert must be the agent's certificate "
+			        "as PEM");
+			goto out;
+		}
+	}
+	for (int k = 3; k < 6; k++) {
+		const char *v = k == 3   ? in->pcr_policy
+		                : k == 4 ? in->runtime_policy
+		                         : in->mb_policy;
+		if ((*fields & (1u << k)) && !apireq_policy_ref_ok(v)) {
+			err_set(e,
+			        "UpdateNodeRequest.node.%s must be \"\" (none) or 1-%d of "
+			        "[A-Za-z0-9._-]",
+			        names[k], APIREQ_NAME_MAX);
+			goto out;
+		}
+	}
+	code = GRPCSRV_OK;
+out:
+	X509_free(cert);
+	BIO_free(bio);
+	return code;
+}
+
 int apireq_add_nodes(const Vigil__V1__AddNodesRequest *r, err_t *e)
 {
 	if (r == NULL) {

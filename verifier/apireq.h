@@ -29,6 +29,13 @@ int apireq_add_node(const Vigil__V1__AddNodeRequest *r, err_t *e);
 /* AddNodes: decodable, 1-APIREQ_ADD_NODES_MAX requests (each is checked on its own with
  * apireq_add_node). */
 int apireq_add_nodes(const Vigil__V1__AddNodesRequest *r, err_t *e);
+/* UpdateNode's update_mask names, as bits (1 << index): ip, port, mtls_cert, pcr_policy,
+ * runtime_policy, mb_policy (verifier/node.h's NODE_UPD_* in this order). */
+#define APIREQ_UPDATE_FIELDS "ip, port, mtls_cert, pcr_policy, runtime_policy, mb_policy"
+/* UpdateNode: a valid uuid, a non-empty update_mask of known names, and each named field
+ * of node valid as AddNode checks it (a policy may be "": none). *fields: the names as
+ * bits. INVALID_ARGUMENT names the field. */
+int apireq_update_node(const Vigil__V1__UpdateNodeRequest *r, unsigned *fields, err_t *e);
 /* GetNode, RemoveNode, StopNode, ReactivateNode: a valid uuid. */
 int apireq_node(const Vigil__V1__NodeRequest *r, err_t *e);
 /* PutPolicy: a valid name and kind, and a body that parses as that kind (*k set). */

@@ -24,6 +24,7 @@ static const struct {
     {EVENT_REBOOT, "notice"},          {EVENT_POLICY_PUT, "info"},
     {EVENT_POLICY_REPLACED, "notice"}, {EVENT_POLICY_DELETED, "notice"},
     {EVENT_CERT_REPINNED, "notice"},   {EVENT_PAYLOAD_V, "info"},
+    {EVENT_NODE_UPDATED, "notice"},
 };
 
 /* Set once at start (events.h), read without locks afterwards. */

@@ -6,6 +6,8 @@
  *   node_removed         RemoveNode deleted it
  *   node_stopped         StopNode: polling stopped by an operator
  *   node_reactivated     ReactivateNode: polling starts over
+ *   node_updated         UpdateNode changed a node's contact or policies (context:
+ *                        "field: old -> new; ...")
  *   attested             the first round that passed since added or reactivated
  *   revocation           a check failed (Keylime's name): event_id names the check,
  *                        context the PCR, file or event that failed
@@ -34,6 +36,7 @@
 #define EVENT_NODE_REMOVED     "node_removed"
 #define EVENT_NODE_STOPPED     "node_stopped"
 #define EVENT_NODE_REACTIVATED "node_reactivated"
+#define EVENT_NODE_UPDATED     "node_updated"
 #define EVENT_ATTESTED         "attested"
 #define EVENT_REVOCATION       "revocation"
 #define EVENT_COMM_ERROR       "comm_error"

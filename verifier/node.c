@@ -125,29 +125,59 @@ static void node_free(node_t *n)
 	free(n);
 }
 
+/* A set of policies acquired from the cache, not yet in force. */
+typedef struct node_polset {
+	policy_obj_t *pcr, *rt, *mb;
+} node_polset_t;
+
+/* Acquire the policies named pcr_name, rt_name, mb_name (NULL: none) into *set. 0, or -1
+ * (e) with nothing held. */
+static int node_policies_acquire(node_t *n, const char *pcr_name, const char *rt_name,
+                                 const char *mb_name, node_polset_t *set, err_t *e)
+{
+	vctx_t *ctx = node_ctx(n);
+	struct store *s = n->host->store;
+
+	memset(set, 0, sizeof(*set));
+	if ((pcr_name &&
+	     (set->pcr = policies_acquire(ctx->policies, s, pcr_name, POLICY_PCR, e)) == NULL) ||
+	    (rt_name &&
+	     (set->rt = policies_acquire(ctx->policies, s, rt_name, POLICY_RUNTIME, e)) == NULL) ||
+	    (mb_name &&
+	     (set->mb = policies_acquire(ctx->policies, s, mb_name, POLICY_MB, e)) == NULL)) {
+		policies_release(ctx->policies, set->pcr);
+		policies_release(ctx->policies, set->rt);
+		memset(set, 0, sizeof(*set));
+		return -1;
+	}
+	return 0;
+}
+
+/* Put an acquired set in force (taken) and derive the PCR mask. */
+static void node_policies_install(node_t *n, node_polset_t *set);
+
 /* (Re)load the node's policies and derive the PCR mask. 0 or -1 (e). The new set is
  * acquired before the old one is let go: when a reload fails (a busy store, a document
  * that no longer parses) the node keeps judging with its old policies, never with one
  * missing. */
 static int node_load_policies(node_t *n, err_t *e)
 {
-	vctx_t *ctx = node_ctx(n);
-	struct store *s = n->host->store;
-	policy_obj_t *pcr = NULL, *rt = NULL, *mb = NULL;
+	node_polset_t set;
+
+	if (node_policies_acquire(n, n->rec.pcr_policy, n->rec.runtime_policy, n->rec.mb_policy,
+	                          &set, e) < 0)
+		return -1;
+	node_policies_install(n, &set);
+	return 0;
+}
+
+static void node_policies_install(node_t *n, node_polset_t *set)
+{
+	policy_obj_t *pcr = set->pcr, *rt = set->rt, *mb = set->mb;
 	struct runtime_policy_eval *ev;
 	uint32_t mask = 0;
 
-	if ((n->rec.pcr_policy && (pcr = policies_acquire(ctx->policies, s, n->rec.pcr_policy,
-	                                                  POLICY_PCR, e)) == NULL) ||
-	    (n->rec.runtime_policy &&
-	     (rt = policies_acquire(ctx->policies, s, n->rec.runtime_policy, POLICY_RUNTIME, e)) ==
-	         NULL) ||
-	    (n->rec.mb_policy &&
-	     (mb = policies_acquire(ctx->policies, s, n->rec.mb_policy, POLICY_MB, e)) == NULL)) {
-		policies_release(ctx->policies, pcr);
-		policies_release(ctx->policies, rt);
-		return -1;
-	}
+	memset(set, 0, sizeof(*set));
 	if (pcr)
 		mask |= pcr_policy_mask(pcr->pcr);
 	if (rt)
@@ -188,12 +218,19 @@ static int node_load_policies(node_t *n, err_t *e)
 	n->mb = mb;
 	n->mask = mask;
 	n->ev.rt_eval = ev;
-	return 0;
 }
 
 /* The mutual-TLS connection to the agent, pinned to its certificate pem (the agent's
  * self-signed certificate is its own trust anchor). NULL on error (logged). */
+static http_client_t *node_conn_to(node_t *n, const char *ip, int port, const char *pem);
+
 http_client_t *node_conn_new(node_t *n, const char *pem)
+{
+	return node_conn_to(n, n->rec.ip, n->rec.port, pem);
+}
+
+/* The same to the agent at ip:port. */
+static http_client_t *node_conn_to(node_t *n, const char *ip, int port, const char *pem)
 {
 	vctx_t *ctx = node_ctx(n);
 	tls_client_opts_t tls;
@@ -206,7 +243,7 @@ http_client_t *node_conn_new(node_t *n, const char *pem)
 	tls.check_hostname = 0;
 	tls.shared = n->host->agent_tls;
 	tls.pin_pem = pem;
-	c = http_client_new(n->host->base, n->rec.ip, n->rec.port, &tls, ctx->request_timeout_s);
+	c = http_client_new(n->host->base, ip, port, &tls, ctx->request_timeout_s);
 	if (c == NULL)
 		return NULL;
 	http_client_set_max_response(c, ctx->max_response);
@@ -1014,6 +1051,187 @@ void node_cmd_policy_changed(node_host_t *h, void *arg)
 			}
 	}
 	free(name);
+}
+
+/* "" or NULL: none; else the name. */
+static const char *node_upd_name(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+static int node_str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* Append "field: old -> new" (none for NULL) to the change list b. */
+static void node_upd_note(buf_t *b, const char *field, const char *from, const char *to)
+{
+	char line[300];
+
+	snprintf(line, sizeof(line), "%s%s: %s -> %s", b->len ? "; " : "", field,
+	         from ? from : "(none)", to ? to : "(none)");
+	buf_append(b, line, strlen(line));
+}
+
+void node_cmd_update(node_host_t *h, void *arg)
+{
+	node_update_t *u = arg;
+	node_t *n = node_find(h, u->uuid);
+	const char *pcr, *rt, *mb, *ip, *cert;
+	int port, contact, policies;
+	store_node_t rec;
+	node_polset_t set = {NULL, NULL, NULL};
+	http_client_t *conn = NULL;
+	buf_t changes = BUF_INIT;
+	err_t e = {""};
+	char pstr[2][12];
+
+	u->rc = NODE_UPDATE_OK;
+	u->why[0] = '\0';
+	if (n == NULL || n->rec.operational_state == NODE_TERMINATED) {
+		u->rc = NODE_UPDATE_GONE;
+		snprintf(u->why, sizeof(u->why),
+		         "node %s is being removed or no longer attested by this verifier",
+		         u->uuid);
+		return;
+	}
+	/* The record as it will be: the named fields from u, the others as they are. */
+	pcr = u->fields & NODE_UPD_PCR ? node_upd_name(u->pcr_policy) : n->rec.pcr_policy;
+	rt =
+	    u->fields & NODE_UPD_RUNTIME ? node_upd_name(u->runtime_policy) : n->rec.runtime_policy;
+	mb = u->fields & NODE_UPD_MB ? node_upd_name(u->mb_policy) : n->rec.mb_policy;
+	ip = u->fields & NODE_UPD_IP ? u->ip : n->rec.ip;
+	port = u->fields & NODE_UPD_PORT ? u->port : n->rec.port;
+	cert = u->fields & NODE_UPD_MTLS_CERT ? u->mtls_cert : n->rec.mtls_cert;
+	if (node_str_differs(pcr, n->rec.pcr_policy))
+		node_upd_note(&changes, "pcr_policy", n->rec.pcr_policy, pcr);
+	if (node_str_differs(rt, n->rec.runtime_policy))
+		node_upd_note(&changes, "runtime_policy", n->rec.runtime_policy, rt);
+	if (node_str_differs(mb, n->rec.mb_policy))
+		node_upd_note(&changes, "mb_policy", n->rec.mb_policy, mb);
+	policies = changes.len > 0;
+	if (node_str_differs(ip, n->rec.ip))
+		node_upd_note(&changes, "ip", n->rec.ip, ip);
+	if (port != n->rec.port) {
+		snprintf(pstr[0], sizeof(pstr[0]), "%d", n->rec.port);
+		snprintf(pstr[1], sizeof(pstr[1]), "%d", port);
+		node_upd_note(&changes, "port", pstr[0], pstr[1]);
+	}
+	if (node_str_differs(cert, n->rec.mtls_cert))
+		node_upd_note(&changes, "mtls_cert", "(pinned)", "(new certificate)");
+	contact = node_str_differs(ip, n->rec.ip) || port != n->rec.port ||
+	          node_str_differs(cert, n->rec.mtls_cert);
+	if (changes.len == 0)
+		goto out; /* nothing differs: nothing to store, nothing recorded */
+	/* Everything that can fail first, the node untouched: its new policies loaded, its
+	 * new connection made, its record stored. */
+	if (policies && node_policies_acquire(n, pcr, rt, mb, &set, &e) < 0) {
+		u->rc = NODE_UPDATE_POLICY;
+		snprintf(u->why, sizeof(u->why), "node %s: %s", u->uuid, e.msg);
+		goto out;
+	}
+	if (contact && (conn = node_conn_to(n, ip, port, cert)) == NULL) {
+		u->rc = NODE_UPDATE_ERROR;
+		snprintf(u->why, sizeof(u->why), "node %s: cannot set up the TLS client for %s:%d",
+		         u->uuid, ip, port);
+		goto out;
+	}
+	memset(&rec, 0, sizeof(rec));
+	rec.uuid = n->rec.uuid;
+	rec.ip = (char *)(uintptr_t)ip;
+	rec.port = port;
+	rec.mtls_cert = (char *)(uintptr_t)cert;
+	rec.pcr_policy = (char *)(uintptr_t)pcr;
+	rec.runtime_policy = (char *)(uintptr_t)rt;
+	rec.mb_policy = (char *)(uintptr_t)mb;
+	switch (store_node_update(h->store, &rec, n->rec.lease_epoch, &e)) {
+	case STORE_OK:
+		break;
+	case STORE_FENCED:
+		u->rc = NODE_UPDATE_FENCED;
+		snprintf(u->why, sizeof(u->why),
+		         "node %s is held by another verifier instance now; ask again", u->uuid);
+		node_lease_lost(n, "its update");
+		goto out;
+	case STORE_NOT_FOUND: {
+		/* The row is gone (removed meanwhile), or a policy it names was deleted since
+		 * it was loaded above. */
+		store_node_t cur;
+		err_t ignored = {""};
+		memset(&cur, 0, sizeof(cur));
+		if (store_node_get(h->store, u->uuid, &cur, &ignored) == STORE_OK) {
+			u->rc = NODE_UPDATE_POLICY;
+			snprintf(u->why, sizeof(u->why),
+			         "node %s: a policy it names was deleted meanwhile; store it again",
+			         u->uuid);
+			store_node_clear(&cur);
+		} else {
+			u->rc = NODE_UPDATE_NOT_STORED;
+			snprintf(u->why, sizeof(u->why), "node %s not found", u->uuid);
+		}
+		goto out;
+	}
+	default:
+		u->rc = NODE_UPDATE_ERROR;
+		snprintf(u->why, sizeof(u->why), "node %s: cannot store the update: %s", u->uuid,
+		         e.msg);
+		goto out;
+	}
+	/* Stored: in force now. Copies first, as they may point into rec's own strings. */
+	{
+		char *npcr = pcr ? xstrdup(pcr) : NULL, *nrt = rt ? xstrdup(rt) : NULL;
+		char *nmb = mb ? xstrdup(mb) : NULL, *nip = xstrdup(ip), *ncert = xstrdup(cert);
+		pthread_mutex_lock(&n->lock);
+		free(n->rec.pcr_policy);
+		free(n->rec.runtime_policy);
+		free(n->rec.mb_policy);
+		free(n->rec.ip);
+		free(n->rec.mtls_cert);
+		n->rec.pcr_policy = npcr;
+		n->rec.runtime_policy = nrt;
+		n->rec.mb_policy = nmb;
+		n->rec.ip = nip;
+		n->rec.port = port;
+		n->rec.mtls_cert = ncert;
+		if (contact) /* another agent may speak another version */
+			node_set_str(&n->rec.api_version, NULL);
+		pthread_mutex_unlock(&n->lock);
+	}
+	if (policies)
+		node_policies_install(n, &set);
+	/* A request in flight was asked with the old settings: its answer is dropped when it
+	 * comes (and the round asked again), never judged with the new ones. */
+	n->gen++;
+	if (contact) {
+		/* A quote request on the old connection is dropped with it (its callback never
+		 * runs); a registrar lookup in flight ends on its own, stale. */
+		if (n->in_flight && n->reg == NULL)
+			n->in_flight = 0;
+		http_client_free(n->conn);
+		n->conn = conn;
+		conn = NULL;
+		n->partial = 0; /* the agent's payload key is asked for again */
+		n->renegotiated = 0;
+		n->repin_tried = 0;
+		if (node_polling(n) && !n->in_flight) {
+			event_del(n->timer);
+			node_schedule(n, 0);
+		}
+	}
+	n->dirty = 1;
+	buf_append(&changes, "", 1);
+	node_record_event(n, EVENT_NODE_UPDATED, NULL, (const char *)changes.data);
+	log_info("node %s: updated by an operator: %s", n->rec.uuid, (const char *)changes.data);
+	node_wait_durable(n);
+out:
+	if (set.pcr || set.rt || set.mb) {
+		policies_release(node_ctx(n)->policies, set.pcr);
+		policies_release(node_ctx(n)->policies, set.rt);
+		policies_release(node_ctx(n)->policies, set.mb);
+	}
+	http_client_free(conn);
+	buf_free(&changes);
 }
 
 void node_verdict_done(node_t *n, const char *type, const char *event_id, const char *reason)

@@ -132,6 +132,48 @@ void node_cmd_stop(node_host_t *h, void *uuid);           /* takes a char* */
 void node_cmd_reactivate(node_host_t *h, void *uuid);     /* takes a char* */
 void node_cmd_policy_changed(node_host_t *h, void *name); /* takes a char* */
 
+/* UpdateNode's fields (update_mask names), as bits of node_update_t.fields. */
+enum {
+	NODE_UPD_IP = 1u << 0,
+	NODE_UPD_PORT = 1u << 1,
+	NODE_UPD_MTLS_CERT = 1u << 2,
+	NODE_UPD_PCR = 1u << 3,
+	NODE_UPD_RUNTIME = 1u << 4,
+	NODE_UPD_MB = 1u << 5,
+};
+/* What became of an update (node_update_t.rc). */
+typedef enum {
+	NODE_UPDATE_OK = 0,     /* stored and in force (or nothing differed) */
+	NODE_UPDATE_GONE,       /* no live node of that uuid on this worker (being removed) */
+	NODE_UPDATE_POLICY,     /* a named policy does not exist or cannot be loaded */
+	NODE_UPDATE_FENCED,     /* the lease fence refused the write: another instance holds it */
+	NODE_UPDATE_NOT_STORED, /* its row is gone from the store (removed meanwhile) */
+	NODE_UPDATE_ERROR,      /* the store or the TLS client failed */
+} node_update_rc_t;
+/* An UpdateNode for node_cmd_update: the fields named in fields take the values here (a
+ * policy NULL or "": none); the others keep theirs. The caller owns it all and reads rc
+ * and why once the command ran. */
+typedef struct node_update {
+	char *uuid;
+	unsigned fields; /* NODE_UPD_* */
+	char *ip;
+	int port;
+	char *mtls_cert;
+	char *pcr_policy, *runtime_policy, *mb_policy;
+	node_update_rc_t rc; /* out */
+	char why[512];       /* out: the reason when rc is not NODE_UPDATE_OK */
+} node_update_t;
+/* Change a node's contact and policies in place: the new policies are loaded and the
+ * record stored (fenced by the lease epoch) before anything changes, so a refusal leaves
+ * the node exactly as it was. Its counters, verdict, IMA position and running PCR 10 stay
+ * (a new runtime policy judges the entries that come next; entries already judged stay
+ * judged). A round in flight is dropped when its answer comes and asked again, so no
+ * round is judged half with the old and half with the new settings; a new contact closes
+ * the agent connection (a new one is pinned to the new certificate and address, and the
+ * API version is negotiated again) and starts a round at once. Records node_updated and
+ * waits until it is durable. Takes a node_update_t* (borrowed). */
+void node_cmd_update(node_host_t *h, void *upd);
+
 /* Called by the worker every flush_interval: hand every node's changed progress to the
  * store thread (coalesced there per node, written in one transaction per batch). */
 void node_worker_tick(node_host_t *h);

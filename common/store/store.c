@@ -349,6 +349,11 @@ store_rc_t store_node_save(store_t *s, const store_node_t *const *nodes, size_t 
 	return s->ops->node_save(s->h, nodes, n, fenced, e);
 }
 
+store_rc_t store_node_update(store_t *s, const store_node_t *u, int64_t epoch, err_t *e)
+{
+	return s->ops->node_update(s->h, u, epoch, e);
+}
+
 store_rc_t store_node_set_mtls_cert(store_t *s, const char *uuid, const char *pem, int64_t epoch,
                                     err_t *e)
 {

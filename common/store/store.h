@@ -223,6 +223,13 @@ store_rc_t store_node_save(store_t *s, const store_node_t *const *nodes, size_t 
  * the node is not stored. */
 store_rc_t store_node_set_mtls_cert(store_t *s, const char *uuid, const char *pem, int64_t epoch,
                                     err_t *e);
+/* UpdateNode: replace a node's contact (ip, port, mtls_cert) and policy names
+ * (pcr_policy, runtime_policy, mb_policy; NULL: none) with u's, whose uuid names the row,
+ * in one statement (one transaction), while its lease epoch is epoch (epoch < 0:
+ * unfenced). Nothing else of the node changes. STORE_FENCED when the epoch moved,
+ * STORE_NOT_FOUND when the node is not stored or a named policy does not exist (e says
+ * which). */
+store_rc_t store_node_update(store_t *s, const store_node_t *u, int64_t epoch, err_t *e);
 void store_node_clear(store_node_t *n);
 void store_nodes_free(store_node_t *nodes, size_t n);
 

@@ -43,6 +43,7 @@ typedef struct store_ops {
 	store_rc_t (*node_delete)(void *h, const char *uuid, err_t *e);
 	store_rc_t (*node_save)(void *h, const store_node_t *const *nodes, size_t n, int *fenced,
 	                        err_t *e);
+	store_rc_t (*node_update)(void *h, const store_node_t *u, int64_t epoch, err_t *e);
 	store_rc_t (*node_set_mtls_cert)(void *h, const char *uuid, const char *pem, int64_t epoch,
 	                                 err_t *e);
 	store_rc_t (*policy_put)(void *h, const char *name, const char *kind, const uint8_t *body,

@@ -531,6 +531,7 @@ const store_ops_t store_pg_ops = {
     .node_list = pg_node_list,
     .node_delete = pg_node_delete,
     .node_save = pg_node_save,
+    .node_update = pg_node_update,
     .node_set_mtls_cert = pg_node_set_mtls_cert,
     .policy_put = pg_policy_put,
     .policy_get = pg_policy_get,

@@ -99,6 +99,7 @@ store_rc_t pg_agent_find_ek(void *h, const char *ek_key, const char *exclude_id,
 store_rc_t pg_node_add(void *h, const store_node_t *n, err_t *e);
 store_rc_t pg_node_get(void *h, const char *uuid, store_node_t *out, err_t *e);
 store_rc_t pg_node_list(void *h, store_node_t **nodes, size_t *n, err_t *e);
+store_rc_t pg_node_update(void *h, const store_node_t *u, int64_t epoch, err_t *e);
 store_rc_t pg_node_set_mtls_cert(void *h, const char *uuid, const char *pem, int64_t epoch,
                                  err_t *e);
 store_rc_t pg_node_delete(void *h, const char *uuid, err_t *e);

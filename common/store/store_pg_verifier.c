@@ -163,6 +163,41 @@ store_rc_t pg_node_list(void *h, store_node_t **nodes, size_t *n, err_t *e)
 	return STORE_OK;
 }
 
+store_rc_t pg_node_update(void *h, const store_node_t *u, int64_t epoch, err_t *e)
+{
+	pg_t *p = h;
+	char now[24], ep[24], port[24];
+	const char *v[9] = {
+	    u->uuid,           u->ip,        pg_i64(port, u->port), u->mtls_cert,     u->pcr_policy,
+	    u->runtime_policy, u->mb_policy, pg_i64(now, pg_now()), pg_i64(ep, epoch)};
+	PGresult *r = pg_run(p,
+	                     "UPDATE nodes SET ip = $2, port = $3::int, mtls_cert = $4,"
+	                     " tpm_policy = $5, runtime_policy = $6, mb_policy = $7, updated = $8"
+	                     " WHERE uuid = $1 AND ($9::bigint < 0 OR lease_epoch = $9::bigint)",
+	                     9, v);
+	store_rc_t rc;
+	store_node_t cur = {0};
+
+	if (r == NULL) {
+		if (strcmp(p->state, PG_FOREIGN_KEY_VIOLATION) == 0) {
+			err_set(e, "a policy named for node %s does not exist", u->uuid);
+			return STORE_NOT_FOUND;
+		}
+		return pg_fail(p, e, "updating a node");
+	}
+	rc = pg_changes(r) > 0 ? STORE_OK : STORE_NOT_FOUND;
+	PQclear(r);
+	if (rc == STORE_NOT_FOUND && epoch >= 0 && pg_node_get(h, u->uuid, &cur, e) == STORE_OK) {
+		err_set(e, "node %s: lease epoch %lld moved to %lld", u->uuid, (long long)epoch,
+		        (long long)cur.lease_epoch);
+		store_node_clear(&cur);
+		return STORE_FENCED;
+	}
+	if (rc == STORE_NOT_FOUND)
+		err_set(e, "node %s not found", u->uuid);
+	return rc;
+}
+
 store_rc_t pg_node_set_mtls_cert(void *h, const char *uuid, const char *pem, int64_t epoch,
                                  err_t *e)
 {

@@ -526,6 +526,7 @@ const store_ops_t store_sqlite_ops = {
     .node_list = sq_node_list,
     .node_delete = sq_node_delete,
     .node_save = sq_node_save,
+    .node_update = sq_node_update,
     .node_set_mtls_cert = sq_node_set_mtls_cert,
     .policy_put = sq_policy_put,
     .policy_get = sq_policy_get,

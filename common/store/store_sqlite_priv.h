@@ -60,6 +60,7 @@ store_rc_t sq_node_add_many(void *h, store_node_add_item_t *items, size_t n,
                             const char *const *urls, size_t nurls, err_t *e);
 store_rc_t sq_node_get(void *h, const char *uuid, store_node_t *out, err_t *e);
 store_rc_t sq_node_list(void *h, store_node_t **nodes, size_t *n, err_t *e);
+store_rc_t sq_node_update(void *h, const store_node_t *u, int64_t epoch, err_t *e);
 store_rc_t sq_node_set_mtls_cert(void *h, const char *uuid, const char *pem, int64_t epoch,
                                  err_t *e);
 store_rc_t sq_node_delete(void *h, const char *uuid, err_t *e);

@@ -177,6 +177,52 @@ store_rc_t sq_node_list(void *h, store_node_t **nodes, size_t *n, err_t *e)
 	return rc;
 }
 
+store_rc_t sq_node_update(void *h, const store_node_t *u, int64_t epoch, err_t *e)
+{
+	sq_t *q = h;
+	sqlite3_stmt *st = NULL;
+	store_rc_t rc = STORE_ERROR;
+	store_node_t cur = {0};
+	int r;
+
+	if (sqlite3_prepare_v2(
+	        q->db,
+	        "UPDATE nodes SET ip = ?2, port = ?3, mtls_cert = ?4, tpm_policy = ?5,"
+	        " runtime_policy = ?6, mb_policy = ?7, updated = ?8 WHERE uuid = ?1"
+	        " AND (?9 < 0 OR lease_epoch = ?9)",
+	        -1, &st, NULL) != SQLITE_OK ||
+	    sq_bind_text(st, 1, u->uuid) || sq_bind_text(st, 2, u->ip) ||
+	    sqlite3_bind_int(st, 3, u->port) || sq_bind_text(st, 4, u->mtls_cert) ||
+	    sq_bind_text(st, 5, u->pcr_policy) || sq_bind_text(st, 6, u->runtime_policy) ||
+	    sq_bind_text(st, 7, u->mb_policy) || sqlite3_bind_int64(st, 8, sq_now()) ||
+	    sqlite3_bind_int64(st, 9, epoch)) {
+		sq_fail(q, e, "preparing node update");
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_CONSTRAINT_FOREIGNKEY) {
+		err_set(e, "a policy named for node %s does not exist", u->uuid);
+		rc = STORE_NOT_FOUND;
+		goto out;
+	}
+	if (r != SQLITE_DONE) {
+		sq_fail(q, e, "updating a node");
+		goto out;
+	}
+	rc = sqlite3_changes(q->db) > 0 ? STORE_OK : STORE_NOT_FOUND;
+	if (rc == STORE_NOT_FOUND && epoch >= 0 && sq_node_get(h, u->uuid, &cur, e) == STORE_OK) {
+		err_set(e, "node %s: lease epoch %lld moved to %lld", u->uuid, (long long)epoch,
+		        (long long)cur.lease_epoch);
+		store_node_clear(&cur);
+		rc = STORE_FENCED;
+	} else if (rc == STORE_NOT_FOUND) {
+		err_set(e, "node %s not found", u->uuid);
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
 store_rc_t sq_node_set_mtls_cert(void *h, const char *uuid, const char *pem, int64_t epoch,
                                  err_t *e)
 {

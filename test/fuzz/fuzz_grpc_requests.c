@@ -23,6 +23,7 @@ static const ProtobufCMessageDescriptor *const fuzz_msgs[] = {
     &vigil__v1__get_audit_key_request__descriptor, &vigil__v1__export_events_request__descriptor,
     &vigil__v1__list_outbox_request__descriptor,   &vigil__v1__retry_outbox_request__descriptor,
     &vigil__v1__watch_events_request__descriptor,  &vigil__v1__add_nodes_request__descriptor,
+    &vigil__v1__update_node_request__descriptor,
 };
 #define FUZZ_NMSGS (sizeof(fuzz_msgs) / sizeof(fuzz_msgs[0]))
 
@@ -34,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	store_event_filter_t f;
 	size_t limit;
 	int64_t after;
+	unsigned fields;
 	int which;
 
 	if (size < 1)
@@ -82,6 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (size_t i = 0; i < ((Vigil__V1__AddNodesRequest *)m)->n_requests; i++)
 				(void)apireq_add_node(
 				    ((Vigil__V1__AddNodesRequest *)m)->requests[i], &e);
+		break;
+	case 14:
+		(void)apireq_update_node((Vigil__V1__UpdateNodeRequest *)m, &fields, &e);
 		break;
 	default:
 		break;

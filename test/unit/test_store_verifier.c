@@ -154,6 +154,44 @@ static void test_nodes(void **state)
 	assert_int_equal(got.tpm_clock, 123456);
 	assert_null(got.pcr_policy);
 	store_node_clear(&got);
+	/* UpdateNode: contact and policy names replaced in one write, fenced by the epoch,
+	 * the progress untouched. */
+	{
+		store_node_t u = {0};
+		assert_int_equal(
+		    store_policy_put(s, "rt2", "runtime", (const uint8_t *)"{}", 2, 0, NULL, &e),
+		    STORE_OK);
+		u.uuid = "node-1";
+		u.ip = "10.0.0.7";
+		u.port = 9003;
+		u.mtls_cert = "PEM2";
+		u.pcr_policy = NULL;
+		u.runtime_policy = "rt2";
+		u.mb_policy = NULL;
+		assert_int_equal(store_node_update(s, &u, 0, &e), STORE_OK);
+		assert_int_equal(store_node_get(s, "node-1", &got, &e), STORE_OK);
+		assert_string_equal(got.ip, "10.0.0.7");
+		assert_int_equal(got.port, 9003);
+		assert_string_equal(got.mtls_cert, "PEM2");
+		assert_string_equal(got.runtime_policy, "rt2");
+		assert_int_equal(got.attestation_count, 42);
+		assert_string_equal(got.ima_state, "ima1:sha256:826:0:00");
+		store_node_clear(&got);
+		assert_int_equal(store_node_update(s, &u, 7, &e), STORE_FENCED);
+		u.runtime_policy = "missing";
+		assert_int_equal(store_node_update(s, &u, 0, &e), STORE_NOT_FOUND);
+		assert_non_null(strstr(e.msg, "policy"));
+		u.uuid = "node-9";
+		u.runtime_policy = "rt";
+		assert_int_equal(store_node_update(s, &u, -1, &e), STORE_NOT_FOUND);
+		assert_non_null(strstr(e.msg, "node-9 not found"));
+		u.uuid = "node-1";
+		assert_int_equal(store_node_update(s, &u, -1, &e), STORE_OK);
+		assert_int_equal(store_node_get(s, "node-1", &got, &e), STORE_OK);
+		assert_string_equal(got.runtime_policy, "rt");
+		store_node_clear(&got);
+		assert_int_equal(store_policy_delete(s, "rt2", &e), STORE_OK);
+	}
 	assert_int_equal(store_node_list(s, &list, &cnt, &e), STORE_OK);
 	assert_int_equal(cnt, 1);
 	store_nodes_free(list, cnt);
