@@ -16,7 +16,8 @@ int cmd_config(int argc, char **argv); /* ctl/ctlconf.c: config (print the sampl
 int cmd_events(int argc, char **argv);
 int cmd_outbox(int argc, char **argv); /* ctl/cmd_outbox.c: outbox list | retry */
 int cmd_pool(int argc, char **argv);   /* ctl/cmd_pool.c: pool (the verifier instances) */
-int cmd_report(int argc, char **argv); /* ctl/cmd_report.c: report verify */
+int cmd_report(int argc, char **argv); /* ctl/cmd_report.c: report UUID | key | verify */
+int cmd_attest(int argc, char **argv); /* ctl/cmd_report.c: attest UUID (AttestNow) */
 /* ctl/cmd_enrollment.c: enrollment list | show | delete (the registrar's gRPC API) */
 int cmd_enrollment(int argc, char **argv);
 

@@ -41,7 +41,12 @@ static const struct ctl_group {
      "  events show ID | key | export --out FILE\n"
      "  events verify [--export FILE] [--key PUB.pem]\n"
      "                                     check the hash chain and its seals\n"},
+    {"attest", cmd_attest,
+     "  attest UUID [--ear jwt|cwt]        attest a node now; exit 0 PASS, 1 FAIL\n"},
     {"report", cmd_report,
+     "  report UUID [--ear jwt|cwt] [--out FILE] [--events N]\n"
+     "                                     a node's trust report (verdict and evidence)\n"
+     "  report key [--out FILE]            the attestation-result public key (PEM)\n"
      "  report verify FILE --key PUB.pem [--max-age S]\n"
      "                                     check an attestation result (EAR JWT or CWT)\n"},
     {"pool", cmd_pool,

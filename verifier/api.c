@@ -17,6 +17,7 @@
 #include "common/base/xmalloc.h"
 #include "verifier/api_events.h"
 #include "verifier/api_outbox.h"
+#include "verifier/api_report.h"
 #include "verifier/apireq.h"
 #include "verifier/events.h"
 #include "verifier/lease.h"
@@ -50,7 +51,7 @@ static char *api_str(const char *s)
 }
 
 /* Fill a proto Node from a snapshot (borrowing its strings). */
-static void api_node_fill(Vigil__V1__Node *pn, const node_status_t *st, const vctx_t *ctx)
+void api_node_fill(Vigil__V1__Node *pn, const node_status_t *st, const vctx_t *ctx)
 {
 	const store_node_t *s = &st->rec;
 
@@ -1181,5 +1182,8 @@ const grpcsrv_method_t api_methods[] = {
     {"/vigil.v1.Verifier/RetryOutbox", api_retry_outbox},
     {"/vigil.v1.Verifier/ListPool", api_list_pool},
     {"/vigil.v1.Verifier/UpdateNode", api_update_node},
+    {"/vigil.v1.Verifier/AttestNow", api_attest_now},
+    {"/vigil.v1.Verifier/GetReport", api_get_report},
+    {"/vigil.v1.Verifier/GetReportKey", api_get_report_key},
     {NULL, NULL},
 };

@@ -6,6 +6,14 @@
 
 #include "common/net/grpcsrv.h"
 
+struct Vigil__V1__Node;
+struct node_status;
+struct vctx;
+
+/* Fill a proto Node from a snapshot (borrowing its strings). */
+void api_node_fill(struct Vigil__V1__Node *pn, const struct node_status *st,
+                   const struct vctx *ctx);
+
 /* The method table; the handler argument is the vctx_t. */
 extern const grpcsrv_method_t api_methods[];
 

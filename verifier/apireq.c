@@ -403,3 +403,40 @@ int apireq_retry_outbox(const Vigil__V1__RetryOutboxRequest *r, err_t *e)
 	}
 	return GRPCSRV_OK;
 }
+
+static int apireq_ear_ok(Vigil__V1__EarFormat f)
+{
+	return f == VIGIL__V1__EAR_FORMAT__EAR_NONE || f == VIGIL__V1__EAR_FORMAT__EAR_JWT ||
+	       f == VIGIL__V1__EAR_FORMAT__EAR_CWT;
+}
+
+int apireq_get_report(const Vigil__V1__GetReportRequest *r, size_t *events, err_t *e)
+{
+	if (r == NULL || !apireq_name_ok(r->uuid)) {
+		err_set(e, "GetReportRequest needs a valid uuid");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	if (!apireq_ear_ok(r->ear)) {
+		err_set(e, "ear: unknown format %d (EAR_NONE, EAR_JWT or EAR_CWT)", (int)r->ear);
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	if (r->events > APIREQ_REPORT_EVENTS_MAX) {
+		err_set(e, "events: at most %d, not %u", APIREQ_REPORT_EVENTS_MAX, r->events);
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	*events = r->events ? r->events : APIREQ_REPORT_EVENTS;
+	return GRPCSRV_OK;
+}
+
+int apireq_attest_now(const Vigil__V1__AttestNowRequest *r, err_t *e)
+{
+	if (r == NULL || !apireq_name_ok(r->uuid)) {
+		err_set(e, "AttestNowRequest needs a valid uuid");
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	if (!apireq_ear_ok(r->ear)) {
+		err_set(e, "ear: unknown format %d (EAR_NONE, EAR_JWT or EAR_CWT)", (int)r->ear);
+		return GRPCSRV_INVALID_ARGUMENT;
+	}
+	return GRPCSRV_OK;
+}

@@ -70,5 +70,12 @@ int apireq_list_outbox(const Vigil__V1__ListOutboxRequest *r, size_t *limit, int
                        err_t *e);
 /* RetryOutbox: exactly one of a positive id or all_dead. */
 int apireq_retry_outbox(const Vigil__V1__RetryOutboxRequest *r, err_t *e);
+#define APIREQ_REPORT_EVENTS     10  /* GetReport's events when 0 */
+#define APIREQ_REPORT_EVENTS_MAX 100 /* its largest */
+/* GetReport: a valid uuid, a known ear format, events <= APIREQ_REPORT_EVENTS_MAX; *events
+ * how many to return. */
+int apireq_get_report(const Vigil__V1__GetReportRequest *r, size_t *events, err_t *e);
+/* AttestNow: a valid uuid, a known ear format. */
+int apireq_attest_now(const Vigil__V1__AttestNowRequest *r, err_t *e);
 
 #endif

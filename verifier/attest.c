@@ -17,6 +17,7 @@
 #include "common/crypto/tpm2.h"
 #include "common/base/xmalloc.h"
 #include "verifier/answer.h"
+#include "verifier/report.h"
 #include "common/policy/runtime_policy_eval.h"
 
 /* A payload public key PEM (RSA-4096 is about 800 bytes) is never larger than this. */
@@ -240,10 +241,13 @@ static int attest_ima(const attest_input_t *in, attest_state_t *st, const answer
 	/* The list's lines end in "\n" escapes: unescaped once, into the buffer the replay
 	 * reads (a tree parser copied it twice). */
 	answer_text(ans, ANSWER_IMA_LIST, &list);
+	report_ima_cb_t cb = {st->rt_eval, in->report};
 	ima_replay(st->ima, (const char *)list.data, list.len, first, pcr10, pcr10_len,
-	           runtime_policy_log_hash_alg(in->runtime), runtime_policy_check_entry,
-	           st->rt_eval, &rr);
+	           runtime_policy_log_hash_alg(in->runtime), report_ima_check_entry, &cb, &rr);
 	buf_free(&list);
+	/* A failing entry is named only when it is what the round failed for. */
+	if (in->report && rr.status != IMA_OK && rr.status != IMA_ERR_POLICY)
+		in->report->ima_has_entry = 0;
 	/* On success the state's next entry is the first one the quote does not cover. */
 	runtime_policy_eval_commit(st->rt_eval,
 	                           rr.status == IMA_OK ? ima_state_next_entry(st->ima) : 0);
@@ -273,6 +277,7 @@ int attest_check(const attest_input_t *in, attest_state_t *st, const uint8_t *bo
 	int rv = -1;
 
 	memset(out, 0, sizeof(*out));
+	out->report = in->report;
 	if (answer_scan(&ans, body, len, &e) < 0 || !ans.has_results) {
 		attest_failf(out, "quote_validation.response",
 		             "the agent's answer is not a Keylime quote response: %s",
@@ -357,6 +362,14 @@ int attest_check(const attest_input_t *in, attest_state_t *st, const uint8_t *bo
 	}
 	lk.q = st->q;
 	lk.bank = bank;
+	if (in->report) {
+		/* The quote verified: its PCRs are evidence worth reporting, whatever the
+		 * policies say of them. A check not reached stays "skipped". */
+		report_round_pcrs(in->report, st->q, bank, in->pcr);
+		in->report->mb =
+		    in->mb && !mb_policy_is_empty(in->mb) ? REPORT_SKIPPED : REPORT_NONE;
+		in->report->ima = in->runtime ? REPORT_SKIPPED : REPORT_NONE;
+	}
 	if (in->pcr) {
 		const char *id = NULL;
 		if (pcr_policy_check(in->pcr, attest_pcr, &lk, &id, &e) < 0) {
@@ -364,10 +377,29 @@ int attest_check(const attest_input_t *in, attest_state_t *st, const uint8_t *bo
 			goto out;
 		}
 	}
-	if (in->mb && !mb_policy_is_empty(in->mb) && attest_mb(in, st, &ans, bank, out) < 0)
-		goto out;
-	if (in->runtime && attest_ima(in, st, &ans, bank, clock.reset_count, out) < 0)
-		goto out;
+	if (in->mb && !mb_policy_is_empty(in->mb)) {
+		int mrv = attest_mb(in, st, &ans, bank, out);
+		if (in->report) {
+			in->report->mb = mrv < 0 ? REPORT_FAIL : REPORT_PASS;
+			if (mrv < 0)
+				snprintf(in->report->mb_fail, sizeof(in->report->mb_fail), "%s",
+				         out->reason);
+		}
+		if (mrv < 0)
+			goto out;
+	}
+	if (in->runtime) {
+		int irv = attest_ima(in, st, &ans, bank, clock.reset_count, out);
+		if (in->report) {
+			in->report->ima = irv < 0 ? REPORT_FAIL : REPORT_PASS;
+			if (irv < 0)
+				snprintf(in->report->ima_reason, sizeof(in->report->ima_reason),
+				         "%.*s", (int)sizeof(in->report->ima_reason) - 1,
+				         out->reason);
+		}
+		if (irv < 0)
+			goto out;
+	}
 	/* Everything passed: keep what the next round compares against. */
 	st->clock = clock;
 	st->has_clock = 1;

@@ -18,6 +18,7 @@ struct mb_policy;
 struct pcr_policy;
 struct runtime_policy;
 struct runtime_policy_eval;
+struct report_round;
 
 /* What a round is judged against; all borrowed, for the call only. */
 typedef struct attest_input {
@@ -30,6 +31,8 @@ typedef struct attest_input {
 	struct mb_policy *mb;           /* measured-boot policy, or NULL */
 	struct runtime_policy *runtime; /* runtime (IMA) policy, or NULL */
 	const char *mb_log_digest;      /* SHA-256 hex of the last log judged good, or NULL */
+	struct report_round *report;    /* where the round's evidence is recorded for reports
+	                                   (verifier/report.h), or NULL */
 } attest_input_t;
 
 /* A node's evidence state: what a round compares against and advances on a pass. The
@@ -64,6 +67,7 @@ typedef struct attest_out {
 	int rebooted;           /* 1 when this round first saw the TPM reset: a reboot */
 	uint32_t reset_from;    /* then: the reset count before ... */
 	uint32_t reset_to;      /* ... and after */
+	const struct report_round *report; /* the round's evidence as recorded (in->report) */
 } attest_out_t;
 
 /* 1 when the next round must judge a whole log, the costly kind: the IMA list from entry

@@ -40,8 +40,20 @@ $(BUILD)/test/test_verifier_answer: $(OBJ)/test/unit/test_verifier_answer.o \
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
 $(BUILD)/test/test_verifier_registry: $(OBJ)/test/unit/test_verifier_registry.o \
 		$(OBJ)/verifier/registry.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
 $(BUILD)/test/test_verifier_verdict_ear: $(OBJ)/test/unit/test_verifier_verdict_ear.o \
 		$(OBJ)/verifier/verdict_ear.o $(LIBVIGIL)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+VERIFIER_SRCS += verifier/report.c
+VERIFIER_SRCS += verifier/attest_now.c
+VERIFIER_SRCS += verifier/api_report.c
+$(BUILD)/test/test_verifier_report: $(OBJ)/test/unit/test_verifier_report.o \
+		$(OBJ)/verifier/report.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+VERIFIER_SRCS += verifier/verdict_ear.c

@@ -28,6 +28,7 @@
 #include "verifier/notices.h"
 #include "verifier/policies.h"
 #include "verifier/registry.h"
+#include "verifier/report.h"
 #include "verifier/storeq.h"
 #include "verifier/utf8.h"
 #include "verifier/vctx.h"
@@ -59,7 +60,7 @@ static node_t **node_head(node_host_t *h)
 /* The live node named uuid. A node being removed stays in the list until its request in
  * flight ends, but it is gone for every command: a new node of the same UUID may be added
  * meanwhile, and stop or reactivate must not write it back. */
-static node_t *node_find(node_host_t *h, const char *uuid)
+node_t *node_find(node_host_t *h, const char *uuid)
 {
 	for (node_t *n = *node_head(h); n; n = n->next)
 		if (!n->removing && strcmp(n->rec.uuid, uuid) == 0)
@@ -106,6 +107,7 @@ static void node_free(node_t *n)
 {
 	if (n == NULL)
 		return;
+	attest_now_gone(n);
 	registry_remove(node_ctx(n)->registry, n->rec.uuid, n);
 	node_unlink(n);
 	if (n->timer)
@@ -120,6 +122,7 @@ static void node_free(node_t *n)
 	EVP_PKEY_free(n->ak_pkey);
 	free(n->ev.pubkey);
 	free(n->ev.mb_pcrs);
+	report_ev_free(n->report);
 	store_node_clear(&n->rec);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
@@ -427,6 +430,7 @@ static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, 
 	 * node) is neither. */
 	node_commit_verdict(n, EVENT_REVOCATION, event_id, reason);
 	free(reason);
+	attest_now_judged(n);
 }
 
 static void node_pass(node_t *n, const attest_out_t *out)
@@ -460,6 +464,7 @@ static void node_pass(node_t *n, const attest_out_t *out)
 			node_save_now(n);
 	}
 	node_schedule(n, n->v_due ? 0 : node_ctx(n)->quote_interval_ms);
+	attest_now_judged(n);
 }
 
 /* The delay before retry number steps (1..max_retries): each retry waits twice as long
@@ -506,6 +511,7 @@ void node_comm_error(node_t *n, const char *why)
 		         n->retries, ctx->max_retries, delay);
 	}
 	node_schedule(n, delay);
+	attest_now_unreachable(n, why);
 }
 
 /* ---- the round ---- */
@@ -705,6 +711,7 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 	node_t *n = arg;
 	attest_input_t in;
 	attest_out_t out;
+	report_round_t rep;
 	int rv;
 
 	if (!node_answer_begin(n))
@@ -741,6 +748,8 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 		return;
 	}
 	node_attest_input(n, &in);
+	report_round_init(&rep);
+	in.report = &rep;
 	rv = attest_check(&in, &n->ev, body, len, &out);
 	if (out.rebooted) {
 		char why[120];
@@ -828,6 +837,7 @@ static void node_on_vkey(int status, const uint8_t *body, size_t len, const char
 		node_commit_verdict(n, EVENT_PAYLOAD_V, NULL,
 		                    "V posted to the agent's /keys/vkey after a good quote");
 		node_schedule(n, ctx->quote_interval_ms);
+		attest_now_kick(n);
 		return;
 	}
 	if (status == 0 || status == 408 || status >= 500) {
@@ -965,6 +975,7 @@ void node_cmd_remove(node_host_t *h, void *arg)
 	event_del(n->timer);
 	registry_remove(h->ctx->registry, n->rec.uuid, n);
 	log_info("node %s: removed from attestation", n->rec.uuid);
+	attest_now_gone(n);
 	node_release_if_idle(n);
 }
 
@@ -990,6 +1001,7 @@ void node_cmd_stop(node_host_t *h, void *arg)
 	node_set_state(n, NODE_TENANT_FAILED);
 	node_commit_verdict(n, EVENT_NODE_STOPPED, NULL, "stopped by an operator");
 	node_wait_durable(n);
+	attest_now_stopped(n);
 }
 
 void node_cmd_reactivate(node_host_t *h, void *arg)
@@ -1277,6 +1289,7 @@ void node_lease_lost(node_t *n, const char *what)
 	if (n->timer)
 		event_del(n->timer);
 	registry_remove(node_ctx(n)->registry, n->rec.uuid, n);
+	attest_now_gone(n);
 	node_release_if_idle(n);
 }
 
@@ -1306,6 +1319,7 @@ void node_cmd_drop(node_host_t *h, void *arg)
 		n->removing = 1;
 		event_del(n->timer);
 		registry_remove(h->ctx->registry, n->rec.uuid, n);
+		attest_now_gone(n);
 		node_release_if_idle(n);
 		dropped++;
 	}

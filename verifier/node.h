@@ -33,6 +33,8 @@
 
 struct event;
 struct event_base;
+struct node_waiter;
+struct report_ev;
 struct http_budget;
 struct policy_obj;
 struct store;
@@ -60,6 +62,7 @@ typedef struct node_host {
 	struct node *nodes;              /* head of the worker's node list (node.c keeps it) */
 	struct vmetrics_worker *metrics; /* the worker's counters (verifier/metrics.h) */
 	struct notices_lane *notices;    /* revocation notices waiting to go (notices.c) */
+	struct node_waiter *waiters;     /* AttestNow calls waiting for a round (attest_now.c) */
 	/* Send a signed revocation notice (body, borrowed) to every agent of the verifier:
 	 * the worker posts it to each worker's nodes. Never blocks. */
 	void (*announce)(struct node_host *h, const char *body);
@@ -117,6 +120,8 @@ typedef struct node {
 	unsigned deferred;   /* first-round admissions refused so far (a count for the log) */
 	int64_t answered_at; /* when the agent last answered a quote request (unix s) */
 	int64_t round_t0;    /* when this round's first request went out (prom_now_us), 0 */
+	struct report_ev *report; /* the last round that reached the checks (report.h);
+	                             published under lock */
 } node_t;
 
 /* Node commands, run on the owning worker's thread (through worker_post/worker_call) with

@@ -14,6 +14,8 @@
 
 /* Replace *dst with a copy of v (NULL clears it). Callers hold n->lock for rec's fields. */
 void node_set_str(char **dst, const char *v);
+/* node_snapshot's copy, for a caller that holds n->lock already. */
+void node_snapshot_locked(node_t *n, node_status_t *out);
 /* Set operational_state under the lock and mark the node dirty. */
 void node_set_state(node_t *n, int state);
 /* Publish what a finished round leaves behind into rec (the caller holds n->lock and
@@ -50,6 +52,8 @@ void node_verdict_done(node_t *n, const char *type, const char *event_id, const 
  * write of it at the store thread (on the next loop turn). */
 void node_release_if_idle(node_t *n);
 
+/* The live node named uuid on this worker (not one being removed), or NULL. */
+node_t *node_find(node_host_t *h, const char *uuid);
 /* An answer (or its failure) arrived: 1 when it is to be judged (see node.c). */
 int node_answer_begin(node_t *n);
 /* The mutual-TLS connection to the agent pinned to pem; NULL on error (logged). */
@@ -57,6 +61,19 @@ http_client_t *node_conn_new(node_t *n, const char *pem);
 void node_round_start(node_t *n);
 /* The agent did not answer, or answered with a retryable error. */
 void node_comm_error(node_t *n, const char *why);
+
+/* ---- attest_now.c: hooks of the round loop for AttestNow's waiters (cheap when none) ---- */
+
+/* The round was judged (pass or fail): answer n's waiters with its report. */
+void attest_now_judged(node_t *n);
+/* The agent did not answer (why): n's waiters get UNAVAILABLE. */
+void attest_now_unreachable(node_t *n, const char *why);
+/* The node stopped polling (stopped by an operator) or is being freed: its waiters are
+ * answered now (attest_now.c says with what). */
+void attest_now_stopped(node_t *n);
+void attest_now_gone(node_t *n);
+/* V was delivered: a waiter's round starts now instead of an interval later. */
+void attest_now_kick(node_t *n);
 
 /* ---- repin.c ---- */
 

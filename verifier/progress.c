@@ -13,6 +13,7 @@
 #include "common/policy/runtime_policy_eval.h"
 #include "verifier/events.h"
 #include "verifier/node_priv.h"
+#include "verifier/report.h"
 #include "verifier/storeq.h"
 
 void node_set_str(char **dst, const char *v)
@@ -31,10 +32,16 @@ void node_set_state(node_t *n, int state)
 
 void node_snapshot(node_t *n, node_status_t *st)
 {
+	pthread_mutex_lock(&n->lock);
+	node_snapshot_locked(n, st);
+	pthread_mutex_unlock(&n->lock);
+}
+
+void node_snapshot_locked(node_t *n, node_status_t *st)
+{
 	store_node_t *out = &st->rec;
 
 	memset(st, 0, sizeof(*st));
-	pthread_mutex_lock(&n->lock);
 	out->uuid = xstrdup(n->rec.uuid);
 	out->ip = xstrdup(n->rec.ip);
 	out->port = n->rec.port;
@@ -54,7 +61,6 @@ void node_snapshot(node_t *n, node_status_t *st)
 	out->tpm_clock = n->rec.tpm_clock;
 	memcpy(st->hash_alg, n->hash_alg, sizeof(st->hash_alg));
 	memcpy(st->sign_alg, n->sign_alg, sizeof(st->sign_alg));
-	pthread_mutex_unlock(&n->lock);
 }
 
 /* Publish what a finished round leaves behind (its IMA position, the TPM clock it
@@ -83,6 +89,8 @@ void node_publish_locked(node_t *n, const attest_out_t *out)
 		snprintf(n->hash_alg, sizeof(n->hash_alg), "%s", out->hash_alg);
 		snprintf(n->sign_alg, sizeof(n->sign_alg), "%s", out->sign_alg);
 	}
+	if (out && out->report)
+		report_publish(&n->report, out->report, n->ev.clock.safe);
 }
 
 /* Copy what the store keeps but the API never shows (the keys learned from keyring

@@ -182,3 +182,15 @@ int pcr_policy_check(const pcr_policy_t *p, pcr_lookup_fn lookup, void *arg, con
 	}
 	return 0;
 }
+
+int pcr_policy_allows(const pcr_policy_t *p, int pcr, const uint8_t *v, size_t len)
+{
+	const pcr_allowed_t *a;
+
+	if (p == NULL || pcr < 0 || pcr >= 24 || (a = p->pcr[pcr]) == NULL)
+		return 1;
+	for (size_t k = 0; k < a->n; k++)
+		if (a->len[k] == len && memcmp(a->value[k], v, len) == 0)
+			return 1;
+	return 0;
+}

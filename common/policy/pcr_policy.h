@@ -31,5 +31,9 @@ typedef const uint8_t *(*pcr_lookup_fn)(void *arg, int pcr, size_t *len);
  * and the value seen. */
 int pcr_policy_check(const pcr_policy_t *p, pcr_lookup_fn lookup, void *arg, const char **event_id,
                      err_t *e);
+/* 1 when PCR pcr may hold value v (len bytes): the policy does not name it, or names v
+ * among its allowed values; 0 otherwise. For reports, PCR by PCR (pcr_policy_check stops
+ * at the first refusal). */
+int pcr_policy_allows(const pcr_policy_t *p, int pcr, const uint8_t *v, size_t len);
 
 #endif

@@ -4,6 +4,8 @@
 # CWT (the COSE_Sign1 taken apart by hand, the Sig_structure rebuilt, the ES256 signature
 # checked, the integer claim keys of draft-fv-rats-ear-05 read, and the claims re-encoded
 # canonically to the very same bytes). Prints "good" and exits 0, or says what is wrong.
+# With UUID STATUS after NOW: a token the verifier signed for node UUID (GetReport,
+# AttestNow), whose appraisal must have that ear.status.
 import sys
 import cbor2, jwt
 from cryptography.hazmat.primitives import hashes, serialization
@@ -19,6 +21,48 @@ TV = ["instance-identity", "configuration", "executables", "file-system", "hardw
 def fail(why):
     print("bad:", why)
     sys.exit(1)
+
+# ear_check.py jwt|cwt TOKEN PUB.pem NOW UUID STATUS: a verifier's token of one node
+# (GetReport, AttestNow): signature, profile, iat, the node's submodule and its status.
+if len(sys.argv) > 6:
+    uuid, status = sys.argv[5], sys.argv[6]
+    tiers = {"affirming": 2, "warning": 32, "contraindicated": 96, "none": 0}
+    if fmt == "jwt":
+        if jwt.get_unverified_header(tok) != {"alg": "ES256", "typ": "JWT"}:
+            fail("header")
+        c = jwt.decode(tok, pub, algorithms=["ES256"], options={"require": ["iat"]})
+        if c["eat_profile"] != PROFILE or abs(c["iat"] - now) > 120:
+            fail("profile or iat: %r %r" % (c["eat_profile"], c["iat"]))
+        if list(c["submods"]) != [uuid]:
+            fail("submods %r" % list(c["submods"]))
+        a = c["submods"][uuid]
+        if a["ear.status"] != status or a["ear.vigil.node"]["node-uuid"] != uuid:
+            fail("appraisal %r" % a)
+    else:
+        t = cbor2.loads(tok)
+        if not isinstance(t, cbor2.CBORTag) or t.tag != 18 or len(t.value) != 4:
+            fail("not a tagged COSE_Sign1")
+        prot, unprot, payload, sig = t.value
+        if cbor2.loads(prot) != {1: -7} or len(sig) != 64:
+            fail("headers or signature length")
+        tbs = cbor2.dumps(["Signature1", prot, b"", payload])
+        der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+        try:
+            pub.verify(der, tbs, ec.ECDSA(hashes.SHA256()))
+        except Exception:
+            fail("signature does not verify")
+        c = cbor2.loads(payload)
+        if cbor2.dumps(c, canonical=True) != payload:
+            fail("the claims are not in canonical CBOR")
+        if c[265] != PROFILE or abs(c[6] - now) > 120:
+            fail("profile or iat")
+        if list(c[266]) != [uuid]:
+            fail("submods %r" % list(c[266]))
+        a = c[266][uuid]
+        if a[1000] != tiers[status] or a[-70400]["node-uuid"] != uuid:
+            fail("appraisal %r" % a)
+    print("good")
+    sys.exit(0)
 
 if fmt == "jwt":
     hdr = jwt.get_unverified_header(tok)
