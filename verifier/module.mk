@@ -18,6 +18,7 @@ VERIFIER_SRCS += verifier/apireq.c
 VERIFIER_SRCS += verifier/api.c
 VERIFIER_SRCS += verifier/verdict_ear.c
 VERIFIER_SRCS += verifier/watch.c
+VERIFIER_SRCS += verifier/event_ear.c
 VERIFIER_SRCS += verifier/notices.c
 VERIFIER_SRCS += verifier/api_outbox.c
 $(BUILD)/test/test_verifier_utf8: $(OBJ)/test/unit/test_verifier_utf8.o $(OBJ)/verifier/utf8.o \
