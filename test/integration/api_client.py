@@ -660,6 +660,9 @@ def watch_verdict():
     need(e.id == evs["attested"].id, "another event")
     need(e.ear, "no ear on the attested event")
     check_jwt(e.ear, A.node, "affirming")
+    ce = watch_first(vpb.WatchEventsRequest(from_start=True, node_uuid=FAKE[10],
+                                            type="comm_error"))[0]
+    check_jwt(ce.ear, FAKE[10], "none")  # an agent that does not answer: no appraisal
     plain = watch_first(vpb.WatchEventsRequest(from_start=True, type="policy_put"))[0]
     need(not plain.ear, "ear on a policy event")
     # The record is the one hashed: ear is not part of it.
@@ -667,7 +670,8 @@ def watch_verdict():
     need(e == evs["attested"], "the record differs from ListEvents' beyond ear")
 
 
-check("Verifier.WatchEvents", "OK", "a verdict event carries its EAR JWT (PyJWT); others none",
+check("Verifier.WatchEvents", "OK", "verdict events carry their EAR JWT (PyJWT): attested "
+      "affirming, comm_error none; others none",
       watch_verdict)
 
 
