@@ -469,6 +469,8 @@ expect("Verifier.AttestNow", SC.NOT_FOUND, "an unknown uuid", vpb.AttestNowReque
        GHOST)
 expect("Verifier.AttestNow", SC.INVALID_ARGUMENT, "an empty uuid",
        vpb.AttestNowRequest(uuid=""), "uuid")
+expect("Verifier.AttestNow", SC.INVALID_ARGUMENT, "an ear format that does not exist",
+       vpb.AttestNowRequest(uuid=A.node, ear=7), "ear")
 expect("Verifier.AttestNow", SC.FAILED_PRECONDITION, "a stopped node",
        vpb.AttestNowRequest(uuid=FAKE[2]), FAKE[2])
 expect("Verifier.AttestNow", SC.UNAVAILABLE, "an agent that does not answer",
@@ -495,6 +497,10 @@ expect("Verifier.GetReport", SC.NOT_FOUND, "an unknown uuid", vpb.GetReportReque
        GHOST)
 expect("Verifier.GetReport", SC.INVALID_ARGUMENT, "an empty uuid",
        vpb.GetReportRequest(uuid=""), "uuid")
+expect("Verifier.GetReport", SC.INVALID_ARGUMENT, "events over 100",
+       vpb.GetReportRequest(uuid=A.node, events=101), "events")
+expect("Verifier.GetReport", SC.INVALID_ARGUMENT, "an ear format that does not exist",
+       vpb.GetReportRequest(uuid=A.node, ear=7), "ear")
 
 
 def get_report_key():
