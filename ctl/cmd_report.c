@@ -230,7 +230,7 @@ static const char attest_usage[] =
     "refused or could not be reached (reason printed), or a usage or file error.\n";
 
 enum {
-	REPORT_OPT_EAR = 1,
+	REPORT_OPT_EAR = 2000, /* above the shared options' numbers (CTL_OPT_BASE) */
 	REPORT_OPT_EVENTS,
 	REPORT_OPT_JSON,
 };

@@ -57,4 +57,8 @@ $(BUILD)/test/test_verifier_report: $(OBJ)/test/unit/test_verifier_report.o \
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
-VERIFIER_SRCS += verifier/verdict_ear.c
+$(BUILD)/test/test_verifier_verdict_ear: $(OBJ)/test/unit/test_verifier_verdict_ear.o \
+		$(OBJ)/verifier/verdict_ear.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)

@@ -26,11 +26,13 @@ export VIGIL_PB_DIR=$T/pb
 PY=$TOP/test/integration/ear_check.py
 BLACKHOLE=$TOP/test/integration/blackhole.py
 
-# answer_timeout 0 and request_timeout 120: a request to an address that never answers
-# stays in flight for the whole test; 64 calls per client address, so that the per-node
-# bound of AttestNow (16) is what refuses the 17th call, not the gRPC server's own.
-fleet_start -o verifier.quote_interval=60 -o verifier.answer_timeout=0 \
-	-o verifier.request_timeout=120 -o verifier.grpc_max_calls_per_peer=64 || exit 1
+# connect_timeout 0, answer_timeout 0 and request_timeout 120: a request to an address
+# that never answers stays in flight for the whole test; 64 calls per client address, so
+# that the per-node bound of AttestNow (16) is what refuses the 17th call, not the gRPC
+# server's own.
+fleet_start -o verifier.quote_interval=60 -o verifier.connect_timeout=0 \
+	-o verifier.answer_timeout=0 -o verifier.request_timeout=120 \
+	-o verifier.grpc_max_calls_per_peer=64 || exit 1
 Z64=0000000000000000000000000000000000000000000000000000000000000000
 printf '{"15": ["%s"]}' $Z64 >"$T/pcr15.json"
 "$BIN/vigilctl" policy create runtime --ima-log "$NODE_IMA_LIST" --output "$T/rt.json" >/dev/null &&
@@ -191,7 +193,10 @@ wait_node_state "$NODE_UUID_d" GET_QUOTE_RETRY 10 >/dev/null
 check "the usual retries go on after it" $?
 
 # ---- a round that hangs: the client going away, a removal, a shutdown ----
-fleet_node h || exit 1
+# Node d again (its enrollment stays at the registrar), now at an address that never
+# answers.
+fctl remove "$NODE_UUID_d" >/dev/null
+NODE_UUID_h=$NODE_UUID_d
 hp=$(free_port)
 spawn "$T/blackhole.log" /usr/bin/python3 "$BLACKHOLE" "$hp" "$T/blackhole.contacts" hold
 for _ in $(seq 50); do grep -q ready "$T/blackhole.log" && break; sleep 0.1; done
