@@ -59,6 +59,8 @@ $(BUILD)/test/test_verifier_report: $(OBJ)/test/unit/test_verifier_report.o \
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
 $(BUILD)/test/test_verifier_verdict_ear: $(OBJ)/test/unit/test_verifier_verdict_ear.o \
 		$(OBJ)/verifier/verdict_ear.o $(LIBVIGIL)
+$(BUILD)/test/test_verifier_apireq: $(OBJ)/test/unit/test_verifier_apireq.o \
+		$(OBJ)/verifier/apireq.o $(OBJ)/verifier/policies.o $(LIBVIGIL)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
