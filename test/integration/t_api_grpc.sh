@@ -1,6 +1,4 @@
 #!/usr/bin/env bash
-# (Named t_api_grpc.sh once AttestNow, GetReport, GetReportKey, UpdateNode and paging are
-# merged: test/run.sh runs every t_*.sh.)
 # The fleet API from a stock grpcio client: every RPC of vigil.v1.Verifier and
 # vigil.v1.Registrar, each with its success and every error code docs/api.md lists for it
 # (api_client.py: one line per check, a summary, and a failure when an RPC of either
@@ -111,7 +109,7 @@ ctl_check "report key (GetReportKey)" "BEGIN PUBLIC KEY" report key
 ctl_check "report UUID (GetReport)" "$NODE_UUID_u" report "$NODE_UUID_u"
 vctl report "$NODE_UUID_u" --ear jwt --out "$T/node.jwt" >"$T/ctl.out" 2>&1 && [ -s "$T/node.jwt" ]
 check "docs/api.md's vigilctl example: report UUID --ear jwt --out FILE" $? || cat "$T/ctl.out"
-vctl report verify "$T/node.jwt" --key "$T/report.pub" >"$T/verify.out" 2>&1 &&
+"$BIN/vigilctl" report verify "$T/node.jwt" --key "$T/report.pub" >"$T/verify.out" 2>&1 &&
 	grep -q "signature good" "$T/verify.out"
 check "docs/api.md's vigilctl example: report verify of GetReport's token" $? || cat "$T/verify.out"
 ctl_check "attest UUID (AttestNow)" "$NODE_UUID_u" attest "$NODE_UUID_u"
