@@ -180,6 +180,9 @@ if A.unloaded:
            vpb.NodeRequest(uuid=u), u, "not attested")
     expect("Verifier.ReactivateNode", SC.FAILED_PRECONDITION, "a node not loaded at start",
            vpb.NodeRequest(uuid=u), u, "not attested")
+    expect("Verifier.UpdateNode", SC.FAILED_PRECONDITION, "a node not loaded at start",
+           vpb.UpdateNodeRequest(uuid=u, node=vpb.Node(port=1), update_mask=["port"]), u,
+           "not attested")
     bad = results.count(False)
     print("# %d checks, %d passed, %d failed" % (len(results), len(results) - bad, bad))
     sys.exit(1 if bad else 0)
@@ -546,6 +549,11 @@ expect("Verifier.UpdateNode", SC.INVALID_ARGUMENT, "an unknown field in update_m
        vpb.UpdateNodeRequest(uuid=FAKE[3], node=vpb.Node(), update_mask=["ak_tpm"]), "ak_tpm")
 expect("Verifier.UpdateNode", SC.INVALID_ARGUMENT, "an empty uuid",
        vpb.UpdateNodeRequest(node=vpb.Node(port=1), update_mask=["port"]), "uuid")
+expect("Verifier.UpdateNode", SC.INVALID_ARGUMENT, "port 0",
+       vpb.UpdateNodeRequest(uuid=FAKE[3], node=vpb.Node(port=0), update_mask=["port"]), "port")
+expect("Verifier.UpdateNode", SC.INVALID_ARGUMENT, "a runtime policy named as pcr_policy",
+       vpb.UpdateNodeRequest(uuid=FAKE[3], node=vpb.Node(pcr_policy="api-rt"),
+                             update_mask=["pcr_policy"]), "api-rt")
 expect("Verifier.UpdateNode", SC.NOT_FOUND, "an unknown uuid",
        vpb.UpdateNodeRequest(uuid=GHOST, node=vpb.Node(port=1), update_mask=["port"]), GHOST)
 expect("Verifier.UpdateNode", SC.FAILED_PRECONDITION, "a policy that does not exist",
@@ -606,6 +614,8 @@ expect("Verifier.ListEvents", SC.INVALID_ARGUMENT, "a node_uuid outside [A-Za-z0
        vpb.ListEventsRequest(node_uuid="bad uuid"), "node_uuid")
 expect("Verifier.ListEvents", SC.INVALID_ARGUMENT, "a since_id that is no event id",
        vpb.ListEventsRequest(since_id="nope"), "since_id")
+expect("Verifier.ListEvents", SC.INVALID_ARGUMENT, "page_size 5000",
+       vpb.ListEventsRequest(page_size=5000), "page_size")
 expect("Verifier.ListEvents", SC.INVALID_ARGUMENT, "a page_token it did not issue",
        vpb.ListEventsRequest(page_token="garbage!"), "page_token")
 expect("Verifier.ListEvents", SC.NOT_FOUND, "a since_id that does not exist",
@@ -697,6 +707,9 @@ check("Verifier.WatchEvents", "NOT_FOUND", "a since_id that does not exist",
                         SC.NOT_FOUND, "999999-0123456789abcdef"))
 check("Verifier.WatchEvents", "INVALID_ARGUMENT", "a since_id that is no event id",
       lambda: watch_err(vpb.WatchEventsRequest(since_id="nope"), SC.INVALID_ARGUMENT, "since_id"))
+check("Verifier.WatchEvents", "INVALID_ARGUMENT", "a node_uuid outside [A-Za-z0-9._-]",
+      lambda: watch_err(vpb.WatchEventsRequest(node_uuid="bad uuid"), SC.INVALID_ARGUMENT,
+                        "node_uuid"))
 
 
 def watch_exhausted():

@@ -27,7 +27,7 @@
 #   - the vigilctl example of each call in docs/api.md works against the same daemons
 #     (vigilctl list follows the pages: every node once);
 #   - then, the verifier restarted with one node's AK made unreadable in its database:
-#     GetNode shows it FAIL / not_loaded, StopNode and ReactivateNode are
+#     GetNode shows it FAIL / not_loaded, StopNode, ReactivateNode and UpdateNode are
 #     FAILED_PRECONDITION.
 . "$(dirname "$0")/lib.sh"
 
@@ -130,4 +130,4 @@ $PY "$TOP/test/integration/api_client.py" "${API_ARGS[@]}" --unloaded "$UNLOADED
 rc=$?
 cat "$T/api2.out"
 [ $rc = 0 ]
-check "StopNode and ReactivateNode of a node not loaded: FAILED_PRECONDITION" $?
+check "StopNode, ReactivateNode and UpdateNode of a node not loaded: FAILED_PRECONDITION" $?
