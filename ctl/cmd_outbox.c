@@ -14,7 +14,7 @@
 #include "ctl/ctlconf.h"
 
 static const char outbox_usage[] =
-    "Usage: vigilctl outbox list [--dead] [--json]\n"
+    "Usage: vigilctl outbox list [--dead] [--page-size N] [--json]\n"
     "       vigilctl outbox retry ID | --all\n"
     "\n"
     "The verifier sends every event (a failed attestation, a node unreachable, a\n"
@@ -25,7 +25,8 @@ static const char outbox_usage[] =
     "'list' shows the pending deliveries (not yet acknowledged: ID, event, node, attempts,\n"
     "next attempt, URL, last error); with --dead, the dead-lettered ones: deliveries given\n"
     "up after verifier.webhook_max_age, which are never sent again by themselves. --json\n"
-    "prints an array of objects with every field (times in unix milliseconds).\n"
+    "prints an array of objects with every field (times in unix milliseconds). The list is\n"
+    "read in pages of --page-size N deliveries (1-1000, default 500) until the last.\n"
     "\n"
     "'retry ID' queues the dead-lettered delivery ID again (due now, with a fresh\n"
     "webhook_max_age); 'retry --all' queues every dead-lettered delivery. A retried\n"
@@ -58,7 +59,7 @@ static json_t *outbox_json(const Vigil__V1__OutboxEntry *o)
 	                 "last_error", o->last_error);
 }
 
-static int outbox_list(ctl_conf_t *c, int dead)
+static int outbox_list(ctl_conf_t *c, int dead, uint32_t page_size)
 {
 	Vigil__V1__ListOutboxRequest req = VIGIL__V1__LIST_OUTBOX_REQUEST__INIT;
 	json_t *all = c->json ? json_array() : NULL;
@@ -66,7 +67,7 @@ static int outbox_list(ctl_conf_t *c, int dead)
 	int rv = 1;
 
 	req.dead = dead;
-	req.page_size = 500;
+	req.page_size = page_size ? page_size : 500;
 	if (!c->json)
 		printf("%-8s %-22s %-36s %8s  %-20s  %s\n", "ID", "EVENT", "NODE", "ATTEMPTS",
 		       dead ? "DEAD SINCE" : "NEXT ATTEMPT", "URL / LAST ERROR");
@@ -114,10 +115,12 @@ int cmd_outbox(int argc, char **argv)
 	static const struct option extra[] = {
 	    {"dead", no_argument, NULL, 'd'},
 	    {"all", no_argument, NULL, 'a'},
+	    {"page-size", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	};
-	struct option all[CTL_COMMON_OPTION_COUNT + 4];
+	struct option all[CTL_COMMON_OPTION_COUNT + 5];
 	int dead = 0, every = 0, opt, rv = 1;
+	uint32_t page_size = 0;
 	const char *sub = argc >= 2 ? argv[1] : "";
 	ctl_conf_t c;
 	ProtobufCMessage *resp = NULL;
@@ -148,18 +151,21 @@ int cmd_outbox(int argc, char **argv)
 			dead = 1;
 		else if (opt == 'a')
 			every = 1;
-		else if (opt == '?' || ctl_conf_option(&c, opt, optarg) < 0)
+		else if (opt == 'S') {
+			if (ctl_page_size_arg(optarg, &page_size) < 0)
+				goto usage;
+		} else if (opt == '?' || ctl_conf_option(&c, opt, optarg) < 0)
 			goto usage;
 	}
 	if (strcmp(sub, "list") == 0) {
 		if (argc != optind || every)
 			goto usage;
-		rv = outbox_list(&c, dead);
+		rv = outbox_list(&c, dead, page_size);
 	} else {
 		Vigil__V1__RetryOutboxRequest req = VIGIL__V1__RETRY_OUTBOX_REQUEST__INIT;
 		char *end = NULL;
 
-		if (dead || (every ? argc != optind : argc - optind != 1))
+		if (dead || page_size || (every ? argc != optind : argc - optind != 1))
 			goto usage;
 		if (!every) {
 			long long id = strtoll(argv[optind], &end, 10);

@@ -52,7 +52,8 @@ static const struct ctl_group {
     {"pool", cmd_pool,
      "  pool [--json]                      the verifier instances sharing its database\n"},
     {"outbox", cmd_outbox,
-     "  outbox list [--dead] [--json]      webhook deliveries pending or dead-lettered\n"
+     "  outbox list [--dead] [--page-size N] [--json]\n"
+     "                                     webhook deliveries pending or dead-lettered\n"
      "  outbox retry ID | --all            send dead-lettered deliveries again\n"},
     {"eventlog", cmd_eventlog,
      "  eventlog show FILE [--json]        decode a UEFI event log, replay its PCRs\n"},
