@@ -25,6 +25,7 @@
 #include "common/store/store.h"
 #include "common/base/xmalloc.h"
 #include "verifier/api.h"
+#include "verifier/event_ear.h"
 #include "verifier/events.h"
 #include "verifier/lease.h"
 #include "verifier/metrics.h"
@@ -533,6 +534,8 @@ int main(int argc, char **argv)
 		    .backoff_max_ms =
 		        (int)config_int(cfg, "verifier", "webhook_backoff_max") * 1000,
 		    .keep_ms = config_int(cfg, "verifier", "webhook_keep_delivered") * 1000,
+		    .ear = event_ear_jwt,
+		    .ear_ctx = &ctx,
 		};
 		if ((*oc.cert_file != '\0') != (*oc.key_file != '\0'))
 			fatalx("verifier.webhook_cert and webhook_key go together: set both or "

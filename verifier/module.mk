@@ -19,6 +19,7 @@ VERIFIER_SRCS += verifier/apireq.c
 VERIFIER_SRCS += verifier/api.c
 VERIFIER_SRCS += verifier/verdict_ear.c
 VERIFIER_SRCS += verifier/watch.c
+VERIFIER_SRCS += verifier/event_ear.c
 VERIFIER_SRCS += verifier/notices.c
 VERIFIER_SRCS += verifier/api_outbox.c
 $(BUILD)/test/test_verifier_utf8: $(OBJ)/test/unit/test_verifier_utf8.o $(OBJ)/verifier/utf8.o \
@@ -39,6 +40,16 @@ $(BUILD)/test/test_verifier_answer: $(OBJ)/test/unit/test_verifier_answer.o \
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+$(BUILD)/test/test_verifier_registry: $(OBJ)/test/unit/test_verifier_registry.o \
+		$(OBJ)/verifier/registry.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
+$(BUILD)/test/test_verifier_verdict_ear: $(OBJ)/test/unit/test_verifier_verdict_ear.o \
+		$(OBJ)/verifier/verdict_ear.o $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
 VERIFIER_SRCS += verifier/report.c
 VERIFIER_SRCS += verifier/attest_now.c
 VERIFIER_SRCS += verifier/api_report.c
@@ -49,11 +60,6 @@ $(BUILD)/test/test_verifier_report: $(OBJ)/test/unit/test_verifier_report.o \
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
 $(BUILD)/test/test_verifier_verdict_ear: $(OBJ)/test/unit/test_verifier_verdict_ear.o \
 		$(OBJ)/verifier/verdict_ear.o $(LIBVIGIL)
-$(BUILD)/test/test_verifier_registry: $(OBJ)/test/unit/test_verifier_registry.o \
-		$(OBJ)/verifier/registry.o $(LIBVIGIL)
-	@mkdir -p $(@D)
-	@echo "  LD      $@"
-	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIBS)
 $(BUILD)/test/test_verifier_apireq: $(OBJ)/test/unit/test_verifier_apireq.o \
 		$(OBJ)/verifier/apireq.o $(OBJ)/verifier/policies.o $(LIBVIGIL)
 	@mkdir -p $(@D)

@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "common/base/log.h"
 #include "common/base/thread.h"
@@ -67,6 +68,10 @@ struct outbox {
 	pthread_t thread;         /* the delivery thread */
 	int started;              /* the thread runs */
 	unsigned seed;            /* jitter */
+
+	/* signs the EAR JWT of a verdict event (outbox_conf_t), or NULL */
+	int (*ear)(const struct vctx *, const char *, const char *, const char *, buf_t *, err_t *);
+	const struct vctx *ear_ctx; /* its argument */
 };
 
 static int64_t outbox_now_ms(void)
@@ -217,13 +222,42 @@ static int outbox_in_flight(const outbox_target_t *t, int64_t id)
 	return 0;
 }
 
+/* body (taken) with the EAR JWT of the verdict row's event announces, as "ear"; body
+ * itself when it announces none, or when the token cannot be made (logged). */
+static char *outbox_with_ear(outbox_t *o, const store_outbox_t *row, char *body)
+{
+	buf_t tok = BUF_INIT;
+	json_t *j = NULL;
+	char *with = NULL;
+	err_t e = {""};
+	int rc;
+
+	if (body == NULL || o->ear == NULL)
+		return body;
+	rc = o->ear(o->ear_ctx, row->event_type, row->node_uuid, row->event_body, &tok, &e);
+	if (rc == 1 && (j = json_loads(body, 0, NULL)) != NULL &&
+	    json_object_set_new(j, "ear",
+	                        json_stringn((const char *)tok.data,
+	                                     strnlen((const char *)tok.data, tok.len))) == 0)
+		with = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	if (rc != 0 && with == NULL)
+		log_warnx("webhook: event %s is sent without its verdict's EAR token: %s",
+		          row->event_id, e.msg[0] ? e.msg : "cannot add it to the body");
+	json_decref(j);
+	buf_free(&tok);
+	if (with == NULL)
+		return body;
+	free(body);
+	return with;
+}
+
 /* Start the delivery of row on slot s. */
 static void outbox_send(outbox_slot_t *s, const store_outbox_t *row)
 {
 	outbox_target_t *t = s->t;
 	outbox_t *o = t->o;
 	char sig[WEBHOOK_SIG_LEN], ts[32];
-	char *body = events_webhook_body(row);
+	char *body = outbox_with_ear(o, row, events_webhook_body(row));
 	int64_t now = time(NULL);
 	http_header_t h[3];
 
@@ -374,6 +408,8 @@ outbox_t *outbox_new(const outbox_conf_t *c, err_t *e)
 	o->timeout_s = c->timeout_s;
 	o->max_age_ms = c->max_age_ms;
 	o->keep_ms = c->keep_ms;
+	o->ear = c->ear;
+	o->ear_ctx = c->ear_ctx;
 	o->backoff_max_ms =
 	    c->backoff_max_ms < OUTBOX_BACKOFF_MS ? OUTBOX_BACKOFF_MS : c->backoff_max_ms;
 	o->seed = (unsigned)time(NULL) ^ (unsigned)getpid();

@@ -12,6 +12,10 @@
  * most those, each until its own timeout, and never delays another URL, a verdict or an
  * event record.
  *
+ * A delivery of an event that announces a verdict (event_ear.h) carries the verdict's EAR
+ * JWT as "ear" in its body, signed at each attempt (so covered by the webhook signature,
+ * with iat the attempt's time); when it cannot be signed the event goes without it (logged).
+ *
  * Delivered rows are deleted webhook_keep_delivered after their delivery, a bounded
  * number at a time (the events stay: they are the audit log). */
 #ifndef VIGIL_VERIFIER_OUTBOX_H
@@ -20,7 +24,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/base/buf.h"
 #include "common/base/err.h"
+
+struct vctx;
 
 #define OUTBOX_CONNS      4    /* concurrent deliveries per URL */
 #define OUTBOX_BACKOFF_MS 1000 /* the first retry's delay; doubles per attempt */
@@ -41,6 +48,11 @@ typedef struct outbox_conf {
 	int backoff_max_ms;      /* longest wait between two attempts */
 	int64_t keep_ms;         /* delivered rows are deleted this long after delivery; 0:
 	                          * kept for ever */
+	/* The EAR JWT of the verdict an event announces (event_ear_jwt, called with ear_ctx),
+	 * added to its body as "ear"; NULL: bodies without it. */
+	int (*ear)(const struct vctx *ctx, const char *type, const char *node_uuid,
+	           const char *body, buf_t *out, err_t *e);
+	const struct vctx *ear_ctx;
 } outbox_conf_t;
 
 /* NULL when url is a webhook URL vigil sends to: https://HOST[:PORT][/PATH], or http://

@@ -16,6 +16,7 @@
 #include "common/store/store.h"
 #include "verifier/api_events.h"
 #include "verifier/apireq.h"
+#include "verifier/event_ear.h"
 #include "verifier/vctx.h"
 
 /* Events read from the store for one watcher at a time, at most. */
@@ -23,6 +24,7 @@
 
 typedef struct watcher {
 	grpcsrv_call_t *call;
+	const vctx_t *ctx;  /* signs the EAR JWT of verdict events */
 	char *node;         /* filter: only this node's events, or NULL */
 	char *type;         /* filter: only this type, or NULL */
 	int64_t last_seq;   /* the last event queued to the call (or skipped by filter) */
@@ -109,9 +111,28 @@ static int watch_serve(watch_hub_t *h, watcher_t *w, int cap, int *more)
 		Vigil__V1__Event pe;
 		buf_t b = BUF_INIT;
 		size_t ring = sizeof(w->ring) / sizeof(w->ring[0]);
+		buf_t ear = BUF_INIT;
+		char *jwt = NULL;
+		err_t ee = {""};
 
 		api_event_fill(&pe, &v[i]);
+		/* A verdict event carries its verdict's EAR JWT (not part of the hashed record). */
+		switch (event_ear_jwt(w->ctx, v[i].type, v[i].node_uuid, v[i].body, &ear, &ee)) {
+		case 1:
+			jwt = xstrndup((const char *)ear.data,
+			               strnlen((const char *)ear.data, ear.len));
+			pe.ear = jwt;
+			break;
+		case -1:
+			log_warnx("WatchEvents: event %s goes without its verdict's EAR token: %s",
+			          v[i].id, ee.msg);
+			break;
+		default:
+			break;
+		}
+		buf_free(&ear);
 		pb_pack(&pe.base, &b);
+		free(jwt);
 		if (grpcsrv_call_send(w->call, b.data, b.len) < 0) {
 			buf_free(&b);
 			break; /* ended, or full meanwhile: the next pass tells which */
@@ -260,6 +281,7 @@ int watch_events(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t len, b
 		goto out;
 	}
 	w = xcalloc(1, sizeof(*w));
+	w->ctx = ctx;
 	w->node = *r->node_uuid ? xstrdup(r->node_uuid) : NULL;
 	w->type = *r->type ? xstrdup(r->type) : NULL;
 	if (*r->since_id) {

@@ -5,7 +5,8 @@
  * client: a watcher whose queue stays full while events wait, for max_stall ms, is ended
  * with RESOURCE_EXHAUSTED and the id to resume after; verdicts, event records and other
  * watchers never wait for it. Reading the events from the store (not from memory) is
- * what makes a resumed watcher see exactly what it missed. */
+ * what makes a resumed watcher see exactly what it missed. An event that announces a verdict
+ * (event_ear.h) goes with that verdict's EAR JWT in Event.ear, signed as it is sent. */
 #ifndef VIGIL_VERIFIER_WATCH_H
 #define VIGIL_VERIFIER_WATCH_H
 

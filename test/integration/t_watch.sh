@@ -9,7 +9,9 @@
 #   - node and type filters;
 #   - a watcher that never reads while 1,000 events are appended is cut off (the log
 #     names it, with the id to resume after), while the other node's rounds go on;
-#   - a since_id that does not exist is NOT_FOUND; a malformed one INVALID_ARGUMENT.
+#   - a since_id that does not exist is NOT_FOUND; a malformed one INVALID_ARGUMENT;
+#   - the attested and revocation events carry the EAR JWT of their verdict in Event.ear
+#     (checked with PyJWT against the public half of the verifier's report.key), others none.
 . "$(dirname "$0")/lib.sh"
 WATCH=$TOP/test/integration/watch_client.py
 fleet_start -o verifier.watch_max_stall=1 || exit 1
@@ -57,6 +59,17 @@ n=$(store_events | wc -l)
 wait_lines "$T/wa.out" "$n" && diff <(store_events) "$T/wa.out" &&
 	grep -q " revocation $NODE_UUID_u\$" "$T/wa.out"
 check "a watcher from the start gets every event ($n), in order, the revocation included" $?
+
+# ---- the EAR JWT of verdict events ----
+openssl pkey -in "$T/fleet-verifier/report.key" -pubout -out "$T/report.pub" &&
+	/usr/bin/python3 "$WATCH" "$VERIFIER_ADDR" "$T/wear.out" --from-start --node "$NODE_UUID_u" \
+		--ear-pub "$T/report.pub" --count "$(store_events | grep -c " $NODE_UUID_u\$")" &&
+	grep -q "^[0-9]* [0-9a-f-]* attested $NODE_UUID_u ear=affirming\$" "$T/wear.out" &&
+	grep -q "^[0-9]* [0-9a-f-]* revocation $NODE_UUID_u ear=contraindicated\$" "$T/wear.out" &&
+	grep -q "^[0-9]* [0-9a-f-]* node_added $NODE_UUID_u ear=-\$" "$T/wear.out" &&
+	! grep -q "ear=INVALID" "$T/wear.out"
+check "Event.ear: the attested and revocation events carry their EAR JWT (PyJWT, report.key's public half), node_added none" $? ||
+	cat "$T/wear.out"
 
 # ---- resume ----
 /usr/bin/python3 "$WATCH" "$VERIFIER_ADDR" "$T/wb1.out" --from-start --count 2 &&

@@ -7,7 +7,10 @@
 # Actions and expected outcomes, one check each:
 #  1. a node attests, its IMA list is tampered with (revocation), it is reactivated and
 #     fails again (revocation): both events arrive in order with valid signatures and
-#     Keylime's revocation fields;
+#     Keylime's revocation fields; the attested and revocation deliveries carry their
+#     verdict's EAR JWT as "ear" (checked with PyJWT against the public half of the
+#     verifier's report.key: attested affirming, revocation contraindicated),
+#     the others none;
 #  2. the receiver is stopped (not listening) for 30 s and the node fails again: the verifier
 #     retries all along (at least ten failed attempts recorded), and after the receiver is back
 #     the event arrives;
@@ -28,7 +31,7 @@ HOOK_OPTS=(-o verifier.webhook_url="http://127.0.0.1:$RPORT/hook"
 	-o verifier.webhook_timeout=5)
 
 receiver_start() {
-	spawn "$T/receiver.log" /usr/bin/python3 "$TOP/test/integration/webhook_receiver.py" \
+	WEBHOOK_EAR_PUB=$T/report.pub spawn "$T/receiver.log" /usr/bin/python3 "$TOP/test/integration/webhook_receiver.py" \
 		"$RPORT" "$T/webhook.secret" "$HOOK_LOG" "$MODE"
 	RECEIVER_PID=$!
 	for _ in $(seq 100); do
@@ -97,6 +100,9 @@ retried() { [ "$(sql "SELECT COALESCE(MAX(attempts), 0) FROM webhook_outbox WHER
 
 receiver_start || { check "the receiver starts" 1; exit 1; }
 fleet_start "${HOOK_OPTS[@]}" || exit 1
+# The verifier's attestation-result key, as an operator takes it (docs/ear.md).
+openssl pkey -in "$T/fleet-verifier/report.key" -pubout -out "$T/report.pub"
+check "the public half of the verifier's report.key" $?
 "$BIN/vigilctl" policy create runtime --ima-log "$NODE_IMA_LIST" --output "$T/rt.json" >/dev/null &&
 	fctl policy put rt --kind runtime "$T/rt.json" >/dev/null
 fleet_node u || exit 1
@@ -112,6 +118,20 @@ check "the node attests" $?
 	wait_for 10 events_over 1 &&
 	wait_for 10 all_arrived
 check "tamper scenario: every event arrives in order, signed, with Keylime's fields" $?
+/usr/bin/python3 - "$HOOK_LOG" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+bad = [r for r in recs if (r["type"] in ("attested", "revocation")) != (r.get("ear") is not None)
+       or (r.get("ear") and not r["ear"]["valid"])]
+att = [r["ear"]["status"] for r in recs if r["type"] == "attested"]
+rev = [r["ear"]["status"] for r in recs if r["type"] == "revocation"]
+print("# ear: attested %s, revocation %s" % (att, rev))
+for r in bad:
+    print("# bad delivery:", r)
+sys.exit(0 if not bad and att and att[0] == "affirming" and rev
+         and all(s == "contraindicated" for s in rev) else 1)
+PY
+check "verdict events carry their EAR JWT (PyJWT, report.key's public half): attested affirming, revocation contraindicated; other events none" $?
 
 # 2. The receiver is down for 30 s (the outage is the scenario, not a wait for a
 # condition): retried all along, then delivered when it is back.

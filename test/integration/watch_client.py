@@ -7,7 +7,10 @@ Usage: watch_client.py ADDR OUT [--since ID] [--from-start] [--node U] [--type T
 Prints "ready" once the call is open, then writes one line per event to OUT:
 "<seq> <id> <type> <node>". Stops after --count events (exit 0), or when the stream ends:
 then writes "END <STATUS_CODE_NAME> <details>" and exits 0. With --stall it opens the
-stream and never reads, until it gets SIGTERM."""
+stream and never reads, until it gets SIGTERM. With --ear-pub PEM each line ends with
+" ear=STATUS": Event.ear (the EAR JWT of the verdict the event announces) checked with PyJWT
+against that public key, STATUS the node's ear.status, "-" when the event has none, or
+"INVALID:<why>"."""
 import argparse
 import os
 import signal
@@ -16,6 +19,19 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from grpc_client import load_pb  # noqa: E402
+
+
+def ear_status(ev, pub_file):
+    if not ev.ear:
+        return "-"
+    try:
+        import jwt
+        claims = jwt.decode(ev.ear, open(pub_file).read(), algorithms=["ES256"],
+                            options={"require": ["iat"]})
+        assert claims["eat_profile"] == "tag:github.com,2023:veraison/ear"
+        return claims["submods"][ev.node_uuid]["ear.status"]
+    except Exception as e:
+        return "INVALID:%s" % type(e).__name__
 
 
 def main():
@@ -31,6 +47,7 @@ def main():
     ap.add_argument("--ca")
     ap.add_argument("--cert")
     ap.add_argument("--key")
+    ap.add_argument("--ear-pub")
     a = ap.parse_args()
 
     import grpc
@@ -59,7 +76,10 @@ def main():
     n = 0
     try:
         for ev in it:
-            out.write("%d %s %s %s\n" % (ev.seq, ev.id, ev.type, ev.node_uuid or "-"))
+            line = "%d %s %s %s" % (ev.seq, ev.id, ev.type, ev.node_uuid or "-")
+            if a.ear_pub:
+                line += " ear=" + ear_status(ev, a.ear_pub)
+            out.write(line + "\n")
             n += 1
             if a.count and n >= a.count:
                 it.cancel()

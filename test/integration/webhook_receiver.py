@@ -13,8 +13,12 @@ and holds a number (e.g. 503: the delivery is refused and recorded with that sta
 be "down", the test stops this process; a restart on the same port appends to LOG and
 still counts duplicates (it reads LOG back). With WEBHOOK_BODIES set to a directory, each
 delivery's body is also written there as <webhook-id>.json; with WEBHOOK_TLS_CERT and
-WEBHOOK_TLS_KEY (PEM files) it serves HTTPS. Prints "listening" once it
-accepts."""
+WEBHOOK_TLS_KEY (PEM files) it serves HTTPS. With WEBHOOK_EAR_PUB set to a PEM public key
+file (read at each delivery: it may appear after the start), the "ear" of a body (the EAR
+JWT of the verdict the event announces) is checked with PyJWT (python3-jwt, the one
+module beyond the standard library, imported only then) and recorded as "ear": null (no
+token), or {"valid": bool, "status": the node's ear.status, "error": why not valid}.
+Prints "listening" once it accepts."""
 import base64
 import hashlib
 import hmac
@@ -48,6 +52,21 @@ def verify(headers, body):
     return any(p.startswith("v1,") and hmac.compare_digest(p[3:], want) for p in sig.split(" "))
 
 
+def check_ear(tok, node):
+    """The EAR JWT of a delivery, checked with the verifier's public key."""
+    try:
+        import jwt
+        pub = open(os.environ["WEBHOOK_EAR_PUB"]).read()
+        claims = jwt.decode(tok, pub, algorithms=["ES256"], options={"require": ["iat"]})
+        if claims.get("eat_profile") != "tag:github.com,2023:veraison/ear":
+            raise ValueError("eat_profile %r" % claims.get("eat_profile"))
+        if abs(claims["iat"] - time.time()) > 300:
+            raise ValueError("iat %s is not now" % claims["iat"])
+        return {"valid": True, "status": claims["submods"][node]["ear.status"], "error": None}
+    except Exception as e:  # recorded: the test says which delivery was wrong
+        return {"valid": False, "status": None, "error": "%s: %s" % (type(e).__name__, e)}
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -71,6 +90,8 @@ class Handler(BaseHTTPRequestHandler):
                                                     "msg", "signature"))
                        and json.loads(d["msg"])["agent_id"] == (ev["node"] or "")
                        and ev["id"] == wid)
+            if os.environ.get("WEBHOOK_EAR_PUB"):
+                rec["ear"] = check_ear(d["ear"], ev["node"]) if "ear" in d else None
         except (ValueError, KeyError, TypeError):
             rec["keylime"] = False
         if status < 300:
