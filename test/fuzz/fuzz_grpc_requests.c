@@ -2,9 +2,9 @@
  * request message decoded from arbitrary bytes: names, contact addresses, ports, the AK
  * (TPM2B_PUBLIC decode and AK attribute checks), the agent certificate (PEM), policy
  * kinds and policy bodies (each kind's parser), event log queries (ids, filters, page
- * tokens and sizes), webhook outbox queries and WatchEvents requests — exactly what the handlers
- * run before they touch the store or a node. The first byte picks the message type. What decodes
- * must also encode again. */
+ * tokens and sizes), webhook outbox queries, WatchEvents, UpdateNode, GetReport and AttestNow
+ * requests — exactly what the handlers run before they touch the store or a node. The first byte
+ * picks the message type. What decodes must also encode again. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -23,7 +23,8 @@ static const ProtobufCMessageDescriptor *const fuzz_msgs[] = {
     &vigil__v1__get_audit_key_request__descriptor, &vigil__v1__export_events_request__descriptor,
     &vigil__v1__list_outbox_request__descriptor,   &vigil__v1__retry_outbox_request__descriptor,
     &vigil__v1__watch_events_request__descriptor,  &vigil__v1__add_nodes_request__descriptor,
-    &vigil__v1__update_node_request__descriptor,
+    &vigil__v1__update_node_request__descriptor,   &vigil__v1__get_report_request__descriptor,
+    &vigil__v1__attest_now_request__descriptor,
 };
 #define FUZZ_NMSGS (sizeof(fuzz_msgs) / sizeof(fuzz_msgs[0]))
 
@@ -87,6 +88,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 14:
 		(void)apireq_update_node((Vigil__V1__UpdateNodeRequest *)m, &fields, &e);
+		break;
+	case 15:
+		(void)apireq_get_report((Vigil__V1__GetReportRequest *)m, &limit, &e);
+		break;
+	case 16:
+		(void)apireq_attest_now((Vigil__V1__AttestNowRequest *)m, &e);
 		break;
 	default:
 		break;
