@@ -98,6 +98,11 @@ for prog in vigil-agent vigil-registrar vigil-verifier vigilctl; do
 		notok "$prog: the entrypoint user is \"$user\" (want a non-root user of the image)"
 	fi
 
+	if podman image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$img" |
+		grep -q '^PATH=.*/usr/local/bin'
+	then ok "$prog: PATH in the image names /usr/local/bin (commands run by name)"
+	else notok "$prog: no PATH with /usr/local/bin in the image's environment"; fi
+
 	missing=$(chroot "$mnt" /usr/bin/ldd "$bin" 2>&1 | grep -E 'not found|No such')
 	if [ -z "$missing" ]; then ok "$prog: every shared library resolves in the image"
 	else notok "$prog: missing libraries: $missing"; fi
