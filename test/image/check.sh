@@ -48,9 +48,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 T=$(mktemp -d /tmp/vigil-image.XXXXXX)
-mounted=()
+mounted=() binds=()
 cleanup() {
 	local i
+	for i in "${binds[@]}"; do umount "$i" >/dev/null 2>&1; done
 	for i in "${mounted[@]}"; do podman image unmount "$i" >/dev/null 2>&1; done
 	rm -rf "$T"
 }
@@ -88,6 +89,10 @@ for prog in vigil-agent vigil-registrar vigil-verifier vigilctl; do
 	fi
 	mounted+=("$img")
 	bin=/usr/local/bin/$prog
+	# The image's files are read-only: the configurations come in on a bind mount at /tmp.
+	mkdir -p "$T/cfg" && cp "$T"/*.conf "$T/cfg/" && mount --bind "$T/cfg" "$mnt/tmp" ||
+		notok "$prog: cannot bind the configurations into the image at /tmp"
+	binds+=("$mnt/tmp")
 
 	user=$(podman image inspect --format '{{.Config.User}}' "$img")
 	uid=${user%%:*}
@@ -111,10 +116,8 @@ for prog in vigil-agent vigil-registrar vigil-verifier vigilctl; do
 		if chroot "$mnt" "$bin" --help >"$T/out" 2>&1 && grep -q "^Usage: vigilctl" "$T/out"
 		then ok "$prog: vigilctl --help in the image"
 		else notok "$prog: vigilctl --help: $(head -3 "$T/out")"; fi
-		cp "$T/vigilctl.conf" "$mnt/tmp/vigilctl.conf"
 		chroot "$mnt" env VIGILCTL_CONF=/tmp/vigilctl.conf "$bin" status \
 			00000000-0000-0000-0000-000000000000 >"$T/out" 2>&1
-		rm -f "$mnt/tmp/vigilctl.conf"
 		if grep -q "/etc/vigil/tls/tls.key" "$T/out" && ! grep -qi 'unknown key' "$T/out"
 		then ok "$prog: reads the deploy/k8s ConfigMap's vigilctl.conf"
 		else notok "$prog: vigilctl.conf from the ConfigMap: $(head -3 "$T/out")"; fi
@@ -123,10 +126,8 @@ for prog in vigil-agent vigil-registrar vigil-verifier vigilctl; do
 		if chroot "$mnt" "$bin" -n >"$T/out" 2>&1 && grep -q "configuration OK" "$T/out"
 		then ok "$prog: $prog -n (defaults) in the image"
 		else notok "$prog: $prog -n: $(head -3 "$T/out")"; fi
-		cp "$T/$d.conf" "$mnt/tmp/$d.conf"
 		chroot "$mnt" "$bin" -n -c "/tmp/$d.conf" >"$T/out" 2>&1
 		rc=$?
-		rm -f "$mnt/tmp/$d.conf"
 		if [ $rc -eq 0 ] && grep -q "configuration OK" "$T/out"
 		then ok "$prog: $prog -n with the deploy/k8s ConfigMap's $d.conf (its user exists)"
 		else notok "$prog: -n with the ConfigMap's $d.conf: $(head -3 "$T/out")"; fi
@@ -139,6 +140,7 @@ for prog in vigil-agent vigil-registrar vigil-verifier vigilctl; do
 		then notok "$prog: links gRPC or libpq, which the agent never uses"
 		else ok "$prog: no gRPC and no libpq in the agent"; fi
 	fi
+	umount "$mnt/tmp"
 	size=$(podman image inspect --format '{{.Size}}' "$img")
 	echo "# $prog: $(awk -v s="$size" -v b="$base_size" \
 		'BEGIN { printf "%.1f MB, of which %.1f MB over the Debian base", s/1e6, (s-b)/1e6 }')"
