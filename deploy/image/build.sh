@@ -39,7 +39,12 @@ if [ -z "${BASE:-}" ]; then
 		trap 'rm -rf "$tmp"' EXIT
 		echo "image: making $BASE from Debian packages (mmdebstrap, apt's sources)"
 		# No mirror given: mmdebstrap uses this machine's apt sources.
-		mmdebstrap --quiet --variant=minbase --format=tar \
+		# merged-usr hook: /usr merged by symlinks, as in debian:bookworm-slim, instead of
+		# the usrmerge package, which would pull in the whole of perl (about 50 MB).
+		hook=()
+		[ -d /usr/share/mmdebstrap/hooks/merged-usr ] &&
+			hook=(--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr)
+		mmdebstrap --quiet --variant=minbase --format=tar "${hook[@]}" \
 			--dpkgopt='path-exclude=/usr/share/man/*' \
 			--dpkgopt='path-exclude=/usr/share/doc/*' \
 			--dpkgopt='path-include=/usr/share/doc/*/copyright' \
