@@ -53,6 +53,8 @@ cleanup() {
 	local i
 	for i in "${binds[@]}"; do umount "$i" >/dev/null 2>&1; done
 	for i in "${mounted[@]}"; do podman image unmount "$i" >/dev/null 2>&1; done
+	# Images left untagged by this build or earlier ones (about 800 MB each time).
+	podman image prune -f >/dev/null 2>&1
 	rm -rf "$T"
 }
 trap cleanup EXIT
