@@ -5,6 +5,8 @@
 #   make SANITIZE=address,undefined   build with sanitizers (into build/san)
 #   make fuzz            build libFuzzer targets with clang (into build/fuzz)
 #   make format          reformat all C sources with the checked-in .clang-format
+#   make image           container images (Containerfile) with podman; docs/kubernetes.md
+#   make check-image     build the images and check inside them (needs podman and root)
 .SUFFIXES:
 # Keep intermediate objects: they are the next build's cache.
 .SECONDARY:
@@ -78,6 +80,7 @@ $(eval $(call prog_template,vigil-verifier,VERIFIER_SRCS))
 $(eval $(call prog_template,vigilctl,CTL_SRCS))
 
 .PHONY: all deps check check-quick demo bench fuzz format format-check layering clean unit fuzz-replay
+.PHONY: image image-deps check-image
 all: $(PROGRAMS) $(UNIT_BINS)
 
 deps:
@@ -96,6 +99,16 @@ demo: deps
 bench: deps
 	@$(MAKE) -s -j$$(nproc) all
 	@./test/bench/run.sh
+
+# Container images: the image tools are installed here, never by `make check`.
+image-deps:
+	@./deploy/deps.sh --image
+
+image: image-deps
+	@./deploy/image/build.sh
+
+check-image:
+	@./test/image/check.sh
 
 format:
 	clang-format -i $(ALL_C_FILES)

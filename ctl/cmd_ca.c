@@ -1,7 +1,9 @@
-/* cmd_ca: vigilctl ca init | issue: a small fleet CA for vigil's own mutual TLS, so that
+/* cmd_ca: vigilctl ca init | issue | k8s: a small fleet CA for vigil's own mutual TLS, so that
  * setting up certificates takes two commands instead of an afternoon with openssl, and
  * tells the operator which configuration key takes which file. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,8 +15,11 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "common/base/buf.h"
+#include "common/base/statefile.h"
 #include "common/crypto/pki.h"
 #include "common/base/xmalloc.h"
 #include "ctl/args.h"
@@ -33,6 +38,7 @@ static const char ca_help_text[] =
     "    vigilctl ca init DIR [--cn NAME] [--days N] [--rsa]\n"
     "    vigilctl ca issue DIR NAME (--server | --client | --both) [--san HOST]...\n"
     "                      [--days N] [--rsa] [--force]\n"
+    "    vigilctl ca k8s DIR [--namespace NS] [--agent-namespace NS] [--out FILE]\n"
     "\n"
     "DESCRIPTION\n"
     "    Every link between vigil components runs over mutual TLS, except the agents'\n"
@@ -44,7 +50,10 @@ static const char ca_help_text[] =
     "    registers it at the registrar, and the verifier pins exactly that certificate.\n"
     "    Agents do trust the CA, to check the verifier's client certificate.\n"
     "\n"
-    "    Run 'vigilctl ca init --help' or 'vigilctl ca issue --help' for the details;\n"
+    "    'ca k8s' writes them all as Kubernetes Secrets, for deploy/k8s.\n"
+    "\n"
+    "    Run 'vigilctl ca init --help', 'vigilctl ca issue --help' or\n"
+    "    'vigilctl ca k8s --help' for the details;\n"
     "    docs/tls.md shows which component takes which file, and how to read TLS errors.\n"
     "\n"
     "EXAMPLE\n"
@@ -589,16 +598,382 @@ out:
 	return rv;
 }
 
+static const char ca_k8s_help_text[] =
+    "NAME\n"
+    "    vigilctl ca k8s - the fleet's TLS material as Kubernetes Secrets\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    vigilctl ca k8s DIR [--namespace NS] [--agent-namespace NS] [--out FILE]\n"
+    "                        [--force]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Writes, as one YAML stream for 'kubectl apply -f', a Secret for everything\n"
+    "    the manifests in deploy/k8s mount (docs/kubernetes.md):\n"
+    "\n"
+    "      vigil-ca            (in the agent namespace) ca.crt, for the agents\n"
+    "      vigil-tls-NAME      type kubernetes.io/tls: tls.crt, tls.key and ca.crt,\n"
+    "                          one for each certificate NAME.crt issued in DIR with\n"
+    "                          'vigilctl ca issue' (NAME in lower case, '_' as '-')\n"
+    "      vigil-verifier-keys audit.key: the one audit key of the verifier pool\n"
+    "      vigil-webhook       webhook.secret: the verifiers' webhook signing secret\n"
+    "\n"
+    "    DIR/audit.key (ECDSA P-256) and DIR/webhook.secret (whsec_ and 32 random\n"
+    "    bytes) are made on the first run, mode 0600, and reused afterwards, so that\n"
+    "    running it again gives the same Secrets. The CA key never leaves DIR. Each\n"
+    "    certificate must match its key and be signed by DIR's CA, or nothing is\n"
+    "    written. The manifests expect certificates named registrar, verifier,\n"
+    "    vigilctl and receiver; a missing one is named on stderr.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --namespace NS        of every Secret but vigil-ca (default vigil)\n"
+    "    --agent-namespace NS  of vigil-ca (default vigil-agent)\n"
+    "    --out FILE            write there (mode 0600) instead of standard output;\n"
+    "                          an existing FILE is replaced only with --force\n"
+    "    -h, --help            show this help\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 written; 1 not (no CA in DIR, a certificate that does not match, ...);\n"
+    "    2 bad arguments.\n"
+    "\n"
+    "EXAMPLE\n"
+    "    vigilctl ca k8s /etc/vigil/ca | kubectl apply -f -\n"
+    "\n"
+    "SEE ALSO\n"
+    "    vigilctl ca issue --help, docs/kubernetes.md\n";
+
+#define K8S_NAME_MAX   253       /* a Secret's name: a DNS-1123 subdomain */
+#define K8S_FILE_MAX   (1 << 20) /* largest PEM file put in a Secret */
+#define K8S_SECRET_PFX "vigil-tls-"
+
+/* The certificates the manifests in deploy/k8s mount, as vigil-tls-NAME. */
+static const char *const k8s_expected[] = {"registrar", "verifier", "vigilctl", "receiver", NULL};
+
+/* A namespace: a DNS-1123 label (lower-case letters, digits, '-'; 1..63). */
+static int k8s_label_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 63 && s[0] != '-' && s[n - 1] != '-' &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+/* The Secret name for certificate NAME: "vigil-tls-" + NAME in lower case with '_' as
+ * '-'; NULL when that is not a DNS-1123 subdomain. Caller frees. */
+static char *k8s_secret_name(const char *name)
+{
+	char *s = xasprintf(K8S_SECRET_PFX "%s", name);
+	size_t n = strlen(s);
+
+	for (char *p = s; *p; p++) {
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+		else if (*p == '_')
+			*p = '-';
+	}
+	if (n > K8S_NAME_MAX || s[n - 1] == '-' || s[n - 1] == '.' || strstr(s, "..") ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-.") != n) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Append key: base64(contents of path) as one line of a Secret's data. 0 or -1. */
+static int k8s_put_file(buf_t *y, const char *key, const char *path)
+{
+	buf_t f = BUF_INIT;
+	char *b64;
+	int n;
+
+	if (buf_read_file(&f, path, K8S_FILE_MAX) < 0) {
+		fprintf(stderr, "vigilctl ca k8s: cannot read %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	b64 = xmalloc(4 * ((f.len + 2) / 3) + 1);
+	n = EVP_EncodeBlock((unsigned char *)b64, f.data, (int)f.len);
+	buf_appendf(y, "  %s: %.*s\n", key, n, b64);
+	free(b64);
+	buf_free_secret(&f);
+	return 0;
+}
+
+static void k8s_secret_head(buf_t *y, const char *name, const char *ns, const char *type)
+{
+	buf_appendf(y,
+	            "---\n"
+	            "apiVersion: v1\n"
+	            "kind: Secret\n"
+	            "metadata:\n"
+	            "  name: %s\n"
+	            "  namespace: %s\n"
+	            "  labels:\n"
+	            "    app.kubernetes.io/part-of: vigil\n"
+	            "type: %s\n"
+	            "data:\n",
+	            name, ns, type);
+}
+
+/* NAME.crt in DIR: matches NAME.key and was signed by the CA. 0 or -1 (printed). */
+static int k8s_check_pair(const char *crt, const char *key, X509 *ca)
+{
+	err_t e = {""};
+	X509 *x = pki_cert_load(crt, &e);
+	EVP_PKEY *k = x ? pki_key_load(key, &e) : NULL;
+	EVP_PKEY *capub = X509_get0_pubkey(ca);
+	int rv = -1;
+
+	if (x == NULL || k == NULL)
+		fprintf(stderr, "vigilctl ca k8s: %s\n", e.msg);
+	else if (X509_check_private_key(x, k) != 1)
+		fprintf(stderr, "vigilctl ca k8s: %s is not the key of %s\n", key, crt);
+	else if (capub == NULL || X509_verify(x, capub) != 1)
+		fprintf(stderr, "vigilctl ca k8s: %s was not issued by this directory's CA\n", crt);
+	else
+		rv = 0;
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return rv;
+}
+
+/* DIR/audit.key and DIR/webhook.secret: made when missing (mode 0600). 0 or -1. */
+static int k8s_make_pool_files(const char *audit, const char *hook)
+{
+	err_t e = {""};
+
+	if (!ca_file_exists(audit)) {
+		EVP_PKEY *k = pki_key_new(PKI_KEY_EC256);
+		int rv = pki_key_save(k, audit, &e);
+
+		EVP_PKEY_free(k);
+		if (rv < 0) {
+			fprintf(stderr, "vigilctl ca k8s: cannot write %s: %s\n", audit, e.msg);
+			return -1;
+		}
+		fprintf(stderr, "vigilctl ca k8s: made the verifier pool's audit key %s\n", audit);
+	}
+	if (!ca_file_exists(hook)) {
+		unsigned char rnd[32];
+		char line[6 + 4 * sizeof(rnd) / 3 + 4 + 2];
+		int n;
+
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+			fprintf(stderr,
+			        "vigilctl ca k8s: no random bytes for the webhook secret\n");
+			return -1;
+		}
+		memcpy(line, "whsec_", 6);
+		n = EVP_EncodeBlock((unsigned char *)line + 6, rnd, sizeof(rnd));
+		line[6 + n] = '\n';
+		OPENSSL_cleanse(rnd, sizeof(rnd));
+		if (statefile_write(hook, line, (size_t)(6 + n + 1), 0600, &e) < 0) {
+			OPENSSL_cleanse(line, sizeof(line));
+			fprintf(stderr, "vigilctl ca k8s: cannot write %s: %s\n", hook, e.msg);
+			return -1;
+		}
+		OPENSSL_cleanse(line, sizeof(line));
+		fprintf(stderr, "vigilctl ca k8s: made the webhook secret %s\n", hook);
+	}
+	return 0;
+}
+
+/* Only "NAME.crt" with a usable NAME, not the CA's. */
+static int k8s_crt_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+	char name[CA_NAME_MAX + 1];
+
+	if (n <= 4 || n - 4 > CA_NAME_MAX || strcmp(d->d_name + n - 4, ".crt") != 0)
+		return 0;
+	memcpy(name, d->d_name, n - 4);
+	name[n - 4] = '\0';
+	return ca_name_ok(name);
+}
+
+/* Write y to path (0600; replaced only with force) or to stdout. 0 or -1. */
+static int k8s_write(const buf_t *y, const char *path, int force)
+{
+	int fd;
+	size_t off = 0;
+
+	if (path == NULL)
+		return fwrite(y->data, 1, y->len, stdout) == y->len && fflush(stdout) == 0 ? 0 : -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (force ? O_TRUNC : O_EXCL),
+	          0600);
+	if (fd < 0) {
+		fprintf(stderr, "vigilctl ca k8s: cannot create %s: %s%s\n", path, strerror(errno),
+		        errno == EEXIST ? " (--force replaces it)" : "");
+		return -1;
+	}
+	if (fchmod(fd, 0600) < 0)
+		goto fail;
+	while (off < y->len) {
+		ssize_t w = write(fd, y->data + off, y->len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		off += (size_t)w;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	return 0;
+fail:
+	fprintf(stderr, "vigilctl ca k8s: cannot write %s: %s\n", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static int ca_k8s(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"namespace", required_argument, NULL, 'n'},
+	    {"agent-namespace", required_argument, NULL, 'a'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *ns = "vigil", *agent_ns = "vigil-agent", *out = NULL, *dir;
+	char *absdir = NULL, *cacrt = NULL, *audit = NULL, *hook = NULL;
+	struct dirent **ents = NULL;
+	int nents = 0, force = 0, c, rv = 1, bad = 0;
+	buf_t y = BUF_INIT;
+	X509 *ca = NULL;
+	err_t e = {""};
+
+	optind = 0;
+	opterr = 0;
+	while ((c = ctl_getopt(argc, argv, ":h", opts)) != -1) {
+		switch (c) {
+		case 'n':
+			ns = optarg;
+			break;
+		case 'a':
+			agent_ns = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'f':
+			force = 1;
+			break;
+		case 'h':
+			fputs(ca_k8s_help_text, stdout);
+			return 0;
+		case ':':
+			return ca_usage_error("k8s", "%s needs a value", ca_bad_option(argv));
+		default:
+			return ca_usage_error("k8s", "unknown option \"%s\"", ca_bad_option(argv));
+		}
+	}
+	if (argc - optind != 1)
+		return ca_usage_error("k8s", argc - optind == 0 ? "missing the directory DIR"
+		                                                : "too many arguments");
+	if (!k8s_label_ok(ns) || !k8s_label_ok(agent_ns))
+		return ca_usage_error("k8s",
+		                      "a namespace is a DNS-1123 label: 1 to 63 lower-case "
+		                      "letters, digits and '-', not starting or ending with '-'");
+	dir = argv[optind];
+	absdir = ca_absdir(dir);
+	cacrt = xasprintf("%s/ca.crt", absdir);
+	audit = xasprintf("%s/audit.key", absdir);
+	hook = xasprintf("%s/webhook.secret", absdir);
+	if ((ca = pki_cert_load(cacrt, &e)) == NULL) {
+		fprintf(stderr,
+		        "vigilctl ca k8s: no CA certificate in %s (%s).\n"
+		        "Create the CA first with: vigilctl ca init %s\n",
+		        dir, e.msg, dir);
+		goto out;
+	}
+	if ((nents = scandir(absdir, &ents, k8s_crt_filter, alphasort)) < 0) {
+		fprintf(stderr, "vigilctl ca k8s: cannot read %s: %s\n", dir, strerror(errno));
+		goto out;
+	}
+	buf_appendf(&y,
+	            "# The fleet's TLS material for deploy/k8s, from %s by 'vigilctl ca k8s'.\n"
+	            "# It holds private keys: apply it, do not commit it.\n",
+	            absdir);
+	k8s_secret_head(&y, "vigil-ca", agent_ns, "Opaque");
+	if (k8s_put_file(&y, "ca.crt", cacrt) < 0)
+		goto out;
+	for (int i = 0; i < nents; i++) {
+		const char *f = ents[i]->d_name;
+		char *name = xstrndup(f, strlen(f) - 4);
+		char *crt = xasprintf("%s/%s", absdir, f);
+		char *key = xasprintf("%s/%s.key", absdir, name);
+		char *sname = k8s_secret_name(name);
+
+		if (!ca_file_exists(key)) {
+			fprintf(stderr, "vigilctl ca k8s: %s has no key %s: skipped\n", crt, key);
+		} else if (sname == NULL) {
+			fprintf(stderr, "vigilctl ca k8s: \"%s\" does not make a Kubernetes name\n",
+			        name);
+			bad = 1;
+		} else if (k8s_check_pair(crt, key, ca) < 0) {
+			bad = 1;
+		} else {
+			k8s_secret_head(&y, sname, ns, "kubernetes.io/tls");
+			if (k8s_put_file(&y, "tls.crt", crt) < 0 ||
+			    k8s_put_file(&y, "tls.key", key) < 0 ||
+			    k8s_put_file(&y, "ca.crt", cacrt) < 0)
+				bad = 1;
+		}
+		free(sname);
+		free(key);
+		free(crt);
+		free(name);
+	}
+	for (int i = 0; k8s_expected[i] != NULL; i++) {
+		char *crt = xasprintf("%s/%s.crt", absdir, k8s_expected[i]);
+
+		if (!ca_file_exists(crt))
+			fprintf(stderr,
+			        "vigilctl ca k8s: note: no certificate \"%s\", which deploy/k8s "
+			        "mounts as " K8S_SECRET_PFX "%s (docs/kubernetes.md, step 1)\n",
+			        k8s_expected[i], k8s_expected[i]);
+		free(crt);
+	}
+	if (bad)
+		goto out;
+	if (k8s_make_pool_files(audit, hook) < 0)
+		goto out;
+	k8s_secret_head(&y, "vigil-verifier-keys", ns, "Opaque");
+	if (k8s_put_file(&y, "audit.key", audit) < 0)
+		goto out;
+	k8s_secret_head(&y, "vigil-webhook", ns, "Opaque");
+	if (k8s_put_file(&y, "webhook.secret", hook) < 0)
+		goto out;
+	if (k8s_write(&y, out, force) < 0)
+		goto out;
+	rv = 0;
+out:
+	for (int i = 0; i < nents; i++)
+		free(ents[i]);
+	free(ents);
+	buf_free_secret(&y);
+	X509_free(ca);
+	free(absdir);
+	free(cacrt);
+	free(audit);
+	free(hook);
+	return rv;
+}
+
 int cmd_ca(int argc, char **argv)
 {
 	if (argc < 2)
-		return ca_usage_error(NULL, "missing the subcommand: init or issue");
+		return ca_usage_error(NULL, "missing the subcommand: init, issue or k8s");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		if (argc >= 3 && strcmp(argv[2], "init") == 0)
 			fputs(ca_init_help_text, stdout);
 		else if (argc >= 3 && strcmp(argv[2], "issue") == 0)
 			fputs(ca_issue_help_text, stdout);
+		else if (argc >= 3 && strcmp(argv[2], "k8s") == 0)
+			fputs(ca_k8s_help_text, stdout);
 		else
 			fputs(ca_help_text, stdout);
 		return 0;
@@ -607,5 +982,8 @@ int cmd_ca(int argc, char **argv)
 		return ca_init(argc - 1, argv + 1);
 	if (strcmp(argv[1], "issue") == 0)
 		return ca_issue(argc - 1, argv + 1);
-	return ca_usage_error(NULL, "unknown subcommand \"%s\" (expected init or issue)", argv[1]);
+	if (strcmp(argv[1], "k8s") == 0)
+		return ca_k8s(argc - 1, argv + 1);
+	return ca_usage_error(NULL, "unknown subcommand \"%s\" (expected init, issue or k8s)",
+	                      argv[1]);
 }

@@ -64,7 +64,8 @@ static const struct ctl_group {
     {"ca", cmd_ca,
      "  ca init DIR                        create a fleet CA for vigil's TLS\n"
      "  ca issue DIR NAME --server|--client|--both [--san HOST]...\n"
-     "                                     issue a certificate from that CA\n"},
+     "                                     issue a certificate from that CA\n"
+     "  ca k8s DIR [--out FILE]            its Secrets for deploy/k8s (YAML)\n"},
 };
 
 static void ctl_usage(FILE *out)
