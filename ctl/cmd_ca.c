@@ -614,15 +614,16 @@ static const char ca_k8s_help_text[] =
     "      vigil-tls-NAME      type kubernetes.io/tls: tls.crt, tls.key and ca.crt,\n"
     "                          one for each certificate NAME.crt issued in DIR with\n"
     "                          'vigilctl ca issue' (NAME in lower case, '_' as '-')\n"
-    "      vigil-verifier-keys audit.key: the one audit key of the verifier pool\n"
+    "      vigil-verifier-keys audit.key and report.key: the verifier pool's one audit\n"
+    "                          key and one attestation-result (EAR) key\n"
     "      vigil-webhook       webhook.secret: the verifiers' webhook signing secret\n"
     "\n"
-    "    DIR/audit.key (ECDSA P-256) and DIR/webhook.secret (whsec_ and 32 random\n"
-    "    bytes) are made on the first run, mode 0600, and reused afterwards, so that\n"
-    "    running it again gives the same Secrets. The CA key never leaves DIR. Each\n"
-    "    certificate must match its key and be signed by DIR's CA, or nothing is\n"
-    "    written. The manifests expect certificates named registrar, verifier,\n"
-    "    vigilctl and receiver; a missing one is named on stderr.\n"
+    "    DIR/audit.key and DIR/report.key (ECDSA P-256) and DIR/webhook.secret (whsec_\n"
+    "    and 32 random bytes) are made on the first run, mode 0600, and reused\n"
+    "    afterwards, so that running it again gives the same Secrets. The CA key never\n"
+    "    leaves DIR. Each certificate must match its key and be signed by DIR's CA, or\n"
+    "    nothing is written. The manifests expect certificates named registrar,\n"
+    "    verifier, vigilctl and receiver; a missing one is named on stderr.\n"
     "\n"
     "OPTIONS\n"
     "    --namespace NS        of every Secret but vigil-ca (default vigil)\n"
@@ -735,22 +736,35 @@ static int k8s_check_pair(const char *crt, const char *key, X509 *ca)
 	return rv;
 }
 
-/* DIR/audit.key and DIR/webhook.secret: made when missing (mode 0600). 0 or -1. */
-static int k8s_make_pool_files(const char *audit, const char *hook)
+/* An ECDSA P-256 key at path, made when missing (mode 0600); what says what it is for. */
+static int k8s_make_key(const char *path, const char *what)
+{
+	err_t e = {""};
+	EVP_PKEY *k;
+	int rv;
+
+	if (ca_file_exists(path))
+		return 0;
+	k = pki_key_new(PKI_KEY_EC256);
+	rv = pki_key_save(k, path, &e);
+	EVP_PKEY_free(k);
+	if (rv < 0) {
+		fprintf(stderr, "vigilctl ca k8s: cannot write %s: %s\n", path, e.msg);
+		return -1;
+	}
+	fprintf(stderr, "vigilctl ca k8s: made the verifier pool's %s %s\n", what, path);
+	return 0;
+}
+
+/* DIR/audit.key, DIR/report.key and DIR/webhook.secret: made when missing (mode 0600).
+ * 0 or -1. */
+static int k8s_make_pool_files(const char *audit, const char *report, const char *hook)
 {
 	err_t e = {""};
 
-	if (!ca_file_exists(audit)) {
-		EVP_PKEY *k = pki_key_new(PKI_KEY_EC256);
-		int rv = pki_key_save(k, audit, &e);
-
-		EVP_PKEY_free(k);
-		if (rv < 0) {
-			fprintf(stderr, "vigilctl ca k8s: cannot write %s: %s\n", audit, e.msg);
-			return -1;
-		}
-		fprintf(stderr, "vigilctl ca k8s: made the verifier pool's audit key %s\n", audit);
-	}
+	if (k8s_make_key(audit, "audit key") < 0 ||
+	    k8s_make_key(report, "attestation-result key") < 0)
+		return -1;
 	if (!ca_file_exists(hook)) {
 		unsigned char rnd[32];
 		char line[6 + 4 * sizeof(rnd) / 3 + 4 + 2];
@@ -837,7 +851,7 @@ static int ca_k8s(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *ns = "vigil", *agent_ns = "vigil-agent", *out = NULL, *dir;
-	char *absdir = NULL, *cacrt = NULL, *audit = NULL, *hook = NULL;
+	char *absdir = NULL, *cacrt = NULL, *audit = NULL, *report = NULL, *hook = NULL;
 	struct dirent **ents = NULL;
 	int nents = 0, force = 0, c, rv = 1, bad = 0;
 	buf_t y = BUF_INIT;
@@ -880,6 +894,7 @@ static int ca_k8s(int argc, char **argv)
 	absdir = ca_absdir(dir);
 	cacrt = xasprintf("%s/ca.crt", absdir);
 	audit = xasprintf("%s/audit.key", absdir);
+	report = xasprintf("%s/report.key", absdir);
 	hook = xasprintf("%s/webhook.secret", absdir);
 	if ((ca = pki_cert_load(cacrt, &e)) == NULL) {
 		fprintf(stderr,
@@ -938,10 +953,10 @@ static int ca_k8s(int argc, char **argv)
 	}
 	if (bad)
 		goto out;
-	if (k8s_make_pool_files(audit, hook) < 0)
+	if (k8s_make_pool_files(audit, report, hook) < 0)
 		goto out;
 	k8s_secret_head(&y, "vigil-verifier-keys", ns, "Opaque");
-	if (k8s_put_file(&y, "audit.key", audit) < 0)
+	if (k8s_put_file(&y, "audit.key", audit) < 0 || k8s_put_file(&y, "report.key", report) < 0)
 		goto out;
 	k8s_secret_head(&y, "vigil-webhook", ns, "Opaque");
 	if (k8s_put_file(&y, "webhook.secret", hook) < 0)
@@ -958,6 +973,7 @@ out:
 	free(absdir);
 	free(cacrt);
 	free(audit);
+	free(report);
 	free(hook);
 	return rv;
 }

@@ -34,12 +34,12 @@ check "a fleet CA with the four certificates deploy/k8s mounts" $?
 "$V" ca k8s "$CA" --out "$T/secrets.yaml" 2>"$T/k8s.err"
 check "ca k8s --out writes the Secrets" $?
 [ "$(stat -c %a "$T/secrets.yaml")" = 600 ] && [ "$(stat -c %a "$CA/audit.key")" = 600 ] &&
-	[ "$(stat -c %a "$CA/webhook.secret")" = 600 ]
-check "the Secrets file, the audit key and the webhook secret are mode 0600" $?
+	[ "$(stat -c %a "$CA/report.key")" = 600 ] && [ "$(stat -c %a "$CA/webhook.secret")" = 600 ]
+check "the Secrets file, the audit and report keys and the webhook secret are mode 0600" $?
 $PY "$TOP/test/k8s/secrets_check.py" "$T/secrets.yaml" "$CA" vigil vigil-agent
 check "the Secrets: names, namespaces, types, keys, the files' bytes, no CA key" $?
 "$V" ca k8s "$CA" >"$T/again.yaml" 2>/dev/null && cmp -s "$T/secrets.yaml" "$T/again.yaml"
-check "a second run (to stdout) gives the same Secrets: audit key and secret reused" $?
+check "a second run (to stdout) gives the same Secrets: keys and secret reused" $?
 "$V" ca k8s "$CA" --out "$T/secrets.yaml" 2>/dev/null
 [ $? -eq 1 ]
 check "an existing --out file is not replaced without --force (exit 1)" $?

@@ -35,7 +35,7 @@ want("vigil-ca", agent_ns, "Opaque", {"ca.crt": "ca.crt"})
 for n in ("registrar", "verifier", "vigilctl", "receiver"):
     want(f"vigil-tls-{n}", ns, "kubernetes.io/tls",
          {"tls.crt": f"{n}.crt", "tls.key": f"{n}.key", "ca.crt": "ca.crt"})
-want("vigil-verifier-keys", ns, "Opaque", {"audit.key": "audit.key"})
+want("vigil-verifier-keys", ns, "Opaque", {"audit.key": "audit.key", "report.key": "report.key"})
 want("vigil-webhook", ns, "Opaque", {"webhook.secret": "webhook.secret"})
 if len(got) != 7:
     errs.append(f"{len(got)} Secrets, want 7: {sorted(got)}")
