@@ -760,6 +760,10 @@ static void client_complete(http_client_t *c)
 	 * connection, leaves it unusable. */
 	if (c->resp_close || c->rstate == RS_BODY_EOF || !c->wdone || c->wfailed)
 		c->conn_dead = 1;
+	/* Bytes past the answer (nothing asked for them) would be read as the next
+	 * request's answer: never reuse such a connection. */
+	if (c->ssl != NULL && SSL_has_pending(c->ssl))
+		c->conn_dead = 1;
 	if (c->conn_dead)
 		client_drop_connection(c);
 	else if (c->ssl != NULL)
@@ -983,8 +987,10 @@ static int resp_feed(http_client_t *c, const uint8_t *p, size_t n)
 			c->remain -= k;
 			if (c->remain > 0)
 				break;
-			if (c->rstate == RS_BODY_LEN)
-				return 1; /* what follows, if anything, is not ours */
+			if (c->rstate == RS_BODY_LEN) {
+				c->resp_close |= n > 0; /* bytes past the answer */
+				return 1;
+			}
 			c->rstate = RS_CHUNK_CRLF;
 			break;
 		}
@@ -1024,6 +1030,8 @@ static int resp_feed(http_client_t *c, const uint8_t *p, size_t n)
 			}
 			rv = resp_line(c, (char *)c->line.data);
 			buf_reset(&c->line);
+			if (rv > 0)
+				c->resp_close |= n > 0; /* bytes past the answer */
 			if (rv != 0)
 				return rv;
 			break;
