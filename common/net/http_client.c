@@ -158,17 +158,18 @@ struct http_client {
 	struct event *deliver; /* runs the callback (or resend) from the loop */
 
 	/* The answer's parser. */
-	enum resp_state rstate; /* where it is */
-	buf_t line;             /* the line being gathered (status, header, chunk size) */
-	size_t head_bytes;      /* bytes of status line, headers and trailers so far */
-	int resp_status;        /* the status line's code, 0 before it */
-	int resp_http10;        /* the answer is HTTP/1.0 */
-	int resp_chunked;       /* Transfer-Encoding: chunked */
-	int resp_close;         /* Connection: close (or HTTP/1.0 without keep-alive) */
-	int resp_keepalive;     /* Connection: keep-alive */
-	int have_length;        /* a Content-Length came */
-	size_t length;          /* its value */
-	size_t remain;          /* body or chunk bytes still to come */
+	enum resp_state rstate;    /* where it is */
+	buf_t line;                /* the line being gathered (status, header, chunk size) */
+	size_t head_bytes;         /* bytes of status line, headers and trailers so far */
+	int resp_status;           /* the status line's code, 0 before it */
+	int resp_http10;           /* the answer is HTTP/1.0 */
+	int resp_chunked;          /* Transfer-Encoding: chunked */
+	int resp_close;            /* Connection: close (or HTTP/1.0 without keep-alive) */
+	int resp_keepalive;        /* Connection: keep-alive */
+	int have_length;           /* a Content-Length came */
+	size_t length;             /* its value */
+	size_t remain;             /* body or chunk bytes still to come */
+	enum fail_kind parse_fail; /* why the parser refused the answer */
 };
 
 struct http_budget {
@@ -778,7 +779,7 @@ static void client_complete(http_client_t *c)
 static int resp_body(http_client_t *c, const uint8_t *p, size_t n)
 {
 	if (n > c->max_response - c->resp.len) {
-		client_fail(c, FK_TOO_LONG);
+		c->parse_fail = FK_TOO_LONG;
 		return -1;
 	}
 	buf_append(&c->resp, p, n);
@@ -807,7 +808,7 @@ static int resp_headers_done(http_client_t *c)
 	}
 	if (c->have_length) {
 		if (c->length > c->max_response) {
-			client_fail(c, FK_TOO_LONG);
+			c->parse_fail = FK_TOO_LONG;
 			return -1;
 		}
 		if (c->length == 0)
@@ -948,7 +949,7 @@ static int resp_line(http_client_t *c, char *l)
 			return 0;
 		}
 		if (size > c->max_response - c->resp.len) {
-			client_fail(c, FK_TOO_LONG);
+			c->parse_fail = FK_TOO_LONG;
 			return -1;
 		}
 		c->remain = size;
@@ -965,7 +966,7 @@ static int resp_line(http_client_t *c, char *l)
 		goto malformed;
 	}
 malformed:
-	client_fail(c, FK_MALFORMED);
+	c->parse_fail = FK_MALFORMED;
 	return -1;
 }
 
@@ -1009,10 +1010,8 @@ static int resp_feed(http_client_t *c, const uint8_t *p, size_t n)
 			if (c->rstate == RS_HEAD || c->rstate == RS_TRAILER)
 				c->head_bytes += k;
 			if (c->line.len + k > limit || c->head_bytes > HTTP_MAX_RESP_HEADERS) {
-				client_fail(c,
-				            c->rstate == RS_CHUNK_SIZE || c->rstate == RS_CHUNK_CRLF
-				                ? FK_MALFORMED
-				                : FK_TOO_LONG);
+				c->parse_fail =
+				    limit == HTTP_MAX_CHUNK_LINE ? FK_MALFORMED : FK_TOO_LONG;
 				return -1;
 			}
 			buf_append(&c->line, p, k);
@@ -1025,7 +1024,7 @@ static int resp_feed(http_client_t *c, const uint8_t *p, size_t n)
 				c->line.len--;
 			c->line.data[c->line.len] = '\0';
 			if (memchr(c->line.data, '\0', c->line.len) != NULL) {
-				client_fail(c, FK_MALFORMED);
+				c->parse_fail = FK_MALFORMED;
 				return -1;
 			}
 			rv = resp_line(c, (char *)c->line.data);
@@ -1039,6 +1038,33 @@ static int resp_feed(http_client_t *c, const uint8_t *p, size_t n)
 		}
 	}
 	return 0;
+}
+
+int http_answer_parse(const uint8_t *p, size_t n, size_t split, size_t max, int *status,
+                      size_t *body_len)
+{
+	http_client_t c;
+	int rv;
+
+	memset(&c, 0, sizeof(c));
+	c.max_response = max;
+	c.rstate = RS_HEAD;
+	if (split > n)
+		split = n;
+	rv = resp_feed(&c, p, split);
+	if (rv == 0)
+		rv = resp_feed(&c, p + split, n - split);
+	if (rv == 0 && c.rstate == RS_BODY_EOF)
+		rv = 1; /* the server closing now ends the answer */
+	*status = rv > 0 ? c.resp_status : 0;
+	*body_len = c.resp.len;
+	if (c.resp.len > max ||
+	    (rv > 0 && c.have_length && !c.resp_chunked && c.resp_status != 204 &&
+	     c.resp_status != 304 && c.resp.len != c.length))
+		abort(); /* the parser broke its own rules */
+	buf_free(&c.line);
+	buf_free(&c.resp);
+	return rv;
 }
 
 /* ---- the connection's input and output ---- */
@@ -1147,8 +1173,10 @@ static void client_read(http_client_t *c)
 				return;
 			}
 		}
-		if ((rv = resp_feed(c, tmp, (size_t)k)) < 0)
+		if ((rv = resp_feed(c, tmp, (size_t)k)) < 0) {
+			client_fail(c, c->parse_fail);
 			return;
+		}
 		if (rv > 0) {
 			client_complete(c);
 			return;
@@ -1237,6 +1265,8 @@ static void client_io_cb(evutil_socket_t fd, short what, void *arg)
 			client_fail(c, FK_CONN);
 			return;
 		}
+		if (!(what & EV_WRITE))
+			return; /* not connected yet: the socket turns writable when it is */
 		client_connected(c);
 	}
 	if (c->cstate == CS_HANDSHAKE && client_handshake(c) != 0)
