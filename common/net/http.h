@@ -1,5 +1,6 @@
-/* http: HTTP/1.1 server and client on libevent evhttp, with OpenSSL TLS (mutual TLS when
- * asked), request size limits and timeouts on every wait. TLS >= 1.2 both ways. Each
+/* http: HTTP/1.1 server (libevent evhttp) and client (its own connection on a libevent
+ * loop), with OpenSSL TLS (mutual TLS when asked), request size limits and timeouts on
+ * every wait. TLS >= 1.2 both ways. Each
  * server and client belongs to the thread running its event_base. The first server or
  * client made sets SIGPIPE to ignored if it was at its default, and routes libevent's own
  * log messages to ours (errors as warnings, the rest at debug).
@@ -163,9 +164,10 @@ typedef void (*http_response_fn)(int status, const uint8_t *body, size_t len, co
                                  void *arg);
 
 /* An event loop for a thread that keeps many connections alive (the verifier's workers):
- * on epoll, changes to a socket's events are applied once per loop turn, so a request
- * that disables and re-enables reading (as evhttp does on every request and answer) costs
- * no system call for that. Safe because no socket is dup()ed. NULL on failure. */
+ * on epoll, changes to a socket's events are applied once per loop turn, so an event
+ * removed and added again within a turn costs no system call. (A client's kept-alive
+ * connection keeps its read event armed and changes none per request anyway.) Safe
+ * because no socket is dup()ed. NULL on failure. */
 struct event_base *http_event_base_new(void);
 
 /* host: name or IP literal (SNI and the hostname check use it; no SNI for IP literals).

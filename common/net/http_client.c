@@ -1,10 +1,18 @@
-/* http_client: the HTTP/1.1 client of common/net/http.h, on libevent 2.1 evhttp with OpenSSL 3
- * for TLS, and the blocking http_fetch on top of it.
+/* http_client: the HTTP/1.1 client of common/net/http.h, on a nonblocking socket with
+ * OpenSSL 3 used directly for TLS, and the blocking http_fetch on top of it.
  *
- * One evhttp_connection at a time per client, replaced by a fresh one (new socket,
- * new SSL object, resumed TLS session) once the old one is closed or failed. The result
- * of a request is always handed to the caller from an event of our own, never from inside
- * evhttp, so the caller may free the client or start the next request in its callback.
+ * One connection at a time per client, replaced by a fresh one (new socket, new SSL
+ * object, resumed TLS session) once the old one is closed or failed. A connection has two
+ * events for its whole life: reading, always armed (it also notices a server closing an
+ * idle kept-alive connection), and writing, armed only while a connect, a handshake or a
+ * request waits for room in the socket. A request on a kept-alive connection is written
+ * at once with SSL_write and its answer read with SSL_read as it arrives, so a round
+ * changes no event and costs no epoll_ctl. The answer is parsed as it comes (status line
+ * and headers, then a Content-Length, chunked or until-close body) into a buffer sized to
+ * it; nothing is held between requests but the socket and the SSL object, whose buffers
+ * OpenSSL gives back when empty. The result of a request is always handed to the caller
+ * from an event of our own, so the caller may free the client or start the next request
+ * in its callback.
  *
  * The shared set-up, socket helpers and token check are in common/net/http_common.c. */
 #include "common/net/http.h"
@@ -13,18 +21,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -33,8 +39,10 @@
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
 
-#define HTTP_MAX_RESP_HEADERS 65536       /* response headers a client accepts */
+#define HTTP_MAX_RESP_HEADERS 65536       /* response headers (and trailers) a client accepts */
+#define HTTP_MAX_CHUNK_LINE   1024        /* one chunk-size line of a chunked answer */
 #define HTTP_MAX_RESPONSE     (32u << 20) /* default response body limit of a client */
+#define HTTP_READ_CHUNK       16384       /* bytes read from the connection at a time */
 
 static const char *http_method_name(http_method_t m)
 {
@@ -60,13 +68,42 @@ static int http_host_is_ip(const char *host)
 	return inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1;
 }
 
+/* Where the connection is. */
+enum conn_state {
+	CS_NONE,       /* no connection */
+	CS_CONNECTING, /* TCP connect in progress */
+	CS_HANDSHAKE,  /* TLS handshake in progress */
+	CS_OPEN,       /* ready for requests */
+};
+
+/* Where the answer's parser is. */
+enum resp_state {
+	RS_HEAD,       /* status line and headers */
+	RS_BODY_LEN,   /* a Content-Length body */
+	RS_BODY_EOF,   /* a body that ends when the server closes */
+	RS_CHUNK_SIZE, /* a chunk-size line */
+	RS_CHUNK_DATA, /* a chunk's bytes */
+	RS_CHUNK_CRLF, /* the line end after a chunk's bytes */
+	RS_TRAILER,    /* trailer lines after the last chunk */
+};
+
+/* Why a request got no answer (the kinds client_fail_text tells apart). */
+enum fail_kind {
+	FK_NONE,      /* not failed */
+	FK_TIMEOUT,   /* a deadline passed (or the budget ran out: phase_timeout says) */
+	FK_EOF,       /* the server closed the connection */
+	FK_MALFORMED, /* the answer is not HTTP/1.x */
+	FK_CONN,      /* connect, TLS or socket error */
+	FK_TOO_LONG,  /* the answer's body or headers are over their limit */
+};
+
 struct http_client {
 	struct event_base *base; /* borrowed loop */
 	char *host;              /* server name or IP literal; owned */
 	int port;                /* server port */
 	char *host_header;       /* Host header value; owned */
 	int host_is_ip;          /* 1: host is an IP literal */
-	SSL_CTX *ctx;            /* NULL for plain HTTP; made once per client */
+	SSL_CTX *ctx;            /* NULL for plain HTTP; made once per client (or shared) */
 	int check_hostname;      /* 1: the certificate must name host */
 	int timeout_s;           /* deadline for one request, connect included */
 	int connect_ms;          /* deadline to connect and send the request, 0: none */
@@ -76,39 +113,63 @@ struct http_client {
 	uint8_t *pin;            /* pinned mode: the DER of the one certificate accepted */
 	size_t pin_len;          /* its length */
 
-	struct evhttp_connection *evcon; /* current connection, or NULL */
-	struct bufferevent *bev;         /* its bufferevent (owned by evcon) */
-	int evcon_dead;                  /* closed or failed: replace before the next request */
-	int evcon_used;                  /* a response already came over evcon */
-	int sent;                        /* bytes of this request went to the server */
-	int received;                    /* bytes of a response arrived */
-	int ev_error;                    /* evhttp's error for this request, or -1 */
-	char verify_err[128];            /* why the server certificate was rejected */
-	int alert;                       /* fatal TLS alert the server sent, or -1 */
-	int tls_started;                 /* the TLS handshake began (TCP connected) */
-	int sock_err;                    /* errno of a failed TCP connect, or 0 */
-	http_budget_t *budget;           /* shared count of answer bytes in flight, or NULL */
-	size_t buffered;                 /* this request's bytes counted in budget */
-	int over_budget;                 /* the budget ran out while this answer arrived */
-	int phase_timeout;               /* 1: connect timed out, 2: answer, 3: over budget */
+	/* The connection. */
+	int fd;                 /* socket, or -1 */
+	SSL *ssl;               /* its TLS, or NULL (plain HTTP, or no connection) */
+	struct event *ev_read;  /* EV_READ|EV_PERSIST on fd, armed for the connection's life */
+	struct event *ev_write; /* EV_WRITE|EV_PERSIST on fd, armed only while needed */
+	int write_armed;        /* ev_write is armed */
+	enum conn_state cstate; /* where the connection is */
+	int conn_dead;          /* not reusable: closed before the next request */
+	int conn_used;          /* an answer already came over it */
 
-	int busy;                 /* a request is in flight (until its cb runs) */
-	int done;                 /* its result is ready to be delivered */
-	int retry;                /* deliver event must resend instead */
-	int retried;              /* this request was already resent once */
-	enum evhttp_cmd_type cmd; /* the request, kept for one resend */
-	char *path;               /* owned */
-	char *content_type;       /* owned, or NULL */
-	buf_t extra_headers;      /* "name\0value\0" pairs sent with this request */
-	buf_t req_body;           /* request body copy */
-	http_response_fn cb;      /* caller's callback */
-	void *cb_arg;             /* its argument */
-	int status;               /* result: HTTP status or 0 */
-	buf_t resp;               /* result: response body */
-	char err[256];            /* result: error text when status is 0 */
-	struct event *timer;      /* request deadline */
-	struct event *phase;      /* connect, then first-byte deadline (when set) */
-	struct event *deliver;    /* runs the callback (or resend) from the loop */
+	/* This request's progress, for the error text and the resend decision. */
+	int sent;              /* bytes of this request went to the server */
+	int received;          /* bytes of a response arrived */
+	enum fail_kind fail;   /* why it got no answer */
+	char verify_err[128];  /* why the server certificate was rejected */
+	int alert;             /* fatal TLS alert the server sent, or -1 */
+	int tls_started;       /* the TLS handshake began (TCP connected) */
+	int sock_err;          /* errno of a failed TCP connect, or 0 */
+	unsigned long ssl_err; /* newest OpenSSL error of this request, or 0 */
+	char conn_err[96];     /* a connect failure's own text (name resolution), or "" */
+	http_budget_t *budget; /* shared count of answer bytes in flight, or NULL */
+	size_t buffered;       /* this request's bytes counted in budget */
+	int over_budget;       /* the budget ran out while this answer arrived */
+	int phase_timeout;     /* 1: connect timed out, 2: answer, 3: over budget */
+
+	/* The request. */
+	int busy;              /* a request is in flight (until its cb runs) */
+	int done;              /* its result is ready to be delivered */
+	int retry;             /* deliver event must resend instead */
+	int retried;           /* this request was already resent once */
+	http_method_t method;  /* the request's method */
+	buf_t out;             /* the whole request as sent (kept for one resend) */
+	size_t out_off;        /* bytes of out written on this connection */
+	int wdone;             /* all of out was written */
+	int wfailed;           /* writing failed: only the answer may still be read */
+	http_response_fn cb;   /* caller's callback */
+	void *cb_arg;          /* its argument */
+	int status;            /* result: HTTP status or 0 */
+	buf_t resp;            /* result: response body */
+	char err[256];         /* result: error text when status is 0 */
+	struct event *timer;   /* request deadline */
+	struct event *phase;   /* connect, then first-byte deadline (when set) */
+	struct event *deliver; /* runs the callback (or resend) from the loop */
+
+	/* The answer's parser. */
+	enum resp_state rstate;    /* where it is */
+	buf_t line;                /* the line being gathered (status, header, chunk size) */
+	size_t head_bytes;         /* bytes of status line, headers and trailers so far */
+	int resp_status;           /* the status line's code, 0 before it */
+	int resp_http10;           /* the answer is HTTP/1.0 */
+	int resp_chunked;          /* Transfer-Encoding: chunked */
+	int resp_close;            /* Connection: close (or HTTP/1.0 without keep-alive) */
+	int resp_keepalive;        /* Connection: keep-alive */
+	int have_length;           /* a Content-Length came */
+	size_t length;             /* its value */
+	size_t remain;             /* body or chunk bytes still to come */
+	enum fail_kind parse_fail; /* why the parser refused the answer */
 };
 
 struct http_budget {
@@ -166,24 +227,14 @@ static int client_verify_cb(int ok, X509_STORE_CTX *xs)
 
 /* Notes how far a client handshake got and the server's fatal alert: the error queue
  * does not always survive to the failure report (a reset after the alert). */
+/* Notes the server's fatal alert: the error queue does not always survive to the failure
+ * report (a reset after the alert). */
 static void client_tls_info_cb(const SSL *ssl, int where, int ret)
 {
 	http_client_t *c = SSL_get_ex_data(ssl, http_ssl_idx_client);
 
 	if (c == NULL)
 		return;
-	if ((where & SSL_CB_HANDSHAKE_START) && !c->tls_started && !c->sock_err) {
-		/* bufferevent_openssl starts the handshake when the TCP connect completes,
-		 * also when it failed: the socket's pending error tells which. */
-		int fd = SSL_get_fd(ssl), err = 0;
-		socklen_t len = sizeof(err);
-		if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
-			c->sock_err = err;
-		} else {
-			c->tls_started = 1;
-			http_fd_nodelay(fd);
-		}
-	}
 	if ((where & SSL_CB_HANDSHAKE_DONE) && !c->sent) /* not for TLS 1.3 tickets later */
 		log_debug("http: %s: TLS connected (%s, %s)", c->host_header, SSL_get_version(ssl),
 		          SSL_session_reused(ssl) ? "session resumed" : "full handshake");
@@ -368,10 +419,14 @@ static SSL_CTX *client_ctx_new(const tls_client_opts_t *tls, int pinned, err_t *
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	/* No read-ahead (which would read an answer's records in one read(2) rather than two
-	 * each): bufferevent_openssl then misses data already buffered in the SSL object and
-	 * waits on a socket with nothing more to come. */
+	/* Read and write buffers are given back whenever they are empty: an idle kept-alive
+	 * connection then holds none. Writes may end part way (we keep the rest and go on
+	 * from where it stopped, with the same bytes at a possibly moved address). Read-ahead
+	 * (an answer's records in one read(2) rather than two each) is safe because
+	 * client_read always reads until OpenSSL wants more from the socket. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+	                          SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_read_ahead(ctx, 1);
 	/* We keep the last session ourselves (one server per client); CLIENT mode makes
 	 * OpenSSL accept TLS 1.3 tickets for it. */
 	SSL_CTX_set_session_cache_mode(ctx,
@@ -439,6 +494,7 @@ static http_client_t *client_create(struct event_base *base, const char *host, i
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->base = base;
+	c->fd = -1;
 	c->host = xstrdup(host);
 	c->port = port;
 	c->host_is_ip = http_host_is_ip(host);
@@ -448,7 +504,7 @@ static http_client_t *client_create(struct event_base *base, const char *host, i
 		c->host_header = xasprintf("%s:%d", host, port);
 	c->timeout_s = timeout_s;
 	c->max_response = HTTP_MAX_RESPONSE;
-	c->ev_error = -1;
+	c->alert = -1;
 	if (tls != NULL && tls->shared != NULL) {
 		if (client_set_pin(c, tls->pin_pem, e) < 0)
 			goto fail;
@@ -512,21 +568,17 @@ static void client_phase_arm(http_client_t *c, int ms)
 void http_client_set_max_response(http_client_t *c, size_t max)
 {
 	c->max_response = max > SSIZE_MAX ? SSIZE_MAX : max;
-	if (c->evcon != NULL)
-		evhttp_connection_set_max_body_size(c->evcon, (ev_ssize_t)c->max_response);
 }
 
-/* Remember the TLS session of the current connection for the next one. Must run before
- * evhttp resets the connection, and must keep a copy: SSL_clear() and SSL_free() on a
- * connection closed without close_notify mark its session object not resumable. */
+/* Remember the TLS session of the current connection for the next one. Keeps a copy:
+ * SSL_free() on a connection closed without close_notify marks its session object not
+ * resumable. */
 static void client_keep_session(http_client_t *c)
 {
-	SSL *ssl;
 	SSL_SESSION *sess, *copy;
 
-	if (c->ctx == NULL || c->bev == NULL || (ssl = bufferevent_openssl_get_ssl(c->bev)) == NULL)
-		return;
-	if ((sess = SSL_get_session(ssl)) == NULL || !SSL_SESSION_is_resumable(sess))
+	if (c->ssl == NULL || (sess = SSL_get_session(c->ssl)) == NULL ||
+	    !SSL_SESSION_is_resumable(sess))
 		return;
 	if ((copy = SSL_SESSION_dup(sess)) == NULL) {
 		ERR_clear_error();
@@ -536,121 +588,49 @@ static void client_keep_session(http_client_t *c)
 	c->session = copy;
 }
 
-/* Free the current connection. Never called from inside an evhttp callback. */
+/* Close the current connection (also from inside its own event's callback). */
 static void client_drop_connection(http_client_t *c)
 {
-	if (c->evcon == NULL)
-		return;
-	if (!c->evcon_dead)
+	if (c->ssl != NULL) {
 		client_keep_session(c);
-	evhttp_connection_free(c->evcon);
-	c->evcon = NULL;
-	c->bev = NULL;
-	c->evcon_dead = 0;
-	c->evcon_used = 0;
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	if (c->ev_read != NULL)
+		event_free(c->ev_read);
+	if (c->ev_write != NULL)
+		event_free(c->ev_write);
+	c->ev_read = c->ev_write = NULL;
+	c->write_armed = 0;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->cstate = CS_NONE;
+	c->conn_dead = 0;
+	c->conn_used = 0;
 }
 
-static void client_close_cb(struct evhttp_connection *evcon, void *arg)
+/* Arm or disarm the write event (one epoll change at most, applied with the loop's next
+ * turn, and none when it flips back within the turn). */
+static void client_want_write(http_client_t *c, int on)
 {
-	http_client_t *c = arg;
-
-	(void)evcon;
-	client_keep_session(c);
-	c->evcon_dead = 1; /* freed before the next request, outside evhttp */
+	if (on == c->write_armed || c->ev_write == NULL)
+		return;
+	if (on)
+		event_add(c->ev_write, NULL);
+	else
+		event_del(c->ev_write);
+	c->write_armed = on;
 }
 
-/* Notes bytes leaving for the server (after the TLS handshake, for TLS) and arriving from
- * it: they tell a failed connect from a connection lost before or during the response. */
-static void client_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+/* Note the newest OpenSSL error with a library (the most telling), and empty the queue. */
+static void client_take_ssl_error(http_client_t *c)
 {
-	http_client_t *c = arg;
+	unsigned long code;
 
-	(void)buf;
-	if (info->n_deleted > 0 && !c->sent) {
-		c->sent = 1;
-		if (c->busy && !c->done && !c->received)
-			client_phase_arm(c, c->answer_ms);
-	}
-}
-
-static void client_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
-{
-	http_client_t *c = arg;
-
-	(void)buf;
-	if (info->n_added > 0 && !c->received) {
-		c->received = 1;
-		evtimer_del(c->phase);
-	}
-	if (c->budget != NULL && info->n_added > 0 && c->busy && !c->done) {
-		c->buffered += info->n_added;
-		c->budget->used += info->n_added;
-		/* Over: drop this answer from the loop (not from inside evhttp's read). */
-		if (c->budget->used > c->budget->max && !c->over_budget) {
-			c->over_budget = 1;
-			event_active(c->phase, EV_TIMEOUT, 0);
-		}
-	}
-}
-
-static int client_connect(http_client_t *c)
-{
-	struct bufferevent *bev;
-	SSL *ssl = NULL;
-
-	if (c->ctx != NULL) {
-		if ((ssl = SSL_new(c->ctx)) == NULL) {
-			err_set_ssl(NULL, "SSL_new");
-			snprintf(c->err, sizeof(c->err), "SSL_new failed");
-			return -1;
-		}
-		SSL_set_ex_data(ssl, http_ssl_idx_client, c);
-		if (!c->host_is_ip)
-			SSL_set_tlsext_host_name(ssl, c->host);
-		if (c->check_hostname) {
-			if (c->host_is_ip)
-				X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), c->host);
-			else
-				SSL_set1_host(ssl, c->host);
-		}
-		if (c->session != NULL && SSL_SESSION_is_resumable(c->session))
-			SSL_set_session(ssl, c->session);
-		bev =
-		    bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-		                                   BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-		if (bev == NULL) {
-			SSL_free(ssl);
-		} else {
-			bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-		}
-	} else {
-		bev = bufferevent_socket_new(c->base, -1,
-		                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	}
-	if (bev == NULL) {
-		snprintf(c->err, sizeof(c->err), "cannot create a bufferevent");
-		return -1;
-	}
-	c->evcon = evhttp_connection_base_bufferevent_new(c->base, NULL, bev, c->host,
-	                                                  (ev_uint16_t)c->port);
-	if (c->evcon == NULL) {
-		bufferevent_free(bev);
-		snprintf(c->err, sizeof(c->err), "cannot create a connection");
-		return -1;
-	}
-	c->bev = bev;
-	evbuffer_add_cb(bufferevent_get_output(bev), client_output_cb, c);
-	evbuffer_add_cb(bufferevent_get_input(bev), client_input_cb, c);
-	evhttp_connection_set_retries(c->evcon, 0);
-	/* A server refusing a large body (413) closes while we still write: read its
-	 * answer instead of reporting the write error. */
-	evhttp_connection_set_flags(c->evcon, EVHTTP_CON_READ_ON_WRITE_ERROR);
-	evhttp_connection_set_max_body_size(c->evcon, (ev_ssize_t)c->max_response);
-	evhttp_connection_set_max_headers_size(c->evcon, HTTP_MAX_RESP_HEADERS);
-	evhttp_connection_set_closecb(c->evcon, client_close_cb, c);
-	c->evcon_dead = 0;
-	c->evcon_used = 0;
-	return 0;
+	while ((code = ERR_get_error()) != 0)
+		if (ERR_GET_LIB(code) != 0)
+			c->ssl_err = code;
 }
 
 /* What a failed TCP connect's errno means to an operator. */
@@ -675,18 +655,18 @@ static const char *client_connect_error_text(int err)
 	}
 }
 
-static const char *client_ev_error_text(int err)
+static const char *client_fail_kind_text(enum fail_kind k)
 {
-	switch (err) {
-	case EVREQ_HTTP_TIMEOUT:
+	switch (k) {
+	case FK_TIMEOUT:
 		return "timeout";
-	case EVREQ_HTTP_EOF:
+	case FK_EOF:
 		return "connection closed";
-	case EVREQ_HTTP_INVALID_HEADER:
+	case FK_MALFORMED:
 		return "malformed response";
-	case EVREQ_HTTP_BUFFER_ERROR:
+	case FK_CONN:
 		return "connection error";
-	case EVREQ_HTTP_DATA_TOO_LONG:
+	case FK_TOO_LONG:
 		return "response too large";
 	default:
 		return "request failed";
@@ -697,14 +677,8 @@ static const char *client_ev_error_text(int err)
 static void client_fail_text(http_client_t *c)
 {
 	char tls[200] = "";
-	unsigned long code, newest = 0;
 	size_t n;
 
-	/* bufferevent_openssl keeps SSL_get_error()'s small code first, then the error
-	 * queue; it pops the newest first. */
-	while (c->bev != NULL && c->ctx != NULL && (code = bufferevent_get_openssl_error(c->bev)))
-		if (newest == 0 && ERR_GET_LIB(code) != 0)
-			newest = code;
 	if (c->verify_err[0] != '\0') {
 		snprintf(tls, sizeof(tls), ": server certificate rejected: %s", c->verify_err);
 	} else if (c->alert >= 0) {
@@ -712,27 +686,20 @@ static void client_fail_text(http_client_t *c)
 		snprintf(tls, sizeof(tls), ": TLS alert from the server: %s",
 		         c->alert == 116 ? "certificate required"
 		                         : SSL_alert_desc_string_long(c->alert));
-	} else if (newest != 0) {
+	} else if (c->ssl_err != 0) {
 		n = (size_t)snprintf(tls, sizeof(tls), ": TLS: ");
-		ERR_error_string_n(newest, tls + n, sizeof(tls) - n);
+		ERR_error_string_n(c->ssl_err, tls + n, sizeof(tls) - n);
 	} else if (c->ctx != NULL && c->tls_started && !c->sent) {
 		snprintf(tls, sizeof(tls),
-		         c->ev_error == EVREQ_HTTP_TIMEOUT ? " (in the TLS handshake)"
-		                                           : ": TLS handshake failed");
-	}
-	if (!c->sent && !c->sock_err && !c->tls_started && c->phase_timeout == 0 &&
-	    c->ev_error != EVREQ_HTTP_TIMEOUT) {
-		/* No TCP connection was even attempted, or it failed before anything we can
-		 * see: when this process cannot open a socket now, that is why. */
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0 && (errno == EMFILE || errno == ENFILE))
-			c->sock_err = errno;
-		else if (fd >= 0)
-			close(fd);
+		         c->fail == FK_TIMEOUT ? " (in the TLS handshake)"
+		                               : ": TLS handshake failed");
 	}
 	if (!c->sent && c->sock_err)
 		snprintf(c->err, sizeof(c->err), "%s: cannot connect: %s", c->host_header,
 		         client_connect_error_text(c->sock_err));
+	else if (!c->sent && c->conn_err[0] != '\0')
+		snprintf(c->err, sizeof(c->err), "%s: cannot connect: %s", c->host_header,
+		         c->conn_err);
 	else if (c->phase_timeout == 1)
 		snprintf(c->err, sizeof(c->err), "%s: cannot connect: timed out after %d ms%s",
 		         c->host_header, c->connect_ms, tls);
@@ -745,10 +712,10 @@ static void client_fail_text(http_client_t *c)
 		snprintf(c->err, sizeof(c->err),
 		         "%s: slow answer: nothing within %d ms of the request", c->host_header,
 		         c->answer_ms);
-	else if (c->ev_error == EVREQ_HTTP_TIMEOUT)
+	else if (c->fail == FK_TIMEOUT)
 		snprintf(c->err, sizeof(c->err), "%s: timeout after %d s%s", c->host_header,
 		         c->timeout_s, tls);
-	else if (c->ev_error == EVREQ_HTTP_DATA_TOO_LONG)
+	else if (c->fail == FK_TOO_LONG)
 		snprintf(c->err, sizeof(c->err), "%s: response over %zu bytes", c->host_header,
 		         c->max_response);
 	else if (!c->sent)
@@ -759,111 +726,678 @@ static void client_fail_text(http_client_t *c)
 		         c->host_header, tls);
 	else
 		snprintf(c->err, sizeof(c->err), "%s: %s%s", c->host_header,
-		         client_ev_error_text(c->ev_error), tls);
+		         client_fail_kind_text(c->fail), tls);
 }
 
-static void client_error_cb(enum evhttp_request_error err, void *arg)
+/* The request got no answer: close the connection, and deliver the failure from the loop,
+ * or resend once instead when the server closed a kept-alive connection under us before
+ * any response byte and the method is idempotent. */
+static void client_fail(http_client_t *c, enum fail_kind k)
 {
-	http_client_t *c = arg;
-
-	c->ev_error = (int)err;
-}
-
-/* evhttp's completion callback: req is NULL, or has response code 0, on failure. Runs
- * inside evhttp, so it only records the outcome; client_deliver_cb acts on it. */
-static void client_done_cb(struct evhttp_request *req, void *arg)
-{
-	http_client_t *c = arg;
-	struct evbuffer *in;
-	int code = req ? evhttp_request_get_response_code(req) : 0;
-
-	if (!c->busy || c->done)
+	if (!c->busy || c->done || c->retry)
 		return;
-	if (code != 0) {
-		in = evhttp_request_get_input_buffer(req);
-		buf_reset(&c->resp);
-		buf_reserve(&c->resp, evbuffer_get_length(in));
-		c->resp.len = (size_t)evbuffer_remove(in, c->resp.data, evbuffer_get_length(in));
-		c->resp.data[c->resp.len] = 0;
-		c->status = code;
-		c->evcon_used = 1;
-	} else {
-		/* A connection that served a response before may have been closed by the
-		 * server just as we reused it: resend once on a fresh one when nothing of a
-		 * response came and the method is idempotent. */
-		c->evcon_dead = 1;
-		if (c->evcon_used && !c->received && !c->retried && c->cmd != EVHTTP_REQ_POST &&
-		    c->ev_error != EVREQ_HTTP_TIMEOUT) {
-			c->retry = 1;
-			event_active(c->deliver, EV_TIMEOUT, 0);
-			return;
-		}
-		c->status = 0;
-		client_fail_text(c);
+	c->fail = k;
+	if (c->conn_used && !c->received && !c->retried && c->method != HTTP_M_POST &&
+	    k != FK_TIMEOUT) {
+		client_drop_connection(c);
+		c->retry = 1;
+		event_active(c->deliver, EV_TIMEOUT, 0);
+		return;
 	}
+	client_fail_text(c);
+	client_drop_connection(c);
+	c->status = 0;
 	c->done = 1;
 	event_active(c->deliver, EV_TIMEOUT, 0);
 }
 
+/* The whole answer is in: deliver it from the loop. */
+static void client_complete(http_client_t *c)
+{
+	c->status = c->resp_status;
+	c->done = 1;
+	c->conn_used = 1;
+	/* An answer that came before the whole request went out, or that ends the
+	 * connection, leaves it unusable. */
+	if (c->resp_close || c->rstate == RS_BODY_EOF || !c->wdone || c->wfailed)
+		c->conn_dead = 1;
+	/* Bytes past the answer (nothing asked for them) would be read as the next
+	 * request's answer: never reuse such a connection. */
+	if (c->ssl != NULL && SSL_has_pending(c->ssl))
+		c->conn_dead = 1;
+	if (c->conn_dead)
+		client_drop_connection(c);
+	else if (c->ssl != NULL)
+		SSL_free_buffers(c->ssl); /* already given back when empty; this makes sure */
+	buf_free(&c->line);
+	event_active(c->deliver, EV_TIMEOUT, 0);
+}
+
+/* ---- the answer's parser ---- */
+
+/* Append n body bytes, within the limit. 0, or -1 (failed). */
+static int resp_body(http_client_t *c, const uint8_t *p, size_t n)
+{
+	if (n > c->max_response - c->resp.len) {
+		c->parse_fail = FK_TOO_LONG;
+		return -1;
+	}
+	buf_append(&c->resp, p, n);
+	return 0;
+}
+
+/* The headers ended: decide how the body comes. 1 when the answer is complete, 0 to go
+ * on, -1 when it failed. */
+static int resp_headers_done(http_client_t *c)
+{
+	int st = c->resp_status;
+
+	if (st >= 100 && st < 200) {
+		/* An interim answer (100 Continue and the like): the real one follows. */
+		c->resp_status = 0;
+		c->resp_chunked = c->resp_close = c->resp_keepalive = c->have_length = 0;
+		return 0;
+	}
+	if (c->resp_http10 && !c->resp_keepalive)
+		c->resp_close = 1;
+	if (st == 204 || st == 304)
+		return 1;
+	if (c->resp_chunked) {
+		c->rstate = RS_CHUNK_SIZE;
+		return 0;
+	}
+	if (c->have_length) {
+		if (c->length > c->max_response) {
+			c->parse_fail = FK_TOO_LONG;
+			return -1;
+		}
+		if (c->length == 0)
+			return 1;
+		buf_reserve(&c->resp, c->length);
+		c->remain = c->length;
+		c->rstate = RS_BODY_LEN;
+		return 0;
+	}
+	c->rstate = RS_BODY_EOF;
+	return 0;
+}
+
+/* 1 when the comma-separated header value v holds token t (case-insensitive). */
+static int resp_value_has(const char *v, const char *t)
+{
+	size_t tl = strlen(t);
+
+	while (*v != '\0') {
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		const char *end = v;
+		while (*end != '\0' && *end != ',')
+			end++;
+		const char *e = end;
+		while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if ((size_t)(e - v) == tl && strncasecmp(v, t, tl) == 0)
+			return 1;
+		v = end;
+	}
+	return 0;
+}
+
+/* The status line. 0, or -1 (malformed). */
+static int resp_status_line(http_client_t *c, const char *l)
+{
+	int st = 0;
+
+	if (strncmp(l, "HTTP/1.", 7) != 0 || (l[7] != '0' && l[7] != '1') || l[8] != ' ')
+		return -1;
+	for (int i = 9; i < 12; i++) {
+		if (l[i] < '0' || l[i] > '9')
+			return -1;
+		st = st * 10 + (l[i] - '0');
+	}
+	if ((l[12] != '\0' && l[12] != ' ') || st < 100 || st > 599)
+		return -1;
+	c->resp_status = st;
+	c->resp_http10 = l[7] == '0';
+	return 0;
+}
+
+/* One header line (NUL-terminated, line end removed). 0, or -1 (malformed). */
+static int resp_header_line(http_client_t *c, char *l)
+{
+	char *colon, *v, *end;
+
+	if (*l == ' ' || *l == '\t')
+		return 0; /* an obsolete folded continuation: of no header we read */
+	if ((colon = strchr(l, ':')) == NULL || colon == l)
+		return -1;
+	for (char *p = l; p < colon; p++)
+		if (*p <= ' ' || *p > '~')
+			return -1;
+	*colon = '\0';
+	for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+		;
+	for (end = v + strlen(v); end > v && (end[-1] == ' ' || end[-1] == '\t'); end--)
+		;
+	*end = '\0';
+	if (strcasecmp(l, "Content-Length") == 0) {
+		size_t n = 0;
+		if (*v == '\0')
+			return -1;
+		for (const char *p = v; *p != '\0'; p++) {
+			if (*p < '0' || *p > '9' || n > (SIZE_MAX - 9) / 10)
+				return -1;
+			n = n * 10 + (size_t)(*p - '0');
+		}
+		if (c->have_length && n != c->length)
+			return -1;
+		c->have_length = 1;
+		c->length = n;
+	} else if (strcasecmp(l, "Transfer-Encoding") == 0) {
+		c->resp_chunked = strcasecmp(v, "chunked") == 0;
+	} else if (strcasecmp(l, "Connection") == 0) {
+		if (resp_value_has(v, "close"))
+			c->resp_close = 1;
+		if (resp_value_has(v, "keep-alive"))
+			c->resp_keepalive = 1;
+	}
+	return 0;
+}
+
+/* A chunk-size line: hex digits, then extensions after ';'. 0, or -1 (malformed). */
+static int resp_chunk_size(http_client_t *c, const char *l, size_t *size)
+{
+	size_t n = 0;
+	const char *p = l;
+
+	for (; *p != '\0' && *p != ';' && *p != ' ' && *p != '\t'; p++) {
+		int d = hex_digit_value((unsigned char)*p);
+		if (d < 0 || n > (SIZE_MAX >> 4))
+			return -1;
+		n = (n << 4) | (size_t)d;
+	}
+	if (p == l)
+		return -1;
+	(void)c;
+	*size = n;
+	return 0;
+}
+
+/* A complete line of the answer (line end removed). 1 when the answer is complete, 0 to go
+ * on, -1 when it failed. */
+static int resp_line(http_client_t *c, char *l)
+{
+	size_t size;
+
+	switch (c->rstate) {
+	case RS_HEAD:
+		if (c->resp_status == 0) {
+			if (resp_status_line(c, l) != 0)
+				goto malformed;
+			return 0;
+		}
+		if (*l == '\0')
+			return resp_headers_done(c);
+		if (resp_header_line(c, l) != 0)
+			goto malformed;
+		return 0;
+	case RS_CHUNK_SIZE:
+		if (resp_chunk_size(c, l, &size) != 0)
+			goto malformed;
+		if (size == 0) {
+			c->rstate = RS_TRAILER;
+			return 0;
+		}
+		if (size > c->max_response - c->resp.len) {
+			c->parse_fail = FK_TOO_LONG;
+			return -1;
+		}
+		c->remain = size;
+		c->rstate = RS_CHUNK_DATA;
+		return 0;
+	case RS_CHUNK_CRLF:
+		if (*l != '\0')
+			goto malformed;
+		c->rstate = RS_CHUNK_SIZE;
+		return 0;
+	case RS_TRAILER:
+		return *l == '\0' ? 1 : 0;
+	default:
+		goto malformed;
+	}
+malformed:
+	c->parse_fail = FK_MALFORMED;
+	return -1;
+}
+
+/* Bytes of the answer as they arrive. 1 when the answer is complete, 0 to go on, -1 when
+ * it failed. */
+static int resp_feed(http_client_t *c, const uint8_t *p, size_t n)
+{
+	int rv;
+
+	while (n > 0) {
+		switch (c->rstate) {
+		case RS_BODY_LEN:
+		case RS_CHUNK_DATA: {
+			size_t k = n < c->remain ? n : c->remain;
+			if (resp_body(c, p, k) != 0)
+				return -1;
+			p += k;
+			n -= k;
+			c->remain -= k;
+			if (c->remain > 0)
+				break;
+			if (c->rstate == RS_BODY_LEN) {
+				c->resp_close |= n > 0; /* bytes past the answer */
+				return 1;
+			}
+			c->rstate = RS_CHUNK_CRLF;
+			break;
+		}
+		case RS_BODY_EOF:
+			if (resp_body(c, p, n) != 0)
+				return -1;
+			n = 0;
+			break;
+		default: {
+			/* Line by line: status line, headers, chunk sizes, trailers. */
+			const uint8_t *nl = memchr(p, '\n', n);
+			size_t k = nl ? (size_t)(nl - p) + 1 : n;
+			size_t limit = c->rstate == RS_CHUNK_SIZE || c->rstate == RS_CHUNK_CRLF
+			                   ? HTTP_MAX_CHUNK_LINE
+			                   : HTTP_MAX_RESP_HEADERS;
+			if (c->rstate == RS_HEAD || c->rstate == RS_TRAILER)
+				c->head_bytes += k;
+			if (c->line.len + k > limit || c->head_bytes > HTTP_MAX_RESP_HEADERS) {
+				c->parse_fail =
+				    limit == HTTP_MAX_CHUNK_LINE ? FK_MALFORMED : FK_TOO_LONG;
+				return -1;
+			}
+			buf_append(&c->line, p, k);
+			p += k;
+			n -= k;
+			if (nl == NULL)
+				break;
+			c->line.len--; /* the '\n' */
+			if (c->line.len > 0 && c->line.data[c->line.len - 1] == '\r')
+				c->line.len--;
+			c->line.data[c->line.len] = '\0';
+			if (memchr(c->line.data, '\0', c->line.len) != NULL) {
+				c->parse_fail = FK_MALFORMED;
+				return -1;
+			}
+			rv = resp_line(c, (char *)c->line.data);
+			buf_reset(&c->line);
+			if (rv > 0)
+				c->resp_close |= n > 0; /* bytes past the answer */
+			if (rv != 0)
+				return rv;
+			break;
+		}
+		}
+	}
+	return 0;
+}
+
+int http_answer_parse(const uint8_t *p, size_t n, size_t split, size_t max, int *status,
+                      size_t *body_len)
+{
+	http_client_t c;
+	int rv;
+
+	memset(&c, 0, sizeof(c));
+	c.max_response = max;
+	c.rstate = RS_HEAD;
+	if (split > n)
+		split = n;
+	rv = resp_feed(&c, p, split);
+	if (rv == 0)
+		rv = resp_feed(&c, p + split, n - split);
+	if (rv == 0 && c.rstate == RS_BODY_EOF)
+		rv = 1; /* the server closing now ends the answer */
+	*status = rv > 0 ? c.resp_status : 0;
+	*body_len = c.resp.len;
+	if (c.resp.len > max ||
+	    (rv > 0 && c.have_length && !c.resp_chunked && c.resp_status != 204 &&
+	     c.resp_status != 304 && c.resp.len != c.length))
+		abort(); /* the parser broke its own rules */
+	buf_free(&c.line);
+	buf_free(&c.resp);
+	return rv;
+}
+
+/* ---- the connection's input and output ---- */
+
+/* Write what is left of the request. 0 (written, waiting for room, or the write failed
+ * and only the answer may still come: wfailed), or -1 when the request failed. */
+static int client_write(http_client_t *c)
+{
+	while (c->out_off < c->out.len) {
+		size_t n = c->out.len - c->out_off;
+		ssize_t k;
+
+		if (c->ssl != NULL) {
+			int r;
+			ERR_clear_error();
+			r = SSL_write(c->ssl, c->out.data + c->out_off,
+			              n > INT_MAX ? INT_MAX : (int)n);
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+					client_want_write(c, e == SSL_ERROR_WANT_WRITE);
+					return 0;
+				}
+				client_take_ssl_error(c);
+				goto failed;
+			}
+			k = r;
+		} else {
+			k = send(c->fd, c->out.data + c->out_off, n, MSG_NOSIGNAL);
+			if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+				client_want_write(c, 1);
+				return 0;
+			}
+			if (k <= 0)
+				goto failed;
+		}
+		c->out_off += (size_t)k;
+		if (!c->sent) {
+			c->sent = 1;
+			if (!c->received)
+				client_phase_arm(c, c->answer_ms);
+		}
+	}
+	c->wdone = 1;
+	client_want_write(c, 0);
+	return 0;
+failed:
+	/* A server refusing a large body (413) closes while we still write: read its
+	 * answer instead of reporting the write error. */
+	c->wfailed = 1;
+	c->conn_dead = 1;
+	client_want_write(c, 0);
+	return 0;
+}
+
+/* Read what the server sent while a request is in flight. */
+static void client_read(http_client_t *c)
+{
+	uint8_t tmp[HTTP_READ_CHUNK];
+	int rv;
+
+	for (;;) {
+		ssize_t k;
+
+		if (c->ssl != NULL) {
+			int r;
+			ERR_clear_error();
+			r = SSL_read(c->ssl, tmp, sizeof(tmp));
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_READ)
+					return;
+				if (e == SSL_ERROR_WANT_WRITE) {
+					client_want_write(c, 1);
+					return;
+				}
+				if (e == SSL_ERROR_ZERO_RETURN)
+					goto eof;
+				client_take_ssl_error(c);
+				client_fail(c, FK_CONN);
+				return;
+			}
+			k = r;
+		} else {
+			k = recv(c->fd, tmp, sizeof(tmp), 0);
+			if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+				return;
+			if (k == 0)
+				goto eof;
+			if (k < 0) {
+				client_fail(c, FK_CONN);
+				return;
+			}
+		}
+		if (!c->received) {
+			c->received = 1;
+			evtimer_del(c->phase);
+		}
+		if (c->budget != NULL) {
+			c->buffered += (size_t)k;
+			c->budget->used += (size_t)k;
+			if (c->budget->used > c->budget->max) {
+				c->over_budget = 1;
+				c->phase_timeout = 3;
+				client_fail(c, FK_TIMEOUT);
+				return;
+			}
+		}
+		if ((rv = resp_feed(c, tmp, (size_t)k)) < 0) {
+			client_fail(c, c->parse_fail);
+			return;
+		}
+		if (rv > 0) {
+			client_complete(c);
+			return;
+		}
+	}
+eof:
+	if (c->rstate == RS_BODY_EOF) {
+		c->resp_close = 1;
+		client_complete(c);
+	} else {
+		client_fail(c, FK_EOF);
+	}
+}
+
+/* The connection is idle and something happened on it: the server closed it (or sent
+ * what nobody asked for; or, over TLS, a session ticket, which is kept). */
+static void client_idle_read(http_client_t *c)
+{
+	uint8_t tmp[256];
+
+	if (c->ssl != NULL) {
+		int r;
+		ERR_clear_error();
+		r = SSL_read(c->ssl, tmp, sizeof(tmp));
+		if (r <= 0 && SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ) {
+			SSL_free_buffers(c->ssl);
+			return;
+		}
+		ERR_clear_error();
+	} else {
+		ssize_t k = recv(c->fd, tmp, sizeof(tmp), 0);
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+	}
+	log_debug("http: %s: the server closed the kept-alive connection", c->host_header);
+	client_drop_connection(c);
+}
+
+/* The TLS handshake goes on. 0 when it is done, 1 when it waits, -1 when it failed (and
+ * with it the request). */
+static int client_handshake(http_client_t *c)
+{
+	int r, e;
+
+	ERR_clear_error();
+	if ((r = SSL_connect(c->ssl)) == 1) {
+		c->cstate = CS_OPEN;
+		client_want_write(c, 0);
+		return 0;
+	}
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		client_want_write(c, e == SSL_ERROR_WANT_WRITE);
+		return 1;
+	}
+	client_take_ssl_error(c);
+	client_fail(c, FK_CONN);
+	return -1;
+}
+
+/* TCP is connected: start TLS, or be ready. */
+static void client_connected(http_client_t *c)
+{
+	http_fd_nodelay(c->fd);
+	if (c->ssl != NULL) {
+		c->tls_started = 1;
+		c->cstate = CS_HANDSHAKE;
+	} else {
+		c->cstate = CS_OPEN;
+	}
+	client_want_write(c, 0);
+}
+
+/* Everything that happens on the connection. */
+static void client_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	http_client_t *c = arg;
+
+	if (c->cstate == CS_CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		if (getsockopt((int)fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+			err = errno;
+		if (err != 0) {
+			c->sock_err = err;
+			client_fail(c, FK_CONN);
+			return;
+		}
+		if (!(what & EV_WRITE))
+			return; /* not connected yet: the socket turns writable when it is */
+		client_connected(c);
+	}
+	if (c->cstate == CS_HANDSHAKE && client_handshake(c) != 0)
+		return;
+	if (c->cstate != CS_OPEN)
+		return;
+	if (!c->busy || c->done || c->retry) {
+		if (what & EV_READ)
+			client_idle_read(c);
+		return;
+	}
+	if (!c->wdone && !c->wfailed)
+		client_write(c);
+	if ((what & EV_READ) || c->wfailed || (c->ssl != NULL && SSL_has_pending(c->ssl)))
+		client_read(c);
+}
+
+/* Open a new connection: a nonblocking connect, its events, and the SSL object. 0 when
+ * under way (or failed, with the failure delivered from the loop), -1 when it could not
+ * start at all (c->err says why). */
+static int client_connect(http_client_t *c)
+{
+	struct addrinfo hints, *ai = NULL;
+	char port[8];
+	int fd, r, gai;
+
+	if (c->ctx != NULL) {
+		if ((c->ssl = SSL_new(c->ctx)) == NULL) {
+			err_set_ssl(NULL, "SSL_new");
+			snprintf(c->err, sizeof(c->err), "SSL_new failed");
+			return -1;
+		}
+		SSL_set_ex_data(c->ssl, http_ssl_idx_client, c);
+		if (!c->host_is_ip)
+			SSL_set_tlsext_host_name(c->ssl, c->host);
+		if (c->check_hostname) {
+			if (c->host_is_ip)
+				X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->host);
+			else
+				SSL_set1_host(c->ssl, c->host);
+		}
+		if (c->session != NULL && SSL_SESSION_is_resumable(c->session))
+			SSL_set_session(c->ssl, c->session);
+		SSL_set_connect_state(c->ssl);
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | (c->host_is_ip ? AI_NUMERICHOST : 0);
+	snprintf(port, sizeof(port), "%d", c->port);
+	if ((gai = getaddrinfo(c->host, port, &hints, &ai)) != 0 || ai == NULL) {
+		snprintf(c->conn_err, sizeof(c->conn_err), "cannot resolve %s: %s", c->host,
+		         gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+		goto failed;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		c->sock_err = errno;
+		goto failed;
+	}
+	r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+	if (r != 0 && errno != EINPROGRESS) {
+		c->sock_err = errno;
+		close(fd);
+		goto failed;
+	}
+	freeaddrinfo(ai);
+	ai = NULL;
+	c->fd = fd;
+	if (c->ssl != NULL)
+		SSL_set_fd(c->ssl, fd);
+	c->ev_read = event_new(c->base, fd, EV_READ | EV_PERSIST, client_io_cb, c);
+	c->ev_write = event_new(c->base, fd, EV_WRITE | EV_PERSIST, client_io_cb, c);
+	if (c->ev_read == NULL || c->ev_write == NULL || event_add(c->ev_read, NULL) != 0) {
+		client_drop_connection(c);
+		snprintf(c->err, sizeof(c->err), "cannot create a connection");
+		return -1;
+	}
+	if (r == 0) {
+		client_connected(c);
+	} else {
+		c->cstate = CS_CONNECTING;
+		client_want_write(c, 1);
+	}
+	return 0;
+failed:
+	if (ai != NULL)
+		freeaddrinfo(ai);
+	client_fail(c, FK_CONN);
+	return 0;
+}
+
+/* Send the request in c->out: on the kept-alive connection when there is one, else on a
+ * new one. 0 (under way, or failed with the failure delivered from the loop), or -1 when it
+ * could not start. */
 static int client_send(http_client_t *c)
 {
-	struct evhttp_request *req;
-	struct evkeyvalq *h;
-	char len[32];
-
-	if (c->evcon != NULL && c->evcon_dead)
+	if (c->conn_dead)
 		client_drop_connection(c);
-	if (c->evcon == NULL && client_connect(c) != 0)
-		return -1;
 	c->sent = c->received = 0;
-	c->ev_error = -1;
+	c->fail = FK_NONE;
 	c->verify_err[0] = '\0';
+	c->conn_err[0] = '\0';
 	c->alert = -1;
 	c->tls_started = 0;
 	c->sock_err = 0;
+	c->ssl_err = 0;
 	c->phase_timeout = 0;
 	c->over_budget = 0;
 	client_budget_release(c);
-	if ((req = evhttp_request_new(client_done_cb, c)) == NULL) {
-		snprintf(c->err, sizeof(c->err), "cannot create a request");
-		return -1;
-	}
-	evhttp_request_set_error_cb(req, client_error_cb);
-	h = evhttp_request_get_output_headers(req);
-	evhttp_add_header(h, "Host", c->host_header);
-	if (c->content_type != NULL)
-		evhttp_add_header(h, "Content-Type", c->content_type);
-	for (size_t off = 0; off < c->extra_headers.len;) {
-		const char *name = (const char *)c->extra_headers.data + off;
-		const char *value = name + strlen(name) + 1;
-		evhttp_add_header(h, name, value);
-		off += strlen(name) + strlen(value) + 2;
-	}
-	if (c->req_body.len > 0 || c->cmd == EVHTTP_REQ_POST || c->cmd == EVHTTP_REQ_PUT) {
-		snprintf(len, sizeof(len), "%zu", c->req_body.len);
-		evhttp_add_header(h, "Content-Length", len);
-		evbuffer_add(evhttp_request_get_output_buffer(req), c->req_body.data,
-		             c->req_body.len);
-	}
-	/* Idle, the connection had no timeout (see client_deliver_cb); this request has. */
-	evhttp_connection_set_timeout(c->evcon, c->timeout_s + 1);
+	c->out_off = 0;
+	c->wdone = c->wfailed = 0;
+	c->rstate = RS_HEAD;
+	c->head_bytes = 0;
+	c->resp_status = c->resp_http10 = c->resp_chunked = 0;
+	c->resp_close = c->resp_keepalive = c->have_length = 0;
+	c->length = c->remain = 0;
+	buf_reset(&c->line);
+	buf_reset(&c->resp);
 	client_phase_arm(c, c->connect_ms);
-	if (evhttp_make_request(c->evcon, req, c->cmd, c->path) != 0) {
-		/* evhttp freed req, or failed to connect with req unqueued: either way it is
-		 * gone from the connection, which we replace. A socket that could not be made
-		 * is the usual cause: say so when errno tells. */
-		int err = errno;
-		c->evcon_dead = 1;
-		if (err == EMFILE || err == ENFILE)
-			snprintf(c->err, sizeof(c->err),
-			         "%s: cannot open a socket: %s (raise the open-file limit)",
-			         c->host_header,
-			         err == EMFILE ? "too many open files in this process"
-			                       : "too many open files in the system");
-		else
-			snprintf(c->err, sizeof(c->err), "%s: cannot start the request",
-			         c->host_header);
+	if (c->cstate == CS_NONE && client_connect(c) != 0)
 		return -1;
+	if (c->busy && !c->done && !c->retry) {
+		/* On a kept-alive connection, the request goes out now; the handshake of a
+		 * new one may have completed at once too. */
+		if (c->cstate == CS_HANDSHAKE && client_handshake(c) != 0)
+			return 0;
+		if (c->cstate == CS_OPEN)
+			client_write(c);
+		if (c->wfailed && c->busy && !c->done && !c->retry)
+			client_read(c);
 	}
 	return 0;
 }
@@ -886,51 +1420,43 @@ int http_client_request_headers(http_client_t *c, http_method_t m, const char *p
 	if (c->busy || !http_token_ok(path_query, 0) || path_query[0] != '/' || cb == NULL ||
 	    (content_type != NULL && !http_token_ok(content_type, 1)))
 		return -1;
+	if (m != HTTP_M_GET && m != HTTP_M_POST && m != HTTP_M_PUT && m != HTTP_M_DELETE)
+		return -1;
 	for (size_t i = 0; i < nheaders; i++)
 		if (headers[i].name == NULL || headers[i].value == NULL ||
 		    !http_token_ok(headers[i].name, 0) || !http_token_ok(headers[i].value, 1) ||
 		    strchr(headers[i].name, ':') != NULL)
 			return -1;
-	buf_reset(&c->extra_headers);
-	for (size_t i = 0; i < nheaders; i++) {
-		buf_append(&c->extra_headers, headers[i].name, strlen(headers[i].name) + 1);
-		buf_append(&c->extra_headers, headers[i].value, strlen(headers[i].value) + 1);
-	}
-	switch (m) {
-	case HTTP_M_GET:
-		c->cmd = EVHTTP_REQ_GET;
-		break;
-	case HTTP_M_POST:
-		c->cmd = EVHTTP_REQ_POST;
-		break;
-	case HTTP_M_PUT:
-		c->cmd = EVHTTP_REQ_PUT;
-		break;
-	case HTTP_M_DELETE:
-		c->cmd = EVHTTP_REQ_DELETE;
-		break;
-	default:
-		return -1;
-	}
-	free(c->path);
-	c->path = xstrdup(path_query);
-	free(c->content_type);
-	c->content_type = content_type ? xstrdup(content_type) : NULL;
-	buf_set(&c->req_body, body, body ? len : 0);
+	if (body == NULL)
+		len = 0;
+	buf_reset(&c->out);
+	buf_reserve(&c->out, 256 + len);
+	buf_appendf(&c->out, "%s %s HTTP/1.1\r\nHost: %s\r\n", http_method_name(m), path_query,
+	            c->host_header);
+	if (content_type != NULL)
+		buf_appendf(&c->out, "Content-Type: %s\r\n", content_type);
+	for (size_t i = 0; i < nheaders; i++)
+		buf_appendf(&c->out, "%s: %s\r\n", headers[i].name, headers[i].value);
+	if (len > 0 || m == HTTP_M_POST || m == HTTP_M_PUT)
+		buf_appendf(&c->out, "Content-Length: %zu\r\n", len);
+	buf_append(&c->out, "\r\n", 2);
+	if (len > 0)
+		buf_append(&c->out, body, len);
+	c->method = m;
 	c->cb = cb;
 	c->cb_arg = arg;
 	c->busy = 1;
 	c->done = c->retry = c->retried = 0;
 	c->status = 0;
 	c->err[0] = '\0';
-	buf_reset(&c->resp);
 	log_debug("http: %s %s%s", http_method_name(m), c->host_header, path_query);
 	if (client_send(c) != 0) {
 		c->busy = 0;
+		buf_free(&c->out);
 		return -1;
 	}
-	/* evhttp may already have failed the request inside evhttp_make_request (an
-	 * immediately refused connect); client_done_cb then queued the delivery. */
+	/* The request may already have failed inside client_send (a refused connect); the
+	 * delivery is queued then. */
 	evtimer_add(c->timer, &tv);
 	return 0;
 }
@@ -941,16 +1467,10 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!c->busy || c->done)
+	if (!c->busy || c->done || c->retry)
 		return;
-	/* Freeing the connection drops the request without calling evhttp's callbacks. */
-	c->ev_error = EVREQ_HTTP_TIMEOUT;
-	client_fail_text(c);
-	client_drop_connection(c);
-	c->status = 0;
-	c->retry = 0;
-	c->done = 1;
-	event_active(c->deliver, EV_TIMEOUT, 0);
+	c->retried = 1; /* a deadline is never followed by a resend */
+	client_fail(c, FK_TIMEOUT);
 }
 
 /* The connect or first-byte deadline passed: fail the request as the total deadline
@@ -960,7 +1480,7 @@ static void client_phase_cb(evutil_socket_t fd, short what, void *arg)
 	http_client_t *c = arg;
 
 	(void)what;
-	if (!c->busy || c->done)
+	if (!c->busy || c->done || c->retry)
 		return;
 	if (c->over_budget)
 		c->phase_timeout = 3;
@@ -1000,12 +1520,10 @@ static void client_deliver_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_del(c->timer);
 	evtimer_del(c->phase);
 	client_budget_release(c); /* the body moved to c->resp, handed out below */
-	if (c->evcon != NULL && c->evcon_dead)
+	if (c->conn_dead)
 		client_drop_connection(c);
-	else if (c->evcon != NULL)
-		/* Keep an idle connection until the server closes it: evhttp would close it
-		 * after its read timeout. The next request sets the timeout again. */
-		bufferevent_set_timeouts(c->bev, NULL, NULL);
+	buf_free(&c->out);
+	buf_free(&c->line);
 	/* Take everything out of c first: the callback may free c or start a request. */
 	cb = c->cb;
 	cb_arg = c->cb_arg;
@@ -1036,11 +1554,9 @@ void http_client_free(http_client_t *c)
 	SSL_SESSION_free(c->session);
 	SSL_CTX_free(c->ctx);
 	free(c->pin);
-	buf_free(&c->req_body);
-	buf_free(&c->extra_headers);
+	buf_free(&c->out);
+	buf_free(&c->line);
 	buf_free(&c->resp);
-	free(c->path);
-	free(c->content_type);
 	free(c->host_header);
 	free(c->host);
 	free(c);

@@ -1215,6 +1215,100 @@ static void test_stale_keepalive_resend(void **state)
 	stale_run(HTTP_M_POST, 0, 1);
 }
 
+/* A raw server that answers the n-th connection's request with answers[n] (in two pieces,
+ * so the client parses across reads), then closes. */
+struct scripted_srv {
+	int lfd;              /* listening socket */
+	const char **answers; /* one per connection, NULL-terminated */
+	const size_t *lens;   /* their lengths */
+	pthread_t th;         /* the thread */
+};
+
+static void *scripted_main(void *arg)
+{
+	struct scripted_srv *ss = arg;
+	int fd;
+
+	for (size_t i = 0; ss->answers[i] != NULL && (fd = accept(ss->lfd, NULL, NULL)) >= 0; i++) {
+		size_t half = ss->lens[i] / 2;
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		if (raw_read_request(fd) == 0 && write(fd, ss->answers[i], half) >= 0) {
+			nanosleep(&ts, NULL);
+			ssize_t w = write(fd, ss->answers[i] + half, ss->lens[i] - half);
+			(void)w;
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+/* The answer parser: chunked, until-close and interim answers are read whole; malformed
+ * ones, and ones over the limits, fail with the reason; a body cut short is an error. */
+static void test_client_answer_forms(void **state)
+{
+	static char big_head[70100];
+	const char *answers[] = {
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n"
+	    "X-Trailer: 1\r\n\r\n",
+	    "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello",
+	    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+	    "HTTP/1.1 204 No Content\r\n\r\n",
+	    "HTTP/2 200\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n"
+	    "0123456789abcdef0123456789abcdef\r\n0\r\n\r\n",
+	    big_head,
+	    NULL,
+	};
+	const struct {
+		int status;      /* expected status */
+		const char *out; /* expected body (status != 0) or a part of the error */
+	} want[] = {
+	    {200, "abcde"},
+	    {200, "hello"},
+	    {201, "ok"},
+	    {204, ""},
+	    {0, "malformed response"},
+	    {0, "malformed response"},
+	    {0, "malformed response"},
+	    {0, "connection closed"},
+	    {0, "response over 10 bytes"},
+	    {0, "response over"},
+	};
+	size_t lens[sizeof(answers) / sizeof(answers[0])];
+	struct scripted_srv ss = {0, answers, lens, 0};
+	int port;
+	struct result r;
+
+	(void)state;
+	snprintf(big_head, sizeof(big_head), "HTTP/1.1 200 OK\r\nX-Big: ");
+	memset(big_head + strlen(big_head), 'a', 70000);
+	for (size_t i = 0; answers[i] != NULL; i++)
+		lens[i] = strlen(answers[i]);
+	ss.lfd = silent_listener(&port);
+	assert_int_equal(pthread_create(&ss.th, NULL, scripted_main, &ss), 0);
+	for (size_t i = 0; answers[i] != NULL; i++) {
+		http_client_t *c = http_client_new(base, "127.0.0.1", port, NULL, 5);
+		assert_non_null(c);
+		if (want[i].status == 0 && strstr(want[i].out, "over 10") != NULL)
+			http_client_set_max_response(c, 10);
+		request(c, HTTP_M_GET, "/", NULL, &r);
+		assert_int_equal(r.status, want[i].status);
+		if (r.status != 0) {
+			assert_int_equal(r.body.len, strlen(want[i].out));
+			assert_memory_equal(r.body.data, want[i].out, r.body.len);
+		} else {
+			assert_non_null(strstr(r.err, want[i].out));
+		}
+		result_clear(&r);
+		http_client_free(c);
+	}
+	pthread_join(ss.th, NULL);
+	close(ss.lfd);
+}
+
 /* A blocking TCP connection to port on 127.0.0.1. */
 static int raw_connect(int port)
 {
@@ -1464,6 +1558,7 @@ int main(void)
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_client_limits),
 	    cmocka_unit_test(test_stale_keepalive_resend),
+	    cmocka_unit_test(test_client_answer_forms),
 	    cmocka_unit_test(test_trickle_deadline),
 	    cmocka_unit_test(test_connection_cap),
 	    cmocka_unit_test(test_peer_cap),
