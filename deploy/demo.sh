@@ -53,7 +53,12 @@ if fctl status "$NODE_UUID_node1" | grep -q "INVALID_QUOTE"; then
 	say "7. The trust events, in the hash-chained audit log (docs/revocation.md)"
 	fctl events list
 	fctl events verify
-	say "Demo done: enrolled, attested, tamper caught. Logs: $T (kept only with KEEP_TMP=1)"
+	say "8. The node's trust report, and its verdict as a signed EAR token (docs/ear.md)"
+	fctl report "$NODE_UUID_node1" --events 3 --ear jwt --out "$T/node1.jwt"
+	fctl report key --out "$T/report.pub.pem" 2>/dev/null
+	echo "   a relying party checks the token offline, with the verifier's public key:"
+	run "$BIN/vigilctl" report verify "$T/node1.jwt" --key "$T/report.pub.pem" >/dev/null
+	say "Demo done: enrolled, attested, tamper caught and reported. Logs: $T (kept only with KEEP_TMP=1)"
 	exit 0
 fi
 die "the tamper was not caught; see $T/fleet-verifier.log"
