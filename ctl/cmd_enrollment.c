@@ -15,6 +15,7 @@
 #include "ctl/args.h"
 #include "ctl/commands.h"
 #include "ctl/ctlconf.h"
+#include "ctl/show.h"
 
 static const char enr_usage[] =
     "Usage: vigilctl enrollment list [--page-size N] [--page-token T | --all] [--full]\n"
@@ -62,19 +63,6 @@ static const char enr_usage[] =
     "Exit status: 0 done, 1 the registrar refused (e.g. NOT_FOUND: no such enrollment) or\n"
     "could not be reached, 2 usage. See docs/api.md and docs/registrar.md.\n";
 
-static void enr_time(char *out, size_t n, int64_t t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t <= 0) {
-		snprintf(out, n, "-");
-		return;
-	}
-	gmtime_r(&tt, &tm);
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static json_t *enr_b64(const ProtobufCBinaryData *b)
 {
 	buf_t t = BUF_INIT;
@@ -108,7 +96,7 @@ static void enr_row(const Vigil__V1__Enrollment *m)
 {
 	char t[32], contact[80];
 
-	enr_time(t, sizeof(t), m->updated);
+	ctl_time(t, sizeof(t), m->updated * 1000, 0, "-");
 	if (*m->ip)
 		snprintf(contact, sizeof(contact), "%s:%u", m->ip, m->port);
 	else
@@ -210,9 +198,9 @@ static void enr_show_text(const Vigil__V1__Enrollment *m)
 	                 : "registered, not activated (its keys are not proven: do not trust them "
 	                   "yet)");
 	printf("regcount:     %u\n", m->regcount);
-	enr_time(t, sizeof(t), m->created);
+	ctl_time(t, sizeof(t), m->created * 1000, 0, "-");
 	printf("created:      %s\n", t);
-	enr_time(t, sizeof(t), m->updated);
+	ctl_time(t, sizeof(t), m->updated * 1000, 0, "-");
 	printf("updated:      %s\n", t);
 	if (*m->ip)
 		printf("contact:      %s:%u\n", m->ip, m->port);

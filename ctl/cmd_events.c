@@ -15,6 +15,7 @@
 #include "ctl/args.h"
 #include "ctl/commands.h"
 #include "ctl/ctlconf.h"
+#include "ctl/show.h"
 
 static const char events_usage[] =
     "Usage: vigilctl events list [--node UUID] [--type TYPE] [--since ID] [--json]\n"
@@ -59,23 +60,12 @@ typedef struct events_opts {
 	const char *out;                 /* export: where to */
 } events_opts_t;
 
-static void events_time(int64_t ms, char *out, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	char s[24];
-
-	gmtime_r(&t, &tm);
-	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, len, "%s.%03dZ", s, (int)(ms % 1000));
-}
-
 static json_t *events_json(const Vigil__V1__Event *ev)
 {
 	json_t *body = json_loads(ev->body, 0, NULL);
 	char t[40];
 
-	events_time(ev->time_ms, t, sizeof(t));
+	ctl_time(t, sizeof(t), ev->time_ms, 1, NULL);
 	return json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:s, s:s}", "seq",
 	                 (json_int_t)ev->seq, "id", ev->id, "time_ms", (json_int_t)ev->time_ms,
 	                 "time", t, "node_uuid", ev->node_uuid, "type", ev->type, "severity",
@@ -121,7 +111,7 @@ static int events_list(ctl_conf_t *c, const events_opts_t *o)
 				json_array_append_new(arr, events_json(ev));
 				continue;
 			}
-			events_time(ev->time_ms, t, sizeof(t));
+			ctl_time(t, sizeof(t), ev->time_ms, 1, NULL);
 			printf("%-6llu %-24s %-24s %-20s %s\n", (unsigned long long)ev->seq, ev->id,
 			       t, ev->type, *ev->node_uuid ? ev->node_uuid : "-");
 		}
@@ -155,7 +145,7 @@ static int events_show(ctl_conf_t *c, const char *id)
 	if (c->json) {
 		events_json_print(events_json(ev));
 	} else {
-		events_time(ev->time_ms, t, sizeof(t));
+		ctl_time(t, sizeof(t), ev->time_ms, 1, NULL);
 		printf("event:     %s\nseq:       %llu\ntime:      %s\n", ev->id,
 		       (unsigned long long)ev->seq, t);
 		printf("node:      %s\ntype:      %s\nseverity:  %s\n",

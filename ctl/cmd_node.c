@@ -18,6 +18,7 @@
 #include "ctl/args.h"
 #include "ctl/commands.h"
 #include "ctl/ctlconf.h"
+#include "ctl/show.h"
 #include "ctl/payload.h"
 
 static const char *const node_state_names[] = {
@@ -27,19 +28,6 @@ static const char *const node_state_names[] = {
 static const char *node_state_name(int s)
 {
 	return s >= 0 && s <= 10 ? node_state_names[s] : "UNKNOWN";
-}
-
-static void node_time(int64_t t, char *out, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t <= 0) {
-		snprintf(out, len, "never");
-		return;
-	}
-	gmtime_r(&tt, &tm);
-	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static json_t *node_json(const Vigil__V1__Node *n)
@@ -70,8 +58,8 @@ static void node_print(const ctl_conf_t *c, const Vigil__V1__Node *n)
 		json_decref(j);
 		return;
 	}
-	node_time(n->last_successful_attestation, t1, sizeof(t1));
-	node_time(n->last_received_quote, t2, sizeof(t2));
+	ctl_time(t1, sizeof(t1), n->last_successful_attestation * 1000, 0, "never");
+	ctl_time(t2, sizeof(t2), n->last_received_quote * 1000, 0, "never");
 	printf("node:          %s\n", n->uuid);
 	printf("state:         %s (%s)\n", node_state_name(n->operational_state),
 	       n->attestation_status);

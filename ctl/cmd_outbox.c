@@ -12,6 +12,7 @@
 #include "ctl/args.h"
 #include "ctl/commands.h"
 #include "ctl/ctlconf.h"
+#include "ctl/show.h"
 
 static const char outbox_usage[] =
     "Usage: vigilctl outbox list [--dead] [--page-size N] [--json]\n"
@@ -34,19 +35,6 @@ static const char outbox_usage[] =
     "\n"
     "Exit status: 0 done, 1 the verifier refused or could not be reached (for retry: no\n"
     "dead-lettered delivery with that ID), 2 usage. See docs/revocation.md.\n";
-
-static void outbox_time(char *out, size_t n, int64_t ms)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (ms <= 0) {
-		snprintf(out, n, "-");
-		return;
-	}
-	gmtime_r(&t, &tm);
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static json_t *outbox_json(const Vigil__V1__OutboxEntry *o)
 {
@@ -87,7 +75,7 @@ static int outbox_list(ctl_conf_t *c, int dead, uint32_t page_size)
 				json_array_append_new(all, outbox_json(o));
 				continue;
 			}
-			outbox_time(t, sizeof(t), dead ? o->dead : o->next_attempt);
+			ctl_time(t, sizeof(t), dead ? o->dead : o->next_attempt, 0, "-");
 			printf("%-8" PRId64 " %-22s %-36s %8u  %-20s  %s\n", o->id, o->event_id,
 			       o->node_uuid, o->attempts, t, o->url);
 			if (*o->last_error)

@@ -11,6 +11,7 @@
 #include "ctl/args.h"
 #include "ctl/commands.h"
 #include "ctl/ctlconf.h"
+#include "ctl/show.h"
 
 static const char policy_usage[] =
     "Usage: vigilctl policy create runtime --ima-log FILE [OPTIONS]\n"
@@ -42,29 +43,12 @@ static int policy_kind_parse(const char *s, Vigil__V1__PolicyKind *k)
 	return 0;
 }
 
-static const char *policy_kind_str(Vigil__V1__PolicyKind k)
-{
-	switch (k) {
-	case VIGIL__V1__POLICY_KIND__POLICY_KIND_PCR:
-		return "pcr";
-	case VIGIL__V1__POLICY_KIND__POLICY_KIND_RUNTIME:
-		return "runtime";
-	case VIGIL__V1__POLICY_KIND__POLICY_KIND_MB:
-		return "mb";
-	default:
-		return "?";
-	}
-}
-
 static void policy_print(const Vigil__V1__Policy *p)
 {
 	char t[32];
-	time_t tt = (time_t)p->created;
-	struct tm tm;
 
-	gmtime_r(&tt, &tm);
-	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%-24s %-8s %10u  %.16s  %s\n", p->name, policy_kind_str(p->kind), p->size,
+	ctl_time(t, sizeof(t), p->created * 1000, 0, NULL);
+	printf("%-24s %-8s %10u  %.16s  %s\n", p->name, ctl_policy_kind_name(p->kind), p->size,
 	       p->sha256, t);
 }
 

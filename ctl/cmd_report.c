@@ -16,6 +16,7 @@
 #include "ctl/args.h"
 #include "ctl/commands.h"
 #include "ctl/ctlconf.h"
+#include "ctl/show.h"
 
 #define REPORT_MAX_AGE_DEFAULT 86400 /* seconds a token is accepted for by default */
 #define REPORT_SKEW            60    /* seconds iat may lie in the future */
@@ -300,34 +301,6 @@ static int report_getopt(ctl_conf_t *c, int argc, char **argv, report_opts_t *o,
 	return optind;
 }
 
-static void report_time_ms(int64_t ms, char *out, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (ms <= 0) {
-		snprintf(out, len, "never");
-		return;
-	}
-	gmtime_r(&t, &tm);
-	strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + strlen(out), len - strlen(out), ".%03dZ", (int)(ms % 1000));
-}
-
-static const char *report_kind_name(Vigil__V1__PolicyKind k)
-{
-	switch (k) {
-	case VIGIL__V1__POLICY_KIND__POLICY_KIND_PCR:
-		return "pcr";
-	case VIGIL__V1__POLICY_KIND__POLICY_KIND_RUNTIME:
-		return "runtime";
-	case VIGIL__V1__POLICY_KIND__POLICY_KIND_MB:
-		return "mb";
-	default:
-		return "?";
-	}
-}
-
 static json_t *report_json(const Vigil__V1__Report *r)
 {
 	const Vigil__V1__Node *n = r->node;
@@ -343,7 +316,7 @@ static json_t *report_json(const Vigil__V1__Report *r)
 	}
 	for (size_t i = 0; i < r->n_policies; i++)
 		json_array_append_new(pols, json_pack("{s:s, s:s, s:s}", "kind",
-		                                      report_kind_name(r->policies[i]->kind),
+		                                      ctl_policy_kind_name(r->policies[i]->kind),
 		                                      "name", r->policies[i]->name, "sha256",
 		                                      r->policies[i]->sha256));
 	for (size_t i = 0; i < r->n_mb_failures; i++)
@@ -378,7 +351,7 @@ static void report_print(const Vigil__V1__Report *r)
 	const Vigil__V1__Node *n = r->node;
 	char t[48];
 
-	report_time_ms(r->quote_time_ms, t, sizeof(t));
+	ctl_time(t, sizeof(t), r->quote_time_ms, 1, "never");
 	printf("node:          %s\n", n ? n->uuid : "?");
 	printf("verdict:       %s (EAR %s)\n", n ? n->attestation_status : "?", r->ear_status);
 	if (n && *n->last_event_id)
@@ -389,7 +362,7 @@ static void report_print(const Vigil__V1__Report *r)
 	       r->clock_safe ? "safe" : "NOT safe");
 	for (size_t i = 0; i < r->n_policies; i++)
 		printf("%-15s%s %s (sha256 %.16s...)\n", i == 0 ? "policies:" : "",
-		       report_kind_name(r->policies[i]->kind), r->policies[i]->name,
+		       ctl_policy_kind_name(r->policies[i]->kind), r->policies[i]->name,
 		       r->policies[i]->sha256);
 	if (r->n_pcrs > 0) {
 		printf("PCRs (%s):\n", r->pcrs[0]->bank);
@@ -417,7 +390,7 @@ static void report_print(const Vigil__V1__Report *r)
 	if (r->n_events > 0) {
 		printf("events:\n");
 		for (size_t i = 0; i < r->n_events; i++) {
-			report_time_ms(r->events[i]->time_ms, t, sizeof(t));
+			ctl_time(t, sizeof(t), r->events[i]->time_ms, 1, "never");
 			printf("  %s  %-20s %s\n", t, r->events[i]->type, r->events[i]->id);
 		}
 	}
