@@ -193,7 +193,10 @@ int ctl_call_service(ctl_conf_t *c, ctl_service_t svc, const char *method,
 			        method);
 		else
 			rv = 0;
-	} else if (code == 14) {
+	} else if (code == 14 && strncmp(e.msg, "node ", 5) != 0) {
+		/* The transport's UNAVAILABLE: the server is not reached. (A vigil server's own
+		 * UNAVAILABLE names a node, e.g. AttestNow's agent that did not answer: that
+		 * one is printed as any other error, below.) */
 		fprintf(stderr,
 		        "vigilctl: %s at %s unavailable: %s\n"
 		        "  (is it running? is %s right? do --tls-ca/--tls-cert/--tls-key match "
