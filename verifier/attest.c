@@ -373,6 +373,8 @@ int attest_check(const attest_input_t *in, attest_state_t *st, const uint8_t *bo
 	if (in->pcr) {
 		const char *id = NULL;
 		if (pcr_policy_check(in->pcr, attest_pcr, &lk, &id, &e) < 0) {
+			if (in->report)
+				report_round_pcr_failed(in->report, in->pcr);
 			attest_failf(out, id, "%s", e.msg);
 			goto out;
 		}

@@ -82,9 +82,14 @@ void report_round_pcrs(report_round_t *r, const quote_t *q, uint16_t bank,
 		r->dlen = (uint8_t)vl;
 		memcpy(r->value[i], v, vl);
 		r->quoted |= 1u << i;
-		if (!pcr_policy_allows(p, (int)i, v, vl))
-			r->bad |= 1u << i;
 	}
+}
+
+void report_round_pcr_failed(report_round_t *r, const struct pcr_policy *p)
+{
+	for (unsigned i = 0; i < REPORT_PCRS; i++)
+		if ((r->quoted & (1u << i)) && !pcr_policy_allows(p, (int)i, r->value[i], r->dlen))
+			r->bad |= 1u << i;
 	/* A PCR the policy names but the quote lacks fails the policy too. */
 	r->bad |= r->in_policy & ~r->quoted;
 }

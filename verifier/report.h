@@ -59,10 +59,14 @@ typedef struct report_round {
 typedef struct report_ev report_ev_t;
 
 void report_round_init(report_round_t *r);
-/* The quote of the round verified: record the PCRs of bank in q and judge each against
- * policy p (may be NULL). */
+/* The quote of the round verified: record the PCRs of bank in q and which of them policy
+ * p (may be NULL) constrains. None is marked bad: a round whose PCR policy passed has no
+ * bad PCR, so the per-PCR judgement is made only when it failed. */
 void report_round_pcrs(report_round_t *r, const quote_t *q, uint16_t bank,
                        const struct pcr_policy *p);
+/* The round's PCR policy p failed: mark each PCR it refuses, and those it names that the
+ * quote lacks. */
+void report_round_pcr_failed(report_round_t *r, const struct pcr_policy *p);
 
 /* The runtime policy's per-entry check wrapped so that the first failing entry's path
  * and digest are recorded: pass a report_ima_cb_t as the ima_entry_cb argument. */

@@ -183,12 +183,36 @@ static void test_pcr_policy_allows(void **state)
 	pcr_policy_free(p);
 }
 
+/* A failed PCR policy marks exactly the PCRs it refuses, and a named PCR not quoted. */
+static void test_pcr_failed(void **state)
+{
+	static const char json[] =
+	    "{\"15\": [\"0000000000000000000000000000000000000000000000000000000000000000\"], "
+	    "\"7\": [\"0000000000000000000000000000000000000000000000000000000000000000\"]}";
+	err_t e = {""};
+	pcr_policy_t *p = pcr_policy_parse(json, strlen(json), &e);
+	report_round_t r;
+
+	(void)state;
+	assert_non_null(p);
+	round_fill(&r, 0);
+	r.in_policy = (1u << 7) | (1u << 15);
+	report_round_pcr_failed(&r, p); /* PCR 15 is 0x0f...: refused; PCR 7 not quoted */
+	assert_int_equal(r.bad, (1u << 7) | (1u << 15));
+	round_fill(&r, 0);
+	r.in_policy = 1u << 15;
+	memset(r.value[15], 0x00, 32);
+	report_round_pcr_failed(&r, p); /* every named PCR quoted and allowed */
+	assert_int_equal(r.bad, 0);
+	pcr_policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pass_round),         cmocka_unit_test(test_fail_then_pass),
 	    cmocka_unit_test(test_quoted_set_changes), cmocka_unit_test(test_result_names),
-	    cmocka_unit_test(test_pcr_policy_allows),
+	    cmocka_unit_test(test_pcr_policy_allows),  cmocka_unit_test(test_pcr_failed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
