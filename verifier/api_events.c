@@ -181,7 +181,7 @@ int api_export_events(void *arg, grpcsrv_call_t *c, const uint8_t *req, size_t l
 	Vigil__V1__ExportEventsRequest *r =
 	    vigil__v1__export_events_request__unpack(NULL, len, req);
 	Vigil__V1__ExportEventsResponse out = VIGIL__V1__EXPORT_EVENTS_RESPONSE__INIT;
-	store_event_filter_t f = {NULL, NULL, 0, 0};
+	store_event_filter_t f = {NULL, NULL, 0, 0, 0};
 	store_event_t *v = NULL;
 	store_seal_t *seals = NULL;
 	size_t n = 0, ns = 0, used;

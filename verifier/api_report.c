@@ -159,42 +159,16 @@ static void api_rep_build(vctx_t *ctx, api_rep_t *a)
 	a->r.ear_status = api_rep_str(ear_tier_name(en.status));
 }
 
-/* The last n events of the node from store st, newest last, into a->r.events. 0 or -1.
- * The store lists in ascending order from a sequence number: the node's events are read
- * from a window at the end of the log, widened until it holds n of them or the whole
- * log, so that a node with a long history is not read whole for its last ten events. */
+/* The last n events of the node from store st, newest last, into a->r.events. 0 or -1. */
 static int api_rep_events(api_rep_t *a, struct store *st, size_t n, err_t *e)
 {
-	store_event_filter_t f = {a->st.rec.uuid, NULL, 0, 0};
-	store_event_t last;
-	int64_t window = 256;
+	store_event_filter_t f = {a->st.rec.uuid, NULL, 0, n, 1};
 	size_t first;
 
 	if (n == 0)
 		return 0;
-	memset(&last, 0, sizeof(last));
-	switch (store_event_last(st, &last, e)) {
-	case STORE_OK:
-		break;
-	case STORE_NOT_FOUND:
-		return 0;
-	default:
+	if (store_event_list(st, &f, &a->events, &a->n_events, e) != STORE_OK)
 		return -1;
-	}
-	for (;;) {
-		f.after_seq = last.seq > window ? last.seq - window : 0;
-		if (store_event_list(st, &f, &a->events, &a->n_events, e) != STORE_OK) {
-			store_event_clear(&last);
-			return -1;
-		}
-		if (a->n_events >= n || f.after_seq == 0)
-			break;
-		store_events_free(a->events, a->n_events);
-		a->events = NULL;
-		a->n_events = 0;
-		window *= 16;
-	}
-	store_event_clear(&last);
 	first = a->n_events > n ? a->n_events - n : 0;
 	a->ev = xcalloc(a->n_events - first + 1, sizeof(*a->ev));
 	a->evp = xcalloc(a->n_events - first + 1, sizeof(*a->evp));

@@ -547,7 +547,7 @@ store_rc_t store_event_verify_chain(store_t *s, err_t *e)
 store_rc_t store_event_list(store_t *s, const store_event_filter_t *f, store_event_t **out,
                             size_t *n, err_t *e)
 {
-	static const store_event_filter_t all = {NULL, NULL, 0, 0};
+	static const store_event_filter_t all = {NULL, NULL, 0, 0, 0};
 
 	*out = NULL;
 	*n = 0;

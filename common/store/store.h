@@ -292,6 +292,7 @@ typedef struct store_event_filter {
 	const char *type;      /* only this type, or NULL (borrowed) */
 	int64_t after_seq;     /* only seq > after_seq */
 	size_t limit;          /* at most this many, 0 = all */
+	int newest;            /* with limit: the newest limit of them (still in ascending seq) */
 } store_event_filter_t;
 
 store_rc_t store_event_list(store_t *s, const store_event_filter_t *f, store_event_t **out,

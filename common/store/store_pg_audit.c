@@ -33,11 +33,15 @@ store_rc_t pg_event_list(void *h, const store_event_filter_t *f, store_event_t *
 	/* LIMIT NULL is no limit, as SQLite's LIMIT -1. */
 	const char *v[4] = {pg_i64(after, f->after_seq), f->node_uuid, f->type,
 	                    f->limit ? pg_i64(limit, (int64_t)f->limit) : NULL};
-	PGresult *r = pg_run(p,
-	                     "SELECT " PG_EVENT_COLS " FROM events WHERE seq > $1"
-	                     " AND ($2::text IS NULL OR node_uuid = $2)"
-	                     " AND ($3::text IS NULL OR type = $3) ORDER BY seq LIMIT $4::bigint",
-	                     4, v);
+#define PG_EVENT_WHERE                                                                             \
+	" FROM events WHERE seq > $1 AND ($2::text IS NULL OR node_uuid = $2)"                     \
+	" AND ($3::text IS NULL OR type = $3)"
+	PGresult *r = pg_run(
+	    p,
+	    f->newest ? "SELECT * FROM (SELECT " PG_EVENT_COLS PG_EVENT_WHERE
+	                " ORDER BY seq DESC LIMIT $4::bigint) AS newest ORDER BY seq"
+	              : "SELECT " PG_EVENT_COLS PG_EVENT_WHERE " ORDER BY seq LIMIT $4::bigint",
+	    4, v);
 	void *rows;
 
 	if (r == NULL)

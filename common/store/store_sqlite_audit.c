@@ -50,10 +50,14 @@ store_rc_t sq_event_list(void *h, const store_event_filter_t *f, store_event_t *
 	store_rc_t rc = STORE_ERROR;
 	void *v = NULL;
 
+#define SQ_EVENT_WHERE                                                                             \
+	" FROM events WHERE seq > ?1 AND (?2 IS NULL OR node_uuid = ?2)"                           \
+	" AND (?3 IS NULL OR type = ?3)"
 	if (sqlite3_prepare_v2(q->db,
-	                       "SELECT " SQ_EVENT_COLS " FROM events WHERE seq > ?1"
-	                       " AND (?2 IS NULL OR node_uuid = ?2) AND (?3 IS NULL OR type = ?3)"
-	                       " ORDER BY seq LIMIT ?4",
+	                       f->newest ? "SELECT * FROM (SELECT " SQ_EVENT_COLS SQ_EVENT_WHERE
+	                                   " ORDER BY seq DESC LIMIT ?4) ORDER BY seq"
+	                                 : "SELECT " SQ_EVENT_COLS SQ_EVENT_WHERE
+	                                   " ORDER BY seq LIMIT ?4",
 	                       -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 1, f->after_seq) || sq_bind_text(st, 2, f->node_uuid) ||
 	    sq_bind_text(st, 3, f->type) ||

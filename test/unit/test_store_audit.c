@@ -68,7 +68,7 @@ static void test_event_list_get(void **state)
 	fixture_t *f = *state;
 	char ids[6][40];
 	store_event_t *v, ev;
-	store_event_filter_t flt = {NULL, NULL, 0, 0};
+	store_event_filter_t flt = {NULL, NULL, 0, 0, 0};
 	size_t n;
 	err_t e = {""};
 
@@ -108,6 +108,15 @@ static void test_event_list_get(void **state)
 	assert_int_equal(n, 2);
 	assert_int_equal(v[0].seq, 3);
 	assert_int_equal(v[1].seq, 4);
+	store_events_free(v, n);
+	memset(&flt, 0, sizeof(flt)); /* a's newest two (1, 3, 6): 3 and 6, still ascending */
+	flt.node_uuid = "a";
+	flt.limit = 2;
+	flt.newest = 1;
+	assert_int_equal(store_event_list(f->s, &flt, &v, &n, &e), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0].seq, 3);
+	assert_int_equal(v[1].seq, 6);
 	store_events_free(v, n);
 
 	assert_int_equal(store_event_get(f->s, ids[4], &ev, &e), STORE_OK);
