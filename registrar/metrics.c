@@ -77,25 +77,23 @@ static void rmetrics_render(buf_t *b, void *arg)
 	err_t e = {""};
 	int up;
 
-	prom_family(b, "vigil_registrar_registrations_total", "counter",
-	            "Registrations answered with a credential challenge.");
-	prom_sample(b, "vigil_registrar_registrations_total", NULL, NULL,
+	prom_scalar(b, "vigil_registrar_registrations_total", "counter",
+	            "Registrations answered with a credential challenge.",
 	            prom_get(&m->n[RMETRICS_REG_OK]));
 	rmetrics_refusals(b, m, "vigil_registrar_registrations_refused_total",
 	                  "Registrations refused, by reason.", RMETRICS_REG_INVALID,
 	                  RMETRICS_REG_STORE_ERROR);
-	prom_family(b, "vigil_registrar_activations_total", "counter",
-	            "Activations whose proof matched: an enrollment completed.");
-	prom_sample(b, "vigil_registrar_activations_total", NULL, NULL,
+	prom_scalar(b, "vigil_registrar_activations_total", "counter",
+	            "Activations whose proof matched: an enrollment completed.",
 	            prom_get(&m->n[RMETRICS_ACT_OK]));
 	rmetrics_refusals(b, m, "vigil_registrar_activations_refused_total",
 	                  "Activations refused, by reason.", RMETRICS_ACT_INVALID,
 	                  RMETRICS_ACT_STORE_ERROR);
 	up = rmetrics_store_stats(m, &st, &e) == 0;
-	prom_family(b, "vigil_registrar_store_up", "gauge",
+	prom_scalar(b, "vigil_registrar_store_up", "gauge",
 	            "1 when the metrics thread could read the store for this scrape, else 0 "
-	            "(and the enrollment counts are left out).");
-	prom_sample(b, "vigil_registrar_store_up", NULL, NULL, (uint64_t)up);
+	            "(and the enrollment counts are left out).",
+	            (uint64_t)up);
 	if (!up)
 		return;
 	prom_family(b, "vigil_registrar_enrollments", "gauge",

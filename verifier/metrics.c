@@ -193,9 +193,9 @@ static void vmetrics_render(buf_t *b, void *arg)
 		for (int s = 0; s < VMETRICS_STATES; s++)
 			nodes[s] += prom_get(&vm->w[w].nodes[s]);
 	}
-	prom_family(b, "vigil_verifier_rounds_total", "counter",
-	            "Attestation rounds ended: passed, failed a check, or a failed contact.");
-	prom_sample(b, "vigil_verifier_rounds_total", NULL, NULL, prom_hist_sum_count(&round));
+	prom_scalar(b, "vigil_verifier_rounds_total", "counter",
+	            "Attestation rounds ended: passed, failed a check, or a failed contact.",
+	            prom_hist_sum_count(&round));
 	prom_histogram(b, "vigil_verifier_round_duration_seconds",
 	               "Seconds from a round's first request to the agent to its verdict.", &round);
 	prom_family(b, "vigil_verifier_nodes", "gauge",
@@ -210,50 +210,45 @@ static void vmetrics_render(buf_t *b, void *arg)
 	               "Seconds each batch of the store thread took: the events it committed "
 	               "(verdicts among them) and its transaction of attestation progress.",
 	               &flush);
-	prom_family(b, "vigil_verifier_store_batch_rows_total", "counter",
-	            "Node rows written by the batched progress writes.");
-	prom_sample(b, "vigil_verifier_store_batch_rows_total", NULL, NULL, prom_get(&vm->st.rows));
-	prom_family(b, "vigil_verifier_store_batch_events_total", "counter",
-	            "Events (verdict changes among them) the store thread committed or tried.");
-	prom_sample(b, "vigil_verifier_store_batch_events_total", NULL, NULL,
+	prom_scalar(b, "vigil_verifier_store_batch_rows_total", "counter",
+	            "Node rows written by the batched progress writes.", prom_get(&vm->st.rows));
+	prom_scalar(b, "vigil_verifier_store_batch_events_total", "counter",
+	            "Events (verdict changes among them) the store thread committed or tried.",
 	            prom_get(&vm->st.events));
-	prom_family(b, "vigil_verifier_store_batch_failures_total", "counter",
+	prom_scalar(b, "vigil_verifier_store_batch_failures_total", "counter",
 	            "Batches of the store thread in which a write failed (logged; progress is "
-	            "kept in memory and written again).");
-	prom_sample(b, "vigil_verifier_store_batch_failures_total", NULL, NULL,
+	            "kept in memory and written again).",
 	            prom_get(&vm->st.failures));
-	prom_family(b, "vigil_verifier_store_queue_depth", "gauge",
+	prom_scalar(b, "vigil_verifier_store_queue_depth", "gauge",
 	            "Writes waiting for the store thread's next batch (at most one progress "
-	            "snapshot per node, plus the events).");
-	prom_sample(b, "vigil_verifier_store_queue_depth", NULL, NULL, prom_get(&vm->st.queued));
-	prom_family(b, "vigil_verifier_lease_claimed_total", "counter",
+	            "snapshot per node, plus the events).",
+	            prom_get(&vm->st.queued));
+	prom_scalar(b, "vigil_verifier_lease_claimed_total", "counter",
 	            "Nodes this instance claimed from the pool: unowned, handed back by another "
-	            "instance, or taken over from an owner whose lease ran out.");
-	prom_sample(b, "vigil_verifier_lease_claimed_total", NULL, NULL, prom_get(&vm->ls.claimed));
-	prom_family(b, "vigil_verifier_lease_handed_back_total", "counter",
+	            "instance, or taken over from an owner whose lease ran out.",
+	            prom_get(&vm->ls.claimed));
+	prom_scalar(b, "vigil_verifier_lease_handed_back_total", "counter",
 	            "Nodes this instance handed back to the pool because it held more than its "
-	            "fair share.");
-	prom_sample(b, "vigil_verifier_lease_handed_back_total", NULL, NULL,
+	            "fair share.",
 	            prom_get(&vm->ls.handed));
-	prom_family(b, "vigil_verifier_lease_lost_total", "counter",
+	prom_scalar(b, "vigil_verifier_lease_lost_total", "counter",
 	            "Leases this instance found taken by another instance when it renewed "
-	            "(it was paused or stalled past its leases); their nodes were dropped.");
-	prom_sample(b, "vigil_verifier_lease_lost_total", NULL, NULL, prom_get(&vm->ls.lost));
-	prom_family(b, "vigil_verifier_leases_held", "gauge",
-	            "Node leases this instance holds (0 outside a pool).");
-	prom_sample(b, "vigil_verifier_leases_held", NULL, NULL, prom_get(&vm->ls.held));
-	prom_family(b, "vigil_verifier_pool_stalled", "gauge",
+	            "(it was paused or stalled past its leases); their nodes were dropped.",
+	            prom_get(&vm->ls.lost));
+	prom_scalar(b, "vigil_verifier_leases_held", "gauge",
+	            "Node leases this instance holds (0 outside a pool).", prom_get(&vm->ls.held));
+	prom_scalar(b, "vigil_verifier_pool_stalled", "gauge",
 	            "1 while a worker of this instance has stopped ticking: it renews and "
-	            "claims no leases, so the pool takes its nodes over.");
-	prom_sample(b, "vigil_verifier_pool_stalled", NULL, NULL, prom_get(&vm->ls.stalled));
-	prom_family(b, "vigil_verifier_workers", "gauge", "Worker threads.");
-	prom_sample(b, "vigil_verifier_workers", NULL, NULL, (uint64_t)vm->nworkers);
+	            "claims no leases, so the pool takes its nodes over.",
+	            prom_get(&vm->ls.stalled));
+	prom_scalar(b, "vigil_verifier_workers", "gauge", "Worker threads.",
+	            (uint64_t)vm->nworkers);
 
 	up = vmetrics_store_stats(vm, &st, &e) == 0;
-	prom_family(b, "vigil_verifier_store_up", "gauge",
+	prom_scalar(b, "vigil_verifier_store_up", "gauge",
 	            "1 when the metrics thread could read the store for this scrape, else 0 "
-	            "(and the outbox metrics are left out).");
-	prom_sample(b, "vigil_verifier_store_up", NULL, NULL, (uint64_t)up);
+	            "(and the outbox metrics are left out).",
+	            (uint64_t)up);
 	if (!up)
 		return;
 	struct timespec now;
@@ -261,12 +256,12 @@ static void vmetrics_render(buf_t *b, void *arg)
 	int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 	int64_t age_ms =
 	    st.outbox_oldest > 0 && now_ms > st.outbox_oldest ? now_ms - st.outbox_oldest : 0;
-	prom_family(b, "vigil_verifier_outbox_pending", "gauge",
-	            "Webhook deliveries waiting to be delivered (retries included).");
-	prom_sample(b, "vigil_verifier_outbox_pending", NULL, NULL, (uint64_t)st.outbox_pending);
-	prom_family(b, "vigil_verifier_outbox_dead", "gauge",
-	            "Webhook deliveries given up (dead-lettered), waiting for an operator.");
-	prom_sample(b, "vigil_verifier_outbox_dead", NULL, NULL, (uint64_t)st.outbox_dead);
+	prom_scalar(b, "vigil_verifier_outbox_pending", "gauge",
+	            "Webhook deliveries waiting to be delivered (retries included).",
+	            (uint64_t)st.outbox_pending);
+	prom_scalar(b, "vigil_verifier_outbox_dead", "gauge",
+	            "Webhook deliveries given up (dead-lettered), waiting for an operator.",
+	            (uint64_t)st.outbox_dead);
 	prom_family(b, "vigil_verifier_outbox_oldest_age_seconds", "gauge",
 	            "Age of the oldest pending webhook delivery, 0 when none is pending.");
 	prom_sample_seconds(b, "vigil_verifier_outbox_oldest_age_seconds", NULL, NULL,

@@ -71,6 +71,12 @@ void prom_sample(buf_t *b, const char *name, const char *label, const char *valu
 	buf_appendf(b, " %" PRIu64 "\n", v);
 }
 
+void prom_scalar(buf_t *b, const char *name, const char *type, const char *help, uint64_t v)
+{
+	prom_family(b, name, type, help);
+	prom_sample(b, name, NULL, NULL, v);
+}
+
 void prom_sample_seconds(buf_t *b, const char *name, const char *label, const char *value,
                          uint64_t us)
 {

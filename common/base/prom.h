@@ -75,6 +75,8 @@ void prom_family(buf_t *b, const char *name, const char *type, const char *help)
 /* One sample line: name, then {label="value"} when label is not NULL (value escaped as
  * the format wants: backslash, double quote, newline), then v. */
 void prom_sample(buf_t *b, const char *name, const char *label, const char *value, uint64_t v);
+/* A family of one unlabelled sample: prom_family, then the sample name v. */
+void prom_scalar(buf_t *b, const char *name, const char *type, const char *help, uint64_t v);
 /* One sample line with a value of seconds (v microseconds, printed as seconds). */
 void prom_sample_seconds(buf_t *b, const char *name, const char *label, const char *value,
                          uint64_t us);
