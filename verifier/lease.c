@@ -19,8 +19,13 @@
 #include "verifier/worker.h"
 
 /* At most this many nodes claimed per round of the manager: a takeover of thousands is
- * spread over a few rounds, and each claim's first rounds over the interval (node.c). */
-#define LEASE_CLAIM_MAX 2000
+ * spread over a few rounds, LEASE_CLAIM_NEXT_MS apart, and each claim's first rounds over
+ * the interval (node.c). */
+#define LEASE_CLAIM_MAX     2000
+#define LEASE_CLAIM_NEXT_MS 1000
+/* A round comes this long after another instance's lease runs out (the claim takes only
+ * leases that ran out before its own now). */
+#define LEASE_EXPIRY_MARGIN_MS 50
 
 struct lease {
 	struct vctx *ctx;       /* the verifier's shared context (borrowed) */
@@ -36,6 +41,7 @@ struct lease {
 	store_lease_t *held;    /* the nodes handed to workers, by uuid, with their epoch */
 	size_t nheld;           /* how many */
 	int64_t stalled;        /* a worker stopped ticking at (unix ms): holding nothing */
+	int64_t renewed;        /* the last heartbeat and renewal (unix ms), 0: none yet */
 };
 
 static int64_t lease_now_ms(void)
@@ -183,10 +189,17 @@ static void lease_held_add(lease_t *l, const char *uuid, int64_t epoch)
 	l->held[l->nheld++].epoch = epoch;
 }
 
-static void lease_round(lease_t *l)
+/* One round of the manager: heartbeat and renewal when a third of the lease has passed
+ * since the last, then claims up to the fair share or a hand-back above it. Returns how
+ * long to wait for the next round (ms): the next renewal, or sooner when something may
+ * become claimable: right after the soonest lease of another instance runs out (a dead or
+ * stuck owner's nodes are taken at once, not up to a third of a lease later), or soon
+ * after a claim that stopped at LEASE_CLAIM_MAX with more to take. */
+static int64_t lease_round(lease_t *l)
 {
-	int64_t now = lease_now_ms(), live, total, mine, share;
+	int64_t now = lease_now_ms(), period = l->lease_ms / 3, wait, share, mine;
 	int *stuck = xcalloc((size_t)l->ctx->nworkers, sizeof(*stuck));
+	store_pool_counts_t c;
 	err_t e = {""};
 
 	/* A stuck instance heartbeats on, marked stalled: vigilctl pool tells it from a dead
@@ -208,7 +221,7 @@ static void lease_round(lease_t *l)
 		atomic_store(&l->under_share, 0);
 		store_pool_heartbeat(l->store, l->ctx->verifier_id, l->address, now, l->stalled,
 		                     &e);
-		return;
+		return period;
 	}
 	free(stuck);
 	if (l->stalled) {
@@ -217,15 +230,23 @@ static void lease_round(lease_t *l)
 			prom_set(&vmetrics_lease(l->ctx->metrics)->stalled, 0);
 	}
 	l->stalled = 0;
-	if (store_pool_heartbeat(l->store, l->ctx->verifier_id, l->address, now, 0, &e) != STORE_OK)
-		return;
-	lease_renew(l, now);
-	if (store_pool_counts(l->store, l->ctx->verifier_id, now - l->lease_ms, &live, &total,
-	                      &mine, &e) != STORE_OK)
-		return;
-	if (live < 1)
-		live = 1;
-	share = (total + live - 1) / live;
+	if (l->renewed == 0 || now - l->renewed >= period) {
+		if (store_pool_heartbeat(l->store, l->ctx->verifier_id, l->address, now, 0, &e) !=
+		    STORE_OK)
+			return period;
+		lease_renew(l, now);
+		l->renewed = now;
+	}
+	wait = l->renewed + period - now;
+	if (store_pool_counts(l->store, l->ctx->verifier_id, now - l->lease_ms, now, &c, &e) !=
+	    STORE_OK)
+		return wait;
+	if (c.next_expiry > 0 && c.next_expiry - now + LEASE_EXPIRY_MARGIN_MS < wait)
+		wait = c.next_expiry - now + LEASE_EXPIRY_MARGIN_MS;
+	if (c.live < 1)
+		c.live = 1;
+	share = (c.nodes + c.live - 1) / c.live;
+	mine = c.mine;
 	if (mine < share) {
 		store_node_t *got = NULL;
 		size_t n = 0, want = (size_t)(share - mine);
@@ -237,7 +258,7 @@ static void lease_round(lease_t *l)
 			log_info("pool: %s claimed %zu nodes (held %lld, fair share %lld of %lld "
 			         "with %lld live instances)",
 			         l->ctx->verifier_id, n, (long long)mine, (long long)share,
-			         (long long)total, (long long)live);
+			         (long long)c.nodes, (long long)c.live);
 			for (size_t i = 0; i < n; i++) {
 				lease_held_add(l, got[i].uuid, got[i].lease_epoch);
 				lease_load(l, &got[i]);
@@ -246,6 +267,8 @@ static void lease_round(lease_t *l)
 			mine += (int64_t)n;
 			if (l->ctx->metrics)
 				prom_add(&vmetrics_lease(l->ctx->metrics)->claimed, n);
+			if (n == LEASE_CLAIM_MAX && mine < share && wait > LEASE_CLAIM_NEXT_MS)
+				wait = LEASE_CLAIM_NEXT_MS;
 		}
 		store_nodes_free(got, n);
 	} else if (mine > share && (size_t)mine == l->nheld) {
@@ -265,8 +288,8 @@ static void lease_round(lease_t *l)
 		}
 		log_info("pool: %s handed back %zu nodes (fair share %lld of %lld with %lld live "
 		         "instances)",
-		         l->ctx->verifier_id, k, (long long)share, (long long)total,
-		         (long long)live);
+		         l->ctx->verifier_id, k, (long long)share, (long long)c.nodes,
+		         (long long)c.live);
 		mine -= (int64_t)k;
 		if (l->ctx->metrics)
 			prom_add(&vmetrics_lease(l->ctx->metrics)->handed, k);
@@ -275,24 +298,25 @@ static void lease_round(lease_t *l)
 		prom_set(&vmetrics_lease(l->ctx->metrics)->held, l->nheld);
 	/* AddNode's node counts in the share it would join: a lone instance takes every new
 	 * node at once, as on SQLite. */
-	atomic_store(&l->under_share, mine < (total + 1 + live - 1) / live);
+	atomic_store(&l->under_share, mine < (c.nodes + 1 + c.live - 1) / c.live);
+	return wait;
 }
 
 static void *lease_main(void *arg)
 {
 	lease_t *l = arg;
-	int64_t period = l->lease_ms / 3;
 
 	thread_name_set("vigil-lease");
 	pthread_mutex_lock(&l->lock);
 	while (!l->stop) {
 		struct timespec ts;
+		int64_t wait;
 		pthread_mutex_unlock(&l->lock);
-		lease_round(l);
+		wait = lease_round(l);
 		pthread_mutex_lock(&l->lock);
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += (time_t)(period / 1000);
-		ts.tv_nsec += (long)(period % 1000) * 1000000L;
+		ts.tv_sec += (time_t)(wait / 1000);
+		ts.tv_nsec += (long)(wait % 1000) * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;

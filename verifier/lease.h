@@ -2,7 +2,9 @@
  * a database shared by several verifier instances (PostgreSQL), nodes are owned by lease:
  * this thread, with its own store connection, heartbeats the instance, renews its leases
  * every third of verifier.lease_time, claims unowned or expired nodes up to its fair share
- * (nodes / live instances, rounded up), hands back nodes above it, and tells the workers
+ * (nodes / live instances, rounded up; checked again right after another instance's
+ * soonest lease runs out, so a dead owner's nodes are claimed at once), hands back nodes
+ * above it, and tells the workers
  * to load or drop nodes through worker posts only: it never touches a node. When a worker
  * stops ticking it stops renewing and claiming and heartbeats on marked stalled (counted
  * out of the fair shares), so that a stuck instance's nodes are taken over although its

@@ -375,11 +375,11 @@ store_rc_t store_pool_leave(store_t *s, const char *id, err_t *e)
 	return s->ops->pool_leave(s->h, id, e);
 }
 
-store_rc_t store_pool_counts(store_t *s, const char *id, int64_t live_since, int64_t *live,
-                             int64_t *nodes, int64_t *mine, err_t *e)
+store_rc_t store_pool_counts(store_t *s, const char *id, int64_t live_since, int64_t now,
+                             store_pool_counts_t *out, err_t *e)
 {
-	*live = *nodes = *mine = 0;
-	return s->ops->pool_counts(s->h, id, live_since, live, nodes, mine, e);
+	memset(out, 0, sizeof(*out));
+	return s->ops->pool_counts(s->h, id, live_since, now, out, e);
 }
 
 store_rc_t store_lease_renew(store_t *s, const char *id, int64_t expiry, store_lease_t **out,

@@ -410,10 +410,16 @@ store_rc_t store_pool_heartbeat(store_t *s, const char *id, const char *address,
                                 int64_t stalled, err_t *e);
 /* A clean exit: release every lease of id and remove its member row. */
 store_rc_t store_pool_leave(store_t *s, const char *id, err_t *e);
-/* In one read: live members (a heartbeat at or after live_since, not stalled), all nodes,
- * and the nodes id holds. */
-store_rc_t store_pool_counts(store_t *s, const char *id, int64_t live_since, int64_t *live,
-                             int64_t *nodes, int64_t *mine, err_t *e);
+/* What the lease manager decides on, read in one statement. */
+typedef struct store_pool_counts {
+	int64_t live;        /* members with a heartbeat at or after live_since, not stalled */
+	int64_t nodes;       /* all nodes */
+	int64_t mine;        /* the nodes id holds */
+	int64_t next_expiry; /* the soonest lease of another instance to run out after now
+	                        (unix ms): nothing becomes claimable before it; 0: none */
+} store_pool_counts_t;
+store_rc_t store_pool_counts(store_t *s, const char *id, int64_t live_since, int64_t now,
+                             store_pool_counts_t *out, err_t *e);
 /* One held lease. */
 typedef struct store_lease {
 	char *uuid;    /* the node (caller frees: store_leases_free) */

@@ -59,24 +59,27 @@ fail:
 	return STORE_ERROR;
 }
 
-store_rc_t pg_pool_counts(void *h, const char *id, int64_t live_since, int64_t *live,
-                          int64_t *nodes, int64_t *mine, err_t *e)
+store_rc_t pg_pool_counts(void *h, const char *id, int64_t live_since, int64_t now,
+                          store_pool_counts_t *out, err_t *e)
 {
 	pg_t *p = h;
-	char t[24];
-	const char *v[2] = {id, pg_i64(t, live_since)};
+	char t[24], tn[24];
+	const char *v[3] = {id, pg_i64(t, live_since), pg_i64(tn, now)};
 	PGresult *r = pg_run(p,
 	                     "SELECT (SELECT count(*) FROM pool_members WHERE heartbeat >= $2"
 	                     "  AND stalled IS NULL),"
 	                     " (SELECT count(*) FROM nodes),"
-	                     " (SELECT count(*) FROM nodes WHERE lease_owner = $1)",
-	                     2, v);
+	                     " (SELECT count(*) FROM nodes WHERE lease_owner = $1),"
+	                     " (SELECT min(lease_expiry) FROM nodes WHERE lease_expiry > $3"
+	                     "  AND lease_owner <> $1)",
+	                     3, v);
 
 	if (r == NULL)
 		return pg_fail(p, e, "counting the pool");
-	*live = pg_col_i64(r, 0, 0);
-	*nodes = pg_col_i64(r, 0, 1);
-	*mine = pg_col_i64(r, 0, 2);
+	out->live = pg_col_i64(r, 0, 0);
+	out->nodes = pg_col_i64(r, 0, 1);
+	out->mine = pg_col_i64(r, 0, 2);
+	out->next_expiry = pg_col_i64(r, 0, 3);
 	PQclear(r);
 	return STORE_OK;
 }

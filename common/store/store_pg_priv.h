@@ -158,8 +158,8 @@ store_rc_t pg_outbox_prune(void *h, int64_t before_ms, size_t limit, int64_t *co
 store_rc_t pg_pool_heartbeat(void *h, const char *id, const char *address, int64_t now,
                              int64_t stalled, err_t *e);
 store_rc_t pg_pool_leave(void *h, const char *id, err_t *e);
-store_rc_t pg_pool_counts(void *h, const char *id, int64_t live_since, int64_t *live,
-                          int64_t *nodes, int64_t *mine, err_t *e);
+store_rc_t pg_pool_counts(void *h, const char *id, int64_t live_since, int64_t now,
+                          store_pool_counts_t *out, err_t *e);
 store_rc_t pg_lease_renew(void *h, const char *id, int64_t expiry, store_lease_t **out, size_t *n,
                           err_t *e);
 store_rc_t pg_lease_claim(void *h, const char *id, int64_t now, int64_t expiry, size_t limit,

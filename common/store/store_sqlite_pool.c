@@ -54,8 +54,8 @@ store_rc_t sq_pool_leave(void *h, const char *id, err_t *e)
 	return rc;
 }
 
-store_rc_t sq_pool_counts(void *h, const char *id, int64_t live_since, int64_t *live,
-                          int64_t *nodes, int64_t *mine, err_t *e)
+store_rc_t sq_pool_counts(void *h, const char *id, int64_t live_since, int64_t now,
+                          store_pool_counts_t *out, err_t *e)
 {
 	sq_t *q = h;
 	sqlite3_stmt *st = NULL;
@@ -65,15 +65,18 @@ store_rc_t sq_pool_counts(void *h, const char *id, int64_t live_since, int64_t *
 	                       "SELECT (SELECT count(*) FROM pool_members WHERE heartbeat >= ?2"
 	                       "  AND stalled IS NULL),"
 	                       " (SELECT count(*) FROM nodes),"
-	                       " (SELECT count(*) FROM nodes WHERE lease_owner = ?1)",
+	                       " (SELECT count(*) FROM nodes WHERE lease_owner = ?1),"
+	                       " (SELECT min(lease_expiry) FROM nodes WHERE lease_expiry > ?3"
+	                       "  AND lease_owner <> ?1)",
 	                       -1, &st, NULL) != SQLITE_OK ||
 	    sq_bind_text(st, 1, id) || sqlite3_bind_int64(st, 2, live_since) ||
-	    sqlite3_step(st) != SQLITE_ROW) {
+	    sqlite3_bind_int64(st, 3, now) || sqlite3_step(st) != SQLITE_ROW) {
 		sq_fail(q, e, "counting the pool");
 	} else {
-		*live = sq_col_i64(st, 0);
-		*nodes = sq_col_i64(st, 1);
-		*mine = sq_col_i64(st, 2);
+		out->live = sq_col_i64(st, 0);
+		out->nodes = sq_col_i64(st, 1);
+		out->mine = sq_col_i64(st, 2);
+		out->next_expiry = sq_col_i64(st, 3);
 		rc = STORE_OK;
 	}
 	sqlite3_finalize(st);
