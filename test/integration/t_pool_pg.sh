@@ -45,7 +45,7 @@ FAILED_OK="SELECT (SELECT count(*) FROM nodes WHERE operational_state = 9 AND uu
 BALANCED="SELECT count(*) = %d AND min(c) >= %d AND max(c) <= %d FROM (SELECT count(*) c FROM nodes GROUP BY lease_owner) x"
 # shellcheck disable=SC2059
 until_sql "$(printf "$BALANCED" 3 $((N / 3 - 3)) $(((N + 2) / 3 + 3)))" t 60 &&
-	until_sql "$(printf "$ATTESTED" "'v1','v2','v3'" 0)" $GOOD 30 &&
+	until_sql "$(printf "$ATTESTED" "'v1','v2','v3'" 0)" $GOOD 90 &&
 	until_sql "SELECT count(*) FROM nodes WHERE lease_owner IN ('v1','v2','v3')" $N 5
 check "every node held by exactly one of v1..v3 (lease_owner), about a fair share each, the good ones attested" $?
 until_sql "$FAILED_OK" t 20
