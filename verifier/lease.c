@@ -23,6 +23,8 @@
  * the interval (node.c). */
 #define LEASE_CLAIM_MAX     2000
 #define LEASE_CLAIM_NEXT_MS 1000
+/* A failed heartbeat or renewal is tried again this soon: the leases run on meanwhile. */
+#define LEASE_RETRY_MS 1000
 /* A round comes this long after another instance's lease runs out (the claim takes only
  * leases that ran out before its own now). */
 #define LEASE_EXPIRY_MARGIN_MS 50
@@ -130,8 +132,9 @@ static int lease_workers_stuck(lease_t *l, int *stuck)
 
 /* Renew, then compare what the store says this instance holds with what its workers were
  * given: a node lost (claimed by another instance while this one was paused, or removed)
- * is dropped; one held but never given (AddNode claimed it) is loaded. */
-static void lease_renew(lease_t *l, int64_t now)
+ * is dropped; one held but never given (AddNode claimed it) is loaded. 0, or -1 when the
+ * renewal failed (logged by the store). */
+static int lease_renew(lease_t *l, int64_t now)
 {
 	store_lease_t *r = NULL;
 	size_t nr = 0, i = 0, j = 0, lost = 0, nload = 0;
@@ -141,7 +144,7 @@ static void lease_renew(lease_t *l, int64_t now)
 
 	if (store_lease_renew(l->store, l->ctx->verifier_id, now + l->lease_ms, &r, &nr, &e) !=
 	    STORE_OK)
-		return; /* logged by the store; the leases run on until the next try */
+		return -1;
 	/* qsort(NULL, 0) is undefined behaviour (UBSan stops there). */
 	if (nr > 0)
 		qsort(r, nr, sizeof(*r), lease_cmp);
@@ -180,6 +183,7 @@ static void lease_renew(lease_t *l, int64_t now)
 	store_leases_free(l->held, l->nheld);
 	l->held = r;
 	l->nheld = nr;
+	return 0;
 }
 
 static void lease_held_add(lease_t *l, const char *uuid, int64_t epoch)
@@ -232,9 +236,9 @@ static int64_t lease_round(lease_t *l)
 	l->stalled = 0;
 	if (l->renewed == 0 || now - l->renewed >= period) {
 		if (store_pool_heartbeat(l->store, l->ctx->verifier_id, l->address, now, 0, &e) !=
-		    STORE_OK)
-			return period;
-		lease_renew(l, now);
+		        STORE_OK ||
+		    lease_renew(l, now) < 0)
+			return LEASE_RETRY_MS;
 		l->renewed = now;
 	}
 	wait = l->renewed + period - now;

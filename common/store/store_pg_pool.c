@@ -98,9 +98,14 @@ store_rc_t pg_lease_renew(void *h, const char *id, int64_t expiry, store_lease_t
 	pg_t *p = h;
 	char t[24];
 	const char *v[2] = {id, pg_i64(t, expiry)};
+	/* Rows are locked in UUID order (byte order, as pg_node_save_rows writes them): the
+	 * store thread's progress batch of the same instance may hold some of them, and
+	 * locking in the same order makes this wait for it instead of deadlocking with it. */
 	PGresult *r = pg_run(p,
-	                     "UPDATE nodes SET lease_expiry = $2 WHERE lease_owner = $1"
-	                     " RETURNING uuid, lease_epoch",
+	                     "UPDATE nodes SET lease_expiry = $2 FROM (SELECT uuid FROM nodes"
+	                     "  WHERE lease_owner = $1 ORDER BY uuid COLLATE \"C\" FOR UPDATE) mine"
+	                     " WHERE nodes.uuid = mine.uuid AND nodes.lease_owner = $1"
+	                     " RETURNING nodes.uuid, nodes.lease_epoch",
 	                     2, v);
 	void *rows;
 

@@ -231,21 +231,42 @@ store_rc_t pg_node_delete(void *h, const char *uuid, err_t *e)
 	return pg_change_by_id(h, "DELETE FROM nodes WHERE uuid = $1", uuid, 0, e, "deleting node");
 }
 
+typedef struct pg_save_slot {
+	const store_node_t *node; /* one of the caller's rows */
+	size_t i;                 /* its index there */
+} pg_save_slot_t;
+
+static int pg_save_slot_cmp(const void *a, const void *b)
+{
+	return strcmp(((const pg_save_slot_t *)a)->node->uuid,
+	              ((const pg_save_slot_t *)b)->node->uuid);
+}
+
+/* The rows are written in UUID byte order, whatever order nodes has: every writer of
+ * several node rows in one transaction (this, the lease renewal) locks them in that one
+ * order, so two never deadlock (PostgreSQL would abort one after deadlock_timeout). */
 int pg_node_save_rows(pg_t *p, const store_node_t *const *nodes, size_t n, int *fenced, err_t *e)
 {
 	int64_t now = pg_now();
+	pg_save_slot_t *order = xmalloc((n ? n : 1) * sizeof(*order));
+	int rc = 0;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
+		order[i] = (pg_save_slot_t){nodes[i], i};
+	if (n > 1)
+		qsort(order, n, sizeof(*order), pg_save_slot_cmp);
+	for (size_t k = 0; k < n; k++) {
+		const store_node_t *node = order[k].node;
 		pg_progress_t g;
 		const char *v[17];
 		char epoch[24];
 		PGresult *r;
 
-		pg_progress_fill(&g, nodes[i], now);
-		v[0] = nodes[i]->uuid;
+		pg_progress_fill(&g, node, now);
+		v[0] = node->uuid;
 		memcpy(&v[1], g.v, sizeof(g.v));
-		v[15] = pg_i64(epoch, nodes[i]->lease_epoch);
-		v[16] = nodes[i]->payload_v_forget ? "1" : "0";
+		v[15] = pg_i64(epoch, node->lease_epoch);
+		v[16] = node->payload_v_forget ? "1" : "0";
 		/* Fenced: only while the lease epoch is still the one this writer holds. */
 		r = pg_prepared(p, PG_ST_NODE_SAVE,
 		                "UPDATE nodes SET operational_state = $2, attestation_count = $3,"
@@ -259,13 +280,15 @@ int pg_node_save_rows(pg_t *p, const store_node_t *const *nodes, size_t n, int *
 		                17, v);
 		if (r == NULL) {
 			pg_fail(p, e, "saving node");
-			return -1;
+			rc = -1;
+			break;
 		}
 		if (fenced)
-			fenced[i] = pg_changes(r) == 0;
+			fenced[order[k].i] = pg_changes(r) == 0;
 		PQclear(r);
 	}
-	return 0;
+	free(order);
+	return rc;
 }
 
 store_rc_t pg_node_save(void *h, const store_node_t *const *nodes, size_t n, int *fenced, err_t *e)
