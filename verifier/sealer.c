@@ -104,7 +104,16 @@ static void sealer_run(sealer_t *s, int force)
 		log_warnx("audit seal of record %lld: %s", (long long)ev.seq, e.msg);
 		goto out;
 	}
-	if (store_seal_append(s->store, &seal, &e) != STORE_OK) {
+	switch (store_seal_append(s->store, &seal, &e)) {
+	case STORE_OK:
+		break;
+	case STORE_EXISTS:
+		/* Another instance of the pool sealed it first: nothing left to do until
+		 * newer records come (trying again would sign and fail every tick). */
+		s->last_sealed = ev.seq;
+		s->last_mono = now;
+		goto out;
+	default:
 		log_warnx("audit seal of record %lld: %s", (long long)ev.seq, e.msg);
 		goto out;
 	}
