@@ -422,7 +422,7 @@ static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, 
 static void node_pass(node_t *n, const attest_out_t *out)
 {
 	int was = n->rec.operational_state;
-	int recovered = n->unreachable;
+	int recovered = n->unreachable, resumed = n->resumed;
 
 	vmetrics_round_end(n->host->metrics, &n->round_t0, NULL);
 	pthread_mutex_lock(&n->lock);
@@ -439,12 +439,13 @@ static void node_pass(node_t *n, const attest_out_t *out)
 	n->renegotiated = 0;
 	n->repin_tried = 0;
 	n->unreachable = 0;
+	n->resumed = 0;
 	/* The next round does not wait for the store: a verdict is logged once durable
 	 * (node_verdict_done), and a fenced one stops the node there. */
 	if (was != NODE_GET_QUOTE) {
 		if (recovered)
 			node_commit_verdict(n, EVENT_RECOVERED, NULL, "the agent answers again");
-		else if (was == NODE_START)
+		else if (was == NODE_START && !resumed)
 			node_commit_verdict(n, EVENT_ATTESTED, NULL, "the first round passed");
 		else
 			node_save_now(n);
@@ -936,6 +937,13 @@ static void node_add(node_host_t *h, store_node_t *rec, int spread)
 		if (n->ev.ima)
 			log_info("node %s: resuming at IMA entry %llu", n->rec.uuid,
 			         (unsigned long long)ima_state_next_entry(n->ev.ima));
+		/* Its last verdict stands: the first round under this instance writes its
+		 * progress with the others' (batched), not an "attested" event of its own; a
+		 * takeover of thousands of nodes (or a restart) is then no flood of events,
+		 * webhook deliveries and single-row transactions ahead of real verdicts. */
+		n->resumed = n->rec.operational_state == NODE_GET_QUOTE ||
+		             n->rec.operational_state == NODE_GET_QUOTE_RETRY ||
+		             n->rec.operational_state == NODE_PROVIDE_V;
 		if (n->rec.operational_state != NODE_FAILED)
 			node_set_state(n, NODE_START);
 		node_start_polling(n, spread);

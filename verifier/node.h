@@ -115,6 +115,8 @@ typedef struct node {
 	int partial;         /* 1 once the agent's pubkey is cached */
 	int renegotiated;    /* asked /version again after a 400 since the last good round */
 	int unreachable;     /* comm_error recorded, no good round since */
+	int resumed;         /* loaded from the store attested (a restart, a takeover): its
+	                        first good round is no verdict change and records no event */
 	int v_due;           /* a round passed and rec.payload_v is to be posted before the
 	                        next quote (PROVIDE_V) */
 	unsigned deferred;   /* first-round admissions refused so far (a count for the log) */

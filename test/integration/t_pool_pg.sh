@@ -91,6 +91,9 @@ NEV=$(wc -l <"$T/events.before")
 q "SELECT seq, id, hash FROM events ORDER BY seq" | head -n "$NEV" | cmp -s - "$T/events.before" &&
 	VERIFIER_ADDR=${ADDR[$SURV]} vctl events verify >"$T/verify.log" 2>&1
 check "no event lost: the $NEV events recorded before the kill (the killed one's revocation among them) unchanged, the audit chain verifies" $?
+LASTSEQ=$(tail -1 "$T/events.before" | cut -d'|' -f1)
+[ "$(q "SELECT count(*) FROM events WHERE seq > ${LASTSEQ:-0} AND type = 'attested'")" = 0 ]
+check "a takeover is no verdict change: no attested event for the nodes taken over (their progress is written, batched)" $?
 
 # --- SIGSTOP a second one, takeover, SIGCONT ---
 STOP_LINE=$(wc -l <"$T/$STOP.log")
