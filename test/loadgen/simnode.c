@@ -37,6 +37,8 @@ typedef struct world_entry {
 
 struct simnode_world {
 	char *pem;                                 /* payload public key PEM */
+	buf_t pem_json;                            /* the same, as a JSON string's body */
+	uint8_t pem_digest[SOFTTPM_DIGEST];        /* H(pem): what PCR 16 is extended with */
 	uint8_t pcr16[SOFTTPM_DIGEST];             /* H(0 || H(pem)): PCR 16 after the binding */
 	uint8_t fixed[FIXED_PCRS][SOFTTPM_DIGEST]; /* digest extended once into PCR i */
 	uint8_t fixed_val[FIXED_PCRS][SOFTTPM_DIGEST]; /* the resulting PCR values */
@@ -62,8 +64,10 @@ struct simnode {
 
 static void sha256(const void *p, size_t n, uint8_t out[SOFTTPM_DIGEST])
 {
-	EVP_Digest(p, n, out, NULL, EVP_sha256(), NULL);
+	softtpm_sha256(p, n, out);
 }
+
+static void json_text(buf_t *out, const char *s);
 
 /* Build one ima-ng line as the kernel prints it (SHA-1 template hash, sha256 file
  * digest) with common/evidence/ima rebuilding its template data, as nodesim does. */
@@ -124,7 +128,9 @@ simnode_world_t *simnode_world_new(err_t *e)
 		goto fail;
 	}
 	w->pem = xstrndup(p, (size_t)n);
-	sha256(w->pem, strlen(w->pem), zero_d + SOFTTPM_DIGEST);
+	json_text(&w->pem_json, w->pem);
+	sha256(w->pem, strlen(w->pem), w->pem_digest);
+	memcpy(zero_d + SOFTTPM_DIGEST, w->pem_digest, SOFTTPM_DIGEST);
 	sha256(zero_d, sizeof(zero_d), w->pcr16);
 	memset(pcrs, 0, sizeof(pcrs));
 	for (int i = 0; i < FIXED_PCRS; i++) {
@@ -166,6 +172,7 @@ void simnode_world_free(simnode_world_t *w)
 	for (int i = 0; i < ENTRIES; i++)
 		free(w->ent[i].json);
 	free(w->pem);
+	buf_free(&w->pem_json);
 	free(w);
 }
 
@@ -330,11 +337,7 @@ int simnode_answer(simnode_t *n, quotes_kind_t kind, const quotes_query_t *q, in
 	simnode_advance(n, now);
 	/* PCR 16 binds the payload key: reset, then extend with H(PEM), as the agent does. */
 	softtpm_pcr_reset(n->tpm, QUOTES_PCR16);
-	{
-		uint8_t h[SOFTTPM_DIGEST];
-		sha256(n->w->pem, strlen(n->w->pem), h);
-		softtpm_pcr_extend(n->tpm, QUOTES_PCR16, h);
-	}
+	softtpm_pcr_extend(n->tpm, QUOTES_PCR16, n->w->pem_digest);
 	if (softtpm_quote(n->tpm, (const uint8_t *)q->nonce, q->nonce_len, mask, &n->attest,
 	                  &n->sig, &n->blob, e) < 0)
 		return -1;
@@ -349,7 +352,7 @@ int simnode_answer(simnode_t *n, quotes_kind_t kind, const quotes_query_t *q, in
 	            softtpm_key_alg(n->tpm, minor < 5), softtpm_sign_alg(n->tpm));
 	if (kind == QUOTES_IDENTITY || !q->partial) {
 		buf_append_str(out, ", \"pubkey\": \"");
-		json_text(out, n->w->pem);
+		buf_append(out, n->w->pem_json.data, n->w->pem_json.len);
 		buf_append_str(out, "\"");
 	}
 	if (kind == QUOTES_INTEGRITY) {
