@@ -59,7 +59,6 @@ struct simnode {
 	int bad_done;             /* the fault was injected */
 	unsigned long rounds;     /* quotes answered */
 	buf_t attest, sig, blob;  /* quote parts, reused */
-	buf_t quote;              /* the quote string, reused */
 };
 
 static void sha256(const void *p, size_t n, uint8_t out[SOFTTPM_DIGEST])
@@ -247,7 +246,6 @@ void simnode_free(simnode_t *n)
 	buf_free(&n->attest);
 	buf_free(&n->sig);
 	buf_free(&n->blob);
-	buf_free(&n->quote);
 	free(n);
 }
 
@@ -341,15 +339,16 @@ int simnode_answer(simnode_t *n, quotes_kind_t kind, const quotes_query_t *q, in
 	if (softtpm_quote(n->tpm, (const uint8_t *)q->nonce, q->nonce_len, mask, &n->attest,
 	                  &n->sig, &n->blob, e) < 0)
 		return -1;
-	buf_reset(&n->quote);
-	if (quote_encode(&n->quote, n->attest.data, n->attest.len, n->sig.data, n->sig.len,
-	                 n->blob.data, n->blob.len, e) < 0)
-		return -1;
 	buf_reset(out);
 	buf_append_str(out, "{\"code\": 200, \"status\": \"Success\", \"results\": {\"quote\": \"");
-	buf_append(out, n->quote.data, n->quote.len);
-	buf_appendf(out, "\", \"hash_alg\": \"sha256\", \"enc_alg\": \"%s\", \"sign_alg\": \"%s\"",
-	            softtpm_key_alg(n->tpm, minor < 5), softtpm_sign_alg(n->tpm));
+	if (quote_encode(out, n->attest.data, n->attest.len, n->sig.data, n->sig.len, n->blob.data,
+	                 n->blob.len, e) < 0)
+		return -1;
+	buf_append_str(out, "\", \"hash_alg\": \"sha256\", \"enc_alg\": \"");
+	buf_append_str(out, softtpm_key_alg(n->tpm, minor < 5));
+	buf_append_str(out, "\", \"sign_alg\": \"");
+	buf_append_str(out, softtpm_sign_alg(n->tpm));
+	buf_append_str(out, "\"");
 	if (kind == QUOTES_IDENTITY || !q->partial) {
 		buf_append_str(out, ", \"pubkey\": \"");
 		buf_append(out, n->w->pem_json.data, n->w->pem_json.len);
