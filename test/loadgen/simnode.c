@@ -38,7 +38,6 @@ typedef struct world_entry {
 struct simnode_world {
 	char *pem;                                 /* payload public key PEM */
 	buf_t pem_json;                            /* the same, as a JSON string's body */
-	uint8_t pem_digest[SOFTTPM_DIGEST];        /* H(pem): what PCR 16 is extended with */
 	uint8_t pcr16[SOFTTPM_DIGEST];             /* H(0 || H(pem)): PCR 16 after the binding */
 	uint8_t fixed[FIXED_PCRS][SOFTTPM_DIGEST]; /* digest extended once into PCR i */
 	uint8_t fixed_val[FIXED_PCRS][SOFTTPM_DIGEST]; /* the resulting PCR values */
@@ -128,8 +127,7 @@ simnode_world_t *simnode_world_new(err_t *e)
 	}
 	w->pem = xstrndup(p, (size_t)n);
 	json_text(&w->pem_json, w->pem);
-	sha256(w->pem, strlen(w->pem), w->pem_digest);
-	memcpy(zero_d + SOFTTPM_DIGEST, w->pem_digest, SOFTTPM_DIGEST);
+	sha256(w->pem, strlen(w->pem), zero_d + SOFTTPM_DIGEST);
 	sha256(zero_d, sizeof(zero_d), w->pcr16);
 	memset(pcrs, 0, sizeof(pcrs));
 	for (int i = 0; i < FIXED_PCRS; i++) {
@@ -333,9 +331,9 @@ int simnode_answer(simnode_t *n, quotes_kind_t kind, const quotes_query_t *q, in
 	uint64_t first = q->ima_ml_entry;
 
 	simnode_advance(n, now);
-	/* PCR 16 binds the payload key: reset, then extend with H(PEM), as the agent does. */
-	softtpm_pcr_reset(n->tpm, QUOTES_PCR16);
-	softtpm_pcr_extend(n->tpm, QUOTES_PCR16, n->w->pem_digest);
+	/* PCR 16 binds the payload key: reset, then extended with H(PEM), as the agent does;
+	 * the result is the same every round, so it is computed once (w->pcr16). */
+	softtpm_pcr_set(n->tpm, QUOTES_PCR16, n->w->pcr16);
 	if (softtpm_quote(n->tpm, (const uint8_t *)q->nonce, q->nonce_len, mask, &n->attest,
 	                  &n->sig, &n->blob, e) < 0)
 		return -1;

@@ -224,6 +224,12 @@ void softtpm_pcr_reset(softtpm_t *t, unsigned pcr)
 		memset(t->pcr[pcr], 0, SOFTTPM_DIGEST);
 }
 
+void softtpm_pcr_set(softtpm_t *t, unsigned pcr, const uint8_t value[SOFTTPM_DIGEST])
+{
+	if (pcr < SOFTTPM_PCRS)
+		memcpy(t->pcr[pcr], value, SOFTTPM_DIGEST);
+}
+
 const uint8_t *softtpm_pcr(const softtpm_t *t, unsigned pcr)
 {
 	return pcr < SOFTTPM_PCRS ? t->pcr[pcr] : NULL;
