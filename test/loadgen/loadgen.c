@@ -6,8 +6,8 @@
  * sigwait. Each worker thread owns the nodes i with i % threads == its number: one
  * libevent loop, one HTTPS server (agentsrv, one SSL_CTX) listening on every one of its
  * nodes' addresses; a request is routed to its node by the listening socket it came in
- * on. SIGUSR1 prints
- * the statistics line; SIGTERM / SIGINT stop the workers and print it once more. */
+ * on. SIGUSR1 prints the statistics line; SIGTERM / SIGINT stop the workers and print it
+ * once more. */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
