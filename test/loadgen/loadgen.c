@@ -4,9 +4,10 @@
  * Shape: main() parses options, makes the shared world and the nodes (keys are made by
  * the worker threads, in parallel), writes the node and policy files, then blocks in
  * sigwait. Each worker thread owns the nodes i with i % threads == its number: one
- * libevent loop, one HTTPS server (one SSL_CTX) listening on every one of its nodes'
- * addresses; a request is routed to its node by the port it came in on. SIGUSR1 prints
- * the statistics line; SIGTERM / SIGINT stop the workers and print it once more. */
+ * libevent loop, one HTTPS server (agentsrv, one SSL_CTX) listening on every one of its
+ * nodes' addresses; a request is routed to its node by the listening socket it came in
+ * on. SIGUSR1 prints the statistics line; SIGTERM / SIGINT stop the workers and print it
+ * once more. */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -31,14 +32,15 @@
 #include "common/base/xmalloc.h"
 #include "common/evidence/quotes_query.h"
 #include "common/net/http.h"
+#include "test/loadgen/agentsrv.h"
 #include "test/loadgen/simnode.h"
 #include "test/loadgen/storm.h"
 
 #define LG_MAX_NODES   100000
 #define LG_MAX_THREADS 64
 #define LG_MAX_FAULTS  1024
-#define LG_MAX_BODY    4096 /* requests carry no body worth the name */
-#define LG_TIMEOUT_S   60   /* idle keep-alive: the verifier polls every few seconds */
+#define LG_MAX_BODY    65536 /* requests carry no body worth the name */
+#define LG_TIMEOUT_S   60    /* idle keep-alive: the verifier polls every few seconds */
 
 int main(int argc, char **argv);
 
@@ -81,8 +83,7 @@ typedef struct worker {
 	int id;                  /* 0 .. threads-1 */
 	pthread_t thread;        /* its thread */
 	struct event_base *base; /* its loop */
-	http_server_t *http;     /* its server, on all its nodes' addresses */
-	buf_t out;               /* answer scratch */
+	agentsrv_t *srv;         /* its server, on all its nodes' addresses */
 	atomic_ulong rounds;     /* quotes answered */
 	atomic_ulong errors;     /* requests answered with an error */
 	atomic_ulong notices;    /* revocation notices received */
@@ -523,91 +524,97 @@ static int dump_quote(void)
 
 /* ---- serving ---- */
 
-static void on_version(http_request_t *req)
+/* A Keylime envelope without results, {"code": code, "status": status, "results": {}}, into
+ * out; returns code. */
+static int envelope(buf_t *out, int code, const char *status)
 {
-	json_t *list = json_array();
-	char v[16];
+	json_t *env = json_pack("{s:i, s:s, s:{}}", "code", code, "status", status, "results");
+	char *text = NULL;
+
+	if (env == NULL) /* only when status is not UTF-8; answer anyway */
+		env = json_pack("{s:i, s:s, s:{}}", "code", code, "status", "Error", "results");
+	if (env != NULL)
+		text = json_dumps(env, JSON_COMPACT);
+	if (text != NULL)
+		buf_append_str(out, text);
+	free(text);
+	json_decref(env);
+	return code;
+}
+
+static int on_version(buf_t *out)
+{
+	json_t *list = json_array(), *env;
+	char v[16], *text;
 
 	for (int i = 0; i < versions.n; i++) {
 		snprintf(v, sizeof(v), "2.%d", versions.minor[i]);
 		json_array_append_new(list, json_string(v));
 	}
 	api_versions_latest(&versions, v, sizeof(v));
-	http_reply_envelope(
-	    req, 200, "Success",
-	    json_pack("{s:s, s:o}", "supported_version", v, "supported_versions", list));
+	env = json_pack("{s:i, s:s, s:{s:s, s:o}}", "code", 200, "status", "Success", "results",
+	                "supported_version", v, "supported_versions", list);
+	if (env == NULL || (text = json_dumps(env, JSON_COMPACT)) == NULL)
+		fatalx("out of memory");
+	buf_append_str(out, text);
+	free(text);
+	json_decref(env);
+	return 200;
 }
 
-/* The agent API as vigil-agent routes it, for the quote endpoints and /version. */
-static void on_request(http_request_t *req, void *arg)
+/* The agent API as vigil-agent routes it, for the quote endpoints and /version: the answer
+ * of node r->tag to r into out, and its status (0: none, the node is silent). */
+static int on_request(const agentsrv_req_t *r, buf_t *out, void *arg)
 {
 	worker_t *w = arg;
-	const char *path = http_request_path(req), *rest;
-	int port = http_request_local_port(req), major, minor;
+	const char *rest;
+	int major, minor;
 	quotes_kind_t kind;
 	quotes_query_t q;
-	simnode_t *n;
+	simnode_t *n = nodes[r->tag];
 	double now = mono_now();
 	err_t e = {""};
 	char msg[sizeof(e.msg) + 32];
 
-	if (port < opt.base_port || port >= opt.base_port + opt.nodes ||
-	    (port - opt.base_port) % opt.threads != w->id) {
-		http_reply_envelope(req, 404, "Not Found: no simulated agent here", NULL);
-		return;
-	}
-	n = nodes[port - opt.base_port];
 	if (simnode_is_silent(n, now)) {
 		/* A hung agent: the request stays unanswered until the verifier gives up and
-		 * closes the connection (http_server_free releases what is left). */
-		return;
+		 * closes the connection. */
+		return 0;
 	}
-	if (strcmp(path, "/version") == 0 && http_request_method(req) == HTTP_M_GET) {
-		on_version(req);
-		return;
-	}
-	if (!api_path_split(path, &major, &minor, &rest)) {
-		http_reply_envelope(req, 400, "Bad Request: no such path", NULL);
-		return;
-	}
+	if (strcmp(r->path, "/version") == 0 && r->method == HTTP_M_GET)
+		return on_version(out);
+	if (!api_path_split(r->path, &major, &minor, &rest))
+		return envelope(out, 400, "Bad Request: no such path");
 	if (!api_versions_has(&versions, major, minor)) {
 		snprintf(msg, sizeof(msg), "API version not supported: v%d.%d", major, minor);
-		http_reply_envelope(req, 400, msg, NULL);
-		return;
+		return envelope(out, 400, msg);
 	}
-	if (strcmp(rest, "/notifications/revocation") == 0 &&
-	    http_request_method(req) == HTTP_M_POST) {
+	if (strcmp(rest, "/notifications/revocation") == 0 && r->method == HTTP_M_POST) {
 		/* A verifier's revocation notice: taken, not checked (nothing here acts on it). */
-		http_reply_envelope(req, 200, "Success", NULL);
 		atomic_fetch_add_explicit(&w->notices, 1, memory_order_relaxed);
-		return;
+		return envelope(out, 200, "Success");
 	}
 	if (strcmp(rest, "/quotes/integrity") == 0)
 		kind = QUOTES_INTEGRITY;
 	else if (strcmp(rest, "/quotes/identity") == 0)
 		kind = QUOTES_IDENTITY;
-	else {
-		http_reply_envelope(req, 400, "Bad Request: no such path", NULL);
-		return;
-	}
-	if (http_request_method(req) != HTTP_M_GET) {
-		http_reply_envelope(req, 405, "Method Not Allowed", NULL);
-		return;
-	}
-	if (quotes_query_parse(http_request_query_string(req), kind, &q, &e) < 0) {
+	else
+		return envelope(out, 400, "Bad Request: no such path");
+	if (r->method != HTTP_M_GET)
+		return envelope(out, 405, "Method Not Allowed");
+	if (quotes_query_parse(r->query, kind, &q, &e) < 0) {
+		atomic_fetch_add_explicit(&w->errors, 1, memory_order_relaxed);
 		snprintf(msg, sizeof(msg), "Bad Request: %s", e.msg);
-		http_reply_envelope(req, 400, msg, NULL);
-		atomic_fetch_add_explicit(&w->errors, 1, memory_order_relaxed);
-		return;
+		return envelope(out, 400, msg);
 	}
-	if (simnode_answer(n, kind, &q, minor, now, &w->out, &e) < 0) {
+	if (simnode_answer(n, kind, &q, minor, now, out, &e) < 0) {
 		log_warnx("node %s: %s", simnode_uuid(n), e.msg);
-		http_reply_envelope(req, 500, "Internal Server Error: quote failed", NULL);
 		atomic_fetch_add_explicit(&w->errors, 1, memory_order_relaxed);
-		return;
+		buf_reset(out);
+		return envelope(out, 500, "Internal Server Error: quote failed");
 	}
-	http_reply(req, 200, "application/json", w->out.data, w->out.len);
 	atomic_fetch_add_explicit(&w->rounds, 1, memory_order_relaxed);
+	return 200;
 }
 
 static const fault_t *fault_of(const fault_t *list, int n, int node)
@@ -650,7 +657,6 @@ static void *worker_main(void *arg)
 		                     .bad_kind = bad ? bad->kind : SIMNODE_BAD_IMA,
 		                     .bad_at = bad ? bad->at : -1,
 		                     .silent_at = silent ? silent->at : -1};
-		char listen[48];
 		snprintf(ip, sizeof(ip), "127.0.0.%d", 1 + (i % opt.addrs & 0xff));
 		if ((nodes[i] = simnode_new(world, &so, t_start, &e)) == NULL) {
 			log_warnx("node %d: %s", i, e.msg);
@@ -664,13 +670,10 @@ static void *worker_main(void *arg)
 		}
 		if (opt.register_only)
 			continue; /* no server: the nodes only enroll */
-		snprintf(listen, sizeof(listen), "%s:%d", ip, so.port);
-		if (w->http == NULL)
-			w->http = http_server_new(w->base, listen, &tls, LG_MAX_BODY, LG_TIMEOUT_S,
-			                          on_request, w);
-		else if (http_server_listen(w->http, listen) < 0)
+		if (w->srv == NULL && (w->srv = agentsrv_new(w->base, &tls, LG_MAX_BODY,
+		                                             LG_TIMEOUT_S, on_request, w)) == NULL)
 			goto fail;
-		if (w->http == NULL)
+		if (agentsrv_listen(w->srv, ip, so.port, i) < 0)
 			goto fail;
 		mine++;
 	}
@@ -680,8 +683,7 @@ static void *worker_main(void *arg)
 		worker_set_ready(w, 1);
 		return NULL;
 	}
-	http_server_set_max_connections(w->http, 4 * mine + 64);
-	http_server_set_max_per_peer(w->http, 4 * mine + 64);
+	agentsrv_set_max_connections(w->srv, 4 * mine + 64);
 	worker_set_ready(w, 1);
 	event_base_dispatch(w->base);
 	return NULL;
@@ -702,6 +704,8 @@ static void print_stats(const char *why)
 	for (int i = 0; i < opt.threads; i++) {
 		rounds += atomic_load_explicit(&workers[i].rounds, memory_order_relaxed);
 		errors += atomic_load_explicit(&workers[i].errors, memory_order_relaxed);
+		if (workers[i].srv != NULL)
+			errors += agentsrv_errors(workers[i].srv);
 		notices += atomic_load_explicit(&workers[i].notices, memory_order_relaxed);
 	}
 	printf("loadgen %s: nodes=%d rounds=%lu errors=%lu notices=%lu cpu_user=%.3f cpu_sys=%.3f "
@@ -834,7 +838,7 @@ int main(int argc, char **argv)
 
 	for (int i = 0; i < opt.threads; i++) {
 		workers[i].id = i;
-		if ((workers[i].base = event_base_new()) == NULL)
+		if ((workers[i].base = http_event_base_new()) == NULL)
 			fatalx("event_base_new");
 		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
 			fatalx("pthread_create");
@@ -886,9 +890,8 @@ int main(int argc, char **argv)
 		pthread_join(workers[i].thread, NULL);
 	print_stats("exit");
 	for (int i = 0; i < opt.threads; i++) {
-		http_server_free(workers[i].http);
+		agentsrv_free(workers[i].srv);
 		event_base_free(workers[i].base);
-		buf_free(&workers[i].out);
 	}
 	for (int i = 0; i < opt.nodes; i++)
 		simnode_free(nodes[i]);

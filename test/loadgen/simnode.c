@@ -37,6 +37,7 @@ typedef struct world_entry {
 
 struct simnode_world {
 	char *pem;                                 /* payload public key PEM */
+	buf_t pem_json;                            /* the same, as a JSON string's body */
 	uint8_t pcr16[SOFTTPM_DIGEST];             /* H(0 || H(pem)): PCR 16 after the binding */
 	uint8_t fixed[FIXED_PCRS][SOFTTPM_DIGEST]; /* digest extended once into PCR i */
 	uint8_t fixed_val[FIXED_PCRS][SOFTTPM_DIGEST]; /* the resulting PCR values */
@@ -57,13 +58,14 @@ struct simnode {
 	int bad_done;             /* the fault was injected */
 	unsigned long rounds;     /* quotes answered */
 	buf_t attest, sig, blob;  /* quote parts, reused */
-	buf_t quote;              /* the quote string, reused */
 };
 
 static void sha256(const void *p, size_t n, uint8_t out[SOFTTPM_DIGEST])
 {
-	EVP_Digest(p, n, out, NULL, EVP_sha256(), NULL);
+	softtpm_sha256(p, n, out);
 }
+
+static void json_text(buf_t *out, const char *s);
 
 /* Build one ima-ng line as the kernel prints it (SHA-1 template hash, sha256 file
  * digest) with common/evidence/ima rebuilding its template data, as nodesim does. */
@@ -124,6 +126,7 @@ simnode_world_t *simnode_world_new(err_t *e)
 		goto fail;
 	}
 	w->pem = xstrndup(p, (size_t)n);
+	json_text(&w->pem_json, w->pem);
 	sha256(w->pem, strlen(w->pem), zero_d + SOFTTPM_DIGEST);
 	sha256(zero_d, sizeof(zero_d), w->pcr16);
 	memset(pcrs, 0, sizeof(pcrs));
@@ -166,6 +169,7 @@ void simnode_world_free(simnode_world_t *w)
 	for (int i = 0; i < ENTRIES; i++)
 		free(w->ent[i].json);
 	free(w->pem);
+	buf_free(&w->pem_json);
 	free(w);
 }
 
@@ -240,7 +244,6 @@ void simnode_free(simnode_t *n)
 	buf_free(&n->attest);
 	buf_free(&n->sig);
 	buf_free(&n->blob);
-	buf_free(&n->quote);
 	free(n);
 }
 
@@ -328,28 +331,25 @@ int simnode_answer(simnode_t *n, quotes_kind_t kind, const quotes_query_t *q, in
 	uint64_t first = q->ima_ml_entry;
 
 	simnode_advance(n, now);
-	/* PCR 16 binds the payload key: reset, then extend with H(PEM), as the agent does. */
-	softtpm_pcr_reset(n->tpm, QUOTES_PCR16);
-	{
-		uint8_t h[SOFTTPM_DIGEST];
-		sha256(n->w->pem, strlen(n->w->pem), h);
-		softtpm_pcr_extend(n->tpm, QUOTES_PCR16, h);
-	}
+	/* PCR 16 binds the payload key: reset, then extended with H(PEM), as the agent does;
+	 * the result is the same every round, so it is computed once (w->pcr16). */
+	softtpm_pcr_set(n->tpm, QUOTES_PCR16, n->w->pcr16);
 	if (softtpm_quote(n->tpm, (const uint8_t *)q->nonce, q->nonce_len, mask, &n->attest,
 	                  &n->sig, &n->blob, e) < 0)
 		return -1;
-	buf_reset(&n->quote);
-	if (quote_encode(&n->quote, n->attest.data, n->attest.len, n->sig.data, n->sig.len,
-	                 n->blob.data, n->blob.len, e) < 0)
-		return -1;
 	buf_reset(out);
 	buf_append_str(out, "{\"code\": 200, \"status\": \"Success\", \"results\": {\"quote\": \"");
-	buf_append(out, n->quote.data, n->quote.len);
-	buf_appendf(out, "\", \"hash_alg\": \"sha256\", \"enc_alg\": \"%s\", \"sign_alg\": \"%s\"",
-	            softtpm_key_alg(n->tpm, minor < 5), softtpm_sign_alg(n->tpm));
+	if (quote_encode(out, n->attest.data, n->attest.len, n->sig.data, n->sig.len, n->blob.data,
+	                 n->blob.len, e) < 0)
+		return -1;
+	buf_append_str(out, "\", \"hash_alg\": \"sha256\", \"enc_alg\": \"");
+	buf_append_str(out, softtpm_key_alg(n->tpm, minor < 5));
+	buf_append_str(out, "\", \"sign_alg\": \"");
+	buf_append_str(out, softtpm_sign_alg(n->tpm));
+	buf_append_str(out, "\"");
 	if (kind == QUOTES_IDENTITY || !q->partial) {
 		buf_append_str(out, ", \"pubkey\": \"");
-		json_text(out, n->w->pem);
+		buf_append(out, n->w->pem_json.data, n->w->pem_json.len);
 		buf_append_str(out, "\"");
 	}
 	if (kind == QUOTES_INTEGRITY) {

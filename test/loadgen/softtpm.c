@@ -4,6 +4,7 @@
  * code the verifier decodes with. */
 #include "test/loadgen/softtpm.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -17,6 +18,7 @@
 #include <openssl/x509v3.h>
 #include <tss2/tss2_mu.h>
 
+#include "common/base/log.h"
 #include "common/base/xmalloc.h"
 #include "common/crypto/makecred.h"
 #include "common/crypto/tpm2.h"
@@ -39,6 +41,22 @@ struct softtpm {
 	buf_t ek_pub;                              /* its marshalled TPM2B_PUBLIC */
 	char *ek_cert;                             /* its certificate (PEM) */
 };
+
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md; /* fetched once, never freed (used until exit) */
+
+static void sha256_fetch(void)
+{
+	if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		fatalx("softtpm: no SHA-256 in OpenSSL");
+}
+
+void softtpm_sha256(const void *p, size_t n, uint8_t out[SOFTTPM_DIGEST])
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	if (EVP_Digest(p, n, out, NULL, sha256_md, NULL) != 1)
+		fatalx("softtpm: SHA-256 failed");
+}
 
 static uint64_t now_ms(void)
 {
@@ -197,7 +215,7 @@ void softtpm_pcr_extend(softtpm_t *t, unsigned pcr, const uint8_t digest[SOFTTPM
 		return;
 	memcpy(in, t->pcr[pcr], SOFTTPM_DIGEST);
 	memcpy(in + SOFTTPM_DIGEST, digest, SOFTTPM_DIGEST);
-	EVP_Digest(in, sizeof(in), t->pcr[pcr], NULL, EVP_sha256(), NULL);
+	softtpm_sha256(in, sizeof(in), t->pcr[pcr]);
 }
 
 void softtpm_pcr_reset(softtpm_t *t, unsigned pcr)
@@ -206,26 +224,51 @@ void softtpm_pcr_reset(softtpm_t *t, unsigned pcr)
 		memset(t->pcr[pcr], 0, SOFTTPM_DIGEST);
 }
 
+void softtpm_pcr_set(softtpm_t *t, unsigned pcr, const uint8_t value[SOFTTPM_DIGEST])
+{
+	if (pcr < SOFTTPM_PCRS)
+		memcpy(t->pcr[pcr], value, SOFTTPM_DIGEST);
+}
+
 const uint8_t *softtpm_pcr(const softtpm_t *t, unsigned pcr)
 {
 	return pcr < SOFTTPM_PCRS ? t->pcr[pcr] : NULL;
 }
 
-/* Sign H(attest) with the AK into a marshalled TPMT_SIGNATURE. */
+/* One INTEGER of a DER ECDSA-Sig-Value, at *p and before end, into out as 32 bytes
+ * big-endian; *p moves past it. 0, or -1 when it is not one or is over 32 bytes. */
+static int der_int32(const uint8_t **p, const uint8_t *end, uint8_t out[32])
+{
+	const uint8_t *q = *p;
+	size_t len;
+
+	if (end - q < 2 || q[0] != 0x02 || (len = q[1]) == 0 || len > (size_t)(end - q - 2))
+		return -1;
+	q += 2;
+	*p = q + len;
+	for (; len > 32; len--, q++)
+		if (*q != 0)
+			return -1;
+	memset(out, 0, 32 - len);
+	memcpy(out + 32 - len, q, len);
+	return 0;
+}
+
+/* Sign H(attest) with the AK into a marshalled TPMT_SIGNATURE. An ECDSA signature is
+ * taken apart here (SEQUENCE of two INTEGERs, short lengths for P-256), not with
+ * d2i_ECDSA_SIG, which allocates three objects a round. */
 static int sign(softtpm_t *t, const uint8_t *attest, size_t len, buf_t *sig, err_t *e)
 {
 	uint8_t md[32], der[512], out[sizeof(TPMT_SIGNATURE)];
 	size_t dlen = sizeof(der), off = 0;
 	TPMT_SIGNATURE s;
-	ECDSA_SIG *es = NULL;
-	const uint8_t *dp = der;
-	int rv = -1;
+	const uint8_t *dp = der + 2;
 
 	memset(&s, 0, sizeof(s));
-	if (EVP_Digest(attest, len, md, NULL, EVP_sha256(), NULL) != 1 ||
-	    EVP_PKEY_sign(t->sctx, der, &dlen, md, sizeof(md)) != 1) {
+	softtpm_sha256(attest, len, md);
+	if (EVP_PKEY_sign(t->sctx, der, &dlen, md, sizeof(md)) != 1) {
 		err_set_ssl(e, "AK signature");
-		goto out;
+		return -1;
 	}
 	if (t->rsa) {
 		s.sigAlg = TPM2_ALG_RSASSA;
@@ -233,30 +276,23 @@ static int sign(softtpm_t *t, const uint8_t *attest, size_t len, buf_t *sig, err
 		memcpy(s.signature.rsassa.sig.buffer, der, dlen);
 		s.signature.rsassa.sig.size = (UINT16)dlen;
 	} else {
-		const BIGNUM *r, *ss;
-		if ((es = d2i_ECDSA_SIG(NULL, &dp, (long)dlen)) == NULL) {
-			err_set_ssl(e, "ECDSA signature");
-			goto out;
-		}
-		ECDSA_SIG_get0(es, &r, &ss);
 		s.sigAlg = TPM2_ALG_ECDSA;
 		s.signature.ecdsa.hash = TPM2_ALG_SHA256;
-		if (BN_bn2binpad(r, s.signature.ecdsa.signatureR.buffer, 32) != 32 ||
-		    BN_bn2binpad(ss, s.signature.ecdsa.signatureS.buffer, 32) != 32) {
-			err_set(e, "ECDSA signature too large");
-			goto out;
+		if (dlen < 2 || der[0] != 0x30 || der[1] != dlen - 2 ||
+		    der_int32(&dp, der + dlen, s.signature.ecdsa.signatureR.buffer) < 0 ||
+		    der_int32(&dp, der + dlen, s.signature.ecdsa.signatureS.buffer) < 0 ||
+		    dp != der + dlen) {
+			err_set(e, "ECDSA signature: not a P-256 ECDSA-Sig-Value");
+			return -1;
 		}
 		s.signature.ecdsa.signatureR.size = s.signature.ecdsa.signatureS.size = 32;
 	}
 	if (Tss2_MU_TPMT_SIGNATURE_Marshal(&s, out, sizeof(out), &off) != TSS2_RC_SUCCESS) {
 		err_set(e, "cannot marshal TPMT_SIGNATURE");
-		goto out;
+		return -1;
 	}
 	buf_set(sig, out, off);
-	rv = 0;
-out:
-	ECDSA_SIG_free(es);
-	return rv;
+	return 0;
 }
 
 int softtpm_quote(softtpm_t *t, const uint8_t *nonce, size_t nonce_len, uint32_t mask,
@@ -299,11 +335,8 @@ int softtpm_quote(softtpm_t *t, const uint8_t *nonce, size_t nonce_len, uint32_t
 	for (int i = 0; i < 3; i++)
 		a.attested.quote.pcrSelect.pcrSelections[0].pcrSelect[i] =
 		    (uint8_t)(mask >> (8 * i));
-	if (EVP_Digest(t->values.data ? t->values.data : (const uint8_t *)"", t->values.len,
-	               a.attested.quote.pcrDigest.buffer, NULL, EVP_sha256(), NULL) != 1) {
-		err_set_ssl(e, "pcrDigest");
-		return -1;
-	}
+	softtpm_sha256(t->values.data ? t->values.data : (const uint8_t *)"", t->values.len,
+	               a.attested.quote.pcrDigest.buffer);
 	a.attested.quote.pcrDigest.size = 32;
 	if (Tss2_MU_TPMS_ATTEST_Marshal(&a, out, sizeof(out), &off) != TSS2_RC_SUCCESS) {
 		err_set(e, "cannot marshal TPMS_ATTEST");

@@ -34,9 +34,15 @@ int softtpm_ak_pem(const softtpm_t *t, buf_t *out);
 const char *softtpm_sign_alg(const softtpm_t *t);
 const char *softtpm_key_alg(const softtpm_t *t, int legacy);
 
+/* SHA-256 of p[0..n) into out, with a digest fetched once per process (OpenSSL 3 looks
+ * EVP_sha256() up again at every use). */
+void softtpm_sha256(const void *p, size_t n, uint8_t out[SOFTTPM_DIGEST]);
+
 /* PCR operations on the SHA-256 bank. */
 void softtpm_pcr_extend(softtpm_t *t, unsigned pcr, const uint8_t digest[SOFTTPM_DIGEST]);
 void softtpm_pcr_reset(softtpm_t *t, unsigned pcr);
+/* Set a PCR to a value a reset and extends are known to give (no digest computed). */
+void softtpm_pcr_set(softtpm_t *t, unsigned pcr, const uint8_t value[SOFTTPM_DIGEST]);
 const uint8_t *softtpm_pcr(const softtpm_t *t, unsigned pcr);
 
 /* TPM2_Quote over the PCRs in mask (bits 0..23) with qualifyingData = nonce (at most 64
