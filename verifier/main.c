@@ -189,6 +189,15 @@ static const config_key_t verifier_keys[] = {
      "to the store. Each worker hands its changed nodes' progress to the store thread this "
      "often; the rounds never wait for the write. Verdict changes are handed over at once.",
      NULL},
+    {"verifier", "progress_interval", CFG_INT, "30", 0, 3600,
+     "Seconds between writes of a node whose only change is its round counters and times "
+     "(attestation count, last quote and success times, TPM clock): one row per node this "
+     "often instead of one per round (10,000 nodes every 2 s: 333 rows/s, not 5,000). "
+     "Anything else (state, verdict, IMA position and running PCR 10, keys, UEFI log "
+     "digest, TPM reset or restart) is written at the next flush_interval, and everything "
+     "at a clean stop or hand-over. A restart or takeover after a crash resumes the counts "
+     "and times up to this much behind, never the IMA position. 0: every flush_interval.",
+     NULL},
     {"verifier", "registrar", CFG_STR, "127.0.0.1:8891", 0, 0,
      "HOST:PORT of the registrar's HTTPS admin API (registrar.tls_listen). When an agent "
      "shows a TLS certificate other than the one pinned for its node (it renewed it), the "
@@ -454,6 +463,7 @@ int main(int argc, char **argv)
 		       "node's first round could never pass",
 		       ctx.answer_budget >> 20, ctx.max_response);
 	ctx.flush_interval_ms = (int)config_int(cfg, "verifier", "flush_interval");
+	ctx.progress_interval_ms = (int)config_int(cfg, "verifier", "progress_interval") * 1000;
 	const char *reg = config_str(cfg, "verifier", "registrar");
 	if (*reg && http_parse_hostport(reg, &ctx.registrar_host, &ctx.registrar_port) < 0)
 		fatalx("verifier.registrar %s: expected HOST:PORT", reg);

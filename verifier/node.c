@@ -193,7 +193,7 @@ void node_policies_install(node_t *n, node_polset_t *set)
 		pthread_mutex_lock(&n->lock);
 		node_set_str(&n->rec.ima_state, NULL);
 		pthread_mutex_unlock(&n->lock);
-		n->dirty = 1;
+		node_mark_dirty(n);
 	}
 	/* The evaluator holds what this node's list taught it (keys, boot_aggregate): keep
 	 * it while the runtime policy's content is the same. */
@@ -354,7 +354,7 @@ static void node_forget_v(node_t *n)
 	n->rec.payload_v_forget = 1;
 	pthread_mutex_unlock(&n->lock);
 	n->v_due = 0;
-	n->dirty = 1;
+	node_mark_dirty(n);
 }
 
 /* Tell every agent of the verifier, as Keylime's verifier does after a failure (type
@@ -422,11 +422,11 @@ static void node_fail(node_t *n, const attest_out_t *out, const char *event_id, 
 static void node_pass(node_t *n, const attest_out_t *out)
 {
 	int was = n->rec.operational_state;
-	int recovered = n->unreachable, resumed = n->resumed;
+	int recovered = n->unreachable, resumed = n->resumed, changed, counts;
 
 	vmetrics_round_end(n->host->metrics, &n->round_t0, NULL);
 	pthread_mutex_lock(&n->lock);
-	node_publish_locked(n, out);
+	changed = node_publish_locked(n, out);
 	/* With V to deliver, the agent has proved what it runs: V goes now, before the next
 	 * quote (Keylime's PROVIDE_V). */
 	n->v_due = n->rec.payload_v != NULL;
@@ -434,7 +434,11 @@ static void node_pass(node_t *n, const attest_out_t *out)
 	n->rec.attestation_count++;
 	n->rec.last_successful_attestation = node_now();
 	pthread_mutex_unlock(&n->lock);
-	n->dirty = 1;
+	/* Only the count and the times moved (the common round): the flush writes them at
+	 * most every progress_interval. */
+	counts = !changed && was == n->rec.operational_state && (!n->dirty || n->counts_only);
+	node_mark_dirty(n);
+	n->counts_only = counts;
 	n->retries = 0;
 	n->renegotiated = 0;
 	n->repin_tried = 0;
@@ -688,7 +692,7 @@ static void node_on_version(int status, const uint8_t *body, size_t len, const c
 	pthread_mutex_lock(&n->lock);
 	node_set_str(&n->rec.api_version, v);
 	pthread_mutex_unlock(&n->lock);
-	n->dirty = 1;
+	node_mark_dirty(n);
 	log_info("node %s: using agent API v%s", n->rec.uuid, v);
 	node_round_start(n);
 }
@@ -750,7 +754,7 @@ static void node_on_quote(int status, const uint8_t *body, size_t len, const cha
 		node_pass(n, &out);
 		break;
 	case 1:
-		n->dirty = 1;
+		node_mark_dirty(n);
 		node_round_start(n);
 		break;
 	default:

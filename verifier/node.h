@@ -107,6 +107,9 @@ typedef struct node {
 	unsigned req_gen;    /* gen when the request in flight was sent */
 	int retries;         /* consecutive failed contacts */
 	int dirty;           /* progress changed since it was last handed to the store thread */
+	int counts_only;     /* ... and only the round's counters and times did (count, times,
+	                        TPM clock): handed over at most every progress_interval */
+	int64_t put_at;      /* when it was last handed over (clock_mono_ms) */
 	unsigned writes;     /* writes of it at the store thread whose outcome has not come
 	                        back: the node is not freed until they have */
 	int removing;        /* free as soon as nothing is in flight */

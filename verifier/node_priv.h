@@ -22,7 +22,9 @@ void node_set_state(node_t *n, int state);
 /* Publish what a finished round leaves behind into rec (the caller holds n->lock and
  * sets the verdict fields in the same section). out is NULL for a round that ended
  * before any evidence was checked. */
-void node_publish_locked(node_t *n, const attest_out_t *out);
+int node_publish_locked(node_t *n, const attest_out_t *out);
+/* Mark n's progress changed in more than its round counters: the next flush writes it. */
+void node_mark_dirty(node_t *n);
 /* Hand this node's progress to the store thread now (a state change that records no
  * event), without waiting for it. */
 void node_save_now(node_t *n);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
 #include "common/evidence/ima.h"
@@ -15,6 +16,7 @@
 #include "verifier/node_priv.h"
 #include "verifier/report.h"
 #include "verifier/storeq.h"
+#include "verifier/vctx.h"
 
 void node_set_str(char **dst, const char *v)
 {
@@ -27,7 +29,13 @@ void node_set_state(node_t *n, int state)
 	pthread_mutex_lock(&n->lock);
 	n->rec.operational_state = state;
 	pthread_mutex_unlock(&n->lock);
+	node_mark_dirty(n);
+}
+
+void node_mark_dirty(node_t *n)
+{
 	n->dirty = 1;
+	n->counts_only = 0;
 }
 
 void node_snapshot(node_t *n, node_status_t *st)
@@ -68,29 +76,44 @@ void node_snapshot_locked(node_t *n, node_status_t *st)
  * n->lock and changes the verdict fields (state, count, times) in the same section: the
  * API thread reads rec under that lock, so it sees one whole round or the one before,
  * never a count from this round beside a position from an older one. out is NULL for a
- * round that ended before any evidence was checked. */
-void node_publish_locked(node_t *n, const attest_out_t *out)
+ * round that ended before any evidence was checked. 1 when something lasting changed (the
+ * IMA position, the TPM's reset or restart count, the UEFI log digest), 0 when only the
+ * TPM clock and the times did. */
+int node_publish_locked(node_t *n, const attest_out_t *out)
 {
+	int changed = 0;
+
 	if (n->ev.ima) {
 		buf_t b = BUF_INIT;
 		ima_state_format(n->ev.ima, &b);
-		node_set_str(&n->rec.ima_state, (const char *)b.data);
+		if (n->rec.ima_state == NULL ||
+		    strcmp(n->rec.ima_state, (const char *)b.data) != 0) {
+			node_set_str(&n->rec.ima_state, (const char *)b.data);
+			changed = 1;
+		}
 		buf_free(&b);
 	}
+	changed |= n->rec.has_clock != n->ev.has_clock ||
+	           n->rec.tpm_reset_count != n->ev.clock.reset_count ||
+	           n->rec.tpm_restart_count != n->ev.clock.restart_count;
 	n->rec.has_clock = n->ev.has_clock;
 	n->rec.tpm_clock = (int64_t)n->ev.clock.clock;
 	n->rec.tpm_reset_count = n->ev.clock.reset_count;
 	n->rec.tpm_restart_count = n->ev.clock.restart_count;
 	if (n->answered_at)
 		n->rec.last_received_quote = n->answered_at;
-	if (out && out->mb_log_digest[0])
+	if (out && out->mb_log_digest[0] &&
+	    (n->rec.mb_log_digest == NULL || strcmp(n->rec.mb_log_digest, out->mb_log_digest))) {
 		node_set_str(&n->rec.mb_log_digest, out->mb_log_digest);
+		changed = 1;
+	}
 	if (out && out->hash_alg[0]) {
 		snprintf(n->hash_alg, sizeof(n->hash_alg), "%s", out->hash_alg);
 		snprintf(n->sign_alg, sizeof(n->sign_alg), "%s", out->sign_alg);
 	}
 	if (out && out->report)
 		report_publish(&n->report, out->report, n->ev.clock.safe);
+	return changed;
 }
 
 /* Copy what the store keeps but the API never shows (the keys learned from keyring
@@ -147,7 +170,8 @@ static void node_put_progress(node_t *n)
 	node_copy_rec(n, &snap);
 	storeq_put_progress(n->host->writes, n, &snap);
 	n->writes++;
-	n->dirty = 0;
+	n->dirty = n->counts_only = 0;
+	n->put_at = clock_mono_ms();
 }
 
 void node_save_now(node_t *n)
@@ -162,7 +186,8 @@ void node_commit_verdict(node_t *n, const char *type, const char *event_id, cons
 	node_copy_rec(n, &snap);
 	storeq_put_event(n->host->writes, n, &snap, 1, type, event_id, reason);
 	n->writes++;
-	n->dirty = 0;
+	n->dirty = n->counts_only = 0;
+	n->put_at = clock_mono_ms();
 }
 
 void node_record_event(node_t *n, const char *type, const char *event_id, const char *reason)
@@ -187,7 +212,7 @@ void node_cmd_store_done(node_host_t *h, void *arg)
 		if (r->rc == STOREQ_FENCED && (r->kind == STOREQ_PROGRESS || r->save))
 			node_lease_lost(n, r->kind == STOREQ_PROGRESS ? "its progress" : r->type);
 		else if (r->rc == STOREQ_FAILED && (r->kind == STOREQ_PROGRESS || r->save))
-			n->dirty = 1; /* the next flush writes it again */
+			node_mark_dirty(n); /* the next flush writes it again */
 		/* A verdict is announced once durable (or, as before, once its write failed:
 		 * the node's judgement stands either way); never when the fence refused it. */
 		if (r->kind == STOREQ_EVENT && r->save && r->rc != STOREQ_FENCED)
@@ -197,10 +222,15 @@ void node_cmd_store_done(node_host_t *h, void *arg)
 	storeq_results_free(res);
 }
 
+/* Every flush_interval: hand over each node whose progress changed, except one whose
+ * only change is its round counters and times (each good round's), handed over at most
+ * every progress_interval: a row per node per progress_interval, not one per round. */
 void node_worker_tick(node_host_t *h)
 {
+	int64_t now = clock_mono_ms(), every = h->ctx->progress_interval_ms;
+
 	for (node_t *n = h->nodes; n; n = n->next)
-		if (n->dirty && !n->removing)
+		if (n->dirty && !n->removing && (!n->counts_only || now - n->put_at >= every))
 			node_put_progress(n);
 }
 

@@ -181,7 +181,7 @@ void node_cmd_update(node_host_t *h, void *arg)
 			node_schedule(n, 0);
 		}
 	}
-	n->dirty = 1;
+	node_mark_dirty(n);
 	buf_append(&changes, "", 1);
 	node_record_event(n, EVENT_NODE_UPDATED, NULL, (const char *)changes.data);
 	log_info("node %s: updated by an operator: %s", n->rec.uuid, (const char *)changes.data);

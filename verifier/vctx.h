@@ -30,6 +30,7 @@ typedef struct vctx {
 	int connect_timeout_ms;    /* to connect and send a request, 0: none */
 	int answer_timeout_ms;     /* from a request sent to its answer's first byte, 0: none */
 	int flush_interval_ms;     /* how often progress is written to the store */
+	int progress_interval_ms;  /* ... when only round counters and times changed */
 	int first_rounds_per_s;    /* costly first rounds admitted per second, all workers */
 	size_t max_response;       /* largest agent response accepted, bytes */
 	size_t max_round_response; /* ... for a round asking IMA entries after a known one */

@@ -34,6 +34,8 @@ KEY=ecc KEYLABEL=ecc_p256
 DB=sqlite
 [ "${BENCH_SCALE_DB:-sqlite}" = pg ] && DB=pg
 export VIGIL_TEST_DB=$DB
+# The verifier's own default (test/integration/lib.sh makes it 0 for tests).
+export VERIFIER_PROGRESS_INTERVAL=30
 P=scale_${NODES}_${KEY}_$([ $DB = pg ] && echo pg || echo sqlite)
 LG=$BIN/vigil-loadgen
 LN="$TOP/test/integration/loadgen_nodes.py"

@@ -7,9 +7,10 @@
 # verifier.lease_time BENCH_TAKEOVER_LEASE (default 15 s, the default), quote_interval 2 s;
 # vigil-loadgen plays 2 x BENCH_TAKEOVER_NODES ECC nodes (default 5,000 each, so 10,000),
 # added through va and spread by the pool, one half each. Once every node has attested,
-# vb is SIGKILLed; measured from the kill: the time until every node has a successful
-# attestation by va later than the kill (nodes.last_successful_attestation, whole seconds,
-# as va's once-a-second flush writes it: the figure is up to about 2 s late), against the
+# vb is SIGKILLed; measured from the kill: the time until every node vb held has a
+# successful attestation by va later than the kill (nodes.last_successful_attestation,
+# whole seconds, as va's once-a-second flush writes a taken-over node's first round: the
+# figure is up to about 2 s late) and va holds all nodes attested, against the
 # target of two lease periods; and va's round p99 over the takeover (its /metrics round
 # histogram from the kill to the end: the rounds of the nodes it already held must not
 # stall while the taken-over nodes' first rounds are admitted at first_rounds_per_s).
@@ -25,6 +26,8 @@ else
 	trap 'print_table; cleanup' EXIT
 fi
 export VIGIL_TEST_DB=pg
+# The verifier's own default (test/integration/lib.sh makes it 0 for tests).
+export VERIFIER_PROGRESS_INTERVAL=30
 HALF=${BENCH_TAKEOVER_NODES:-5000}
 NODES=$((2 * HALF))
 LEASE=${BENCH_TAKEOVER_LEASE:-15}
@@ -105,24 +108,29 @@ done
 [ $settled = 1 ] || fail "the pool did not settle at $HALF nodes each: $(q "SELECT lease_owner, count(*) FROM nodes GROUP BY 1" | tr '\n' ' ')"
 
 curl -sf -m 10 "http://${MET[va]}/metrics" >"$T/m0" || fail "no /metrics from va"
+# vb's nodes, as the store has them now: the ones to be taken over. (va's own go on
+# attesting; with the default progress_interval their times reach the store only every
+# 30 s, so they are not what is timed.)
+q "CREATE TABLE bench_vb_nodes AS SELECT uuid FROM nodes WHERE lease_owner = 'vb'" >/dev/null ||
+	fail "cannot note vb's nodes"
 t0=$(now_ms)
 kill -KILL "${PIDV[vb]}"
 limit=$((t0 + 6 * LEASE * 1000))
 got=0
 while [ "$(now_ms)" -lt $limit ]; do
-	got=$(q "SELECT count(*) FROM nodes WHERE lease_owner = 'va' AND operational_state = 3 AND last_successful_attestation * 1000 > $t0")
-	[ "$got" = "$NODES" ] && break
+	got=$(q "SELECT count(*) FROM nodes JOIN bench_vb_nodes USING (uuid) WHERE lease_owner = 'va' AND operational_state = 3 AND last_successful_attestation * 1000 > $t0")
+	[ "$got" = "$HALF" ] && break
 	sleep 0.5
 done
 t1=$(now_ms)
 curl -sf -m 10 "http://${MET[va]}/metrics" >"$T/m1" || fail "no /metrics from va after"
-if [ "$got" = "$NODES" ]; then
+if [ "$got" = "$HALF" ] && [ "$(q "SELECT count(*) FROM nodes WHERE lease_owner = 'va' AND operational_state = 3")" = "$NODES" ]; then
 	el=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
 	verdict=$(awk -v e="$el" -v l="$LEASE" 'BEGIN { print (e < 2 * l) ? "met" : "MISSED" }')
 	row "${P}_nodes_s" "$el" s \
-		"SIGKILL of the instance holding $HALF of $NODES nodes (2 verifiers, one PostgreSQL, lease_time $LEASE s, interval 2 s) until all $NODES attested by the survivor after the kill (store, 1 s flush, whole seconds); target < 2 lease periods = $((2 * LEASE)) s: $verdict"
+		"SIGKILL of the instance holding $HALF of $NODES nodes (2 verifiers, one PostgreSQL, lease_time $LEASE s, interval 2 s) until each of its $HALF nodes is attested by the survivor after the kill (store, 1 s flush, whole seconds) and all $NODES are held by the survivor attested; target < 2 lease periods = $((2 * LEASE)) s: $verdict"
 else
-	row "${P}_nodes_s" "n/a" s "not measured: only $got of $NODES attested by the survivor within $((6 * LEASE)) s of the kill"
+	row "${P}_nodes_s" "n/a" s "not measured: only $got of the killed instance's $HALF nodes attested by the survivor within $((6 * LEASE)) s of the kill"
 fi
 round_hist "$T/m0" "$T/m1" >"$T/hist"
 p99=$(hist_quantile 0.99 "$T/hist")

@@ -384,6 +384,40 @@ swtpm_restart() {
 	return 1
 }
 
+# ---- vigil-loadgen (docs/loadgen.md) ----
+
+# lg_start N [LOADGEN ARGS...]: vigil-loadgen playing N agents on consecutive free loopback
+# ports, one thread, with a server certificate from $T/ca; returns once it is ready. Writes
+# $T/nodes.jsonl (the nodes, for lg_add) and $T/pcr.json (their PCR policy). Sets LG_PID.
+lg_start() {
+	local n=$1 base
+	shift
+	[ -f "$T/ca/ca.crt" ] || "$BIN/vigilctl" ca init "$T/ca" >/dev/null
+	"$BIN/vigilctl" ca issue "$T/ca" loadgen --server --san 127.0.0.1 >/dev/null || return 1
+	base=$(free_port_range "$n") || return 1
+	spawn "$T/loadgen.log" "$BIN/vigil-loadgen" -n "$n" --port "$base" --threads 1 \
+		--cert "$T/ca/loadgen.crt" --key "$T/ca/loadgen.key" --client-ca "$T/ca/ca.crt" \
+		--nodes-out "$T/nodes.jsonl" --pcr-policy-out "$T/pcr.json" "$@"
+	LG_PID=$!
+	for _ in $(seq 300); do
+		grep -q "^ready:" "$T/loadgen.log" && break
+		kill -0 "$LG_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q "^ready: $n nodes" "$T/loadgen.log"
+}
+
+# lg_add: store the loadgen's PCR policy as lg-pcr at the verifier VERIFIER_ADDR and add
+# every node of $T/nodes.jsonl with it.
+lg_add() {
+	local n
+	n=$(wc -l <"$T/nodes.jsonl")
+	vctl policy put lg-pcr --kind pcr "$T/pcr.json" >/dev/null &&
+		/usr/bin/python3 "$TOP/test/integration/loadgen_nodes.py" "$VERIFIER_ADDR" add \
+			"$T/nodes.jsonl" --pcr-policy lg-pcr >"$T/add.log" 2>&1 &&
+		grep -q "^added $n" "$T/add.log"
+}
+
 # ---- verifier helpers ----
 
 # verifier_start NAME [-o ...]: a vigil-verifier with a fresh state dir $T/NAME, gRPC on a
@@ -391,7 +425,8 @@ swtpm_restart() {
 # which parallel runs would share) unless VERIFIER_METRICS=HOST:PORT, and a client
 # certificate for agents from the fleet CA in $T/ca (made on first use). gRPC is plaintext unless VERIFIER_MTLS=1,
 # then mutual TLS with $T/ca/admin.crt as the operator's certificate (vctl and fctl use
-# it). Sets VERIFIER_PID.
+# it). Progress is written at every flush (verifier.progress_interval 0: tests read counts
+# from the store), unless VERIFIER_PROGRESS_INTERVAL=S. Sets VERIFIER_PID.
 verifier_start() {
 	local name=$1
 	shift
@@ -420,6 +455,7 @@ verifier_start() {
 		-o verifier.tls_cert="$T/ca/verifier.crt" -o verifier.tls_key="$T/ca/verifier.key" \
 		-o verifier.trusted_client_ca="$T/ca/ca.crt" -o verifier.quote_interval=0.5 \
 		-o verifier.retry_interval=0.2 -o verifier.max_retries=3 "${dbopt[@]}" \
+		-o verifier.progress_interval="${VERIFIER_PROGRESS_INTERVAL:-0}" \
 		-o verifier.metrics_listen="${VERIFIER_METRICS:-}" "$@"
 	VERIFIER_PID=$!
 	for _ in $(seq 100); do

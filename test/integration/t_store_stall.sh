@@ -16,8 +16,6 @@
 #     stored counts hold every round it counted.
 . "$(dirname "$0")/lib.sh"
 
-LG=$BIN/vigil-loadgen
-LN="/usr/bin/python3 $TOP/test/integration/loadgen_nodes.py"
 N=${STALL_N:-40}
 HOLD=${STALL_HOLD:-4} # seconds at most the lock is held (it is let go sooner when done)
 
@@ -26,22 +24,9 @@ VM=http://$VERIFIER_METRICS
 verifier_start v -o verifier.flush_interval=200 -o verifier.workers=2 || exit 1
 DB=$(verifier_db v)
 
-"$BIN/vigilctl" ca issue "$T/ca" loadgen --server --san 127.0.0.1 >/dev/null
-BASE=$(free_port_range $N) || exit 1
-spawn "$T/loadgen.log" "$LG" -n $N --port "$BASE" --threads 1 \
-	--cert "$T/ca/loadgen.crt" --key "$T/ca/loadgen.key" --client-ca "$T/ca/ca.crt" \
-	--nodes-out "$T/nodes.jsonl" --pcr-policy-out "$T/pcr.json"
-LG_PID=$!
-for _ in $(seq 300); do
-	grep -q "^ready:" "$T/loadgen.log" && break
-	kill -0 $LG_PID 2>/dev/null || break
-	sleep 0.1
-done
-grep -q "^ready: $N nodes" "$T/loadgen.log"
+lg_start $N
 check "loadgen serves $N nodes" $? || exit 1
-vctl policy put lg-pcr --kind pcr "$T/pcr.json" >/dev/null &&
-	$LN "$VERIFIER_ADDR" add "$T/nodes.jsonl" --pcr-policy lg-pcr >"$T/add.log" 2>&1 &&
-	grep -q "^added $N" "$T/add.log"
+lg_add
 check "all $N nodes added" $? || exit 1
 
 q() { vdb_query v "$1"; }
