@@ -70,3 +70,17 @@ $(BUILD)/libfuzzer/fuzz_webhook: $(OBJ)/test/fuzz/fuzz_webhook.o $(FUZZ_WEBHOOK_
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+# fuzz_loadgen_request drives the load generator's request parser (test/loadgen/agentsrv.c,
+# outside libvigil; test/loadgen/agentsrv_priv.h declares it).
+FUZZ_LOADGEN_OBJS := $(OBJ)/test/loadgen/agentsrv.o
+$(BUILD)/fuzz-replay/fuzz_loadgen_request: $(OBJ)/test/fuzz/fuzz_loadgen_request.o \
+		$(OBJ)/test/fuzz/replay_main.o $(FUZZ_LOADGEN_OBJS) $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/libfuzzer/fuzz_loadgen_request: $(OBJ)/test/fuzz/fuzz_loadgen_request.o \
+		$(FUZZ_LOADGEN_OBJS) $(LIBVIGIL)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)

@@ -33,8 +33,8 @@
 
 #include "common/base/log.h"
 #include "common/base/xmalloc.h"
+#include "test/loadgen/agentsrv_priv.h"
 
-#define AGENTSRV_MAX_HEAD   16384           /* request line and headers */
 #define AGENTSRV_READ_CHUNK 16384           /* one TLS record's plaintext at most */
 #define AGENTSRV_ACCEPTS    64              /* connections accepted per listener wake-up */
 #define AGENTSRV_SWEEP_S    5               /* seconds between two idle sweeps */
@@ -95,16 +95,6 @@ struct agentsrv {
 	unsigned refused;                  /* connections over the cap, not logged yet */
 	time_t refused_logged;             /* when they were last logged */
 };
-
-/* What req_parse found in a request's bytes. */
-typedef struct req_head {
-	http_method_t method; /* the request's method */
-	const char *target;   /* the request target (path and query), not NUL-terminated */
-	size_t target_len;    /* its length */
-	size_t head_len;      /* request line and headers, the empty line included */
-	size_t body_len;      /* Content-Length, 0 without one */
-	int close;            /* the connection closes after the answer */
-} req_head_t;
 
 static time_t mono_s(void)
 {
@@ -280,10 +270,8 @@ static int req_header(const char *l, size_t n, size_t max_body, req_head_t *h, i
 	return 0;
 }
 
-/* Parse the request at the start of p[0..n). 1 when it is all there (head and body): h says
- * what it is; 0 when more bytes are needed; otherwise the HTTP status that refuses it (400,
- * 413, 501), with *why. */
-static int req_parse(const char *p, size_t n, size_t max_body, req_head_t *h, const char **why)
+/* See agentsrv_priv.h (not static only for the fuzz target). */
+int agentsrv_req_parse(const char *p, size_t n, size_t max_body, req_head_t *h, const char **why)
 {
 	const char *ls = p, *end = p + n, *nl;
 	int have_len = 0, keepalive = 0, http10 = 0, rv;
@@ -466,7 +454,7 @@ static int conn_process(conn_t *c)
 			p[c->in.len] = '\0';
 			continue;
 		}
-		rv = req_parse(p, c->in.len, s->max_body, &h, &why);
+		rv = agentsrv_req_parse(p, c->in.len, s->max_body, &h, &why);
 		if (rv == 0)
 			return 0;
 		if (rv != 1)
