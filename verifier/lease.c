@@ -132,7 +132,8 @@ static int lease_workers_stuck(lease_t *l, int *stuck)
 
 /* Renew, then compare what the store says this instance holds with what its workers were
  * given: a node lost (claimed by another instance while this one was paused, or removed)
- * is dropped; one held but never given (AddNode claimed it) is loaded. 0, or -1 when the
+ * is dropped; one held but never given (AddNode claimed it) is loaded. 0; 1 when some
+ * leases kept their old expiry (their rows were locked: renew again soon); -1 when the
  * renewal failed (logged by the store). */
 static int lease_renew(lease_t *l, int64_t now)
 {
@@ -183,6 +184,9 @@ static int lease_renew(lease_t *l, int64_t now)
 	store_leases_free(l->held, l->nheld);
 	l->held = r;
 	l->nheld = nr;
+	for (i = 0; i < nr; i++)
+		if (r[i].expiry < now + l->lease_ms)
+			return 1;
 	return 0;
 }
 
@@ -202,6 +206,7 @@ static void lease_held_add(lease_t *l, const char *uuid, int64_t epoch)
 static int64_t lease_round(lease_t *l)
 {
 	int64_t now = lease_now_ms(), period = l->lease_ms / 3, wait, share, mine;
+	int retry = 0;
 	int *stuck = xcalloc((size_t)l->ctx->nworkers, sizeof(*stuck));
 	store_pool_counts_t c;
 	err_t e = {""};
@@ -235,13 +240,18 @@ static int64_t lease_round(lease_t *l)
 	}
 	l->stalled = 0;
 	if (l->renewed == 0 || now - l->renewed >= period) {
+		int rv = -1;
 		if (store_pool_heartbeat(l->store, l->ctx->verifier_id, l->address, now, 0, &e) !=
 		        STORE_OK ||
-		    lease_renew(l, now) < 0)
-			return LEASE_RETRY_MS;
-		l->renewed = now;
+		    (rv = lease_renew(l, now)) != 0) {
+			if (rv != 1)
+				return LEASE_RETRY_MS;
+			retry = 1; /* claims go on; the renewal is tried again soon */
+		} else {
+			l->renewed = now;
+		}
 	}
-	wait = l->renewed + period - now;
+	wait = retry ? LEASE_RETRY_MS : l->renewed + period - now;
 	if (store_pool_counts(l->store, l->ctx->verifier_id, now - l->lease_ms, now, &c, &e) !=
 	    STORE_OK)
 		return wait;

@@ -422,10 +422,14 @@ store_rc_t store_pool_counts(store_t *s, const char *id, int64_t live_since, int
                              store_pool_counts_t *out, err_t *e);
 /* One held lease. */
 typedef struct store_lease {
-	char *uuid;    /* the node (caller frees: store_leases_free) */
-	int64_t epoch; /* its lease epoch */
+	char *uuid;     /* the node (caller frees: store_leases_free) */
+	int64_t epoch;  /* its lease epoch */
+	int64_t expiry; /* when it runs out (unix ms) */
 } store_lease_t;
-/* Extend every lease id holds to expiry; *out (store_leases_free) lists them. */
+/* Extend every lease id holds to expiry; *out (store_leases_free) lists them all, each
+ * with its expiry now. PostgreSQL skips a row another transaction has locked (this
+ * instance's own progress batch, mostly) rather than wait for it: such a lease keeps its
+ * old expiry, and the caller renews again soon. */
 store_rc_t store_lease_renew(store_t *s, const char *id, int64_t expiry, store_lease_t **out,
                              size_t *n, err_t *e);
 /* Claim at most limit nodes that nobody holds or whose lease (of another instance) ran out

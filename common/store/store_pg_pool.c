@@ -90,6 +90,7 @@ static void pg_lease_row(PGresult *r, int i, void *elem)
 
 	l->uuid = pg_col_dup(r, i, 0);
 	l->epoch = pg_col_i64(r, i, 1);
+	l->expiry = pg_col_i64(r, i, 2);
 }
 
 store_rc_t pg_lease_renew(void *h, const char *id, int64_t expiry, store_lease_t **out, size_t *n,
@@ -98,19 +99,24 @@ store_rc_t pg_lease_renew(void *h, const char *id, int64_t expiry, store_lease_t
 	pg_t *p = h;
 	char t[24];
 	const char *v[2] = {id, pg_i64(t, expiry)};
-	/* Rows are locked in UUID order (byte order, as pg_node_save_rows writes them): the
-	 * store thread's progress batch of the same instance may hold some of them, and
-	 * locking in the same order makes this wait for it instead of deadlocking with it. */
+	/* Rows another transaction holds are skipped, not waited for: the store thread's
+	 * progress batch of this same instance locks many of them for the length of its
+	 * transaction, and waiting would hold up the heartbeat (or, locking in another order
+	 * than the batch, deadlock with it). The list is then read as committed. */
 	PGresult *r = pg_run(p,
-	                     "UPDATE nodes SET lease_expiry = $2 FROM (SELECT uuid FROM nodes"
-	                     "  WHERE lease_owner = $1 ORDER BY uuid COLLATE \"C\" FOR UPDATE) mine"
-	                     " WHERE nodes.uuid = mine.uuid AND nodes.lease_owner = $1"
-	                     " RETURNING nodes.uuid, nodes.lease_epoch",
+	                     "UPDATE nodes SET lease_expiry = $2 WHERE uuid IN (SELECT uuid FROM"
+	                     " nodes WHERE lease_owner = $1 FOR UPDATE SKIP LOCKED)"
+	                     " AND lease_owner = $1",
 	                     2, v);
 	void *rows;
 
 	if (r == NULL)
 		return pg_fail(p, e, "renewing leases");
+	PQclear(r);
+	if ((r = pg_run(p,
+	                "SELECT uuid, lease_epoch, lease_expiry FROM nodes WHERE lease_owner = $1",
+	                1, v)) == NULL)
+		return pg_fail(p, e, "listing leases");
 	pg_rows(r, sizeof(store_lease_t), pg_lease_row, &rows, n);
 	*out = rows;
 	PQclear(r);

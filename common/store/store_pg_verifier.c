@@ -242,9 +242,9 @@ static int pg_save_slot_cmp(const void *a, const void *b)
 	              ((const pg_save_slot_t *)b)->node->uuid);
 }
 
-/* The rows are written in UUID byte order, whatever order nodes has: every writer of
- * several node rows in one transaction (this, the lease renewal) locks them in that one
- * order, so two never deadlock (PostgreSQL would abort one after deadlock_timeout). */
+/* The rows are written in UUID byte order, whatever order nodes has: two such batches
+ * (a hand-over's last write and the next owner's first) lock common rows in one order
+ * and never deadlock. The lease renewal skips rows a batch holds (pg_lease_renew). */
 int pg_node_save_rows(pg_t *p, const store_node_t *const *nodes, size_t n, int *fenced, err_t *e)
 {
 	int64_t now = pg_now();

@@ -89,6 +89,7 @@ static void sq_lease_row(sqlite3_stmt *st, void *elem)
 
 	l->uuid = sq_col_dup(st, 0);
 	l->epoch = sq_col_i64(st, 1);
+	l->expiry = sq_col_i64(st, 2);
 }
 
 static void sq_leases_release(void *v, size_t n)
@@ -106,7 +107,7 @@ store_rc_t sq_lease_renew(void *h, const char *id, int64_t expiry, store_lease_t
 
 	if (sqlite3_prepare_v2(q->db,
 	                       "UPDATE nodes SET lease_expiry = ?2 WHERE lease_owner = ?1"
-	                       " RETURNING uuid, lease_epoch",
+	                       " RETURNING uuid, lease_epoch, lease_expiry",
 	                       -1, &st, NULL) != SQLITE_OK ||
 	    sq_bind_text(st, 1, id) || sqlite3_bind_int64(st, 2, expiry))
 		sq_fail(q, e, "preparing lease renewal");
