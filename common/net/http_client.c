@@ -31,7 +31,9 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -110,8 +112,8 @@ struct http_client {
 	int answer_ms;           /* deadline from the request sent to the answer's first byte */
 	size_t max_response;     /* response body limit */
 	SSL_SESSION *session;    /* last TLS session, to resume on reconnect */
-	uint8_t *pin;            /* pinned mode: the DER of the one certificate accepted */
-	size_t pin_len;          /* its length */
+	int pinned;              /* pinned mode: only the certificate of pin is accepted */
+	uint8_t pin[32];         /* SHA-256 of its DER (not the DER: ~0.4 KiB less a node) */
 
 	/* The connection. */
 	int fd;                 /* socket, or -1 */
@@ -336,20 +338,20 @@ static int client_pin_verify_cb(X509_STORE_CTX *xs, void *arg)
 	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
 	http_client_t *c = ssl ? SSL_get_ex_data(ssl, http_ssl_idx_client) : NULL;
 	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
-	unsigned char *der = NULL;
-	int len, err = X509_V_OK;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int err = X509_V_OK;
 
 	(void)arg;
-	if (c == NULL || leaf == NULL || c->pin == NULL)
+	if (c == NULL || leaf == NULL || !c->pinned)
 		err = X509_V_ERR_UNSPECIFIED;
-	else if ((len = i2d_X509(leaf, &der)) < 0 || (size_t)len != c->pin_len ||
-	         memcmp(der, c->pin, c->pin_len) != 0)
+	else if (X509_digest(leaf, EVP_sha256(), md, &mdlen) != 1 || mdlen != sizeof(c->pin) ||
+	         CRYPTO_memcmp(md, c->pin, sizeof(c->pin)) != 0)
 		err = X509_V_ERR_CERT_UNTRUSTED;
 	else if (X509_cmp_current_time(X509_get0_notBefore(leaf)) >= 0)
 		err = X509_V_ERR_CERT_NOT_YET_VALID;
 	else if (X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0)
 		err = X509_V_ERR_CERT_HAS_EXPIRED;
-	OPENSSL_free(der);
 	if (err == X509_V_OK)
 		return 1;
 	X509_STORE_CTX_set_error(xs, err);
@@ -386,7 +388,8 @@ void http_tls_pinned_free(http_tls_pinned_t *p)
 	free(p);
 }
 
-/* The pin's DER into c. 0 or -1 (e). */
+/* The pin into c: the SHA-256 of its DER (a certificate of the same digest is the same
+ * certificate). 0 or -1 (e). */
 static int client_set_pin(http_client_t *c, const char *pem, err_t *e)
 {
 	BIO *bio = pem ? BIO_new_mem_buf(pem, -1) : NULL;
@@ -401,9 +404,13 @@ static int client_set_pin(http_client_t *c, const char *pem, err_t *e)
 		err_set(e, "the pinned certificate is not a PEM certificate");
 		return -1;
 	}
-	c->pin = xmemdup(der, (size_t)len);
-	c->pin_len = (size_t)len;
+	if (EVP_Digest(der, (size_t)len, c->pin, NULL, EVP_sha256(), NULL) != 1) {
+		OPENSSL_free(der);
+		err_set_ssl(e, "cannot hash the pinned certificate");
+		return -1;
+	}
 	OPENSSL_free(der);
+	c->pinned = 1;
 	return 0;
 }
 
@@ -1215,6 +1222,19 @@ static void client_idle_read(http_client_t *c)
 	client_drop_connection(c);
 }
 
+/* A pinned connection's peer certificates past the first: the pin check looked at the
+ * server's own certificate only, and nothing reads the others (an agent whose TLS server
+ * sends its CA with its certificate). The session keeps the decoded chain as long as the
+ * connection lives (and the copy kept for resumption with it): ~3.5 KiB a certificate,
+ * given back now. */
+static void client_trim_peer_chain(SSL *ssl)
+{
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+
+	while (chain != NULL && sk_X509_num(chain) > 1)
+		X509_free(sk_X509_pop(chain));
+}
+
 /* The TLS handshake goes on. 0 when it is done, 1 when it waits, -1 when it failed (and
  * with it the request). */
 static int client_handshake(http_client_t *c)
@@ -1223,6 +1243,8 @@ static int client_handshake(http_client_t *c)
 
 	ERR_clear_error();
 	if ((r = SSL_connect(c->ssl)) == 1) {
+		if (c->pinned)
+			client_trim_peer_chain(c->ssl);
 		c->cstate = CS_OPEN;
 		client_want_write(c, 0);
 		return 0;
@@ -1553,7 +1575,6 @@ void http_client_free(http_client_t *c)
 		event_free(c->deliver);
 	SSL_SESSION_free(c->session);
 	SSL_CTX_free(c->ctx);
-	free(c->pin);
 	buf_free(&c->out);
 	buf_free(&c->line);
 	buf_free(&c->resp);
