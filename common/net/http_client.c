@@ -31,7 +31,9 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -110,8 +112,8 @@ struct http_client {
 	int answer_ms;           /* deadline from the request sent to the answer's first byte */
 	size_t max_response;     /* response body limit */
 	SSL_SESSION *session;    /* last TLS session, to resume on reconnect */
-	uint8_t *pin;            /* pinned mode: the DER of the one certificate accepted */
-	size_t pin_len;          /* its length */
+	int pinned;              /* pinned mode: only the certificate of pin is accepted */
+	uint8_t pin[32];         /* SHA-256 of its DER (not the DER: ~0.4 KiB less a node) */
 
 	/* The connection. */
 	int fd;                 /* socket, or -1 */
@@ -124,19 +126,18 @@ struct http_client {
 	int conn_used;          /* an answer already came over it */
 
 	/* This request's progress, for the error text and the resend decision. */
-	int sent;              /* bytes of this request went to the server */
-	int received;          /* bytes of a response arrived */
-	enum fail_kind fail;   /* why it got no answer */
-	char verify_err[128];  /* why the server certificate was rejected */
-	int alert;             /* fatal TLS alert the server sent, or -1 */
-	int tls_started;       /* the TLS handshake began (TCP connected) */
-	int sock_err;          /* errno of a failed TCP connect, or 0 */
-	unsigned long ssl_err; /* newest OpenSSL error of this request, or 0 */
-	char conn_err[96];     /* a connect failure's own text (name resolution), or "" */
-	http_budget_t *budget; /* shared count of answer bytes in flight, or NULL */
-	size_t buffered;       /* this request's bytes counted in budget */
-	int over_budget;       /* the budget ran out while this answer arrived */
-	int phase_timeout;     /* 1: connect timed out, 2: answer, 3: over budget */
+	int sent;                 /* bytes of this request went to the server */
+	int received;             /* bytes of a response arrived */
+	enum fail_kind fail;      /* why it got no answer */
+	int alert;                /* fatal TLS alert the server sent, or -1 */
+	int tls_started;          /* the TLS handshake began (TCP connected) */
+	int sock_err;             /* errno of a failed TCP connect, or 0 */
+	unsigned long ssl_err;    /* newest OpenSSL error of this request, or 0 */
+	http_budget_t *budget;    /* shared count of answer bytes in flight, or NULL */
+	size_t buffered;          /* this request's bytes counted in budget */
+	int over_budget;          /* the budget ran out while this answer arrived */
+	int phase_timeout;        /* 1: connect timed out, 2: answer, 3: over budget */
+	struct client_text *text; /* failure texts, or NULL (none since the last answer) */
 
 	/* The request. */
 	int busy;              /* a request is in flight (until its cb runs) */
@@ -152,7 +153,6 @@ struct http_client {
 	void *cb_arg;          /* its argument */
 	int status;            /* result: HTTP status or 0 */
 	buf_t resp;            /* result: response body */
-	char err[256];         /* result: error text when status is 0 */
 	struct event *timer;   /* request deadline */
 	struct event *phase;   /* connect, then first-byte deadline (when set) */
 	struct event *deliver; /* runs the callback (or resend) from the loop */
@@ -171,6 +171,27 @@ struct http_client {
 	size_t remain;             /* body or chunk bytes still to come */
 	enum fail_kind parse_fail; /* why the parser refused the answer */
 };
+
+/* A client's failure texts: made by its first failure, given back by its next answer, so
+ * that the many clients whose requests go well hold none (~0.5 KiB each). */
+#define CLIENT_ERR_MAX 256
+struct client_text {
+	char err[CLIENT_ERR_MAX]; /* result: error text when status is 0 */
+	char verify_err[128];     /* why the server certificate was rejected */
+	char conn_err[96];        /* a connect failure's own text (name resolution), or "" */
+};
+
+static struct client_text *client_text(http_client_t *c)
+{
+	if (c->text == NULL)
+		c->text = xcalloc(1, sizeof(*c->text));
+	return c->text;
+}
+
+static const char *client_verify_err(const http_client_t *c)
+{
+	return c->text != NULL ? c->text->verify_err : "";
+}
 
 struct http_budget {
 	size_t max;  /* bytes of answers in flight allowed */
@@ -219,8 +240,8 @@ static int client_verify_cb(int ok, X509_STORE_CTX *xs)
 	ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
 	c = ssl ? SSL_get_ex_data(ssl, http_ssl_idx_client) : NULL;
 	err = X509_STORE_CTX_get_error(xs);
-	if (c != NULL && c->verify_err[0] == '\0')
-		snprintf(c->verify_err, sizeof(c->verify_err), "%s (depth %d)",
+	if (c != NULL && client_verify_err(c)[0] == '\0')
+		snprintf(client_text(c)->verify_err, sizeof(c->text->verify_err), "%s (depth %d)",
 		         X509_verify_cert_error_string(err), X509_STORE_CTX_get_error_depth(xs));
 	return 0;
 }
@@ -336,25 +357,25 @@ static int client_pin_verify_cb(X509_STORE_CTX *xs, void *arg)
 	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
 	http_client_t *c = ssl ? SSL_get_ex_data(ssl, http_ssl_idx_client) : NULL;
 	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
-	unsigned char *der = NULL;
-	int len, err = X509_V_OK;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int err = X509_V_OK;
 
 	(void)arg;
-	if (c == NULL || leaf == NULL || c->pin == NULL)
+	if (c == NULL || leaf == NULL || !c->pinned)
 		err = X509_V_ERR_UNSPECIFIED;
-	else if ((len = i2d_X509(leaf, &der)) < 0 || (size_t)len != c->pin_len ||
-	         memcmp(der, c->pin, c->pin_len) != 0)
+	else if (X509_digest(leaf, EVP_sha256(), md, &mdlen) != 1 || mdlen != sizeof(c->pin) ||
+	         CRYPTO_memcmp(md, c->pin, sizeof(c->pin)) != 0)
 		err = X509_V_ERR_CERT_UNTRUSTED;
 	else if (X509_cmp_current_time(X509_get0_notBefore(leaf)) >= 0)
 		err = X509_V_ERR_CERT_NOT_YET_VALID;
 	else if (X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0)
 		err = X509_V_ERR_CERT_HAS_EXPIRED;
-	OPENSSL_free(der);
 	if (err == X509_V_OK)
 		return 1;
 	X509_STORE_CTX_set_error(xs, err);
-	if (c != NULL && c->verify_err[0] == '\0')
-		snprintf(c->verify_err, sizeof(c->verify_err), "%s",
+	if (c != NULL && client_verify_err(c)[0] == '\0')
+		snprintf(client_text(c)->verify_err, sizeof(c->text->verify_err), "%s",
 		         err == X509_V_ERR_CERT_UNTRUSTED ? "not the pinned certificate"
 		                                          : X509_verify_cert_error_string(err));
 	return 0;
@@ -386,7 +407,8 @@ void http_tls_pinned_free(http_tls_pinned_t *p)
 	free(p);
 }
 
-/* The pin's DER into c. 0 or -1 (e). */
+/* The pin into c: the SHA-256 of its DER (a certificate of the same digest is the same
+ * certificate). 0 or -1 (e). */
 static int client_set_pin(http_client_t *c, const char *pem, err_t *e)
 {
 	BIO *bio = pem ? BIO_new_mem_buf(pem, -1) : NULL;
@@ -401,9 +423,13 @@ static int client_set_pin(http_client_t *c, const char *pem, err_t *e)
 		err_set(e, "the pinned certificate is not a PEM certificate");
 		return -1;
 	}
-	c->pin = xmemdup(der, (size_t)len);
-	c->pin_len = (size_t)len;
+	if (EVP_Digest(der, (size_t)len, c->pin, NULL, EVP_sha256(), NULL) != 1) {
+		OPENSSL_free(der);
+		err_set_ssl(e, "cannot hash the pinned certificate");
+		return -1;
+	}
 	OPENSSL_free(der);
+	c->pinned = 1;
 	return 0;
 }
 
@@ -541,12 +567,12 @@ http_client_t *http_client_new(struct event_base *base, const char *host, int po
 
 const char *http_client_error(const http_client_t *c)
 {
-	return c->err[0] ? c->err : "cannot start the request";
+	return c->text != NULL && c->text->err[0] ? c->text->err : "cannot start the request";
 }
 
 int http_client_cert_rejected(const http_client_t *c)
 {
-	return c->verify_err[0] != '\0';
+	return client_verify_err(c)[0] != '\0';
 }
 
 void http_client_set_phase_timeouts(http_client_t *c, int connect_ms, int answer_ms)
@@ -676,11 +702,12 @@ static const char *client_fail_kind_text(enum fail_kind k)
 /* Compose the error text of a request that got no response. */
 static void client_fail_text(http_client_t *c)
 {
+	struct client_text *t = client_text(c);
 	char tls[200] = "";
 	size_t n;
 
-	if (c->verify_err[0] != '\0') {
-		snprintf(tls, sizeof(tls), ": server certificate rejected: %s", c->verify_err);
+	if (t->verify_err[0] != '\0') {
+		snprintf(tls, sizeof(tls), ": server certificate rejected: %s", t->verify_err);
 	} else if (c->alert >= 0) {
 		/* OpenSSL 3.0 has no text for TLS 1.3's certificate_required (116). */
 		snprintf(tls, sizeof(tls), ": TLS alert from the server: %s",
@@ -695,37 +722,37 @@ static void client_fail_text(http_client_t *c)
 		                               : ": TLS handshake failed");
 	}
 	if (!c->sent && c->sock_err)
-		snprintf(c->err, sizeof(c->err), "%s: cannot connect: %s", c->host_header,
+		snprintf(t->err, sizeof(t->err), "%s: cannot connect: %s", c->host_header,
 		         client_connect_error_text(c->sock_err));
-	else if (!c->sent && c->conn_err[0] != '\0')
-		snprintf(c->err, sizeof(c->err), "%s: cannot connect: %s", c->host_header,
-		         c->conn_err);
+	else if (!c->sent && t->conn_err[0] != '\0')
+		snprintf(t->err, sizeof(t->err), "%s: cannot connect: %s", c->host_header,
+		         t->conn_err);
 	else if (c->phase_timeout == 1)
-		snprintf(c->err, sizeof(c->err), "%s: cannot connect: timed out after %d ms%s",
+		snprintf(t->err, sizeof(t->err), "%s: cannot connect: timed out after %d ms%s",
 		         c->host_header, c->connect_ms, tls);
 	else if (c->phase_timeout == 3)
-		snprintf(c->err, sizeof(c->err),
+		snprintf(t->err, sizeof(t->err),
 		         "%s: answer dropped after %zu bytes: the answers in flight on this thread "
 		         "reached their memory budget (%zu bytes)",
 		         c->host_header, c->buffered, c->budget ? c->budget->max : 0);
 	else if (c->phase_timeout == 2)
-		snprintf(c->err, sizeof(c->err),
+		snprintf(t->err, sizeof(t->err),
 		         "%s: slow answer: nothing within %d ms of the request", c->host_header,
 		         c->answer_ms);
 	else if (c->fail == FK_TIMEOUT)
-		snprintf(c->err, sizeof(c->err), "%s: timeout after %d s%s", c->host_header,
+		snprintf(t->err, sizeof(t->err), "%s: timeout after %d s%s", c->host_header,
 		         c->timeout_s, tls);
 	else if (c->fail == FK_TOO_LONG)
-		snprintf(c->err, sizeof(c->err), "%s: response over %zu bytes", c->host_header,
+		snprintf(t->err, sizeof(t->err), "%s: response over %zu bytes", c->host_header,
 		         c->max_response);
 	else if (!c->sent)
-		snprintf(c->err, sizeof(c->err), "%s: cannot connect%s", c->host_header,
+		snprintf(t->err, sizeof(t->err), "%s: cannot connect%s", c->host_header,
 		         tls[0] ? tls : "");
 	else if (!c->received)
-		snprintf(c->err, sizeof(c->err), "%s: connection closed before a response%s",
+		snprintf(t->err, sizeof(t->err), "%s: connection closed before a response%s",
 		         c->host_header, tls);
 	else
-		snprintf(c->err, sizeof(c->err), "%s: %s%s", c->host_header,
+		snprintf(t->err, sizeof(t->err), "%s: %s%s", c->host_header,
 		         client_fail_kind_text(c->fail), tls);
 }
 
@@ -1215,6 +1242,19 @@ static void client_idle_read(http_client_t *c)
 	client_drop_connection(c);
 }
 
+/* A pinned connection's peer certificates past the first: the pin check looked at the
+ * server's own certificate only, and nothing reads the others (an agent whose TLS server
+ * sends its CA with its certificate). The session keeps the decoded chain as long as the
+ * connection lives (and the copy kept for resumption with it): ~3.5 KiB a certificate,
+ * given back now. */
+static void client_trim_peer_chain(SSL *ssl)
+{
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+
+	while (chain != NULL && sk_X509_num(chain) > 1)
+		X509_free(sk_X509_pop(chain));
+}
+
 /* The TLS handshake goes on. 0 when it is done, 1 when it waits, -1 when it failed (and
  * with it the request). */
 static int client_handshake(http_client_t *c)
@@ -1223,6 +1263,8 @@ static int client_handshake(http_client_t *c)
 
 	ERR_clear_error();
 	if ((r = SSL_connect(c->ssl)) == 1) {
+		if (c->pinned)
+			client_trim_peer_chain(c->ssl);
 		c->cstate = CS_OPEN;
 		client_want_write(c, 0);
 		return 0;
@@ -1286,7 +1328,7 @@ static void client_io_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Open a new connection: a nonblocking connect, its events, and the SSL object. 0 when
  * under way (or failed, with the failure delivered from the loop), -1 when it could not
- * start at all (c->err says why). */
+ * start at all (http_client_error says why). */
 static int client_connect(http_client_t *c)
 {
 	struct addrinfo hints, *ai = NULL;
@@ -1296,7 +1338,7 @@ static int client_connect(http_client_t *c)
 	if (c->ctx != NULL) {
 		if ((c->ssl = SSL_new(c->ctx)) == NULL) {
 			err_set_ssl(NULL, "SSL_new");
-			snprintf(c->err, sizeof(c->err), "SSL_new failed");
+			snprintf(client_text(c)->err, CLIENT_ERR_MAX, "SSL_new failed");
 			return -1;
 		}
 		SSL_set_ex_data(c->ssl, http_ssl_idx_client, c);
@@ -1318,7 +1360,8 @@ static int client_connect(http_client_t *c)
 	hints.ai_flags = AI_NUMERICSERV | (c->host_is_ip ? AI_NUMERICHOST : 0);
 	snprintf(port, sizeof(port), "%d", c->port);
 	if ((gai = getaddrinfo(c->host, port, &hints, &ai)) != 0 || ai == NULL) {
-		snprintf(c->conn_err, sizeof(c->conn_err), "cannot resolve %s: %s", c->host,
+		snprintf(client_text(c)->conn_err, sizeof(c->text->conn_err),
+		         "cannot resolve %s: %s", c->host,
 		         gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
 		goto failed;
 	}
@@ -1342,7 +1385,7 @@ static int client_connect(http_client_t *c)
 	c->ev_write = event_new(c->base, fd, EV_WRITE | EV_PERSIST, client_io_cb, c);
 	if (c->ev_read == NULL || c->ev_write == NULL || event_add(c->ev_read, NULL) != 0) {
 		client_drop_connection(c);
-		snprintf(c->err, sizeof(c->err), "cannot create a connection");
+		snprintf(client_text(c)->err, CLIENT_ERR_MAX, "cannot create a connection");
 		return -1;
 	}
 	if (r == 0) {
@@ -1368,8 +1411,8 @@ static int client_send(http_client_t *c)
 		client_drop_connection(c);
 	c->sent = c->received = 0;
 	c->fail = FK_NONE;
-	c->verify_err[0] = '\0';
-	c->conn_err[0] = '\0';
+	if (c->text != NULL)
+		c->text->verify_err[0] = c->text->conn_err[0] = '\0';
 	c->alert = -1;
 	c->tls_started = 0;
 	c->sock_err = 0;
@@ -1448,7 +1491,8 @@ int http_client_request_headers(http_client_t *c, http_method_t m, const char *p
 	c->busy = 1;
 	c->done = c->retry = c->retried = 0;
 	c->status = 0;
-	c->err[0] = '\0';
+	if (c->text != NULL)
+		c->text->err[0] = '\0';
 	log_debug("http: %s %s%s", http_method_name(m), c->host_header, path_query);
 	if (client_send(c) != 0) {
 		c->busy = 0;
@@ -1499,7 +1543,7 @@ static void client_deliver_cb(evutil_socket_t fd, short what, void *arg)
 	uint8_t *body;
 	size_t len;
 	int status;
-	char err[sizeof(c->err)];
+	char err[CLIENT_ERR_MAX];
 
 	(void)fd;
 	(void)what;
@@ -1528,7 +1572,11 @@ static void client_deliver_cb(evutil_socket_t fd, short what, void *arg)
 	cb = c->cb;
 	cb_arg = c->cb_arg;
 	status = c->status;
-	snprintf(err, sizeof(err), "%s", c->err);
+	snprintf(err, sizeof(err), "%s", c->text != NULL ? c->text->err : "");
+	if (status != 0) { /* an answer: no failure text is kept */
+		free(c->text);
+		c->text = NULL;
+	}
 	body = buf_steal(&c->resp, &len);
 	c->busy = 0;
 	c->done = 0;
@@ -1553,7 +1601,7 @@ void http_client_free(http_client_t *c)
 		event_free(c->deliver);
 	SSL_SESSION_free(c->session);
 	SSL_CTX_free(c->ctx);
-	free(c->pin);
+	free(c->text);
 	buf_free(&c->out);
 	buf_free(&c->line);
 	buf_free(&c->resp);
@@ -1598,7 +1646,9 @@ int http_fetch(const char *host, int port, const tls_client_opts_t *tls, int tim
 	if ((c = client_create(base, host, port, tls, timeout_s, e)) == NULL)
 		goto out;
 	if (http_client_request(c, m, path_query, content_type, body, len, fetch_cb, &st) != 0) {
-		err_set(e, "%s", c->err[0] ? c->err : "bad request parameters");
+		err_set(e, "%s",
+		        c->text != NULL && c->text->err[0] ? c->text->err
+		                                           : "bad request parameters");
 		goto out;
 	}
 	while (!st.done)

@@ -735,6 +735,65 @@ static void test_pinned_shared(void **state)
 	http_server_free(s);
 }
 
+/* Pinned mode against a server that sends its CA with its certificate (a CA-issued agent
+ * certificate: OpenSSL's server adds the chain it finds): only the server's own
+ * certificate counts (the CA pinned instead is refused), the rest of the chain is let
+ * go after the handshake, and a kept-alive connection, then a resumed one, still works. */
+static void test_pinned_chain(void **state)
+{
+	tls_server_opts_t so = server_tls(HTTP_CLIENT_CERT_REQUIRED, "server");
+	http_server_t *s = server_start(&so, 4096, 1);
+	char *server_pem = read_text("server.crt"), *ca_pem = read_text("ca.crt");
+	char *cert_pem = read_text("client.crt"), *key_pem = read_text("client.key");
+	tls_client_opts_t id = {.cert_pem = cert_pem, .key_pem = key_pem};
+	err_t e = {""};
+	http_tls_pinned_t *shared = http_tls_pinned_new(&id, &e);
+	tls_client_opts_t co = {.shared = shared};
+	http_client_t *c;
+	struct result r;
+	char peer[64];
+
+	(void)state;
+	assert_non_null(shared);
+	co.pin_pem = ca_pem;
+	c = client_for(s, &co, 5);
+	request(c, HTTP_M_GET, "/echo", NULL, &r);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "not the pinned certificate"));
+	assert_true(http_client_cert_rejected(c));
+	result_clear(&r);
+	http_client_free(c);
+
+	co.pin_pem = server_pem;
+	c = client_for(s, &co, 5);
+	request(c, HTTP_M_GET, "/echo", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_false(http_client_cert_rejected(c));
+	assert_int_equal(res_int(&r, "has_cert"), 1);
+	snprintf(peer, sizeof(peer), "%s", res_str(&r, "peer"));
+	result_clear(&r);
+	request(c, HTTP_M_POST, "/echo", "{}", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(res_str(&r, "peer"), peer); /* the same connection */
+	result_clear(&r);
+	/* The server's idle timeout (1 s) closes it: the next request resumes the session
+	 * kept from a connection whose chain was cut. */
+	idle_for(1600);
+	request(c, HTTP_M_GET, "/echo", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_not_equal(res_str(&r, "peer"), peer);
+	assert_int_equal(res_int(&r, "has_cert"), 1);
+	result_clear(&r);
+	assert_int_equal(http_server_accepts(s), 3);
+	http_client_free(c);
+	http_tls_pinned_free(shared);
+	http_server_free(s);
+	free(server_pem);
+	free(ca_pem);
+	free(cert_pem);
+	free(key_pem);
+}
+
 static void test_keepalive_outlives_client_timeout(void **state)
 {
 	tls_server_opts_t so = server_tls(HTTP_CLIENT_CERT_REQUIRED, "server");
@@ -1545,6 +1604,7 @@ int main(void)
 	    cmocka_unit_test(test_mtls_optional),
 	    cmocka_unit_test(test_server_cert_checks),
 	    cmocka_unit_test(test_pinned_shared),
+	    cmocka_unit_test(test_pinned_chain),
 	    cmocka_unit_test(test_keepalive_plain),
 	    cmocka_unit_test(test_keepalive_tls),
 	    cmocka_unit_test(test_keepalive_outlives_client_timeout),
