@@ -21,7 +21,7 @@
 /* At most this many nodes claimed per round of the manager: a takeover of thousands is
  * spread over a few rounds, LEASE_CLAIM_NEXT_MS apart, and each claim's first rounds over
  * the interval (node.c). */
-#define LEASE_CLAIM_MAX     2000
+#define LEASE_CLAIM_MAX     5000
 #define LEASE_CLAIM_NEXT_MS 1000
 /* A failed heartbeat or renewal is tried again this soon: the leases run on meanwhile. */
 #define LEASE_RETRY_MS 1000

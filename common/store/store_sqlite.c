@@ -443,7 +443,12 @@ static void *sq_open(const char *path, err_t *e)
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	if (sq_exec(q, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF",
+	/* A daemon opens several connections (one per thread that writes or reads): each
+	 * keeps at most 512 KiB of pages (SQLite's default is 2 MiB) and the kernel's page
+	 * cache holds the rest of the file for all of them. */
+	if (sq_exec(q,
+	            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;"
+	            " PRAGMA cache_size=-512",
 	            e, "setting pragmas") < 0)
 		goto out;
 	if (sq_migrate(q, e) < 0)

@@ -116,10 +116,16 @@ q "CREATE TABLE bench_vb_nodes AS SELECT uuid FROM nodes WHERE lease_owner = 'vb
 t0=$(now_ms)
 kill -KILL "${PIDV[vb]}"
 limit=$((t0 + 6 * LEASE * 1000))
-got=0
+got=0 held=0 last=0
+c0=$(cpu_ticks "${PIDV[va]}")
 while [ "$(now_ms)" -lt $limit ]; do
-	got=$(q "SELECT count(*) FROM nodes JOIN bench_vb_nodes USING (uuid) WHERE lease_owner = 'va' AND operational_state = 3 AND last_successful_attestation * 1000 > $t0")
+	read -r held got < <(q "SELECT count(*), count(*) FILTER (WHERE operational_state = 3 AND last_successful_attestation * 1000 > $t0) FROM nodes JOIN bench_vb_nodes USING (uuid) WHERE lease_owner = 'va'" | tr '|' ' ')
 	[ "$got" = "$HALF" ] && break
+	# How it goes, every 2 s: vb's nodes claimed by va, and attested by it.
+	if [ $(($(now_ms) - last)) -ge 2000 ]; then
+		last=$(now_ms)
+		echo "takeover: +$(((last - t0) / 1000)) s: $held of $HALF claimed by va, $got attested; va CPU $(($(cpu_ticks "${PIDV[va]}") - c0)) ticks" >&2
+	fi
 	sleep 0.5
 done
 t1=$(now_ms)
