@@ -118,13 +118,8 @@ LPIDS=()
 base=
 for k in $(seq 0 $((NLG - 1))); do
 	n=$(((NODES - k * per_lg) < per_lg ? NODES - k * per_lg : per_lg))
-	# Other tests' listeners and TIME_WAIT ports come and go: a few tries, 5 s apart.
-	for try in 1 2 3 4 5 6; do
-		base=$(free_port_range "$n" 2>/dev/null) && break
-		base=
-		sleep 5
-	done
-	[ -n "$base" ] || fail "no $n consecutive free ports below the ephemeral range"
+	base=$(free_port_range_wait "$n") ||
+		fail "no $n consecutive free ports below the ephemeral range"
 	spawn "$T/loadgen$k.log" "$LG" -n "$n" --port "$base" $rsa \
 		--cert "$T/ca/loadgen.crt" --key "$T/ca/loadgen.key" --client-ca "$T/ca/ca.crt" \
 		--nodes-out "$T/nodes$k.jsonl" --pcr-policy-out "$T/pcr.json"

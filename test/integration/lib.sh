@@ -243,6 +243,17 @@ sys.exit("free_port_range: no %d free consecutive ports found" % n)
 PY
 }
 
+# free_port_range_wait N: free_port_range, tried up to six times 5 s apart (a bench of
+# thousands of ports: other processes' listeners and TIME_WAIT ports come and go).
+free_port_range_wait() {
+	local try
+	for try in 1 2 3 4 5 6; do
+		free_port_range "$1" 2>/dev/null && return 0
+		[ "$try" = 6 ] || sleep 5
+	done
+	return 1
+}
+
 # swtpm_ca_init: the EK CA for this run, made by swtpm_localca from config files in
 # $T/swtpm-ca (never /etc or /var/lib). swtpm_localca makes a root CA and an intermediate
 # the first time it runs; we run it once here on a dummy key so both exist before any TPM
@@ -382,6 +393,16 @@ swtpm_restart() {
 	_swtpm_run "$name" "${!portvar}" && return 0
 	echo "swtpm_restart $name: no TPM on port ${!portvar} again, see $T/tpm-$name/swtpm.log" >&2
 	return 1
+}
+
+# until_true SECONDS CMD...: run CMD every 0.1 s until it succeeds (0), or SECONDS pass (1).
+until_true() {
+	local end=$(($(date +%s%N) / 1000000 + $1 * 1000))
+	shift
+	while ! "$@"; do
+		[ $(($(date +%s%N) / 1000000)) -lt $end ] || return 1
+		sleep 0.1
+	done
 }
 
 # ---- vigil-loadgen (docs/loadgen.md) ----

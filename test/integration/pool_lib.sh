@@ -14,8 +14,6 @@
 #   pool_loadgen [ARGS]   the load generator serving $N nodes ($T/nodes.jsonl), ARGS added
 #   pool_add_nodes        the policy put and every node added through v1
 VIGIL_TEST_DB=pg
-LG=$BIN/vigil-loadgen
-LN="/usr/bin/python3 $TOP/test/integration/loadgen_nodes.py"
 declare -A PID ADDR
 
 # Node states (store.h): 3 attested; 7, 9 failed; a revocation is an event of that type.
@@ -54,26 +52,10 @@ until_sql() {
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-pool_loadgen() {
-	"$BIN/vigilctl" ca issue "$T/ca" loadgen --server --san 127.0.0.1 >/dev/null
-	local base
-	base=$(free_port_range "$N") || return 1
-	spawn "$T/loadgen.log" "$LG" -n "$N" --port "$base" --threads 1 \
-		--cert "$T/ca/loadgen.crt" --key "$T/ca/loadgen.key" --client-ca "$T/ca/ca.crt" \
-		--nodes-out "$T/nodes.jsonl" --pcr-policy-out "$T/pcr.json" "$@"
-	LG_PID=$!
-	for _ in $(seq 300); do
-		grep -q "^ready:" "$T/loadgen.log" && break
-		kill -0 "$LG_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	grep -q "^ready: $N nodes" "$T/loadgen.log"
-}
+pool_loadgen() { lg_start "$N" "$@"; }
 pool_add_nodes() {
 	VERIFIER_ADDR=${ADDR[v1]}
-	vctl policy put lg-pcr --kind pcr "$T/pcr.json" >/dev/null &&
-		$LN "${ADDR[v1]}" add "$T/nodes.jsonl" --pcr-policy lg-pcr >"$T/add.log" 2>&1 &&
-		grep -q "^added $N" "$T/add.log"
+	lg_add
 }
 # log_wait FILE REGEX SECONDS: until FILE has a line matching REGEX.
 log_wait() {

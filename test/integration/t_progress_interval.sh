@@ -21,15 +21,6 @@ lg_add
 check "all $N nodes added" $? || exit 1
 
 q() { vdb_query v "$1"; }
-# until_true SECONDS CMD...: until CMD succeeds, or SECONDS.
-until_true() {
-	local end=$(($(date +%s%N) / 1000000 + $1 * 1000))
-	shift
-	while ! "$@"; do
-		[ $(($(date +%s%N) / 1000000)) -lt $end ] || return 1
-		sleep 0.1
-	done
-}
 UUIDS=$(/usr/bin/python3 -c 'import json, sys
 for l in open(sys.argv[1]): print(json.loads(l)["uuid"])' "$T/nodes.jsonl")
 U0=$(echo "$UUIDS" | head -1)

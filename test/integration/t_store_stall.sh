@@ -34,15 +34,6 @@ q() { vdb_query v "$1"; }
 metric() {
 	curl -s "$VM/metrics" | awk -v n="$1" '$1 == n { print $2; exit }'
 }
-# until_true SECONDS CMD...: until CMD succeeds, or SECONDS.
-until_true() {
-	local end=$(($(date +%s%N) / 1000000 + $1 * 1000))
-	shift
-	while ! "$@"; do
-		[ $(($(date +%s%N) / 1000000)) -lt $end ] || return 1
-		sleep 0.1
-	done
-}
 all_attested() { [ "$(q "SELECT count(*) FROM nodes WHERE operational_state = 3 AND attestation_count >= 1")" = "$N" ]; }
 until_true 40 all_attested
 check "every node attested, its progress stored" $? || exit 1
