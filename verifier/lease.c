@@ -194,6 +194,7 @@ static void lease_held_add(lease_t *l, const char *uuid, int64_t epoch)
 {
 	l->held = xrealloc(l->held, (l->nheld + 1) * sizeof(*l->held));
 	l->held[l->nheld].uuid = xstrdup(uuid);
+	l->held[l->nheld].expiry = 0; /* read only in what the store returns (lease_renew) */
 	l->held[l->nheld++].epoch = epoch;
 }
 

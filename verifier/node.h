@@ -63,6 +63,8 @@ typedef struct node_host {
 	struct vmetrics_worker *metrics; /* the worker's counters (verifier/metrics.h) */
 	struct notices_lane *notices;    /* revocation notices waiting to go (notices.c) */
 	struct node_waiter *waiters;     /* AttestNow calls waiting for a round (attest_now.c) */
+	struct quote *quote;             /* the worker's quote decoder, lent to a node's
+	                                    attest_check (node.c), or NULL until first used */
 	/* Send a signed revocation notice (body, borrowed) to every agent of the verifier:
 	 * the worker posts it to each worker's nodes. Never blocks. */
 	void (*announce)(struct node_host *h, const char *body);
