@@ -54,8 +54,10 @@ include test/fuzz/module.mk
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(OBJ)/%.o)
 
-# Every object waits for the generated protobuf-c headers (order-only).
-$(OBJ)/%.o: %.c | $(PROTO_H)
+# Every object depends on the generated protobuf-c headers: they are included with
+# -isystem, which -MMD leaves out of the .d files, so an edited .proto must rebuild its
+# users this way (it rebuilds all objects; .proto files change rarely).
+$(OBJ)/%.o: %.c $(PROTO_H)
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
