@@ -99,8 +99,7 @@ void attest_now_kick(node_t *n)
 {
 	if (n->host->waiters == NULL || !attest_now_waits(n) || n->in_flight)
 		return;
-	event_del(n->timer);
-	node_round_start(n);
+	node_round_now(n);
 }
 
 int attest_now_start(node_host_t *h, const char *uuid, node_waiter_t *w, err_t *e)
@@ -139,12 +138,10 @@ int attest_now_start(node_host_t *h, const char *uuid, node_waiter_t *w, err_t *
 	w->next = h->waiters;
 	h->waiters = w;
 	/* A request in flight is this round: its answer is judged and answers w. Otherwise
-	 * the round starts now; the schedule goes on from its end, as after any round. The
-	 * start may end at once (no connection: node_comm_error answers w). */
-	if (!n->in_flight) {
-		event_del(n->timer);
-		node_round_start(n);
-	}
+	 * the round starts now, and the schedule goes on from its start. The start may end
+	 * at once (no connection: node_comm_error answers w). */
+	if (!n->in_flight)
+		node_round_now(n);
 	return GRPCSRV_OK;
 }
 

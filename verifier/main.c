@@ -149,8 +149,9 @@ static const config_key_t verifier_keys[] = {
      "CPU core.",
      NULL},
     {"verifier", "quote_interval", CFG_STR, "2", 0, 0,
-     "Seconds between the end of one good round and the next quote request of a node "
-     "(decimals allowed).",
+     "Seconds from one good round of a node to its next. Each node's rounds come at its own "
+     "offset within the interval (random, so that nodes stay spread), so a slow round does "
+     "not delay the ones after it (decimals allowed).",
      check_seconds},
     {"verifier", "retry_interval", CFG_STR, "2", 0, 0,
      "Seconds before the first retry when an agent does not answer; each further retry "

@@ -103,6 +103,8 @@ typedef struct node {
 	char *repin_why;     /* the TLS failure that started it */
 	int repin_tried;     /* re-pinning tried since the last good round */
 	struct event *timer; /* next round / retry */
+	int phase_ms;        /* its rounds' offset within the quote interval (random, given
+	                        when it was made): good rounds come at its points */
 	char nonce[21];      /* nonce of the request in flight */
 	int in_flight;       /* a request is outstanding */
 	unsigned gen;        /* bumped by stop and reactivate */

@@ -75,6 +75,10 @@ http_client_t *node_conn_to(node_t *n, const char *ip, int port, const char *pem
 int node_polling(const node_t *n);
 /* The next round in delay_ms (nothing once the node is being removed). */
 void node_schedule(node_t *n, int delay_ms);
+/* The next round after a good one: the next point of the node's phase. */
+void node_schedule_next(node_t *n);
+/* A round now, out of the schedule (AttestNow): the schedule goes on from it. */
+void node_round_now(node_t *n);
 /* An operator's command waits until what it changed is durable (the store thread). */
 void node_wait_durable(node_t *n);
 /* An answer (or its failure) arrived: 1 when it is to be judged (see node.c). */

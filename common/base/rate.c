@@ -27,3 +27,13 @@ int rate_wait_ms(const rate_bucket_t *b, double rate)
 		return 1000;
 	return (int)((1 - b->tokens) * 1000.0 / rate) + 1;
 }
+
+int64_t rate_next_phase(int64_t phase, int64_t from, int64_t period)
+{
+	int64_t d;
+
+	if (period <= 0)
+		return from;
+	d = (phase - from) % period;
+	return from + (d < 0 ? d + period : d);
+}

@@ -1,7 +1,8 @@
 /* rate: a token bucket, the one way vigil bounds how often something may start (costly
  * first rounds per worker, revocation notices per worker). The caller keeps the rate and
  * the burst; the bucket keeps only its tokens, so a zeroed bucket is ready to use (full at
- * its first use). Not thread-safe: one owner thread. */
+ * its first use). Not thread-safe: one owner thread. And a fixed cadence (a node's
+ * rounds): the next point of a phase. */
 #ifndef VIGIL_RATE_H
 #define VIGIL_RATE_H
 
@@ -19,5 +20,9 @@ unsigned long rate_fill(rate_bucket_t *b, double rate, double burst, int64_t now
 void rate_take(rate_bucket_t *b, double n);
 /* Milliseconds until one whole token is there at rate per second (0: there is one). */
 int rate_wait_ms(const rate_bucket_t *b, double rate);
+/* The first time at or after from that is phase past a whole number of periods (phase in
+ * [0, period)): the points of a cadence with that phase. from when period <= 0. Times in
+ * milliseconds of one clock. */
+int64_t rate_next_phase(int64_t phase, int64_t from, int64_t period);
 
 #endif

@@ -1,5 +1,5 @@
 /* Unit tests for common/base/rate: the token bucket starts full, refills at its rate up
- * to its burst, and says how long until the next token. */
+ * to its burst, and says how long until the next token; a phase's next point. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,10 +37,26 @@ static void test_bucket(void **state)
 	assert_int_equal(rate_fill(&s, 0.5, 1, 2001), 1);
 }
 
+static void test_next_phase(void **state)
+{
+	(void)state;
+	/* The points 250, 2250, 4250, ... of phase 250 in a period of 2000. */
+	assert_int_equal(rate_next_phase(250, 0, 2000), 250);
+	assert_int_equal(rate_next_phase(250, 250, 2000), 250);
+	assert_int_equal(rate_next_phase(250, 251, 2000), 2250);
+	assert_int_equal(rate_next_phase(250, 10000, 2000), 10250);
+	assert_int_equal(rate_next_phase(250, 11999, 2000), 12250);
+	assert_int_equal(rate_next_phase(0, 12000, 2000), 12000);
+	assert_int_equal(rate_next_phase(1999, 12000, 2000), 13999);
+	/* No period: from itself. */
+	assert_int_equal(rate_next_phase(250, 5000, 0), 5000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bucket),
+	    cmocka_unit_test(test_next_phase),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
