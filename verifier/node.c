@@ -68,15 +68,33 @@ static node_t **node_head(node_host_t *h)
 	return &h->nodes;
 }
 
-/* The live node named uuid. A node being removed stays in the list until its request in
- * flight ends, but it is gone for every command: a new node of the same UUID may be added
- * meanwhile, and stop or reactivate must not write it back. */
+struct node_find_arg {
+	node_host_t *h; /* the worker asking */
+	node_t *n;      /* its node, or NULL */
+};
+
+/* Under the registry's lock: the entry's node, if it is the asking worker's. */
+static void node_find_cb(void *item, void *arg)
+{
+	struct node_find_arg *a = arg;
+	node_t *n = item;
+
+	if (n->host == a->h)
+		a->n = n;
+}
+
+/* The live node named uuid, looked up in the registry (O(log n): a takeover adds
+ * thousands of nodes to a worker holding thousands, and a scan of its list for each
+ * was the most of their load). Every live node is in the registry, and a node leaves it
+ * when its removal begins: it stays in the worker's list until its request in flight
+ * ends, but it is gone for every command (a new node of the same UUID may be added
+ * meanwhile, and stop or reactivate must not write it back). */
 node_t *node_find(node_host_t *h, const char *uuid)
 {
-	for (node_t *n = *node_head(h); n; n = n->next)
-		if (!n->removing && strcmp(n->rec.uuid, uuid) == 0)
-			return n;
-	return NULL;
+	struct node_find_arg a = {h, NULL};
+
+	registry_with(h->ctx->registry, uuid, node_find_cb, &a);
+	return a.n != NULL && !a.n->removing ? a.n : NULL;
 }
 
 static void node_link(node_t *n)
@@ -252,6 +270,21 @@ http_client_t *node_conn_to(node_t *n, const char *ip, int port, const char *pem
 	return c;
 }
 
+/* Rounds start in slots of NODE_SLOT_MS: the nodes of one slot are asked in one turn of
+ * the loop, and their answers mostly judged in a few, instead of one wake-up of the
+ * worker (and of the agents' side) for each request and each answer. */
+#define NODE_SLOT_MS 10
+
+/* A node's phase: a random slot of the quote interval. */
+static int node_phase_pick(int64_t iv)
+{
+	int64_t slots = iv / NODE_SLOT_MS;
+
+	if (slots <= 1)
+		return 0;
+	return (int)(random() % slots) * NODE_SLOT_MS;
+}
+
 static node_t *node_new(node_host_t *h, store_node_t *rec, err_t *e)
 {
 	node_t *n = xcalloc(1, sizeof(*n));
@@ -261,8 +294,7 @@ static node_t *node_new(node_host_t *h, store_node_t *rec, err_t *e)
 	n->rec = *rec; /* takes the strings */
 	memset(rec, 0, sizeof(*rec));
 	n->host = h;
-	if (h->ctx->quote_interval_ms > 0)
-		n->phase_ms = (int)(random() % h->ctx->quote_interval_ms);
+	n->phase_ms = node_phase_pick(h->ctx->quote_interval_ms);
 	pthread_mutex_init(&n->lock, NULL);
 	node_link(n);
 	if (base64_decode(&raw, n->rec.ak_tpm, strlen(n->rec.ak_tpm)) < 0) {
