@@ -28,6 +28,10 @@
 /* A round comes this long after another instance's lease runs out (the claim takes only
  * leases that ran out before its own now). */
 #define LEASE_EXPIRY_MARGIN_MS 50
+/* Rounds come at least this often, each looking for members whose process is gone
+ * (store_pool_reap): their nodes are claimed within about this long of a crash, not
+ * when their leases run out. */
+#define LEASE_REAP_MS 1000
 
 struct lease {
 	struct vctx *ctx;       /* the verifier's shared context (borrowed) */
@@ -204,6 +208,27 @@ static void lease_held_add(lease_t *l, const char *uuid, int64_t epoch)
  * become claimable: right after the soonest lease of another instance runs out (a dead or
  * stuck owner's nodes are taken at once, not up to a third of a lease later), or soon
  * after a claim that stopped at LEASE_CLAIM_MAX with more to take. */
+/* Members whose process is gone (their database session ended): their leases end now,
+ * and this round's claim takes their nodes (a hung member keeps its session: its leases
+ * run out as before). */
+static void lease_reap(lease_t *l, int64_t now)
+{
+	int64_t gone = 0;
+	char *names = NULL;
+	err_t e = {""};
+
+	if (store_pool_reap(l->store, l->ctx->verifier_id, now, &gone, &names, &e) != STORE_OK) {
+		log_warnx("pool: %s", e.msg);
+		return;
+	}
+	if (gone > 0)
+		log_warnx("pool: %s found %lld member(s) gone, their database session ended "
+		          "without leaving the pool (a crash, a kill): %s; their nodes are claimed "
+		          "now",
+		          l->ctx->verifier_id, (long long)gone, names ? names : "?");
+	free(names);
+}
+
 static int64_t lease_round(lease_t *l)
 {
 	int64_t now = lease_now_ms(), period = l->lease_ms / 3, wait, share, mine;
@@ -253,6 +278,9 @@ static int64_t lease_round(lease_t *l)
 		}
 	}
 	wait = retry ? LEASE_RETRY_MS : l->renewed + period - now;
+	if (wait > LEASE_REAP_MS)
+		wait = LEASE_REAP_MS;
+	lease_reap(l, now);
 	if (store_pool_counts(l->store, l->ctx->verifier_id, now - l->lease_ms, now, &c, &e) !=
 	    STORE_OK)
 		return wait;

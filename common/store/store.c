@@ -375,6 +375,16 @@ store_rc_t store_pool_leave(store_t *s, const char *id, err_t *e)
 	return s->ops->pool_leave(s->h, id, e);
 }
 
+store_rc_t store_pool_reap(store_t *s, const char *id, int64_t now, int64_t *gone, char **names,
+                           err_t *e)
+{
+	*gone = 0;
+	*names = NULL;
+	if (s->ops->pool_reap == NULL)
+		return STORE_OK;
+	return s->ops->pool_reap(s->h, id, now, gone, names, e);
+}
+
 store_rc_t store_pool_counts(store_t *s, const char *id, int64_t live_since, int64_t now,
                              store_pool_counts_t *out, err_t *e)
 {

@@ -226,6 +226,7 @@ static PGresult *pg_check(pg_t *p, PGresult *r)
 		log_warnx("database %s: connection lost (%s), reconnecting", p->name, p->errmsg);
 		PQreset(p->conn);
 		p->prepared = 0;
+		p->pool_locked = 0; /* the session lock went with the old connection */
 		if (PQstatus(p->conn) == CONNECTION_OK) {
 			PQclear(PQexec(p->conn, PG_SESSION_SQL));
 			if (p->relaxed)
@@ -547,6 +548,7 @@ const store_ops_t store_pg_ops = {
     .seal_last = pg_seal_last,
     .event_commit = pg_event_commit,
     .pool_heartbeat = pg_pool_heartbeat,
+    .pool_reap = pg_pool_reap,
     .pool_leave = pg_pool_leave,
     .pool_counts = pg_pool_counts,
     .lease_renew = pg_lease_renew,

@@ -12,21 +12,83 @@
 #include "common/base/xmalloc.h"
 #include "common/store/store_pg_priv.h"
 
+/* The session lock of a pool member: advisory, in vigil's own class of keys, on the hash of
+ * its instance id. Held by the member's heartbeat connection for as long as it lives. */
+#define PG_POOL_LOCK_CLASS "1986618988" /* 'vigl' */
+
+/* Take this member's session lock, once per connection (a reconnect lost it). Before the
+ * member row is written: a row whose lock is free is a member that is gone. */
+static void pg_pool_lock(pg_t *p, const char *id)
+{
+	const char *v[1] = {id};
+	PGresult *r;
+
+	if (p->pool_locked)
+		return;
+	r = pg_run(p, "SELECT pg_try_advisory_lock(" PG_POOL_LOCK_CLASS ", hashtext($1))", 1, v);
+	if (r == NULL)
+		return;
+	p->pool_locked = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	if (!p->pool_locked && !p->pool_lock_warned) {
+		log_warnx("pool: the session lock of %s is held by another connection (another "
+		          "instance with the same verifier_id?): the others will take this one's "
+		          "nodes over as if it had ended",
+		          id);
+		p->pool_lock_warned = 1;
+	}
+	PQclear(r);
+}
+
 store_rc_t pg_pool_heartbeat(void *h, const char *id, const char *address, int64_t now,
                              int64_t stalled, err_t *e)
 {
 	pg_t *p = h;
 	char t[24], ts[24];
 	const char *v[4] = {id, address, pg_i64(t, now), stalled ? pg_i64(ts, stalled) : NULL};
-	PGresult *r = pg_run(p,
-	                     "INSERT INTO pool_members (instance_id, address, heartbeat, started,"
-	                     " stalled) VALUES ($1, $2, $3, $3, $4) ON CONFLICT (instance_id)"
-	                     " DO UPDATE SET heartbeat = excluded.heartbeat,"
-	                     " address = excluded.address, stalled = excluded.stalled",
-	                     4, v);
+	PGresult *r;
+
+	pg_pool_lock(p, id);
+	r = pg_run(p,
+	           "INSERT INTO pool_members (instance_id, address, heartbeat, started,"
+	           " stalled) VALUES ($1, $2, $3, $3, $4) ON CONFLICT (instance_id)"
+	           " DO UPDATE SET heartbeat = excluded.heartbeat,"
+	           " address = excluded.address, stalled = excluded.stalled",
+	           4, v);
 
 	if (r == NULL)
 		return pg_fail(p, e, "recording a heartbeat");
+	PQclear(r);
+	return STORE_OK;
+}
+
+/* One statement, so one transaction: a member whose lock this one takes (free: its
+ * session ended) is deleted and its leases end, and the lock is held until the commit, so
+ * that a member restarting under the same id meanwhile cannot renew in between. */
+store_rc_t pg_pool_reap(void *h, const char *id, int64_t now, int64_t *gone, char **names, err_t *e)
+{
+	pg_t *p = h;
+	char t[24];
+	const char *v[2] = {id, pg_i64(t, now - 1)};
+	PGresult *r = pg_run(p,
+	                     "WITH gone AS (DELETE FROM pool_members WHERE instance_id <> $1"
+	                     " AND pg_try_advisory_xact_lock(" PG_POOL_LOCK_CLASS
+	                     ", hashtext(instance_id)) RETURNING instance_id),"
+	                     " ended AS (UPDATE nodes SET lease_expiry = $2 FROM gone"
+	                     " WHERE nodes.lease_owner = gone.instance_id"
+	                     " AND nodes.lease_expiry > $2 RETURNING 1)"
+	                     " SELECT (SELECT count(*) FROM gone),"
+	                     " (SELECT string_agg(instance_id, ', ') FROM gone),"
+	                     " (SELECT count(*) FROM ended)",
+	                     2, v);
+
+	if (r == NULL)
+		return pg_fail(p, e, "looking for members that are gone");
+	if (PQntuples(r) == 1) {
+		*gone = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		if (*gone > 0 && !PQgetisnull(r, 0, 1))
+			*names = xasprintf("%s (%s leases ended)", PQgetvalue(r, 0, 1),
+			                   PQgetvalue(r, 0, 2));
+	}
 	PQclear(r);
 	return STORE_OK;
 }

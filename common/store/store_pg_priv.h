@@ -31,13 +31,15 @@ typedef enum {
 } pg_stmt_t;
 
 typedef struct pg {
-	PGconn *conn;      /* the connection: one per store handle */
-	char *name;        /* the URL without its password, for messages */
-	int version;       /* schema version after open */
-	unsigned prepared; /* bit i set: statement i is prepared */
-	int relaxed;       /* synchronous_commit off (store_relax_durability) */
-	char state[6];     /* SQLSTATE of the last failed statement, "" when none */
-	char errmsg[200];  /* its primary message, for the caller's log line */
+	PGconn *conn;         /* the connection: one per store handle */
+	char *name;           /* the URL without its password, for messages */
+	int version;          /* schema version after open */
+	unsigned prepared;    /* bit i set: statement i is prepared */
+	int relaxed;          /* synchronous_commit off (store_relax_durability) */
+	int pool_locked;      /* this connection holds its pool member's session lock */
+	int pool_lock_warned; /* the lock was found held by another session (logged once) */
+	char state[6];        /* SQLSTATE of the last failed statement, "" when none */
+	char errmsg[200];     /* its primary message, for the caller's log line */
 } pg_t;
 
 /* Helpers (store_pg.c). */
@@ -158,6 +160,8 @@ store_rc_t pg_outbox_prune(void *h, int64_t before_ms, size_t limit, int64_t *co
 store_rc_t pg_pool_heartbeat(void *h, const char *id, const char *address, int64_t now,
                              int64_t stalled, err_t *e);
 store_rc_t pg_pool_leave(void *h, const char *id, err_t *e);
+store_rc_t pg_pool_reap(void *h, const char *id, int64_t now, int64_t *gone, char **names,
+                        err_t *e);
 store_rc_t pg_pool_counts(void *h, const char *id, int64_t live_since, int64_t now,
                           store_pool_counts_t *out, err_t *e);
 store_rc_t pg_lease_renew(void *h, const char *id, int64_t expiry, store_lease_t **out, size_t *n,

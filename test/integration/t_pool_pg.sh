@@ -10,10 +10,13 @@
 #   - SIGKILL the holder of a bad node: its nodes are held (and the good ones attested)
 #     again by the others within two lease periods (plus one flush); no other node failed,
 #     no revocation more (none false, none repeated by the new owner), every event
-#     recorded before the kill still there unchanged, the audit chain verifies;
+#     recorded before the kill still there unchanged, the audit chain verifies; a
+#     survivor found it gone by its ended database session (not by its leases running
+#     out; its log says so);
 #   - SIGSTOP a second one until the last takes its nodes over, then SIGCONT: its late
 #     writes are refused by the fence (its log says so), it gives the nodes up, no stale
-#     verdict is recorded;
+#     verdict is recorded; it was not taken for gone (its session lives: its leases ran
+#     out);
 #   - v4 joins: it gets nodes, the counts move toward a fair share.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pool_lib.sh"
@@ -94,6 +97,8 @@ check "no event lost: the $NEV events recorded before the kill (the killed one's
 LASTSEQ=$(tail -1 "$T/events.before" | cut -d'|' -f1)
 [ "$(q "SELECT count(*) FROM events WHERE seq > ${LASTSEQ:-0} AND type = 'attested'")" = 0 ]
 check "a takeover is no verdict change: no attested event for the nodes taken over (their progress is written, batched)" $?
+grep -qE "found 1 member\(s\) gone.*: $KILL \(" "$T/$STOP.log" "$T/$SURV.log"
+check "$KILL's end was found by its database session (a survivor's log: member gone), not by its leases running out" $?
 
 # --- SIGSTOP a second one, takeover, SIGCONT ---
 STOP_LINE=$(wc -l <"$T/$STOP.log")
@@ -108,6 +113,8 @@ check "$STOP gives the nodes up (they are held by $SURV now)" $?
 ! tail -n +$((STOP_LINE + 1)) "$T/$STOP.log" | grep -q "attestation FAILED" &&
 	[ "$(q "$FAILED_OK")" = t ]
 check "no stale verdict (no failure, no revocation more)" $?
+! grep -qE "member\(s\) gone.*: $STOP \(" "$T/$SURV.log"
+check "$STOP was not taken for gone while stopped (its database session lived on)" $?
 
 # --- v4 joins ---
 start_v v4 || exit 1
