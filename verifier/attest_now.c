@@ -138,8 +138,8 @@ int attest_now_start(node_host_t *h, const char *uuid, node_waiter_t *w, err_t *
 	w->next = h->waiters;
 	h->waiters = w;
 	/* A request in flight is this round: its answer is judged and answers w. Otherwise
-	 * the round starts now, and the schedule goes on from its start. The start may end
-	 * at once (no connection: node_comm_error answers w). */
+	 * the round starts now, and the rounds after it keep the node's phase. The start may
+	 * end at once (no connection: node_comm_error answers w). */
 	if (!n->in_flight)
 		node_round_now(n);
 	return GRPCSRV_OK;

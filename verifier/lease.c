@@ -28,9 +28,10 @@
 /* A round comes this long after another instance's lease runs out (the claim takes only
  * leases that ran out before its own now). */
 #define LEASE_EXPIRY_MARGIN_MS 50
-/* Rounds come at least this often, each looking for members whose process is gone
- * (store_pool_reap): their nodes are claimed within about this long of a crash, not
- * when their leases run out. */
+/* The manager looks this often for members whose process is gone (store_pool_reap, one
+ * statement on a small table): their nodes are claimed within about this long of a
+ * crash, not when their leases run out. Only then does a round (and its count of the
+ * nodes) come early. */
 #define LEASE_REAP_MS 1000
 
 struct lease {
@@ -202,16 +203,10 @@ static void lease_held_add(lease_t *l, const char *uuid, int64_t epoch)
 	l->held[l->nheld++].epoch = epoch;
 }
 
-/* One round of the manager: heartbeat and renewal when a third of the lease has passed
- * since the last, then claims up to the fair share or a hand-back above it. Returns how
- * long to wait for the next round (ms): the next renewal, or sooner when something may
- * become claimable: right after the soonest lease of another instance runs out (a dead or
- * stuck owner's nodes are taken at once, not up to a third of a lease later), or soon
- * after a claim that stopped at LEASE_CLAIM_MAX with more to take. */
-/* Members whose process is gone (their database session ended): their leases end now,
- * and this round's claim takes their nodes (a hung member keeps its session: its leases
- * run out as before). */
-static void lease_reap(lease_t *l, int64_t now)
+/* Members whose process is gone (their database session ended): their leases end now.
+ * Returns how many were found: a round then claims their nodes at once (a hung member
+ * keeps its session: its leases run out as before). */
+static int64_t lease_reap(lease_t *l, int64_t now)
 {
 	int64_t gone = 0;
 	char *names = NULL;
@@ -219,7 +214,7 @@ static void lease_reap(lease_t *l, int64_t now)
 
 	if (store_pool_reap(l->store, l->ctx->verifier_id, now, &gone, &names, &e) != STORE_OK) {
 		log_warnx("pool: %s", e.msg);
-		return;
+		return 0;
 	}
 	if (gone > 0)
 		log_warnx("pool: %s found %lld member(s) gone, their database session ended "
@@ -227,8 +222,15 @@ static void lease_reap(lease_t *l, int64_t now)
 		          "now",
 		          l->ctx->verifier_id, (long long)gone, names ? names : "?");
 	free(names);
+	return gone;
 }
 
+/* One round of the manager: heartbeat and renewal when a third of the lease has passed
+ * since the last, then claims up to the fair share or a hand-back above it. Returns how
+ * long to wait for the next round (ms): the next renewal, or sooner when something may
+ * become claimable: right after the soonest lease of another instance runs out (a dead or
+ * stuck owner's nodes are taken at once, not up to a third of a lease later), or soon
+ * after a claim that stopped at LEASE_CLAIM_MAX with more to take. */
 static int64_t lease_round(lease_t *l)
 {
 	int64_t now = lease_now_ms(), period = l->lease_ms / 3, wait, share, mine;
@@ -278,9 +280,6 @@ static int64_t lease_round(lease_t *l)
 		}
 	}
 	wait = retry ? LEASE_RETRY_MS : l->renewed + period - now;
-	if (wait > LEASE_REAP_MS)
-		wait = LEASE_REAP_MS;
-	lease_reap(l, now);
 	if (store_pool_counts(l->store, l->ctx->verifier_id, now - l->lease_ms, now, &c, &e) !=
 	    STORE_OK)
 		return wait;
@@ -348,14 +347,25 @@ static int64_t lease_round(lease_t *l)
 static void *lease_main(void *arg)
 {
 	lease_t *l = arg;
+	int64_t next_round = 0, next_reap = 0;
 
 	thread_name_set("vigil-lease");
 	pthread_mutex_lock(&l->lock);
 	while (!l->stop) {
 		struct timespec ts;
-		int64_t wait;
+		int64_t now, wait;
 		pthread_mutex_unlock(&l->lock);
-		wait = lease_round(l);
+		now = lease_now_ms();
+		if (now >= next_reap) {
+			next_reap = now + LEASE_REAP_MS;
+			if (lease_reap(l, now) > 0)
+				next_round = now;
+		}
+		if (now >= next_round)
+			next_round = now + lease_round(l);
+		wait = (next_round < next_reap ? next_round : next_reap) - lease_now_ms();
+		if (wait < 0)
+			wait = 0;
 		pthread_mutex_lock(&l->lock);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += (time_t)(wait / 1000);

@@ -77,7 +77,8 @@ int node_polling(const node_t *n);
 void node_schedule(node_t *n, int delay_ms);
 /* The next round after a good one: the next point of the node's phase. */
 void node_schedule_next(node_t *n);
-/* A round now, out of the schedule (AttestNow): the schedule goes on from it. */
+/* A round now, out of the schedule (AttestNow); the good rounds after it keep the node's
+ * phase. */
 void node_round_now(node_t *n);
 /* An operator's command waits until what it changed is durable (the store thread). */
 void node_wait_durable(node_t *n);
