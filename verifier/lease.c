@@ -209,10 +209,10 @@ static void lease_held_add(lease_t *l, const char *uuid, int64_t epoch)
 static int64_t lease_reap(lease_t *l, int64_t now)
 {
 	int64_t gone = 0;
-	char *names = NULL;
+	char *desc = NULL;
 	err_t e = {""};
 
-	if (store_pool_reap(l->store, l->ctx->verifier_id, now, &gone, &names, &e) != STORE_OK) {
+	if (store_pool_reap(l->store, l->ctx->verifier_id, now, &gone, &desc, &e) != STORE_OK) {
 		log_warnx("pool: %s", e.msg);
 		return 0;
 	}
@@ -220,8 +220,8 @@ static int64_t lease_reap(lease_t *l, int64_t now)
 		log_warnx("pool: %s found %lld member(s) gone, their database session ended "
 		          "without leaving the pool (a crash, a kill): %s; their nodes are claimed "
 		          "now",
-		          l->ctx->verifier_id, (long long)gone, names ? names : "?");
-	free(names);
+		          l->ctx->verifier_id, (long long)gone, desc ? desc : "?");
+	free(desc);
 	return gone;
 }
 

@@ -375,14 +375,14 @@ store_rc_t store_pool_leave(store_t *s, const char *id, err_t *e)
 	return s->ops->pool_leave(s->h, id, e);
 }
 
-store_rc_t store_pool_reap(store_t *s, const char *id, int64_t now, int64_t *gone, char **names,
+store_rc_t store_pool_reap(store_t *s, const char *id, int64_t now, int64_t *gone, char **desc,
                            err_t *e)
 {
 	*gone = 0;
-	*names = NULL;
+	*desc = NULL;
 	if (s->ops->pool_reap == NULL)
 		return STORE_OK;
-	return s->ops->pool_reap(s->h, id, now, gone, names, e);
+	return s->ops->pool_reap(s->h, id, now, gone, desc, e);
 }
 
 store_rc_t store_pool_counts(store_t *s, const char *id, int64_t live_since, int64_t now,

@@ -414,10 +414,10 @@ store_rc_t store_pool_leave(store_t *s, const char *id, err_t *e);
  * lock while its heartbeat connection lives (store_pool_heartbeat takes it), and the
  * server lets go of it when that connection ends, as when the process dies. Such members
  * are removed and their leases end at now, so that the others claim their nodes at once
- * instead of when the leases run out. *gone: how many members; *names: them, comma
+ * instead of when the leases run out. *gone: how many members; *desc: their ids, comma
  * separated, and how many leases ended (caller frees), or NULL when none. Nothing on
  * SQLite (one instance). */
-store_rc_t store_pool_reap(store_t *s, const char *id, int64_t now, int64_t *gone, char **names,
+store_rc_t store_pool_reap(store_t *s, const char *id, int64_t now, int64_t *gone, char **desc,
                            err_t *e);
 /* What the lease manager decides on, read in one statement. */
 typedef struct store_pool_counts {

@@ -85,7 +85,7 @@ typedef struct store_ops {
 	store_rc_t (*pool_heartbeat)(void *h, const char *id, const char *address, int64_t now,
 	                             int64_t stalled, err_t *e);
 	store_rc_t (*pool_leave)(void *h, const char *id, err_t *e);
-	store_rc_t (*pool_reap)(void *h, const char *id, int64_t now, int64_t *gone, char **names,
+	store_rc_t (*pool_reap)(void *h, const char *id, int64_t now, int64_t *gone, char **desc,
 	                        err_t *e);
 	store_rc_t (*pool_counts)(void *h, const char *id, int64_t live_since, int64_t now,
 	                          store_pool_counts_t *out, err_t *e);

@@ -12,12 +12,9 @@
 #include "common/base/xmalloc.h"
 #include "common/store/store_pg_priv.h"
 
-/* The session lock of a pool member: advisory, in vigil's own class of keys, on the hash of
- * its instance id. Held by the member's heartbeat connection for as long as it lives. */
-#define PG_POOL_LOCK_CLASS "1986618988" /* 'vigl' */
-
-/* Take this member's session lock, once per connection (a reconnect lost it). Before the
- * member row is written: a row whose lock is free is a member that is gone. */
+/* Take this member's session lock (PG_LOCK_POOL_MEMBER_CLASS), once per connection (a
+ * reconnect lost it). Before the member row is written: a row whose lock is free is a
+ * member that is gone. */
 static void pg_pool_lock(pg_t *p, const char *id)
 {
 	const char *v[1] = {id};
@@ -25,7 +22,8 @@ static void pg_pool_lock(pg_t *p, const char *id)
 
 	if (p->pool_locked)
 		return;
-	r = pg_run(p, "SELECT pg_try_advisory_lock(" PG_POOL_LOCK_CLASS ", hashtext($1))", 1, v);
+	r = pg_run(p, "SELECT pg_try_advisory_lock(" PG_LOCK_POOL_MEMBER_CLASS ", hashtext($1))", 1,
+	           v);
 	if (r == NULL)
 		return;
 	p->pool_locked = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
@@ -64,14 +62,14 @@ store_rc_t pg_pool_heartbeat(void *h, const char *id, const char *address, int64
 /* One statement, so one transaction: a member whose lock this one takes (free: its
  * session ended) is deleted and its leases end, and the lock is held until the commit, so
  * that a member restarting under the same id meanwhile cannot renew in between. */
-store_rc_t pg_pool_reap(void *h, const char *id, int64_t now, int64_t *gone, char **names, err_t *e)
+store_rc_t pg_pool_reap(void *h, const char *id, int64_t now, int64_t *gone, char **desc, err_t *e)
 {
 	pg_t *p = h;
 	char t[24];
 	const char *v[2] = {id, pg_i64(t, now - 1)};
 	PGresult *r = pg_run(p,
 	                     "WITH gone AS (DELETE FROM pool_members WHERE instance_id <> $1"
-	                     " AND pg_try_advisory_xact_lock(" PG_POOL_LOCK_CLASS
+	                     " AND pg_try_advisory_xact_lock(" PG_LOCK_POOL_MEMBER_CLASS
 	                     ", hashtext(instance_id)) RETURNING instance_id),"
 	                     " ended AS (UPDATE nodes SET lease_expiry = $2 FROM gone"
 	                     " WHERE nodes.lease_owner = gone.instance_id"
@@ -86,8 +84,8 @@ store_rc_t pg_pool_reap(void *h, const char *id, int64_t now, int64_t *gone, cha
 	if (PQntuples(r) == 1) {
 		*gone = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 		if (*gone > 0 && !PQgetisnull(r, 0, 1))
-			*names = xasprintf("%s (%s leases ended)", PQgetvalue(r, 0, 1),
-			                   PQgetvalue(r, 0, 2));
+			*desc = xasprintf("%s (%s leases ended)", PQgetvalue(r, 0, 1),
+			                  PQgetvalue(r, 0, 2));
 	}
 	PQclear(r);
 	return STORE_OK;

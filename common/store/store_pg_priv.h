@@ -20,6 +20,10 @@
 #define PG_LOCK_MIGRATE 0x7669676900000001LL /* "vigi" + 1: schema migrations */
 #define PG_LOCK_EVENTS  0x7669676900000002LL /* the event chain's head */
 #define PG_LOCK_POLICY  0x7669676900000003LL /* policy names and bodies */
+/* Session-level, in the two-key form (class, hashtext(instance_id)): each pool member's
+ * own lock, held by its heartbeat connection while it lives (store_pg_pool.c). The class
+ * is the same "vigi". As SQL text: it is spliced into the statements. */
+#define PG_LOCK_POOL_MEMBER_CLASS "1986618729"
 
 /* Statements prepared once per connection, on first use (pg_prepared). */
 typedef enum {
@@ -160,8 +164,7 @@ store_rc_t pg_outbox_prune(void *h, int64_t before_ms, size_t limit, int64_t *co
 store_rc_t pg_pool_heartbeat(void *h, const char *id, const char *address, int64_t now,
                              int64_t stalled, err_t *e);
 store_rc_t pg_pool_leave(void *h, const char *id, err_t *e);
-store_rc_t pg_pool_reap(void *h, const char *id, int64_t now, int64_t *gone, char **names,
-                        err_t *e);
+store_rc_t pg_pool_reap(void *h, const char *id, int64_t now, int64_t *gone, char **desc, err_t *e);
 store_rc_t pg_pool_counts(void *h, const char *id, int64_t live_since, int64_t now,
                           store_pool_counts_t *out, err_t *e);
 store_rc_t pg_lease_renew(void *h, const char *id, int64_t expiry, store_lease_t **out, size_t *n,
